@@ -552,6 +552,30 @@ class LoadImageResponse(_message.Message):
 Global___LoadImageResponse: _TypeAlias = LoadImageResponse  # noqa: Y015
 
 @_typing.final
+class PushImageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMAGE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    image: _builtins.str
+    """an image in the node's store"""
+    target: _builtins.str
+    """where to push it; empty: the same reference"""
+    def __init__(
+        self,
+        *,
+        image: _builtins.str = ...,
+        target: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushImageRequest: _TypeAlias = PushImageRequest  # noqa: Y015
+
+@_typing.final
 class PruneImagesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -64,6 +64,11 @@ class AgentStub:
                 request_serializer=proto_dot_agent__pb2.LoadImageChunk.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.LoadImageResponse.FromString,
                 _registered_method=True)
+        self.PushImage = channel.unary_stream(
+                '/corral.v1.Agent/PushImage',
+                request_serializer=proto_dot_agent__pb2.PushImageRequest.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.PullProgress.FromString,
+                _registered_method=True)
         self.PruneImages = channel.unary_unary(
                 '/corral.v1.Agent/PruneImages',
                 request_serializer=proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
@@ -110,6 +115,12 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PushImage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PruneImages(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -148,6 +159,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.LoadImage,
                     request_deserializer=proto_dot_agent__pb2.LoadImageChunk.FromString,
                     response_serializer=proto_dot_agent__pb2.LoadImageResponse.SerializeToString,
+            ),
+            'PushImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.PushImage,
+                    request_deserializer=proto_dot_agent__pb2.PushImageRequest.FromString,
+                    response_serializer=proto_dot_agent__pb2.PullProgress.SerializeToString,
             ),
             'PruneImages': grpc.unary_unary_rpc_method_handler(
                     servicer.PruneImages,
@@ -317,6 +333,33 @@ class Agent:
             '/corral.v1.Agent/LoadImage',
             proto_dot_agent__pb2.LoadImageChunk.SerializeToString,
             proto_dot_agent__pb2.LoadImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/corral.v1.Agent/PushImage',
+            proto_dot_agent__pb2.PushImageRequest.SerializeToString,
+            proto_dot_agent__pb2.PullProgress.FromString,
             options,
             channel_credentials,
             insecure,

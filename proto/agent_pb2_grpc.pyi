@@ -39,6 +39,7 @@ class AgentStub:
     ListImages: _grpc.UnaryUnaryMultiCallable[_agent_pb2.ListImagesRequest, _agent_pb2.ListImagesResponse]
     PullImage: _grpc.UnaryStreamMultiCallable[_agent_pb2.PullImageRequest, _agent_pb2.PullProgress]
     LoadImage: _grpc.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]
+    PushImage: _grpc.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]
     PruneImages: _grpc.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]
 
 @_typing.type_check_only
@@ -50,6 +51,7 @@ class AgentAsyncStub(AgentStub):
     ListImages: _aio.UnaryUnaryMultiCallable[_agent_pb2.ListImagesRequest, _agent_pb2.ListImagesResponse]  # type: ignore[assignment]
     PullImage: _aio.UnaryStreamMultiCallable[_agent_pb2.PullImageRequest, _agent_pb2.PullProgress]  # type: ignore[assignment]
     LoadImage: _aio.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]  # type: ignore[assignment]
+    PushImage: _aio.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]  # type: ignore[assignment]
     PruneImages: _aio.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]  # type: ignore[assignment]
 
 class AgentServicer(metaclass=_abc_1.ABCMeta):
@@ -94,6 +96,13 @@ class AgentServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_agent_pb2.LoadImageChunk],
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.LoadImageResponse, _abc.Awaitable[_agent_pb2.LoadImageResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PushImage(
+        self,
+        request: _agent_pb2.PushImageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.PullProgress], _abc.AsyncIterator[_agent_pb2.PullProgress]]: ...
 
     @_abc_1.abstractmethod
     def PruneImages(

@@ -647,6 +647,8 @@ class Container(_message.Message):
     SECURITY_CONTEXT_FIELD_NUMBER: _builtins.int
     STDIN_FIELD_NUMBER: _builtins.int
     TTY_FIELD_NUMBER: _builtins.int
+    TERMINATION_MESSAGE_POLICY_FIELD_NUMBER: _builtins.int
+    STDIN_ONCE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     image: _builtins.str
     working_dir: _builtins.str
@@ -655,6 +657,9 @@ class Container(_message.Message):
     """Always, IfNotPresent, Never"""
     stdin: _builtins.bool
     tty: _builtins.bool
+    termination_message_policy: _builtins.str
+    """File, FallbackToLogsOnError"""
+    stdin_once: _builtins.bool
     @_builtins.property
     def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -695,10 +700,12 @@ class Container(_message.Message):
         security_context: Global___SecurityContext | None = ...,
         stdin: _builtins.bool = ...,
         tty: _builtins.bool = ...,
+        termination_message_policy: _builtins.str = ...,
+        stdin_once: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["liveness_probe", b"liveness_probe", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "env", b"env", "image", b"image", "image_pull_policy", b"image_pull_policy", "liveness_probe", b"liveness_probe", "name", b"name", "ports", b"ports", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe", "stdin", b"stdin", "termination_message_path", b"termination_message_path", "tty", b"tty", "volume_mounts", b"volume_mounts", "working_dir", b"working_dir"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "env", b"env", "image", b"image", "image_pull_policy", b"image_pull_policy", "liveness_probe", b"liveness_probe", "name", b"name", "ports", b"ports", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe", "stdin", b"stdin", "stdin_once", b"stdin_once", "termination_message_path", b"termination_message_path", "termination_message_policy", b"termination_message_policy", "tty", b"tty", "volume_mounts", b"volume_mounts", "working_dir", b"working_dir"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -780,6 +787,10 @@ class PodSpec(_message.Message):
     TOLERATIONS_FIELD_NUMBER: _builtins.int
     SCHEDULER_NAME_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
+    IMAGE_PULL_SECRETS_FIELD_NUMBER: _builtins.int
+    ENABLE_SERVICE_LINKS_FIELD_NUMBER: _builtins.int
+    PRIORITY_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
     """Always, OnFailure, Never"""
     termination_grace_period_seconds: _builtins.int
@@ -792,6 +803,9 @@ class PodSpec(_message.Message):
     subdomain: _builtins.str
     scheduler_name: _builtins.str
     priority: _builtins.int
+    enable_service_links: _builtins.bool
+    priority_class_name: _builtins.str
+    preemption_policy: _builtins.str
     @_builtins.property
     def volumes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Volume]: ...
     @_builtins.property
@@ -804,6 +818,8 @@ class PodSpec(_message.Message):
     def security_context(self) -> Global___PodSecurityContext: ...
     @_builtins.property
     def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]: ...
+    @_builtins.property
+    def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]: ...
     def __init__(
         self,
         *,
@@ -824,13 +840,19 @@ class PodSpec(_message.Message):
         tolerations: _abc.Iterable[Global___Toleration] | None = ...,
         scheduler_name: _builtins.str = ...,
         priority: _builtins.int | None = ...,
+        image_pull_secrets: _abc.Iterable[Global___LocalObjectReference] | None = ...,
+        enable_service_links: _builtins.bool | None = ...,
+        priority_class_name: _builtins.str = ...,
+        preemption_policy: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "containers", b"containers", "dns_policy", b"dns_policy", "host_network", b"host_network", "hostname", b"hostname", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "priority", b"priority", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__enable_service_links: _TypeAlias = _typing.Literal["enable_service_links"]  # noqa: Y015
+    _WhichOneofArgType__enable_service_links: _TypeAlias = _typing.Literal["_enable_service_links", b"_enable_service_links"]  # noqa: Y015
     _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
     _WhichOneofReturnType__termination_grace_period_seconds: _TypeAlias = _typing.Literal["termination_grace_period_seconds"]  # noqa: Y015
@@ -838,11 +860,32 @@ class PodSpec(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__active_deadline_seconds) -> _WhichOneofReturnType__active_deadline_seconds | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__enable_service_links) -> _WhichOneofReturnType__enable_service_links | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__termination_grace_period_seconds) -> _WhichOneofReturnType__termination_grace_period_seconds | None: ...
 
 Global___PodSpec: _TypeAlias = PodSpec  # noqa: Y015
+
+@_typing.final
+class LocalObjectReference(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocalObjectReference: _TypeAlias = LocalObjectReference  # noqa: Y015
 
 @_typing.final
 class PodCondition(_message.Message):

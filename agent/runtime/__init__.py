@@ -1,1 +1,91 @@
-"""agent/runtime."""
+"""agent/runtime: corral's own container runtime (no Docker, containerd or runc).
+
+The API for the pod sync loop (all calls are blocking; run them in a thread
+from asyncio code)::
+
+    rt = Runtime(state_dir: Path, cgroup_root_name: str, cgroup_driver: str | None = None,
+                 cgroup_root: Path = Path("/sys/fs/cgroup"), default_pids_limit: int = 1024)
+    rt.create_pod_sandbox(pod_uid: str, pod_name: str, netns_path: Path | None = None,
+                          cgroup_limits: Resources | None = None) -> Sandbox     # idempotent
+    rt.pod_sandbox(pod_uid: str) -> Sandbox
+    rt.empty_dir(pod_uid: str, name: str, medium: str = "",
+                 size_limit_bytes: int | None = None) -> Path   # bind it with a Mount
+    rt.start_container(cfg: ContainerConfig) -> ContainerInfo   # raises StartError(.reason)
+    rt.status(container_id: str) -> ContainerInfo
+    rt.list() -> list[ContainerInfo]            # re-discovers containers after a restart
+    rt.stop(container_id: str, grace_seconds: float = 30.0) -> ContainerInfo
+    rt.remove(container_id: str, grace_seconds: float = 0) -> None
+    rt.stats(container_id: str) -> ContainerStats
+    rt.exec(container_id: str, argv: list[str], tty: bool = False,
+            env: dict[str, str] | None = None, working_dir: str | None = None,
+            user: int | None = None) -> ExecProcess
+    rt.remove_pod_sandbox(pod_uid: str, grace_seconds: float = 0) -> None
+    rt.cleanup_orphans(keep: set[str], keep_pods: set[str] | None = None) -> None
+
+A container's id must be unique on the node (the sync loop names attempts,
+e.g. ``<pod-uid>-<name>-<attempt>``); restart counts are the caller's.
+``ContainerInfo.state`` is ``created``/``running``/``exited`` and ``reason``
+``Completed``/``Error``/``OOMKilled``/``StartError``/``Unknown`` as in
+Kubernetes; ``exit_code`` is 128+n for a container killed by signal n; a
+command that cannot be executed gives ``StartError`` whose ``reason`` reads
+``exec: "foo": executable file not found in $PATH`` (also kept in status()).
+The log is at ``ContainerInfo.log_path`` in the CRI format.
+
+Processes: each container has a shim (``agent.runtime.shim``) that is its
+parent, survives the agent and records the exit in the state dir.  Errors
+are in ``errors.py``; cgroups in ``cgroups/``; the container init in
+``container.py`` and ``rootfs.py``; kernel calls only in ``syscalls.py``.
+
+Heavy imports are lazy so that the shim (``python3 -S -m
+agent.runtime.shim``) stays small.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the shim 1.5 MB
+if TYPE_CHECKING:
+    from typing import Any
+
+    from agent.runtime.errors import (
+        CgroupError,
+        ContainerExists,
+        ContainerNotFound,
+        ExecError,
+        InvalidConfig,
+        MountError,
+        RuntimeError_,
+        StartError,
+    )
+    from agent.runtime.exec import ExecProcess
+    from agent.runtime.model import (
+        ContainerConfig,
+        ContainerInfo,
+        ContainerStats,
+        Mount,
+        Resources,
+        Sandbox,
+    )
+    from agent.runtime.runtime import Runtime
+
+_EXPORTS = {
+    "Runtime": "runtime", "ExecProcess": "exec",
+    "ContainerConfig": "model", "ContainerInfo": "model", "ContainerStats": "model",
+    "Mount": "model", "Resources": "model", "Sandbox": "model",
+    "RuntimeError_": "errors", "ContainerNotFound": "errors", "ContainerExists": "errors",
+    "InvalidConfig": "errors", "StartError": "errors", "CgroupError": "errors",
+    "MountError": "errors", "ExecError": "errors",
+}
+
+__all__ = [
+    "CgroupError", "ContainerConfig", "ContainerExists", "ContainerInfo", "ContainerNotFound",
+    "ContainerStats", "ExecError", "ExecProcess", "InvalidConfig", "Mount", "MountError",
+    "Resources", "Runtime", "RuntimeError_", "Sandbox", "StartError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"agent.runtime.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'agent.runtime' has no attribute {name!r}")

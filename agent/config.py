@@ -1,0 +1,110 @@
+"""The agent's command line and its timing profiles."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import socket
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every interval and back-off the agent uses, in seconds."""
+
+    name: str
+    heartbeat_interval: float       # lease renewal
+    lease_duration: int             # leaseDurationSeconds written on the lease
+    node_status_interval: float     # full Node status refresh
+    resync_interval: float          # pod worker wakes at least this often
+    crash_backoff_initial: float    # CrashLoopBackOff: 10 s doubling...
+    crash_backoff_max: float        # ... up to 300 s
+    crash_backoff_reset: float      # reset after running this long (10 min)
+    pull_backoff_initial: float     # ImagePullBackOff
+    pull_backoff_max: float
+    api_retry_initial: float        # reconnecting to the control plane
+    api_retry_max: float
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(
+        name="default", heartbeat_interval=10.0, lease_duration=40,
+        node_status_interval=60.0, resync_interval=10.0,
+        crash_backoff_initial=10.0, crash_backoff_max=300.0, crash_backoff_reset=600.0,
+        pull_backoff_initial=10.0, pull_backoff_max=300.0,
+        api_retry_initial=0.5, api_retry_max=30.0,
+    ),
+    "demo": Profile(
+        name="demo", heartbeat_interval=2.0, lease_duration=10,
+        node_status_interval=10.0, resync_interval=2.0,
+        crash_backoff_initial=1.0, crash_backoff_max=10.0, crash_backoff_reset=60.0,
+        pull_backoff_initial=1.0, pull_backoff_max=10.0,
+        api_retry_initial=0.2, api_retry_max=3.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    server: str
+    node_name: str
+    data_dir: str
+    listen: str = "0.0.0.0:10250"
+    node_ip: str = ""
+    profile: Profile = PROFILES["default"]
+    reserve_cpu: str = "100m"
+    reserve_memory: str = "256Mi"
+    cgroup_root: str = "corral"
+    pods_limit: int = 110
+    log_level: str = "INFO"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+def parse_args(argv: list[str] | None = None) -> AgentConfig:
+    p = argparse.ArgumentParser(
+        prog="corral-agent",
+        description="corral node agent: registers the node, runs the pods bound to it.")
+    p.add_argument("--server", required=True, help="control plane address HOST:PORT")
+    p.add_argument("--node-name", default=socket.gethostname(), help="this node's name")
+    p.add_argument("--data-dir", required=True, help="state directory (images, containers, pods)")
+    p.add_argument("--listen", default="",
+                   help="HOST:PORT for the Agent service (default: NODE_IP:10250)")
+    p.add_argument("--node-ip", default="", help="InternalIP (default: the route to --server)")
+    p.add_argument("--profile", default="default", choices=sorted(PROFILES))
+    p.add_argument("--reserve-cpu", default="100m")
+    p.add_argument("--reserve-memory", default="256Mi")
+    p.add_argument("--cgroup-root", default="corral")
+    p.add_argument("--pods-limit", type=int, default=110)
+    p.add_argument("--log-level", default="INFO")
+    a = p.parse_args(argv)
+    node_ip = a.node_ip or detect_node_ip(a.server)
+    listen = a.listen or f"{node_ip}:10250"
+    if ":" not in listen:
+        p.error(f"--listen: expected HOST:PORT, got {listen!r}")
+    return AgentConfig(
+        server=a.server, node_name=a.node_name, data_dir=a.data_dir, listen=listen,
+        node_ip=node_ip, profile=PROFILES[a.profile], reserve_cpu=a.reserve_cpu,
+        reserve_memory=a.reserve_memory, cgroup_root=a.cgroup_root,
+        pods_limit=a.pods_limit, log_level=a.log_level.upper(),
+    )
+
+
+def detect_node_ip(server: str) -> str:
+    """The local address the kernel would use to reach the control plane."""
+    host, _, port = server.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((host, int(port or 1)))
+            ip: str = s.getsockname()[0]
+            return ip
+    except OSError:
+        return "127.0.0.1"
+
+
+def with_profile(cfg: AgentConfig, **overrides: float) -> AgentConfig:
+    profile = dataclasses.replace(cfg.profile, **overrides)  # type: ignore[arg-type]
+    return dataclasses.replace(cfg, profile=profile)

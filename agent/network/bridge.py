@@ -1,0 +1,109 @@
+"""The node's pod bridge (``corral0``) and forwarding, in the current netns.
+
+The bridge holds the first address of the pod CIDR (``10.244.1.1/24``) and is
+the pods' default gateway; the kernel's connected route for the CIDR points at
+it. ``ip_forward`` is switched on in the *current* network namespace by
+writing ``/proc/sys/net/ipv4/ip_forward`` — ``/proc/sys/net`` is per network
+namespace, so this only touches the node the agent runs in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from agent.network import netns
+from agent.network.errors import InvalidNetworkConfig, LinkError
+
+IFNAMSIZ = 15
+
+
+def check_ifname(name: str) -> str:
+    if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name):
+        raise InvalidNetworkConfig(
+            f"interface name {name!r} is invalid (1-15 chars, no / or space)"
+        )
+    return name
+
+
+def link_index(ipr: Any, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def link_kind(ipr: Any, index: int) -> str | None:
+    links = ipr.get_links(index)
+    if not links:
+        return None
+    kind = links[0].get(("linkinfo", "kind"))
+    return str(kind) if kind is not None else None
+
+
+def ensure_bridge(
+    ipr: Any,
+    name: str,
+    gateway: ipaddress.IPv4Interface,
+    mtu: int | None = None,
+) -> int:
+    """Make sure bridge ``name`` exists, holds ``gateway`` (ip/prefix) and is up.
+
+    Returns its interface index. Idempotent; an existing non-bridge link of the
+    same name is an error, never replaced. Other addresses of the pod CIDR on
+    the bridge (a CIDR change) are removed.
+    """
+    check_ifname(name)
+    try:
+        idx = link_index(ipr, name)
+        if idx is None:
+            ipr.link("add", ifname=name, kind="bridge")
+            idx = link_index(ipr, name)
+            if idx is None:
+                raise LinkError(f"bridge {name} vanished right after creation")
+        elif link_kind(ipr, idx) != "bridge":
+            raise LinkError(f"{name} exists and is not a bridge; refusing to touch it")
+        if mtu is not None:
+            ipr.link("set", index=idx, mtu=mtu)
+        have = {
+            (a.get("address"), a.get("prefixlen"))
+            for a in ipr.get_addr(family=2, index=idx)
+        }
+        want = (str(gateway.ip), gateway.network.prefixlen)
+        for addr, plen in have:
+            if (addr, plen) != want:
+                ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+        if want not in have:
+            ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
+        ipr.link("set", index=idx, state="up")
+        return idx
+    except NetlinkError as e:
+        raise LinkError(f"cannot set up bridge {name} with {gateway}: {e}") from e
+
+
+def delete_bridge(ipr: Any, name: str) -> None:
+    idx = link_index(ipr, name)
+    if idx is None:
+        return
+    if link_kind(ipr, idx) != "bridge":
+        raise LinkError(f"{name} is not a bridge; refusing to delete it")
+    try:
+        ipr.link("del", index=idx)
+    except NetlinkError as e:
+        raise LinkError(f"cannot delete bridge {name}: {e}") from e
+
+
+def enable_ip_forward() -> None:
+    """Turn on IPv4 forwarding in the current network namespace (idempotent)."""
+    if netns.read_sysctl("net.ipv4.ip_forward") != "1":
+        netns.write_sysctl("net.ipv4.ip_forward", "1")
+
+
+def mtu_of_address(ipr: Any, address: str) -> int | None:
+    """The MTU of the interface holding ``address`` here (the node uplink), or None."""
+    for a in ipr.get_addr(family=2):
+        if a.get("address") == address:
+            links = ipr.get_links(a["index"])
+            if links:
+                return int(links[0].get("mtu"))
+    return None

@@ -1,0 +1,229 @@
+"""Node-local IPAM over the node's pod CIDR, persisted like CNI host-local.
+
+Layout under ``<data_dir>/ipam/<network>_<prefixlen>/``::
+
+    10.244.1.2        one file per allocated address, created with O_EXCL;
+                      line 1: the owner key (the pod uid), line 2: a label
+                      ("default/web-1") for people
+    last_reserved_ip  the address handed out last (allocation goes round-robin
+                      from there so a freed address is not reused at once)
+    lock              flock()ed around every change
+
+The address file *is* the allocation: it is created with ``O_CREAT|O_EXCL``
+before the address is returned, so two allocators (threads, processes, an
+agent and its restarted self) can never hand out the same address, and an
+agent crash never loses an allocation. A crash can at worst leak one (an
+empty or stale file); :meth:`IPAM.reconcile` frees those.
+
+Addresses: the first host address of the CIDR (``.1``) is the bridge gateway,
+pods get the rest up to the last host address (the broadcast address is never
+used). A /30 therefore has room for exactly one pod.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import fcntl
+import ipaddress
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent.network.errors import InvalidNetworkConfig, IPAMError, IPAMExhausted
+
+_LAST = "last_reserved_ip"
+_LOCK = "lock"
+
+
+def parse_cidr(cidr: str) -> ipaddress.IPv4Network:
+    """Parse an IPv4 pod CIDR; host bits must be zero. Raise InvalidNetworkConfig."""
+    try:
+        net = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as e:
+        raise InvalidNetworkConfig(f"pod CIDR {cidr!r} is not a valid network: {e}") from None
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise InvalidNetworkConfig(f"pod CIDR {cidr!r}: only IPv4 is supported")
+    if net.prefixlen > 30:
+        raise InvalidNetworkConfig(
+            f"pod CIDR {cidr!r} is too small: it needs a gateway and at least one pod"
+            " address (/30 or larger)"
+        )
+    return net
+
+
+class IPAM:
+    """Allocate pod addresses from one CIDR, one file per address under ``data_dir``."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], cidr: str) -> None:
+        self.network = parse_cidr(cidr)
+        self.gateway = self.network.network_address + 1
+        self._first = int(self.network.network_address) + 2
+        self._last = int(self.network.broadcast_address) - 1
+        name = f"{self.network.network_address}_{self.network.prefixlen}"
+        self.dir = Path(data_dir) / "ipam" / name
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise IPAMError(f"cannot create IPAM store {self.dir}: {e}") from e
+
+    # -- queries ---------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        """How many pod addresses the CIDR holds."""
+        return self._last - self._first + 1
+
+    def list(self) -> dict[ipaddress.IPv4Address, str]:
+        """Every allocation: address -> owner key ("" for a file a crash left empty)."""
+        out: dict[ipaddress.IPv4Address, str] = {}
+        for ip, path in self._files():
+            out[ip] = self._read_key(path)
+        return out
+
+    def lookup(self, key: str) -> ipaddress.IPv4Address | None:
+        """The address held by ``key``, if any (the lowest one should it hold several)."""
+        held = sorted(ip for ip, owner in self.list().items() if owner == key)
+        return held[0] if held else None
+
+    def free_count(self) -> int:
+        return self.capacity - len(self.list())
+
+    # -- changes ---------------------------------------------------------------
+
+    def allocate(self, key: str, label: str = "") -> ipaddress.IPv4Address:
+        """Give ``key`` an address; return the one it already holds if it has one.
+
+        ``label`` (e.g. "default/web-1") only makes records and errors readable.
+        Raises IPAMExhausted when every address is taken.
+        """
+        if not key or "\n" in key:
+            raise InvalidNetworkConfig(f"IPAM key {key!r} must be a non-empty single line")
+        with self._locked():
+            existing = self.lookup(key)
+            if existing is not None:
+                return existing
+            start = self._start()
+            for i in range(self.capacity):
+                n = self._first + (start - self._first + i) % self.capacity
+                ip = ipaddress.IPv4Address(n)
+                if self._claim(ip, key, label):
+                    self._write_last(ip)
+                    return ip
+        who = label or key
+        raise IPAMExhausted(f"no free IP in {self.network} for pod {who}")
+
+    def release(self, key: str) -> builtins.list[ipaddress.IPv4Address]:
+        """Free every address held by ``key``; return them (empty if none: idempotent)."""
+        freed: builtins.list[ipaddress.IPv4Address] = []
+        with self._locked():
+            for ip, path in self._files():
+                if self._read_key(path) == key:
+                    self._unlink(path)
+                    freed.append(ip)
+        return freed
+
+    def release_ip(self, ip: str | ipaddress.IPv4Address) -> bool:
+        """Free one address whoever holds it; True if it was allocated."""
+        addr = ipaddress.IPv4Address(ip)
+        with self._locked():
+            path = self.dir / str(addr)
+            if not path.exists():
+                return False
+            self._unlink(path)
+            return True
+
+    def reconcile(self, live_keys: Iterable[str]) -> builtins.list[ipaddress.IPv4Address]:
+        """Free every address whose owner is not in ``live_keys`` (leaks, crash debris)."""
+        live = set(live_keys)
+        freed: builtins.list[ipaddress.IPv4Address] = []
+        with self._locked():
+            for ip, path in self._files():
+                if self._read_key(path) not in live:
+                    self._unlink(path)
+                    freed.append(ip)
+        return freed
+
+    # -- internals -------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(self.dir / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise IPAMError(f"cannot open IPAM lock in {self.dir}: {e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _files(self) -> builtins.list[tuple[ipaddress.IPv4Address, Path]]:
+        out: builtins.list[tuple[ipaddress.IPv4Address, Path]] = []
+        try:
+            names = os.listdir(self.dir)
+        except OSError as e:
+            raise IPAMError(f"cannot read IPAM store {self.dir}: {e}") from e
+        for name in names:
+            try:
+                ip = ipaddress.IPv4Address(name)
+            except ValueError:
+                continue  # lock, last_reserved_ip, temp files
+            if ip in self.network:
+                out.append((ip, self.dir / name))
+        out.sort()
+        return out
+
+    @staticmethod
+    def _read_key(path: Path) -> str:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return ""
+        except OSError as e:
+            raise IPAMError(f"cannot read IPAM record {path}: {e}") from e
+        return text.split("\n", 1)[0].strip()
+
+    def _claim(self, ip: ipaddress.IPv4Address, key: str, label: str) -> bool:
+        path = self.dir / str(ip)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            raise IPAMError(f"cannot record {ip} in {self.dir}: {e}") from e
+        try:
+            os.write(fd, f"{key}\n{label}\n".encode())
+            os.fsync(fd)
+        except OSError as e:
+            os.close(fd)
+            self._unlink(path)
+            raise IPAMError(f"cannot record {ip} in {self.dir}: {e}") from e
+        os.close(fd)
+        return True
+
+    def _start(self) -> int:
+        """Where the round-robin scan starts: just after the last handed-out address."""
+        try:
+            last = ipaddress.IPv4Address((self.dir / _LAST).read_text().strip())
+        except (OSError, ValueError):
+            return self._first
+        n = int(last) + 1
+        return n if self._first <= n <= self._last else self._first
+
+    def _write_last(self, ip: ipaddress.IPv4Address) -> None:
+        tmp = self.dir / f".{_LAST}.tmp"
+        try:
+            tmp.write_text(f"{ip}\n")
+            os.replace(tmp, self.dir / _LAST)
+        except OSError:
+            pass  # only a hint for round-robin; the address file is what counts
+
+    @staticmethod
+    def _unlink(path: Path) -> None:
+        try:
+            os.unlink(path)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise IPAMError(f"cannot free IPAM record {path}: {e}") from e

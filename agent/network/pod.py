@@ -1,0 +1,289 @@
+"""One pod's network: its netns, its veth pair, its address, its default route.
+
+Names come from a hash of the pod uid, so they can be recomputed after a crash
+with no state file: ``h = sha256(uid)``; the netns is ``<prefix><h[:12]>``
+(in ``/var/run/netns``, where the runtime setns()es into it), the host end of
+the veth is ``veth<h[:11]>`` (enslaved to the bridge, ifalias ``corral:<uid>``)
+and its peer, created directly inside the pod netns, is ``eth0``. Since the
+peer never exists outside the pod netns, removing the netns removes the pair.
+
+Setup order: netns, veth, address (IPAM), configuration. Every step checks
+what is already there, so running setup again after a crash at any point
+reuses or repairs; a failure rolls back what this call made, so an error (an
+exhausted CIDR, say) leaves nothing half-made. ``cleanup_orphans`` removes the
+netns, veths and addresses of pods that are not alive (e.g. the agent was
+killed between creating the veth and recording the address).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from agent.network import netns
+from agent.network.bridge import link_index, link_kind
+from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
+from agent.network.ipam import IPAM
+
+POD_IFNAME = "eth0"
+ALIAS_PREFIX = "corral:"
+
+
+@dataclass(frozen=True)
+class PodNetInfo:
+    """What the runtime and the pod status need: ``ip`` is status.podIP."""
+
+    ip: str
+    netns_name: str
+    netns_path: str
+    gateway: str
+    host_veth: str = ""
+    prefixlen: int = 0
+
+
+def uid_hash(pod_uid: str) -> str:
+    if not pod_uid or "\n" in pod_uid:
+        raise InvalidNetworkConfig(f"pod uid {pod_uid!r} must be a non-empty single line")
+    return hashlib.sha256(pod_uid.encode()).hexdigest()
+
+
+def netns_name(prefix: str, pod_uid: str) -> str:
+    return netns.check_name(prefix + uid_hash(pod_uid)[:12])
+
+
+def host_veth_name(pod_uid: str) -> str:
+    return "veth" + uid_hash(pod_uid)[:11]
+
+
+def _veth_for_netns(prefix: str, name: str) -> str:
+    return "veth" + name[len(prefix):][:11]
+
+
+@dataclass
+class PodNetConfig:
+    """Everything about the node a pod setup needs."""
+
+    ipam: IPAM
+    bridge: str
+    netns_prefix: str
+    mtu: int
+    mount_ns_fd: int | None = None
+
+
+def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
+    """Create (or reuse/repair) the network of pod ``pod_uid``; see the module doc."""
+    ns = netns_name(cfg.netns_prefix, pod_uid)
+    veth = host_veth_name(pod_uid)
+    gw = ipaddress.IPv4Interface(f"{cfg.ipam.gateway}/{cfg.ipam.network.prefixlen}")
+    made_ns = made_veth = made_ip = False
+    bridge_idx = link_index(ipr, cfg.bridge)
+    if bridge_idx is None:
+        raise LinkError(f"bridge {cfg.bridge} does not exist; ensure_node() first")
+    if cfg.ipam.lookup(pod_uid) is None and cfg.ipam.free_count() == 0:
+        # Fail before making anything (allocate() below re-checks under its lock).
+        cfg.ipam.allocate(pod_uid, label)
+    try:
+        if not netns.exists(ns):
+            netns.create(ns, cfg.mount_ns_fd)
+            made_ns = True
+        path = netns.path_of(ns)
+        with IPRoute(netns=path, flags=0) as pod_ipr:
+            made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu)
+            had_ip = cfg.ipam.lookup(pod_uid) is not None
+            ip = cfg.ipam.allocate(pod_uid, label)
+            made_ip = not had_ip
+            _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
+            _configure_pod_side(pod_ipr, ip, gw, cfg.mtu)
+    except BaseException:
+        # roll back what this call made; a rollback error must not hide the cause
+        with contextlib.suppress(NetworkError):
+            if made_veth or made_ns:
+                _delete_link(ipr, veth)
+        if made_ns:
+            _quiet_remove_netns(ns, cfg.mount_ns_fd)
+        with contextlib.suppress(NetworkError):
+            if made_ip:
+                cfg.ipam.release(pod_uid)
+        raise
+    return PodNetInfo(
+        ip=str(ip),
+        netns_name=ns,
+        netns_path=path,
+        gateway=str(gw.ip),
+        host_veth=veth,
+        prefixlen=gw.network.prefixlen,
+    )
+
+
+def teardown(ipr: Any, cfg: PodNetConfig, pod_uid: str) -> None:
+    """Remove the pod's veth and netns and free its address. Idempotent."""
+    _delete_link(ipr, host_veth_name(pod_uid))
+    netns.remove(netns_name(cfg.netns_prefix, pod_uid), cfg.mount_ns_fd)
+    cfg.ipam.release(pod_uid)
+
+
+def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> list[str]:
+    """Remove netns, veths and addresses of pods not in ``live_pod_uids``.
+
+    Returns the names of what was removed (for logs). Only things carrying our
+    marks are touched: netns named ``<prefix><12 hex>``, veths whose ifalias
+    starts with ``corral:`` or whose name pairs with such a netns.
+    """
+    removed: list[str] = []
+    live_ns = {netns_name(cfg.netns_prefix, u) for u in live_pod_uids}
+    live_veths = {host_veth_name(u) for u in live_pod_uids}
+    for ns in netns.list_names(cfg.netns_prefix):
+        suffix = ns[len(cfg.netns_prefix):]
+        if ns in live_ns or len(suffix) != 12 or not _is_hex(suffix):
+            continue
+        veth = _veth_for_netns(cfg.netns_prefix, ns)
+        if veth not in live_veths and _delete_link(ipr, veth):
+            removed.append(veth)
+        netns.remove(ns, cfg.mount_ns_fd)
+        removed.append(ns)
+    bridge_idx = link_index(ipr, cfg.bridge)
+    for link in ipr.get_links():
+        name = link.get("ifname") or ""
+        alias = link.get("ifalias") or ""
+        master = link.get("master")
+        if (
+            alias.startswith(ALIAS_PREFIX)
+            and link.get(("linkinfo", "kind")) == "veth"
+            and master in (None, bridge_idx)  # not another bridge's pod
+            and name not in live_veths
+            and _delete_link(ipr, name)
+        ):
+            removed.append(name)
+    removed.extend(str(ip) for ip in cfg.ipam.reconcile(live_pod_uids))
+    return removed
+
+
+def list_pods(cfg: PodNetConfig) -> dict[str, str]:
+    """Netns name -> IP of the pods this node has addresses for (by IPAM key)."""
+    out: dict[str, str] = {}
+    for ip, key in cfg.ipam.list().items():
+        if key:
+            out[netns_name(cfg.netns_prefix, key)] = str(ip)
+    return out
+
+
+# -- steps -----------------------------------------------------------------------
+
+
+def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int) -> bool:
+    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns). True if created."""
+    host_idx = link_index(ipr, veth)
+    pod_idx = link_index(pod_ipr, POD_IFNAME)
+    if host_idx is not None and pod_idx is not None and _are_peers(ipr, host_idx, pod_ipr, pod_idx):
+        return False
+    # Half-made or mismatched (a crash, a recreated netns): start this pair over.
+    if host_idx is not None:
+        _delete_link(ipr, veth)
+    if pod_idx is not None:
+        try:
+            pod_ipr.link("del", index=pod_idx)
+        except NetlinkError as e:
+            raise LinkError(f"cannot remove stale {POD_IFNAME} in {netns_path}: {e}") from e
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ipr.link(
+            "add",
+            ifname=veth,
+            kind="veth",
+            mtu=mtu,
+            peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
+        )
+    except NetlinkError as e:
+        raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
+    finally:
+        os.close(fd)
+    idx = link_index(ipr, veth)
+    if idx is None:
+        raise LinkError(f"veth {veth} vanished right after creation")
+    try:
+        ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
+    except NetlinkError as e:
+        raise LinkError(f"cannot label veth {veth}: {e}") from e
+    return True
+
+
+def _are_peers(ipr: Any, host_idx: int, pod_ipr: Any, pod_idx: int) -> bool:
+    """veth ends point at each other's ifindex (IFLA_LINK) and are both veths."""
+    host = ipr.get_links(host_idx)[0]
+    pod = pod_ipr.get_links(pod_idx)[0]
+    return bool(
+        host.get(("linkinfo", "kind")) == "veth"
+        and pod.get(("linkinfo", "kind")) == "veth"
+        and host.get("link") == pod_idx
+        and pod.get("link") == host_idx
+    )
+
+
+def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
+    idx = link_index(ipr, veth)
+    if idx is None:
+        raise LinkError(f"veth {veth} is missing")
+    try:
+        ipr.link("set", index=idx, master=bridge_idx, mtu=mtu)
+        ipr.link("set", index=idx, state="up")
+    except NetlinkError as e:
+        raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
+
+
+def _configure_pod_side(
+    pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface, mtu: int
+) -> None:
+    try:
+        lo = link_index(pod_ipr, "lo")
+        if lo is not None:
+            pod_ipr.link("set", index=lo, state="up")
+        idx = link_index(pod_ipr, POD_IFNAME)
+        if idx is None:
+            raise LinkError(f"{POD_IFNAME} is missing in the pod netns")
+        pod_ipr.link("set", index=idx, mtu=mtu)
+        want = (str(ip), gw.network.prefixlen)
+        have = {
+            (a.get("address"), a.get("prefixlen"))
+            for a in pod_ipr.get_addr(family=2, index=idx)
+        }
+        for addr, plen in have - {want}:
+            pod_ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+        if want not in have:
+            pod_ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
+        pod_ipr.link("set", index=idx, state="up")
+        pod_ipr.route("replace", dst="0.0.0.0/0", gateway=str(gw.ip), oif=idx)
+    except NetlinkError as e:
+        raise LinkError(f"cannot configure {POD_IFNAME} ({ip}) in the pod netns: {e}") from e
+
+
+def _delete_link(ipr: Any, name: str) -> bool:
+    idx = link_index(ipr, name)
+    if idx is None:
+        return False
+    if link_kind(ipr, idx) != "veth":
+        raise LinkError(f"{name} is not a veth; refusing to delete it")
+    try:
+        ipr.link("del", index=idx)
+    except NetlinkError as e:
+        if e.code == 19:  # ENODEV: gone meanwhile
+            return False
+        raise LinkError(f"cannot delete veth {name}: {e}") from e
+    return True
+
+
+def _quiet_remove_netns(name: str, mount_ns_fd: int | None) -> None:
+    try:
+        netns.remove(name, mount_ns_fd)
+    except NetworkError:
+        pass
+
+
+def _is_hex(s: str) -> bool:
+    return all(c in "0123456789abcdef" for c in s)

@@ -1,0 +1,382 @@
+"""The node: registration, status, the heartbeat Lease, routes to other nodes.
+
+- `register` creates the Node or updates it (keeping what the control plane
+  owns: spec.podCIDR, taints, unschedulable), then writes its status.
+- `run_heartbeat` renews `corral-node-lease/<node>` every heartbeat interval.
+- `run_status` refreshes the Node's status (Ready, capacity) periodically.
+- `run_routes` watches Nodes: once this node has a podCIDR it calls
+  network.ensure_node, and it keeps routes to every other node's podCIDR.
+
+Every loop survives the control plane being away: it logs, backs off and
+tries again; nothing here stops pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.backoff import RetryBackoff
+from agent.config import AgentConfig
+from agent.podsync.env import cpu_millis, to_bytes
+from agent.ports import (
+    ApiAlreadyExists,
+    ApiConflict,
+    ApiGone,
+    ApiNotFound,
+    ApiPort,
+    ApiUnavailable,
+    NetworkPort,
+)
+from agent.status import ts
+from proto import core_pb2, kinds
+
+log = logging.getLogger("corral.agent.node")
+
+VERSION = "0.1.0"
+RUNTIME_VERSION = f"corral://{VERSION}"
+LEASE_NAMESPACE = "corral-node-lease"
+CGROUP_LABEL = "corral.dev/cgroup-version"
+
+
+# ---- what the machine offers ------------------------------------------------------------
+
+
+def cgroup_version() -> str:
+    return "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1"
+
+
+def _self_cgroup(controller: str) -> str:
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                if (controller and controller in ctrls.split(",")) or \
+                        (not controller and ctrls == ""):
+                    return path
+    except OSError:
+        pass
+    return "/"
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def cpu_capacity_millis() -> int:
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    millis = n * 1000
+    if cgroup_version() == "v2":
+        raw = _read(f"/sys/fs/cgroup{_self_cgroup('')}/cpu.max")
+        if raw and not raw.startswith("max"):
+            q, _, p = raw.partition(" ")
+            millis = min(millis, int(int(q) * 1000 / int(p or 100000)))
+    else:
+        base = f"/sys/fs/cgroup/cpu{_self_cgroup('cpu')}".rstrip("/")
+        quota = _read(base + "/cpu.cfs_quota_us")
+        period = _read(base + "/cpu.cfs_period_us")
+        if quota and period and int(quota) > 0:
+            millis = min(millis, int(int(quota) * 1000 / int(period)))
+    return max(millis, 1)
+
+
+def memory_capacity_bytes() -> int:
+    total = 0
+    meminfo = _read("/proc/meminfo") or ""
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            total = int(line.split()[1]) * 1024
+    if cgroup_version() == "v2":
+        raw = _read(f"/sys/fs/cgroup{_self_cgroup('')}/memory.max")
+    else:
+        raw = _read(f"/sys/fs/cgroup/memory{_self_cgroup('memory')}".rstrip("/")
+                    + "/memory.limit_in_bytes")
+    if raw and raw.isdigit() and 0 < int(raw) < total:
+        total = int(raw)
+    return total
+
+
+def os_image() -> str:
+    for line in (_read("/etc/os-release") or "").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.partition("=")[2].strip('"')
+    return platform.system()
+
+
+def _arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+def format_cpu(millis: int) -> str:
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def format_bytes(n: int) -> str:
+    for suffix, mult in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if n % mult == 0 and n >= mult:
+            return f"{n // mult}{suffix}"
+    return f"{n // 1024}Ki" if n >= 1024 else str(n)
+
+
+# ---- the Node object ----------------------------------------------------------------------
+
+
+@dataclass
+class NodeFacts:
+    cpu_millis: int
+    memory_bytes: int
+    cgroup: str
+
+
+def gather_facts() -> NodeFacts:
+    return NodeFacts(cpu_capacity_millis(), memory_capacity_bytes(), cgroup_version())
+
+
+class NodeAgent:
+    def __init__(self, cfg: AgentConfig, api: ApiPort, network: NetworkPort,
+                 facts: NodeFacts | None = None, clock: Callable[[], float] = time.time,
+                 port: int | None = None) -> None:
+        self.cfg = cfg
+        self.api = api
+        self.network = network
+        self.facts = facts or gather_facts()
+        self.clock = clock
+        self.port = cfg.listen_port if port is None else port
+        self.registered = asyncio.Event()
+        self.ready_since = clock()
+        self.pod_cidr = ""
+        self.routes: list[tuple[str, str]] = []
+
+    # -- building ---------------------------------------------------------------------------
+
+    def capacity(self) -> tuple[dict[str, str], dict[str, str]]:
+        cap = {"cpu": format_cpu(self.facts.cpu_millis),
+               "memory": format_bytes(self.facts.memory_bytes),
+               "pods": str(self.cfg.pods_limit)}
+        cpu_alloc = max(self.facts.cpu_millis - cpu_millis(self.cfg.reserve_cpu), 0)
+        mem_alloc = max(self.facts.memory_bytes - to_bytes(self.cfg.reserve_memory), 0)
+        alloc = {"cpu": format_cpu(cpu_alloc), "memory": format_bytes(mem_alloc),
+                 "pods": str(self.cfg.pods_limit)}
+        return cap, alloc
+
+    def status(self, old: core_pb2.NodeStatus | None = None) -> core_pb2.NodeStatus:
+        s = core_pb2.NodeStatus()
+        cap, alloc = self.capacity()
+        s.capacity.update(cap)
+        s.allocatable.update(alloc)
+        s.addresses.add(type="InternalIP", address=self.cfg.node_ip)
+        s.addresses.add(type="Hostname", address=socket.gethostname())
+        s.daemon_endpoints.kubelet_endpoint.port = self.port
+        ni = s.node_info
+        ni.kernel_version = platform.release()
+        ni.os_image = os_image()
+        ni.operating_system = "linux"
+        ni.architecture = _arch()
+        ni.container_runtime_version = RUNTIME_VERSION
+        ni.kubelet_version = f"v{VERSION}"
+        ni.machine_id = _read("/etc/machine-id") or ""
+        ni.boot_id = _read("/proc/sys/kernel/random/boot_id") or ""
+        now = self.clock()
+        ready = core_pb2.NodeCondition(
+            type="Ready", status="True", reason="KubeletReady",
+            message="corral agent is posting ready status",
+            last_heartbeat_time=ts(float(int(now))))
+        ready.last_transition_time.CopyFrom(ts(float(int(self.ready_since))))
+        if old is not None:
+            for c in old.conditions:
+                if c.type == "Ready" and c.status == "True":
+                    ready.last_transition_time.CopyFrom(c.last_transition_time)
+        s.conditions.append(ready)
+        if old is not None:
+            s.images.extend(old.images)
+        return s
+
+    def node(self, old: core_pb2.Node | None = None) -> core_pb2.Node:
+        n = core_pb2.Node(api_version="v1", kind="Node")
+        if old is not None:
+            n.CopyFrom(old)
+        n.metadata.name = self.cfg.node_name
+        labels = n.metadata.labels
+        labels["kubernetes.io/hostname"] = self.cfg.node_name
+        labels["kubernetes.io/os"] = "linux"
+        labels["kubernetes.io/arch"] = _arch()
+        labels[CGROUP_LABEL] = self.facts.cgroup
+        n.status.CopyFrom(self.status(old.status if old is not None else None))
+        return n
+
+    # -- registration ----------------------------------------------------------------------
+
+    async def register_once(self) -> core_pb2.Node:
+        name = self.cfg.node_name
+        try:
+            old = (await self.api.get("nodes", "", name)).node
+        except ApiNotFound:
+            try:
+                created = (await self.api.create(kinds.wrap(self.node()))).node
+            except ApiAlreadyExists:
+                return await self.register_once()
+            # the create may drop status: write it explicitly
+            n = self.node(created)
+            out = (await self.api.update_status(kinds.wrap(n))).node
+            log.info("registered node %s", name)
+            return out
+        n = self.node(old)
+        if dict(n.metadata.labels) != dict(old.metadata.labels):
+            updated = (await self.api.update(kinds.wrap(n))).node
+            n = self.node(updated)
+        out = (await self.api.update_status(kinds.wrap(n))).node
+        log.info("updated node %s", name)
+        return out
+
+    async def register(self) -> core_pb2.Node:
+        retry = RetryBackoff(self.cfg.profile.api_retry_initial, self.cfg.profile.api_retry_max)
+        while True:
+            try:
+                node = await self.register_once()
+                self.registered.set()
+                await self._on_node(node)
+                return node
+            except ApiConflict:
+                continue
+            except ApiUnavailable as e:
+                delay = retry.next()
+                log.info("cannot register node (%s); retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+
+    async def update_status_once(self) -> None:
+        for _ in range(5):
+            try:
+                old = (await self.api.get("nodes", "", self.cfg.node_name)).node
+            except ApiNotFound:
+                await self.register_once()
+                return
+            try:
+                await self.api.update_status(kinds.wrap(self.node(old)))
+                return
+            except ApiConflict:
+                continue
+
+    async def run_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.profile.node_status_interval)
+            try:
+                await self.update_status_once()
+            except (ApiUnavailable, ApiConflict) as e:
+                log.info("node status update failed: %s", e)
+            except Exception:
+                log.exception("node status update failed")
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    async def renew_lease_once(self) -> None:
+        name = self.cfg.node_name
+        now = ts(self.clock())
+        try:
+            obj = await self.api.get("leases", LEASE_NAMESPACE, name)
+        except ApiNotFound:
+            lease = core_pb2.Lease(api_version="coordination.k8s.io/v1", kind="Lease")
+            lease.metadata.name = name
+            lease.metadata.namespace = LEASE_NAMESPACE
+            lease.spec.holder_identity = name
+            lease.spec.lease_duration_seconds = self.cfg.profile.lease_duration
+            lease.spec.acquire_time.CopyFrom(now)
+            lease.spec.renew_time.CopyFrom(now)
+            await self.api.create(kinds.wrap(lease))
+            return
+        lease = obj.lease
+        if lease.spec.holder_identity != name:
+            lease.spec.holder_identity = name
+            lease.spec.acquire_time.CopyFrom(now)
+            lease.spec.lease_transitions += 1
+        lease.spec.lease_duration_seconds = self.cfg.profile.lease_duration
+        lease.spec.renew_time.CopyFrom(now)
+        await self.api.update(kinds.wrap(lease))
+
+    async def run_heartbeat(self) -> None:
+        retry = RetryBackoff(self.cfg.profile.api_retry_initial,
+                             self.cfg.profile.heartbeat_interval)
+        while True:
+            try:
+                await self.renew_lease_once()
+                retry.reset()
+                delay = self.cfg.profile.heartbeat_interval
+            except (ApiUnavailable, ApiConflict, ApiAlreadyExists) as e:
+                delay = retry.next()
+                log.info("heartbeat failed (%s); retrying in %.1fs", e, delay)
+            except Exception:
+                delay = retry.next()
+                log.exception("heartbeat failed")
+            await asyncio.sleep(delay)
+
+    # -- routes and the pod CIDR -------------------------------------------------------------
+
+    async def _on_node(self, node: core_pb2.Node) -> None:
+        if node.metadata.name != self.cfg.node_name:
+            return
+        cidr = node.spec.pod_cidr or (node.spec.pod_cidrs[0] if node.spec.pod_cidrs else "")
+        if cidr and cidr != self.pod_cidr:
+            log.info("pod CIDR %s assigned to this node", cidr)
+            await self.network.ensure_node(cidr)
+            self.pod_cidr = cidr
+
+    async def _sync_routes(self, nodes: dict[str, core_pb2.Node]) -> None:
+        routes = []
+        for name, n in sorted(nodes.items()):
+            if name == self.cfg.node_name:
+                continue
+            cidr = n.spec.pod_cidr or (n.spec.pod_cidrs[0] if n.spec.pod_cidrs else "")
+            ip = next((a.address for a in n.status.addresses if a.type == "InternalIP"), "")
+            if cidr and ip:
+                routes.append((cidr, ip))
+        if routes != self.routes:
+            await self.network.sync_routes(routes)
+            self.routes = routes
+
+    async def run_routes(self) -> None:
+        retry = RetryBackoff(self.cfg.profile.api_retry_initial, self.cfg.profile.api_retry_max)
+        while True:
+            try:
+                lst = await self.api.list("nodes")
+                nodes = {o.node.metadata.name: o.node for o in lst.items}
+                for n in nodes.values():
+                    await self._on_node(n)
+                await self._sync_routes(nodes)
+                rv = lst.resource_version
+                retry.reset()
+                while True:
+                    async for ev in self.api.watch("nodes", resource_version=rv):
+                        retry.reset()
+                        rv = ev.resource_version or rv
+                        if ev.type == "BOOKMARK":
+                            continue
+                        n = ev.object.node
+                        if ev.type == "DELETED":
+                            nodes.pop(n.metadata.name, None)
+                        else:
+                            nodes[n.metadata.name] = n
+                            await self._on_node(n)
+                        await self._sync_routes(nodes)
+            except ApiGone:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except ApiUnavailable as e:
+                delay = retry.next()
+                log.debug("node watch: %s; retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+            except Exception:
+                delay = retry.next()
+                log.exception("node watch/route sync failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)

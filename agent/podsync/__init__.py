@@ -1,0 +1,1 @@
+"""The pod workers: desired pods (from the watch) against what runs on the node."""

@@ -1,0 +1,227 @@
+"""The desired set of pods (list + watch with field selector spec.nodeName),
+one worker per pod, a runtime poller that wakes workers when their containers
+change, and clean-up of what no desired pod owns.
+
+While the control plane is unreachable nothing is stopped: the workers keep
+their last desired pods and keep restarting/probing them; the watch retries
+with a capped, jittered back-off and relists when it reconnects. Orphans
+(containers, sandboxes, pod networks of pods that are not desired) are
+cleaned up only after a successful list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from agent.backoff import RetryBackoff
+from agent.podsync.worker import PodWorker, SyncContext
+from agent.ports import ApiGone, ApiUnavailable, ContainerInfo
+from proto import core_pb2
+
+log = logging.getLogger("corral.agent.pods")
+
+
+class PodManager:
+    def __init__(self, ctx: SyncContext, pleg_interval: float = 1.0) -> None:
+        self.ctx = ctx
+        self.pleg_interval = pleg_interval
+        self.workers: dict[str, PodWorker] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.listed = asyncio.Event()         # first successful list done
+        self.resource_version = ""
+        self.relists = 0
+        self._signatures: dict[str, tuple[tuple[str, str, int | None], ...]] = {}
+        self._cleaned = False
+        self.on_change: Callable[[], None] | None = None
+
+    @property
+    def selector(self) -> str:
+        return f"spec.nodeName={self.ctx.node_name}"
+
+    # ---- the desired set --------------------------------------------------------------
+
+    def _spawn(self, pod: core_pb2.Pod) -> PodWorker:
+        w = PodWorker(self.ctx, pod)
+        uid = pod.metadata.uid
+        self.workers[uid] = w
+        task = asyncio.ensure_future(self._run_worker(w))
+        self.tasks[uid] = task
+        return w
+
+    async def _run_worker(self, w: PodWorker) -> None:
+        try:
+            await w.run()
+        finally:
+            if self.workers.get(w.uid) is w:
+                del self.workers[w.uid]
+                self.tasks.pop(w.uid, None)
+
+    def restore(self) -> int:
+        """At start, before the control plane answers: look after the pods this
+        node ran last time (their cached objects), so crashed containers are
+        restarted and probes run even while the control plane is away. The
+        first list confirms or removes them."""
+        n = 0
+        for pod in self.ctx.store.load_pods():
+            if pod.metadata.uid and pod.metadata.uid not in self.workers:
+                self._spawn(pod)
+                n += 1
+        if n:
+            log.info("looking after %d pod(s) from the local cache until the control plane "
+                     "answers", n)
+        return n
+
+    def upsert(self, pod: core_pb2.Pod) -> None:
+        if pod.spec.node_name != self.ctx.node_name:
+            self.remove(pod.metadata.uid)
+            return
+        w = self.workers.get(pod.metadata.uid)
+        if w is None:
+            w = self._spawn(pod)
+            w.cache_pod()
+        elif not w.removed:
+            w.update(pod)
+
+    def remove(self, uid: str) -> None:
+        w = self.workers.get(uid)
+        if w is not None:
+            w.remove()
+
+    def set_desired(self, pods: list[core_pb2.Pod]) -> None:
+        """A full list: start/update these, stop every other pod's worker."""
+        uids = {p.metadata.uid for p in pods}
+        for uid in list(self.workers):
+            if uid not in uids:
+                self.remove(uid)
+        for p in pods:
+            self.upsert(p)
+
+    def handle(self, ev_type: str, pod: core_pb2.Pod) -> None:
+        if ev_type == "DELETED":
+            self.remove(pod.metadata.uid)
+        elif ev_type in ("ADDED", "MODIFIED"):
+            self.upsert(pod)
+
+    def worker_by_name(self, namespace: str, name: str) -> PodWorker | None:
+        for w in self.workers.values():
+            if w.pod.metadata.namespace == namespace and w.pod.metadata.name == name \
+                    and not w.removed:
+                return w
+        return None
+
+    # ---- list / watch ----------------------------------------------------------------
+
+    async def run_source(self) -> None:
+        retry = RetryBackoff(self.ctx.profile.api_retry_initial, self.ctx.profile.api_retry_max)
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    lst = await self.ctx.api.list("pods", field_selector=self.selector)
+                    self.set_desired([o.pod for o in lst.items])
+                    self.resource_version = lst.resource_version
+                    self.relists += 1
+                    need_list = False
+                    retry.reset()
+                    if not self.listed.is_set():
+                        self.listed.set()
+                        await self.cleanup_orphans()
+                async for ev in self.ctx.api.watch("pods", field_selector=self.selector,
+                                                   resource_version=self.resource_version):
+                    retry.reset()
+                    if ev.type != "BOOKMARK":
+                        self.handle(ev.type, ev.object.pod)
+                    rv = ev.resource_version or (
+                        ev.object.pod.metadata.resource_version
+                        if ev.object.HasField("pod") else "")
+                    if rv:
+                        self.resource_version = rv
+                # the server ended the stream: resume from the last revision
+            except ApiGone:
+                log.info("pod watch: resourceVersion %s is too old; relisting",
+                         self.resource_version)
+                need_list = True
+            except ApiUnavailable as e:
+                need_list = True
+                delay = retry.next()
+                log.info("control plane unreachable (%s); pods keep running; retrying in "
+                         "%.1fs", e, delay)
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                need_list = True
+                delay = retry.next()
+                log.exception("pod watch failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+
+    # ---- runtime events ----------------------------------------------------------------
+
+    @staticmethod
+    def _signature(cs: list[ContainerInfo]) -> tuple[tuple[str, str, int | None], ...]:
+        return tuple(sorted((c.id, c.state, c.exit_code) for c in cs))
+
+    async def poll_runtime_once(self) -> None:
+        by_pod: dict[str, list[ContainerInfo]] = {}
+        for c in await self.ctx.runtime.list_containers():
+            by_pod.setdefault(c.pod_uid, []).append(c)
+        for uid in set(by_pod) | set(self._signatures):
+            sig = self._signature(by_pod.get(uid, []))
+            if self._signatures.get(uid) != sig:
+                self._signatures[uid] = sig
+                w = self.workers.get(uid)
+                if w is not None:
+                    w.wake()
+            if uid not in by_pod:
+                self._signatures.pop(uid, None)
+
+    async def run_pleg(self) -> None:
+        while True:
+            try:
+                await self.poll_runtime_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("listing the runtime's containers failed")
+            await asyncio.sleep(self.pleg_interval)
+
+    # ---- orphans -------------------------------------------------------------------------
+
+    async def cleanup_orphans(self) -> None:
+        """After the first successful list: stop and remove what no desired pod owns."""
+        keep = set(self.workers)
+        orphans: dict[str, ContainerInfo] = {}
+        for c in await self.ctx.runtime.list_containers():
+            if c.pod_uid not in keep:
+                orphans.setdefault(c.pod_uid, c)
+        for uid, c in orphans.items():
+            log.info("pod %s/%s (%s) is not desired on this node: cleaning up",
+                     c.namespace, c.pod_name, uid)
+            pod = core_pb2.Pod()
+            pod.metadata.uid = uid
+            pod.metadata.namespace = c.namespace
+            pod.metadata.name = c.pod_name
+            pod.spec.node_name = self.ctx.node_name
+            w = self._spawn(pod)
+            w.removed = True
+        # the removal workers clean their own pods up (with a grace period):
+        # keep those too, and let the runtime and network drop half-made leftovers
+        keep = set(self.workers)
+        for name, fn in (("runtime", self.ctx.runtime.cleanup_orphans),
+                         ("network", self.ctx.network.cleanup_orphans)):
+            try:
+                await fn(keep)
+            except Exception:
+                log.exception("%s orphan clean-up failed", name)
+        for uid in self.ctx.store.uids():
+            if uid not in keep:
+                self.ctx.store.delete(uid)
+        self._cleaned = True
+
+    async def stop(self) -> None:
+        for t in list(self.tasks.values()):
+            t.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)

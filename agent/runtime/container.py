@@ -1,0 +1,131 @@
+"""The container's init: runs in the shim's child (PID 1 of a new PID namespace).
+
+Between fork and exec: join the cgroup, join (or create) the pod's IPC and
+network namespaces, new mount/UTS/cgroup namespaces, hostname, root
+filesystem and pivot_root, drop capabilities, switch user, no_new_privs,
+close every fd but 0-2 (close_range CLOEXEC), chdir, exec the command
+resolved against PATH inside the root.  Any failure is written to
+``errfd`` (close-on-exec, so a successful exec closes it with nothing
+written) and the process exits 127.  Imported by the shim: stdlib only, and
+every import happens before pivot_root (the container has no Python).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import termios
+
+from agent.runtime import caps, rootfs
+from agent.runtime import syscalls as sc
+from agent.runtime.defaults import DEFAULT_PATH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from agent.runtime.spec import InitSpec
+
+
+class InitError(Exception):
+    """A failure to report verbatim as the start error's reason."""
+
+
+def lookup(argv0: str, env: list[str], working_dir: str) -> str:
+    """Resolve like Go's exec.LookPath, from inside the new root."""
+    if "/" in argv0:
+        path = os.path.join(working_dir, argv0)
+        if not os.path.exists(path):
+            raise InitError(f'exec: "{argv0}": stat {argv0}: no such file or directory')
+        return path
+    env_path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for d in env_path.split(":"):
+        candidate = os.path.join(d or ".", argv0)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise InitError(f'exec: "{argv0}": executable file not found in $PATH')
+
+
+def join_namespaces(spec: InitSpec, sys_: sc.Syscalls) -> None:
+    flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP
+    for path, nstype in ((spec.ipc_ns, sc.CLONE_NEWIPC), (spec.net_ns, sc.CLONE_NEWNET)):
+        if path:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sys_.setns(fd, nstype)
+            finally:
+                os.close(fd)
+        else:
+            flags |= nstype
+    sys_.unshare(flags)
+
+
+def set_user(spec: InitSpec, sys_: sc.Syscalls) -> None:
+    caps.drop_bounding(spec.cap_mask, sys_)
+    os.setgroups(spec.additional_gids)
+    os.setresgid(spec.gid, spec.gid, spec.gid)
+    os.setresuid(spec.uid, spec.uid, spec.uid)
+    caps.set_process_caps(spec.cap_mask, spec.uid, sys_)
+    if spec.no_new_privs:
+        sys_.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def attach_console(console_fd: int, uid: int, gid: int) -> None:
+    """Open a pty in our /dev/pts, send the master to the shim, make the slave our tty."""
+    from agent.runtime import pty  # imported by the shim before fork (tty only)
+
+    master, slave = pty.open_pty()
+    os.fchown(slave, uid, gid)
+    pty.send_fd(console_fd, master)
+    os.close(master)
+    os.close(console_fd)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def setup(spec: InitSpec, sys_: sc.Syscalls = sc.SYS, console_fd: int = -1) -> str:
+    """Everything but the exec; returns the resolved executable path."""
+    pid = str(os.getpid()).encode()
+    for procs in spec.cgroup_procs:
+        with open(procs, "wb") as f:
+            f.write(pid)
+    join_namespaces(spec, sys_)
+    sys_.sethostname(spec.hostname)
+    rootfs.build(spec, sys_)
+    rootfs.pivot(spec.rootfs, sys_)
+    rootfs.harden(spec, sys_)
+    if spec.tty and console_fd >= 0:
+        attach_console(console_fd, spec.uid, spec.gid)
+    wd = spec.working_dir or "/"
+    os.makedirs(wd, exist_ok=True)
+    os.chdir(wd)
+    if os.getcwd().startswith(("/proc/self/fd", "/proc/thread-self/fd")) or \
+            not os.getcwd().startswith("/"):
+        raise InitError(f"working directory {wd!r} is not allowed")
+    exe = lookup(spec.argv[0], spec.env, wd)
+    set_user(spec, sys_)
+    sys_.close_range(3, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)
+    return exe
+
+
+def run(spec: InitSpec, errfd: int, sys_: sc.Syscalls = sc.SYS,
+        console_fd: int = -1) -> NoReturn:
+    """Set up and exec; never returns (reports failures on ``errfd``)."""
+    try:
+        exe = setup(spec, sys_, console_fd)
+    except InitError as e:
+        msg = str(e)
+    except BaseException as e:  # the child must never return into the shim's code
+        msg = f"container init: {e}"
+    else:
+        try:
+            os.execve(exe, spec.argv, dict(e.split("=", 1) for e in spec.env))
+        except OSError as e:
+            msg = f'exec: "{spec.argv[0]}": {os.strerror(e.errno or 0).lower()}'
+    try:
+        os.write(errfd, msg.encode() or b"unknown error")
+    finally:
+        os._exit(127)

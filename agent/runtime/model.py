@@ -1,0 +1,107 @@
+"""The runtime's public data types (what the pod sync loop builds and reads)."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+DEFAULT_PIDS_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class Resources:
+    """cgroup limits of one container (or a pod, for the sandbox).
+
+    ``cpu_shares`` is in v1 units (Kubernetes' MilliCPUToShares of
+    requests.cpu; v2 converts it to cpu.weight); ``cpu_quota_millis`` is
+    limits.cpu in millicores; ``pids_limit`` None means the runtime default.
+    """
+
+    cpu_shares: int | None = None
+    cpu_quota_millis: int | None = None
+    memory_limit_bytes: int | None = None
+    pids_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount inside the container.
+
+    ``kind='bind'``: ``host_path`` (a hostPath, or the directory returned by
+    ``Runtime.empty_dir``) bound at ``container_path``.  ``kind='tmpfs'``: a
+    private tmpfs of ``size_bytes``.
+    """
+
+    container_path: str
+    host_path: str = ""
+    read_only: bool = False
+    kind: str = "bind"
+    size_bytes: int | None = None
+
+
+@dataclass
+class ContainerConfig:
+    id: str
+    pod_uid: str
+    name: str
+    pod_name: str
+    lower_dirs: list[Path]
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str = "/"
+    user: int | None = None
+    group: int | None = None
+    supplemental_groups: list[int] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
+    mounts: list[Mount] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    no_new_privs: bool = True
+    read_only_rootfs: bool = False
+    stop_signal: int = signal.SIGTERM
+    log_path: Path | None = None
+    tty: bool = False
+    stdin: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    pod_uid: str
+    name: str
+    state: str                      # "created" | "running" | "exited"
+    pid: int | None = None          # host pid of the container's PID 1
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None    # 128+n when killed by signal n
+    signal: int | None = None
+    oom_killed: bool = False
+    reason: str = ""                # Completed | Error | OOMKilled | StartError | Unknown
+    message: str = ""
+    log_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    pod_uid: str
+    pod_name: str
+    dir: Path
+    ipc_ns: Path
+    net_ns: Path
+    owns_netns: bool
+    cgroup: str
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    id: str
+    timestamp_ns: int
+    cpu_usage_ns: int
+    memory_usage_bytes: int
+    memory_working_set_bytes: int
+    pids: int
+    oom_kills: int

@@ -1,0 +1,36 @@
+"""Reading /proc/self/mountinfo and undoing mounts (host side)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from agent.runtime import syscalls as sc
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    with open(mountinfo) as f:
+        lines = f.read().splitlines()
+    return [_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), ln.split()[4]) for ln in lines]
+
+
+def under(prefix: str) -> list[str]:
+    """Mount points at or below ``prefix``, deepest first."""
+    prefix = os.path.realpath(prefix).rstrip("/")
+    found = [m for m in mount_points() if m == prefix or m.startswith(prefix + "/")]
+    return sorted(set(found), key=lambda m: m.count("/"), reverse=True)
+
+
+def unmount_under(prefix: str, sys_: sc.Syscalls = sc.SYS) -> None:
+    """Detach every mount at or below ``prefix`` (a stack is unmounted to the bottom)."""
+    for _ in range(64):
+        points = under(prefix)
+        if not points:
+            return
+        for m in points:
+            try:
+                sys_.umount2(m, sc.MNT_DETACH)
+            except OSError:
+                pass

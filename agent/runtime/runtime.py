@@ -1,0 +1,275 @@
+"""The Runtime object: container lifecycle over the shim, cgroups and state dir."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.runtime import exec as exec_
+from agent.runtime import launch, mountinfo, sandbox, state
+from agent.runtime.cgroups import CgroupManager, Limits
+from agent.runtime.cgroups.manager import DEFAULT_ROOT
+from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
+from agent.runtime.exec import ExecProcess
+from agent.runtime.helpers import check_id, wait_pid_exit
+from agent.runtime.model import (
+    DEFAULT_PIDS_LIMIT,
+    ContainerConfig,
+    ContainerInfo,
+    ContainerStats,
+    Resources,
+    Sandbox,
+)
+from agent.runtime.spec import ShimSpec
+
+SHIM_EXIT_TIMEOUT = 10.0
+
+
+def _dt(ns: int | None) -> datetime | None:
+    return None if ns is None else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+class Runtime:
+    def __init__(self, state_dir: Path, cgroup_root_name: str, cgroup_driver: str | None = None,
+                 cgroup_root: Path = DEFAULT_ROOT,
+                 default_pids_limit: int = DEFAULT_PIDS_LIMIT) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.containers_dir = self.state_dir / "containers"
+        self.pods_dir = self.state_dir / "pods"
+        self.containers_dir.mkdir(parents=True, exist_ok=True)
+        self.pods_dir.mkdir(parents=True, exist_ok=True)
+        self.cgroups = CgroupManager(cgroup_root_name, cgroup_root, cgroup_driver)
+        self.default_pids_limit = default_pids_limit
+        self._shims: dict[str, subprocess.Popen[bytes]] = {}
+
+    # ---- pod sandboxes -------------------------------------------------------
+    def create_pod_sandbox(self, pod_uid: str, pod_name: str, netns_path: Path | None = None,
+                           cgroup_limits: Resources | None = None) -> Sandbox:
+        limits = launch.limits_of(cgroup_limits or Resources(), self.default_pids_limit)
+        if cgroup_limits is None:
+            limits = Limits()
+        return sandbox.create(self.pods_dir, self.cgroups, pod_uid, pod_name, netns_path, limits)
+
+    def pod_sandbox(self, pod_uid: str) -> Sandbox:
+        return sandbox.load(self.pods_dir, pod_uid)
+
+    def empty_dir(self, pod_uid: str, name: str, medium: str = "",
+                  size_limit_bytes: int | None = None) -> Path:
+        return sandbox.empty_dir(self.pods_dir, pod_uid, name, medium, size_limit_bytes)
+
+    def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
+        for info in self.list():
+            if info.pod_uid == pod_uid:
+                self.remove(info.id, grace_seconds)
+        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+
+    # ---- containers ----------------------------------------------------------
+    def _dir(self, cid: str) -> Path:
+        check_id("container id", cid)
+        return self.containers_dir / cid
+
+    def _meta(self, cid: str) -> dict[str, Any]:
+        meta = state.read_json(self._dir(cid) / "meta.json")
+        if meta is None:
+            raise ContainerNotFound(cid)
+        return meta
+
+    def start_container(self, cfg: ContainerConfig) -> ContainerInfo:
+        cdir = self._dir(cfg.id)
+        launch.validate(cfg)
+        box = self.pod_sandbox(cfg.pod_uid)
+        try:
+            cdir.mkdir()
+        except FileExistsError:
+            raise ContainerExists(cfg.id) from None
+        try:
+            for sub in ("rootfs", "upper", "work"):
+                (cdir / sub).mkdir()
+            limits = launch.limits_of(cfg.resources, self.default_pids_limit,
+                                      "all" if cfg.privileged else "default")
+            rel = self.cgroups.create_container(cfg.pod_uid, cfg.id, limits)
+            spec = launch.build_spec(cfg, cdir, box, self.cgroups.procs_files(rel),
+                                     self.cgroups.oom_file(rel))
+            state.write_json_atomic(cdir / "meta.json", {
+                "id": cfg.id, "pod_uid": cfg.pod_uid, "name": cfg.name, "cgroup": rel,
+                "stop_signal": int(cfg.stop_signal), "log_path": spec.log_path,
+            })
+            self._shims[cfg.id] = launch.spawn_shim(cfg.id, cdir, spec)
+        except RuntimeError_:
+            rec = state.read_json(cdir / "state.json") or {}
+            if rec.get("reason") == "StartError":
+                raise  # recorded by the shim: status() reports it until remove()
+            self._destroy(cfg.id)
+            raise
+        except BaseException:
+            self._destroy(cfg.id)
+            raise
+        return self.status(cfg.id)
+
+    def status(self, cid: str) -> ContainerInfo:
+        meta = self._meta(cid)
+        proc = self._shims.get(cid)
+        if proc is not None and proc.poll() is not None:
+            del self._shims[cid]
+        rec = state.read_json(self._dir(cid) / "state.json") or {}
+        status = rec.get("status", "created")
+        shim_alive = state.alive(rec.get("shim_pid"), rec.get("shim_start"))
+        if status == "running" and not shim_alive and \
+                not state.alive(rec.get("pid"), rec.get("pid_start")):
+            rec.update(status="exited", reason="Unknown", exit_code=255,
+                       message="the shim exited without recording the container's exit")
+            status = "exited"
+        elif status == "created" and not shim_alive:
+            status = "exited"
+            rec.update(reason="Unknown", message="the shim died before the container started")
+        return ContainerInfo(
+            id=cid, pod_uid=meta["pod_uid"], name=meta["name"], state=status,
+            pid=rec.get("pid"), created_at=_dt(rec.get("created_at")),
+            started_at=_dt(rec.get("started_at")), finished_at=_dt(rec.get("finished_at")),
+            exit_code=rec.get("exit_code"), signal=rec.get("signal"),
+            oom_killed=bool(rec.get("oom_killed", False)), reason=rec.get("reason", ""),
+            message=rec.get("message", ""), log_path=Path(meta["log_path"]),
+        )
+
+    def list(self) -> list[ContainerInfo]:
+        out = []
+        for d in sorted(self.containers_dir.iterdir()):
+            try:
+                out.append(self.status(d.name))
+            except ContainerNotFound:
+                continue
+        return out
+
+    def stop(self, cid: str, grace_seconds: float = 30.0) -> ContainerInfo:
+        """Stop signal to PID 1, wait ``grace_seconds``, then SIGKILL the whole cgroup."""
+        meta = self._meta(cid)
+        rec = state.read_json(self._dir(cid) / "state.json") or {}
+        pid = rec.get("pid")
+        if isinstance(pid, int) and rec.get("status") == "running" and \
+                state.alive(pid, rec.get("pid_start")):
+            try:
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    signal.pidfd_send_signal(fd, meta["stop_signal"])
+                except ProcessLookupError:
+                    pass
+                finally:
+                    os.close(fd)
+            if not wait_pid_exit(pid, grace_seconds):
+                self.cgroups.kill_all(meta["cgroup"])
+        else:
+            self.cgroups.kill_all(meta["cgroup"])
+        self._await_shim(cid, rec)
+        return self.status(cid)
+
+    def _await_shim(self, cid: str, rec: dict[str, Any]) -> None:
+        shim_pid = rec.get("shim_pid")
+        if shim_pid and state.alive(shim_pid, rec.get("shim_start")):
+            wait_pid_exit(shim_pid, SHIM_EXIT_TIMEOUT)
+        proc = self._shims.pop(cid, None)
+        if proc is not None:
+            try:
+                proc.wait(timeout=SHIM_EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        final = state.read_json(self._dir(cid) / "state.json") or {}
+        if final.get("status") != "exited":
+            now = time.time_ns()
+            final.update(status="exited", exit_code=128 + signal.SIGKILL, signal=signal.SIGKILL,
+                         reason=final.get("reason") or "Error", finished_at=now)
+            state.write_json_atomic(self._dir(cid) / "state.json", final)
+
+    def remove(self, cid: str, grace_seconds: float = 0) -> None:
+        """Stop if needed, then remove the cgroup, any mount left and the state."""
+        self._meta(cid)
+        if self.status(cid).state != "exited":
+            self.stop(cid, grace_seconds)
+        self._destroy(cid)
+
+    def _destroy(self, cid: str) -> None:
+        cdir = self._dir(cid)
+        meta = state.read_json(cdir / "meta.json") or {}
+        rel = meta.get("cgroup")
+        if rel:
+            self.cgroups.remove(rel)
+        rec = state.read_json(cdir / "state.json") or {}
+        shim = rec.get("shim_pid")
+        if isinstance(shim, int) and state.alive(shim, rec.get("shim_start")) and \
+                not wait_pid_exit(shim, SHIM_EXIT_TIMEOUT):
+            try:
+                os.kill(shim, signal.SIGKILL)  # stuck before it forked the container
+            except ProcessLookupError:
+                pass
+            wait_pid_exit(shim, SHIM_EXIT_TIMEOUT)
+        proc = self._shims.pop(cid, None)
+        if proc is not None:
+            proc.poll()
+        if cdir.exists():
+            mountinfo.unmount_under(str(cdir))
+            shutil.rmtree(cdir, ignore_errors=False)
+
+    def stats(self, cid: str) -> ContainerStats:
+        meta = self._meta(cid)
+        st = self.cgroups.stats(meta["cgroup"])
+        return ContainerStats(
+            id=cid, timestamp_ns=time.time_ns(), cpu_usage_ns=st.cpu_usage_ns,
+            memory_usage_bytes=st.memory_usage_bytes,
+            memory_working_set_bytes=st.memory_working_set_bytes, pids=st.pids_current,
+            oom_kills=st.oom_kills,
+        )
+
+    def cleanup_orphans(self, keep: set[str], keep_pods: set[str] | None = None) -> None:
+        """Remove every container not in ``keep`` (and half-created ones), cgroups
+        without a container, and pod sandboxes not in ``keep_pods`` with no container
+        left (``keep_pods=None``: only pods that have no container left).  Called on
+        agent start; safe to call at any time."""
+        for d in sorted(self.containers_dir.iterdir()):
+            rec = state.read_json(d / "state.json") or {}
+            half = not (d / "meta.json").exists() or (
+                rec.get("status", "created") == "created"
+                and not state.alive(rec.get("shim_pid"), rec.get("shim_start")))
+            if d.name not in keep or half:
+                self._orphan(d)
+        live = {d.name for d in self.containers_dir.iterdir()}
+        pods_with_containers = {self._meta(c)["pod_uid"] for c in live}
+        for pod_uid in self.cgroups.pods():
+            for cid in self.cgroups.containers(pod_uid):
+                if cid not in live:
+                    self.cgroups.remove(self.cgroups.container_rel(pod_uid, cid))
+        known_pods = {p.name for p in self.pods_dir.iterdir()} | set(self.cgroups.pods())
+        for pod_uid in known_pods:
+            if pod_uid in pods_with_containers:
+                continue
+            if keep_pods is None or pod_uid not in keep_pods:
+                sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+
+    def _orphan(self, cdir: Path) -> None:
+        cid = cdir.name
+        meta = state.read_json(cdir / "meta.json")
+        if meta is not None:
+            try:
+                self.stop(cid, 0)
+            except RuntimeError_:
+                pass
+        self._destroy(cid)
+
+    def exec(self, cid: str, argv: Sequence[str], tty: bool = False,
+             env: dict[str, str] | None = None, working_dir: str | None = None,
+             user: int | None = None) -> ExecProcess:
+        """Run ``argv`` in the running container ``cid`` (its namespaces, cgroup,
+        capabilities, user and no_new_privs); raises ExecError if it cannot start."""
+        info = self.status(cid)
+        if info.state != "running" or info.pid is None:
+            raise ExecError(f"container {cid} is not running")
+        spec = ShimSpec.load(self._dir(cid) / "spec.json")
+        return exec_.start(info.pid, spec.init, [*argv], tty, env, working_dir, user)

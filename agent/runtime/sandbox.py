@@ -1,0 +1,98 @@
+"""Pod sandboxes: the pod's state dir, cgroup, and persistent IPC (and net) namespaces.
+
+The IPC namespace (and the network namespace when the caller gives none) is
+created by a throwaway ``nsholder`` process and kept alive by bind-mounting
+its ns file into ``pods/<uid>/ns/``; every container of the pod setns()es
+into them.  emptyDir volumes live in ``pods/<uid>/volumes/<name>``: a plain
+directory, or a tmpfs of ``size_limit_bytes`` for medium Memory.  A disk
+emptyDir's sizeLimit is not enforced (Kubernetes evicts the pod instead;
+we have no eviction yet).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from agent.runtime import mountinfo, state
+from agent.runtime import syscalls as sc
+from agent.runtime.cgroups import CgroupManager, Limits
+from agent.runtime.errors import ContainerNotFound, InvalidConfig, MountError
+from agent.runtime.helpers import check_id, run_helper
+from agent.runtime.model import Sandbox
+
+
+def load(pods_dir: Path, pod_uid: str) -> Sandbox:
+    rec = state.read_json(pods_dir / pod_uid / "sandbox.json")
+    if rec is None:
+        raise ContainerNotFound(f"pod sandbox {pod_uid}")
+    return Sandbox(
+        pod_uid=rec["pod_uid"], pod_name=rec["pod_name"], dir=Path(rec["dir"]),
+        ipc_ns=Path(rec["ipc_ns"]), net_ns=Path(rec["net_ns"]),
+        owns_netns=rec["owns_netns"], cgroup=rec["cgroup"],
+    )
+
+
+def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
+           netns_path: Path | None, limits: Limits) -> Sandbox:
+    check_id("pod uid", pod_uid)
+    try:
+        return load(pods_dir, pod_uid)
+    except ContainerNotFound:
+        pass
+    if netns_path is not None and not netns_path.exists():
+        raise InvalidConfig(f"network namespace {netns_path} does not exist")
+    pod_dir = pods_dir / pod_uid
+    ns_dir = pod_dir / "ns"
+    (pod_dir / "volumes").mkdir(parents=True, exist_ok=True)
+    ns_dir.mkdir(exist_ok=True)
+    try:
+        cgroups.create_pod(pod_uid, limits)
+        kinds = {"ipc": ns_dir / "ipc"}
+        if netns_path is None:
+            kinds["net"] = ns_dir / "net"
+        for path in kinds.values():
+            path.touch()
+        run_helper("nsholder", *(f"{k}={p}" for k, p in kinds.items()))
+        box = Sandbox(pod_uid=pod_uid, pod_name=pod_name, dir=pod_dir, ipc_ns=kinds["ipc"],
+                      net_ns=netns_path or kinds["net"], owns_netns=netns_path is None,
+                      cgroup=cgroups.pod_rel(pod_uid))
+        rec = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(box).items()}
+        state.write_json_atomic(pod_dir / "sandbox.json", rec)
+        return box
+    except BaseException:
+        destroy(pods_dir, cgroups, pod_uid)
+        raise
+
+
+def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
+              size_limit_bytes: int | None = None) -> Path:
+    check_id("volume name", name)
+    if not (pods_dir / pod_uid / "sandbox.json").exists():
+        raise ContainerNotFound(f"pod sandbox {pod_uid}")
+    path = pods_dir / pod_uid / "volumes" / name
+    path.mkdir(mode=0o777, exist_ok=True)
+    path.chmod(0o777)
+    if medium == "Memory":
+        if str(path.resolve()) not in mountinfo.mount_points():
+            data = "mode=1777" + (f",size={size_limit_bytes}" if size_limit_bytes else "")
+            try:
+                sc.SYS.mount("tmpfs", str(path), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, data)
+            except OSError as e:
+                raise MountError(f"emptyDir {name}: {e}") from e
+    elif medium:
+        raise InvalidConfig(f"emptyDir {name}: unsupported medium {medium!r}")
+    return path
+
+
+def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str) -> None:
+    """Unmount namespaces and volumes, remove the cgroup and the directory."""
+    pod_dir = pods_dir / pod_uid
+    if pod_dir.exists():
+        mountinfo.unmount_under(str(pod_dir))
+    cgroups.remove(cgroups.pod_rel(pod_uid))
+    if pod_dir.exists():
+        if mountinfo.under(str(pod_dir)):
+            raise MountError(f"mounts left under {pod_dir}")
+        shutil.rmtree(pod_dir)

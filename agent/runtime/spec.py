@@ -1,0 +1,86 @@
+"""What the agent hands the shim: a fully resolved spec.
+
+Everything here is already decided (paths, capability mask, uid, masked
+paths); the shim and the container init only carry it out.  The agent
+writes it twice: ``spec.json`` for people and for exec, ``spec.marshal``
+for the shim, which reads it without importing this module (dataclasses,
+json and pathlib would double the shim's memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import marshal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.runtime.defaults import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS
+
+__all__ = ["DEFAULT_PATH", "InitSpec", "MountSpec", "ShimSpec"]
+
+
+@dataclass
+class MountSpec:
+    """One mount inside the container: ``kind`` is 'bind' or 'tmpfs'."""
+
+    target: str
+    kind: str = "bind"
+    source: str = ""
+    read_only: bool = False
+    size_bytes: int | None = None
+
+
+@dataclass
+class InitSpec:
+    """What the container's init does between fork and exec."""
+
+    container_id: str
+    hostname: str
+    argv: list[str]
+    env: list[str]
+    rootfs: str
+    lower_dirs: list[str]
+    upper_dir: str
+    work_dir: str
+    working_dir: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list[int] = field(default_factory=list)
+    cap_mask: int = 0
+    privileged: bool = False
+    no_new_privs: bool = True
+    read_only_rootfs: bool = False
+    mounts: list[MountSpec] = field(default_factory=list)
+    cgroup_procs: list[str] = field(default_factory=list)
+    ipc_ns: str | None = None
+    net_ns: str | None = None
+    masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
+    tty: bool = False
+
+
+@dataclass
+class ShimSpec:
+    init: InitSpec
+    state_path: str
+    log_path: str
+    oom_file: str = ""
+    stdin: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    def to_marshal(self) -> bytes:
+        return marshal.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShimSpec:
+        init = dict(d["init"])
+        init["mounts"] = [MountSpec(**m) for m in init.get("mounts", [])]
+        return cls(**{**d, "init": InitSpec(**init)})
+
+    @classmethod
+    def load(cls, path: Path) -> ShimSpec:
+        return cls.from_dict(json.loads(path.read_text()))

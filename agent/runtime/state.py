@@ -1,0 +1,107 @@
+"""On-disk state of containers and pod sandboxes, written atomically.
+
+Layout under the runtime's ``state_dir``::
+
+    containers/<id>/spec.json    what the shim was asked to run (agent writes)
+    containers/<id>/state.json   what happened (the shim writes; write-then-rename)
+    containers/<id>/shim.log     the shim's own errors
+    containers/<id>/{rootfs,upper,work}   overlay mount point and writable layer
+    pods/<uid>/sandbox.json      the pod sandbox (agent writes)
+    pods/<uid>/ns/{ipc,net}      namespace files bind-mounted by the sandbox
+    pods/<uid>/volumes/<name>    emptyDir volumes
+
+This module is imported by the shim: nothing heavy at import time (no json,
+pathlib or typing; the shim writes JSON with the small encoder below).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    StrPath = str | os.PathLike[str]
+
+
+def _quote(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def encode(obj: Any) -> str:
+    """JSON for dicts, lists, str, int, float, bool and None (all the state holds)."""
+    if obj is None:
+        return "null"
+    if obj is True or obj is False:
+        return "true" if obj else "false"
+    if isinstance(obj, int | float):
+        return repr(obj)
+    if isinstance(obj, str):
+        return _quote(obj)
+    if isinstance(obj, list | tuple):
+        return "[" + ", ".join(encode(v) for v in obj) + "]"
+    if isinstance(obj, dict):
+        items = sorted(obj.items())
+        return "{\n" + ",\n".join(f" {_quote(str(k))}: {encode(v)}" for k, v in items) + "\n}"
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def write_json_atomic(path: StrPath, obj: Any) -> None:
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
+    data = encode(obj).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def read_json(path: StrPath) -> dict[str, Any] | None:
+    import json
+
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def alive(pid: int | None, start_ticks: int | None) -> bool:
+    """True if ``pid`` runs and is the same process (not a zombie, not reused)."""
+    if not pid:
+        return False
+    ticks = proc_start_ticks(pid)
+    if ticks is None or (start_ticks is not None and ticks != start_ticks):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"

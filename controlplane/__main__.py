@@ -1,0 +1,162 @@
+"""corral-controlplane: the API server, plus the scheduler and controllers.
+
+    corral-controlplane                  # embedded etcd in /var/lib/corral/controlplane
+    corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6443
+
+The scheduler and controllers (with leader election) live in
+`controlplane.loops`: when that module exists, its
+`async def run_loops(registry, args) -> None` runs beside the API server
+until shutdown (cancelled on SIGTERM/SIGINT). `--no-loops` serves the API only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from controlplane import errors
+from controlplane.apiserver.registry import Registry
+from controlplane.apiserver.server import ApiServer
+from controlplane.etcd import EmbeddedEtcd
+from controlplane.store import Store
+from controlplane.store.compactor import run_compactor
+
+log = logging.getLogger("controlplane")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="corral-controlplane", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--listen", default="127.0.0.1:6443", metavar="HOST:PORT",
+                   help="where the API server listens (default %(default)s)")
+    p.add_argument("--etcd", default="", metavar="HOST:PORT,...",
+                   help="external etcd endpoints; without it an embedded etcd is started")
+    p.add_argument("--embedded-etcd", action="store_true",
+                   help="start and own an etcd process (the default when --etcd is not given)")
+    p.add_argument("--etcd-port", type=int, default=2379,
+                   help="client port of the embedded etcd (default %(default)s; 0: any free)")
+    p.add_argument("--etcd-peer-port", type=int, default=2380,
+                   help="peer port of the embedded etcd (default %(default)s; 0: any free)")
+    p.add_argument("--data-dir", default="/var/lib/corral/controlplane",
+                   help="state directory (the embedded etcd's data lives in DATA_DIR/etcd)")
+    p.add_argument("--profile", choices=("default", "demo"), default="default",
+                   help="timing profile of the control loops (see controlplane/profiles.py)")
+    p.add_argument("--compaction-interval", type=float, default=300.0, metavar="SECONDS",
+                   help="compact etcd history older than this (default %(default)s; 0: never)")
+    p.add_argument("--identity", default=None,
+                   help="this replica's name in leader election (default: host name and pid)")
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                   help="pod network of the cluster, split into per-node pod CIDRs "
+                        "(default %(default)s)")
+    p.add_argument("--no-loops", action="store_true",
+                   help="serve the API only: no scheduler, no controllers")
+    p.add_argument("--log-level", default="info",
+                   choices=("debug", "info", "warning", "error"))
+    args = p.parse_args(argv)
+    if args.etcd and args.embedded_etcd:
+        p.error("--etcd and --embedded-etcd exclude each other")
+    args.embedded_etcd = not args.etcd
+    return args
+
+
+def _loops() -> Any:
+    """controlplane.loops.run_loops, if that module exists (built by the loops' room)."""
+    try:
+        mod = importlib.import_module("controlplane.loops")
+    except ModuleNotFoundError as e:
+        if e.name != "controlplane.loops":
+            raise
+        return None
+    return getattr(mod, "run_loops", None)
+
+
+async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
+    """Ensure the system namespaces; wait for etcd to answer (up to `deadline` s)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while True:
+        try:
+            await registry.start()
+            return
+        except errors.Unavailable as e:
+            if loop.time() > end:
+                raise
+            log.warning("waiting for etcd: %s", e)
+            await asyncio.sleep(1)
+
+
+async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = Store(etcd_endpoints)
+    server: ApiServer | None = None
+    loops_task: asyncio.Task[None] | None = None
+    compactor: asyncio.Future[None] | None = None
+    try:
+        registry = Registry(store)
+        await _start_registry(registry)
+        server = ApiServer(registry, args.listen)
+        await server.start()
+        run_loops = None if args.no_loops else _loops()
+        if run_loops is not None:
+            loops_task = asyncio.ensure_future(run_loops(registry, args))
+        elif not args.no_loops:
+            log.info("controlplane.loops not present: serving the API only")
+        if args.compaction_interval > 0:
+            compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
+        print(f"corral-controlplane: serving on {server.address}", flush=True)
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+        if loops_task is not None:
+            waiters.append(loops_task)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if loops_task is not None and loops_task.done() and not stop.is_set():
+            loops_task.result()  # the loops ended on their own: surface why
+        log.info("shutting down")
+        return 0
+    finally:
+        if compactor is not None:
+            compactor.cancel()
+        if loops_task is not None:
+            loops_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await loops_task
+        if server is not None:
+            await server.stop()
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    etcd: EmbeddedEtcd | None = None
+    try:
+        if args.embedded_etcd:
+            # started from the main thread: it dies with us even on SIGKILL
+            etcd = EmbeddedEtcd(Path(args.data_dir) / "etcd", client_port=args.etcd_port,
+                                peer_port=args.etcd_peer_port, die_with_parent=True)
+            etcd.start()
+            log.info("embedded etcd running at %s (pid %s)", etcd.endpoint, etcd.pid)
+        return asyncio.run(run(args, etcd.endpoint if etcd else args.etcd))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        log.error("corral-controlplane failed: %s", e, exc_info=args.log_level == "debug")
+        return 1
+    finally:
+        if etcd is not None:
+            etcd.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Reaching a node's agent (logs, exec, stats, images) for the API service."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from controlplane import errors
+from controlplane.apiserver.registry import Registry
+from proto import agent_pb2_grpc, api_pb2
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def agent_address(node: api_pb2.Object) -> str:
+    """host:port of a node's agent: its InternalIP and kubelet endpoint port."""
+    st = node.node.status
+    port = st.daemon_endpoints.kubelet_endpoint.port
+    host = next((a.address for a in st.addresses if a.type == "InternalIP"), "")
+    host = host or next((a.address for a in st.addresses if a.type == "Hostname"), "")
+    name = node.node.metadata.name
+    if not host or not port:
+        raise errors.Unavailable(f'node "{name}" has not reported its agent address yet '
+                                 "(status.addresses InternalIP and daemonEndpoints)")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Agents:
+    """A channel per agent address, reused across requests."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    async def stub_for_node(self, node_name: str) -> tuple[Any, str]:
+        node = await self.registry.get("nodes", "", node_name)
+        addr = agent_address(node)
+        ch = self._channels.get(addr)
+        if ch is None:
+            ch = grpc.aio.insecure_channel(addr, options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE)])
+            self._channels[addr] = ch
+        stub: Any = agent_pb2_grpc.AgentStub(ch)  # an AgentAsyncStub on an aio channel
+        return stub, addr
+
+    async def stub_for_pod(self, namespace: str, pod: str,
+                           ) -> tuple[Any, str, api_pb2.Object]:
+        obj = await self.registry.get("pods", namespace, pod)
+        node = obj.pod.spec.node_name
+        if not node:
+            raise errors.BadRequest(f'pod "{namespace}/{pod}" is not scheduled on a node yet')
+        stub, addr = await self.stub_for_node(node)
+        return stub, addr, obj
+
+    async def close(self) -> None:
+        for ch in self._channels.values():
+            with contextlib.suppress(Exception):
+                await ch.close()
+        self._channels.clear()
+
+
+class AgentError(Exception):
+    """An agent answered with an error status: passed on to the client as is."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@contextlib.contextmanager
+def agent_call(node: str, addr: str) -> Iterator[None]:
+    """Translate an agent's gRPC failure: unreachable -> Unavailable, else AgentError."""
+    try:
+        yield
+    except grpc.aio.AioRpcError as e:
+        if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise errors.Unavailable(
+                f'the agent of node "{node}" at {addr} does not answer: {e.details()}') from e
+        raise AgentError(e.code(), f'node "{node}": {e.details()}') from e

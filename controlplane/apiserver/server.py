@@ -1,0 +1,82 @@
+"""The gRPC server: the Api service, standard health checking and reflection.
+
+    server = ApiServer(registry, "127.0.0.1:6443")
+    port = await server.start()     # the bound port (useful with ":0")
+    ...
+    await server.stop()
+
+Health: service "" and "corral.v1.Api" answer SERVING while the server runs
+and NOT_SERVING during shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from controlplane.apiserver.registry import Registry
+from controlplane.apiserver.service import ApiService
+from proto import api_pb2, api_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = api_pb2.DESCRIPTOR.services_by_name["Api"].full_name  # corral.v1.Api
+MAX_MESSAGE = 64 * 1024 * 1024  # lists of many objects; single objects stay under 1.5 MiB
+
+OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.so_reuseport", 0),
+]
+
+
+class ApiServer:
+    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443") -> None:
+        self.registry = registry
+        self.listen = listen
+        self.port = 0
+        self.service = ApiService(registry)
+        self.health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> int:
+        server = grpc.aio.server(options=OPTIONS)
+        api_pb2_grpc.add_ApiServicer_to_server(self.service, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        self.port = server.add_insecure_port(self.listen)
+        if not self.port:
+            raise OSError(f"cannot listen on {self.listen}")
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("API server listening on %s (port %d)", self.listen, self.port)
+        return self.port
+
+    @property
+    def address(self) -> str:
+        host = self.listen.rpartition(":")[0] or "127.0.0.1"
+        if host in ("0.0.0.0", "[::]", ""):
+            host = "127.0.0.1"
+        return f"{host}:{self.port}"
+
+    async def stop(self, grace: float = 2.0) -> None:
+        if self._server is None:
+            return
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        self._server = None
+        await self.service.close()
+
+    async def wait(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()

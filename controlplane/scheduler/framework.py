@@ -1,0 +1,163 @@
+"""The scheduling framework: Status, CycleState, NodeInfo, PodInfo, plugins.
+
+Shaped like kube-scheduler's framework. A plugin is one file under
+``controlplane/scheduler/plugins/`` exporting ``NAME`` and ``factory(args)``;
+the object it makes has ``name`` and may have
+
+* ``filter(state, pod, node_info) -> Status``: can the pod run on this node?
+* ``score(state, pod, node_info) -> tuple[int, Status]``: how good is the node?
+  Raw scores are normalised to 0-100 across the feasible nodes
+  (``normalize``, default: min-max, higher is better) and weighted.
+
+Plugins return a Status and never raise; a raising plugin is caught by the
+scheduler and counted as an Error status.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from proto import core_pb2
+
+
+class Code(enum.IntEnum):
+    SUCCESS = 0
+    ERROR = 1
+    UNSCHEDULABLE = 2
+    UNSCHEDULABLE_AND_UNRESOLVABLE = 3
+    SKIP = 4
+
+
+@dataclass(frozen=True)
+class Status:
+    code: Code = Code.SUCCESS
+    reasons: tuple[str, ...] = ()
+    plugin: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == Code.SUCCESS
+
+    @property
+    def message(self) -> str:
+        return ", ".join(self.reasons)
+
+    @staticmethod
+    def unschedulable(*reasons: str, plugin: str = "") -> Status:
+        return Status(Code.UNSCHEDULABLE, tuple(reasons), plugin)
+
+    @staticmethod
+    def unresolvable(*reasons: str, plugin: str = "") -> Status:
+        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, tuple(reasons), plugin)
+
+    @staticmethod
+    def error(reason: str, plugin: str = "") -> Status:
+        return Status(Code.ERROR, (reason,), plugin)
+
+
+SUCCESS = Status()
+
+MAX_NODE_SCORE = 100
+
+
+@dataclass
+class Resources:
+    milli_cpu: int = 0
+    memory: int = 0
+    pods: int = 0
+
+    def add(self, other: Resources) -> None:
+        self.milli_cpu += other.milli_cpu
+        self.memory += other.memory
+        self.pods += other.pods
+
+    def sub(self, other: Resources) -> None:
+        self.milli_cpu -= other.milli_cpu
+        self.memory -= other.memory
+        self.pods -= other.pods
+
+
+@dataclass
+class PodInfo:
+    """A pod with what the plugins need computed once."""
+
+    pod: core_pb2.Pod
+    key: str                        # namespace/name
+    uid: str
+    requests: Resources             # sum of container requests (init: max), pods=1
+    nonzero: Resources              # requests with Kubernetes' scoring defaults for 0
+    owner_uid: str = ""             # controller ownerReference uid ("" if none)
+
+
+@dataclass
+class NodeInfo:
+    """A node with the pods bound (or assumed) to it and their summed requests."""
+
+    node: core_pb2.Node
+    name: str
+    allocatable: Resources
+    requested: Resources = field(default_factory=Resources)
+    nonzero_requested: Resources = field(default_factory=Resources)
+    pods: dict[str, PodInfo] = field(default_factory=dict)      # uid -> PodInfo
+    owner_counts: dict[str, int] = field(default_factory=dict)  # owner uid -> pods
+    generation: int = 0
+
+    def add_pod(self, pi: PodInfo) -> None:
+        if pi.uid in self.pods:
+            return
+        self.pods[pi.uid] = pi
+        self.requested.add(pi.requests)
+        self.nonzero_requested.add(pi.nonzero)
+        if pi.owner_uid:
+            self.owner_counts[pi.owner_uid] = self.owner_counts.get(pi.owner_uid, 0) + 1
+        self.generation += 1
+
+    def remove_pod(self, uid: str) -> PodInfo | None:
+        pi = self.pods.pop(uid, None)
+        if pi is None:
+            return None
+        self.requested.sub(pi.requests)
+        self.nonzero_requested.sub(pi.nonzero)
+        if pi.owner_uid:
+            n = self.owner_counts.get(pi.owner_uid, 0) - 1
+            if n > 0:
+                self.owner_counts[pi.owner_uid] = n
+            else:
+                self.owner_counts.pop(pi.owner_uid, None)
+        self.generation += 1
+        return pi
+
+
+class CycleState(dict[str, Any]):
+    """Per-scheduling-cycle scratch space shared by the plugins (pre-computations)."""
+
+
+@runtime_checkable
+class FilterPlugin(Protocol):
+    name: str
+
+    def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status: ...
+
+
+@runtime_checkable
+class ScorePlugin(Protocol):
+    name: str
+    description: str
+
+    def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
+              ) -> tuple[int, Status]: ...
+
+
+def normalize_scores(scores: list[int], reverse: bool = False) -> list[int]:
+    """Kubernetes' DefaultNormalizeScore: scale so the best is 100 (reverse: fewest is 100)."""
+    if not scores:
+        return scores
+    hi = max(scores)
+    if hi <= 0:
+        return [MAX_NODE_SCORE if reverse else 0 for _ in scores]
+    out = [MAX_NODE_SCORE * max(s, 0) // hi for s in scores]
+    if reverse:
+        out = [MAX_NODE_SCORE - s for s in out]
+    return out

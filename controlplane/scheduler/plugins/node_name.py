@@ -1,0 +1,24 @@
+"""NodeName: a pod that names a node (spec.nodeName) fits only that node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+
+NAME = "NodeName"
+REASON = "node(s) didn't match the requested node name"
+
+
+class NodeName:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
+        want = pod.pod.spec.node_name
+        if not want or want == node_info.name:
+            return SUCCESS
+        return Status.unresolvable(REASON, plugin=NAME)
+
+
+def factory(args: dict[str, Any] | None = None) -> NodeName:
+    return NodeName()

@@ -1,0 +1,24 @@
+"""NodeReady: only nodes whose Ready condition is True take pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+
+NAME = "NodeReady"
+REASON = "node(s) were not ready"
+
+
+class NodeReady:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
+        for c in node_info.node.status.conditions:
+            if c.type == "Ready":
+                return SUCCESS if c.status == "True" else Status.unschedulable(REASON, plugin=NAME)
+        return Status.unschedulable(REASON, plugin=NAME)
+
+
+def factory(args: dict[str, Any] | None = None) -> NodeReady:
+    return NodeReady()

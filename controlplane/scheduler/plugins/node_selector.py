@@ -1,0 +1,28 @@
+"""NodeSelector: every spec.nodeSelector label must be on the node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+
+NAME = "NodeSelector"
+REASON = "node(s) didn't match Pod's node affinity/selector"
+
+
+class NodeSelector:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
+        sel = pod.pod.spec.node_selector
+        if not sel:
+            return SUCCESS
+        labels = node_info.node.metadata.labels
+        for k, v in sel.items():
+            if labels.get(k) != v:
+                return Status.unresolvable(REASON, plugin=NAME)
+        return SUCCESS
+
+
+def factory(args: dict[str, Any] | None = None) -> NodeSelector:
+    return NodeSelector()

@@ -1,0 +1,30 @@
+"""PodSpread: spread the pods of one owner (controller ownerReference) across
+nodes: the raw score is how many of the owner's pods the node already has;
+normalised in reverse, so the emptiest node scores 100 (like Kubernetes'
+SelectorSpread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status, normalize_scores
+
+NAME = "PodSpread"
+
+
+class PodSpread:
+    name = NAME
+    description = "spread"
+
+    def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
+              ) -> tuple[int, Status]:
+        if not pod.owner_uid:
+            return 0, SUCCESS
+        return node_info.owner_counts.get(pod.owner_uid, 0), SUCCESS
+
+    def normalize(self, scores: list[int]) -> list[int]:
+        return normalize_scores(scores, reverse=True)
+
+
+def factory(args: dict[str, Any] | None = None) -> PodSpread:
+    return PodSpread()

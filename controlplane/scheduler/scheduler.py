@@ -1,0 +1,332 @@
+"""The scheduler: binds pending pods to nodes.
+
+One scheduling loop takes a pod from the SchedulingQueue, runs the filter
+plugins over the NodeInfo cache, scores the feasible nodes (normalised 0-100,
+weighted), assumes the pod onto the best node in the cache and starts the bind
+(``Registry.bind`` with compare-and-swap on the pod's resourceVersion) as a
+separate task, so the next pod is scheduled while the bind is in flight
+(kube-scheduler's scheduling cycle / binding cycle). A failed bind forgets the
+assumption and retries the pod after a back-off; a Conflict re-reads the pod
+and never binds a pod that is already bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from controlplane import errors, events
+from controlplane.informer import Handler, InformerFactory, copy_of
+from controlplane.profiles import DEFAULT, Profile
+from proto import api_pb2, core_pb2
+
+from . import plugins
+from .cache import Cache
+from .framework import CycleState, NodeInfo, PodInfo, Status
+from .queue import SchedulingQueue
+from .resources import pod_info
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_NAMES = ("", "default-scheduler", "corral-scheduler")
+
+
+def fit_error_message(total_nodes: int, reasons: Counter[str]) -> str:
+    """Kubernetes' FitError text: '0/3 nodes are available: 2 Insufficient memory, ...'."""
+    if total_nodes == 0:
+        return "0/0 nodes are available: no nodes available to schedule pods."
+    parts = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    detail = ", ".join(f"{n} {r}" for r, n in parts)
+    return f"0/{total_nodes} nodes are available: {detail}."
+
+
+def is_ready_for_scheduling(pod: core_pb2.Pod, names: Sequence[str] = SCHEDULER_NAMES) -> bool:
+    return (not pod.spec.node_name and not pod.metadata.HasField("deletion_timestamp")
+            and pod.status.phase not in ("Succeeded", "Failed")
+            and pod.spec.scheduler_name in names)
+
+
+def _node_relevant(n: core_pb2.Node) -> tuple[Any, ...]:
+    ready = next((c.status for c in n.status.conditions if c.type == "Ready"), "")
+    return (dict(n.status.allocatable), dict(n.status.capacity), dict(n.metadata.labels),
+            n.spec.unschedulable, tuple((t.key, t.value, t.effect) for t in n.spec.taints), ready)
+
+
+class Scheduler:
+    def __init__(self, registry: Any, factory: InformerFactory, *,
+                 profile: Profile = DEFAULT, recorder: events.EventRecorder | None = None,
+                 filters: Iterable[str] = plugins.DEFAULT_FILTERS,
+                 scores: Iterable[tuple[str, int]] = plugins.DEFAULT_SCORES,
+                 bind_concurrency: int = 64) -> None:
+        self.registry = registry
+        self.recorder = recorder or events.EventRecorder(registry, "default-scheduler")
+        self.profile = profile
+        self.filters = [plugins.REGISTRY[n](None) for n in filters]
+        self.scores = [(plugins.REGISTRY[n](None), w) for n, w in scores]
+        self.cache = Cache()
+        self.queue = SchedulingQueue(backoff_initial=profile.schedule_backoff_initial,
+                                     backoff_max=profile.schedule_backoff_max,
+                                     flush_after=profile.unschedulable_flush)
+        self.pods = factory.informer("pods")
+        self.nodes = factory.informer("nodes")
+        self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
+        self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
+        self._bind_sem = asyncio.Semaphore(bind_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.bound = 0
+        self.unschedulable_attempts = 0
+
+    # ---- informer handlers -------------------------------------------------
+    def _pod_added(self, obj: api_pb2.Object) -> None:
+        pod = obj.pod
+        if pod.spec.node_name:
+            self.cache.set_pod(pod)
+            return
+        if is_ready_for_scheduling(pod):
+            self.queue.add(_key(pod), pod.spec.priority)
+
+    def _pod_updated(self, old: api_pb2.Object, new: api_pb2.Object) -> None:
+        pod = new.pod
+        key = _key(pod)
+        if pod.spec.node_name:
+            was_terminal = old.pod.status.phase in ("Succeeded", "Failed")
+            self.cache.set_pod(pod)
+            self.queue.delete(key)
+            if not was_terminal and pod.status.phase in ("Succeeded", "Failed"):
+                self.queue.move_all_to_active_or_backoff()
+            return
+        if not is_ready_for_scheduling(pod):
+            self.queue.delete(key)
+            return
+        if self.cache.is_assumed(pod.metadata.uid):
+            return
+        if old is new or old.pod.spec != pod.spec or old.pod.metadata.labels != pod.metadata.labels:
+            self.queue.add(key, pod.spec.priority)
+
+    def _pod_deleted(self, obj: api_pb2.Object) -> None:
+        pod = obj.pod
+        self.queue.delete(_key(pod))
+        if self.cache.node_of(pod.metadata.uid) is not None:
+            self.cache.remove_pod(pod.metadata.uid)
+            self.queue.move_all_to_active_or_backoff()
+
+    def _node_added(self, obj: api_pb2.Object) -> None:
+        self.cache.set_node(obj.node)
+        self.queue.move_all_to_active_or_backoff()
+
+    def _node_updated(self, old: api_pb2.Object, new: api_pb2.Object) -> None:
+        self.cache.set_node(new.node)
+        if _node_relevant(old.node) != _node_relevant(new.node):
+            self.queue.move_all_to_active_or_backoff()
+
+    def _node_deleted(self, obj: api_pb2.Object) -> None:
+        self.cache.remove_node(obj.node.metadata.name)
+
+    # ---- the loop ----------------------------------------------------------
+    async def run(self) -> None:
+        await asyncio.gather(self.pods.wait_synced(), self.nodes.wait_synced())
+        cleanup = asyncio.create_task(self._cleanup_loop())
+        try:
+            n = 0
+            while True:
+                key = await self.queue.pop()
+                if key is None:
+                    return
+                await self._bind_sem.acquire()
+                released = False
+                try:
+                    released = self.schedule_one(key)
+                finally:
+                    if not released:
+                        self._bind_sem.release()
+                n += 1
+                if n % 8 == 0:
+                    await asyncio.sleep(0)  # let binds and informers run
+        finally:
+            cleanup.cancel()
+            self.queue.close()
+            for t in list(self._tasks):
+                t.cancel()
+            for t in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            self.cache.cleanup_expired()
+
+    def schedule_one(self, key: str) -> bool:
+        """Schedule one pod. True if a bind task took over the bind semaphore."""
+        obj = self.pods.get(key)
+        if obj is None:
+            self.queue.delete(key)
+            return False
+        pod = obj.pod
+        if not is_ready_for_scheduling(pod):
+            self.queue.delete(key)
+            return False
+        if self.cache.is_assumed(pod.metadata.uid):
+            return False
+        try:
+            pi = pod_info(pod)
+        except Exception as e:  # a bad quantity must not stop the loop
+            log.warning("pod %s: %s", key, e)
+            self.queue.add_unschedulable(key)
+            return False
+        node, score, detail, reasons = self.find_node(pi)
+        if node is None:
+            self.unschedulable_attempts += 1
+            self.queue.add_unschedulable(key)
+            msg = fit_error_message(len(self.cache.nodes), reasons)
+            self._spawn(self._report_unschedulable(obj, msg))
+            return False
+        self.cache.assume(pi, node)
+        self._spawn(self._bind(obj, pi, node, score, detail), holds_sem=True)
+        return True
+
+    def find_node(self, pi: PodInfo) -> tuple[str | None, int, str, Counter[str]]:
+        """Filter and score; (best node, score, score detail, reasons per failed filter)."""
+        state = CycleState()
+        reasons: Counter[str] = Counter()
+        feasible: list[NodeInfo] = []
+        filters = self.filters
+        for ni in self.cache.nodes.values():
+            for f in filters:
+                try:
+                    st = f.filter(state, pi, ni)
+                except Exception as e:
+                    st = Status.error(f"{f.name}: {e}", plugin=f.name)
+                if not st.ok:
+                    for r in st.reasons:
+                        reasons[r] += 1
+                    break
+            else:
+                feasible.append(ni)
+        if not feasible:
+            return None, 0, "", reasons
+        totals = [0] * len(feasible)
+        parts: list[tuple[str, list[int]]] = []
+        weight_sum = 0
+        for plugin, weight in self.scores:
+            raw: list[int] = []
+            for ni in feasible:
+                try:
+                    s, st = plugin.score(state, pi, ni)
+                except Exception:
+                    s, st = 0, Status.error("score failed")
+                raw.append(s if st.ok else 0)
+            norm = plugin.normalize(raw) if hasattr(plugin, "normalize") else raw
+            parts.append((plugin.description, norm))
+            weight_sum += weight
+            for i, s in enumerate(norm):
+                totals[i] += s * weight
+        best = -1
+        best_i = 0
+        ties = 0
+        for i, t in enumerate(totals):
+            if t > best:
+                best, best_i, ties = t, i, 1
+            elif t == best:
+                ties += 1
+                if random.randrange(ties) == 0:  # reservoir sampling among equals
+                    best_i = i
+        score = totals[best_i] // max(weight_sum, 1)
+        detail = ", ".join(f"{d} {norm[best_i]}" for d, norm in parts)
+        return feasible[best_i].name, score, detail, reasons
+
+    # ---- async parts -------------------------------------------------------
+    def _spawn(self, coro: Any, holds_sem: bool = False) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def _done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if holds_sem:
+                self._bind_sem.release()
+
+        task.add_done_callback(_done)
+
+    async def _bind(self, obj: api_pb2.Object, pi: PodInfo, node: str, score: int,
+                    detail: str) -> None:
+        pod = obj.pod
+        ns, name = pod.metadata.namespace, pod.metadata.name
+        key = pi.key
+        try:
+            await self.registry.bind(ns, name, node, resource_version=pod.metadata.resource_version)
+        except errors.Conflict:
+            self.cache.forget(pi.uid)
+            try:
+                cur = await self.registry.get("pods", ns, name)
+            except errors.NotFound:
+                self.queue.delete(key)
+                return
+            if cur.pod.spec.node_name:  # bound meanwhile (by us or another replica)
+                self.cache.set_pod(cur.pod)
+                self.queue.delete(key)
+            else:
+                self.queue.add_backoff(key)
+            return
+        except errors.NotFound:
+            self.cache.forget(pi.uid)
+            self.queue.delete(key)
+            return
+        except asyncio.CancelledError:
+            self.cache.forget(pi.uid)
+            raise
+        except Exception as e:
+            log.warning("binding %s to %s failed: %s", key, node, e)
+            self.cache.forget(pi.uid)
+            self.queue.add_backoff(key)
+            self.recorder.record(obj, events.WARNING, "FailedScheduling",
+                                 f"Binding rejected: {e}")
+            return
+        self.cache.finish_binding(pi.uid)
+        self.queue.done(key)
+        self.bound += 1
+        self.recorder.record(obj, events.NORMAL, "Scheduled",
+                             f"Successfully assigned {key} to {node} (score {score}: {detail})")
+
+    async def _report_unschedulable(self, obj: api_pb2.Object, message: str) -> None:
+        self.recorder.record(obj, events.WARNING, "FailedScheduling", message)
+        pod = obj.pod
+        for c in pod.status.conditions:
+            if (c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
+                    and c.message == message):
+                return  # already says so
+        new = copy_of(obj)
+        for _ in range(3):
+            conds = new.pod.status.conditions
+            for i in range(len(conds) - 1, -1, -1):
+                if conds[i].type == "PodScheduled":
+                    del conds[i]
+            c = conds.add(type="PodScheduled", status="False", reason="Unschedulable",
+                          message=message)
+            c.last_transition_time.CopyFrom(events.now_ts())
+            if not new.pod.status.phase:
+                new.pod.status.phase = "Pending"
+            try:
+                await self.registry.update_status(new)
+                return
+            except errors.Conflict:
+                try:
+                    new = await self.registry.get("pods", pod.metadata.namespace,
+                                                  pod.metadata.name)
+                except errors.NotFound:
+                    return
+                if new.pod.spec.node_name:
+                    return
+            except errors.NotFound:
+                return
+            except Exception as e:
+                log.warning("pod %s: cannot record unschedulable: %s", _key(pod), e)
+                return
+
+
+def _key(pod: core_pb2.Pod) -> str:
+    return f"{pod.metadata.namespace}/{pod.metadata.name}"

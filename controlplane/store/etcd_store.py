@@ -1,0 +1,275 @@
+"""etcd-backed storage of api_pb2.Object (binary protobuf).
+
+    store = Store("127.0.0.1:2379")            # or "h1:p1,h2:p2"
+    obj = await store.create(obj)              # AlreadyExists
+    obj = await store.get("pods", "default", "web")          # NotFound
+    items, rev = await store.list("pods", namespace="")     # rev: list resourceVersion
+    obj = await store.update(obj)              # CAS on metadata.resourceVersion; Conflict
+    old = await store.delete("pods", "default", "web", resource_version="")
+    async for ev in store.watch("pods", "default", resource_version=rev): ...
+    await store.close()
+
+metadata.resourceVersion is the etcd mod revision of the key; it is set on
+every object returned and never stored. Failures are errors.ApiError
+(Unavailable when etcd is down, TooLarge over etcd's request limit).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Any
+
+from aetcd import rpc
+
+from controlplane import errors
+from controlplane.store import keys
+from controlplane.store.etcdio import Connection
+from controlplane.store.watch import Fanout, StoreEvent
+from proto import api_pb2, kinds
+
+# etcd's default --max-request-bytes is 1.5 MiB; keep room for the request envelope.
+MAX_OBJECT_BYTES = 1536 * 1024 - 512
+
+ObjList = list[api_pb2.Object]
+Ops = list[Any]
+
+
+def meta(obj: api_pb2.Object) -> Any:
+    """The ObjectMeta of the message inside an Object."""
+    return kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
+
+
+def describe(resource: str, namespace: str, name: str) -> str:
+    kind = kinds.lookup(resource)
+    where = f'"{namespace}/{name}"' if kind.namespaced else f'"{name}"'
+    return f"{kind.kind} {where}"
+
+
+def _parse_rv(rv: str, what: str) -> int:
+    try:
+        value = int(rv)
+    except ValueError:
+        raise errors.BadRequest(f"{what}: resourceVersion {rv!r} is not a number") from None
+    if value < 0:
+        raise errors.BadRequest(f"{what}: resourceVersion {rv!r} is negative")
+    return value
+
+
+class Store:
+    def __init__(self, endpoints: str | Sequence[str], *, timeout: float = 5.0,
+                 history: int = 1000) -> None:
+        self.conn = Connection(endpoints, timeout)
+        self.history = history
+        self._fanouts: dict[str, Fanout] = {}
+
+    async def close(self) -> None:
+        for f in self._fanouts.values():
+            await f.close()
+        self._fanouts.clear()
+        await self.conn.close()
+
+    # -- encoding ---------------------------------------------------------
+
+    def _encode(self, obj: api_pb2.Object, what: str) -> bytes:
+        clean = api_pb2.Object()
+        clean.CopyFrom(obj)
+        meta(clean).resource_version = ""
+        data = clean.SerializeToString()
+        if len(data) > MAX_OBJECT_BYTES:
+            raise errors.TooLarge(
+                f"{what} is too large: {len(data)} bytes encoded, over etcd's request "
+                f"limit of {MAX_OBJECT_BYTES} bytes")
+        return data
+
+    @staticmethod
+    def _decode(data: bytes, revision: int) -> api_pb2.Object:
+        obj = api_pb2.Object.FromString(data)
+        meta(obj).resource_version = str(revision)
+        return obj
+
+    def _decode_event(self, raw: Any) -> StoreEvent:
+        key = raw.kv.key.decode()
+        rev = raw.kv.mod_revision
+        prev = self._decode(raw.prev_kv.value, rev) if raw.HasField("prev_kv") else None
+        if raw.type == rpc.Event.EventType.DELETE:
+            obj = prev if prev is not None else self._stub_from_key(key, rev)
+            return StoreEvent("DELETED", obj, rev, key, prev)
+        obj = self._decode(raw.kv.value, rev)
+        kind = "ADDED" if raw.kv.create_revision == rev else "MODIFIED"
+        return StoreEvent(kind, obj, rev, key, prev)
+
+    @staticmethod
+    def _bookmark(resource: str, rev: int) -> api_pb2.Object:
+        obj = api_pb2.Object()
+        getattr(obj, kinds.lookup(resource).field).metadata.resource_version = str(rev)
+        return obj
+
+    @staticmethod
+    def _stub_from_key(key: str, rev: int) -> api_pb2.Object:
+        parts = key[len(keys.ROOT):].split("/")
+        kind = kinds.lookup(parts[0])
+        obj = api_pb2.Object()
+        m = getattr(obj, kind.field).metadata
+        m.name = parts[-1]
+        if kind.namespaced:
+            m.namespace = parts[1]
+        m.resource_version = str(rev)
+        return obj
+
+    # -- reads ------------------------------------------------------------
+
+    async def get(self, resource: str, namespace: str, name: str) -> api_pb2.Object:
+        what = describe(resource, namespace, name)
+        with self.conn.guard(f"reading {what}"):
+            resp = await (await self.conn.kv()).Range(
+                rpc.RangeRequest(key=keys.key(resource, namespace, name).encode()),
+                timeout=self.conn.timeout)
+        if not resp.kvs:
+            raise errors.NotFound(f"{what} not found")
+        kv = resp.kvs[0]
+        return self._decode(kv.value, kv.mod_revision)
+
+    async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
+        """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
+        kinds.lookup(resource)
+        p = keys.prefix(resource, namespace).encode()
+        with self.conn.guard(f"listing {resource}"):
+            resp = await (await self.conn.kv()).Range(
+                rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)),
+                timeout=self.conn.timeout)
+        items = [self._decode(kv.value, kv.mod_revision) for kv in resp.kvs]
+        return items, resp.header.revision
+
+    async def revision(self) -> int:
+        return await self.conn.revision()
+
+    # -- writes -----------------------------------------------------------
+
+    async def _txn(self, what: str, compare: Ops, success: Ops, failure: Ops) -> Any:
+        with self.conn.guard(what):
+            return await (await self.conn.kv()).Txn(
+                rpc.TxnRequest(compare=compare, success=success, failure=failure),
+                timeout=self.conn.timeout)
+
+    async def create(self, obj: api_pb2.Object) -> api_pb2.Object:
+        kind, m = kinds.of(obj), meta(obj)
+        what = describe(kind.resource, m.namespace, m.name)
+        key = keys.key_of(obj).encode()
+        data = self._encode(obj, what)
+        resp = await self._txn(
+            f"creating {what}",
+            [rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
+                         create_revision=0)],
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data))], [])
+        if not resp.succeeded:
+            raise errors.AlreadyExists(f"{what} already exists")
+        return self._decode(data, resp.header.revision)
+
+    async def update(self, obj: api_pb2.Object) -> api_pb2.Object:
+        """Write `obj` if its resourceVersion is still current ("" = just must exist)."""
+        kind, m = kinds.of(obj), meta(obj)
+        what = describe(kind.resource, m.namespace, m.name)
+        key = keys.key_of(obj).encode()
+        data = self._encode(obj, what)
+        if m.resource_version:
+            cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
+                              mod_revision=_parse_rv(m.resource_version, what))
+        else:
+            cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.GREATER,
+                              create_revision=0)
+        resp = await self._txn(
+            f"updating {what}", [cmp],
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data))],
+            [rpc.RequestOp(request_range=rpc.RangeRequest(key=key, keys_only=True))])
+        if not resp.succeeded:
+            self._precondition_failed(resp, what, m.resource_version)
+        return self._decode(data, resp.header.revision)
+
+    @staticmethod
+    def _precondition_failed(resp: Any, what: str, rv: str) -> None:
+        kvs = resp.responses[0].response_range.kvs
+        if not kvs:
+            raise errors.NotFound(f"{what} not found")
+        raise errors.Conflict(
+            f"Operation cannot be fulfilled on {what}: the object has been modified "
+            f"(resourceVersion {rv} is now {kvs[0].mod_revision}); "
+            "please apply your changes to the latest version and try again")
+
+    async def delete(self, resource: str, namespace: str, name: str, *,
+                     resource_version: str = "") -> api_pb2.Object:
+        """Remove the key; returns the last state, its resourceVersion the deletion revision."""
+        what = describe(resource, namespace, name)
+        key = keys.key(resource, namespace, name).encode()
+        if resource_version:
+            cmp = rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
+                              mod_revision=_parse_rv(resource_version, what))
+        else:
+            cmp = rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.GREATER,
+                              create_revision=0)
+        resp = await self._txn(
+            f"deleting {what}", [cmp],
+            [rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key, prev_kv=True))],
+            [rpc.RequestOp(request_range=rpc.RangeRequest(key=key, keys_only=True))])
+        if not resp.succeeded:
+            self._precondition_failed(resp, what, resource_version)
+        prev = resp.responses[0].response_delete_range.prev_kvs
+        if not prev:
+            raise errors.NotFound(f"{what} not found")
+        return self._decode(prev[0].value, resp.header.revision)
+
+    async def guaranteed_update(
+        self, resource: str, namespace: str, name: str,
+        mutate: Callable[[api_pb2.Object], Awaitable[api_pb2.Object | None]],
+        attempts: int = 20,
+    ) -> api_pb2.Object:
+        """Read, mutate (None: leave as is), CAS-write; retried on Conflict."""
+        for _ in range(attempts):
+            cur = await self.get(resource, namespace, name)
+            new = await mutate(cur)
+            if new is None:
+                return cur
+            meta(new).resource_version = meta(cur).resource_version
+            try:
+                return await self.update(new)
+            except errors.Conflict:
+                continue
+        raise errors.Conflict(f"{describe(resource, namespace, name)}: too many concurrent "
+                              "updates; try again")
+
+    async def compact(self, revision: int) -> None:
+        """Compact etcd's history up to `revision` (maintenance and tests)."""
+        with self.conn.guard("compacting"):
+            await (await self.conn.kv()).Compact(
+                rpc.CompactionRequest(revision=revision, physical=True),
+                timeout=self.conn.timeout)
+
+    # -- watch ------------------------------------------------------------
+
+    def fanout(self, resource: str) -> Fanout:
+        kinds.lookup(resource)
+        f = self._fanouts.get(resource)
+        if f is None:
+            f = Fanout(self.conn, resource, keys.prefix(resource).encode(),
+                       self._decode_event, functools.partial(self._bookmark, resource),
+                       history=self.history)
+            self._fanouts[resource] = f
+        return f
+
+    async def watch(self, resource: str, namespace: str = "",
+                    resource_version: str = "") -> AsyncGenerator[StoreEvent, None]:
+        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted.
+
+        Besides ADDED/MODIFIED/DELETED, BOOKMARK events (key "") carry progress.
+        """
+        after = (_parse_rv(resource_version, f"watch {resource}")
+                 if resource_version not in ("", "0") else await self.conn.revision())
+        p = keys.prefix(resource, namespace) if namespace else ""
+        async for ev in self.fanout(resource).stream(after):
+            if not p or not ev.key or ev.key.startswith(p):
+                yield ev
+
+    @property
+    def etcd_watch_count(self) -> int:
+        """etcd watches this store has open (one per watched resource, plus catch-ups)."""
+        return self.conn.open_watches

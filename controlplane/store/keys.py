@@ -1,0 +1,39 @@
+"""etcd key layout.
+
+/corral/<resource>/<namespace>/<name>; cluster-scoped kinds: /corral/<resource>/<name>.
+"""
+
+from __future__ import annotations
+
+from proto import api_pb2, kinds
+
+ROOT = "/corral/"
+
+
+def prefix(resource: str, namespace: str = "") -> str:
+    """The key prefix of every object of `resource` (in `namespace`, if given)."""
+    if namespace:
+        return f"{ROOT}{resource}/{namespace}/"
+    return f"{ROOT}{resource}/"
+
+
+def key(resource: str, namespace: str, name: str) -> str:
+    if kinds.lookup(resource).namespaced:
+        return f"{ROOT}{resource}/{namespace}/{name}"
+    return f"{ROOT}{resource}/{name}"
+
+
+def key_of(obj: api_pb2.Object) -> str:
+    kind = kinds.of(obj)
+    meta = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
+    return key(kind.resource, meta.namespace, meta.name)
+
+
+def prefix_end(p: bytes) -> bytes:
+    """The range end covering every key starting with `p`."""
+    b = bytearray(p)
+    for i in range(len(b) - 1, -1, -1):
+        if b[i] < 0xFF:
+            b[i] += 1
+            return bytes(b[: i + 1])
+    return b"\x00"

@@ -1,0 +1,141 @@
+"""`corral apply -f` and `corral create -f`: manifests to the server, one document at a time."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from corral import errors, manifests
+from corral.cli.common import Cli, CliError, meta_of
+from corral.printers import columns
+from corral.printers.output import Printer, make_printer
+from proto import api_pb2, kinds
+from proto.codec import DecodeError, decode
+
+APPLY_EXAMPLES = """\
+examples:
+  # Apply every document of a file (created / configured / unchanged)
+  corral apply -f manifests/web.yaml
+
+  # Apply a directory, recursively
+  corral apply -f manifests/ -R
+
+  # Apply from stdin
+  cat pod.yaml | corral apply -f -
+"""
+
+CREATE_EXAMPLES = """\
+examples:
+  # Create the objects of a file; existing ones are an error
+  corral create -f manifests/pod.yaml
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             parents: list[argparse.ArgumentParser]) -> None:
+    for verb, func, examples, help_ in (
+        ("apply", run_apply, APPLY_EXAMPLES,
+         "apply a configuration to objects from files or stdin"),
+        ("create", run_create, CREATE_EXAMPLES, "create objects from files or stdin"),
+    ):
+        p = sub.add_parser(verb, parents=parents, help=help_, description=help_.capitalize() + ".",
+                           epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
+                       help="file, directory or - (stdin); repeatable")
+        p.add_argument("-R", "--recursive", action="store_true",
+                       help="process the directories of -f recursively")
+        p.add_argument("--dry-run", nargs="?", const="server", default="none",
+                       choices=("none", "server", "client"),
+                       help="validate on the server without persisting")
+        p.add_argument("-o", "--output", default="", metavar="FORMAT",
+                       help="print the results as yaml|json|name instead of a line each")
+        p.set_defaults(func=func)
+
+
+def run_apply(cli: Cli, args: argparse.Namespace) -> int:
+    return _run(cli, args, "apply")
+
+
+def run_create(cli: Cli, args: argparse.Namespace) -> int:
+    return _run(cli, args, "create")
+
+
+def prepare(cli: Cli, doc: dict[str, Any]) -> api_pb2.Object:
+    """Decode a manifest and settle its namespace (-n, the context's, or the document's)."""
+    obj = decode(doc)
+    kind = kinds.of(obj)
+    meta = meta_of(obj)
+    if kind.namespaced:
+        if meta.namespace and cli.explicit_namespace and meta.namespace != cli.namespace:
+            raise CliError(
+                f'the namespace from the provided object "{meta.namespace}" does not match '
+                f'the namespace "{cli.namespace}". You must pass '
+                f"'--namespace={meta.namespace}' to perform this operation."
+            )
+        if not meta.namespace:
+            meta.namespace = cli.namespace
+    elif meta.namespace:
+        meta.namespace = ""
+    return obj
+
+
+def _describe_doc(doc: dict[str, Any]) -> str:
+    """' (pod/web)' from a raw document, as far as it can be read; '' otherwise."""
+    kind = doc.get("kind")
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(kind, str) and kind:
+        return f" ({kind.lower()}/{name})" if isinstance(name, str) and name else \
+            f" ({kind.lower()})"
+    return ""
+
+
+def _run(cli: Cli, args: argparse.Namespace, verb: str) -> int:
+    if not args.filename:
+        raise CliError("must specify one of -f and -k")
+    printer: Printer | None = make_printer(args.output) if args.output else None
+    dry_run = args.dry_run != "none"
+    suffix = " (server dry run)" if args.dry_run == "server" else \
+        " (dry run)" if args.dry_run == "client" else ""
+    failed = False
+    seen = 0
+    for item in manifests.load(args.filename, args.recursive):
+        seen += 1
+        if isinstance(item, manifests.BadDocument):
+            cli.error(str(item))
+            failed = True
+            continue
+        try:
+            obj = prepare(cli, item.doc)
+        except (DecodeError, CliError) as e:
+            cli.error(f"{item.where}{_describe_doc(item.doc)}: {e}")
+            failed = True
+            continue
+        kind = kinds.of(obj)
+        name = meta_of(obj).name
+        if not name and not (verb == "create" and meta_of(obj).generate_name):
+            cli.error(f"{item.where}{_describe_doc(item.doc)}: metadata.name: Required value: "
+                      "name or generateName is required")
+            failed = True
+            continue
+        try:
+            if args.dry_run == "client":
+                result_obj, result = obj, "created" if verb == "create" else "configured"
+            elif verb == "apply":
+                result_obj, result = cli.client.apply(obj, dry_run=dry_run)
+            else:
+                result_obj, result = cli.client.create(obj, dry_run=dry_run), "created"
+        except errors.ClientError as e:
+            action = "applying" if verb == "apply" else "creating"
+            cli.server_error(e, f'error when {action} "{item.source}" (document {item.index}, '
+                                f'{columns.qualified_kind(kind)}/{name})')
+            failed = True
+            continue
+        if printer is not None:
+            cli.out.write(printer.print([result_obj], single=True))
+        else:
+            name = meta_of(result_obj).name or name
+            cli.print(f"{columns.qualified_kind(kind)}/{name} {result}{suffix}")
+    if seen == 0:
+        raise CliError("no objects passed to " + verb)
+    return 1 if failed else 0

@@ -1,0 +1,122 @@
+"""`corral`: the entry point, global flags and the table of verbs.
+
+Global flags (--server, -n/--namespace, --config, --context, --request-timeout)
+are accepted before or after the verb, like kubectl's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import NoReturn, TextIO
+
+from corral import errors
+from corral.cli import apply, delete, describe, get, logs_exec, misc, nodes, rollout
+from corral.cli.common import Cli, CliError
+from corral.client import Client
+from corral.manifests import ManifestError
+from corral.printers.output import OutputError
+
+EXAMPLES = """\
+examples:
+  corral apply -f manifests/web.yaml
+  corral get pods -o wide
+  corral describe deploy web
+  corral logs -f web-7d9c-abcde
+  corral rollout status deploy/web
+"""
+
+
+def global_flags() -> argparse.ArgumentParser:
+    """The flags every verb accepts; SUPPRESS so a verb's copy does not reset the top's."""
+    p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    g = p.add_argument_group("global flags")
+    g.add_argument("--server", "-s", metavar="ADDRESS",
+                   help="API server address (host:port); also $CORRAL_SERVER")
+    g.add_argument("-n", "--namespace", metavar="NAMESPACE",
+                   help="the namespace for this request")
+    g.add_argument("--config", "--kubeconfig", metavar="FILE", dest="config",
+                   help="config file (default $CORRAL_CONFIG or ~/.corral/config)")
+    g.add_argument("--context", metavar="NAME", help="the config context to use")
+    g.add_argument("--request-timeout", metavar="DURATION", dest="request_timeout",
+                   help="how long to wait for one server request (e.g. 10s, 1m; 0 = 30s)")
+    return p
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors look like kubectl's and exit 1 (not 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "invalid choice" in message and "argument COMMAND" in message:
+            verb = message.split("invalid choice: ", 1)[1].split(" ", 1)[0].strip("'")
+            message = f'unknown command "{verb}" for "corral"'
+        elif message.startswith("unrecognized arguments: "):
+            message = "unknown flag: " + message.removeprefix("unrecognized arguments: ")
+        self.exit(1, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parents = [global_flags()]
+    parser = Parser(
+        prog="corral", description="corral controls a corral cluster, like kubectl.",
+        epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
+    for module in (apply, get, describe, delete, logs_exec, rollout, nodes, misc):
+        module.register(sub, parents)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, keeping everything after `--` as exec's command (options there are the command's)."""
+    if "--" in argv:
+        i = argv.index("--")
+        head, tail = argv[:i], argv[i + 1:]
+        args = parser.parse_args(head)
+        if getattr(args, "verb", None) == "exec":
+            args.command = list(getattr(args, "command", []) or []) + tail
+            return args
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,
+        client: Client | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 1 error)."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(parser, argv)
+    if not getattr(args, "func", None):
+        parser.print_help(out or sys.stdout)
+        return 0
+    cli = Cli(args, out=out, err=err, client=client)
+    try:
+        rc: int = args.func(cli, args)
+        return 1 if cli.failed and rc == 0 else rc
+    except errors.ClientError as e:
+        cli.server_error(e)
+        return 1
+    except (CliError, ManifestError, OutputError) as e:
+        cli.error(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        if client is None:
+            cli.close()
+
+
+def main() -> None:
+    """Console entry point: `corral`."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""A synchronous Python client for corral's `Api` gRPC service.
+
+    with Client("127.0.0.1:6443") as c:
+        pod = c.get("pods", "web", namespace="default")
+        for ev in c.watch("pods", namespace="default"):
+            ...
+
+Every gRPC error comes out as one of corral.errors' ClientError classes,
+with the server's message.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from corral import errors
+from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+
+T = TypeVar("T")
+
+DEFAULT_ADDRESS = "127.0.0.1:6443"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """TLS material, as PEM bytes. All empty: a plaintext channel."""
+
+    ca_cert: bytes | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
+    server_name: str | None = None   # TLS name override (ssl_target_name_override)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.ca_cert or self.client_cert)
+
+
+class Stream(Generic[T]):
+    """An iterator over a server stream that translates errors and can be cancelled.
+
+    Cancelling from another thread ends the iteration quietly.
+    """
+
+    def __init__(self, call: object, address: str) -> None:
+        self._call = call
+        self._address = address
+        self._cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        try:
+            item: T = next(self._call)  # type: ignore[call-overload]
+            return item
+        except grpc.RpcError as e:
+            if self._cancelled.is_set() or _code(e) == grpc.StatusCode.CANCELLED:
+                raise StopIteration from None
+            raise errors.from_rpc_error(e, self._address) from None
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        cancel = getattr(self._call, "cancel", None)
+        if callable(cancel):
+            cancel()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def _code(e: grpc.RpcError) -> grpc.StatusCode | None:
+    fn = getattr(e, "code", None)
+    return fn() if callable(fn) else None
+
+
+def resource_name(resource: str) -> str:
+    """Normalise "po", "Pod", "pod" to "pods"; unknown names pass through."""
+    try:
+        return kinds.lookup(resource).resource
+    except kinds.UnknownKind:
+        return resource
+
+
+def _scoped_namespace(resource: str, namespace: str) -> str:
+    try:
+        return namespace if kinds.lookup(resource).namespaced else ""
+    except kinds.UnknownKind:
+        return namespace
+
+
+class Client:
+    """A connection to the API server. Thread-safe; close() when done."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, credentials: Credentials | None = None,
+                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        self.address = address
+        self.timeout = timeout
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ]
+        if credentials is not None and credentials.tls:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=credentials.ca_cert,
+                private_key=credentials.client_key,
+                certificate_chain=credentials.client_cert,
+            )
+            if credentials.server_name:
+                options.append(("grpc.ssl_target_name_override", credentials.server_name))
+            self._channel = grpc.secure_channel(address, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = api_pb2_grpc.ApiStub(self._channel)
+
+    # -- plumbing --------------------------------------------------------------
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unary(self, fn: Callable[..., T], request: Message, timeout: float | None = None) -> T:
+        try:
+            return fn(request, timeout=timeout if timeout is not None else self.timeout)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+
+    def _generic_unary_stream(self, method: str, request: Message,
+                              response_type: type[Message]) -> Stream[Message]:
+        fn = self._channel.unary_stream(
+            f"/corral.v1.Api/{method}",
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        return Stream(fn(request), self.address)
+
+    # -- objects ---------------------------------------------------------------
+
+    def get(self, resource: str, name: str, namespace: str = "") -> api_pb2.Object:
+        resource = resource_name(resource)
+        req = api_pb2.GetRequest(resource=resource, name=name,
+                                 namespace=_scoped_namespace(resource, namespace))
+        return self._unary(self._stub.Get, req)
+
+    def list(self, resource: str, namespace: str = "", label_selector: str = "",
+             field_selector: str = "") -> api_pb2.ObjectList:
+        resource = resource_name(resource)
+        req = api_pb2.ListRequest(resource=resource,
+                                  namespace=_scoped_namespace(resource, namespace),
+                                  label_selector=label_selector, field_selector=field_selector)
+        return self._unary(self._stub.List, req)
+
+    def create(self, obj: api_pb2.Object, dry_run: bool = False) -> api_pb2.Object:
+        return self._unary(self._stub.Create, api_pb2.CreateRequest(object=obj, dry_run=dry_run))
+
+    def update(self, obj: api_pb2.Object, dry_run: bool = False) -> api_pb2.Object:
+        return self._unary(self._stub.Update, api_pb2.UpdateRequest(object=obj, dry_run=dry_run))
+
+    def update_status(self, obj: api_pb2.Object) -> api_pb2.Object:
+        return self._unary(self._stub.UpdateStatus, api_pb2.UpdateRequest(object=obj))
+
+    def apply(self, obj: api_pb2.Object, dry_run: bool = False) -> tuple[api_pb2.Object, str]:
+        resp = self._unary(self._stub.Apply, api_pb2.ApplyRequest(object=obj, dry_run=dry_run))
+        return resp.object, resp.result
+
+    def delete(self, resource: str, name: str, namespace: str = "", *,
+               grace_period_seconds: int | None = None, propagation_policy: str = "",
+               resource_version: str = "", dry_run: bool = False) -> api_pb2.Object:
+        resource = resource_name(resource)
+        req = api_pb2.DeleteRequest(resource=resource, name=name,
+                                    namespace=_scoped_namespace(resource, namespace),
+                                    propagation_policy=propagation_policy,
+                                    resource_version=resource_version, dry_run=dry_run)
+        if grace_period_seconds is not None:
+            req.grace_period_seconds = grace_period_seconds
+        return self._unary(self._stub.Delete, req)
+
+    def bind(self, namespace: str, name: str, node_name: str,
+             resource_version: str = "") -> api_pb2.Object:
+        req = api_pb2.BindRequest(namespace=namespace, name=name, node_name=node_name,
+                                  resource_version=resource_version)
+        return self._unary(self._stub.Bind, req)
+
+    def watch(self, resource: str, namespace: str = "", label_selector: str = "",
+              field_selector: str = "", resource_version: str = "",
+              allow_bookmarks: bool = False,
+              timeout: float | None = None) -> Stream[api_pb2.WatchEvent]:
+        """Events after `resource_version` (empty: from now). Raises Gone if compacted."""
+        resource = resource_name(resource)
+        req = api_pb2.WatchRequest(resource=resource,
+                                   namespace=_scoped_namespace(resource, namespace),
+                                   label_selector=label_selector, field_selector=field_selector,
+                                   resource_version=resource_version,
+                                   allow_bookmarks=allow_bookmarks)
+        try:
+            call = self._stub.Watch(req, timeout=timeout)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
+
+    # -- server info -----------------------------------------------------------
+
+    def version(self) -> api_pb2.VersionInfo:
+        return self._unary(self._stub.Version, api_pb2.VersionRequest())
+
+    def api_resources(self) -> builtins.list[api_pb2.ApiResource]:
+        return list(self._unary(self._stub.ApiResources, api_pb2.ApiResourcesRequest()).resources)
+
+    # -- proxied to agents -----------------------------------------------------
+
+    def logs(self, namespace: str, pod: str, container: str = "", *, follow: bool = False,
+             tail_lines: int | None = None, since_seconds: int | None = None,
+             previous: bool = False, timestamps: bool = False,
+             all_containers: bool = False) -> Stream[agent_pb2.LogChunk]:
+        req = agent_pb2.LogsRequest(namespace=namespace, pod=pod, container=container,
+                                    follow=follow, previous=previous, timestamps=timestamps,
+                                    all_containers=all_containers)
+        if tail_lines is not None:
+            req.tail_lines = tail_lines
+        if since_seconds is not None:
+            req.since_seconds = since_seconds
+        try:
+            call = self._stub.Logs(req, timeout=None if follow else self.timeout)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
+
+    def exec(self, start: agent_pb2.ExecStart,
+             inputs: Iterable[agent_pb2.ExecInput] = ()) -> Stream[agent_pb2.ExecOutput]:
+        """Run a command in a container: `start` first, then `inputs` (stdin, resize)."""
+
+        def requests() -> Iterator[agent_pb2.ExecInput]:
+            yield agent_pb2.ExecInput(start=start)
+            yield from inputs
+
+        try:
+            call = self._stub.Exec(requests())
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
+
+    def top(self, resource: str, namespace: str = "", name: str = "") -> api_pb2.TopResponse:
+        req = api_pb2.TopRequest(resource=resource_name(resource), namespace=namespace, name=name)
+        return self._unary(self._stub.Top, req)
+
+    def node_images(self, node: str = "") -> api_pb2.NodeImagesResponse:
+        return self._unary(self._stub.NodeImages, api_pb2.NodeImagesRequest(node=node))
+
+    def pull_image(self, image: str) -> Stream[Message]:
+        """Pull an image on the nodes; UNIMPLEMENTED servers raise errors.Unsupported."""
+        return self._generic_unary_stream("PullImage", agent_pb2.PullImageRequest(image=image),
+                                          agent_pb2.PullProgress)
+
+    def prune_images(self) -> agent_pb2.PruneImagesResponse:
+        fn = self._channel.unary_unary(
+            "/corral.v1.Api/PruneImages",
+            request_serializer=agent_pb2.PruneImagesRequest.SerializeToString,
+            response_deserializer=agent_pb2.PruneImagesResponse.FromString,
+        )
+        resp: agent_pb2.PruneImagesResponse = self._unary(fn, agent_pb2.PruneImagesRequest())
+        return resp

@@ -1,0 +1,79 @@
+"""The local cluster's network: a bridge on the host, one namespace per node.
+
+    host:    bridge crl-<name>  10.213.<i>.1/24   (control plane, registry)
+    node k:  netns corral-<name>-<node>, eth0 10.213.<i>.<10+k>/24 via a veth
+
+Traffic stays on the machine: there is no default route out of a node and no
+NAT; pod CIDRs are routed between node namespaces by the agents (host-gw).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyroute2 import IPRoute, NetNS, netns
+
+NETNS_DIR = Path("/var/run/netns")
+
+
+def ensure_bridge(name: str, address: str, prefix: int = 24) -> None:
+    with IPRoute() as ipr:
+        if not ipr.link_lookup(ifname=name):
+            ipr.link("add", ifname=name, kind="bridge")
+        idx = ipr.link_lookup(ifname=name)[0]
+        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx)}
+        if address not in have:
+            ipr.addr("add", index=idx, address=address, prefixlen=prefix)
+        ipr.link("set", index=idx, state="up")
+
+
+def delete_link(name: str) -> None:
+    with IPRoute() as ipr:
+        for idx in ipr.link_lookup(ifname=name):
+            ipr.link("del", index=idx)
+
+
+def create_node_ns(ns_name: str, host_veth: str, bridge: str, address: str,
+                   prefix: int = 24) -> None:
+    """Make the node's namespace with eth0 on the cluster bridge (idempotent)."""
+    if not (NETNS_DIR / ns_name).exists():
+        netns.create(ns_name)
+    peer = host_veth + "p"
+    with IPRoute() as ipr:
+        if not ipr.link_lookup(ifname=host_veth):
+            ipr.link("add", ifname=host_veth, kind="veth", peer=peer)
+            peer_idx = ipr.link_lookup(ifname=peer)[0]
+            ipr.link("set", index=peer_idx, net_ns_fd=ns_name)
+        idx = ipr.link_lookup(ifname=host_veth)[0]
+        br = ipr.link_lookup(ifname=bridge)[0]
+        ipr.link("set", index=idx, master=br, state="up")
+    with NetNS(ns_name) as ns:
+        lo = ns.link_lookup(ifname="lo")[0]
+        ns.link("set", index=lo, state="up")
+        found = ns.link_lookup(ifname=peer) or ns.link_lookup(ifname="eth0")
+        eidx = found[0]
+        ns.link("set", index=eidx, ifname="eth0")
+        have = {a.get_attr("IFA_ADDRESS") for a in ns.get_addr(index=eidx)}
+        if address not in have:
+            ns.addr("add", index=eidx, address=address, prefixlen=prefix)
+        ns.link("set", index=eidx, state="up")
+
+
+def set_link_state(ns_name: str, up: bool) -> None:
+    """Cut or restore a node's link (chaos partition/heal)."""
+    with NetNS(ns_name) as ns:
+        found = ns.link_lookup(ifname="eth0")
+        if found:
+            ns.link("set", index=found[0], state="up" if up else "down")
+
+
+def delete_ns(ns_name: str) -> None:
+    if (NETNS_DIR / ns_name).exists():
+        netns.remove(ns_name)
+
+
+def namespaces_with_prefix(prefix: str) -> list[str]:
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))

@@ -1,0 +1,52 @@
+"""The local cluster's image registry: Debian's `docker-registry` on the
+cluster bridge, storage in the cluster's directory. Optional: without the
+binary the cluster still comes up, and images are loaded into the nodes
+instead (`corral image load`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from corral.cluster import procs, state
+
+BINARY = "docker-registry"
+
+
+def config_text(rec: state.ClusterRecord) -> str:
+    storage = Path(rec.dir) / "registry"
+    return (
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {storage}\n"
+        "  delete:\n    enabled: true\n"
+        "http:\n"
+        f"  addr: {rec.registry}\n"
+    )
+
+
+def start(rec: state.ClusterRecord, timeout: float = 15.0) -> int:
+    """Start the registry; return its PID, or 0 when the binary is missing."""
+    exe = shutil.which(BINARY)
+    if exe is None:
+        return 0
+    cfg = Path(rec.dir) / "registry.yml"
+    cfg.write_text(config_text(rec))
+    pid = procs.start([exe, "serve", str(cfg)], Path(rec.dir) / "logs" / "registry.log")
+
+    def answers() -> bool:
+        if not procs.alive(pid):
+            raise RuntimeError(f"docker-registry exited; see {rec.dir}/logs/registry.log")
+        try:
+            with urllib.request.urlopen(f"http://{rec.registry}/v2/", timeout=1) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    if not procs.wait_for(answers, timeout, interval=0.05):
+        raise RuntimeError(f"docker-registry not answering at {rec.registry}")
+    return pid

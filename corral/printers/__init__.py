@@ -1,0 +1,1 @@
+"""How the CLI shows objects: tables, yaml/json, names, jsonpath, custom columns, describe."""

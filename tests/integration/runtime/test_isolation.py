@@ -1,0 +1,180 @@
+"""What a container sees inside, and what the host sees from outside."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.runtime import Resources
+from tests.integration.runtime.conftest import SKIP, Env, wait_for
+
+pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]
+
+DOCKER_CAPS = "00000000a80425fb"
+
+INSIDE = r"""
+echo "hostname=$(hostname)"
+echo "pid=$$"
+echo "ps=$(ps -o pid,comm | tail -n +2 | tr -s ' ' | tr '\n' ',')"
+grep -E '^(NoNewPrivs|CapEff|CapBnd|CapPrm|CapInh|CapAmb):' /proc/self/status
+for fd in /proc/self/fd/*; do echo "fd=${fd##*/}->$(readlink $fd)"; done
+cat /proc/kcore >/dev/null 2>&1 && echo kcore=readable || echo kcore=unreadable
+echo "timer_list=$(wc -c < /proc/timer_list)"
+touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
+(echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null && echo procsys=rw || echo procsys=ro
+echo "cgroup=$(cat /proc/self/cgroup | tr '\n' ',')"
+ls /dev | tr '\n' ' '; echo
+echo "uid=$(id -u)"
+"""
+
+
+def test_inside_view(env: Env) -> None:
+    env.sandbox(pod_name="inside-pod")
+    cfg = env.config(["sh", "-c", INSIDE], pod_name="inside-pod")
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    out = env.output(cfg.id)
+    assert env.rt.status(cfg.id).exit_code == 0, out
+    assert "hostname=inside-pod" in out
+    assert "pid=1" in out
+    ps = next(ln for ln in out.splitlines() if ln.startswith("ps="))
+    # only the shell, the ps/tail/tr pipeline: all of them small pids in our namespace
+    pids = [int(x.split()[0]) for x in ps[3:].split(",") if x.strip()]
+    assert 1 in pids and max(pids) < 50, ps
+    assert "NoNewPrivs:\t1" in out
+    for field in ("CapEff", "CapPrm", "CapBnd", "CapInh"):
+        assert f"{field}:\t{DOCKER_CAPS}" in out, out
+    assert "CapAmb:\t0000000000000000" in out
+    fds = [ln for ln in out.splitlines() if ln.startswith("fd=")]
+    extra = [f for f in fds if f.split("=")[1].split("->")[0] not in ("0", "1", "2")]
+    # the only other fd is the one the glob used to read /proc/self/fd (closed by now)
+    assert all(f.endswith("->") or "/proc/" in f for f in extra), fds
+    assert len(extra) <= 1, fds
+    assert "kcore=unreadable" in out
+    assert "timer_list=0" in out
+    assert "sys=ro" in out
+    assert "procsys=ro" in out
+    assert "cgroup=" in out and "corral-test" not in out  # cgroup namespace hides the path
+    for dev in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx",
+                "fd", "stdin", "stdout", "stderr"):
+        assert f" {dev} " in f" {out} " or f"{dev} " in out, (dev, out)
+    assert "uid=0" in out
+
+
+def test_outside_view(env: Env) -> None:
+    env.sandbox()
+    res = Resources(cpu_shares=512, cpu_quota_millis=250, memory_limit_bytes=64 << 20,
+                    pids_limit=None)
+    cfg = env.config(["sleep", "1000"], resources=res)
+    info = env.rt.start_container(cfg)
+    assert info.state == "running" and info.pid
+    pid = info.pid
+    for ns in ("mnt", "pid", "uts", "ipc", "net", "cgroup"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    box = env.rt.pod_sandbox(env.pod_uid)
+    assert os.stat(f"/proc/{pid}/ns/ipc").st_ino == os.stat(box.ipc_ns).st_ino
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(box.net_ns).st_ino
+    assert sorted(os.listdir(f"/proc/{pid}/fd"), key=int) == ["0", "1", "2"]
+    status = Path(f"/proc/{pid}/status").read_text()
+    assert f"CapEff:\t{DOCKER_CAPS}" in status and "NoNewPrivs:\t1" in status
+    rel = f"{env.rt.cgroups.root_name}/pod{env.pod_uid}/{cfg.id}"
+    cg = Path("/sys/fs/cgroup")
+    if env.rt.cgroups.version == "v1":
+        assert (cg / "cpu" / rel / "cpu.shares").read_text().strip() == "512"
+        assert (cg / "cpu" / rel / "cpu.cfs_quota_us").read_text().strip() == "25000"
+        assert (cg / "cpu" / rel / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (cg / "memory" / rel / "memory.limit_in_bytes").read_text().strip() == str(64 << 20)
+        memsw = cg / "memory" / rel / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            assert memsw.read_text().strip() == str(64 << 20)
+        assert (cg / "pids" / rel / "pids.max").read_text().strip() == "1024"
+        assert str(pid) in (cg / "memory" / rel / "cgroup.procs").read_text().split()
+    else:
+        assert (cg / rel / "cpu.max").read_text().split() == ["25000", "100000"]
+        assert (cg / rel / "memory.max").read_text().strip() == str(64 << 20)
+        assert (cg / rel / "pids.max").read_text().strip() == "1024"
+    stats = env.rt.stats(cfg.id)
+    assert stats.memory_usage_bytes > 0 and stats.pids == 1
+    env.rt.stop(cfg.id, grace_seconds=0.2)
+    assert env.rt.status(cfg.id).state == "exited"
+
+
+def test_pod_containers_share_ipc_and_net(env: Env) -> None:
+    env.sandbox()
+    a = env.rt.start_container(env.config(["sleep", "1000"]))
+    b = env.rt.start_container(env.config(["sleep", "1000"]))
+    assert a.pid and b.pid
+    for ns in ("ipc", "net"):
+        assert os.readlink(f"/proc/{a.pid}/ns/{ns}") == os.readlink(f"/proc/{b.pid}/ns/{ns}")
+    for ns in ("pid", "mnt", "uts"):
+        assert os.readlink(f"/proc/{a.pid}/ns/{ns}") != os.readlink(f"/proc/{b.pid}/ns/{ns}")
+
+
+def test_run_as_user_and_caps(env: Env) -> None:
+    env.sandbox()
+    cfg = env.config(
+        ["sh", "-c", "id -u; id -g; grep -E '^Cap(Eff|Bnd)' /proc/self/status"],
+        user=65534, group=65534, cap_drop=["NET_RAW"], cap_add=["SYS_TIME"],
+    )
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    out = env.output(cfg.id).splitlines()
+    assert out[0] == "65534" and out[1] == "65534"
+    assert "CapEff:\t0000000000000000" in out
+    expected = (0xA80425FB & ~(1 << 13)) | (1 << 25)
+    assert f"CapBnd:\t{expected:016x}" in out
+
+
+def test_privileged_has_all_caps(env: Env) -> None:
+    env.sandbox()
+    cfg = env.config(["sh", "-c", "grep CapEff /proc/self/status; touch /sys/x 2>&1; true"],
+                     privileged=True)
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    out = env.output(cfg.id)
+    bnd = next(ln for ln in Path("/proc/self/status").read_text().splitlines()
+               if ln.startswith("CapBnd:")).split()[1]
+    assert f"CapEff:\t{bnd}" in out
+
+
+def test_working_dir_created(env: Env) -> None:
+    env.sandbox()
+    cfg = env.config(["sh", "-c", "pwd"], working_dir="/srv/app/data")
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    assert env.output(cfg.id).strip() == "/srv/app/data"
+
+
+def test_env_passed(env: Env) -> None:
+    env.sandbox()
+    cfg = env.config(["sh", "-c", 'echo "$GREETING $HOSTNAME"'], env={"GREETING": "hi"})
+    env.rt.start_container(cfg)
+    wait_for(lambda: "hi testpod" in env.output(cfg.id), what="output")
+
+
+def test_devices_cgroup_denies_host_disks(env: Env) -> None:
+    if env.rt.cgroups.version != "v1":
+        pytest.skip("device filtering on cgroup v2 needs eBPF (not implemented)")
+    env.sandbox()
+    dev = os.stat("/").st_dev
+    script = (f"mknod /tmp/disk b {os.major(dev)} {os.minor(dev)} && "
+              "(head -c 1 /tmp/disk >/dev/null 2>&1 && echo disk=readable || echo disk=denied)")
+    cfg = env.config(["sh", "-c", script])
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    assert "disk=denied" in env.output(cfg.id)
+
+
+def test_privileged_may_use_host_disks(env: Env) -> None:
+    if env.rt.cgroups.version != "v1":
+        pytest.skip("v1 devices controller only")
+    env.sandbox()
+    dev = os.stat("/").st_dev
+    script = (f"mknod /tmp/disk b {os.major(dev)} {os.minor(dev)} && "
+              "(head -c 1 /tmp/disk >/dev/null 2>&1 && echo disk=readable || echo disk=denied)")
+    cfg = env.config(["sh", "-c", script], privileged=True)
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    assert "disk=readable" in env.output(cfg.id)

@@ -1,0 +1,218 @@
+"""A control plane for tests, on a free loopback port, against a test etcd.
+
+As a separate process (`python -m controlplane`), the way it runs for real:
+
+    from tests.support.etcd import EtcdProcess
+    from tests.support.controlplane import ControlPlaneProcess
+
+    with EtcdProcess() as etcd, ControlPlaneProcess(etcd.endpoint) as cp:
+        cp.address          # "127.0.0.1:41235": dial it with grpc / the corral client
+        cp.stop()           # SIGTERM, wait (SIGKILL after 10 s)
+        cp.start()          # again, same port
+        cp.kill()           # SIGKILL (a crash)
+        cp.log()            # its stderr so far, for assertion messages
+
+    ControlPlaneProcess(etcd.endpoint, loops=False)        # API only, no scheduler/controllers
+    ControlPlaneProcess("")     # with its own embedded etcd (in its temp dir), stopped with it
+    ControlPlaneProcess(etcd.endpoint, profile="demo", extra_args=["--log-level", "debug"])
+
+In-process (same event loop as the test; gives the Registry too):
+
+    async with ControlPlane(etcd.endpoint) as cp:
+        cp.address, cp.registry, cp.store
+        await cp.restart()  # a new Store/Registry/server on the same port
+
+`start()` returns once the gRPC health service answers SERVING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from controlplane.apiserver.registry import Registry
+from controlplane.apiserver.server import ApiServer
+from controlplane.etcd import free_port
+from controlplane.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_serving(address: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None,
+                 log: Path | None = None) -> None:
+    """Block until the gRPC health service at `address` answers SERVING."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:] if log else ""
+                raise RuntimeError(f"control plane exited with {proc.returncode}:\n{tail}")
+            try:
+                resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError as e:
+                last = str(e.code())
+            time.sleep(0.05)  # polling a condition with a deadline
+    raise TimeoutError(f"control plane at {address} not SERVING after {timeout}s ({last})")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ControlPlaneProcess:
+    """`python -m controlplane` against `etcd_endpoint` ("": with its own embedded etcd)."""
+
+    def __init__(self, etcd_endpoint: str, *, loops: bool = True, profile: str = "demo",
+                 extra_args: list[str] | None = None, port: int = 0) -> None:
+        self.etcd_endpoint = etcd_endpoint
+        self.loops = loops
+        self.profile = profile
+        self.extra_args = list(extra_args or [])
+        self.port = port or free_port()
+        self.etcd_ports = (free_port(), free_port())
+        self.dir = Path(tempfile.mkdtemp(prefix="corral-cp-"))
+        self.log_path = self.dir / "controlplane.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        if self.etcd_endpoint:
+            etcd = ["--etcd", self.etcd_endpoint]
+        else:  # embedded etcd, ports kept across restarts
+            etcd = ["--embedded-etcd", "--etcd-port", str(self.etcd_ports[0]),
+                    "--etcd-peer-port", str(self.etcd_ports[1])]
+        cmd = [sys.executable, "-m", "controlplane", "--listen", self.address,
+               *etcd, "--data-dir", str(self.dir / "data"),
+               "--profile", self.profile, *([] if self.loops else ["--no-loops"]),
+               *self.extra_args]
+        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        with open(self.log_path, "ab") as logf:
+            self._proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, cwd=REPO, env=env)
+        try:
+            wait_serving(self.address, timeout, self._proc, self.log_path)
+        except BaseException:
+            self.kill()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM and wait; SIGKILL after `timeout`. Returns the exit status."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL (a crash). An embedded etcd follows (PDEATHSIG); wait until it is gone."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if not self.etcd_endpoint:
+            deadline = time.monotonic() + 15
+            while _port_open(self.etcd_ports[0]) and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling a condition with a deadline
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> ControlPlaneProcess:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ControlPlane:
+    """The API server in the test's own event loop (no loops, no subprocess)."""
+
+    def __init__(self, etcd_endpoint: str, *, port: int = 0) -> None:
+        self.etcd_endpoint = etcd_endpoint
+        self.port = port or free_port()
+        self.store: Store | None = None
+        self.registry: Registry | None = None
+        self.server: ApiServer | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.store = Store(self.etcd_endpoint)
+        self.registry = Registry(self.store)
+        await self.registry.start()
+        self.server = ApiServer(self.registry, self.address)
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(grace=0.5)
+            self.server = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def __aenter__(self) -> ControlPlane:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()

@@ -1,0 +1,110 @@
+"""The scheduling cycle against a constructed cache (no registry, no etcd)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from controlplane.scheduler.queue import SchedulingQueue
+from controlplane.scheduler.resources import pod_info
+from controlplane.scheduler.scheduler import Scheduler
+from tests.unit.scheduler.test_plugins import make_node, make_pod
+
+
+class _Inf:
+    def add_handler(self, h):
+        pass
+
+    def add_indexer(self, n, f):
+        pass
+
+
+class _Factory:
+    def informer(self, resource, namespace=""):
+        return _Inf()
+
+
+def scheduler_with(nodes):
+    s = Scheduler(registry=None, factory=_Factory())  # type: ignore[arg-type]
+    for n in nodes:
+        s.cache.set_node(n)
+    return s
+
+
+def test_find_node_reasons_per_node():
+    s = scheduler_with([
+        make_node("a", memory="1Gi", labels={"zone": "y"}),
+        make_node("b", memory="1Gi", labels={"zone": "y"}),
+        make_node("c", memory="64Gi", labels={"zone": "x"})])
+    p = pod_info(make_pod(memory="2Gi", node_selector={"zone": "y"}))
+    node, _, _, reasons = s.find_node(p)
+    assert node is None
+    # c fails the selector first; a and b fail on memory
+    assert reasons == {"Insufficient memory": 2,
+                       "node(s) didn't match Pod's node affinity/selector": 1}
+
+
+def test_assume_prevents_overcommit():
+    s = scheduler_with([make_node(f"n{i}", cpu="1", memory="1Gi") for i in range(3)])
+    placed: dict[str, int] = {}
+    for i in range(40):
+        pi = pod_info(make_pod(f"p{i}", cpu="100m", memory="100Mi"))
+        node, _, _, _ = s.find_node(pi)
+        if node is None:
+            continue
+        s.cache.assume(pi, node)
+        placed[node] = placed.get(node, 0) + 1
+    # cpu allows 10 per node, memory 10 (1024/100): 30 in all, never more per node
+    assert sum(placed.values()) == 30
+    assert all(v == 10 for v in placed.values())
+    for ni in s.cache.nodes.values():
+        assert ni.requested.milli_cpu <= ni.allocatable.milli_cpu
+        assert ni.requested.memory <= ni.allocatable.memory
+
+
+def test_forget_frees_resources():
+    s = scheduler_with([make_node("a", cpu="1")])
+    pi = pod_info(make_pod("p", cpu="1"))
+    s.cache.assume(pi, "a")
+    assert s.find_node(pod_info(make_pod("q", cpu="1")))[0] is None
+    s.cache.forget(pi.uid)
+    assert s.find_node(pod_info(make_pod("q", cpu="1")))[0] == "a"
+
+
+def test_spread_prefers_empty_node():
+    s = scheduler_with([make_node("a"), make_node("b")])
+    first = pod_info(make_pod("p1", owner="rs"))
+    n1 = s.find_node(first)[0]
+    s.cache.assume(first, n1)
+    n2 = s.find_node(pod_info(make_pod("p2", owner="rs")))[0]
+    assert {n1, n2} == {"a", "b"}
+
+
+def test_ready_node_only_and_taints():
+    s = scheduler_with([make_node("a", ready="Unknown"),
+                        make_node("b", taints=[("node.kubernetes.io/unreachable", "",
+                                                "NoSchedule")]),
+                        make_node("c")])
+    assert s.find_node(pod_info(make_pod()))[0] == "c"
+
+
+def test_queue_backoff_and_move():
+    async def main():
+        q = SchedulingQueue(backoff_initial=0.05, backoff_max=0.2, flush_after=100)
+        q.add("a")
+        q.add("a")
+        assert await q.pop() == "a"
+        assert len(q) == 0
+        q.add_unschedulable("a")
+        assert q.unschedulable == ["a"]
+        q.move_all_to_active_or_backoff()
+        assert q.unschedulable == []
+        t = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(q.pop(), 2) == "a"
+        assert asyncio.get_running_loop().time() - t >= 0.04  # waited out its back-off
+        q.delete("a")
+        q.add("b", priority=0)
+        q.add("c", priority=10)
+        assert await q.pop() == "c"
+        assert await q.pop() == "b"
+
+    asyncio.run(main())
