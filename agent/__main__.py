@@ -26,6 +26,7 @@ from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args
 from agent.node import NodeAgent
+from agent.podsync.events import EventRecorder
 from agent.podsync.manager import PodManager
 from agent.podsync.state import PodStateStore
 from agent.podsync.statussync import StatusSender
@@ -53,15 +54,17 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     runtime, images, network = ports or real_ports(cfg)
     p = cfg.profile
     statuses = StatusSender(api, RetryBackoff(p.api_retry_initial, p.api_retry_max))
+    events = EventRecorder(api, cfg.node_name, RetryBackoff(p.api_retry_initial, p.api_retry_max))
     ctx = SyncContext(runtime=runtime, images=images, network=network, api=api,
                       statuses=statuses, store=PodStateStore(cfg.data_dir), profile=p,
-                      node_name=cfg.node_name, host_ip=cfg.node_ip)
+                      node_name=cfg.node_name, host_ip=cfg.node_ip, events=events)
     manager = PodManager(ctx)
     manager.restore()
     node = NodeAgent(cfg, api, network)
     service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis)
     server, port = await serve(service, cfg.listen)
     node.port = port
+    await node.restore_network()
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 
@@ -70,7 +73,7 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
         await asyncio.gather(node.run_heartbeat(), node.run_status(), node.run_routes())
 
     tasks = [asyncio.ensure_future(t) for t in (
-        statuses.run(), manager.run_pleg(), manager.run_source(), node_loops())]
+        statuses.run(), events.run(), manager.run_pleg(), manager.run_source(), node_loops())]
     stop = stop or asyncio.Event()
     waiter = asyncio.ensure_future(stop.wait())
     try:

@@ -342,7 +342,8 @@ class RuntimeAdapter:
             started_at=_epoch(c.started_at), finished_at=_epoch(c.finished_at),
             image=meta.get("image", ""), image_id=meta.get("image_id", ""),
             log_path=str(c.log_path or ""), namespace=meta.get("namespace", ""),
-            pod_name=meta.get("pod_name", ""), init=bool(meta.get("init", False)))
+            pod_name=meta.get("pod_name", ""), init=bool(meta.get("init", False)),
+            reason=c.reason or "", message=c.message or "")
 
     async def ensure_sandbox(self, pod_uid: str, namespace: str, name: str,
                              netns_path: str) -> None:
@@ -554,13 +555,12 @@ class ImagesAdapter:
 class NetworkAdapter:
     """NetworkPort over agent.network.PodNetwork, made once the pod CIDR is known."""
 
-    def __init__(self, data_dir: str, node_ip: str, node_name: str,
+    def __init__(self, data_dir: str, node_ip: str, netns_prefix: str,
                  bridge_name: str = "corral0") -> None:
         self.data_dir = data_dir
         self.node_ip = node_ip
         self.bridge_name = bridge_name
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in node_name)[:20]
-        self.netns_prefix = f"corral-{safe}-"
+        self.netns_prefix = netns_prefix
         self.net: Any = None
         self._ready = False
 
@@ -601,6 +601,7 @@ def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, Networ
     from agent.runtime.runtime import Runtime
     data = os.path.abspath(cfg.data_dir)
     runtime = RuntimeAdapter(Runtime(Path(data) / "runtime", cfg.cgroup_root), data)
-    images = ImagesAdapter(ImageService(data), os.path.join(data, "tmp"))
-    network = NetworkAdapter(os.path.join(data, "network"), cfg.node_ip, cfg.node_name)
+    images = ImagesAdapter(ImageService(data, registries_config=dict(cfg.registries)),
+                           os.path.join(data, "tmp"))
+    network = NetworkAdapter(os.path.join(data, "network"), cfg.node_ip, cfg.netns_prefix)
     return runtime, images, network

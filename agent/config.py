@@ -57,6 +57,8 @@ class AgentConfig:
     cgroup_root: str = "corral"
     pods_limit: int = 110
     log_level: str = "INFO"
+    netns_prefix: str = ""          # pod namespaces: <prefix><hash>; default corral-<node>-
+    registries: dict[str, object] = dataclasses.field(default_factory=dict)  # images config
 
     @property
     def listen_port(self) -> int:
@@ -79,17 +81,68 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     p.add_argument("--cgroup-root", default="corral")
     p.add_argument("--pods-limit", type=int, default=110)
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--netns-prefix", default="",
+                   help="prefix of the pod network namespaces, unique on the machine "
+                        "(default corral-<node>-)")
+    p.add_argument("--registries-config", default="", metavar="FILE",
+                   help="registries config (YAML: mirrors, credentials, insecure hosts)")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST:PORT",
+                   help="a registry spoken to over plain HTTP (repeatable)")
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="REGISTRY=URL",
+                   help="pull REGISTRY's images from URL first, e.g. "
+                        "docker.io=http://10.0.0.1:5000 (repeatable)")
     a = p.parse_args(argv)
+    from agent.podsync.env import QuantityError, cpu_millis, to_bytes
+    try:
+        cpu_millis(a.reserve_cpu)
+    except QuantityError as e:
+        p.error(f"--reserve-cpu: {e}")
+    try:
+        to_bytes(a.reserve_memory)
+    except QuantityError as e:
+        p.error(f"--reserve-memory: {e}")
+    if a.pods_limit <= 0:
+        p.error("--pods-limit must be positive")
     node_ip = a.node_ip or detect_node_ip(a.server)
     listen = a.listen or f"{node_ip}:10250"
     if ":" not in listen:
         p.error(f"--listen: expected HOST:PORT, got {listen!r}")
+    registries = registries_from_flags(p, a.registries_config, a.insecure_registry,
+                                       a.registry_mirror)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in a.node_name)[:20]
     return AgentConfig(
+        netns_prefix=a.netns_prefix or f"corral-{safe}-", registries=registries,
         server=a.server, node_name=a.node_name, data_dir=a.data_dir, listen=listen,
         node_ip=node_ip, profile=PROFILES[a.profile], reserve_cpu=a.reserve_cpu,
         reserve_memory=a.reserve_memory, cgroup_root=a.cgroup_root,
         pods_limit=a.pods_limit, log_level=a.log_level.upper(),
     )
+
+
+def registries_from_flags(p: argparse.ArgumentParser, path: str, insecure: list[str],
+                          mirrors: list[str]) -> dict[str, object]:
+    """The images' registries config as a dict: the file, then the flags on top."""
+    import yaml
+    doc: dict[str, object] = {}
+    if path:
+        try:
+            with open(path) as f:
+                loaded = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as e:
+            p.error(f"--registries-config {path}: {e}")
+        if not isinstance(loaded, dict):
+            p.error(f"--registries-config {path}: expected a mapping at the top level")
+        doc = dict(loaded)
+    regs = doc.setdefault("registries", {})
+    assert isinstance(regs, dict)
+    for host in insecure:
+        regs.setdefault(host, {})["insecure"] = True
+    for m in mirrors:
+        reg, sep, url = m.partition("=")
+        if not sep or not reg or not url:
+            p.error(f"--registry-mirror: expected REGISTRY=URL, got {m!r}")
+        regs.setdefault(reg, {}).setdefault("mirrors", []).append(url)
+    return doc
 
 
 def detect_node_ip(server: str) -> str:

@@ -177,7 +177,8 @@ class NodeAgent:
         s.capacity.update(cap)
         s.allocatable.update(alloc)
         s.addresses.add(type="InternalIP", address=self.cfg.node_ip)
-        s.addresses.add(type="Hostname", address=socket.gethostname())
+        # the node name, not gethostname(): local-cluster nodes share one machine
+        s.addresses.add(type="Hostname", address=self.cfg.node_name or socket.gethostname())
         s.daemon_endpoints.kubelet_endpoint.port = self.port
         ni = s.node_info
         ni.kernel_version = platform.release()
@@ -322,6 +323,25 @@ class NodeAgent:
 
     # -- routes and the pod CIDR -------------------------------------------------------------
 
+    def _cidr_file(self) -> str:
+        return os.path.join(self.cfg.data_dir, "pod-cidr")
+
+    async def restore_network(self) -> None:
+        """At start: set the node network up from the pod CIDR remembered from the
+        last run, so pods can be looked after before the control plane answers."""
+        try:
+            with open(self._cidr_file()) as f:
+                cidr = f.read().strip()
+        except OSError:
+            return
+        if cidr:
+            try:
+                await self.network.ensure_node(cidr)
+                self.pod_cidr = cidr
+                log.info("node network restored with the remembered pod CIDR %s", cidr)
+            except Exception:
+                log.exception("cannot restore the node network for %s", cidr)
+
     async def _on_node(self, node: core_pb2.Node) -> None:
         if node.metadata.name != self.cfg.node_name:
             return
@@ -330,6 +350,13 @@ class NodeAgent:
             log.info("pod CIDR %s assigned to this node", cidr)
             await self.network.ensure_node(cidr)
             self.pod_cidr = cidr
+            try:
+                tmp = self._cidr_file() + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write(cidr)
+                os.replace(tmp, self._cidr_file())
+            except OSError:
+                log.exception("cannot remember the pod CIDR")
 
     async def _sync_routes(self, nodes: dict[str, core_pb2.Node]) -> None:
         routes = []

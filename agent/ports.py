@@ -83,6 +83,8 @@ class ContainerInfo:
     namespace: str = ""
     pod_name: str = ""
     init: bool = False
+    reason: str = ""               # the runtime's own, e.g. StartError (may be empty)
+    message: str = ""
 
 
 @dataclass

@@ -177,8 +177,13 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         if not inst or inst[0].state != RUNNING:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"container {name} is not running")
-        session = await self.runtime.exec_session(
-            inst[0].id, list(s.command), s.tty, s.stdin, s.size.width, s.size.height)
+        try:
+            session = await self.runtime.exec_session(
+                inst[0].id, list(s.command), s.tty, s.stdin, s.size.width, s.size.height)
+        except Exception as e:
+            log.info("exec in %s/%s/%s failed: %s", s.namespace, s.pod, name, e)
+            yield agent_pb2.ExecOutput(exit=agent_pb2.ExecExit(exit_code=126, error=str(e)))
+            return
 
         async def pump_in() -> None:
             async for msg in it:

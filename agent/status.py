@@ -60,10 +60,13 @@ def container_id(c: ContainerInfo) -> str:
 def terminated_reason(c: ContainerInfo) -> str:
     if c.oom_killed:
         return "OOMKilled"
+    if c.reason in ("StartError", "ContainerCannotRun"):
+        return c.reason
     return "Completed" if c.exit_code == 0 else "Error"
 
 
 def _terminated(c: ContainerInfo, message: str = "") -> core_pb2.ContainerState:
+    message = message or (c.message if c.reason == "StartError" else "")
     exit_code = c.exit_code if c.exit_code is not None else 137
     return core_pb2.ContainerState(terminated=core_pb2.ContainerStateTerminated(
         exit_code=exit_code, signal=c.signal, reason=terminated_reason(c), message=message,

@@ -7,6 +7,11 @@ The scheduler and controllers (with leader election) live in
 `controlplane.loops`: when that module exists, its
 `async def run_loops(registry, args) -> None` runs beside the API server
 until shutdown (cancelled on SIGTERM/SIGINT). `--no-loops` serves the API only.
+
+Security plugs in the same way: when `controlplane.security.serve` exists,
+its optional `add_arguments(parser)` adds flags, and its
+`async def server_security(args, registry) -> dict` returns keyword
+arguments for `ApiServer` (credentials, extra_ports, interceptors, authorize).
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="serve the API only: no scheduler, no controllers")
     p.add_argument("--log-level", default="info",
                    choices=("debug", "info", "warning", "error"))
+    security = _optional("controlplane.security.serve")
+    if security is not None and hasattr(security, "add_arguments"):
+        security.add_arguments(p)
     args = p.parse_args(argv)
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
@@ -66,15 +74,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _optional(module: str) -> Any:
+    """The module if it exists (another room builds it), else None."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is not None and module.startswith(e.name):
+            return None
+        raise
+
+
 def _loops() -> Any:
     """controlplane.loops.run_loops, if that module exists (built by the loops' room)."""
-    try:
-        mod = importlib.import_module("controlplane.loops")
-    except ModuleNotFoundError as e:
-        if e.name != "controlplane.loops":
-            raise
-        return None
-    return getattr(mod, "run_loops", None)
+    return getattr(_optional("controlplane.loops"), "run_loops", None)
 
 
 async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
@@ -105,7 +117,9 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     try:
         registry = Registry(store)
         await _start_registry(registry)
-        server = ApiServer(registry, args.listen)
+        security = getattr(_optional("controlplane.security.serve"), "server_security", None)
+        server_kwargs = dict(await security(args, registry)) if security is not None else {}
+        server = ApiServer(registry, args.listen, **server_kwargs)
         await server.start()
         run_loops = None if args.no_loops else _loops()
         if run_loops is not None:

@@ -111,7 +111,16 @@ class LeaderElector:
                 if not won:
                     await self._wait_key_change(self.ttl / 3)
                     continue
-                await self._lead(work)
+                try:
+                    await self._lead(work)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # the loops crashed: give the lease up (another replica may do
+                    # better) and campaign again after a pause
+                    log.exception("%s: the leader's work failed", self.identity)
+                    await self.resign()
+                    await asyncio.sleep(self.ttl / 3)
         finally:
             await self.resign()
             await self._reset_client()

@@ -73,10 +73,23 @@ class _Archive:
     def has(self, name: str) -> bool:
         return name in self.members
 
+    def member(self, name: str) -> tarfile.TarInfo:
+        """The member for name, following symlinks/hardlinks inside the archive."""
+        path = _norm(name)
+        for _ in range(16):
+            m = self.members.get(path)
+            if m is None:
+                raise InvalidArchive(f"archive {self.label}: missing {name!r}")
+            if m.issym():
+                path = _norm(os.path.join(os.path.dirname(path), m.linkname))
+            elif m.islnk():
+                path = _norm(m.linkname)
+            else:
+                return m
+        raise InvalidArchive(f"archive {self.label}: too many links resolving {name!r}")
+
     def open(self, name: str) -> IO[bytes]:
-        m = self.members.get(_norm(name))
-        if m is None:
-            raise InvalidArchive(f"archive {self.label}: missing {name!r}")
+        m = self.member(name)
         f = self.tf.extractfile(m)
         if f is None:
             raise InvalidArchive(f"archive {self.label}: {name!r} is not a file")
@@ -96,7 +109,7 @@ class _Archive:
             raise InvalidArchive(f"archive {self.label}: {name!r} is not valid JSON: {e}") from e
 
     def size(self, name: str) -> int:
-        return self.members[_norm(name)].size
+        return self.member(name).size
 
 
 def _norm(name: str) -> str:

@@ -22,6 +22,7 @@ from agent import status as st
 from agent.backoff import KeyedBackoff
 from agent.config import Profile
 from agent.podsync.env import FieldRefError, QuantityError, argv_for, cpu_millis, env_for, to_bytes
+from agent.podsync.events import NORMAL, WARNING, EventRecorder
 from agent.podsync.state import PodStateStore
 from agent.podsync.statussync import StatusSender
 from agent.ports import (
@@ -69,6 +70,7 @@ class SyncContext:
     node_name: str
     host_ip: str
     clock: Callable[[], float] = time.time
+    events: EventRecorder | None = None
     crash_backoff: KeyedBackoff = field(init=False)
     pull_backoff: KeyedBackoff = field(init=False)
 
@@ -100,6 +102,7 @@ class PodWorker:
         self.record = ctx.store.load(self.uid)
         self.waiting: dict[str, tuple[str, str]] = {}
         self.kill_messages: dict[str, str] = {}
+        self.respawn: set[str] = set()      # killed for a spec change: start again
         self.trackers: dict[tuple[str, str], ProbeTracker] = {}
         self.image_ids: dict[str, ImageInfo] = {}
         self.last_status: core_pb2.PodStatus | None = None
@@ -107,6 +110,11 @@ class PodWorker:
         self._next_wake: float = 0.0
         self._network_error = ""
         self._adopted = False
+        self._net_released = False
+
+    def event(self, type_: str, reason: str, message: str, container: str = "") -> None:
+        if self.ctx.events is not None:
+            self.ctx.events.record(self.pod, type_, reason, message, container)
 
     # ---- driving ------------------------------------------------------------------
 
@@ -178,20 +186,18 @@ class PodWorker:
         if self.record.start_time is None:
             self.record.start_time = self.ctx.clock()
             self._save()
-        if not terminal and not await self._ensure_network():
+        if terminal:
+            self.waiting.clear()
+            await self._release_network()
+        elif not await self._ensure_network(by_name):
             if any(i.state == RUNNING for inst in by_name.values() for i in inst):
                 # re-adopted containers keep running; report again once the
                 # network (the pod IP) is back rather than a bogus waiting state
                 return self._deadline
-        elif not terminal:
-            await self.ctx.runtime.ensure_sandbox(self.uid, self.pod.metadata.namespace,
-                                                  self.pod.metadata.name, self.netns_path)
-            inits_done = await self._sync_init(by_name, policy)
-            if inits_done:
+        elif await self._ensure_sandbox(by_name):
+            if await self._sync_init(by_name, policy):
                 await self._sync_app(by_name, policy)
             by_name = await self._containers()
-        elif terminal:
-            self.waiting.clear()
         self._report(by_name)
         return self._deadline
 
@@ -204,16 +210,48 @@ class PodWorker:
         except OSError:
             log.exception("pod %s: cannot persist its state", self.key)
 
-    async def _ensure_network(self) -> bool:
+    async def _release_network(self) -> None:
+        """A finished pod keeps its containers (status, logs) but not its IP."""
+        if self._net_released or self.pod.spec.host_network:
+            return
+        try:
+            await self.ctx.network.teardown_pod(self.uid)
+            self._net_released = True
+        except Exception as e:
+            log.debug("pod %s: releasing the network of a finished pod: %s", self.key, e)
+            self._soon(5.0)
+
+    def _not_created(self, by_name: dict[str, list[ContainerInfo]], reason: str,
+                     msg: str) -> None:
+        """A waiting reason for every container that has no instance yet."""
+        for c in list(self.pod.spec.init_containers) + list(self.pod.spec.containers):
+            if not by_name.get(c.name):
+                self.waiting[c.name] = (reason, msg)
+
+    async def _ensure_sandbox(self, by_name: dict[str, list[ContainerInfo]]) -> bool:
+        try:
+            await self.ctx.runtime.ensure_sandbox(self.uid, self.pod.metadata.namespace,
+                                                  self.pod.metadata.name, self.netns_path)
+            return True
+        except Exception as e:
+            log.warning("pod %s: sandbox creation failed: %s", self.key, e)
+            msg = f"failed to create the pod sandbox: {e}"
+            self._not_created(by_name, st.CONTAINER_CREATING, msg)
+            self.event(WARNING, "FailedCreatePodSandBox", msg)
+            self._soon(2.0)
+            return False
+
+    async def _ensure_network(self, by_name: dict[str, list[ContainerInfo]]) -> bool:
         if self.pod_ip:
             return True
         if self.pod.spec.host_network:
-            self.pod_ip, self.netns_path = self.ctx.host_ip, ""
-            return True
+            # the runtime would give the pod a fresh, unconnected netns: say so
+            self._not_created(by_name, st.CREATE_CONTAINER_ERROR,
+                              "hostNetwork pods are not supported by this agent yet")
+            return False
         if not self.ctx.network.ready():
             self._network_error = "waiting for the node's pod CIDR (network not ready)"
-            for c in list(self.pod.spec.init_containers) + list(self.pod.spec.containers):
-                self.waiting[c.name] = (st.CONTAINER_CREATING, self._network_error)
+            self._not_created(by_name, st.CONTAINER_CREATING, self._network_error)
             self._soon(1.0)
             return False
         try:
@@ -222,8 +260,7 @@ class PodWorker:
         except Exception as e:
             log.warning("pod %s: network setup failed: %s", self.key, e)
             self._network_error = f"failed to set up the pod network: {e}"
-            for c in list(self.pod.spec.init_containers) + list(self.pod.spec.containers):
-                self.waiting[c.name] = (st.CONTAINER_CREATING, self._network_error)
+            self._not_created(by_name, st.CONTAINER_CREATING, self._network_error)
             self._soon(2.0)
             return False
         self._network_error = ""
@@ -268,11 +305,22 @@ class PodWorker:
             latest = inst[0] if inst else None
             if latest is None:
                 await self._start(c, None, init=False)
+            elif latest.state == RUNNING and latest.image and latest.image != c.image:
+                # the only mutable part of a container: restart it on the new image
+                msg = f"Container {c.name} definition changed, will be restarted"
+                log.info("pod %s: %s", self.key, msg)
+                self.event(NORMAL, "Killing", msg, c.name)
+                self.kill_messages[latest.id] = msg
+                self.respawn.add(latest.id)
+                await self.ctx.runtime.stop_container(latest.id, _grace(self.pod))
+                self._drop_trackers(latest.id)
+                await self._start(c, latest, init=False)
             elif latest.state == RUNNING:
                 self.waiting.pop(c.name, None)
                 probes.append(asyncio.ensure_future(self._probe(c, latest)))
             elif latest.state == EXITED:
-                if policy == "Always" or (policy == "OnFailure" and latest.exit_code != 0):
+                if policy == "Always" or (policy == "OnFailure" and latest.exit_code != 0) \
+                        or latest.id in self.respawn:
                     await self._restart(c, latest, init=False)
                 else:
                     self.waiting.pop(c.name, None)
@@ -294,6 +342,7 @@ class PodWorker:
                 f"back-off {bo.delay(key):g}s restarting failed container={c.name} "
                 f"pod={self.pod.metadata.name}_{self.pod.metadata.namespace}({self.uid})")
             self._soon(left)
+            self.event(WARNING, "BackOff", "Back-off restarting failed container", c.name)
             return
         bo.fail(key)
         await self._start(c, latest, init)
@@ -319,8 +368,10 @@ class PodWorker:
             log.warning("pod %s: container %s failed to start: %s", self.key, c.name, e)
             self.waiting[c.name] = (st.CREATE_CONTAINER_ERROR, str(e))
             self._soon(self.ctx.profile.pull_backoff_initial)
+            self.event(WARNING, "Failed", f"Error: {e}", c.name)
             return
         self.waiting.pop(c.name, None)
+        self.event(NORMAL, "Started", f"Started container {c.name}", c.name)
         log.info("pod %s: started container %s (%s, attempt %d)", self.key, c.name, info.id,
                  spec.attempt)
         await self._gc_instances(c.name, keep=info)
@@ -362,6 +413,7 @@ class PodWorker:
         except ImagePullError as e:
             log.warning("pod %s: pulling %s failed: %s", self.key, c.image, e)
             self.waiting[c.name] = (st.ERR_IMAGE_PULL, str(e))
+            self.event(WARNING, "Failed", f'Failed to pull image "{c.image}": {e}', c.name)
             bo.fail(key)
             self._soon(bo.remaining(key))
             return None
@@ -437,6 +489,9 @@ class PodWorker:
         async def exec_fn(argv: list[str], timeout: float) -> ExecResult:
             return await self.ctx.runtime.exec(inst.id, argv, timeout)
         ok, msg = await run_probe(probe, c, self.pod_ip, exec_fn, t.params.timeout)
+        if not ok:
+            what = {LIVENESS: "Liveness", READINESS: "Readiness", STARTUP: "Startup"}[t.kind]
+            self.event(WARNING, "Unhealthy", f"{what} probe failed: {msg}", c.name)
         if t.record(ok, msg):
             log.info("pod %s: container %s %s probe %s%s", self.key, c.name, t.kind,
                      "succeeded" if ok else "failed", f": {msg}" if msg else "")
@@ -476,6 +531,7 @@ class PodWorker:
                 if t.last_message:
                     msg += f" ({t.last_message})"
                 log.info("pod %s: %s", self.key, msg)
+                self.event(NORMAL, "Killing", msg, c.name)
                 self.kill_messages[inst.id] = msg
                 grace = _grace(self.pod)
                 if probe.HasField("termination_grace_period_seconds"):
@@ -527,7 +583,8 @@ class PodWorker:
         return st.compute_status(
             base, self._views(inits, by_name, True, inits_done),
             self._views(list(self.pod.spec.containers), by_name, False, inits_done),
-            self.pod_ip, self.ctx.host_ip, self.record.start_time, self.ctx.clock())
+            self.pod_ip or self.pod.status.pod_ip, self.ctx.host_ip, self.record.start_time,
+            self.ctx.clock())
 
     def _report(self, by_name: dict[str, list[ContainerInfo]]) -> None:
         status = self.compute(by_name)
@@ -545,6 +602,9 @@ class PodWorker:
         if running:
             log.info("pod %s: stopping %d container(s) (grace %gs)", self.key, len(running),
                      grace)
+            if not self.removed:
+                for i in running:
+                    self.event(NORMAL, "Killing", f"Stopping container {i.name}", i.name)
             await asyncio.gather(*(self.ctx.runtime.stop_container(i.id, grace)
                                    for i in running))
         if not self.removed and self.pod.metadata.HasField("deletion_timestamp"):

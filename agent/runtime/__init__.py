@@ -16,7 +16,8 @@ from asyncio code)::
     rt.stop(container_id: str, grace_seconds: float = 30.0) -> ContainerInfo
     rt.remove(container_id: str, grace_seconds: float = 0) -> None
     rt.stats(container_id: str) -> ContainerStats
-    rt.exec(container_id: str, argv: list[str], tty: bool = False,
+    rt.pod_stats(pod_uid: str) -> ContainerStats    # the pod cgroup: all its containers
+    rt.exec(container_id: str, argv: Sequence[str], tty: bool = False,
             env: dict[str, str] | None = None, working_dir: str | None = None,
             user: int | None = None) -> ExecProcess
     rt.remove_pod_sandbox(pod_uid: str, grace_seconds: float = 0) -> None
@@ -36,6 +37,12 @@ parent, survives the agent and records the exit in the state dir.  Errors
 are in ``errors.py``; cgroups in ``cgroups/``; the container init in
 ``container.py`` and ``rootfs.py``; kernel calls only in ``syscalls.py``.
 
+Not done yet: container stdin/attach (stdin is /dev/null), device filtering
+on cgroup v2 (needs eBPF; v1 uses the devices controller), enforcing a disk
+emptyDir's sizeLimit, user namespaces, seccomp and AppArmor/SELinux,
+/etc/hosts and resolv.conf (pass them as bind Mounts), log rotation, an init
+to reap zombies inside the container (as with Docker without --init).
+
 Heavy imports are lazy so that the shim (``python3 -S -m
 agent.runtime.shim``) stays small.
 """
@@ -54,6 +61,7 @@ if TYPE_CHECKING:
         InvalidConfig,
         MountError,
         RuntimeError_,
+        SandboxNotFound,
         StartError,
     )
     from agent.runtime.exec import ExecProcess
@@ -73,13 +81,13 @@ _EXPORTS = {
     "Mount": "model", "Resources": "model", "Sandbox": "model",
     "RuntimeError_": "errors", "ContainerNotFound": "errors", "ContainerExists": "errors",
     "InvalidConfig": "errors", "StartError": "errors", "CgroupError": "errors",
-    "MountError": "errors", "ExecError": "errors",
+    "MountError": "errors", "ExecError": "errors", "SandboxNotFound": "errors",
 }
 
 __all__ = [
     "CgroupError", "ContainerConfig", "ContainerExists", "ContainerInfo", "ContainerNotFound",
     "ContainerStats", "ExecError", "ExecProcess", "InvalidConfig", "Mount", "MountError",
-    "Resources", "Runtime", "RuntimeError_", "Sandbox", "StartError",
+    "Resources", "Runtime", "RuntimeError_", "Sandbox", "SandboxNotFound", "StartError",
 ]
 
 

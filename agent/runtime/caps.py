@@ -67,12 +67,14 @@ def own_bounding() -> int:
 
 
 def all_caps() -> int:
-    """Every capability the kernel knows that we hold (what ``privileged`` gets)."""
-    return ((1 << (last_cap() + 1)) - 1) & own_bounding()
+    """Every capability this kernel knows."""
+    return (1 << (last_cap() + 1)) - 1
 
 
 def resolve(add: Iterable[str] = (), drop: Iterable[str] = (), privileged: bool = False) -> int:
-    """The capability mask for a container; ``ALL`` works in add and drop like Docker."""
+    """The capability mask for a container; ``ALL`` works in add and drop like Docker.
+
+    Pure: the caller clamps it to what it holds (``& own_bounding()``)."""
     if privileged:
         return all_caps()
     add, drop = list(add), list(drop)

@@ -47,7 +47,9 @@ def lookup(argv0: str, env: list[str], working_dir: str) -> str:
 
 
 def join_namespaces(spec: InitSpec, sys_: sc.Syscalls) -> None:
-    flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP
+    flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS
+    if os.path.exists("/proc/self/ns/cgroup"):  # cgroup namespaces: Linux 4.6+
+        flags |= sc.CLONE_NEWCGROUP
     for path, nstype in ((spec.ipc_ns, sc.CLONE_NEWIPC), (spec.net_ns, sc.CLONE_NEWNET)):
         if path:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

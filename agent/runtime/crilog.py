@@ -59,15 +59,19 @@ class LogWriter:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.splitters: dict[str, LineSplitter] = {}
+        self.dropped = 0
 
     def _emit(self, stream: str, pieces: list[tuple[bytes, bool]]) -> None:
         if not pieces:
             return
         now = time.time_ns()
         data = b"".join(format_line(now, stream, c, p) for c, p in pieces)
-        while data:
-            n = os.write(self.fd, data)
-            data = data[n:]
+        try:
+            while data:
+                n = os.write(self.fd, data)
+                data = data[n:]
+        except OSError:
+            self.dropped += len(data)  # disk full or log gone: never block the container
 
     def write(self, stream: str, data: bytes) -> None:
         sp = self.splitters.setdefault(stream, LineSplitter())

@@ -3,7 +3,8 @@
 ::
 
     RuntimeError_                 anything the runtime refuses or fails to do
-    +-- ContainerNotFound         no container (or pod sandbox) with that id
+    +-- ContainerNotFound         no container with that id
+    |   +-- SandboxNotFound       no pod sandbox for that pod uid
     +-- ContainerExists           start_container with an id already in use
     +-- InvalidConfig             a ContainerConfig/Mount that cannot be honoured
     +-- StartError                the container did not get to exec its command
@@ -33,6 +34,16 @@ class ContainerExists(RuntimeError_):
     def __init__(self, container_id: str) -> None:
         super().__init__(f"container {container_id!r} already exists")
         self.container_id = container_id
+
+
+class SandboxNotFound(ContainerNotFound):
+    """A ContainerNotFound too, so callers that catch that keep working."""
+
+    def __init__(self, pod_uid: str) -> None:
+        RuntimeError_.__init__(
+            self, f"no pod sandbox for pod {pod_uid!r} (create_pod_sandbox first)")
+        self.container_id = ""
+        self.pod_uid = pod_uid
 
 
 class InvalidConfig(RuntimeError_):

@@ -31,6 +31,9 @@ def validate(cfg: ContainerConfig) -> None:
         raise InvalidConfig(f"container {cfg.id}: argv is empty")
     if not cfg.lower_dirs:
         raise InvalidConfig(f"container {cfg.id}: lower_dirs is empty")
+    if len(":".join(str(Path(d).resolve()) for d in cfg.lower_dirs)) > 3500:
+        raise InvalidConfig(f"container {cfg.id}: too many or too long layer paths for one "
+                            "overlay mount (the kernel takes one page of options)")
     for d in cfg.lower_dirs:
         if not Path(d).is_dir():
             raise InvalidConfig(f"container {cfg.id}: layer {d} is not a directory")
@@ -58,7 +61,8 @@ def env_list(cfg: ContainerConfig) -> list[str]:
 
 
 def build_spec(cfg: ContainerConfig, cdir: Path, box: Sandbox, procs: list[str],
-               oom_file: str) -> ShimSpec:
+               oom_file: str, cgroup_mounts: list[tuple[str, str, str]] | None = None,
+               ) -> ShimSpec:
     init = InitSpec(
         container_id=cfg.id, hostname=cfg.pod_name, argv=list(cfg.argv), env=env_list(cfg),
         rootfs=str(cdir / "rootfs"), lower_dirs=[str(Path(d).resolve()) for d in cfg.lower_dirs],
@@ -66,12 +70,13 @@ def build_spec(cfg: ContainerConfig, cdir: Path, box: Sandbox, procs: list[str],
         working_dir=cfg.working_dir or "/", uid=cfg.user or 0,
         gid=cfg.group if cfg.group is not None else 0,
         additional_gids=list(cfg.supplemental_groups),
-        cap_mask=caps.resolve(cfg.cap_add, cfg.cap_drop, cfg.privileged),
+        cap_mask=caps.resolve(cfg.cap_add, cfg.cap_drop, cfg.privileged) & caps.own_bounding(),
         privileged=cfg.privileged, no_new_privs=cfg.no_new_privs and not cfg.privileged,
         read_only_rootfs=cfg.read_only_rootfs,
         mounts=[MountSpec(target=m.container_path, kind=m.kind, source=m.host_path,
                           read_only=m.read_only, size_bytes=m.size_bytes) for m in cfg.mounts],
-        cgroup_procs=procs, ipc_ns=str(box.ipc_ns), net_ns=str(box.net_ns), tty=cfg.tty,
+        cgroup_procs=procs, cgroup_mounts=[list(m) for m in cgroup_mounts or []],
+        ipc_ns=str(box.ipc_ns), net_ns=str(box.net_ns), tty=cfg.tty,
     )
     log = cfg.log_path or cdir / "container.log"
     return ShimSpec(init=init, state_path=str(cdir / "state.json"), log_path=str(log),

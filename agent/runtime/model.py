@@ -43,6 +43,18 @@ class Mount:
 
 @dataclass
 class ContainerConfig:
+    """One container to start.
+
+    ``lower_dirs`` are the read-only image layers in overlayfs order: the
+    top-most layer first (an image manifest lists them base first, so reverse
+    it); they are stacked under a per-container writable layer.
+    ``user``/``group`` None mean 0 (image USER lookup is the caller's
+    business).  ``stop_signal`` is sent to PID 1 by ``stop`` (note:
+    PID 1 of a PID namespace only receives signals it has a handler for;
+    SIGKILL after the grace period always works).  ``stdin`` is accepted but
+    not wired yet: the container's stdin is /dev/null (with ``tty``, the pty).
+    """
+
     id: str
     pod_uid: str
     name: str

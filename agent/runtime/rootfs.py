@@ -4,7 +4,8 @@ Order (all in the container's init, before exec): make ``/`` private,
 mount the overlay (read-only image layers + per-container upper/work),
 /proc, a minimal /dev (tmpfs with null zero full random urandom tty, a
 newinstance devpts with /dev/ptmx, /dev/shm, the fd/stdin/stdout/stderr
-symlinks), /sys read-only, the volumes; pivot_root into it and detach the
+symlinks), /sys read-only with the container's own cgroups (cgroup
+namespace view) at /sys/fs/cgroup, the volumes; pivot_root into it and detach the
 old root; then mask (/dev/null or an empty read-only tmpfs over) and
 re-mount read-only the OCI default kernel paths.  Mount targets are resolved
 inside the new root, so a symlink in an image cannot point a mount outside.
@@ -105,6 +106,26 @@ def mount_volume(root: str, m: MountSpec, sys_: sc.Syscalls) -> None:
         sys_.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
 
 
+def mount_cgroups(root: str, spec: InitSpec, sys_: sc.Syscalls) -> None:
+    """/sys/fs/cgroup as the container's cgroup namespace shows it, read-only."""
+    if not spec.cgroup_mounts:
+        return
+    base = secure_join(root, "/sys/fs/cgroup")
+    ro = 0 if spec.privileged else sc.MS_RDONLY
+    if spec.cgroup_mounts[0][0] == "cgroup2":
+        sys_.mount("cgroup", base, "cgroup2", NOSUID_NODEV_NOEXEC | ro)
+        return
+    sys_.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755,size=64k")
+    for fstype, name, data in spec.cgroup_mounts:
+        target = os.path.join(base, name)
+        os.mkdir(target, 0o755)
+        sys_.mount("cgroup", target, fstype, NOSUID_NODEV_NOEXEC | ro, data)
+        for alias in name.split(","):
+            if alias != name:
+                os.symlink(name, os.path.join(base, alias))
+    sys_.mount(None, base, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC)
+
+
 def build(spec: InitSpec, sys_: sc.Syscalls = sc.SYS) -> None:
     """Mount everything under ``spec.rootfs`` (not yet pivoted)."""
     sys_.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
@@ -118,6 +139,7 @@ def build(spec: InitSpec, sys_: sc.Syscalls = sc.SYS) -> None:
     _ensure(sysfs, True)
     ro = 0 if spec.privileged else sc.MS_RDONLY
     sys_.mount("sysfs", sysfs, "sysfs", NOSUID_NODEV_NOEXEC | ro)
+    mount_cgroups(root, spec, sys_)
     for m in spec.mounts:
         mount_volume(root, m, sys_)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ from typing import Any
 
 from agent.runtime import exec as exec_
 from agent.runtime import launch, mountinfo, sandbox, state
-from agent.runtime.cgroups import CgroupManager, Limits
+from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
 from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
 from agent.runtime.exec import ExecProcess
@@ -52,9 +53,10 @@ class Runtime:
     # ---- pod sandboxes -------------------------------------------------------
     def create_pod_sandbox(self, pod_uid: str, pod_name: str, netns_path: Path | None = None,
                            cgroup_limits: Resources | None = None) -> Sandbox:
-        limits = launch.limits_of(cgroup_limits or Resources(), self.default_pids_limit)
-        if cgroup_limits is None:
-            limits = Limits()
+        """The pod's namespaces and cgroup; idempotent.  Pod-level limits apply to
+        all its containers together (no default pids limit at this level)."""
+        res = cgroup_limits or Resources()
+        limits = dataclasses.replace(launch.limits_of(res), pids_max=res.pids_limit)
         return sandbox.create(self.pods_dir, self.cgroups, pod_uid, pod_name, netns_path, limits)
 
     def pod_sandbox(self, pod_uid: str) -> Sandbox:
@@ -96,7 +98,8 @@ class Runtime:
                                       "all" if cfg.privileged else "default")
             rel = self.cgroups.create_container(cfg.pod_uid, cfg.id, limits)
             spec = launch.build_spec(cfg, cdir, box, self.cgroups.procs_files(rel),
-                                     self.cgroups.oom_file(rel))
+                                     self.cgroups.oom_file(rel),
+                                     self.cgroups.driver.container_mounts())
             state.write_json_atomic(cdir / "meta.json", {
                 "id": cfg.id, "pod_uid": cfg.pod_uid, "name": cfg.name, "cgroup": rel,
                 "stop_signal": int(cfg.stop_signal), "log_path": spec.log_path,
@@ -185,7 +188,8 @@ class Runtime:
         final = state.read_json(self._dir(cid) / "state.json") or {}
         if final.get("status") != "exited":
             now = time.time_ns()
-            final.update(status="exited", exit_code=128 + signal.SIGKILL, signal=signal.SIGKILL,
+            final.update(status="exited", exit_code=128 + int(signal.SIGKILL),
+                         signal=int(signal.SIGKILL),
                          reason=final.get("reason") or "Error", finished_at=now)
             state.write_json_atomic(self._dir(cid) / "state.json", final)
 
@@ -228,6 +232,16 @@ class Runtime:
             oom_kills=st.oom_kills,
         )
 
+    def pod_stats(self, pod_uid: str) -> ContainerStats:
+        """Usage of the whole pod (its cgroup counts all of its containers)."""
+        st = self.cgroups.stats(self.cgroups.pod_rel(pod_uid))
+        return ContainerStats(
+            id=pod_uid, timestamp_ns=time.time_ns(), cpu_usage_ns=st.cpu_usage_ns,
+            memory_usage_bytes=st.memory_usage_bytes,
+            memory_working_set_bytes=st.memory_working_set_bytes, pids=st.pids_current,
+            oom_kills=st.oom_kills,
+        )
+
     def cleanup_orphans(self, keep: set[str], keep_pods: set[str] | None = None) -> None:
         """Remove every container not in ``keep`` (and half-created ones), cgroups
         without a container, and pod sandboxes not in ``keep_pods`` with no container
@@ -241,7 +255,8 @@ class Runtime:
             if d.name not in keep or half:
                 self._orphan(d)
         live = {d.name for d in self.containers_dir.iterdir()}
-        pods_with_containers = {self._meta(c)["pod_uid"] for c in live}
+        metas = [state.read_json(self.containers_dir / c / "meta.json") for c in live]
+        pods_with_containers = {m["pod_uid"] for m in metas if m}
         for pod_uid in self.cgroups.pods():
             for cid in self.cgroups.containers(pod_uid):
                 if cid not in live:

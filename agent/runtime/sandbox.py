@@ -18,7 +18,7 @@ from pathlib import Path
 from agent.runtime import mountinfo, state
 from agent.runtime import syscalls as sc
 from agent.runtime.cgroups import CgroupManager, Limits
-from agent.runtime.errors import ContainerNotFound, InvalidConfig, MountError
+from agent.runtime.errors import InvalidConfig, MountError, SandboxNotFound
 from agent.runtime.helpers import check_id, run_helper
 from agent.runtime.model import Sandbox
 
@@ -26,7 +26,7 @@ from agent.runtime.model import Sandbox
 def load(pods_dir: Path, pod_uid: str) -> Sandbox:
     rec = state.read_json(pods_dir / pod_uid / "sandbox.json")
     if rec is None:
-        raise ContainerNotFound(f"pod sandbox {pod_uid}")
+        raise SandboxNotFound(pod_uid)
     return Sandbox(
         pod_uid=rec["pod_uid"], pod_name=rec["pod_name"], dir=Path(rec["dir"]),
         ipc_ns=Path(rec["ipc_ns"]), net_ns=Path(rec["net_ns"]),
@@ -39,7 +39,7 @@ def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
     check_id("pod uid", pod_uid)
     try:
         return load(pods_dir, pod_uid)
-    except ContainerNotFound:
+    except SandboxNotFound:
         pass
     if netns_path is not None and not netns_path.exists():
         raise InvalidConfig(f"network namespace {netns_path} does not exist")
@@ -70,7 +70,7 @@ def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
               size_limit_bytes: int | None = None) -> Path:
     check_id("volume name", name)
     if not (pods_dir / pod_uid / "sandbox.json").exists():
-        raise ContainerNotFound(f"pod sandbox {pod_uid}")
+        raise SandboxNotFound(pod_uid)
     path = pods_dir / pod_uid / "volumes" / name
     path.mkdir(mode=0o777, exist_ok=True)
     path.chmod(0o777)

@@ -22,7 +22,7 @@ import sys
 import time
 from types import SimpleNamespace
 
-from agent.runtime import container, crilog, state
+from agent.runtime import crilog, state
 from agent.runtime import syscalls as sc
 
 TYPE_CHECKING = False
@@ -112,19 +112,13 @@ class Shim:
         sc.SYS.unshare(sc.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:  # the container's PID 1
-            for sig in range(1, _signal.NSIG):
-                if sig not in (SIGKILL, SIGSTOP):
-                    try:
-                        _signal.signal(sig, _signal.SIG_DFL)
-                    except (OSError, ValueError):
-                        pass
-            for fd in streams:
-                os.close(fd)
-            for target, fd in enumerate(child_fds[:3]):
-                os.dup2(fd, target)
-            if console >= 0:
-                os.close(console)
-            container.run(self.spec.init, err_w, console_fd=console_child)
+            try:
+                self.become_init(child_fds, streams, console, console_child, err_w)
+            except BaseException as e:  # never return into the shim's code
+                try:
+                    os.write(err_w, f"container init: {e}".encode())
+                finally:
+                    os._exit(127)
         for fd in set(child_fds):
             os.close(fd)
         os.close(err_w)
@@ -154,6 +148,27 @@ class Shim:
         status = self.pump(pid, streams)
         self.finish(status, oom_count(self.spec.oom_file) > oom_before)
         return 0
+
+    def become_init(self, child_fds: list[int], streams: dict[int, str], console: int,
+                    console_child: int, err_w: int) -> None:
+        """In the forked child: reset signals and stdio, then the container init."""
+        for sig in range(1, _signal.NSIG):
+            if sig not in (SIGKILL, SIGSTOP):
+                try:
+                    _signal.signal(sig, _signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+        for fd in streams:
+            os.close(fd)
+        for target, fd in enumerate(child_fds[:3]):
+            os.dup2(fd, target)
+        if console >= 0:
+            os.close(console)
+        # imported here, before the init pivots away from our files: the shim
+        # itself never needs the container setup code in its memory
+        from agent.runtime import container
+
+        container.run(self.spec.init, err_w, console_fd=console_child)
 
     def pump(self, pid: int, streams: dict[int, str]) -> int:
         """Copy output to the log until the child is reaped and the streams end."""

@@ -41,7 +41,7 @@ class InitSpec:
     argv: list[str]
     env: list[str]
     rootfs: str
-    lower_dirs: list[str]
+    lower_dirs: list[str]           # overlayfs order: the top-most layer first
     upper_dir: str
     work_dir: str
     working_dir: str = "/"
@@ -54,6 +54,8 @@ class InitSpec:
     read_only_rootfs: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
     cgroup_procs: list[str] = field(default_factory=list)
+    # [fstype, name under /sys/fs/cgroup ("" = the mount point itself), data]
+    cgroup_mounts: list[list[str]] = field(default_factory=list)
     ipc_ns: str | None = None
     net_ns: str | None = None
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))

@@ -44,8 +44,10 @@ def encode(obj: Any) -> str:
         return "null"
     if obj is True or obj is False:
         return "true" if obj else "false"
-    if isinstance(obj, int | float):
-        return repr(obj)
+    if isinstance(obj, int):
+        return str(int(obj))  # int() also turns IntEnums such as signals into numbers
+    if isinstance(obj, float):
+        return repr(float(obj))
     if isinstance(obj, str):
         return _quote(obj)
     if isinstance(obj, list | tuple):

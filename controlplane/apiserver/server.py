@@ -12,11 +12,13 @@ and NOT_SERVING during shutdown.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controlplane.apiserver.access import Authorize
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
 from proto import api_pb2, api_pb2_grpc
@@ -38,29 +40,55 @@ OPTIONS = [
 
 
 class ApiServer:
-    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443") -> None:
+    """The server. Security plugs in here (all optional; default: plaintext, open):
+
+    credentials   grpc.ServerCredentials for `listen` (TLS)
+    extra_ports   more (address, credentials or None) to serve the same services on,
+                  e.g. a bootstrap port; their bound ports end up in `extra_bound`
+    interceptors  grpc.aio.ServerInterceptors (authentication)
+    authorize     the ApiService's authorization hook (controlplane/apiserver/access.py)
+    """
+
+    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443", *,
+                 credentials: grpc.ServerCredentials | None = None,
+                 extra_ports: Sequence[tuple[str, grpc.ServerCredentials | None]] = (),
+                 interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                 authorize: Authorize | None = None) -> None:
         self.registry = registry
         self.listen = listen
         self.port = 0
-        self.service = ApiService(registry)
+        self.credentials = credentials
+        self.extra_ports = list(extra_ports)
+        self.extra_bound: list[int] = []
+        self.interceptors = list(interceptors)
+        self.service = ApiService(registry, authorize)
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> int:
-        server = grpc.aio.server(options=OPTIONS)
+        server = grpc.aio.server(options=OPTIONS, interceptors=self.interceptors or None)
         api_pb2_grpc.add_ApiServicer_to_server(self.service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-        self.port = server.add_insecure_port(self.listen)
-        if not self.port:
-            raise OSError(f"cannot listen on {self.listen}")
+        self.port = self._add_port(server, self.listen, self.credentials)
+        self.extra_bound = [self._add_port(server, addr, creds)
+                            for addr, creds in self.extra_ports]
         await server.start()
         self._server = server
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("API server listening on %s (port %d)", self.listen, self.port)
         return self.port
+
+    @staticmethod
+    def _add_port(server: grpc.aio.Server, address: str,
+                  credentials: grpc.ServerCredentials | None) -> int:
+        port = (server.add_secure_port(address, credentials) if credentials is not None
+                else server.add_insecure_port(address))
+        if not port:
+            raise OSError(f"cannot listen on {address}")
+        return port
 
     @property
     def address(self) -> str:

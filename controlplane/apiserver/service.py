@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane import errors
+from controlplane.apiserver import objects as o
+from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import AgentError, Agents, agent_call
 from controlplane.apiserver.registry import Registry
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
@@ -72,9 +74,10 @@ def _version() -> str:
 
 
 class ApiService(api_pb2_grpc.ApiServicer):
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, authorize: Authorize | None = None) -> None:
         self.registry = registry
         self.agents = Agents(registry)
+        self.access = Access(registry, authorize)
 
     async def close(self) -> None:
         await self.agents.close()
@@ -83,20 +86,27 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Create(self, request: api_pb2.CreateRequest, context: Ctx) -> api_pb2.Object:
+        await self.access.check_write("create", request.object)
         return await self.registry.create(request.object, dry_run=request.dry_run)
 
     @unary
     async def Get(self, request: api_pb2.GetRequest, context: Ctx) -> api_pb2.Object:
-        return await self.registry.get(request.resource, request.namespace, request.name)
+        obj = await self.registry.get(request.resource, request.namespace, request.name)
+        self.access.check("get", request.resource, request.namespace, request.name, obj)
+        return obj
 
     @unary
     async def List(self, request: api_pb2.ListRequest, context: Ctx) -> api_pb2.ObjectList:
+        self.access.check("list", request.resource, request.namespace,
+                          field_selector=request.field_selector)
         return await self.registry.list(request.resource, request.namespace,
                                         request.label_selector, request.field_selector)
 
     @streaming
     async def Watch(self, request: api_pb2.WatchRequest,
                     context: Ctx) -> AsyncIterator[api_pb2.WatchEvent]:
+        self.access.check("watch", request.resource, request.namespace,
+                          field_selector=request.field_selector)
         stream = self.registry.watch(request.resource, request.namespace,
                                      request.label_selector, request.field_selector,
                                      request.resource_version,
@@ -109,15 +119,18 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Update(self, request: api_pb2.UpdateRequest, context: Ctx) -> api_pb2.Object:
+        await self.access.check_write("update", request.object)
         return await self.registry.update(request.object, dry_run=request.dry_run)
 
     @unary
     async def UpdateStatus(self, request: api_pb2.UpdateRequest,
                            context: Ctx) -> api_pb2.Object:
+        await self.access.check_write("update_status", request.object)
         return await self.registry.update_status(request.object)
 
     @unary
     async def Apply(self, request: api_pb2.ApplyRequest, context: Ctx) -> api_pb2.ApplyResponse:
+        await self.access.check_write("apply", request.object)
         obj, result = await self.registry.apply(request.object, dry_run=request.dry_run)
         return api_pb2.ApplyResponse(object=obj, result=result)
 
@@ -125,6 +138,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     async def Delete(self, request: api_pb2.DeleteRequest, context: Ctx) -> api_pb2.Object:
         grace = request.grace_period_seconds if request.HasField("grace_period_seconds") \
             else None
+        await self.access.check_delete(request.resource, request.namespace, request.name, grace)
         return await self.registry.delete(
             request.resource, request.namespace, request.name, grace_period_seconds=grace,
             propagation_policy=request.propagation_policy or "Background",
@@ -132,12 +146,14 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:
+        self.access.check("bind", "pods", request.namespace, request.name)
         return await self.registry.bind(request.namespace, request.name, request.node_name,
                                         request.resource_version)
 
     @unary
     async def Version(self, request: api_pb2.VersionRequest,
                       context: Ctx) -> api_pb2.VersionInfo:
+        self.access.check("version", "")
         etcd_version = ""
         try:
             client = await self.registry.store.conn.client()
@@ -152,6 +168,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     @unary
     async def ApiResources(self, request: api_pb2.ApiResourcesRequest,
                            context: Ctx) -> api_pb2.ApiResourceList:
+        self.access.check("discovery", "")
         return api_pb2.ApiResourceList(resources=[
             api_pb2.ApiResource(name=k.resource, singular_name=k.singular,
                                 short_names=list(k.short_names), api_version=k.api_version,
@@ -163,6 +180,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     @streaming
     async def Logs(self, request: agent_pb2.LogsRequest,
                    context: Ctx) -> AsyncIterator[agent_pb2.LogChunk]:
+        self.access.check("proxy", "pods", request.namespace, request.pod)
         stub, addr, pod = await self.agents.stub_for_pod(request.namespace, request.pod)
         node = pod.pod.spec.node_name
         call = stub.Logs(request)
@@ -180,6 +198,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
             if first is None or first.WhichOneof("input") != "start":
                 raise errors.BadRequest("exec: the first message must be an ExecStart")
             start = first.start
+            self.access.check("proxy", "pods", start.namespace, start.pod)
             stub, addr, pod = await self.agents.stub_for_pod(start.namespace, start.pod)
 
             async def inputs() -> AsyncIterator[agent_pb2.ExecInput]:
@@ -207,7 +226,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
-        kind = kinds.lookup(request.resource).resource if request.resource else "pods"
+        kind = o.kind_named(request.resource).resource if request.resource else "pods"
+        self.access.check("proxy", kind, request.namespace, request.name)
         stats_req = agent_pb2.StatsRequest()
         if kind == "nodes":
             nodes = await self._nodes(request.name)
@@ -234,6 +254,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     @unary
     async def NodeImages(self, request: api_pb2.NodeImagesRequest,
                          context: Ctx) -> api_pb2.NodeImagesResponse:
+        self.access.check("proxy", "nodes", "", request.node)
         nodes = await self._nodes(request.node)
         answers = await self._each_node(
             nodes, lambda stub: stub.ListImages(agent_pb2.ListImagesRequest(), timeout=10))

@@ -14,6 +14,8 @@ period:
   "Node node-2 NotReady: evicting 3 pods". Pods that tolerate the unreachable
   NoExecute taint without tolerationSeconds stay.
 
+A deleted Node's pods are deleted at once (grace 0), like Kubernetes' PodGC.
+
 When the lease moves again the taints are removed; the agent itself reports
 Ready=True. Pods evicted meanwhile are gone from the API, so the returning
 agent stops them: no duplicates.
@@ -94,11 +96,48 @@ class NodeLifecycleController(Controller):
             self._seen[name] = cur
         return cur[1]
 
+    async def _collect_orphans(self, node: str) -> None:
+        """The Node object is gone: its pods can never be confirmed, delete them
+        (grace 0) so their owners replace them (Kubernetes' PodGC)."""
+        victims = [p.pod for p in self.pods.by_index("nodeName", node)]
+        if not victims:
+            return
+        try:
+            await self.registry.get("nodes", "", node)
+            return  # re-created meanwhile: not orphans
+        except errors.NotFound:
+            pass
+        for pod in victims:
+            try:
+                await self.registry.delete("pods", pod.metadata.namespace, pod.metadata.name,
+                                           grace_period_seconds=0)
+            except errors.NotFound:
+                pass
+
+    async def _mark_pods_not_ready(self, node: str) -> None:
+        """Like Kubernetes' MarkPodsNotReady: the pods of an unreachable node stop
+        counting as ready (and available) at once, before they are evicted."""
+        for p in self.pods.by_index("nodeName", node):
+            if not podutil.is_ready(p.pod):
+                continue
+            upd = copy_of(p)
+            for c in upd.pod.status.conditions:
+                if c.type == "Ready":
+                    c.status = "False"
+                    c.reason = "NodeNotReady"
+                    c.message = f"Node {node} is not ready"
+                    c.last_transition_time.CopyFrom(podutil.now_ts())
+            try:
+                await self.registry.update_status(upd)
+            except (errors.NotFound, errors.Conflict):
+                continue  # gone, or changed: the next pass looks again
+
     async def reconcile(self, key: str) -> Result:
         obj = self.nodes.get(key)
         if obj is None:
             self._seen.pop(key, None)
             self._unreachable_since.pop(key, None)
+            await self._collect_orphans(key)
             return DONE
         node = obj.node
         lease = self.leases.get(f"{LEASE_NAMESPACE}/{key}")
@@ -134,6 +173,7 @@ class NodeLifecycleController(Controller):
             obj = await self.registry.update_status(upd)
             self.recorder.record(obj, events.NORMAL, "NodeNotReady",
                                  f"Node {key} status is now: NodeNotReady")
+            await self._mark_pods_not_ready(key)
         have = {(t.key, t.effect) for t in obj.node.spec.taints}
         if (UNREACHABLE, "NoSchedule") not in have or (UNREACHABLE, "NoExecute") not in have:
             upd = copy_of(obj)

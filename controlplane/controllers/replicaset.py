@@ -197,10 +197,8 @@ class ReplicaSetController(Controller):
     def new_pod(self, owner: api_pb2.Object) -> api_pb2.Object:
         rs = owner.replica_set
         t = rs.spec.template
-        meta = meta_pb2.ObjectMeta(
-            generate_name=f"{rs.metadata.name}-",
-            name=f"{rs.metadata.name}-{podutil.random_suffix()}",
-            namespace=rs.metadata.namespace)
+        meta = meta_pb2.ObjectMeta(generate_name=f"{rs.metadata.name}-",
+                                   namespace=rs.metadata.namespace)
         meta.labels.update(t.metadata.labels)
         meta.annotations.update(t.metadata.annotations)
         meta.owner_references.append(podutil.owner_ref_to(owner))
@@ -209,18 +207,13 @@ class ReplicaSetController(Controller):
         return api_pb2.Object(pod=pod)
 
     async def _create_one(self, owner: api_pb2.Object, key: str) -> bool:
-        for _ in range(5):
-            obj = self.new_pod(owner)
-            try:
-                await self.registry.create(obj)
-                return True
-            except errors.AlreadyExists:
-                continue
-            except Exception as e:
-                log.warning("replicaset %s: creating pod failed: %s", key, e)
-                self.recorder.record(owner, events.WARNING, "FailedCreate",
-                                     f"Error creating: {e}")
-                break
+        """Create one pod; the registry names it <rs>-<5 random chars> (generateName)."""
+        try:
+            await self.registry.create(self.new_pod(owner))
+            return True
+        except Exception as e:
+            log.warning("replicaset %s: creating pod failed: %s", key, e)
+            self.recorder.record(owner, events.WARNING, "FailedCreate", f"Error creating: {e}")
         self.expectations.creation_failed(key)
         return False
 

@@ -17,6 +17,13 @@ from .framework import NodeInfo, PodInfo
 from .resources import node_allocatable, pod_info
 
 
+def is_clean(node: core_pb2.Node) -> bool:
+    """Ready, schedulable, no NoSchedule/NoExecute taints."""
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+    return (ready and not node.spec.unschedulable
+            and not any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints))
+
+
 def _counts(pod: core_pb2.Pod) -> bool:
     """Does a bound pod hold its node's resources? (not when finished)"""
     return pod.status.phase not in ("Succeeded", "Failed")
@@ -36,7 +43,8 @@ class Cache:
         name = node.metadata.name
         ni = self.nodes.get(name)
         if ni is None:
-            ni = NodeInfo(node=node, name=name, allocatable=node_allocatable(node))
+            ni = NodeInfo(node=node, name=name, allocatable=node_allocatable(node),
+                          clean=is_clean(node))
             self.nodes[name] = ni
             for uid, pi in list(self._pending.items()):
                 if self._pod_node.get(uid) == name:
@@ -45,6 +53,7 @@ class Cache:
         else:
             ni.node = node
             ni.allocatable = node_allocatable(node)
+            ni.clean = is_clean(node)
             ni.generation += 1
         self.generation += 1
 

@@ -9,8 +9,13 @@ the object it makes has ``name`` and may have
   Raw scores are normalised to 0-100 across the feasible nodes
   (``normalize``, default: min-max, higher is better) and weighted.
 
-Plugins return a Status and never raise; a raising plugin is caught by the
-scheduler and counted as an Error status.
+A filter plugin with ``passes_clean_nodes = True`` accepts every pod on a
+*clean* node (Ready, schedulable, no NoSchedule/NoExecute taint), so it is only
+run on the others. A filter plugin may also have ``relevant(pod) -> bool``: False means it cannot
+reject this pod, so the scheduler skips it for the whole cycle (a fast path).
+
+Plugins return a Status (the shared ``SUCCESS`` when fine) and never raise; a
+raising plugin is caught by the scheduler and counted as an Error status.
 """
 
 from __future__ import annotations
@@ -103,6 +108,9 @@ class NodeInfo:
     pods: dict[str, PodInfo] = field(default_factory=dict)      # uid -> PodInfo
     owner_counts: dict[str, int] = field(default_factory=dict)  # owner uid -> pods
     generation: int = 0
+    # Ready, schedulable and without NoSchedule/NoExecute taints: the filters marked
+    # ``passes_clean_nodes`` pass for any pod, so the scheduler skips them (fast path)
+    clean: bool = False
 
     def add_pod(self, pi: PodInfo) -> None:
         if pi.uid in self.pods:

@@ -27,7 +27,7 @@ from proto import api_pb2, core_pb2
 
 from . import plugins
 from .cache import Cache
-from .framework import CycleState, NodeInfo, PodInfo, Status
+from .framework import SUCCESS, Code, CycleState, NodeInfo, PodInfo, Status
 from .queue import SchedulingQueue
 from .resources import pod_info
 
@@ -78,6 +78,10 @@ class Scheduler:
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
         self._bind_sem = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # unschedulable reports: at most one in flight per pod (the latest message wins),
+        # and a bounded number at once, so a storm of retries cannot flood etcd
+        self._report_pending: dict[str, tuple[api_pb2.Object, str]] = {}
+        self._report_sem = asyncio.Semaphore(16)
         self.bound = 0
         self.unschedulable_attempts = 0
 
@@ -145,8 +149,8 @@ class Scheduler:
                     if not released:
                         self._bind_sem.release()
                 n += 1
-                if n % 8 == 0:
-                    await asyncio.sleep(0)  # let binds and informers run
+                if n % 2 == 0:
+                    await asyncio.sleep(0)  # let binds, informers and the lease renewal run
         finally:
             cleanup.cancel()
             self.queue.close()
@@ -184,7 +188,9 @@ class Scheduler:
             self.unschedulable_attempts += 1
             self.queue.add_unschedulable(key)
             msg = fit_error_message(len(self.cache.nodes), reasons)
-            self._spawn(self._report_unschedulable(obj, msg))
+            if key not in self._report_pending:
+                self._spawn(self._report_worker(key))
+            self._report_pending[key] = (obj, msg)
             return False
         self.cache.assume(pi, node)
         self._spawn(self._bind(obj, pi, node, score, detail), holds_sem=True)
@@ -195,14 +201,17 @@ class Scheduler:
         state = CycleState()
         reasons: Counter[str] = Counter()
         feasible: list[NodeInfo] = []
-        filters = self.filters
+        # skip filters that cannot reject this pod (e.g. NodeName without spec.nodeName)
+        filters = [f for f in self.filters
+                   if not hasattr(f, "relevant") or f.relevant(pi)]
+        on_clean = [f for f in filters if not getattr(f, "passes_clean_nodes", False)]
         for ni in self.cache.nodes.values():
-            for f in filters:
+            for f in (on_clean if ni.clean else filters):
                 try:
                     st = f.filter(state, pi, ni)
                 except Exception as e:
                     st = Status.error(f"{f.name}: {e}", plugin=f.name)
-                if not st.ok:
+                if st is not SUCCESS and st.code != Code.SUCCESS:
                     for r in st.reasons:
                         reasons[r] += 1
                     break
@@ -217,26 +226,18 @@ class Scheduler:
             raw: list[int] = []
             for ni in feasible:
                 try:
-                    s, st = plugin.score(state, pi, ni)
+                    sc, st = plugin.score(state, pi, ni)
                 except Exception:
-                    s, st = 0, Status.error("score failed")
-                raw.append(s if st.ok else 0)
+                    sc, st = 0, Status.error("score failed")
+                raw.append(sc if st is SUCCESS or st.code == Code.SUCCESS else 0)
             norm = plugin.normalize(raw) if hasattr(plugin, "normalize") else raw
             parts.append((plugin.description, norm))
             weight_sum += weight
-            for i, s in enumerate(norm):
-                totals[i] += s * weight
-        best = -1
-        best_i = 0
-        ties = 0
-        for i, t in enumerate(totals):
-            if t > best:
-                best, best_i, ties = t, i, 1
-            elif t == best:
-                ties += 1
-                if random.randrange(ties) == 0:  # reservoir sampling among equals
-                    best_i = i
-        score = totals[best_i] // max(weight_sum, 1)
+            for i, sc in enumerate(norm):
+                totals[i] += sc * weight
+        best = max(totals)
+        best_i = random.choice([i for i, t in enumerate(totals) if t == best])
+        score = best // max(weight_sum, 1)
         detail = ", ".join(f"{d} {norm[best_i]}" for d, norm in parts)
         return feasible[best_i].name, score, detail, reasons
 
@@ -292,7 +293,20 @@ class Scheduler:
         self.recorder.record(obj, events.NORMAL, "Scheduled",
                              f"Successfully assigned {key} to {node} (score {score}: {detail})")
 
+    async def _report_worker(self, key: str) -> None:
+        try:
+            async with self._report_sem:
+                while key in self._report_pending:
+                    obj, msg = self._report_pending[key]
+                    await self._report_unschedulable(obj, msg)
+                    if self._report_pending.get(key, (None, None))[1] == msg:
+                        break
+        finally:
+            self._report_pending.pop(key, None)
+
     async def _report_unschedulable(self, obj: api_pb2.Object, message: str) -> None:
+        if self.cache.node_of(obj.pod.metadata.uid) is not None:
+            return  # placed meanwhile
         self.recorder.record(obj, events.WARNING, "FailedScheduling", message)
         pod = obj.pod
         for c in pod.status.conditions:

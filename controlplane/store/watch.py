@@ -173,15 +173,23 @@ class Fanout:
         return sub
 
     async def _catch_up(self, after: int, boundary: int) -> AsyncIterator[StoreEvent]:
-        """Events in (after, boundary] straight from etcd's history."""
+        """Events in (after, boundary] straight from etcd's history.
+
+        Ends at the first event past `boundary`, or with a BOOKMARK at `boundary`
+        when etcd reports progress past it with no such event.
+        """
+        last = after
         try:
-            async for _progress, events in self.conn.watch(self.key_prefix, after + 1):
+            async for progress, events in self.conn.watch(self.key_prefix, after + 1):
                 for raw in events:
                     ev = self.decode(raw)
                     if ev.revision > boundary:
                         return
+                    last = ev.revision
                     yield ev
-                if _progress >= boundary:
+                if progress >= boundary:
+                    if last < boundary:
+                        yield StoreEvent(BOOKMARK, self.make_bookmark(boundary), boundary, "")
                     return
         except Compacted as e:
             raise errors.Gone(

@@ -125,6 +125,8 @@ def _run(cli: Cli, args: argparse.Namespace, verb: str) -> int:
                 result_obj, result = cli.client.apply(obj, dry_run=dry_run)
             else:
                 result_obj, result = cli.client.create(obj, dry_run=dry_run), "created"
+        except (errors.Unavailable, errors.Unauthenticated):
+            raise                # the server, not this document: stop here
         except errors.ClientError as e:
             action = "applying" if verb == "apply" else "creating"
             cli.server_error(e, f'error when {action} "{item.source}" (document {item.index}, '

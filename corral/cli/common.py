@@ -90,13 +90,31 @@ class Cli:
         if isinstance(e, errors.Unavailable) and e.message.startswith("the connection"):
             self.err.write(f"The {e.message[4:]}\n")
         else:
-            msg = f"{context}: {e.message}" if context else e.message
+            message = kubectl_message(e)
+            msg = f"{context}: {message}" if context else message
             self.err.write(f"Error from server ({e.reason}): {msg}\n")
         self.err.flush()
 
     @property
     def colour(self) -> bool:
         return _is_tty(self.out) and "NO_COLOR" not in os.environ
+
+
+_KIND_NOT_FOUND = re.compile(r'^(\w+) "(?:[^"/]*/)?([^"/]+)" not found$')
+
+
+def kubectl_message(e: errors.ClientError) -> str:
+    """The server's message, with `Pod "ns/web" not found` put as kubectl says it:
+    `pods "web" not found`."""
+    if isinstance(e, errors.NotFound):
+        m = _KIND_NOT_FOUND.match(e.message)
+        if m:
+            try:
+                kind = kinds.lookup(m.group(1))
+            except kinds.UnknownKind:
+                return e.message
+            return f'{columns.qualified_resource(kind)} "{m.group(2)}" not found'
+    return e.message
 
 
 def _is_tty(stream: TextIO) -> bool:

@@ -111,6 +111,8 @@ def _delete_one(cli: Cli, args: argparse.Namespace, kind: kinds.Kind, name: str,
         if not args.ignore_not_found:
             cli.server_error(not_found(kind, name))
         return None
+    except (errors.Unavailable, errors.Unauthenticated):
+        raise
     except errors.ClientError as e:
         cli.server_error(e)
         return None

@@ -7,7 +7,7 @@ import argparse
 from corral import errors
 from corral.cli.common import Cli, CliError, Target, meta_of, not_found, parse_targets
 from corral.printers import columns
-from corral.printers.output import Printer, make_printer
+from corral.printers.output import Printer, make_printer, sort_key
 from proto import api_pb2, kinds
 
 EXAMPLES = """\
@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--watch-only", action="store_true",
                    help="watch for changes without listing first")
     p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    p.add_argument("-L", "--label-columns", action="append", default=[], metavar="KEY",
+                   help="a column with the value of this label (repeatable, or comma list)")
+    p.add_argument("--sort-by", default="", metavar="JSONPATH",
+                   help="sort by a field, e.g. .metadata.creationTimestamp")
     p.add_argument("--no-headers", action="store_true", help="print tables without headers")
     p.set_defaults(func=run)
 
@@ -70,7 +74,9 @@ def run(cli: Cli, args: argparse.Namespace) -> int:
     namespaced = any(t.kind.namespaced for t in targets)
     printer = make_printer(args.output, namespace_column=all_ns and namespaced,
                            show_labels=args.show_labels, no_headers=args.no_headers,
-                           colour=cli.colour)
+                           colour=cli.colour,
+                           label_columns=tuple(k for item in args.label_columns
+                                               for k in item.split(",") if k))
     with_kind = len(targets) > 1 or args.resources[0].split(",")[0] == "all"
     watching = args.watch or args.watch_only
     if watching and len(targets) != 1:
@@ -84,6 +90,8 @@ def run(cli: Cli, args: argparse.Namespace) -> int:
         objs.extend(got)
     if printer.is_table and any(t.kind.resource == "events" for t in targets):
         objs.sort(key=lambda o: columns.event_time(o.event) if o.HasField("event") else 0.0)
+    if args.sort_by:
+        objs.sort(key=sort_key(args.sort_by))
     single = len(targets) == 1 and len(targets[0].names) == 1
     if not args.watch_only:
         if objs:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
 from proto import agent_pb2
 
@@ -212,12 +211,13 @@ def run_exec(cli: Cli, args: argparse.Namespace) -> int:
 
     exit_code = 0
     error = ""
-    stream = cli.client.exec(start, requests())
-    if args.stdin:
-        threading.Thread(target=pump_stdin, name="exec-stdin", daemon=True).start()
     raw = raw_terminal(stdin_fd) if tty_mode else contextlib.nullcontext()
+    stream = None
     try:
-        with raw:
+        with raw:     # raw before the session starts, so no keystroke is cooked
+            stream = cli.client.exec(start, requests())
+            if args.stdin:
+                threading.Thread(target=pump_stdin, name="exec-stdin", daemon=True).start()
             for out in stream:
                 which = out.WhichOneof("output")
                 if which == "stdout":
@@ -229,13 +229,11 @@ def run_exec(cli: Cli, args: argparse.Namespace) -> int:
                     error = out.exit.error
                     break
     except KeyboardInterrupt:
-        stream.cancel()
         return 130
-    except errors.ClientError:
-        raise
     finally:
         inputs.put(None)
-        stream.cancel()
+        if stream is not None:
+            stream.cancel()
         if old_winch is not None:
             signal.signal(signal.SIGWINCH, old_winch)
     if error:

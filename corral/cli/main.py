@@ -7,9 +7,10 @@ are accepted before or after the verb, like kubectl's.
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from corral import errors
 from corral.cli import apply, delete, describe, get, logs_exec, misc, nodes, rollout
@@ -20,10 +21,10 @@ from corral.printers.output import OutputError
 
 EXAMPLES = """\
 examples:
-  corral apply -f manifests/web.yaml
+  corral apply -f manifests/web-deployment.yaml
   corral get pods -o wide
   corral describe deploy web
-  corral logs -f web-7d9c-abcde
+  corral logs -f deploy/web
   corral rollout status deploy/web
 """
 
@@ -68,7 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
     for module in (apply, get, describe, delete, logs_exec, rollout, nodes, misc):
         module.register(sub, parents)
+    _register_plugins(sub, parents)
     return parser
+
+
+# Verb groups that live outside corral/cli: a module with
+# `register(subparsers, parents)` adding parsers whose `func(cli, args) -> int`.
+PLUGINS = ("corral.cluster.cli",)
+
+
+def _register_plugins(sub: argparse._SubParsersAction[Any],
+                      parents: list[argparse.ArgumentParser]) -> None:
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue          # not written yet
+            raise
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(sub, parents)
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

@@ -82,7 +82,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 "  corral image pull busybox:1.36\n")
     isub = p.add_subparsers(dest="image_verb", metavar="SUBCOMMAND", required=True)
     ip = isub.add_parser("ls", parents=parents, help="list the images of every node",
-                         aliases=["list"])
+                         aliases=["list"], formatter_class=FMT,
+                         epilog="examples:\n  corral image ls\n"
+                                "  corral image ls --node node-1 -q\n")
     ip.add_argument("--node", default="", help="only this node")
     ip.add_argument("-q", "--quiet", action="store_true", help="image references only")
     ip.set_defaults(func=run_image_ls)
@@ -90,7 +92,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                         ("load", "load an image archive onto the nodes"),
                         ("push", "push an image from a node to a registry"),
                         ("prune", "remove unused images from the nodes")):
-        ip = isub.add_parser(name, parents=parents, help=help_)
+        example = {"pull": "busybox:1.36", "load": "busybox.tar", "push": "busybox:1.36",
+                   "prune": ""}[name]
+        ip = isub.add_parser(name, parents=parents, help=help_, formatter_class=FMT,
+                             epilog=f"examples:\n  corral image {name} {example}\n")
         if name != "prune":
             ip.add_argument("image", metavar="IMAGE" if name != "load" else "ARCHIVE")
         ip.add_argument("--node", default="", help="only this node")
@@ -101,16 +106,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 "  corral config set-context local --server 10.0.0.1:6443 --namespace dev\n"
                 "  corral config use-context local\n")
     csub = p.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", required=True)
-    cp = csub.add_parser("view", parents=parents, help="print the config")
+    cp = csub.add_parser("view", parents=parents, help="print the config",
+                         formatter_class=FMT, epilog="examples:\n  corral config view\n")
     cp.set_defaults(func=run_config_view)
-    cp = csub.add_parser("get-contexts", parents=parents, help="list the contexts")
+    cp = csub.add_parser("get-contexts", parents=parents, help="list the contexts",
+                         formatter_class=FMT, epilog="examples:\n  corral config get-contexts\n")
     cp.set_defaults(func=run_config_get_contexts)
-    cp = csub.add_parser("current-context", parents=parents, help="print the current context")
+    cp = csub.add_parser("current-context", parents=parents, help="print the current context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config current-context\n")
     cp.set_defaults(func=run_config_current)
-    cp = csub.add_parser("use-context", parents=parents, help="set the current context")
+    cp = csub.add_parser("use-context", parents=parents, help="set the current context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config use-context local\n")
     cp.add_argument("name")
     cp.set_defaults(func=run_config_use)
-    cp = csub.add_parser("set-context", parents=parents, help="create or change a context")
+    cp = csub.add_parser("set-context", parents=parents, help="create or change a context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config set-context local "
+                                "--server 127.0.0.1:6443 -n dev\n")
     cp.add_argument("name")
     cp.add_argument("--ca", dest="certificate_authority", default=None)
     cp.add_argument("--client-certificate", default=None)

@@ -196,6 +196,9 @@ def run_history(cli: Cli, args: argparse.Namespace) -> int:
                 cli.out.write(w.render())
                 return 0
         raise CliError(f"unable to find the specified revision {args.revision}")
+    if not rsets:
+        cli.print("No rollout history found.")
+        return 0
     cli.print(f"deployment.apps/{name} ")
     rows = [[str(revision(r.metadata)), r.metadata.annotations.get(CHANGE_CAUSE, "<none>")]
             for r in rsets]

@@ -95,3 +95,12 @@ def remove_namespaces(prefix: str) -> None:
             netns.delete_ns(name)
         except OSError:
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+
+
+def remove_if_empty(rel: str) -> None:
+    """rmdir a cgroup in every hierarchy where it has no children left."""
+    for d in cgroup_dirs(rel):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass

@@ -24,6 +24,7 @@ def down(name: str, log: Callable[[str], None]) -> bool:
         netns.delete_link(node.host_veth)
     netns.delete_link(rec.bridge)
     cleanup.kill_cgroup_tree(f"corral/{rec.name}")
+    cleanup.remove_if_empty("corral")          # shared parent of every cluster's subtree
     shutil.rmtree(rec.dir, ignore_errors=True)
     log(f'cluster "{name}" deleted')
     return True

@@ -7,6 +7,8 @@ instead (`corral image load`).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -50,3 +52,33 @@ def start(rec: state.ClusterRecord, timeout: float = 15.0) -> int:
     if not procs.wait_for(answers, timeout, interval=0.05):
         raise RuntimeError(f"docker-registry not answering at {rec.registry}")
     return pid
+
+
+DEMO_IMAGE = "demo:latest"          # what manifests/ use: docker.io/library/demo:latest
+DEMO_CMD = "httpd -f -p 8080 -h /www"
+
+
+def seed(rec: state.ClusterRecord) -> str:
+    """Build the demo image from busybox-static, offline, and push it to the
+    registry as library/demo:latest (the nodes use the registry as their
+    docker.io mirror, so `image: demo:latest` pulls it). Returns its digest.
+    """
+    work = Path(rec.dir) / "demo-image"
+    rootfs, store = work / "rootfs", work / "store"
+    tool = [sys.executable, "-m", "agent.images"]
+    steps = [
+        [*tool, "build-busybox", str(rootfs)],
+        [*tool, "--data-dir", str(store), "import-rootfs", str(rootfs), DEMO_IMAGE,
+         "--cmd", DEMO_CMD],
+        [*tool, "--data-dir", str(store), "--insecure", rec.registry, "push", DEMO_IMAGE,
+         "--to", f"{rec.registry}/library/demo:latest"],
+    ]
+    out = ""
+    for argv in steps:
+        r = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"building the demo image failed: {' '.join(argv[2:4])}: "
+                               f"{(r.stderr or r.stdout).strip()}")
+        out = r.stdout.strip()
+    shutil.rmtree(work, ignore_errors=True)
+    return out.rsplit(" ", 1)[-1]

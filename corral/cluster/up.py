@@ -67,6 +67,7 @@ def agent_argv(rec: state.ClusterRecord, node: state.NodeRecord) -> list[str]:
         "--netns-prefix", f"{node.netns}-",
         "--profile", rec.profile,
         "--insecure-registry", rec.registry,
+        "--registry-mirror", f"docker.io=http://{rec.registry}",
     ]
 
 
@@ -115,6 +116,9 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
 
     rec.registry_pid = registry.start(rec)
     rec.save()
+    if rec.registry_pid:
+        registry.seed(rec)
+        log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE}")
     for node in rec.nodes:
         start_agent(rec, node)
     rec.save()
@@ -130,6 +134,6 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
     if not procs.wait_for(all_ready, timeout, interval=0.1):
         raise RuntimeError(
             f"nodes not Ready after {timeout:.0f} s; see the logs in {rec.dir}/logs")
-    log(f" ✓ control plane at {rec.server}, registry at {rec.registry}")
+    log(f" ✓ control plane at {rec.server}")
     log(f" ✓ {len(want)} nodes Ready in {time.monotonic() - t0:.1f} s")
     return rec

@@ -274,20 +274,22 @@ def _labels(obj: api_pb2.Object) -> str:
 
 
 def headers(resource: str, *, wide: bool = False, namespace_column: bool = False,
-            show_labels: bool = False) -> list[str]:
+            show_labels: bool = False, label_columns: tuple[str, ...] = ()) -> list[str]:
     t = table_for(resource)
     out = list(t.headers)
     if wide:
         out += t.wide_headers
     if namespace_column:
         out.insert(0, "NAMESPACE")
+    out += [key.rsplit("/", 1)[-1].upper() for key in label_columns]
     if show_labels:
         out.append("LABELS")
     return out
 
 
 def row(obj: api_pb2.Object, *, wide: bool = False, namespace_column: bool = False,
-        show_labels: bool = False, with_kind: bool = False, now: float | None = None) -> list[str]:
+        show_labels: bool = False, with_kind: bool = False, now: float | None = None,
+        label_columns: tuple[str, ...] = ()) -> list[str]:
     now = time.time() if now is None else now
     k = kinds.of(obj)
     t = table_for(k.resource)
@@ -298,6 +300,9 @@ def row(obj: api_pb2.Object, *, wide: bool = False, namespace_column: bool = Fal
         cells += t.wide_row(obj, now)
     if namespace_column:
         cells.insert(0, kinds.unwrap(obj).metadata.namespace)  # type: ignore[attr-defined]
+    if label_columns:
+        meta_labels = kinds.unwrap(obj).metadata.labels  # type: ignore[attr-defined]
+        cells += [meta_labels.get(key, "") for key in label_columns]
     if show_labels:
         cells.append(_labels(obj))
     return cells

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,7 @@ class Printer:
     show_labels: bool = False
     no_headers: bool = False
     colour: bool = False
+    label_columns: tuple[str, ...] = ()
     _compiled: jsonpath.Template | None = None
     _columns: list[tuple[str, jsonpath.Template]] = field(default_factory=list)
     _widths: dict[str, list[int]] = field(default_factory=dict)
@@ -156,9 +157,11 @@ class Printer:
         out: list[str] = []
         for resource, items in groups.items():
             hdr = columns.headers(resource, wide=wide, namespace_column=self.namespace_column,
-                                  show_labels=self.show_labels)
+                                  show_labels=self.show_labels,
+                                  label_columns=self.label_columns)
             rows = [columns.row(o, wide=wide, namespace_column=self.namespace_column,
-                                show_labels=self.show_labels, with_kind=with_kind, now=now)
+                                show_labels=self.show_labels, with_kind=with_kind, now=now,
+                                label_columns=self.label_columns)
                     for o in items]
             status_col = columns.table_for(resource).status_column
             if status_col >= 0 and self.namespace_column:
@@ -197,6 +200,28 @@ def _braced(template: str) -> str:
     if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
         t = t[1:-1]
     return t if "{" in t else "{" + t + "}"
+
+
+def sort_key(field: str) -> Callable[[api_pb2.Object], tuple[int, Any]]:
+    """--sort-by: a key function from a JSONPath like '.metadata.creationTimestamp'."""
+    expr = field.strip()
+    if not expr.startswith("{"):
+        expr = "{" + (expr if expr.startswith((".", "$")) else "." + expr) + "}"
+    try:
+        tmpl = jsonpath.Template(expr)
+    except jsonpath.JSONPathError as e:
+        raise OutputError(f"couldn't parse --sort-by {field}: {e}") from None
+
+    def key(obj: api_pb2.Object) -> tuple[int, Any]:
+        values = _jsonpath_values(tmpl, encode(obj))
+        if not values:
+            return (0, "")
+        v = values[0]
+        if isinstance(v, bool | int | float):
+            return (1, float(v))
+        return (2, jsonpath.format_value(v))
+
+    return key
 
 
 def parse_custom_columns(spec: str) -> list[tuple[str, jsonpath.Template]]:
@@ -255,7 +280,8 @@ def _status_colour(col: int) -> table.Colour:
 
 
 def make_printer(output: str, *, namespace_column: bool = False, show_labels: bool = False,
-                 no_headers: bool = False, colour: bool = False) -> Printer:
+                 no_headers: bool = False, colour: bool = False,
+                 label_columns: tuple[str, ...] = ()) -> Printer:
     """Parse an -o value into a Printer; raises OutputError like kubectl for unknown ones."""
     fmt, _, template = output.partition("=")
     if fmt in ("jsonpath", "jsonpath-as-json", "custom-columns"):
@@ -269,4 +295,4 @@ def make_printer(output: str, *, namespace_column: bool = False, show_labels: bo
         allowed = "custom-columns,json,jsonpath,jsonpath-as-json,name,wide,yaml"
         raise OutputError(f'unable to match a printer suitable for the output format "{output}",'
                           f" allowed formats are: {allowed}")
-    return Printer(fmt, "", namespace_column, show_labels, no_headers, colour)
+    return Printer(fmt, "", namespace_column, show_labels, no_headers, colour, label_columns)

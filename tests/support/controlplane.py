@@ -15,6 +15,8 @@ As a separate process (`python -m controlplane`), the way it runs for real:
     ControlPlaneProcess(etcd.endpoint, loops=False)        # API only, no scheduler/controllers
     ControlPlaneProcess("")     # with its own embedded etcd (in its temp dir), stopped with it
     ControlPlaneProcess(etcd.endpoint, profile="demo", extra_args=["--log-level", "debug"])
+        # profile "default" (the default here) waits 40 s + 300 s before evicting pods of
+        # a node without heartbeat; "demo" evicts within seconds (with grace 0)
 
 In-process (same event loop as the test; gives the Registry too):
 
@@ -80,7 +82,7 @@ def _port_open(port: int) -> bool:
 class ControlPlaneProcess:
     """`python -m controlplane` against `etcd_endpoint` ("": with its own embedded etcd)."""
 
-    def __init__(self, etcd_endpoint: str, *, loops: bool = True, profile: str = "demo",
+    def __init__(self, etcd_endpoint: str, *, loops: bool = True, profile: str = "default",
                  extra_args: list[str] | None = None, port: int = 0) -> None:
         self.etcd_endpoint = etcd_endpoint
         self.loops = loops

@@ -125,18 +125,29 @@ def rmdir_tree(path: Path) -> None:
         return
     for child in sorted((p for p in path.iterdir() if p.is_dir()), reverse=True):
         rmdir_tree(child)
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        if e.errno == errno.ENOTEMPTY and not any(p.is_dir() for p in path.iterdir()):
-            # a plain directory standing in for cgroupfs (tests): files block rmdir
-            for p in path.iterdir():
-                p.unlink()
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
             os.rmdir(path)
             return
-        raise CgroupError(f"remove cgroup {path}: {e.strerror or e}") from e
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                time.sleep(0.01)  # exiting tasks still being released
+                continue
+            _rmdir_failed(path, e)
+            return
+
+
+def _rmdir_failed(path: Path, e: OSError) -> None:
+    if e.errno == errno.ENOTEMPTY and not any(p.is_dir() for p in path.iterdir()):
+        # a plain directory standing in for cgroupfs (tests): files block rmdir
+        for p in path.iterdir():
+            p.unlink()
+        os.rmdir(path)
+        return
+    raise CgroupError(f"remove cgroup {path}: {e.strerror or e}") from e
 
 
 class Driver(abc.ABC):
@@ -179,3 +190,7 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def children(self, rel: str) -> list[str]:
         """Names of the child cgroups of ``rel`` (empty if it does not exist)."""
+
+    @abc.abstractmethod
+    def container_mounts(self) -> list[tuple[str, str, str]]:
+        """(fstype, name under /sys/fs/cgroup, mount data) for a container's view."""

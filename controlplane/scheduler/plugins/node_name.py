@@ -13,6 +13,10 @@ REASON = "node(s) didn't match the requested node name"
 class NodeName:
     name = NAME
 
+    def relevant(self, pod: PodInfo) -> bool:
+        """Only a pod that names a node can be rejected."""
+        return bool(pod.pod.spec.node_name)
+
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         want = pod.pod.spec.node_name
         if not want or want == node_info.name:

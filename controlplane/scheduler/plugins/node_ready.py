@@ -12,6 +12,7 @@ REASON = "node(s) were not ready"
 
 class NodeReady:
     name = NAME
+    passes_clean_nodes = True  # only a not-ready, cordoned or tainted node can fail
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         for c in node_info.node.status.conditions:

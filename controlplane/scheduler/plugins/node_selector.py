@@ -13,6 +13,10 @@ REASON = "node(s) didn't match Pod's node affinity/selector"
 class NodeSelector:
     name = NAME
 
+    def relevant(self, pod: PodInfo) -> bool:
+        """Only a pod with a nodeSelector can be rejected."""
+        return bool(pod.pod.spec.node_selector)
+
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         sel = pod.pod.spec.node_selector
         if not sel:

@@ -14,6 +14,7 @@ TAINT_KEY = "node.kubernetes.io/unschedulable"
 
 class NodeUnschedulable:
     name = NAME
+    passes_clean_nodes = True  # only a not-ready, cordoned or tainted node can fail
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         if not node_info.node.spec.unschedulable:

@@ -38,6 +38,7 @@ def untolerated(taints: Any, tolerations: Any) -> core_pb2.Taint | None:
 
 class TaintToleration:
     name = NAME
+    passes_clean_nodes = True  # only a not-ready, cordoned or tainted node can fail
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         taints = node_info.node.spec.taints

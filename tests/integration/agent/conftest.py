@@ -229,14 +229,24 @@ def cluster() -> Iterator[Cluster]:
                     os.kill(p, signal.SIGKILL)
             CgroupManager(cgroup_root).driver.remove(cgroup_root)
         finally:
+            left_netns = []
             for line in ip("netns", "list", check=False).stdout.splitlines():
                 name = line.split()[0] if line.split() else ""
                 if name.startswith(f"corral-{node}-"):
+                    left_netns.append(name)
                     ip("netns", "del", name, check=False)
             ns.delete()
+            left_cgroups = [p for p in Path("/sys/fs/cgroup").glob(f"*/{cgroup_root}")
+                            if p.is_dir()]
+            with open("/proc/self/mountinfo") as f:
+                left_mounts = [ln for ln in f if str(tmp) in ln]
             if agent is not None:
                 with contextlib.suppress(OSError):
                     shutil.copy(agent.log_path,
                                 Path(tempfile.gettempdir()) / "corral-agent-it-last.log")
             unmount_under(str(tmp))
             shutil.rmtree(tmp, ignore_errors=True)
+    # the agent cleans up deleted pods itself: nothing of theirs may be left
+    assert not left_cgroups, f"cgroups left behind: {left_cgroups}"
+    assert not left_mounts, f"mounts left behind: {left_mounts}"
+    assert not left_netns, f"pod network namespaces left behind: {left_netns}"

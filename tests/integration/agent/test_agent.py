@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import grpc
 
 from proto import agent_pb2, agent_pb2_grpc, api_pb2, core_pb2, kinds
 
-from .conftest import Cluster, wait_for
+from .conftest import AgentProcess, Cluster, wait_for
 
 
 def _pod(cluster: Cluster, name: str) -> core_pb2.Pod:
@@ -28,14 +29,15 @@ def _pod(cluster: Cluster, name: str) -> core_pb2.Pod:
     return pod
 
 
-def _running(cluster: Cluster, name: str) -> core_pb2.Pod | None:
+def _running(cluster: Cluster, name: str, restarts: int = 0) -> core_pb2.Pod | None:
     cluster.agent.check_alive()
     obj = cluster.get_pod(name)
     if obj is None:
         return None
     p = obj.pod
     if p.status.phase == "Running" and p.status.pod_ip and p.status.container_statuses \
-            and p.status.container_statuses[0].state.HasField("running"):
+            and p.status.container_statuses[0].state.HasField("running") \
+            and p.status.container_statuses[0].restart_count == restarts:
         return p
     return None
 
@@ -63,6 +65,10 @@ def test_pod_runs_survives_agent_kill_and_is_deleted(cluster: Cluster) -> None:
     cid = cs.container_id.removeprefix("corral://")
     pid = _pid(agent.data_dir, agent.cgroup_root, cid)
     port = node.status.daemon_endpoints.kubelet_endpoint.port
+    wait_for(lambda: any(o.event.reason == "Started" and o.event.involved_object.name == "web"
+                         for o in cluster.api.List(api_pb2.ListRequest(
+                             resource="events", namespace="default"), timeout=5).items),
+             20, "a Started event", agent.log)
     _check_agent_service(cluster, f"{agent.netns.ns_ip}:{port}")
 
     # kill -9: the container keeps running; the next agent adopts it
@@ -109,6 +115,32 @@ def _check_agent_service(cluster: Cluster, address: str) -> None:
         stderr = b"".join(o.stderr for o in out if o.WhichOneof("output") == "stderr")
         assert (stdout, stderr) == (b"web\n", b"err\n")
         assert out[-1].exit.exit_code == 3
+        # stdin, then close it: cat echoes and exits
+        def cat_inputs() -> Iterator[agent_pb2.ExecInput]:
+            yield agent_pb2.ExecInput(start=agent_pb2.ExecStart(
+                namespace="default", pod="web", command=["cat"], stdin=True))
+            yield agent_pb2.ExecInput(stdin=b"ping\n")
+            yield agent_pb2.ExecInput(close_stdin=True)
+        out = list(stub.Exec(cat_inputs(), timeout=20))
+        assert b"".join(o.stdout for o in out) == b"ping\n"
+        assert out[-1].exit.exit_code == 0
+
+        # a tty: output comes back on stdout, \n as \r\n
+        def tty_inputs() -> Iterator[agent_pb2.ExecInput]:
+            yield agent_pb2.ExecInput(start=agent_pb2.ExecStart(
+                namespace="default", pod="web", command=["sh", "-c", "echo tty; exit 4"],
+                tty=True, size=agent_pb2.TerminalSize(width=80, height=24)))
+        out = list(stub.Exec(tty_inputs(), timeout=20))
+        assert b"tty\r\n" in b"".join(o.stdout for o in out)
+        assert out[-1].exit.exit_code == 4
+
+        # follow: the existing lines first, then the stream stays open
+        follow = stub.Logs(agent_pb2.LogsRequest(namespace="default", pod="web", follow=True),
+                           timeout=20)
+        first = next(iter(follow))
+        assert first.data == b"hello from web\n"
+        follow.cancel()
+
         stats = stub.Stats(agent_pb2.StatsRequest(namespace="default", pod="web"), timeout=10)
         assert [p.name for p in stats.pods] == ["web"]
         assert stats.pods[0].containers[0].memory_usage_bytes > 0
@@ -163,11 +195,28 @@ def test_control_plane_away_nothing_stops(cluster: Cluster) -> None:
     agent.check_alive()
     assert _pid(agent.data_dir, agent.cgroup_root, cid) == pid
 
+    # the container crashes while the control plane is still away: restarted
+    os.kill(pid, signal.SIGKILL)
+    new_cid = wait_for(lambda: _other_running(agent, cid), 30, "a restarted container",
+                       agent.log)
+
     cluster.cp.start()
     lease_before = _lease_time(cluster)
     wait_for(lambda: _lease_time(cluster) > lease_before, 30, "lease renewed", agent.log)
-    pod = wait_for(lambda: _running(cluster, "web"), 30, "pod Running", agent.log)
+    pod = wait_for(lambda: _running(cluster, "web", restarts=1), 30, "pod Running, 1 restart",
+                   agent.log)
     cs = pod.status.container_statuses[0]
-    assert cs.container_id == f"corral://{cid}" and cs.restart_count == 0
-    assert _pid(agent.data_dir, agent.cgroup_root, cid) == pid
+    assert cs.container_id == f"corral://{new_cid}"
+    assert cs.last_state.terminated.exit_code == 137
     assert "stopping" not in agent.log()
+    cluster.api.Delete(api_pb2.DeleteRequest(resource="pods", namespace="default", name="web"),
+                       timeout=5)
+    wait_for(lambda: cluster.get_pod("web") is None, 60, "pod deleted", agent.log)
+
+
+def _other_running(agent: AgentProcess, old: str) -> str | None:
+    from agent.runtime.runtime import Runtime
+    for c in Runtime(agent.data_dir / "runtime", agent.cgroup_root).list():
+        if c.id != old and c.state == "running":
+            return c.id
+    return None

@@ -11,7 +11,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from controlplane import errors
+from controlplane.apiserver.registry import Registry
+from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
+from controlplane.store import Store
 from proto import agent_pb2, api_pb2, api_pb2_grpc
 from tests.support.aio import run
 from tests.support.controlplane import ControlPlane
@@ -358,3 +362,41 @@ def test_namespace_deletion_waits_for_its_content(etcd: EtcdProcess) -> None:
             == grpc.StatusCode.NOT_FOUND
 
     with_api(etcd, body)
+
+
+def test_authorize_hook(etcd: EtcdProcess) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def authorize(verb: str, resource: str, namespace: str, name: str,
+                  obj: Any = None, old: Any = None, **kw: Any) -> None:
+        calls.append((verb, resource, namespace, name, obj is not None, old is not None))
+        if verb == "delete":
+            raise errors.Forbidden(f"no deleting {resource} here")
+
+    async def main() -> None:
+        store = Store(etcd.endpoint)
+        registry = Registry(store)
+        await registry.start()
+        server = ApiServer(registry, "127.0.0.1:0", authorize=authorize)
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(server.address) as ch:
+                api: Any = api_pb2_grpc.ApiStub(ch)
+                ns = await new_ns(api)
+                await api.Create(api_pb2.CreateRequest(object=pod("a", ns)))
+                got = await api.Get(api_pb2.GetRequest(resource="po", namespace=ns, name="a"))
+                await api.Update(api_pb2.UpdateRequest(object=got))
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await api.Delete(api_pb2.DeleteRequest(resource="pods", namespace=ns,
+                                                           name="a"))
+                assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                assert "no deleting pods" in (info.value.details() or "")
+        finally:
+            await server.stop(0)
+            await store.close()
+        assert ("create", "pods", ns, "a", True, False) in calls
+        assert ("get", "pods", ns, "a", True, False) in calls
+        assert ("update", "pods", ns, "a", True, True) in calls
+        assert ("delete", "pods", ns, "a", False, True) in calls
+
+    run(main())

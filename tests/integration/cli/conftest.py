@@ -42,7 +42,7 @@ class Corral:
 
 
 @pytest.fixture(scope="module")
-def controlplane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlaneProcess]:
+def controlplane() -> Iterator[ControlPlaneProcess]:
     with EtcdProcess() as etcd:
         cp = ControlPlaneProcess(etcd.endpoint)
         cp.start()

@@ -6,8 +6,6 @@ import queue
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -16,22 +14,13 @@ from corral import errors
 from corral.client import Client
 from proto import api_pb2, core_pb2, kinds
 from tests.integration.cli.conftest import REPO, Corral
-
-MANIFESTS = REPO / "manifests"
+from tests.integration.cli.helpers import MANIFESTS, unique_ns, wait_for
 
 
 def names_in(path: Path) -> list[tuple[str, str]]:
     """(kind, name) of each document of a manifest file."""
     return [(d["kind"], d["metadata"]["name"])
             for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def unique_ns(corral: Corral) -> str:
-    ns = "t-" + uuid.uuid4().hex[:8]
-    r = corral("apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n"
-                                        f"  name: {ns}\n")
-    assert r.code == 0, r.err
-    return ns
 
 
 def test_apply_get_describe_delete_example_manifests(corral: Corral) -> None:
@@ -231,28 +220,6 @@ def test_scale_label_cordon(corral: Corral, client: Client) -> None:
     r = corral("cordon", node.metadata.name)
     assert (r.code, r.out) == (0, f"node/{node.metadata.name} cordoned\n"), r.err
     assert client.get("nodes", node.metadata.name).node.spec.unschedulable
-
-
-def wait_for(client: Client, resource: str, ns: str,
-             pred: Callable[[list[api_pb2.Object]], bool], timeout: float = 30) -> None:
-    """Block (on a watch, no polling) until pred(current objects) holds."""
-    lst = client.list(resource, ns)
-    objs = {o.SerializeToString(): o for o in lst.items}
-    current = {kinds.key_of(o): o for o in objs.values()}
-    if pred(list(current.values())):
-        return
-    stream = client.watch(resource, ns, resource_version=lst.resource_version, timeout=timeout)
-    try:
-        for ev in stream:
-            if ev.type == "DELETED":
-                current.pop(kinds.key_of(ev.object), None)
-            elif ev.type in ("ADDED", "MODIFIED"):
-                current[kinds.key_of(ev.object)] = ev.object
-            if pred(list(current.values())):
-                return
-    finally:
-        stream.cancel()
-    raise AssertionError(f"condition on {resource} not reached")
 
 
 def revisions(objs: list[api_pb2.Object]) -> set[str]:

@@ -47,7 +47,6 @@ def test_unschedulable_reasons(etcd):
             assert evs[0].type == "Warning"
             assert "Insufficient memory" in evs[0].message
             # a node that fits appears: the pod is retried and bound
-            c.agent.nodes  # noqa: B018 - the cluster's agent exists
             from agent.hollow import HollowAgent
             big = HollowAgent(c.cp.address, nodes=1, prefix="big-", memory="16Gi",
                               heartbeat=c.profile.heartbeat_interval)

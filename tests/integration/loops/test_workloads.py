@@ -16,7 +16,7 @@ from tests.support.aio import eventually, run
 REVISION = "deployment.kubernetes.io/revision"
 
 
-async def set_image(reg, name: str, image: str) -> None:
+async def set_image(reg, name, image):
     for _ in range(10):
         cur = await reg.get("deployments", "default", name)
         cur.deployment.spec.template.spec.containers[0].image = image
@@ -28,7 +28,7 @@ async def set_image(reg, name: str, image: str) -> None:
     raise AssertionError("could not update the deployment")
 
 
-async def set_replicas(reg, name: str, n: int) -> None:
+async def set_replicas(reg, name, n):
     for _ in range(10):
         cur = await reg.get("deployments", "default", name)
         cur.deployment.spec.replicas = n
@@ -214,7 +214,34 @@ def test_progress_deadline_exceeded(etcd):
                            for x in d.status.conditions)
             await eventually(exceeded, timeout=30, what="ProgressDeadlineExceeded")
             d = (await reg.get("deployments", "default", "big")).deployment
-            avail = [x for x in d.status.conditions if x.type == "Available"][0]
+            avail = next(x for x in d.status.conditions if x.type == "Available")
             assert avail.status == "False"
+
+    run(main(), timeout=60)
+
+
+def test_paused_deployment_does_not_roll(etcd):
+    async def main():
+        async with Cluster(etcd.endpoint, nodes=2) as c:
+            reg = c.registry
+            await reg.create(deployment("p", 2, image="x:1"))
+            await eventually(lambda: deployment_done(reg, "p", 2), timeout=30)
+            cur = await reg.get("deployments", "default", "p")
+            cur.deployment.spec.paused = True
+            cur.deployment.spec.template.spec.containers[0].image = "x:2"
+            await reg.update(cur)
+
+            async def paused_seen():
+                d = (await reg.get("deployments", "default", "p")).deployment
+                return d.status.observed_generation == d.metadata.generation and any(
+                    x.type == "Progressing" and x.reason == "DeploymentPaused"
+                    for x in d.status.conditions)
+            await eventually(paused_seen, timeout=20, what="paused observed")
+            assert len((await reg.list("replicasets", "default")).items) == 1
+            cur = await reg.get("deployments", "default", "p")
+            cur.deployment.spec.paused = False
+            await reg.update(cur)
+            await eventually(lambda: deployment_done(reg, "p", 2, "x:2"), timeout=30,
+                             what="resumed rollout")
 
     run(main(), timeout=60)

@@ -54,3 +54,49 @@ def test_cleanup_orphans_after_crash_mid_create(env: Env) -> None:
     assert not (env.rt.pods_dir / "old-pod").exists()
     assert not under(str(env.rt.pods_dir / "old-pod"))
     os.kill(kept.pid, 0)  # still ours to stop in teardown
+
+
+CRASHING_AGENT = """
+import os, signal, sys
+from pathlib import Path
+from agent.runtime import ContainerConfig, Runtime, launch
+
+def crash(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if sys.argv[5] == "after-spawn":
+    launch.read_until_eof = crash  # the shim is started; we die before it reports
+else:
+    launch.spawn_shim = crash      # cgroup, dirs and spec exist; no shim yet
+rt = Runtime(Path(sys.argv[1]), sys.argv[2])
+rt.create_pod_sandbox(sys.argv[3], "crashy")
+rt.start_container(ContainerConfig(
+    id="crashy", pod_uid=sys.argv[3], name="main", pod_name="crashy",
+    lower_dirs=[Path(sys.argv[4])], argv=["sleep", "1000"]))
+"""
+
+
+@pytest.mark.parametrize("when", ["before-spawn", "after-spawn"])
+def test_agent_crash_mid_create_then_cleanup(env: Env, when: str) -> None:
+    import subprocess
+    import sys
+
+    from agent.runtime import Runtime
+    from agent.runtime.helpers import PROJECT_ROOT
+    from tests.integration.runtime.conftest import wait_for
+
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_AGENT, str(env.rt.state_dir), env.rt.cgroups.root_name,
+         env.pod_uid, str(env.root), when], cwd=PROJECT_ROOT, check=False)
+    assert proc.returncode == -9
+    cdir = env.rt.containers_dir / "crashy"
+    assert cdir.exists()
+    rel = f"{env.rt.cgroups.root_name}/pod{env.pod_uid}/crashy"
+    if when == "after-spawn":  # the shim carried on without the agent
+        wait_for(lambda: env.rt.cgroups.pids(rel), what="the container to start")
+    fresh = Runtime(env.rt.state_dir, env.rt.cgroups.root_name)
+    fresh.cleanup_orphans(set())
+    assert not cdir.exists()
+    assert not fresh.cgroups.driver.exists(rel)
+    assert not (env.rt.pods_dir / env.pod_uid).exists()
+    assert under(str(env.tmp)) == []

@@ -62,9 +62,10 @@ def test_exec_exit_code_and_not_found(env: Env) -> None:
 
 def test_exec_with_tty(env: Env) -> None:
     cid, _ = _running(env)
-    p = env.rt.exec(cid, ["sh", "-c", "tty; stty size"], tty=True)
+    p = env.rt.exec(cid, ["sh", "-c", "tty; read line; stty size"], tty=True)
     assert p.master_fd is not None
     p.resize(33, 101)
+    os.write(p.master_fd, b"go\n")  # only now does the command look at the size
     buf = b""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Runtime, StartError
+from agent.runtime import Runtime, StartError, state
 from agent.runtime.helpers import PROJECT_ROOT
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 
@@ -137,3 +137,39 @@ def test_shim_detached_from_agent_session(env: Env) -> None:
     assert os.getsid(shim) == shim != os.getsid(0)
     env.rt.remove(cfg.id)
     assert not (env.rt.containers_dir / cfg.id).exists()
+
+
+def test_bad_requests_change_nothing(env: Env) -> None:
+    from agent.runtime import ContainerExists, InvalidConfig, SandboxNotFound
+
+    with pytest.raises(SandboxNotFound):
+        env.rt.start_container(env.config(["true"]))
+    env.sandbox()
+    with pytest.raises(InvalidConfig, match="workingDir"):
+        env.rt.start_container(env.config(["true"], working_dir="/proc/self/fd/3"))
+    with pytest.raises(InvalidConfig, match="not a directory"):
+        env.rt.start_container(env.config(["true"], lower_dirs=[env.tmp / "missing"]))
+    with pytest.raises(InvalidConfig):
+        env.rt.start_container(env.config(["true"], id="../escape"))
+    cfg = env.config(["sleep", "1000"])
+    env.rt.start_container(cfg)
+    with pytest.raises(ContainerExists):
+        env.rt.start_container(cfg)
+    assert [c.id for c in env.rt.list()] == [cfg.id]
+
+
+def test_shim_killed_container_still_stoppable(env: Env) -> None:
+    import json
+
+    env.sandbox()
+    cfg = env.config(["sleep", "1000"])
+    info = env.rt.start_container(cfg)
+    rec = json.loads((env.rt.containers_dir / cfg.id / "state.json").read_text())
+    os.kill(rec["shim_pid"], signal.SIGKILL)  # the shim is a process this test started
+    wait_for(lambda: not state.alive(rec["shim_pid"], None), what="the shim to die")
+    assert env.rt.status(cfg.id).state == "running"  # the container does not care
+    after = env.rt.stop(cfg.id, grace_seconds=0)
+    assert after.state == "exited" and after.exit_code == 137
+    assert info.pid and not state.alive(info.pid, None)  # (init reaps the orphan)
+    again = env.rt.stop(cfg.id, grace_seconds=0)  # stopping twice is fine
+    assert again.exit_code == 137

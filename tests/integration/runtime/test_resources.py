@@ -52,3 +52,85 @@ def test_stats_report_usage(env: Env) -> None:
     assert st.cpu_usage_ns > 10_000_000
     assert 0 < st.memory_working_set_bytes <= st.memory_usage_bytes
     assert st.pids >= 1
+
+
+def test_pod_level_limits(env: Env) -> None:
+    env.rt.create_pod_sandbox(env.pod_uid, "limited",
+                              cgroup_limits=Resources(memory_limit_bytes=256 << 20))
+    st = env.rt.cgroups
+    rel = st.pod_rel(env.pod_uid)
+    if st.version == "v1":
+        mem = Path("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes").read_text().strip()
+        assert mem == str(256 << 20)
+        assert Path("/sys/fs/cgroup/pids", rel, "pids.max").read_text().strip() == "max"
+
+
+def test_pod_stats_cover_all_containers(env: Env) -> None:
+    env.sandbox()
+    for _ in range(2):
+        env.rt.start_container(env.config(["sleep", "1000"]))
+    st = env.rt.pod_stats(env.pod_uid)
+    assert st.pids == 2 and st.memory_usage_bytes > 0
+
+
+def test_container_sees_its_own_limits_in_sys_fs_cgroup(env: Env) -> None:
+    env.sandbox()
+    if env.rt.cgroups.version == "v1":
+        script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+                  "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us; ls /sys/fs/cgroup/memory | wc -l; "
+                  "(echo 1 > /sys/fs/cgroup/pids/pids.max) 2>/dev/null && echo rw || echo ro")
+        want = [str(48 << 20), "77", "50000"]
+    else:
+        script = ("cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; "
+                  "cut -d' ' -f1 /sys/fs/cgroup/cpu.max; ls /sys/fs/cgroup | wc -l; "
+                  "(echo 1 > /sys/fs/cgroup/pids.max) 2>/dev/null && echo rw || echo ro")
+        want = [str(48 << 20), "77", "50000"]
+    cfg = env.config(["sh", "-c", script], resources=Resources(
+        memory_limit_bytes=48 << 20, pids_limit=77, cpu_quota_millis=500))
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    out = env.output(cfg.id).splitlines()
+    assert out[:3] == want
+    assert int(out[3]) > 5  # the cgroup's files, no host sub-tree
+    assert out[4] == "ro"
+
+
+UNIFIED = Path("/sys/fs/cgroup/unified")
+
+
+@pytest.mark.skipif(not (UNIFIED / "cgroup.procs").exists(),
+                    reason="no cgroup2 hierarchy beside v1 (hybrid) here")
+def test_v2_driver_on_the_real_unified_hierarchy(busybox_root: Path) -> None:
+    """On a hybrid host the v2 tree has no cpu/memory/pids: limits are skipped, but
+    creating, joining, stats, kill-all (cgroup.kill) and removal run on a real cgroup2fs."""
+    import shutil
+    import tempfile
+    import uuid
+
+    from agent.runtime import ContainerConfig, Runtime
+    from agent.runtime.mountinfo import under
+
+    tmp = Path(tempfile.mkdtemp(prefix="corral-v2-"))
+    top = f"corral-test-v2-{uuid.uuid4().hex[:6]}"
+    rt = Runtime(tmp / "state", f"{top}/node1", cgroup_driver="v2", cgroup_root=UNIFIED)
+    try:
+        rt.create_pod_sandbox("p1", "v2pod")
+        info = rt.start_container(ContainerConfig(
+            id="v2c", pod_uid="p1", name="m", pod_name="v2pod", lower_dirs=[busybox_root],
+            argv=["sh", "-c", "sleep 1000 & sleep 1000"],
+            resources=Resources(memory_limit_bytes=64 << 20)))
+        rel = f"{top}/node1/podp1/v2c"
+        procs = (UNIFIED / rel / "cgroup.procs").read_text().split()
+        assert str(info.pid) in procs
+        assert rt.stats("v2c").cpu_usage_ns >= 0
+        after = rt.stop("v2c", grace_seconds=0)
+        assert after.exit_code == 137
+        rt.remove_pod_sandbox("p1")
+        assert not (UNIFIED / rel).exists()
+    finally:
+        rt.cleanup_orphans(set(), set())
+        rt.cgroups.driver.remove(top)
+        leftover = under(str(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not (UNIFIED / top).exists()
+    assert leftover == []

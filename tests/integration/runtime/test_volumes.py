@@ -87,3 +87,14 @@ def test_container_with_tty(env: Env) -> None:
     out = wait_for(lambda: env.output(cfg.id), what="output")
     assert "/dev/pts/0" in out and "TERM=xterm" in out
     assert Path(env.rt.status(cfg.id).log_path or "").exists()
+
+
+def test_layers_stack_top_first(env: Env) -> None:
+    env.sandbox()
+    top = env.tmp / "top-layer"
+    (top / "etc").mkdir(parents=True)
+    (top / "etc" / "motd").write_text("from the top layer\n")
+    cfg = env.config(["cat", "/etc/motd"], lower_dirs=[top, env.root])
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    assert env.output(cfg.id).strip() == "from the top layer"

@@ -39,6 +39,8 @@ async def take(it: AsyncIterator[StoreEvent], n: int, timeout: float = 10.0,
 
     async def go() -> None:
         async for ev in it:
+            if ev.type == "BOOKMARK":   # progress only; not counted
+                continue
             out.append(ev)
             if len(out) == n:
                 return

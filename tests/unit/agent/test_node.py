@@ -9,14 +9,15 @@ from proto import core_pb2, kinds
 from .conftest import Env
 
 
-def cfg() -> AgentConfig:
-    return AgentConfig(server="x:1", node_name="n1", data_dir="/tmp/x", listen="1.2.3.4:10250",
-                       node_ip="1.2.3.4")
+def cfg(data_dir: str) -> AgentConfig:
+    return AgentConfig(server="x:1", node_name="n1", data_dir=data_dir,
+                       listen="1.2.3.4:10250", node_ip="1.2.3.4")
 
 
 def test_register_create_then_update_keeps_spec(env: Env) -> None:
-    node = NodeAgent(cfg(), env.api, env.network, NodeFacts(2000, 4 * 2**30, "v1"),
-                     clock=env.clock, port=12345)
+    node = NodeAgent(
+        cfg(str(env.ctx.store.dir)), env.api, env.network, NodeFacts(2000, 4 * 2**30, "v1"),
+        clock=env.clock, port=12345)
     loop = asyncio.get_event_loop()
     n = loop.run_until_complete(node.register())
     assert n.status.capacity["cpu"] == "2" and n.status.capacity["memory"] == "4Gi"
@@ -40,7 +41,9 @@ def test_register_create_then_update_keeps_spec(env: Env) -> None:
 
 
 def test_lease_create_and_renew(env: Env) -> None:
-    node = NodeAgent(cfg(), env.api, env.network, NodeFacts(1000, 2**30, "v2"), clock=env.clock)
+    node = NodeAgent(
+        cfg(str(env.ctx.store.dir)), env.api, env.network, NodeFacts(1000, 2**30, "v2"),
+        clock=env.clock)
     loop = asyncio.get_event_loop()
     loop.run_until_complete(node.renew_lease_once())
     lease = env.api.objects[("leases", "corral-node-lease", "n1")].lease
@@ -53,7 +56,9 @@ def test_lease_create_and_renew(env: Env) -> None:
 
 
 def test_routes_from_other_nodes(env: Env) -> None:
-    node = NodeAgent(cfg(), env.api, env.network, NodeFacts(1000, 2**30, "v1"), clock=env.clock)
+    node = NodeAgent(
+        cfg(str(env.ctx.store.dir)), env.api, env.network, NodeFacts(1000, 2**30, "v1"),
+        clock=env.clock)
     for name, cidr, ip in [("n1", "10.244.1.0/24", "1.2.3.4"), ("n2", "10.244.2.0/24", "5.6.7.8"),
                            ("n3", "", "9.9.9.9")]:
         n = core_pb2.Node()
@@ -83,3 +88,19 @@ def test_routes_from_other_nodes(env: Env) -> None:
 def test_formatting() -> None:
     assert format_cpu(1500) == "1500m" and format_cpu(3000) == "3"
     assert format_bytes(2**30) == "1Gi" and format_bytes(3 * 2**20) == "3Mi"
+
+
+def test_pod_cidr_remembered_for_the_next_start(env: Env) -> None:
+    c = cfg(str(env.ctx.store.dir))
+    node = NodeAgent(c, env.api, env.network, NodeFacts(1000, 2**30, "v1"),
+        clock=env.clock)
+    n = core_pb2.Node()
+    n.metadata.name = "n1"
+    n.spec.pod_cidr = "10.244.7.0/24"
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(node._on_node(n))
+    env.network.node_cidr = ""
+    again = NodeAgent(c, env.api, env.network, NodeFacts(1000, 2**30, "v1"),
+        clock=env.clock)
+    loop.run_until_complete(again.restore_network())
+    assert env.network.node_cidr == "10.244.7.0/24"

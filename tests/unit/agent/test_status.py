@@ -87,3 +87,11 @@ def test_conditions_keep_transition_time() -> None:
     assert s3.pod_ip == "ip" and s3.pod_ips[0].ip == "ip" and s3.host_ip == "h"
     assert s3.start_time.seconds == 1
     assert s3.qos_class == "BestEffort"
+
+
+def test_start_error_reason() -> None:
+    c = info(EXITED, 128)
+    c.reason, c.message = "StartError", 'exec: "nope": not found'
+    cs = st.container_status(v("a", c))
+    assert cs.state.terminated.reason == "StartError"
+    assert "not found" in cs.state.terminated.message

@@ -158,6 +158,9 @@ def test_restart_policies(env, loop):
         assert bool(env.runtime.running()) == restarted, (policy, code)
         assert _st(w).phase == phase, (policy, code)
         if not restarted:
+            run(loop, w.sync_once())        # finished: the pod IP is given back
+            assert uid in env.network.torn_down and uid not in env.network.pods
+            assert _st(w).pod_ip and env.runtime.by_name(uid, "app")
             t = _st(w).container_statuses[0].state.terminated
             assert t.exit_code == code
             assert t.reason == ("Completed" if code == 0 else "Error")
@@ -430,3 +433,50 @@ def test_missing_volume_is_create_error(env, loop):
     run(loop, w.sync_once())
     cs = _st(w).container_statuses[0]
     assert cs.state.waiting.reason == "CreateContainerError" and "nope" in cs.state.waiting.message
+
+
+def test_events_recorded(env, loop):
+    from agent.backoff import RetryBackoff
+    from agent.podsync.events import EventRecorder
+
+    env.ctx.events = EventRecorder(env.api, "n1", RetryBackoff(0.01, 0.02), clock=env.clock)
+    probe = core_pb2.Probe(exec=core_pb2.ExecAction(command=["check"]), failure_threshold=1)
+    pod = make_pod(containers=[c("app", "sleep", liveness_probe=probe)])
+    env.runtime.exec_results[("check",)] = ExecResult(1, b"dead")
+    w = PodWorker(env.ctx, pod)
+    run(loop, w.sync_once())                # started
+    run(loop, w.sync_once())                # probe fails once: killed
+
+    async def drain() -> None:
+        t = asyncio.ensure_future(env.ctx.events.run())
+        deadline = loop.time() + 5
+        while env.ctx.events.pending():
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        t.cancel()
+        await asyncio.gather(t, return_exceptions=True)
+    run(loop, drain())
+    evs = [o.event for (r, _, _), o in env.api.objects.items() if r == "events"]
+    reasons = sorted((e.type, e.reason) for e in evs)
+    assert reasons == [("Normal", "Killing"), ("Normal", "Started"), ("Warning", "Unhealthy")]
+    assert all(e.involved_object.uid == "uid-1" and e.source.host == "n1" for e in evs)
+    assert "failed liveness probe" in next(e.message for e in evs if e.reason == "Killing")
+
+
+def test_image_change_restarts_container(env, loop):
+    env.images.add("busybox:2")
+    pod = make_pod(containers=[c("app", "x")], restart_policy="Never")
+    w = PodWorker(env.ctx, pod)
+    run(loop, w.sync_once())
+    (first,) = env.runtime.running()
+    pod2 = core_pb2.Pod()
+    pod2.CopyFrom(pod)
+    pod2.spec.containers[0].image = "busybox:2"
+    w.update(pod2)
+    run(loop, w.sync_once())            # killed, started again on the new image despite Never
+    assert first.id in [x[0] for x in env.runtime.stopped]
+    assert _st(w).phase == "Running"
+    (second,) = env.runtime.running()
+    assert second.image == "busybox:2"
+    cs = _st(w).container_statuses[0]
+    assert cs.restart_count == 1 and "definition changed" in cs.last_state.terminated.message

@@ -150,3 +150,41 @@ def test_usage_errors_exit_1_like_kubectl(argv: list[str], message: str,
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+@pytest.mark.parametrize(("server", "shown"), [
+    ('Pod "default/web" not found', 'pods "web" not found'),
+    ('Deployment "dev/web" not found', 'deployments.apps "web" not found'),
+    ('nodes "n1" not found', 'nodes "n1" not found'),
+    ("container c is not running", "container c is not running"),
+])
+def test_not_found_messages_read_like_kubectl(server: str, shown: str) -> None:
+    from corral import errors
+    from corral.cli.common import kubectl_message
+
+    assert kubectl_message(errors.NotFound(server)) == shown
+
+
+@pytest.mark.parametrize("argv", [
+    ["rollout", "status"], ["rollout", "history"], ["rollout", "undo"], ["rollout", "restart"],
+    ["rollout", "pause"], ["rollout", "resume"], ["set", "image"], ["image", "ls"],
+    ["image", "pull"], ["image", "load"], ["image", "push"], ["image", "prune"],
+    ["config", "view"], ["config", "use-context"], ["config", "set-context"],
+])
+def test_every_subcommand_has_help_with_an_example(argv: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        run([*argv, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "corral " + argv[0] in out.split("examples:")[1]
+
+
+def test_unreachable_server_is_reported_once(tmp_path: Path) -> None:
+    f = tmp_path / "two.yaml"
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n"
+                 "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n")
+    err = io.StringIO()
+    assert run(["--server", "127.0.0.1:1", "apply", "-f", str(f)], err=err) == 1
+    assert err.getvalue() == ("The connection to the server 127.0.0.1:1 was refused - did you "
+                              "specify the right host or port?\n")

@@ -397,3 +397,14 @@ def test_client_error_translation(fake_server: FakeServer) -> None:
     with Client("127.0.0.1:1", timeout=5) as c, pytest.raises(errors.Unavailable,
                                                               match="connection to the server"):
         c.version()
+
+
+def test_get_label_columns_and_sort_by(corral: Runner, tmp_path: Path) -> None:
+    corral("apply", "-f", write(tmp_path, "p.yaml", PODS))
+    r = corral("get", "pods", "-L", "app", "--sort-by", ".spec.containers[0].image")
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "APP"]
+    assert [row.split()[0] for row in rows] == ["web", "db"]      # nginx < postgres
+    assert rows[0].split()[-1] == "web"
+    r = corral("get", "pods", "--sort-by", ".metadata.name", "-o", "name")
+    assert r.out == "pod/db\npod/web\n"

@@ -8,6 +8,7 @@ from controlplane import errors
 from controlplane.events import EventRecorder
 from controlplane.informer import Handler, Informer
 from proto import api_pb2
+from tests.support.aio import eventually
 
 
 class FakeRegistry:
@@ -153,11 +154,8 @@ def test_informer_relists_on_gone():
         reg.objs[("pods", "default", "c")] = pod_obj("c")
         reg.gate.set()
 
-        async def until(cond):
-            while not cond():
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(until(lambda: inf.relists >= 2 and "c" in added), 5)
+        await eventually(lambda: inf.relists >= 2 and "c" in added, timeout=5,
+                         what="relisted after Gone")
         assert sorted(added) == ["a", "b", "c"]
         assert "a" in updated
         assert deleted == ["b"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from controlplane.workqueue import RateLimiter, ShutDown, WorkQueue
+from tests.support.aio import eventually
 
 
 def test_dedup_and_processing():
@@ -62,7 +63,8 @@ def test_shutdown_wakes_getters():
     async def main():
         q = WorkQueue()
         getter = asyncio.create_task(q.get())
-        await asyncio.sleep(0)
+        await eventually(lambda: q._nonempty._waiters, timeout=2, interval=0.001,
+                         what="getter waiting")
         q.shutdown()
         try:
             await asyncio.wait_for(getter, 2)

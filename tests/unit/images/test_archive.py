@@ -133,3 +133,22 @@ def test_stream_is_spooled(tmp_path):
     stream = cast(BinaryIO, io.BufferedReader(Unseekable(docker_save(l1, l2))))
     assert svc.load_archive(stream)[0] == "docker.io/library/demo:1"
     assert svc.store.temp_files() == []
+
+
+def test_docker_save_with_symlinked_layer(tmp_path):
+    l1 = make_tar([Entry("same", data=b"s")])
+    cfg = config_for([sha(l1), sha(l1)])
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        add_bytes(tf, "aaa/layer.tar", l1)
+        link = tarfile.TarInfo("bbb/layer.tar")
+        link.type, link.linkname = tarfile.SYMTYPE, "../aaa/layer.tar"
+        tf.addfile(link)
+        add_bytes(tf, "c.json", cfg)
+        add_bytes(tf, "manifest.json", json.dumps([{
+            "Config": "c.json", "RepoTags": ["dup:1"],
+            "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]).encode())
+    svc = ImageService(str(tmp_path), platform="linux/amd64")
+    assert svc.load_archive(io.BytesIO(buf.getvalue())) == ["docker.io/library/dup:1"]
+    img = svc.get("dup:1")
+    assert img is not None and img.layer_dirs[0] == img.layer_dirs[1]

@@ -68,10 +68,12 @@ def test_secure_join_keeps_symlinks_inside(tmp_path: Path) -> None:
 
 def test_state_encoder_is_json() -> None:
     import json
+    import signal
 
     obj = {"s": 'quote " back \\ nl \n tab \t bell \x07 é ✓', "i": -3, "f": 1.5, "t": True,
            "n": None, "l": [1, "x", False], "d": {"k": []}}
     assert json.loads(state.encode(obj)) == obj
+    assert json.loads(state.encode({"sig": signal.SIGKILL})) == {"sig": 9}
 
 
 def test_shim_imports_stay_lean() -> None:
@@ -86,3 +88,22 @@ def test_shim_imports_stay_lean() -> None:
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(PROJECT_ROOT)}, check=True).stdout.strip()
     assert out == ""
+
+
+def test_build_spec(tmp_path: Path) -> None:
+    from agent.runtime.launch import build_spec
+    from agent.runtime.model import ContainerConfig, Sandbox
+
+    base, top = tmp_path / "base", tmp_path / "top"
+    base.mkdir()
+    top.mkdir()
+    cfg = ContainerConfig(id="c", pod_uid="u", name="n", pod_name="p",
+                          lower_dirs=[base, top], argv=["sh"], env={"A": "1"}, user=1000)
+    box = Sandbox(pod_uid="u", pod_name="p", dir=tmp_path, ipc_ns=tmp_path / "ipc",
+                  net_ns=tmp_path / "net", owns_netns=True, cgroup="x")
+    spec = build_spec(cfg, tmp_path / "c", box, ["/procs"], "/oom")
+    assert spec.init.lower_dirs == [str(base), str(top)]  # given in overlay order
+    assert spec.init.hostname == "p" and spec.init.uid == 1000
+    assert "A=1" in spec.init.env and "HOSTNAME=p" in spec.init.env
+    assert spec.init.cap_mask == 0xA80425FB & caps.own_bounding() and spec.init.no_new_privs
+    assert spec.init.ipc_ns == str(tmp_path / "ipc")

@@ -129,6 +129,9 @@ def test_v1_comounted_cpu_cpuacct_joined_once(tmp_path: Path) -> None:
     m = CgroupManager("corral/node1", tmp_path)
     rel = m.create_container("abc", "c1", Limits())
     assert len(m.procs_files(rel)) == 3  # cpu(=cpuacct), memory, pids
+    assert m.driver.container_mounts() == [
+        ("cgroup", "cpu,cpuacct", "cpu,cpuacct"), ("cgroup", "memory", "memory"),
+        ("cgroup", "pids", "pids")]
 
 
 def test_v1_stats_and_oom(tmp_path: Path) -> None:

@@ -48,3 +48,18 @@ def test_writer_interleaves_streams(tmp_path: Path) -> None:
     pat = re.compile(r"^\S+Z (stdout|stderr) F (.*)$")
     assert [pat.match(ln).groups() for ln in lines] == [  # type: ignore[union-attr]
         ("stdout", "a"), ("stderr", "e"), ("stdout", "bc")]
+
+
+def test_writer_drops_instead_of_failing() -> None:
+    r, w = os.pipe()
+    os.close(r)
+    writer = LogWriter(w)
+    import signal
+
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        writer.write("stdout", b"lost\n")
+    finally:
+        signal.signal(signal.SIGPIPE, old)
+        os.close(w)
+    assert writer.dropped > 0

@@ -110,3 +110,23 @@ def test_lookup_reports_like_docker(tmp_path: Path) -> None:
     with pytest.raises(container.InitError,
                        match='exec: "nope": executable file not found in \\$PATH'):
         container.lookup("nope", ["PATH=/bin"], "/")
+
+
+def test_cgroup_mounts_v1_and_v2(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "sys" / "fs" / "cgroup").mkdir(parents=True)
+    fake = RecordingSyscalls()
+    spec = _spec(tmp_path, cgroup_mounts=[["cgroup", "cpu,cpuacct", "cpu,cpuacct"],
+                                          ["cgroup", "memory", "memory"]])
+    rootfs.mount_cgroups(str(root), spec, fake)
+    base = str(root / "sys" / "fs" / "cgroup")
+    ro = sc.MS_RDONLY | rootfs.NOSUID_NODEV_NOEXEC
+    assert fake.calls[1:3] == [
+        ("mount", ("cgroup", f"{base}/cpu,cpuacct", "cgroup", ro, "cpu,cpuacct")),
+        ("mount", ("cgroup", f"{base}/memory", "cgroup", ro, "memory")),
+    ]
+    assert os.readlink(f"{base}/cpu") == "cpu,cpuacct"
+    assert os.readlink(f"{base}/cpuacct") == "cpu,cpuacct"
+    fake = RecordingSyscalls()
+    rootfs.mount_cgroups(str(root), _spec(tmp_path, cgroup_mounts=[["cgroup2", "", ""]]), fake)
+    assert fake.calls == [("mount", ("cgroup", base, "cgroup2", ro, None))]

@@ -80,11 +80,16 @@ def test_spread_prefers_empty_node():
 
 
 def test_ready_node_only_and_taints():
-    s = scheduler_with([make_node("a", ready="Unknown"),
+    s = scheduler_with([make_node("a", ready="Unknown"), make_node("d", unschedulable=True),
                         make_node("b", taints=[("node.kubernetes.io/unreachable", "",
                                                 "NoSchedule")]),
                         make_node("c")])
     assert s.find_node(pod_info(make_pod()))[0] == "c"
+    assert s.cache.nodes["c"].clean and not s.cache.nodes["d"].clean
+    # the node turns NotReady: the fast path must not keep treating it as clean
+    s.cache.set_node(make_node("c", ready="False"))
+    node, _, _, reasons = s.find_node(pod_info(make_pod()))
+    assert node is None and reasons["node(s) were not ready"] == 2
 
 
 def test_queue_backoff_and_move():

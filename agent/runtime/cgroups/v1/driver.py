@@ -109,6 +109,15 @@ class V1Driver(Driver):
     def exists(self, rel: str) -> bool:
         return any(self._path(c, rel).is_dir() for c in self.controllers)
 
+    def container_mounts(self) -> list[tuple[str, str, str]]:
+        """One mount per hierarchy we join (``cpu,cpuacct`` once if co-mounted)."""
+        out: list[tuple[str, str, str]] = []
+        for c in self.controllers:
+            real = os.path.basename(os.path.realpath(self.root / c.NAME))
+            if not any(m[1] == real for m in out):
+                out.append(("cgroup", real, real))
+        return out
+
     def children(self, rel: str) -> list[str]:
         names: set[str] = set()
         for c in self.controllers:

@@ -102,6 +102,9 @@ class V2Driver(Driver):
     def exists(self, rel: str) -> bool:
         return self._path(rel).is_dir()
 
+    def container_mounts(self) -> list[tuple[str, str, str]]:
+        return [("cgroup2", "", "")]
+
     def children(self, rel: str) -> list[str]:
         path = self._path(rel)
         if not path.is_dir():

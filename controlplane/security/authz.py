@@ -1,0 +1,191 @@
+"""Authorization: admins may do anything; a node only what its agent needs (node restriction).
+
+    authorize(identity, "update", "nodes", "", "node-2", obj=new, old=stored)
+    # errors.Forbidden: node "node-1" may not update node "node-2"
+
+Verbs: get, list, watch, create, update, update_status, apply, delete, bind, and
+`proxy` for the calls the API server forwards to agents (logs, exec, top, node
+images); `version` and `discovery` (api-resources) are open to any authenticated
+caller.
+
+What the service passes in:
+  obj   the object of the request (create, update, update_status, apply) or, for get,
+        the object read from the store (check it before answering);
+  old   the stored object for update, update_status, delete and apply (None when absent);
+  field_selector   for list and watch; grace_period_seconds for delete.
+
+The rules for a node identity (`system:node:<N>`, group `system:nodes`):
+  pods     get / update_status / delete(grace 0 only) of pods bound to N (spec.nodeName
+           of the stored pod); list / watch only with field selector spec.nodeName=N.
+  nodes    get / list / watch any node (routes to the other nodes' pod CIDRs);
+           create / update / update_status / apply only Node N, keeping what the control
+           plane owns (spec.podCIDR(s), unschedulable, taints after creation);
+           never delete.
+  leases   get / create / update / apply of lease N in namespace corral-node-lease.
+  events   create.
+  anything else: Forbidden. Users that are neither admins nor nodes get nothing.
+"""
+
+from __future__ import annotations
+
+from controlplane import errors
+from controlplane.security.authn import Identity
+from proto import api_pb2, kinds
+
+NODE_LEASE_NAMESPACE = "corral-node-lease"
+
+VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
+                   "delete", "bind", "proxy", "version", "discovery"})
+OPEN_VERBS = frozenset({"version", "discovery"})
+
+_VERB_TEXT = {"update_status": "update the status of", "proxy": "reach the agent of",
+              "bind": "bind"}
+
+
+def _kind_word(resource: str) -> str:
+    try:
+        return kinds.lookup(resource).kind.lower()
+    except kinds.UnknownKind:
+        return resource
+
+
+def _what(resource: str, namespace: str, name: str) -> str:
+    kind = _kind_word(resource)
+    if name:
+        return f'{kind} "{namespace}/{name}"' if namespace else f'{kind} "{name}"'
+    where = f' in namespace "{namespace}"' if namespace else ""
+    return f"{resource}{where}"
+
+
+def _deny(ident: Identity, verb: str, resource: str, namespace: str, name: str,
+          why: str = "") -> errors.Forbidden:
+    action = _VERB_TEXT.get(verb, verb)
+    msg = f"{ident} may not {action} {_what(resource, namespace, name)}"
+    return errors.Forbidden(f"{msg}: {why}" if why else msg)
+
+
+def _node_of_pod(obj: api_pb2.Object | None) -> str:
+    if obj is None or obj.WhichOneof("kind") != "pod":
+        return ""
+    return obj.pod.spec.node_name
+
+
+def _selects_node(field_selector: str, node: str) -> bool:
+    """Whether the selector has the requirement spec.nodeName=<node> (= or ==)."""
+    for term in field_selector.split(","):
+        term = term.strip()
+        for op in ("==", "="):
+            key, sep, value = term.partition(op)
+            if sep and not key.endswith("!") and key.strip() == "spec.nodeName":
+                if value.strip() == node:
+                    return True
+                break
+    return False
+
+
+def authorize(identity: Identity, verb: str, resource: str, namespace: str = "",
+              name: str = "", obj: api_pb2.Object | None = None,
+              old: api_pb2.Object | None = None, *, field_selector: str = "",
+              grace_period_seconds: int | None = None) -> None:
+    """Return if `identity` may do this; raise errors.Forbidden with the reason if not."""
+    if verb not in VERBS:
+        raise errors.Forbidden(f"unknown verb {verb!r}")
+    if identity.is_admin:
+        return
+    if verb in OPEN_VERBS:
+        return
+    if identity.node_name is None:
+        raise _deny(identity, verb, resource, namespace, name,
+                    "only admins (group system:masters) and nodes have access")
+    _authorize_node(identity, identity.node_name, verb, resource, namespace, name, obj, old,
+                    field_selector, grace_period_seconds)
+
+
+def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namespace: str,
+                    name: str, obj: api_pb2.Object | None, old: api_pb2.Object | None,
+                    field_selector: str, grace: int | None) -> None:
+    def deny(why: str = "") -> errors.Forbidden:
+        return _deny(ident, verb, resource, namespace, name, why)
+
+    if resource == "pods":
+        if verb in ("list", "watch"):
+            if not _selects_node(field_selector, node):
+                raise deny(f"a node may {verb} only its own pods "
+                           f'(field selector spec.nodeName={node})')
+            return
+        if verb in ("get", "update_status", "delete"):
+            stored = obj if verb == "get" else old
+            if stored is None:
+                raise deny("the pod was not found")
+            bound = _node_of_pod(stored)
+            if bound != node:
+                where = f'bound to node "{bound}"' if bound else "not bound to a node"
+                raise deny(f"the pod is {where}")
+            if verb == "update_status" and obj is not None and \
+                    _node_of_pod(obj) not in ("", node):
+                raise deny("a node may not move a pod to another node")
+            if verb == "delete" and grace != 0:
+                raise deny("a node may only confirm a pod's deletion (grace period 0)")
+            return
+        raise deny()
+
+    if resource == "nodes":
+        if verb in ("get", "list", "watch"):
+            return
+        if verb in ("create", "update", "update_status", "apply"):
+            target = name or (obj.node.metadata.name if obj is not None and
+                              obj.WhichOneof("kind") == "node" else "")
+            if target != node:
+                raise errors.Forbidden(f'node "{node}" may not {_VERB_TEXT.get(verb, verb)} '
+                                       f'node "{target}"')
+            if obj is not None and obj.WhichOneof("kind") == "node" and \
+                    obj.node.metadata.name not in ("", node):
+                raise errors.Forbidden(f'node "{node}" may not {_VERB_TEXT.get(verb, verb)} '
+                                       f'node "{obj.node.metadata.name}"')
+            if verb != "update_status" and obj is not None:
+                _check_node_spec(node, verb, obj, old)
+            return
+        if verb == "delete":
+            raise errors.Forbidden(f'node "{node}" may not delete node "{name}"'
+                                   + (" (not even itself)" if name == node else ""))
+        raise deny()
+
+    if resource == "leases":
+        if verb in ("get", "create", "update", "apply"):
+            target = name or (obj.lease.metadata.name if obj is not None and
+                              obj.WhichOneof("kind") == "lease" else "")
+            ns = namespace or (obj.lease.metadata.namespace if obj is not None and
+                               obj.WhichOneof("kind") == "lease" else "")
+            if ns != NODE_LEASE_NAMESPACE or target != node:
+                raise deny(f'a node may only use its own lease "{NODE_LEASE_NAMESPACE}/{node}"')
+            return
+        raise deny()
+
+    if resource == "events":
+        if verb == "create":
+            return
+        raise deny()
+
+    raise deny()
+
+
+def _check_node_spec(node: str, verb: str, obj: api_pb2.Object,
+                     old: api_pb2.Object | None) -> None:
+    """What a node may not change in its own Node: the control plane's part of the spec."""
+    new = obj.node.spec
+    if old is None or old.WhichOneof("kind") != "node":
+        if new.pod_cidr or new.pod_cidrs:
+            raise errors.Forbidden(f'node "{node}" may not set its own spec.podCIDR: the '
+                                   "control plane assigns it")
+        return
+    prev = old.node.spec
+    changed = [f for f, a, b in (
+        ("spec.podCIDR", new.pod_cidr, prev.pod_cidr),
+        ("spec.podCIDRs", list(new.pod_cidrs), list(prev.pod_cidrs)),
+        ("spec.unschedulable", new.unschedulable, prev.unschedulable),
+        ("spec.taints", [t.SerializeToString(deterministic=True) for t in new.taints],
+         [t.SerializeToString(deterministic=True) for t in prev.taints]),
+    ) if a != b]
+    if changed:
+        raise errors.Forbidden(f'node "{node}" may not change {", ".join(changed)} of its '
+                               "Node: the control plane owns them")

@@ -1,0 +1,102 @@
+"""The control plane's security hook (see controlplane/__main__.py): flags + ApiServer kwargs.
+
+    corral-controlplane --tls [--tls-san 10.0.0.5 ...] [--bootstrap-listen 0.0.0.0:6444]
+                        [--bootstrap-token abcdef.0123456789abcdef --bootstrap-token-ttl 24h]
+
+Without --tls nothing changes (plaintext, open API) so that existing tools and tests
+keep working; with it:
+  * the cluster CA (DATA_DIR/pki) is created on first start and loaded afterwards;
+    its hash is logged and written to DATA_DIR/pki/ca.hash for agents' --ca-cert-hash;
+  * --listen serves mutual TLS (client certificates from the cluster CA required);
+  * --bootstrap-listen serves TLS without client certificates: Join and health only;
+  * every RPC is authenticated (AuthInterceptor) and authorized (authz.authorize);
+  * Join / RenewCertificate are served by wire.JoinInterceptor;
+  * DATA_DIR/admin.conf (0600) is a CLI config with an admin certificate;
+  * --bootstrap-token makes sure that token exists (e.g. from the local-cluster tool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from controlplane import errors
+from controlplane.security import authn, authz, setup, tokens, wire
+from controlplane.security.etcdkv import EtcdKeyValue
+
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(value: str) -> dt.timedelta:
+    m = _DURATION.fullmatch(value.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 30m, 24h or 7d")
+    return dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("security")
+    g.add_argument("--tls", action="store_true",
+                   help="serve the API with mutual TLS from the cluster CA (DATA_DIR/pki), "
+                        "authenticate and authorize every call")
+    g.add_argument("--tls-san", action="append", default=[], metavar="HOST",
+                   help="another IP or DNS name for the API server certificate (repeatable; "
+                        "the --listen host, 127.0.0.1 and localhost are always in it)")
+    g.add_argument("--bootstrap-listen", default="", metavar="HOST:PORT",
+                   help="the join port, TLS without client certificates "
+                        "(default: the --listen host, port 6444)")
+    g.add_argument("--bootstrap-token", default="", metavar="TOKEN",
+                   help="make sure this bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) exists")
+    g.add_argument("--bootstrap-token-ttl", type=duration, default=dt.timedelta(hours=24),
+                   metavar="DURATION", help="its lifetime (default 24h)")
+
+
+def _host(listen: str) -> str:
+    return listen.rpartition(":")[0].strip("[]")
+
+
+def authorize_current(verb: str, resource: str, namespace: str = "", name: str = "",
+                      obj: Any = None, old: Any = None, **kw: Any) -> None:
+    """The ApiService hook: authz.authorize for the identity AuthInterceptor established."""
+    ident = authn.current_identity()
+    if ident is None:
+        raise errors.Unauthenticated("this call has no authenticated identity")
+    authz.authorize(ident, verb, resource, namespace, name, obj, old, **kw)
+
+
+async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, Any]:
+    if not getattr(args, "tls", False):
+        return {}
+    data_dir = Path(args.data_dir)
+    listen_host = _host(args.listen)
+    sec = setup.prepare(data_dir, [listen_host, *args.tls_san],
+                        server=args.listen if listen_host not in ("0.0.0.0", "::", "")
+                        else "127.0.0.1:" + args.listen.rpartition(":")[2])
+    setup.pki.write_private(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(),
+                            0o644)
+    store = tokens.BootstrapTokens(EtcdKeyValue(registry.store.conn))
+    if args.bootstrap_token:
+        tokens.parse(args.bootstrap_token)   # MalformedToken before anything else
+        try:
+            await store.create(ttl=args.bootstrap_token_ttl, token=args.bootstrap_token,
+                               description="--bootstrap-token")
+            log.info("bootstrap token %s created", args.bootstrap_token.split(".")[0])
+        except errors.AlreadyExists:
+            pass
+    bootstrap = args.bootstrap_listen or f"{listen_host or '0.0.0.0'}:6444"
+    if ":" in listen_host and not args.bootstrap_listen:
+        bootstrap = f"[{listen_host}]:6444"
+    return {
+        "credentials": sec.api_server_credentials(),
+        "extra_ports": [(bootstrap, sec.bootstrap_server_credentials())],
+        "interceptors": [sec.interceptor(),
+                         wire.JoinInterceptor(wire.join_handlers(sec.ca, store))],
+        "authorize": authorize_current,
+    }

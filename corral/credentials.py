@@ -1,0 +1,85 @@
+"""gRPC channel credentials for the CLI from a config context's TLS material.
+
+    creds = settings.credentials                      # corral.client.Credentials | None
+    check(creds)                                      # CredentialsError says what is wrong
+    channel = secure_channel(address, creds, options) # or insecure when creds is None
+
+The control plane's API port requires a client certificate signed by the cluster
+CA (`corral-controlplane` writes an admin context for it); the CA verifies the
+server. A half-given pair (cert without key) or material that is not PEM is an
+error naming what is missing, before any connection is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+if TYPE_CHECKING:   # corral.client may import this module: no import cycle at run time
+    from corral.client import Credentials
+
+
+class CredentialsError(Exception):
+    """TLS material in the config that cannot be used."""
+
+
+def check(creds: Credentials) -> None:
+    """Raise CredentialsError unless the material is a usable combination."""
+    if bool(creds.client_cert) != bool(creds.client_key):
+        missing = "client-key" if creds.client_cert else "client-certificate"
+        raise CredentialsError(f"{missing} is missing: a client certificate and its key go "
+                               "together")
+    if creds.ca_cert is not None:
+        try:
+            x509.load_pem_x509_certificates(creds.ca_cert)
+        except ValueError:
+            raise CredentialsError("certificate-authority is not a PEM certificate") from None
+    if creds.client_cert and creds.client_key:
+        try:
+            cert = x509.load_pem_x509_certificate(creds.client_cert)
+        except ValueError:
+            raise CredentialsError("client-certificate is not a PEM certificate") from None
+        try:
+            key = serialization.load_pem_private_key(creds.client_key, password=None)
+        except (ValueError, TypeError):
+            # never echo the key material in the message
+            raise CredentialsError("client-key is not an unencrypted PEM private key") \
+                from None
+        if cert.public_key() != key.public_key():
+            raise CredentialsError("client-key does not belong to client-certificate")
+
+
+def channel_credentials(creds: Credentials) -> grpc.ChannelCredentials:
+    """ssl_channel_credentials for the context: the CA (None: system roots) + client cert."""
+    check(creds)
+    return grpc.ssl_channel_credentials(root_certificates=creds.ca_cert,
+                                        private_key=creds.client_key,
+                                        certificate_chain=creds.client_cert)
+
+
+def channel_options(creds: Credentials | None) -> list[tuple[str, Any]]:
+    if creds is not None and creds.server_name:
+        return [("grpc.ssl_target_name_override", creds.server_name)]
+    return []
+
+
+def secure_channel(address: str, creds: Credentials | None,
+                   options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
+    """A channel to `address`: TLS when `creds` has any TLS material, else plaintext."""
+    opts = [*options, *channel_options(creds)]
+    if creds is None or not creds.tls:
+        return grpc.insecure_channel(address, options=opts)
+    return grpc.secure_channel(address, channel_credentials(creds), options=opts)
+
+
+def aio_channel(address: str, creds: Credentials | None,
+                options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    """The grpc.aio twin of secure_channel."""
+    opts = [*options, *channel_options(creds)]
+    if creds is None or not creds.tls:
+        return grpc.aio.insecure_channel(address, options=opts)
+    return grpc.aio.secure_channel(address, channel_credentials(creds), options=opts)

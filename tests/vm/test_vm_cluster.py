@@ -1,0 +1,265 @@
+"""The VM lane's smoke test: a 3-VM corral cluster on QEMU (TCG), provisioned with
+vagrant/provision-*.sh, control plane on `cp`, agents on `worker-1` and `worker-2`.
+
+Each step is a test, in order; a step whose prerequisite failed is skipped with
+the reason, so the report says exactly how far the cluster got. Timings of every
+phase go to $CORRAL_VM_TIMINGS (JSON) when set.
+
+Environment: CORRAL_VM_LANE=1 (else skipped, see conftest.py), CORRAL_VM_IMAGE
+(the cache dir from scripts/vm/build-image.sh; built/reused when unset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vmlane import Lane, LaneError, image_dir_default, wait_for
+
+pytestmark = pytest.mark.timeout(2400)
+
+NAME = "vmsmoke"
+REPLICAS = 3
+IMAGE = os.environ.get("CORRAL_TEST_IMAGE", "busybox:vm")
+MEM_LIMIT = 48 * 1024 * 1024           # 48Mi
+CPU_MAX = "25000 100000"               # 250m
+DEPLOYMENT = f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {NAME}
+  namespace: default
+spec:
+  replicas: {REPLICAS}
+  selector:
+    matchLabels:
+      app: {NAME}
+  template:
+    metadata:
+      labels:
+        app: {NAME}
+    spec:
+      containers:
+      - name: sleeper
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: ["sleep", "3600"]
+        resources:
+          requests:
+            cpu: 100m
+            memory: 32Mi
+          limits:
+            cpu: 250m
+            memory: 48Mi
+"""
+
+passed: set[str] = set()
+
+
+def require(*steps: str) -> None:
+    missing = [s for s in steps if s not in passed]
+    if missing:
+        pytest.skip(f"needs step(s) that did not pass: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def lane() -> Iterator[Lane]:
+    image = image_dir_default()
+    lane = Lane(image)
+    lane.up()
+    passed.add("boot")
+    try:
+        yield lane
+    finally:
+        out = os.environ.get("CORRAL_VM_TIMINGS")
+        if out:
+            Path(out).write_text(json.dumps(lane.state.timings, indent=2) + "\n")
+        t = time.monotonic()
+        lane.down()
+        print(f"\nvmlane timings (s): {lane.state.timings}, teardown {time.monotonic() - t:.1f}")
+
+
+def corral(lane: Lane, args: str, check: bool = True, timeout: float = 120) -> str:
+    cmd = f"CORRAL_SERVER={lane.cp.ip}:6443 corral {args}"
+    return lane.run(lane.cp, cmd, check=check, timeout=timeout).stdout
+
+
+def items(text: str) -> list[dict[str, Any]]:
+    data = json.loads(text)
+    if isinstance(data, dict) and "items" in data:
+        return list(data["items"] or [])
+    return [data] if isinstance(data, dict) and data else []
+
+
+def ready_nodes(lane: Lane) -> set[str]:
+    out = set()
+    for n in items(corral(lane, "get nodes -o json")):
+        for c in n.get("status", {}).get("conditions", []):
+            if c.get("type") == "Ready" and c.get("status") == "True":
+                out.add(n["metadata"]["name"])
+    return out
+
+
+def pods(lane: Lane) -> list[dict[str, Any]]:
+    return items(corral(lane, f"get pods -n default -l app={NAME} -o json"))
+
+
+def running_by_node(lane: Lane) -> dict[str, list[str]]:
+    by: dict[str, list[str]] = {}
+    for p in pods(lane):
+        if p.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        if p.get("status", {}).get("phase") == "Running":
+            by.setdefault(p["spec"].get("nodeName", ""), []).append(p["metadata"]["name"])
+    return by
+
+
+def poll(what: str, fn: Any, deadline: float, interval: float = 3.0) -> None:
+    """wait_for, treating a failing CLI call as "not yet"."""
+    def cond() -> bool:
+        try:
+            return bool(fn())
+        except (LaneError, ValueError):
+            return False
+    wait_for(what, cond, deadline, interval)
+
+
+# -- the steps ----------------------------------------------------------------------------------
+
+
+def test_boot_cgroup2(lane: Lane) -> None:
+    """Every guest is up with pure cgroup v2 and the cpu, memory, io, pids controllers."""
+    for v in lane.state.vms:
+        fs = lane.run(v, "stat -fc %T /sys/fs/cgroup").stdout.strip()
+        assert fs == "cgroup2fs", f"{v.name}: /sys/fs/cgroup is {fs}"
+        ctrls = set(lane.run(v, "cat /sys/fs/cgroup/cgroup.controllers").stdout.split())
+        assert {"cpu", "memory", "io", "pids"} <= ctrls, f"{v.name}: controllers {ctrls}"
+        assert lane.run(v, "test ! -e /sys/fs/cgroup/unified && "
+                           "! grep -q ' cgroup ' /proc/mounts", check=False).returncode == 0, \
+            f"{v.name}: a cgroup v1 hierarchy is mounted"
+    # the private network: the guests reach each other, and nothing else
+    for v in lane.workers:
+        lane.run(v, f"ping -c1 -W5 {lane.cp.ip}")
+    assert lane.run(lane.cp, "ip route get 1.1.1.1", check=False).returncode != 0 or \
+        lane.run(lane.cp, "ping -c1 -W2 1.1.1.1", check=False).returncode != 0
+    passed.add("cgroup2")
+
+
+def test_provision(lane: Lane) -> None:
+    """vagrant/provision-common.sh, -controlplane.sh and -worker.sh, offline."""
+    lane.provision(profile="demo")
+    for v in lane.state.vms:
+        lane.run(v, "/usr/local/bin/corral --help >/dev/null")
+    passed.add("provision")
+
+
+def test_controlplane_answers(lane: Lane) -> None:
+    require("provision")
+    t0 = time.monotonic()
+    state = lane.run(lane.cp, "systemctl is-active corral-controlplane", check=False).stdout
+    assert state.strip() in ("active", "activating"), state
+    try:
+        poll("the control plane to answer `corral get nodes`",
+             lambda: corral(lane, "get nodes", timeout=60) is not None, 300)
+    except LaneError as e:
+        journal = lane.run(lane.cp, "journalctl -u corral-controlplane --no-pager -n 60",
+                           check=False).stdout
+        raise AssertionError(f"{e}\n--- journal ---\n{journal}") from e
+    lane.timed("controlplane-ready", t0)
+    passed.add("controlplane")
+
+
+def test_workers_ready(lane: Lane) -> None:
+    require("controlplane")
+    t0 = time.monotonic()
+    want = {v.name for v in lane.workers}
+    try:
+        poll(f"nodes {sorted(want)} Ready", lambda: want <= ready_nodes(lane), 300)
+    except LaneError as e:
+        logs = "\n".join(
+            f"--- {v.name} ---\n" + lane.run(
+                v, "journalctl -u corral-agent --no-pager -n 40", check=False).stdout
+            for v in lane.workers)
+        raise AssertionError(f"{e}\n{corral(lane, 'get nodes -o wide', check=False)}\n"
+                             f"{logs}") from e
+    lane.timed("workers-ready", t0)
+    print(corral(lane, "get nodes -o wide"))
+    passed.add("workers")
+
+
+def test_deployment_running(lane: Lane) -> None:
+    """A Deployment of busybox pods (image imported on the workers, no registry) runs."""
+    require("workers")
+    t0 = time.monotonic()
+    for v in lane.workers:
+        listed = lane.run(v, "ls /var/lib/corral/agent/images/images.json", check=False)
+        assert listed.returncode == 0, f"{v.name}: no image store: {listed.stderr}"
+    lane.put(lane.cp, DEPLOYMENT, "/root/vmsmoke.yaml")
+    corral(lane, "apply -f /root/vmsmoke.yaml")
+
+    def running() -> bool:
+        return sum(len(v) for v in running_by_node(lane).values()) == REPLICAS
+    try:
+        poll(f"{REPLICAS} pods Running", running, 600, 5)
+    except LaneError as e:
+        raise AssertionError(
+            f"{e}\n{corral(lane, 'get pods -o wide', check=False)}\n"
+            f"{corral(lane, f'describe pods -l app={NAME}', check=False)}") from e
+    lane.timed("deployment-running", t0)
+    print(corral(lane, "get pods -o wide"))
+    passed.add("running")
+
+
+def test_deployment_spread_over_both_workers(lane: Lane) -> None:
+    require("running")
+    by = running_by_node(lane)
+    assert {v.name for v in lane.workers} <= set(by), \
+        f"the scheduler did not spread the {REPLICAS} pods of one owner: {by}"
+
+
+def test_cgroup_v2_limits_of_pod_containers(lane: Lane) -> None:
+    """memory.max and cpu.max of each pod container, read back on its worker."""
+    require("running")
+    by = running_by_node(lane)
+    # container cgroups: memory.max is the limit and a process (the container's init) is in it
+    find = (
+        "for f in $(find /sys/fs/cgroup -name memory.max); do d=${f%/memory.max}; "
+        f"if [ \"$(cat \"$f\")\" = {MEM_LIMIT} ] && [ -s \"$d/cgroup.procs\" ]; then "
+        "echo \"$d|$(cat \"$d/cpu.max\")\"; fi; done")
+    for v in lane.workers:
+        want = len(by.get(v.name, []))
+        rows = [r.split("|") for r in lane.run(v, find).stdout.split()]
+        assert len(rows) == want, \
+            f"{v.name}: {want} pods but these cgroups have memory.max={MEM_LIMIT}: {rows}"
+        for path, cpu_max in rows:
+            assert cpu_max == CPU_MAX, f"{v.name}: {path}/cpu.max is {cpu_max!r}, want {CPU_MAX!r}"
+        print(f"{v.name}: {want} containers with memory.max={MEM_LIMIT}, cpu.max={CPU_MAX}")
+
+
+def test_lost_worker_pods_rescheduled(lane: Lane) -> None:
+    """Power off the worker with the most pods (SIGKILL its qemu): they come back on the other."""
+    require("running")
+    by = running_by_node(lane)
+    victim = max(lane.workers, key=lambda v: len(by.get(v.name, [])))
+    survivor = next(v for v in lane.workers if v is not victim)
+    lost = by.get(victim.name, [])
+    t0 = time.monotonic()
+    lane.kill(victim)
+
+    def moved() -> bool:
+        now = running_by_node(lane)
+        return set(now) == {survivor.name} and len(now[survivor.name]) == REPLICAS
+    try:
+        poll(f"pods {lost} of {victim.name} rescheduled to {survivor.name}", moved, 600, 5)
+    except LaneError as e:
+        raise AssertionError(f"{e}\n{corral(lane, 'get nodes', check=False)}\n"
+                             f"{corral(lane, 'get pods -o wide', check=False)}") from e
+    lane.timed("reschedule", t0)
+    assert victim.name not in ready_nodes(lane), f"{victim.name} is still Ready"
+    print(corral(lane, "get nodes"))
+    print(corral(lane, "get pods -o wide"))
