@@ -78,17 +78,33 @@ def translate(e: grpc.aio.AioRpcError) -> Exception:
 class GrpcApi:
     """ApiPort over the control plane's `Api` gRPC service."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    OPTIONS = [
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 5_000),
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ]
+
+    def __init__(self, address: str, timeout: float = 10.0,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
+        """`credentials`: mTLS with the node certificate (None: plaintext, --insecure)."""
         self.address = address
         self.timeout = timeout
-        self.channel = grpc.aio.insecure_channel(address, options=[
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 5_000),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ])
+        self.channel = self._dial(credentials)
         self.stub = api_pb2_grpc.ApiStub(self.channel)
+
+    def _dial(self, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+        if credentials is None:
+            return grpc.aio.insecure_channel(self.address, options=self.OPTIONS)
+        return grpc.aio.secure_channel(self.address, credentials, options=self.OPTIONS)
+
+    async def reconnect(self, credentials: grpc.ChannelCredentials) -> None:
+        """Use new credentials (a renewed certificate) from now on; calls in flight on
+        the old channel end (CANCELLED, retried by their loops)."""
+        old, self.channel = self.channel, self._dial(credentials)
+        self.stub = api_pb2_grpc.ApiStub(self.channel)
+        await old.close(grace=5)
 
     async def close(self) -> None:
         await self.channel.close()

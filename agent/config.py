@@ -59,6 +59,11 @@ class AgentConfig:
     log_level: str = "INFO"
     netns_prefix: str = ""          # pod namespaces: <prefix><hash>; default corral-<node>-
     registries: dict[str, object] = dataclasses.field(default_factory=dict)  # images config
+    # security (agent/security.py): join with a bootstrap token on first start, then mTLS
+    token: str = ""                 # bootstrap token, only needed until <data>/pki has a cert
+    ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
+    bootstrap_server: str = ""      # the control plane's join port (default: --server host:6444)
+    insecure: bool = False          # plaintext both ways: loopback only
 
     @property
     def listen_port(self) -> int:
@@ -91,6 +96,17 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     p.add_argument("--registry-mirror", action="append", default=[], metavar="REGISTRY=URL",
                    help="pull REGISTRY's images from URL first, e.g. "
                         "docker.io=http://10.0.0.1:5000 (repeatable)")
+    g = p.add_argument_group("security")
+    g.add_argument("--token", default="", metavar="ID.SECRET",
+                   help="bootstrap token to join the cluster with (first start; afterwards "
+                        "the certificate in DATA_DIR/pki is used and renewed)")
+    g.add_argument("--ca-cert-hash", default="", metavar="sha256:HEX",
+                   help="the cluster CA's public key hash (`corral token create` prints it)")
+    g.add_argument("--bootstrap-server", default="", metavar="HOST:PORT",
+                   help="the control plane's join port (default: the --server host, port 6444)")
+    g.add_argument("--insecure", action="store_true",
+                   help="plaintext to the control plane and an unauthenticated Agent service; "
+                        "refused unless the agent listens on a loopback address")
     a = p.parse_args(argv)
     from agent.podsync.env import QuantityError, cpu_millis, to_bytes
     try:
@@ -107,6 +123,12 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     listen = a.listen or f"{node_ip}:10250"
     if ":" not in listen:
         p.error(f"--listen: expected HOST:PORT, got {listen!r}")
+    if a.insecure and not is_loopback(listen):
+        p.error(f"--insecure serves logs and exec to anyone who can connect: it is only "
+                f"allowed when the agent listens on a loopback address, not {listen}")
+    if a.insecure and (a.token or a.ca_cert_hash):
+        p.error("--insecure excludes --token and --ca-cert-hash")
+    bootstrap = a.bootstrap_server or f"{a.server.rpartition(':')[0]}:6444"
     registries = registries_from_flags(p, a.registries_config, a.insecure_registry,
                                        a.registry_mirror)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in a.node_name)[:20]
@@ -116,7 +138,21 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         node_ip=node_ip, profile=PROFILES[a.profile], reserve_cpu=a.reserve_cpu,
         reserve_memory=a.reserve_memory, cgroup_root=a.cgroup_root,
         pods_limit=a.pods_limit, log_level=a.log_level.upper(),
+        token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
+        insecure=a.insecure,
     )
+
+
+def is_loopback(address: str) -> bool:
+    """Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def registries_from_flags(p: argparse.ArgumentParser, path: str, insecure: list[str],

@@ -1,6 +1,12 @@
 """A hollow agent (like kubemark / KWOK): many fake nodes in one process.
 
-    python -m agent.hollow --server 127.0.0.1:6443 --nodes 100 --prefix hollow-
+    python -m agent.hollow --server 10.0.0.5:6443 --admin-config admin.conf --nodes 100
+    python -m agent.hollow --server 127.0.0.1:6443 --insecure --nodes 100   # plaintext CP
+
+Its one watch for all nodes is more than node restriction lets a node certificate
+do, so it authenticates as an admin (`--admin-config`: the control plane's
+DATA_DIR/admin.conf or any corral CLI config with an admin certificate), or uses
+plaintext against an `--insecure` control plane on loopback.
 
 It talks to the control plane over the real gRPC ``Api`` like a real agent:
 registers N Nodes (capacity cpu 4, memory 8Gi, pods 110; Ready=True; an
@@ -18,23 +24,27 @@ In-process (tests):
     agent.resume_node("h-1")  # back: heartbeats, reports status, confirms deletions
     await agent.close()
 
-Imports only proto and grpc (and the standard library).
+Imports only proto, grpc and yaml (and the standard library).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import base64
+import ipaddress
 import logging
+import os
 import random
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
+import yaml
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from proto import api_pb2, api_pb2_grpc, core_pb2
@@ -71,8 +81,10 @@ class HollowAgent:
                  heartbeat: float = 10.0, status_every: int = 10, cpu: str = "4",
                  memory: str = "8Gi", max_pods: str = "110",
                  labels: dict[str, str] | None = None, concurrency: int = 32,
-                 lease_duration: int = 40) -> None:
+                 lease_duration: int = 40,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.server = server
+        self.credentials = credentials   # None: plaintext
         self.prefix = prefix
         self.heartbeat = heartbeat
         self.status_every = max(1, status_every)
@@ -102,7 +114,8 @@ class HollowAgent:
         return self._stub
 
     async def start(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.server)
+        self._channel = (grpc.aio.insecure_channel(self.server) if self.credentials is None
+                         else grpc.aio.secure_channel(self.server, self.credentials))
         self._stub = api_pb2_grpc.ApiStub(self._channel)  # an ApiAsyncStub on an aio channel
         await asyncio.gather(*(self._register(n) for n in self.nodes.values()))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="hollow-heartbeat"))
@@ -112,12 +125,11 @@ class HollowAgent:
         log.info("hollow agent: %d nodes registered with %s", len(self.nodes), self.server)
 
     async def close(self) -> None:
-        for t in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks.clear()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)  # never swallows our own cancellation
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
@@ -417,7 +429,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="extra node label (repeatable)")
     p.add_argument("--log-level", default="info",
                    choices=("debug", "info", "warning", "error"))
+    p.add_argument("--admin-config", default="", metavar="FILE",
+                   help="a corral CLI config with an admin certificate (the control plane's "
+                        "DATA_DIR/admin.conf): TLS to the API")
+    p.add_argument("--insecure", action="store_true",
+                   help="plaintext, for an --insecure control plane on a loopback address")
     args = p.parse_args(argv)
+    if bool(args.admin_config) == bool(args.insecure):
+        p.error("give --admin-config FILE (TLS, admin certificate) or --insecure (plaintext "
+                "control plane on loopback)")
+    if args.insecure and not _loopback(args.server):
+        p.error(f"--insecure only talks to a control plane on a loopback address, not "
+                f"{args.server}")
     if args.nodes < 1:
         p.error("--nodes must be at least 1")
     for lab in args.label:
@@ -426,12 +449,45 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_credentials(path: str) -> grpc.ChannelCredentials:
+    """Channel credentials from a corral CLI config's current context (inline PEM data
+    or file paths; corral/config.py's format, read here without importing corral)."""
+    with open(path) as f:
+        doc = yaml.safe_load(f) or {}
+    contexts = {c.get("name"): c for c in doc.get("contexts") or []}
+    ctx: dict[str, Any] = contexts.get(doc.get("current-context")) \
+        or next(iter(contexts.values()), {})
+
+    def material(key: str) -> bytes | None:
+        data = ctx.get(f"{key}-data")
+        if data:
+            return str(data).encode() if "-----BEGIN" in str(data) \
+                else base64.b64decode(str(data))
+        if ctx.get(key):
+            with open(os.path.expanduser(str(ctx[key])), "rb") as f:
+                return f.read()
+        return None
+
+    return grpc.ssl_channel_credentials(material("certificate-authority"),
+                                        material("client-key"), material("client-certificate"))
+
+
 async def _main(args: argparse.Namespace) -> int:
     heartbeat = args.heartbeat or (1.0 if args.profile == "demo" else 10.0)
     labels = dict(lab.split("=", 1) for lab in args.label)
     agent = HollowAgent(args.server, nodes=args.nodes, prefix=args.prefix, heartbeat=heartbeat,
                         cpu=args.cpu, memory=args.memory, max_pods=args.max_pods,
-                        labels=labels, lease_duration=40 if args.profile == "default" else 3)
+                        labels=labels, lease_duration=40 if args.profile == "default" else 3,
+                        credentials=admin_credentials(args.admin_config)
+                        if args.admin_config else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -155,9 +155,11 @@ class NodeAgent:
         self.clock = clock
         self.port = cfg.listen_port if port is None else port
         self.registered = asyncio.Event()
+        self.last_heartbeat: float | None = None   # time.monotonic() of the last lease renewal
         self.ready_since = clock()
         self.pod_cidr = ""
         self.routes: list[tuple[str, str]] = []
+        self._status_now = asyncio.Event()
 
     # -- building ---------------------------------------------------------------------------
 
@@ -269,9 +271,19 @@ class NodeAgent:
             except ApiConflict:
                 continue
 
+    def status_now(self) -> None:
+        """Post the node status at once (heartbeats are back, or the control
+        plane marked this node not Ready): a returning node is usable at once."""
+        self._status_now.set()
+
     async def run_status(self) -> None:
         while True:
-            await asyncio.sleep(self.cfg.profile.node_status_interval)
+            try:
+                await asyncio.wait_for(self._status_now.wait(),
+                                       self.cfg.profile.node_status_interval)
+            except TimeoutError:
+                pass
+            self._status_now.clear()
             try:
                 await self.update_status_once()
             except (ApiUnavailable, ApiConflict) as e:
@@ -308,15 +320,22 @@ class NodeAgent:
     async def run_heartbeat(self) -> None:
         retry = RetryBackoff(self.cfg.profile.api_retry_initial,
                              self.cfg.profile.heartbeat_interval)
+        failed = False
         while True:
             try:
                 await self.renew_lease_once()
+                self.last_heartbeat = time.monotonic()
+                if failed:
+                    self.status_now()     # back after an outage: say Ready at once
+                failed = False
                 retry.reset()
                 delay = self.cfg.profile.heartbeat_interval
             except (ApiUnavailable, ApiConflict, ApiAlreadyExists) as e:
+                failed = True
                 delay = retry.next()
                 log.info("heartbeat failed (%s); retrying in %.1fs", e, delay)
             except Exception:
+                failed = True
                 delay = retry.next()
                 log.exception("heartbeat failed")
             await asyncio.sleep(delay)
@@ -345,6 +364,9 @@ class NodeAgent:
     async def _on_node(self, node: core_pb2.Node) -> None:
         if node.metadata.name != self.cfg.node_name:
             return
+        ready = next((x.status for x in node.status.conditions if x.type == "Ready"), "")
+        if ready != "True":
+            self.status_now()
         cidr = node.spec.pod_cidr or (node.spec.pod_cidrs[0] if node.spec.pod_cidrs else "")
         if cidr and cidr != self.pod_cidr:
             log.info("pod CIDR %s assigned to this node", cidr)

@@ -39,7 +39,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from proto import api_pb2
@@ -80,40 +79,12 @@ class JoinRefused(JoinError):
 # JoinRequest {string token = 1; bytes csr_pem = 2; string node_name = 3;}
 # JoinResponse {bytes certificate_pem = 1; bytes ca_pem = 2;}
 # RenewCertificateRequest {bytes csr_pem = 1;}
-# The generated classes in proto.api_pb2 are used once api.proto has them; until then an
-# identical private definition (same names, numbers and types: the same bytes on the wire).
-
-def _private_messages() -> dict[str, type[Message]]:
-    fdp = descriptor_pb2.FileDescriptorProto(name="corral_join_private.proto",
-                                             package="corral.v1", syntax="proto3")
-    string_t = descriptor_pb2.FieldDescriptorProto.TYPE_STRING
-    bytes_t = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-    optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
-    spec = {
-        "JoinRequest": [("token", 1, string_t), ("csr_pem", 2, bytes_t),
-                        ("node_name", 3, string_t)],
-        "JoinResponse": [("certificate_pem", 1, bytes_t), ("ca_pem", 2, bytes_t)],
-        "RenewCertificateRequest": [("csr_pem", 1, bytes_t)],
-    }
-    for name, fields in spec.items():
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype in fields:
-            m.field.add(name=fname, number=number, type=ftype, label=optional)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return {name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"corral.v1.{name}")) for name in spec}
-
+# (proto/api.proto; the generated classes in proto.api_pb2)
 
 def messages() -> dict[str, type[Message]]:
-    """JoinRequest, JoinResponse, RenewCertificateRequest message classes."""
-    names = ("JoinRequest", "JoinResponse", "RenewCertificateRequest")
-    if all(hasattr(api_pb2, n) for n in names):
-        return {n: getattr(api_pb2, n) for n in names}
-    return _PRIVATE
-
-
-_PRIVATE = _private_messages()
+    """JoinRequest, JoinResponse, RenewCertificateRequest: the generated proto.api_pb2 classes."""
+    return {"JoinRequest": api_pb2.JoinRequest, "JoinResponse": api_pb2.JoinResponse,
+            "RenewCertificateRequest": api_pb2.RenewCertificateRequest}
 
 
 # -- keys, CSRs, hashes ---------------------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent import logs
 from agent.podsync.manager import PodManager
@@ -31,6 +32,8 @@ from agent.ports import (
 from proto import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger("corral.agent.server")
+
+AGENT_SERVICE = agent_pb2.DESCRIPTOR.services_by_name["Agent"].full_name  # corral.v1.Agent
 
 
 def _proc_cpu_ns() -> int:
@@ -314,13 +317,29 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         return agent_pb2.PruneImagesResponse(removed=removed, bytes_freed=freed)
 
 
-async def serve(service: AgentService, listen: str) -> tuple[grpc.aio.Server, int]:
-    server = grpc.aio.server()
+async def serve(service: AgentService, listen: str,
+                credentials: grpc.ServerCredentials | None = None,
+                interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                ) -> tuple[grpc.aio.Server, int]:
+    """Serve the Agent service: with `credentials` (TLS requiring the cluster CA's client
+    certificates) and `interceptors` (agent/security.py's ControlPlaneOnly) normally;
+    plaintext and open only for --insecure on loopback (agent/config.py checks that)."""
+    server = grpc.aio.server(interceptors=list(interceptors) or None)
     agent_pb2_grpc.add_AgentServicer_to_server(service, server)
-    port = server.add_insecure_port(listen)
+    # standard gRPC health checking: "" and "corral.v1.Agent" answer SERVING while we run
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = (server.add_secure_port(listen, credentials) if credentials is not None
+            else server.add_insecure_port(listen))
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()
-    log.info("Agent service listening on %s (port %d; unauthenticated: bind to the node "
-             "address only)", listen, port)
+    for name in ("", AGENT_SERVICE):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    if credentials is None:
+        log.warning("Agent service listening on %s (port %d) in PLAINTEXT without "
+                    "authentication (--insecure)", listen, port)
+    else:
+        log.info("Agent service listening on %s (port %d; TLS, only the control plane's "
+                 "certificate is accepted)", listen, port)
     return server, port

@@ -2,6 +2,10 @@
 
     corral-controlplane                  # embedded etcd in /var/lib/corral/controlplane
     corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6443
+    corral-controlplane --metrics-listen 0.0.0.0:10251 --log-format json
+
+Metrics (Prometheus), /healthz and /readyz (ready: etcd answers) are served on
+--metrics-listen (default 127.0.0.1:10251; 0 disables them); see docs/operations.md.
 
 The scheduler and controllers (with leader election) live in
 `controlplane.loops`: when that module exists, its
@@ -20,16 +24,18 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from controlplane import errors
+from controlplane import errors, logs
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import EmbeddedEtcd
+from controlplane.metrics import DEFAULT_LISTEN, ControlPlaneMetrics, start_ops_server
 from controlplane.store import Store
 from controlplane.store.compactor import run_compactor
 
@@ -62,8 +68,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s)")
     p.add_argument("--no-loops", action="store_true",
                    help="serve the API only: no scheduler, no controllers")
-    p.add_argument("--log-level", default="info",
-                   choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-level", default="info", type=str.lower, choices=logs.LEVELS,
+                   help="least severe level logged (default %(default)s)")
+    p.add_argument("--log-format", default="text", choices=logs.FORMATS,
+                   help="text, or json: one JSON object per line with ts, level, logger, msg "
+                        "and fields such as pod and node (default %(default)s)")
+    p.add_argument("--metrics-listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                   help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
+                        "(default %(default)s; 0: off)")
     security = _optional("controlplane.security.serve")
     if security is not None and hasattr(security, "add_arguments"):
         security.add_arguments(p)
@@ -111,6 +123,11 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     store = Store(etcd_endpoints)
+    metrics = ControlPlaneMetrics()
+    store.conn.observe = metrics.observe_etcd
+    metrics.etcd_watch_source(lambda: store.conn.open_watches)
+    args.metrics = metrics          # the loops (scheduler, controllers) report through it
+    ops = None
     server: ApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
@@ -119,11 +136,16 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         await _start_registry(registry)
         security = getattr(_optional("controlplane.security.serve"), "server_security", None)
         server_kwargs = dict(await security(args, registry)) if security is not None else {}
+        server_kwargs["interceptors"] = [metrics.interceptor(),
+                                         *server_kwargs.get("interceptors", ())]
         server = ApiServer(registry, args.listen, **server_kwargs)
+        metrics.watch_source(server.service.open_watches)
         await server.start()
+        ops = await start_ops_server(args.metrics_listen, metrics.registry,
+                                     ready=lambda: etcd_ready(store))
         run_loops = None if args.no_loops else _loops()
         if run_loops is not None:
-            loops_task = asyncio.ensure_future(run_loops(registry, args))
+            loops_task = asyncio.ensure_future(_run_loops(run_loops, registry, args, metrics))
         elif not args.no_loops:
             log.info("controlplane.loops not present: serving the API only")
         if args.compaction_interval > 0:
@@ -144,15 +166,33 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
             loops_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await loops_task
+        if ops is not None:
+            await ops.stop()
         if server is not None:
             await server.stop()
         await store.close()
 
 
+def _run_loops(run_loops: Any, registry: Registry, args: argparse.Namespace,
+               metrics: ControlPlaneMetrics) -> Any:
+    """run_loops, telling the metrics about each leader term's loops when it can."""
+    if "on_loops" in inspect.signature(run_loops).parameters:
+        return run_loops(registry, args, on_loops=metrics.attach_loops)
+    return run_loops(registry, args)
+
+
+async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
+    """/readyz: ready while etcd answers a read within `timeout` seconds."""
+    try:
+        rev = await asyncio.wait_for(store.conn.revision(), timeout)
+    except (TimeoutError, errors.ApiError) as e:
+        return False, f"etcd unreachable: {e or 'timed out'}"
+    return True, f"ok (etcd revision {rev})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:
         if args.embedded_etcd:

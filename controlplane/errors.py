@@ -3,7 +3,7 @@
     ApiError                      a request the control plane cannot carry out
     +-- NotFound                  -> NOT_FOUND
     +-- AlreadyExists             -> ALREADY_EXISTS
-    +-- Conflict                  -> ABORTED       (resourceVersion precondition lost; re-read and retry)
+    +-- Conflict                  -> ABORTED       (resourceVersion precondition lost: retry)
     +-- Invalid                   -> INVALID_ARGUMENT (carries FieldErrors: path + message)
     +-- BadRequest                -> INVALID_ARGUMENT (malformed request, not a field of an object)
     +-- Gone                      -> OUT_OF_RANGE  (watch from a compacted resourceVersion: relist)

@@ -10,7 +10,6 @@ caller: failures are logged and the event is dropped (events are best effort).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -93,12 +92,11 @@ class EventRecorder:
             await self._queue.join()
 
     async def close(self) -> None:
-        for t in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks.clear()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
         self._queue = None
 
     # ---- internals -------------------------------------------------------

@@ -31,6 +31,27 @@ log = logging.getLogger(__name__)
 Object = api_pb2.Object
 
 
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout: float = 5.0,
+                          what: str = "task") -> None:
+    """Cancel tasks and wait for them, at most `timeout` seconds.
+
+    Unlike ``suppress(CancelledError): await t`` this never swallows the caller's
+    own cancellation, and a task stuck in someone else's cleanup cannot hang the
+    caller (it is logged and left behind).
+    """
+    ts = list(tasks)
+    for t in ts:
+        t.cancel()
+    live = [t for t in ts if not t.done()]
+    if live:
+        _, pending = await asyncio.wait(live, timeout=timeout)
+        for t in pending:
+            log.warning("%s %s did not stop within %.0fs", what, t.get_name(), timeout)
+    for t in ts:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            log.debug("%s %s ended with %r", what, t.get_name(), t.exception())
+
+
 def copy_of(obj: Object) -> Object:
     out = Object()
     out.CopyFrom(obj)
@@ -153,9 +174,7 @@ class Informer:
                     if not self.resource_version:
                         need_list = True
         finally:
-            resync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resync
+            await cancel_and_wait([resync], 1.0, "informer resync")
 
     async def _list(self) -> None:
         lst = await self.registry.list(self.resource, self.namespace,
@@ -300,9 +319,5 @@ class InformerFactory:
         await asyncio.gather(*(inf.wait_synced() for inf in self._informers.values()))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks, 5.0, "informer")
         self._tasks.clear()

@@ -29,6 +29,8 @@ from typing import Any
 
 import aetcd
 
+from controlplane.informer import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "/corral/leader/controlplane"
@@ -68,7 +70,7 @@ class LeaderElector:
         self._ep += 1
         if c is not None:
             with contextlib.suppress(Exception):
-                await c.close()
+                await asyncio.wait_for(c.close(), 2.0)
 
     # ---- public ------------------------------------------------------------
     async def leader(self) -> str | None:
@@ -194,10 +196,7 @@ class LeaderElector:
         finally:
             self.is_leader = False
             self._became_leader.clear()
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait([task], 5.0, "leader work")
             lease, self._lease = self._lease, None
             if lease is not None:
                 with contextlib.suppress(Exception):

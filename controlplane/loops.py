@@ -27,7 +27,7 @@ from controlplane.controllers.gc import GarbageCollector
 from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
 from controlplane.controllers.replicaset import ReplicaSetController
-from controlplane.informer import InformerFactory
+from controlplane.informer import InformerFactory, cancel_and_wait
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
 
@@ -58,11 +58,7 @@ class Loops:
             for t in done:
                 t.result()
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            await cancel_and_wait(tasks, 5.0, "loop")
             await self.factory.stop()
             for r in self.recorders:
                 with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from corral import credentials as credentials_mod
 from corral import errors
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
@@ -110,17 +111,11 @@ class Client:
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ]
-        if credentials is not None and credentials.tls:
-            creds = grpc.ssl_channel_credentials(
-                root_certificates=credentials.ca_cert,
-                private_key=credentials.client_key,
-                certificate_chain=credentials.client_cert,
-            )
-            if credentials.server_name:
-                options.append(("grpc.ssl_target_name_override", credentials.server_name))
-            self._channel = grpc.secure_channel(address, creds, options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
+        # TLS when the context has CA/cert/key (corral/credentials.py), plaintext otherwise
+        try:
+            self._channel = credentials_mod.secure_channel(address, credentials, options)
+        except credentials_mod.CredentialsError as e:
+            raise errors.ClientError(f"bad credentials in the config: {e}") from None
         self._stub = api_pb2_grpc.ApiStub(self._channel)
 
     # -- plumbing --------------------------------------------------------------
@@ -220,6 +215,20 @@ class Client:
 
     def api_resources(self) -> builtins.list[api_pb2.ApiResource]:
         return list(self._unary(self._stub.ApiResources, api_pb2.ApiResourcesRequest()).resources)
+
+    # -- bootstrap tokens (admins only) ---------------------------------------
+
+    def create_token(self, ttl_seconds: int = 0, description: str = "",
+                     token: str = "") -> api_pb2.BootstrapToken:
+        """A new bootstrap token; `.token` (id.secret) is only ever in this answer."""
+        return self._unary(self._stub.CreateToken, api_pb2.CreateTokenRequest(
+            ttl_seconds=ttl_seconds, description=description, token=token))
+
+    def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
+        return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)
+
+    def delete_token(self, token_id: str) -> None:
+        self._unary(self._stub.DeleteToken, api_pb2.DeleteTokenRequest(id=token_id))
 
     # -- proxied to agents -----------------------------------------------------
 

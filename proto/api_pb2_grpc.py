@@ -110,6 +110,31 @@ class ApiStub:
                 request_serializer=proto_dot_api__pb2.NodeImagesRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.NodeImagesResponse.FromString,
                 _registered_method=True)
+        self.Join = channel.unary_unary(
+                '/corral.v1.Api/Join',
+                request_serializer=proto_dot_api__pb2.JoinRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.JoinResponse.FromString,
+                _registered_method=True)
+        self.RenewCertificate = channel.unary_unary(
+                '/corral.v1.Api/RenewCertificate',
+                request_serializer=proto_dot_api__pb2.RenewCertificateRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.JoinResponse.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/corral.v1.Api/CreateToken',
+                request_serializer=proto_dot_api__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.BootstrapToken.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/corral.v1.Api/ListTokens',
+                request_serializer=proto_dot_api__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.BootstrapTokenList.FromString,
+                _registered_method=True)
+        self.DeleteToken = channel.unary_unary(
+                '/corral.v1.Api/DeleteToken',
+                request_serializer=proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.DeleteTokenResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServicer:
@@ -206,6 +231,37 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Join(self, request, context):
+        """Cluster security (controlplane/security).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewCertificate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +339,31 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.NodeImages,
                     request_deserializer=proto_dot_api__pb2.NodeImagesRequest.FromString,
                     response_serializer=proto_dot_api__pb2.NodeImagesResponse.SerializeToString,
+            ),
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=proto_dot_api__pb2.JoinRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.JoinResponse.SerializeToString,
+            ),
+            'RenewCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewCertificate,
+                    request_deserializer=proto_dot_api__pb2.RenewCertificateRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.JoinResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=proto_dot_api__pb2.CreateTokenRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.BootstrapToken.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=proto_dot_api__pb2.ListTokensRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.BootstrapTokenList.SerializeToString,
+            ),
+            'DeleteToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteToken,
+                    request_deserializer=proto_dot_api__pb2.DeleteTokenRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.DeleteTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -690,6 +771,141 @@ class Api:
             '/corral.v1.Api/NodeImages',
             proto_dot_api__pb2.NodeImagesRequest.SerializeToString,
             proto_dot_api__pb2.NodeImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/Join',
+            proto_dot_api__pb2.JoinRequest.SerializeToString,
+            proto_dot_api__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RenewCertificate',
+            proto_dot_api__pb2.RenewCertificateRequest.SerializeToString,
+            proto_dot_api__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/CreateToken',
+            proto_dot_api__pb2.CreateTokenRequest.SerializeToString,
+            proto_dot_api__pb2.BootstrapToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/ListTokens',
+            proto_dot_api__pb2.ListTokensRequest.SerializeToString,
+            proto_dot_api__pb2.BootstrapTokenList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/DeleteToken',
+            proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
+            proto_dot_api__pb2.DeleteTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,6 +52,12 @@ class ApiStub:
     Exec: _grpc.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]
     Top: _grpc.UnaryUnaryMultiCallable[_api_pb2.TopRequest, _api_pb2.TopResponse]
     NodeImages: _grpc.UnaryUnaryMultiCallable[_api_pb2.NodeImagesRequest, _api_pb2.NodeImagesResponse]
+    Join: _grpc.UnaryUnaryMultiCallable[_api_pb2.JoinRequest, _api_pb2.JoinResponse]
+    """Cluster security (controlplane/security)."""
+    RenewCertificate: _grpc.UnaryUnaryMultiCallable[_api_pb2.RenewCertificateRequest, _api_pb2.JoinResponse]
+    CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]
+    ListTokens: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]
+    DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -72,6 +78,12 @@ class ApiAsyncStub(ApiStub):
     Exec: _aio.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]  # type: ignore[assignment]
     Top: _aio.UnaryUnaryMultiCallable[_api_pb2.TopRequest, _api_pb2.TopResponse]  # type: ignore[assignment]
     NodeImages: _aio.UnaryUnaryMultiCallable[_api_pb2.NodeImagesRequest, _api_pb2.NodeImagesResponse]  # type: ignore[assignment]
+    Join: _aio.UnaryUnaryMultiCallable[_api_pb2.JoinRequest, _api_pb2.JoinResponse]  # type: ignore[assignment]
+    """Cluster security (controlplane/security)."""
+    RenewCertificate: _aio.UnaryUnaryMultiCallable[_api_pb2.RenewCertificateRequest, _api_pb2.JoinResponse]  # type: ignore[assignment]
+    CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]  # type: ignore[assignment]
+    ListTokens: _aio.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]  # type: ignore[assignment]
+    DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -179,5 +191,41 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.NodeImagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.NodeImagesResponse, _abc.Awaitable[_api_pb2.NodeImagesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Join(
+        self,
+        request: _api_pb2.JoinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.JoinResponse, _abc.Awaitable[_api_pb2.JoinResponse]]:
+        """Cluster security (controlplane/security)."""
+
+    @_abc_1.abstractmethod
+    def RenewCertificate(
+        self,
+        request: _api_pb2.RenewCertificateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.JoinResponse, _abc.Awaitable[_api_pb2.JoinResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateToken(
+        self,
+        request: _api_pb2.CreateTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.BootstrapToken, _abc.Awaitable[_api_pb2.BootstrapToken]]: ...
+
+    @_abc_1.abstractmethod
+    def ListTokens(
+        self,
+        request: _api_pb2.ListTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.BootstrapTokenList, _abc.Awaitable[_api_pb2.BootstrapTokenList]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteToken(
+        self,
+        request: _api_pb2.DeleteTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.DeleteTokenResponse, _abc.Awaitable[_api_pb2.DeleteTokenResponse]]: ...
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# A worker VM: corral-agent under systemd, pointed at the control plane.
+# A worker VM: corral-agent under systemd, pointed at the control plane. On its
+# first start it joins with the bootstrap token, pinning the cluster CA by its
+# hash; afterwards it uses (and renews) the node certificate in its data dir.
+#
+#   provision-worker.sh CP_IP NODE_IP NODE_NAME [TOKEN CA_HASH]
 set -euo pipefail
 CP_IP=$1
 NODE_IP=$2
 NODE_NAME=$3
-install -d -m 0700 /var/lib/corral/agent
+TOKEN=${4:-}
+CA_HASH=${5:-}
+install -d -m 0700 /var/lib/corral/agent /etc/corral
+# the token stays out of the (world-readable) unit file
+umask 077
+if [[ -n "$TOKEN" && -n "$CA_HASH" ]]; then
+  printf 'CORRAL_JOIN=--token %s --ca-cert-hash %s\n' "$TOKEN" "$CA_HASH" > /etc/corral/agent.env
+else
+  : > /etc/corral/agent.env
+fi
+umask 022
 cat > /etc/systemd/system/corral-agent.service <<UNIT
 [Unit]
 Description=corral node agent
@@ -12,7 +26,8 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6443 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent
+EnvironmentFile=/etc/corral/agent.env
+ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6443 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent \$CORRAL_JOIN
 Restart=always
 RestartSec=2
 # The shims keep containers running when the agent stops or restarts.

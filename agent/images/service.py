@@ -56,6 +56,8 @@ class ImageService:
         in_use: Callable[[], set[str]] | None = None,
     ) -> None:
         self.root = os.path.join(os.path.abspath(data_dir), "images")
+        # metrics hook: on_pull(ref, layer bytes downloaded, seconds, ok) after each pull
+        self.on_pull: Callable[[str, int, float, bool], None] | None = None
         self.store = ContentStore(self.root)
         self.layers = LayerStore(self.root, self.store.lock, max_layer_size)
         if isinstance(registries_config, RegistriesConfig):
@@ -156,6 +158,17 @@ class ImageService:
         return self.pull(str(r), progress)
 
     def pull(self, ref: str, progress: prog.ProgressFn | None = None) -> Image:
+        t0, fetched, ok = time.monotonic(), {"bytes": 0}, False
+        try:
+            img = self._pull(ref, progress, fetched)
+            ok = True
+            return img
+        finally:
+            if self.on_pull is not None:
+                self.on_pull(ref, fetched["bytes"], time.monotonic() - t0, ok)
+
+    def _pull(self, ref: str, progress: prog.ProgressFn | None,
+              stats: dict[str, int]) -> Image:
         r = parse_reference(ref)
         with self._gc.shared():
             prog.emit(progress, "", prog.RESOLVING)
@@ -177,6 +190,7 @@ class ImageService:
                 raise ImageError(f"image {r}: manifest has {len(m.layers)} layers, the config "
                                  f"lists {len(cfg.diff_ids)} diff_ids")
             fetched = [self._fetch(r, d, progress) for d in m.layers]
+            stats["bytes"] = sum(d.size for d, f in zip(m.layers, fetched, strict=True) if f)
             for d, diff_id, was_fetched in zip(m.layers, cfg.diff_ids, fetched, strict=True):
                 self._unpack(str(r), d, diff_id, progress, was_fetched)
             self.store.set_record(str(r), {"digest": top, "manifest": mdigest,

@@ -66,7 +66,7 @@ class PodManager:
         n = 0
         for pod in self.ctx.store.load_pods():
             if pod.metadata.uid and pod.metadata.uid not in self.workers:
-                self._spawn(pod)
+                self._spawn(pod).provisional = True
                 n += 1
         if n:
             log.info("looking after %d pod(s) from the local cache until the control plane "
@@ -82,6 +82,7 @@ class PodManager:
             w = self._spawn(pod)
             w.cache_pod()
         elif not w.removed:
+            w.provisional = False       # the control plane confirms it
             w.update(pod)
 
     def remove(self, uid: str) -> None:

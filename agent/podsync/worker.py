@@ -71,6 +71,8 @@ class SyncContext:
     host_ip: str
     clock: Callable[[], float] = time.time
     events: EventRecorder | None = None
+    # metrics hook: (pod key, container name, is a restart) after each successful start
+    on_container_start: Callable[[str, str, bool], None] | None = None
     crash_backoff: KeyedBackoff = field(init=False)
     pull_backoff: KeyedBackoff = field(init=False)
 
@@ -95,7 +97,15 @@ class PodWorker:
         self.pod = pod
         self.uid = pod.metadata.uid
         self.key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        # every line about this pod carries pod= and node= (structured logs)
+        self.log = logging.LoggerAdapter(log, {"pod": self.key, "node": ctx.node_name})
         self.removed = False          # gone from the desired set: clean up, no Delete
+        # restored from the local cache at start and not yet confirmed by the
+        # control plane: keep what runs (and restart those if they crash), start
+        # nothing else: the pod may have been evicted and replaced elsewhere
+        # while this node was away, and two copies must never serve
+        self.provisional = False
+        self._adopted_running: set[str] = set()
         self.done = False             # everything cleaned up; the worker may go
         self.pod_ip = ""
         self.netns_path = ""
@@ -129,7 +139,7 @@ class PodWorker:
         try:
             self.ctx.store.save_pod(self.pod)
         except OSError:
-            log.exception("pod %s: cannot cache the pod object", self.key)
+            self.log.exception("pod %s: cannot cache the pod object", self.key)
 
     def remove(self) -> None:
         self.removed = True
@@ -146,7 +156,7 @@ class PodWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("pod %s: sync failed", self.key)
+                self.log.exception("pod %s: sync failed", self.key)
                 delay = min(self.ctx.profile.resync_interval, 5.0)
             if self.done:
                 return
@@ -176,8 +186,11 @@ class PodWorker:
             self._adopted = True
             for inst in by_name.values():
                 if inst[0].state == RUNNING:
-                    log.info("pod %s: re-adopted running container %s (%s, pid %d)", self.key,
+                    self._adopted_running.add(inst[0].name)
+                    self.log.info("pod %s: re-adopted running container %s (%s, pid %d)", self.key,
                              inst[0].name, inst[0].id, inst[0].pid)
+        if self.provisional and not self._adopted_running:
+            return self._deadline   # nothing ran at start: wait for the control plane's word
         spec = self.pod.spec
         policy = spec.restart_policy or "Always"
         terminal = self.last_status is not None and self.last_status.phase in (
@@ -208,7 +221,7 @@ class PodWorker:
         try:
             self.ctx.store.save(self.uid, self.record)
         except OSError:
-            log.exception("pod %s: cannot persist its state", self.key)
+            self.log.exception("pod %s: cannot persist its state", self.key)
 
     async def _release_network(self) -> None:
         """A finished pod keeps its containers (status, logs) but not its IP."""
@@ -218,7 +231,7 @@ class PodWorker:
             await self.ctx.network.teardown_pod(self.uid)
             self._net_released = True
         except Exception as e:
-            log.debug("pod %s: releasing the network of a finished pod: %s", self.key, e)
+            self.log.debug("pod %s: releasing the network of a finished pod: %s", self.key, e)
             self._soon(5.0)
 
     def _not_created(self, by_name: dict[str, list[ContainerInfo]], reason: str,
@@ -234,7 +247,7 @@ class PodWorker:
                                                   self.pod.metadata.name, self.netns_path)
             return True
         except Exception as e:
-            log.warning("pod %s: sandbox creation failed: %s", self.key, e)
+            self.log.warning("pod %s: sandbox creation failed: %s", self.key, e)
             msg = f"failed to create the pod sandbox: {e}"
             self._not_created(by_name, st.CONTAINER_CREATING, msg)
             self.event(WARNING, "FailedCreatePodSandBox", msg)
@@ -258,7 +271,7 @@ class PodWorker:
             net = await self.ctx.network.setup_pod(self.uid, self.pod.metadata.namespace,
                                                    self.pod.metadata.name)
         except Exception as e:
-            log.warning("pod %s: network setup failed: %s", self.key, e)
+            self.log.warning("pod %s: network setup failed: %s", self.key, e)
             self._network_error = f"failed to set up the pod network: {e}"
             self._not_created(by_name, st.CONTAINER_CREATING, self._network_error)
             self._soon(2.0)
@@ -308,7 +321,7 @@ class PodWorker:
             elif latest.state == RUNNING and latest.image and latest.image != c.image:
                 # the only mutable part of a container: restart it on the new image
                 msg = f"Container {c.name} definition changed, will be restarted"
-                log.info("pod %s: %s", self.key, msg)
+                self.log.info("pod %s: %s", self.key, msg)
                 self.event(NORMAL, "Killing", msg, c.name)
                 self.kill_messages[latest.id] = msg
                 self.respawn.add(latest.id)
@@ -349,6 +362,9 @@ class PodWorker:
 
     async def _start(self, c: core_pb2.Container, latest: ContainerInfo | None,
                      init: bool) -> None:
+        if self.provisional and c.name not in self._adopted_running:
+            self._soon(self.ctx.profile.resync_interval)
+            return
         image = await self._pull(c)
         if image is None:
             return
@@ -365,14 +381,16 @@ class PodWorker:
         try:
             info = await self.ctx.runtime.start_container(spec)
         except Exception as e:
-            log.warning("pod %s: container %s failed to start: %s", self.key, c.name, e)
+            self.log.warning("pod %s: container %s failed to start: %s", self.key, c.name, e)
             self.waiting[c.name] = (st.CREATE_CONTAINER_ERROR, str(e))
             self._soon(self.ctx.profile.pull_backoff_initial)
             self.event(WARNING, "Failed", f"Error: {e}", c.name)
             return
         self.waiting.pop(c.name, None)
+        if self.ctx.on_container_start is not None:
+            self.ctx.on_container_start(self.key, c.name, latest is not None)
         self.event(NORMAL, "Started", f"Started container {c.name}", c.name)
-        log.info("pod %s: started container %s (%s, attempt %d)", self.key, c.name, info.id,
+        self.log.info("pod %s: started container %s (%s, attempt %d)", self.key, c.name, info.id,
                  spec.attempt)
         await self._gc_instances(c.name, keep=info)
         self._soon(0.2)
@@ -385,7 +403,7 @@ class PodWorker:
             try:
                 await self.ctx.runtime.remove_container(old.id)
             except Exception as e:
-                log.warning("pod %s: cannot remove old container %s: %s", self.key, old.id, e)
+                self.log.warning("pod %s: cannot remove old container %s: %s", self.key, old.id, e)
             self.kill_messages.pop(old.id, None)
 
     async def _pull(self, c: core_pb2.Container) -> ImageInfo | None:
@@ -411,7 +429,7 @@ class PodWorker:
             self._soon(bo.remaining(key))
             return None
         except ImagePullError as e:
-            log.warning("pod %s: pulling %s failed: %s", self.key, c.image, e)
+            self.log.warning("pod %s: pulling %s failed: %s", self.key, c.image, e)
             self.waiting[c.name] = (st.ERR_IMAGE_PULL, str(e))
             self.event(WARNING, "Failed", f'Failed to pull image "{c.image}": {e}', c.name)
             bo.fail(key)
@@ -493,10 +511,10 @@ class PodWorker:
             what = {LIVENESS: "Liveness", READINESS: "Readiness", STARTUP: "Startup"}[t.kind]
             self.event(WARNING, "Unhealthy", f"{what} probe failed: {msg}", c.name)
         if t.record(ok, msg):
-            log.info("pod %s: container %s %s probe %s%s", self.key, c.name, t.kind,
+            self.log.info("pod %s: container %s %s probe %s%s", self.key, c.name, t.kind,
                      "succeeded" if ok else "failed", f": {msg}" if msg else "")
         elif not ok:
-            log.debug("pod %s: %s probe of %s failed: %s", self.key, t.kind, c.name, msg)
+            self.log.debug("pod %s: %s probe of %s failed: %s", self.key, t.kind, c.name, msg)
 
     def started(self, c: core_pb2.Container, inst: ContainerInfo) -> bool:
         if not has_probe(c.startup_probe):
@@ -530,7 +548,7 @@ class PodWorker:
                 msg = f"Container {c.name} failed {what} probe, will be restarted"
                 if t.last_message:
                     msg += f" ({t.last_message})"
-                log.info("pod %s: %s", self.key, msg)
+                self.log.info("pod %s: %s", self.key, msg)
                 self.event(NORMAL, "Killing", msg, c.name)
                 self.kill_messages[inst.id] = msg
                 grace = _grace(self.pod)
@@ -600,7 +618,7 @@ class PodWorker:
         by_name = await self._containers()
         running = [i for inst in by_name.values() for i in inst if i.state != EXITED]
         if running:
-            log.info("pod %s: stopping %d container(s) (grace %gs)", self.key, len(running),
+            self.log.info("pod %s: stopping %d container(s) (grace %gs)", self.key, len(running),
                      grace)
             if not self.removed:
                 for i in running:
@@ -623,11 +641,11 @@ class PodWorker:
             try:
                 await self.ctx.api.delete("pods", self.pod.metadata.namespace,
                                           self.pod.metadata.name, grace_period_seconds=0)
-                log.info("pod %s: deletion confirmed", self.key)
+                self.log.info("pod %s: deletion confirmed", self.key)
             except ApiNotFound:
                 pass
             except ApiUnavailable as e:
-                log.info("pod %s: cannot confirm deletion yet: %s", self.key, e)
+                self.log.info("pod %s: cannot confirm deletion yet: %s", self.key, e)
                 return min(self.ctx.profile.resync_interval, 2.0)
         self.ctx.statuses.forget(self.uid)
         self.ctx.store.delete(self.uid)

@@ -1,10 +1,17 @@
-"""Reaching a node's agent (logs, exec, stats, images) for the API service."""
+"""Reaching a node's agent (logs, exec, stats, images) for the API service.
+
+How a channel to an agent is made is the caller's: `Agents(registry, channel_factory)`
+with `channel_factory(address, node_name, options) -> grpc.aio.Channel`. The secure
+control plane passes controlplane/security/setup.py's `agent_channel` (its
+system:controlplane client certificate; only the node's own certificate is accepted
+from the agent); without one, plaintext (an --insecure control plane on loopback).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -16,6 +23,13 @@ from proto import agent_pb2_grpc, api_pb2
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024
+
+ChannelFactory = Callable[[str, str, Sequence[tuple[str, Any]]], grpc.aio.Channel]
+
+
+def plaintext_channel(address: str, node_name: str,
+                      options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=list(options))
 
 
 def agent_address(node: api_pb2.Object) -> str:
@@ -34,19 +48,22 @@ def agent_address(node: api_pb2.Object) -> str:
 class Agents:
     """A channel per agent address, reused across requests."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry,
+                 channel_factory: ChannelFactory | None = None) -> None:
         self.registry = registry
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self.channel_factory = channel_factory or plaintext_channel
+        self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
 
     async def stub_for_node(self, node_name: str) -> tuple[Any, str]:
         node = await self.registry.get("nodes", "", node_name)
         addr = agent_address(node)
-        ch = self._channels.get(addr)
+        key = (addr, node_name)   # the node's name is part of whom the channel trusts
+        ch = self._channels.get(key)
         if ch is None:
-            ch = grpc.aio.insecure_channel(addr, options=[
+            ch = self.channel_factory(addr, node_name, [
                 ("grpc.max_receive_message_length", MAX_MESSAGE),
                 ("grpc.max_send_message_length", MAX_MESSAGE)])
-            self._channels[addr] = ch
+            self._channels[key] = ch
         stub: Any = agent_pb2_grpc.AgentStub(ch)  # an AgentAsyncStub on an aio channel
         return stub, addr
 

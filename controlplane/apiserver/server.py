@@ -19,8 +19,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from controlplane.apiserver.access import Authorize
+from controlplane.apiserver.agents import ChannelFactory
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
+from controlplane.security.tokens import BootstrapTokens
 from proto import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -47,13 +49,18 @@ class ApiServer:
                   e.g. a bootstrap port; their bound ports end up in `extra_bound`
     interceptors  grpc.aio.ServerInterceptors (authentication)
     authorize     the ApiService's authorization hook (controlplane/apiserver/access.py)
+    agent_channel (address, node name) -> grpc.aio.Channel to that node's agent
+                  (controlplane/apiserver/agents.py; default: plaintext)
+    tokens        the bootstrap token store behind CreateToken/ListTokens/DeleteToken
     """
 
     def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443", *,
                  credentials: grpc.ServerCredentials | None = None,
                  extra_ports: Sequence[tuple[str, grpc.ServerCredentials | None]] = (),
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                 authorize: Authorize | None = None) -> None:
+                 authorize: Authorize | None = None,
+                 agent_channel: ChannelFactory | None = None,
+                 tokens: BootstrapTokens | None = None) -> None:
         self.registry = registry
         self.listen = listen
         self.port = 0
@@ -61,7 +68,8 @@ class ApiServer:
         self.extra_ports = list(extra_ports)
         self.extra_bound: list[int] = []
         self.interceptors = list(interceptors)
-        self.service = ApiService(registry, authorize)
+        self.service = ApiService(registry, authorize, agent_channel=agent_channel,
+                                  tokens=tokens)
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
 

@@ -7,6 +7,7 @@ exception is logged and answered INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import importlib.metadata
 import logging
@@ -21,8 +22,11 @@ import grpc
 from controlplane import errors
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.access import Access, Authorize
-from controlplane.apiserver.agents import AgentError, Agents, agent_call
+from controlplane.apiserver.agents import AgentError, Agents, ChannelFactory, agent_call
 from controlplane.apiserver.registry import Registry
+from controlplane.security import authn
+from controlplane.security import join as joining
+from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
 log = logging.getLogger(__name__)
@@ -74,10 +78,14 @@ def _version() -> str:
 
 
 class ApiService(api_pb2_grpc.ApiServicer):
-    def __init__(self, registry: Registry, authorize: Authorize | None = None) -> None:
+    def __init__(self, registry: Registry, authorize: Authorize | None = None, *,
+                 agent_channel: ChannelFactory | None = None,
+                 tokens: BootstrapTokens | None = None) -> None:
         self.registry = registry
-        self.agents = Agents(registry)
+        self.agents = Agents(registry, agent_channel)
         self.access = Access(registry, authorize)
+        self.tokens = tokens
+        self.open_watches: dict[str, int] = {}   # resource -> open Watch streams (metrics)
 
     async def close(self) -> None:
         await self.agents.close()
@@ -111,10 +119,13 @@ class ApiService(api_pb2_grpc.ApiServicer):
                                      request.label_selector, request.field_selector,
                                      request.resource_version,
                                      allow_bookmarks=request.allow_bookmarks)
+        res = request.resource
+        self.open_watches[res] = self.open_watches.get(res, 0) + 1
         try:
             async for ev in stream:
                 yield ev
         finally:
+            self.open_watches[res] -= 1
             await stream.aclose()
 
     @unary
@@ -261,6 +272,54 @@ class ApiService(api_pb2_grpc.ApiServicer):
         return api_pb2.NodeImagesResponse(nodes=[
             api_pb2.NodeImages(node=node, images=r.images) for node, r in answers])
 
+    # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
+
+    # Join and RenewCertificate are answered by controlplane/security/wire.py's
+    # JoinInterceptor; these run only on a control plane without it (--insecure).
+    @unary
+    async def Join(self, request: api_pb2.JoinRequest, context: Ctx) -> api_pb2.JoinResponse:
+        raise errors.BadRequest("this control plane runs with --insecure: there is nothing "
+                                "to join (start the agent with --insecure too)")
+
+    @unary
+    async def RenewCertificate(self, request: api_pb2.RenewCertificateRequest,
+                               context: Ctx) -> api_pb2.JoinResponse:
+        raise errors.BadRequest("this control plane runs with --insecure: no certificates")
+
+    def _token_store(self) -> BootstrapTokens:
+        if self.tokens is None:
+            raise errors.BadRequest("bootstrap tokens need a control plane serving TLS; this "
+                                    "one runs with --insecure (plaintext, nothing to join)")
+        return self.tokens
+
+    @unary
+    async def CreateToken(self, request: api_pb2.CreateTokenRequest,
+                          context: Ctx) -> api_pb2.BootstrapToken:
+        if request.ttl_seconds < 0:
+            raise errors.BadRequest("ttlSeconds must not be negative")
+        ttl = dt.timedelta(seconds=request.ttl_seconds) if request.ttl_seconds \
+            else DEFAULT_TTL
+        token, expires = await joining.create_token(
+            self._token_store(), authn.current_identity(), ttl=ttl,
+            description=request.description, token=request.token)
+        out = api_pb2.BootstrapToken(id=token.partition(".")[0], token=token,
+                                     description=request.description, usages=["join"])
+        out.expires.FromDatetime(expires)
+        out.created.FromDatetime(dt.datetime.now(dt.UTC))
+        return out
+
+    @unary
+    async def ListTokens(self, request: api_pb2.ListTokensRequest,
+                         context: Ctx) -> api_pb2.BootstrapTokenList:
+        infos = await joining.list_tokens(self._token_store(), authn.current_identity())
+        return api_pb2.BootstrapTokenList(items=[_token_message(t) for t in infos])
+
+    @unary
+    async def DeleteToken(self, request: api_pb2.DeleteTokenRequest,
+                          context: Ctx) -> api_pb2.DeleteTokenResponse:
+        await joining.delete_token(self._token_store(), authn.current_identity(), request.id)
+        return api_pb2.DeleteTokenResponse()
+
     async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
         """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
@@ -280,3 +339,12 @@ class ApiService(api_pb2_grpc.ApiServicer):
         for f in failures:
             log.info("skipping a node: %s", f)
         return answers
+
+
+def _token_message(t: TokenInfo) -> api_pb2.BootstrapToken:
+    """A token as listed: never its secret."""
+    out = api_pb2.BootstrapToken(id=t.id, description=t.description, usages=list(t.usages))
+    out.expires.FromDatetime(t.expires)
+    if t.created is not None:
+        out.created.FromDatetime(t.created)
+    return out

@@ -11,11 +11,11 @@ there (copy first), and write status last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 from controlplane import errors
+from controlplane.informer import cancel_and_wait
 from controlplane.workqueue import RateLimiter, ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,7 @@ class Controller:
             await asyncio.gather(*tasks)
         finally:
             self.queue.shutdown()
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            await cancel_and_wait(tasks, 5.0, f"{self.name} worker")
 
     async def _worker(self) -> None:
         while True:

@@ -13,7 +13,6 @@ and never binds a pod that is already bound.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import Counter
@@ -21,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from controlplane import errors, events
-from controlplane.informer import Handler, InformerFactory, copy_of
+from controlplane.informer import Handler, InformerFactory, cancel_and_wait, copy_of
 from controlplane.profiles import DEFAULT, Profile
 from proto import api_pb2, core_pb2
 
@@ -152,13 +151,8 @@ class Scheduler:
                 if n % 2 == 0:
                     await asyncio.sleep(0)  # let binds, informers and the lease renewal run
         finally:
-            cleanup.cancel()
             self.queue.close()
-            for t in list(self._tasks):
-                t.cancel()
-            for t in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            await cancel_and_wait([cleanup, *self._tasks], 5.0, "scheduler task")
 
     async def _cleanup_loop(self) -> None:
         while True:

@@ -2,8 +2,14 @@
 
     pki.py     the cluster CA (created on first start) and the certificates it issues
     tokens.py  bootstrap tokens (id.secret) with TTL, usages and revocation
+    etcdkv.py  the tokens' storage on the control plane's etcd connection
     authn.py   TLS credentials for the API/bootstrap ports, Identity from the peer cert,
                AuthInterceptor
     authz.py   authorize(identity, verb, resource, ...): admins all, nodes only their own
     join.py    the server side of Join / RenewCertificate as plain async functions
+    wire.py    their wire messages and JoinInterceptor, which serves them
+    setup.py   prepare(data_dir, hosts): CA, API server cert, admin.conf, agent channels
+    serve.py   the hook controlplane/__main__.py calls: --tls and friends -> ApiServer kwargs
+
+Design notes: README.md in this directory.
 """

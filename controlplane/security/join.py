@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from controlplane import errors
 from controlplane.security import pki
 from controlplane.security.authn import Identity
-from controlplane.security.tokens import USAGE_JOIN, BootstrapTokens, TokenError, parse
+from controlplane.security.tokens import (
+    USAGE_JOIN,
+    BootstrapTokens,
+    TokenError,
+    TokenInfo,
+    parse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,12 @@ async def create_token(tokens: BootstrapTokens, identity: Identity | None, *,
     created = await tokens.create(ttl=ttl, description=description, token=token or None)
     log.info("%s created bootstrap token %s", identity, created.info.id)
     return created.token, created.info.expires
+
+
+async def list_tokens(tokens: BootstrapTokens, identity: Identity | None) -> list[TokenInfo]:
+    """The live tokens (no secrets), for admins."""
+    _require_admin(identity, "list bootstrap tokens")
+    return await tokens.list()
 
 
 async def delete_token(tokens: BootstrapTokens, identity: Identity | None,

@@ -1,24 +1,32 @@
 """The control plane's security hook (see controlplane/__main__.py): flags + ApiServer kwargs.
 
-    corral-controlplane --tls [--tls-san 10.0.0.5 ...] [--bootstrap-listen 0.0.0.0:6444]
+    corral-controlplane [--tls-san 10.0.0.5 ...] [--bootstrap-listen 0.0.0.0:6444]
                         [--bootstrap-token abcdef.0123456789abcdef --bootstrap-token-ttl 24h]
+    corral-controlplane --insecure --listen 127.0.0.1:6443     # plaintext, loopback only
 
-Without --tls nothing changes (plaintext, open API) so that existing tools and tests
-keep working; with it:
+TLS is ON by default (`--tls` is accepted and changes nothing):
   * the cluster CA (DATA_DIR/pki) is created on first start and loaded afterwards;
     its hash is logged and written to DATA_DIR/pki/ca.hash for agents' --ca-cert-hash;
   * --listen serves mutual TLS (client certificates from the cluster CA required);
   * --bootstrap-listen serves TLS without client certificates: Join and health only;
   * every RPC is authenticated (AuthInterceptor) and authorized (authz.authorize);
-  * Join / RenewCertificate are served by wire.JoinInterceptor;
+  * Join / RenewCertificate are served by wire.JoinInterceptor, the token RPCs by the
+    API service (admins only);
+  * the API server dials agents with its system:controlplane client certificate and
+    accepts only the node's own certificate from them;
   * DATA_DIR/admin.conf (0600) is a CLI config with an admin certificate;
   * --bootstrap-token makes sure that token exists (e.g. from the local-cluster tool).
+
+`--insecure` serves plaintext with no authentication at all, and is refused unless
+every listen address is a loopback address (127.0.0.0/8, ::1, localhost): never an
+open API, let alone an open exec endpoint, on a network.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
 import logging
 import re
 from pathlib import Path
@@ -45,7 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("security")
     g.add_argument("--tls", action="store_true",
                    help="serve the API with mutual TLS from the cluster CA (DATA_DIR/pki), "
-                        "authenticate and authorize every call")
+                        "authenticate and authorize every call (the default)")
+    g.add_argument("--insecure", action="store_true",
+                   help="serve plaintext without authentication; refused unless --listen "
+                        "is a loopback address (tests, local experiments)")
     g.add_argument("--tls-san", action="append", default=[], metavar="HOST",
                    help="another IP or DNS name for the API server certificate (repeatable; "
                         "the --listen host, 127.0.0.1 and localhost are always in it)")
@@ -62,6 +73,31 @@ def _host(listen: str) -> str:
     return listen.rpartition(":")[0].strip("[]")
 
 
+class InsecureRefused(ValueError):
+    """--insecure with a listen address another machine could reach."""
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1 or localhost)."""
+    host = _host(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_insecure(addresses: list[str]) -> None:
+    """InsecureRefused unless every address is loopback."""
+    bad = [a for a in addresses if a and not is_loopback(a)]
+    if bad:
+        raise InsecureRefused(
+            f"--insecure serves the API (exec included) to anyone who can connect, so it "
+            f"is only allowed on loopback addresses (127.0.0.0/8, ::1); refusing to listen "
+            f"on {', '.join(bad)}. Drop --insecure to serve TLS with client certificates")
+
+
 def authorize_current(verb: str, resource: str, namespace: str = "", name: str = "",
                       obj: Any = None, old: Any = None, **kw: Any) -> None:
     """The ApiService hook: authz.authorize for the identity AuthInterceptor established."""
@@ -72,7 +108,12 @@ def authorize_current(verb: str, resource: str, namespace: str = "", name: str =
 
 
 async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, Any]:
-    if not getattr(args, "tls", False):
+    if getattr(args, "insecure", False):
+        if getattr(args, "tls", False):
+            raise InsecureRefused("--tls and --insecure exclude each other")
+        check_insecure([args.listen, getattr(args, "bootstrap_listen", "")])
+        log.warning("serving the API in PLAINTEXT without authentication on %s (--insecure)",
+                    args.listen)
         return {}
     data_dir = Path(args.data_dir)
     listen_host = _host(args.listen)
@@ -99,4 +140,6 @@ async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, 
         "interceptors": [sec.interceptor(),
                          wire.JoinInterceptor(wire.join_handlers(sec.ca, store))],
         "authorize": authorize_current,
+        "agent_channel": sec.agent_channel,
+        "tokens": store,
     }

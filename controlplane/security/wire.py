@@ -4,9 +4,8 @@
     JoinResponse {bytes certificate_pem = 1; bytes ca_pem = 2;}
     RenewCertificateRequest {bytes csr_pem = 1;}
 
-The generated classes in proto.api_pb2 are used once api.proto has them; until then
-an identical private definition (same names, numbers and types: the same bytes on the
-wire; agent/security.py has the twin). `JoinInterceptor` serves
+The classes are the generated ones in proto.api_pb2 (proto/api.proto declares the RPCs
+on service Api). `JoinInterceptor` serves
 /corral.v1.Api/Join and /corral.v1.Api/RenewCertificate itself, so the API server needs
 no servicer method for them (put it AFTER AuthInterceptor: RenewCertificate is
 authenticated there, Join is public).
@@ -20,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from controlplane import errors
@@ -33,38 +31,12 @@ from proto import api_pb2
 log = logging.getLogger(__name__)
 
 RENEW_METHOD = "/corral.v1.Api/RenewCertificate"
-NAMES = ("JoinRequest", "JoinResponse", "RenewCertificateRequest")
-
-
-def _private_messages() -> dict[str, type[Message]]:
-    fdp = descriptor_pb2.FileDescriptorProto(name="corral_join_private_cp.proto",
-                                             package="corral.v1", syntax="proto3")
-    string_t = descriptor_pb2.FieldDescriptorProto.TYPE_STRING
-    bytes_t = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-    optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
-    spec = {
-        "JoinRequest": [("token", 1, string_t), ("csr_pem", 2, bytes_t),
-                        ("node_name", 3, string_t)],
-        "JoinResponse": [("certificate_pem", 1, bytes_t), ("ca_pem", 2, bytes_t)],
-        "RenewCertificateRequest": [("csr_pem", 1, bytes_t)],
-    }
-    for name, fields in spec.items():
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype in fields:
-            m.field.add(name=fname, number=number, type=ftype, label=optional)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return {name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"corral.v1.{name}")) for name in spec}
 
 
 def messages() -> dict[str, type[Message]]:
-    if all(hasattr(api_pb2, n) for n in NAMES):
-        return {n: getattr(api_pb2, n) for n in NAMES}
-    return _PRIVATE
-
-
-_PRIVATE = _private_messages()
+    """JoinRequest, JoinResponse, RenewCertificateRequest: the generated proto.api_pb2 classes."""
+    return {"JoinRequest": api_pb2.JoinRequest, "JoinResponse": api_pb2.JoinResponse,
+            "RenewCertificateRequest": api_pb2.RenewCertificateRequest}
 
 
 async def _call(context: Any, fn: Callable[[], Awaitable[joining.JoinResult]],

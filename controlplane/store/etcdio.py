@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import aetcd
@@ -46,6 +47,8 @@ class Connection:
         self._index = 0
         self._client: aetcd.Client | None = None
         self.open_watches = 0  # etcd watches open right now (fan-out plus catch-up)
+        # metrics hook: observe(what, seconds, ok) after every guarded etcd request
+        self.observe: Callable[[str, float, bool], None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -89,9 +92,11 @@ class Connection:
 
     @contextlib.contextmanager
     def guard(self, what: str) -> Iterator[None]:
-        """Translate etcd failures during `what` into ApiErrors."""
+        """Translate etcd failures during `what` into ApiErrors (and time the request)."""
+        t0, ok = time.monotonic(), False
         try:
             yield
+            ok = True
         except errors.ApiError:
             raise
         except grpc.aio.AioRpcError as e:
@@ -103,6 +108,9 @@ class Connection:
             self.failover()
             raise errors.Unavailable(
                 f"etcd at {self.endpoint} is unavailable ({what}): {e}; retry later") from e
+        finally:
+            if self.observe is not None:
+                self.observe(what, time.monotonic() - t0, ok)
 
     def translate(self, e: grpc.aio.AioRpcError, what: str) -> errors.ApiError:
         code, detail = e.code(), e.details() or ""

@@ -13,7 +13,17 @@ import sys
 from typing import Any, NoReturn, TextIO
 
 from corral import errors
-from corral.cli import apply, delete, describe, get, logs_exec, misc, nodes, rollout
+from corral.cli import (
+    apply,
+    delete,
+    describe,
+    get,
+    logs_exec,
+    misc,
+    nodes,
+    rollout,
+    tokens,
+)
 from corral.cli.common import Cli, CliError
 from corral.client import Client
 from corral.manifests import ManifestError
@@ -67,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="corral", description="corral controls a corral cluster, like kubectl.",
         epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
-    for module in (apply, get, describe, delete, logs_exec, rollout, nodes, misc):
+    for module in (apply, get, describe, delete, logs_exec, rollout, nodes, misc, tokens):
         module.register(sub, parents)
     _register_plugins(sub, parents)
     return parser

@@ -333,8 +333,21 @@ autoload -U +X bashcompinit && bashcompinit
 """
 
 
+def _verbs() -> list[str]:
+    """Every verb of the parser (plugins such as `cluster` included), else VERBS."""
+    try:
+        from corral.cli.main import build_parser
+        parser = build_parser()
+    except Exception:
+        return list(VERBS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return list(VERBS)
+
+
 def run_completion(cli: Cli, args: argparse.Namespace) -> int:
-    script = BASH.replace("__VERBS__", " ".join(VERBS)).replace(
+    script = BASH.replace("__VERBS__", " ".join(_verbs())).replace(
         "__RESOURCES__", " ".join(_resource_words()))
     cli.out.write(ZSH + script if args.shell == "zsh" else script)
     return 0

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
-
+from corral import credentials as cli_credentials
 from corral.cluster import cleanup, netns, observe, procs, state, up
 from proto import api_pb2, api_pb2_grpc
 
@@ -52,7 +51,7 @@ def container_pids(node: state.NodeRecord, pod_uid: str) -> list[int]:
 
 
 def kill_container(rec: state.ClusterRecord, pod: str, namespace: str) -> str:
-    with grpc.insecure_channel(rec.server) as ch:
+    with cli_credentials.secure_channel(rec.server, up.admin_credentials(rec)) as ch:
         obj = api_pb2_grpc.ApiStub(ch).Get(
             api_pb2.GetRequest(resource="pods", namespace=namespace, name=pod), timeout=5)
     p = obj.pod
@@ -154,11 +153,12 @@ def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str]
         timeout: float = 120.0, diverge_within: float = 15.0) -> float | None:
     """Inject a fault, narrate, and return seconds until converged (None: never)."""
     t0 = time.monotonic()
-    timeline = observe.Timeline(rec.server, t0, log).start()
+    creds = up.admin_credentials(rec)
+    timeline = observe.Timeline(rec.server, t0, log, creds).start()
     try:
         log(f"  +  0.0 s  {action()}")
         took = observe.wait_converged(rec.server, t0, log, diverge_within=diverge_within,
-                                      timeout=timeout)
+                                      timeout=timeout, credentials=creds)
     finally:
         timeline.stop()
     if took is None:

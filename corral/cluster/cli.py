@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from corral import config
-from corral.cluster import chaos, down, state, up
+from corral.cluster import chaos, demo, down, state, up
 
 DEFAULT_NAME = "corral"
 
@@ -34,6 +34,7 @@ examples:
 
 def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
+    demo.register(sub, parents)        # `corral demo ...`: corral/cluster/demo.py
     c = sub.add_parser("cluster", help="create and delete local clusters on this machine",
                        epilog=CLUSTER_HELP, formatter_class=fmt)
     csub = c.add_subparsers(dest="cluster_verb", metavar="VERB")
@@ -99,8 +100,8 @@ def cmd_up(cli: Any, args: argparse.Namespace) -> int:
     cli.print(f'Creating cluster "{args.name}" ({args.nodes} nodes, profile {args.profile}) ...')
     try:
         rec = up.up(args.name, args.nodes, args.profile, cli.print, timeout=args.timeout)
-    except (ValueError, RuntimeError, OSError) as e:
-        cli.error(str(e))
+    except Exception as e:    # whatever failed, undo what was made
+        cli.error(str(e) or repr(e))
         if state.load(args.name) is not None and not isinstance(e, ValueError):
             cli.print(f"cleaning up: corral cluster down --name {args.name}")
             down.down(args.name, cli.print)
@@ -170,9 +171,18 @@ def pick(name: str | None) -> state.ClusterRecord:
 
 
 def write_context(rec: state.ClusterRecord) -> None:
+    """The context `corral-<name>`: the server and the admin's TLS material, inline
+    (from the control plane's admin.conf), so `corral get nodes` works at once."""
     cfg = config.load()
     name = f"corral-{rec.name}"
-    cfg.contexts[name] = config.Context(name=name, server=rec.server, namespace="default")
+    ctx = config.Context(name=name, server=rec.server, namespace="default")
+    admin_path = up.admin_config_path(rec)
+    if admin_path.exists():
+        admin = config.load(admin_path).context()
+        ctx.certificate_authority_data = admin.certificate_authority_data
+        ctx.client_certificate_data = admin.client_certificate_data
+        ctx.client_key_data = admin.client_key_data
+    cfg.contexts[name] = ctx
     cfg.current_context = name
     cfg.save()
 

@@ -10,6 +10,7 @@ NAT; pod CIDRs are routed between node namespaces by the agents (host-gw).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pyroute2 import IPRoute, NetNS, netns
@@ -26,6 +27,22 @@ def ensure_bridge(name: str, address: str, prefix: int = 24) -> None:
         if address not in have:
             ipr.addr("add", index=idx, address=address, prefixlen=prefix)
         ipr.link("set", index=idx, state="up")
+
+
+def indices_in_use() -> set[int]:
+    """Cluster indices taken on this host, whatever clusters dir recorded them:
+    an address in 10.213.<i>.0/24 or a node link crl<i>n<k>."""
+    out: set[int] = set()
+    with IPRoute() as ipr:
+        for a in ipr.get_addr(family=2):
+            m = re.fullmatch(r"10\.213\.(\d+)\.\d+", a.get_attr("IFA_ADDRESS") or "")
+            if m:
+                out.add(int(m.group(1)))
+        for link in ipr.get_links():
+            m = re.fullmatch(r"crl(\d+)n\d+p?", link.get_attr("IFLA_IFNAME") or "")
+            if m:
+                out.add(int(m.group(1)))
+    return out
 
 
 def delete_link(name: str) -> None:
@@ -47,11 +64,17 @@ def create_node_ns(ns_name: str, host_veth: str, bridge: str, address: str,
             ipr.link("set", index=peer_idx, net_ns_fd=ns_name)
         idx = ipr.link_lookup(ifname=host_veth)[0]
         br = ipr.link_lookup(ifname=bridge)[0]
+        master = ipr.get_links(idx)[0].get_attr("IFLA_MASTER")
+        if master not in (None, br):
+            raise RuntimeError(f"link {host_veth} already belongs to another bridge "
+                               "(another cluster with the same index?)")
         ipr.link("set", index=idx, master=br, state="up")
     with NetNS(ns_name) as ns:
         lo = ns.link_lookup(ifname="lo")[0]
         ns.link("set", index=lo, state="up")
         found = ns.link_lookup(ifname=peer) or ns.link_lookup(ifname="eth0")
+        if not found:
+            raise RuntimeError(f"{host_veth}'s peer is not in namespace {ns_name}")
         eidx = found[0]
         ns.link("set", index=eidx, ifname="eth0")
         have = {a.get_attr("IFA_ADDRESS") for a in ns.get_addr(index=eidx)}

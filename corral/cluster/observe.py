@@ -16,6 +16,8 @@ from typing import Any
 
 import grpc
 
+from corral import credentials as cli_credentials
+from corral.client import Credentials
 from proto import api_pb2, api_pb2_grpc
 
 
@@ -49,8 +51,10 @@ def verdict(stub: api_pb2_grpc.ApiStub, timeout: float = 3.0) -> Verdict:
 class Timeline:
     """Print cluster events as they happen, stamped relative to `t0`."""
 
-    def __init__(self, server: str, t0: float, log: Callable[[str], None]) -> None:
+    def __init__(self, server: str, t0: float, log: Callable[[str], None],
+                 credentials: Credentials | None = None) -> None:
         self.server, self.t0, self.log = server, t0, log
+        self.credentials = credentials
         self._stop = threading.Event()
         self._call: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -67,7 +71,7 @@ class Timeline:
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
-        with grpc.insecure_channel(self.server) as ch:
+        with cli_credentials.secure_channel(self.server, self.credentials) as ch:
             stub = api_pb2_grpc.ApiStub(ch)
             rv = ""
             while not self._stop.is_set():
@@ -94,12 +98,13 @@ class Timeline:
 
 
 def wait_converged(server: str, t0: float, log: Callable[[str], None],
-                   diverge_within: float = 15.0, timeout: float = 120.0) -> float | None:
+                   diverge_within: float = 15.0, timeout: float = 120.0,
+                   credentials: Credentials | None = None) -> float | None:
     """Wait for the cluster to leave and then regain its desired state.
 
     Returns seconds from `t0` until converged again, or None on timeout.
     """
-    with grpc.insecure_channel(server) as ch:
+    with cli_credentials.secure_channel(server, credentials) as ch:
         stub = api_pb2_grpc.ApiStub(ch)
         deadline = time.monotonic() + diverge_within
         diverged = False

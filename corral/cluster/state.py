@@ -93,8 +93,11 @@ def all_clusters() -> list[ClusterRecord]:
     return out
 
 
-def free_index() -> int:
-    used = {c.index for c in all_clusters()}
+def free_index(taken_on_host: set[int] | None = None) -> int:
+    """The lowest index no cluster uses: neither one recorded in this clusters
+    dir nor one whose subnet or links exist on the host (clusters recorded in
+    another $CORRAL_CLUSTERS_DIR, e.g. a concurrent test run)."""
+    used = {c.index for c in all_clusters()} | (taken_on_host or set())
     for i in range(1, 250):
         if i not in used:
             return i

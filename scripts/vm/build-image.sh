@@ -221,7 +221,7 @@ cp "$ROOT/boot/initrd.img-$kver" "$WORK/initrd.img"
 unmount_all
 
 log "filesystem image"
-mkfs.ext4 -q -L corral-root -d "$ROOT" -F "$WORK/root.img" 4G
+mkfs.ext4 -q -L corral-root -d "$ROOT" -F "$WORK/root.img" 4G >>"$WORK/build.log" 2>&1
 qemu-img convert -O qcow2 "$WORK/root.img" "$WORK/image.qcow2"
 rm -f "$WORK/root.img"
 rm -rf "$ROOT"

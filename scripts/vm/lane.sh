@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 t0=$SECONDS
-CORRAL_VM_IMAGE=$(scripts/vm/build-image.sh)
+CORRAL_VM_IMAGE=$(scripts/vm/build-image.sh | tail -n 1)
 export CORRAL_VM_IMAGE
 echo "lane.sh: image $CORRAL_VM_IMAGE ready in $((SECONDS - t0)) s" >&2
 
@@ -41,7 +41,7 @@ export CORRAL_VM_TIMINGS=${CORRAL_VM_TIMINGS:-/var/tmp/corral-vm-timings.json}
 rm -f "$CORRAL_VM_TIMINGS"
 t1=$SECONDS
 rc=0
-"$PY" -m pytest -p no:cacheprovider -v -rs tests/vm "$@" || rc=$?
+"$PY" -m pytest -p no:cacheprovider -v -s -rs tests/vm "$@" || rc=$?
 echo "lane.sh: image $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s" >&2
 if [[ -f $CORRAL_VM_TIMINGS ]]; then
   echo "lane.sh: phases (s): $(tr -d '\n ' <"$CORRAL_VM_TIMINGS")" >&2

@@ -49,9 +49,12 @@ BRIDGE_IP = f"{NET}.1"
 CP_NAME = "cp"
 SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
     "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=6",
 ]
+
+SSH_TRANSIENT = ("Connection timed out", "Connection refused", "banner exchange",
+                 "kex_exchange_identification", "Connection reset", "No route to host")
 
 
 class LaneError(RuntimeError):
@@ -310,7 +313,7 @@ class Lane:
                 if not self.alive(v):
                     raise LaneError(f"qemu of {v.name} exited\n"
                                     f"{self._qemu_log(v)}{self.console_tail(v)}")
-                if self.run(v, "true", check=False, timeout=20).returncode == 0:
+                if self.run(v, "true", check=False, timeout=30, retries=0).returncode == 0:
                     pending.remove(v)
                     log(f"{v.name} ({v.ip}) answers ssh")
             return not pending
@@ -333,17 +336,28 @@ class Lane:
                 "-i", str(self.run_dir / "id_ed25519"), f"root@{v.ip}", command]
 
     def run(self, vm: Vm | str, command: str, *, check: bool = True, timeout: float = 300,
-            input: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
-        """Run a shell command in a guest; stdout/stderr captured as text."""
+            input: str | bytes | None = None,
+            retries: int = 3) -> subprocess.CompletedProcess[str]:
+        """Run a shell command in a guest; stdout/stderr captured as text. A failure of ssh
+        to connect (not of the command) is retried `retries` times."""
         v = self.vm(vm) if isinstance(vm, str) else vm
         data = input.encode() if isinstance(input, str) else input
-        try:
-            p = subprocess.run(self.ssh_argv(v, command), input=data, capture_output=True,
-                               timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as e:
-            if check:
-                raise LaneError(f"{v.name}: `{command}` timed out after {timeout} s") from e
-            return subprocess.CompletedProcess(e.cmd, 124, "", "timeout")
+        for attempt in range(1, retries + 2):
+            try:
+                p = subprocess.run(self.ssh_argv(v, command), input=data, capture_output=True,
+                                   timeout=timeout, check=False)
+            except subprocess.TimeoutExpired as e:
+                if check:
+                    raise LaneError(f"{v.name}: `{command}` timed out after {timeout} s") from e
+                return subprocess.CompletedProcess(e.cmd, 124, "", "timeout")
+            # ssh itself failed to connect (a loaded TCG guest can be slow to answer): retry
+            err = p.stderr.decode(errors="replace")
+            if p.returncode == 255 and attempt <= retries and any(
+                    m in err for m in SSH_TRANSIENT) and self.alive(v):
+                log(f"{v.name}: ssh: {err.strip()}; retrying ({attempt}/{retries})")
+                _pause(2.0)
+                continue
+            break
         out = subprocess.CompletedProcess(p.args, p.returncode,
                                           p.stdout.decode(errors="replace"),
                                           p.stderr.decode(errors="replace"))

@@ -15,6 +15,12 @@ As a separate process (`python -m controlplane`), the way it runs for real:
     ControlPlaneProcess(etcd.endpoint, loops=False)        # API only, no scheduler/controllers
     ControlPlaneProcess("")     # with its own embedded etcd (in its temp dir), stopped with it
     ControlPlaneProcess(etcd.endpoint, profile="demo", extra_args=["--log-level", "debug"])
+    ControlPlaneProcess(etcd.endpoint, tls=True)   # the real default: mutual TLS
+        cp.credentials      # admin credentials (corral.client.Credentials) from admin.conf
+        cp.admin_config     # its path: CORRAL_CONFIG=... corral get nodes
+        cp.bootstrap_address, cp.ca_hash, cp.token   # what an agent joins with
+        cp.channel()        # a grpc.Channel with the admin credentials
+    Without tls=True it runs with --insecure on 127.0.0.1 (plaintext, loopback only).
         # profile "default" (the default here) waits 40 s + 300 s before evicting pods of
         # a node without heartbeat; "demo" evicts within seconds (with grace 0)
 
@@ -48,16 +54,19 @@ from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
 from controlplane.store import Store
+from corral import config as cli_config
+from corral import credentials as cli_credentials
+from corral.client import Credentials
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_serving(address: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, credentials: Credentials | None = None) -> None:
     """Block until the gRPC health service at `address` answers SERVING."""
     deadline = time.monotonic() + timeout
     last = ""
-    with grpc.insecure_channel(address) as ch:
+    with cli_credentials.secure_channel(address, credentials) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
@@ -82,9 +91,15 @@ def _port_open(port: int) -> bool:
 class ControlPlaneProcess:
     """`python -m controlplane` against `etcd_endpoint` ("": with its own embedded etcd)."""
 
+    TOKEN = "corral.0123456789abcdef"   # the bootstrap token of a tls=True control plane
+
     def __init__(self, etcd_endpoint: str, *, loops: bool = True, profile: str = "default",
-                 extra_args: list[str] | None = None, port: int = 0) -> None:
+                 extra_args: list[str] | None = None, port: int = 0,
+                 tls: bool = False) -> None:
         self.etcd_endpoint = etcd_endpoint
+        self.tls = tls
+        self.token = self.TOKEN if tls else ""
+        self.bootstrap_port = free_port() if tls else 0
         self.loops = loops
         self.profile = profile
         self.extra_args = list(extra_args or [])
@@ -97,6 +112,36 @@ class ControlPlaneProcess:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def bootstrap_address(self) -> str:
+        return f"{self.address.rpartition(':')[0]}:{self.bootstrap_port}"
+
+    @property
+    def admin_config(self) -> Path:
+        return self.dir / "data" / "admin.conf"
+
+    @property
+    def ca_hash(self) -> str:
+        return (self.dir / "data" / "pki" / "ca.hash").read_text().strip()
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The admin's credentials (None: an --insecure control plane)."""
+        if not self.tls:
+            return None
+        return cli_config.load(self.admin_config).context().credentials()
+
+    def channel(self) -> grpc.Channel:
+        """A channel to the API with the admin's credentials (plaintext if --insecure)."""
+        return cli_credentials.secure_channel(self.address, self.credentials)
+
+    def _security_args(self) -> list[str]:
+        if not self.tls:
+            return ["--insecure"]
+        return ["--tls-san", self.address.rpartition(":")[0],
+                "--bootstrap-listen", self.bootstrap_address,
+                "--bootstrap-token", self.token]
 
     @property
     def pid(self) -> int | None:
@@ -113,13 +158,22 @@ class ControlPlaneProcess:
         cmd = [sys.executable, "-m", "controlplane", "--listen", self.address,
                *etcd, "--data-dir", str(self.dir / "data"),
                "--profile", self.profile, *([] if self.loops else ["--no-loops"]),
-               *self.extra_args]
+               *self._security_args(), *self.extra_args]
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         with open(self.log_path, "ab") as logf:
             self._proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, cwd=REPO, env=env)
         try:
-            wait_serving(self.address, timeout, self._proc, self.log_path)
+            creds = None
+            if self.tls:   # the admin config appears once the CA and certificates exist
+                deadline = time.monotonic() + timeout
+                while not self.admin_config.exists():
+                    if self._proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"control plane wrote no {self.admin_config}:\n"
+                                           f"{self.log()[-3000:]}")
+                    time.sleep(0.05)  # polling a condition with a deadline
+                creds = self.credentials
+            wait_serving(self.address, timeout, self._proc, self.log_path, creds)
         except BaseException:
             self.kill()
             raise

@@ -119,9 +119,24 @@ def running_by_node(lane: Lane) -> dict[str, list[str]]:
     return by
 
 
-def poll(what: str, fn: Any, deadline: float, interval: float = 3.0) -> None:
-    """wait_for, treating a failing CLI call as "not yet"."""
+def crash_looping(lane: Lane) -> None:
+    """Fail fast, with the journal, when a corral unit keeps dying (systemd restarts it)."""
+    for v in lane.state.vms:
+        if not lane.alive(v):
+            continue  # powered off on purpose
+        unit = "corral-controlplane" if v.role == "controlplane" else "corral-agent"
+        out = lane.run(v, f"systemctl show -p NRestarts --value {unit}", check=False).stdout
+        if out.strip().isdigit() and int(out) >= 3:
+            journal = lane.run(v, f"journalctl -u {unit} --no-pager -n 40", check=False).stdout
+            raise AssertionError(f"{v.name}: {unit} restarted {int(out)} times\n{journal}")
+
+
+def poll(what: str, fn: Any, deadline: float, interval: float = 3.0,
+         lane: Lane | None = None) -> None:
+    """wait_for, treating a failing CLI call as "not yet"; stops early on a crash loop."""
     def cond() -> bool:
+        if lane is not None:
+            crash_looping(lane)
         try:
             return bool(fn())
         except (LaneError, ValueError):
@@ -165,7 +180,7 @@ def test_controlplane_answers(lane: Lane) -> None:
     assert state.strip() in ("active", "activating"), state
     try:
         poll("the control plane to answer `corral get nodes`",
-             lambda: corral(lane, "get nodes", timeout=60) is not None, 300)
+             lambda: corral(lane, "get nodes", timeout=60) is not None, 300, lane=lane)
     except LaneError as e:
         journal = lane.run(lane.cp, "journalctl -u corral-controlplane --no-pager -n 60",
                            check=False).stdout
@@ -179,7 +194,7 @@ def test_workers_ready(lane: Lane) -> None:
     t0 = time.monotonic()
     want = {v.name for v in lane.workers}
     try:
-        poll(f"nodes {sorted(want)} Ready", lambda: want <= ready_nodes(lane), 300)
+        poll(f"nodes {sorted(want)} Ready", lambda: want <= ready_nodes(lane), 300, lane=lane)
     except LaneError as e:
         logs = "\n".join(
             f"--- {v.name} ---\n" + lane.run(
@@ -205,7 +220,7 @@ def test_deployment_running(lane: Lane) -> None:
     def running() -> bool:
         return sum(len(v) for v in running_by_node(lane).values()) == REPLICAS
     try:
-        poll(f"{REPLICAS} pods Running", running, 600, 5)
+        poll(f"{REPLICAS} pods Running", running, 600, 5, lane=lane)
     except LaneError as e:
         raise AssertionError(
             f"{e}\n{corral(lane, 'get pods -o wide', check=False)}\n"
@@ -255,7 +270,8 @@ def test_lost_worker_pods_rescheduled(lane: Lane) -> None:
         now = running_by_node(lane)
         return set(now) == {survivor.name} and len(now[survivor.name]) == REPLICAS
     try:
-        poll(f"pods {lost} of {victim.name} rescheduled to {survivor.name}", moved, 600, 5)
+        poll(f"pods {lost} of {victim.name} rescheduled to {survivor.name}", moved, 600, 5,
+             lane=lane)
     except LaneError as e:
         raise AssertionError(f"{e}\n{corral(lane, 'get nodes', check=False)}\n"
                              f"{corral(lane, 'get pods -o wide', check=False)}") from e

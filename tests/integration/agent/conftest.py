@@ -99,7 +99,8 @@ class Netns:
 
 class AgentProcess:
     def __init__(self, netns: Netns, server: str, node: str, data_dir: Path,
-                 cgroup_root: str) -> None:
+                 cgroup_root: str, security: list[str] | None = None) -> None:
+        self.security = list(security or [])   # --token/--ca-cert-hash (or --insecure)
         self.netns = netns
         self.server = server
         self.node = node
@@ -114,7 +115,7 @@ class AgentProcess:
                "--server", self.server, "--node-name", self.node,
                "--data-dir", str(self.data_dir), "--listen", f"{self.netns.ns_ip}:0",
                "--node-ip", self.netns.ns_ip, "--profile", "demo",
-               "--cgroup-root", self.cgroup_root, "--log-level", "debug"]
+               "--cgroup-root", self.cgroup_root, "--log-level", "debug", *self.security]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
@@ -208,12 +209,14 @@ def cluster() -> Iterator[Cluster]:
         svc = ImageService(str(data))
         svc.import_rootfs(str(busybox_rootfs(tmp / "rootfs")), image)
         with EtcdProcess() as etcd:
-            cp = CP(etcd.endpoint)
+            cp = CP(etcd.endpoint, tls=True)   # not loopback: mutual TLS, agents join
             try:
                 cp.start()
-                agent = AgentProcess(ns, cp.address, node, data, cgroup_root)
+                agent = AgentProcess(ns, cp.address, node, data, cgroup_root,
+                                     ["--token", cp.token, "--ca-cert-hash", cp.ca_hash,
+                                      "--bootstrap-server", cp.bootstrap_address])
                 agent.start()
-                with grpc.insecure_channel(cp.address) as ch:
+                with cp.channel() as ch:
                     yield Cluster(api_pb2_grpc.ApiStub(ch), agent, image, cp)
             finally:
                 if agent is not None:

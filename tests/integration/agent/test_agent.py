@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 
+from controlplane.security import pki
 from proto import agent_pb2, agent_pb2_grpc, api_pb2, core_pb2, kinds
 
 from .conftest import AgentProcess, Cluster, wait_for
@@ -93,8 +94,43 @@ def test_pod_runs_survives_agent_kill_and_is_deleted(cluster: Cluster) -> None:
     assert Runtime(agent.data_dir / "runtime", agent.cgroup_root).list() == []
 
 
+def _agent_channel(cluster: Cluster, address: str, kp: pki.KeyPair | None) -> grpc.Channel:
+    """A channel to the agent that verifies it is this node; presenting `kp` (None: none)."""
+    ca = pki.ClusterCA.load(cluster.cp.dir / "data" / "pki")
+    creds = grpc.ssl_channel_credentials(ca.cert_pem, kp.key_pem if kp else None,
+                                         kp.cert_pem if kp else None)
+    return grpc.secure_channel(address, creds, options=[
+        ("grpc.ssl_target_name_override", pki.node_server_name(cluster.agent.node))])
+
+
+def _refused(ch: grpc.Channel) -> grpc.StatusCode:
+    def inputs() -> Iterator[agent_pb2.ExecInput]:
+        yield agent_pb2.ExecInput(start=agent_pb2.ExecStart(
+            namespace="default", pod="web", command=["cat", "/scratch/f"]))
+    try:
+        list(agent_pb2_grpc.AgentStub(ch).Exec(inputs(), timeout=10))
+    except grpc.RpcError as e:
+        code: grpc.StatusCode = e.code()
+        return code
+    raise AssertionError("the agent ran exec for an unauthorised caller")
+
+
 def _check_agent_service(cluster: Cluster, address: str) -> None:
+    # only the control plane's certificate gets in: not plaintext, not no certificate,
+    # not an admin's, not a node's (the agent's own identity, for instance)
+    ca = pki.ClusterCA.load(cluster.cp.dir / "data" / "pki")
     with grpc.insecure_channel(address) as ch:
+        assert _refused(ch) == grpc.StatusCode.UNAVAILABLE
+    with _agent_channel(cluster, address, None) as ch:
+        assert _refused(ch) == grpc.StatusCode.UNAVAILABLE
+    with _agent_channel(cluster, address, ca.issue_admin()) as ch:
+        assert _refused(ch) == grpc.StatusCode.PERMISSION_DENIED
+    with _agent_channel(cluster, address, ca.issue_node(cluster.agent.node)) as ch:
+        assert _refused(ch) == grpc.StatusCode.PERMISSION_DENIED
+    other = pki.ClusterCA.create()      # the right name, from another CA
+    with _agent_channel(cluster, address, other.issue_controlplane_client()) as ch:
+        assert _refused(ch) == grpc.StatusCode.UNAVAILABLE
+    with _agent_channel(cluster, address, ca.issue_controlplane_client()) as ch:
         stub = agent_pb2_grpc.AgentStub(ch)
 
         def logs() -> bytes:

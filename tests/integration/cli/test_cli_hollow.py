@@ -26,7 +26,9 @@ def hollow(controlplane: ControlPlaneProcess) -> Iterator[list[str]]:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent.hollow", "--server", controlplane.address, "--nodes", "2",
-         "--prefix", PREFIX, "--profile", "demo", "--log-level", "warning"],
+         "--prefix", PREFIX, "--profile", "demo", "--log-level", "warning",
+         *(["--admin-config", str(controlplane.admin_config)] if controlplane.tls
+           else ["--insecure"])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
     try:
         with Client(controlplane.address) as c:

@@ -32,7 +32,7 @@ async def bench(endpoint: str, n_pods: int, n_nodes: int) -> float:
     assert reg is not None
     agent = subprocess.Popen(
         [sys.executable, "-m", "agent.hollow", "--server", cp.address, "--nodes", str(n_nodes),
-         "--prefix", "h-", "--log-level", "warning"],
+         "--prefix", "h-", "--log-level", "warning", "--insecure"],
         env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO)
     try:
         async def nodes() -> bool:

@@ -4,7 +4,6 @@ the loops (run_loops) and hollow nodes speaking gRPC to the API server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from agent.hollow import HollowAgent
@@ -15,7 +14,7 @@ from tests.support.controlplane import ControlPlane
 
 FAST = profiles.DEMO.with_(node_grace_period=2.0, pod_eviction_timeout=1.0,
                            node_monitor_period=0.2, heartbeat_interval=0.5,
-                           leader_lease_ttl=2, unschedulable_flush=2.0,
+                           leader_lease_ttl=3, unschedulable_flush=2.0,
                            schedule_backoff_initial=0.1, schedule_backoff_max=1.0)
 
 
@@ -41,8 +40,8 @@ class LoopsReplica:
 
     async def stop(self) -> None:
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
+        done, _ = await asyncio.wait({self.task}, timeout=15)
+        assert done, f"{self.identity}: run_loops did not stop within 15s of cancel"
 
 
 class Cluster:
@@ -205,8 +204,7 @@ class PodMonitor:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5)
 
 
 async def deployment_done(registry: Any, name: str, replicas: int, image: str | None = None,

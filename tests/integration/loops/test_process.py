@@ -32,8 +32,6 @@ async def done(stub, name, replicas, image):
 def test_two_processes_leader_sigkilled_mid_rollout(etcd):
     a = ControlPlaneProcess(etcd.endpoint, profile="demo")
     b = ControlPlaneProcess(etcd.endpoint, profile="demo")
-    a.start()
-    b.start()
 
     async def main():
         # find the leader (identity "<host>-<pid>"); the agent and the test talk to
@@ -87,6 +85,8 @@ def test_two_processes_leader_sigkilled_mid_rollout(etcd):
                 assert after.endswith(f"-{follower.pid}")
 
     try:
+        a.start(timeout=90)  # generous: the test machines are shared and busy
+        b.start(timeout=90)
         run(main(), timeout=180)
     finally:
         a.close()

@@ -83,6 +83,12 @@ def test_replicaset_adopts_and_releases(etcd):
             orphan.pod.metadata.labels["app"] = "cache"
             orphan.pod.spec.containers.add(name="c", image="redis")
             await reg.create(orphan)
+
+            async def orphan_bound():
+                return (await reg.get("pods", "default", "orphan")).pod.spec.node_name
+            # bound means the (shared) pod informer has it, so the RS sees it at once
+            # (otherwise the RS may create 3 and then delete one of 4, maybe the orphan)
+            await eventually(orphan_bound, timeout=20)
             rs = api_pb2.Object()
             r = rs.replica_set
             r.metadata.name = "cache"

@@ -66,6 +66,10 @@ def test_secure_api_server(etcd: EtcdProcess, tmp_path: Path) -> None:
         try:
             ca_hash = (tmp_path / "cp/pki/ca.hash").read_text().strip()
             creds = await agent_security.join(boot, TOKEN, "node-a", ca_hash)
+            creds = await agent_security.renew(api, creds)      # authenticated renewal
+            assert creds.node_name == "node-a"
+            with pytest.raises(agent_security.JoinRefused, match="UNAUTHENTICATED"):
+                await agent_security.renew(boot, creds)         # no identity on that port
             async with grpc.aio.secure_channel(
                     api, agent_security.channel_credentials(creds)) as ch:
                 stub: Any = api_pb2_grpc.ApiStub(ch)
@@ -118,11 +122,24 @@ def test_secure_api_server(etcd: EtcdProcess, tmp_path: Path) -> None:
     run(main(), timeout=120)
 
 
-def test_without_tls_nothing_changes() -> None:
+def test_insecure_only_on_loopback() -> None:
     p = argparse.ArgumentParser()
     serve.add_arguments(p)
-    args = p.parse_args([])
-    assert run(serve.server_security(args, None)) == {}
+    args = p.parse_args(["--insecure"])
+    for listen in ("127.0.0.1:6443", "127.3.4.5:0", "[::1]:6443", "localhost:6443"):
+        args.listen = listen
+        assert run(serve.server_security(args, None)) == {}     # plaintext, open
+    for listen in ("0.0.0.0:6443", "10.0.0.5:6443", "[::]:6443", ":6443"):
+        args.listen = listen
+        with pytest.raises(serve.InsecureRefused, match="only allowed on loopback"):
+            run(serve.server_security(args, None))
+    args.listen, args.bootstrap_listen = "127.0.0.1:6443", "0.0.0.0:6444"
+    with pytest.raises(serve.InsecureRefused, match=r"0\.0\.0\.0:6444"):
+        run(serve.server_security(args, None))
+    args = p.parse_args(["--insecure", "--tls"])
+    args.listen = "127.0.0.1:6443"
+    with pytest.raises(serve.InsecureRefused, match="exclude"):
+        run(serve.server_security(args, None))
     with pytest.raises(SystemExit):
         p.parse_args(["--bootstrap-token-ttl", "forever"])
     assert serve.duration("7d") == dt.timedelta(days=7)

@@ -178,3 +178,26 @@ def test_cached_pod_gone_from_api_is_stopped_after_list(env: Env) -> None:
         assert env.ctx.store.load_pods() == []
 
     run_manager(env, second)
+
+
+def test_cached_pod_with_nothing_running_starts_nothing_until_confirmed(env: Env) -> None:
+    """A node that comes back after being killed must not start the containers
+    of its cached pods before the control plane confirms them: they may have
+    been evicted and replaced elsewhere (never two copies)."""
+    env.api.put(kinds.wrap(make_pod()))
+    run_manager(env, lambda m: until(lambda: bool(env.runtime.running())))
+    (c,) = env.runtime.running()
+    env.runtime.exit(c.id, 137)               # the node was killed: nothing runs
+    env.api.down = True
+
+    async def second(m: PodManager) -> None:
+        assert m.restore() == 1
+        await until(lambda: "uid-1" in m.workers and m.workers["uid-1"]._adopted)
+        for _ in range(5):                    # several sync passes while the API is away
+            m.workers["uid-1"].wake()
+            await asyncio.sleep(0)
+        assert env.runtime.running() == []
+        env.api.down = False                  # the control plane confirms the pod
+        await until(lambda: bool(env.runtime.running()))
+
+    run_manager(env, second)

@@ -1,0 +1,115 @@
+"""footprint: memory of the control plane and the agents, idle and with 50 pods,
+and the per-container overhead.
+
+A 3-node local cluster (demo profile).  Idle = 10 s after ``cluster up``;
+loaded = 10 s after 50 pods (``sleep``, spread by the scheduler) run.
+RSS from /proc/<pid>/status, PSS from /proc/<pid>/smaps_rollup.  The control
+plane's embedded etcd (its child) is reported apart.  Per container: the
+PSS of its shim (the only process corral keeps per container; the pod
+sandbox's ``nsholder`` exits once the namespaces are bind-mounted), plus
+the agents' and control plane's growth divided by the pods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from bench.common import (
+    BenchResult,
+    LocalCluster,
+    PodWatcher,
+    pod_doc,
+    rss_kb,
+    smaps_rollup,
+    summary,
+    tree_pids,
+)
+
+NAME = "footprint"
+MB = 1024.0  # kB -> MiB
+
+
+def _shim_pids(data_dirs: list[str]) -> list[int]:
+    out = []
+    for d in data_dirs:
+        for st in Path(d, "runtime", "containers").glob("*/state.json"):
+            try:
+                rec = json.loads(st.read_text())
+            except (OSError, ValueError):
+                continue
+            pid = rec.get("shim_pid")
+            if isinstance(pid, int) and Path(f"/proc/{pid}").exists():
+                out.append(pid)
+    return out
+
+
+def _sample(rec: dict[str, object]) -> dict[str, float]:
+    cp = int(rec["controlplane_pid"])  # type: ignore[call-overload]
+    etcd = [p for p in tree_pids(cp)[1:]
+            if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].endswith(b"etcd")]
+    agents = [int(n["agent_pid"]) for n in rec["nodes"]]  # type: ignore[attr-defined]
+    return {
+        "cp_rss": rss_kb(cp) / MB, "cp_pss": smaps_rollup(cp)["Pss"] / MB,
+        "etcd_rss": sum(rss_kb(p) for p in etcd) / MB,
+        "agent_rss": sum(rss_kb(p) for p in agents) / len(agents) / MB,
+        "agent_rss_max": max(rss_kb(p) for p in agents) / MB,
+        "agent_pss": sum(smaps_rollup(p)["Pss"] for p in agents) / len(agents) / MB,
+    }
+
+
+def run(quick: bool = False) -> BenchResult:
+    from proto import codec
+
+    n = 20 if quick else 50
+    res = BenchResult(NAME)
+    if os.geteuid() != 0:
+        res.error = "needs root"
+        return res
+    c = LocalCluster(nodes=3, profile="demo")
+    try:
+        c.up()
+        rec = c.record()
+        time.sleep(10)
+        idle = _sample(rec)
+        with c.client() as cl:
+            w = PodWatcher(cl, namespace="default")
+            try:
+                for i in range(n):
+                    cl.create(codec.decode(pod_doc(f"f{i:03d}")))
+                if not w.wait(lambda w: len(w.running) >= n, 300):
+                    raise RuntimeError(f"{len(w.running)}/{n} Running after 300 s")
+            finally:
+                w.close()
+        time.sleep(10)
+        loaded = _sample(rec)
+        shims = _shim_pids([nd["data_dir"] for nd in rec["nodes"]])
+        shim_pss = [smaps_rollup(p)["Pss"] / MB for p in shims]
+        shim_rss = [rss_kb(p) / MB for p in shims]
+        shim_priv = [(smaps_rollup(p).get("Private_Clean", 0)
+                      + smaps_rollup(p).get("Private_Dirty", 0)) / MB for p in shims]
+    finally:
+        c.close()
+    res.add("control plane RSS idle", idle["cp_rss"], "MiB")
+    res.add(f"control plane RSS {n} pods", loaded["cp_rss"], "MiB")
+    res.add("embedded etcd RSS idle", idle["etcd_rss"], "MiB")
+    res.add("agent RSS idle (mean of 3)", idle["agent_rss"], "MiB", "<= 60")
+    res.add("agent PSS idle (mean of 3)", idle["agent_pss"], "MiB")
+    res.add(f"agent RSS {n} pods (mean of 3)", loaded["agent_rss"], "MiB")
+    res.add(f"agent RSS {n} pods (max)", loaded["agent_rss_max"], "MiB")
+    s = summary(shim_pss)
+    res.add("shim PSS per container p50", s["p50"], "MiB", "<= 3.0")
+    res.add("shim PSS per container max", s["max"], "MiB")
+    res.add("shim RSS per container p50", summary(shim_rss)["p50"], "MiB")
+    res.add("shim private (clean+dirty) p50", summary(shim_priv)["p50"], "MiB")
+    per_pod_agent = (loaded["agent_rss"] - idle["agent_rss"]) * 3 / n
+    per_pod_cp = (loaded["cp_rss"] - idle["cp_rss"]) / n
+    res.add("agent RSS growth per pod", per_pod_agent, "MiB")
+    res.add("control plane RSS growth per pod", per_pod_cp, "MiB")
+    res.add("overhead per container (shim PSS + agent growth)", s["p50"] + per_pod_agent, "MiB",
+            "<= 3.0")
+    res.notes.append(f"{n} pods on 3 nodes, {len(shims)} shims found; sampled 10 s after "
+                     "idle / after all Running")
+    return res

@@ -1,0 +1,306 @@
+"""Prometheus metrics and the /healthz, /readyz endpoints of corral-controlplane.
+
+    m = ControlPlaneMetrics()                  # its own CollectorRegistry
+    m.watch_source(api_service.open_watches)   # gauges read at scrape time
+    store.conn.observe = m.observe_etcd        # etcd request latency
+    ApiServer(..., interceptors=[m.interceptor(), ...])
+    http = OpsHttpServer("127.0.0.1:10251", m.registry, ready=check_etcd)
+    port = await http.start()                  # GET /metrics, /healthz, /readyz
+    await http.stop()
+
+Each process (and each test) makes its own registry; nothing goes to
+prometheus_client's global default registry.
+
+Metrics (names as exposed):
+
+    corral_apiserver_requests_total{method,code}             counter
+    corral_apiserver_request_duration_seconds{method,code}   histogram
+    corral_apiserver_watches{resource}                       gauge: open Watch streams
+    corral_etcd_request_duration_seconds{operation,result}   histogram
+    corral_etcd_watches                                      gauge: open etcd watches
+    corral_scheduler_attempts_total{result}                  counter (scheduled|unschedulable)
+    corral_scheduler_scheduling_duration_seconds             histogram
+    corral_workqueue_depth{queue}                            gauge, per controller queue
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:10251"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class ControlPlaneMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.api_requests = Counter(
+            "corral_apiserver_requests", "API requests handled, by gRPC method and status code",
+            ["method", "code"], registry=r)
+        self.api_latency = Histogram(
+            "corral_apiserver_request_duration_seconds",
+            "API request latency (streams: their whole life), by method and status code",
+            ["method", "code"], buckets=LATENCY_BUCKETS, registry=r)
+        self.etcd_latency = Histogram(
+            "corral_etcd_request_duration_seconds", "etcd request latency by operation",
+            ["operation", "result"], buckets=LATENCY_BUCKETS, registry=r)
+        self.scheduling_latency = Histogram(
+            "corral_scheduler_scheduling_duration_seconds",
+            "time from taking a pod off the queue to its binding (or giving up)",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self._watch_sources: list[Callable[[], Mapping[str, int]]] = []
+        self._etcd_watch_sources: list[Callable[[], int]] = []
+        self._queues: dict[str, Callable[[], int]] = {}
+        self._loops: Any = None         # the current leader term's Loops (attach_loops)
+        r.register(_Gauges(self))
+
+    # -- sources read at scrape time ------------------------------------------------------
+
+    def watch_source(self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]]) -> None:
+        """Open API watches by resource: a live mapping or a function returning one."""
+        self._watch_sources.append(counts if callable(counts) else (lambda: counts))
+
+    def etcd_watch_source(self, fn: Callable[[], int]) -> None:
+        self._etcd_watch_sources.append(fn)
+
+    def queue(self, name: str, depth: Callable[[], int]) -> None:
+        """Report the depth of a controller's work queue as corral_workqueue_depth{queue=name}."""
+        self._queues[name] = depth
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def observe_etcd(self, what: str, seconds: float, ok: bool) -> None:
+        """etcdio.Connection.observe: `what` is the guarded action ("reading pods/...")."""
+        op = what.split(" ", 1)[0] or "other"
+        self.etcd_latency.labels(op, "ok" if ok else "error").observe(seconds)
+
+    def observe_schedule(self, seconds: float) -> None:
+        """The scheduler: one scheduling cycle (filter, score, assume) took `seconds`."""
+        self.scheduling_latency.observe(seconds)
+
+    def attach_loops(self, loops: Any) -> None:
+        """controlplane.loops' on_loops hook (each leader term): read the scheduler's
+        counters and every controller's queue depth at scrape time."""
+        self._loops = loops
+        sched = getattr(loops, "scheduler", None)
+        if sched is not None and hasattr(sched, "on_cycle"):
+            sched.on_cycle = self.observe_schedule
+        self._queues.clear()
+        for name in ("scheduler", "replicasets", "deployments", "nodes", "gc", "ipam"):
+            q = getattr(getattr(loops, name, None), "queue", None)
+            if q is not None and hasattr(q, "__len__"):
+                self._queues[name] = q.__len__
+
+    def observe_request(self, method: str, code: str, seconds: float) -> None:
+        self.api_requests.labels(method, code).inc()
+        self.api_latency.labels(method, code).observe(seconds)
+
+    def interceptor(self) -> grpc.aio.ServerInterceptor:
+        return MetricsInterceptor(self.observe_request)
+
+
+class _Gauges(Collector):
+    def __init__(self, m: ControlPlaneMetrics) -> None:
+        self.m = m
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        watches = GaugeMetricFamily("corral_apiserver_watches",
+                                    "open API Watch streams by resource", labels=["resource"])
+        totals: dict[str, int] = {}
+        for src in self.m._watch_sources:
+            for res, n in dict(src()).items():
+                totals[res] = totals.get(res, 0) + n
+        for res, n in sorted(totals.items()):
+            watches.add_metric([res], n)
+        yield watches
+        etcd = GaugeMetricFamily("corral_etcd_watches", "open etcd watches (fan-out, catch-up)")
+        etcd.add_metric([], sum(fn() for fn in self.m._etcd_watch_sources))
+        yield etcd
+        attempts = CounterMetricFamily("corral_scheduler_attempts",
+                                       "scheduling attempts by result (this leader term)",
+                                       labels=["result"])
+        sched = getattr(self.m._loops, "scheduler", None)
+        attempts.add_metric(["scheduled"], float(getattr(sched, "bound", 0)))
+        attempts.add_metric(["unschedulable"],
+                            float(getattr(sched, "unschedulable_attempts", 0)))
+        yield attempts
+        queues = GaugeMetricFamily("corral_workqueue_depth", "items waiting in a work queue",
+                                   labels=["queue"])
+        for name, depth in sorted(self.m._queues.items()):
+            with contextlib.suppress(Exception):
+                queues.add_metric([name], depth())
+        yield queues
+
+
+# -- the gRPC interceptor ------------------------------------------------------------------
+
+def _code(context: Any, exc: BaseException | None) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "CANCELLED"
+    code = None
+    with contextlib.suppress(Exception):
+        code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(code, int):
+        for c in grpc.StatusCode:
+            if c.value[0] == code:
+                return c.name
+    return "UNKNOWN" if exc is not None else "OK"
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts every RPC and times it, by method (e.g. "Create") and final status code."""
+
+    def __init__(self, observe: Callable[[str, str, float], None]) -> None:
+        self.observe = observe
+
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+            details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = str(details.method).rsplit("/", 1)[-1]
+        observe = self.observe
+        kw = {"request_deserializer": handler.request_deserializer,
+              "response_serializer": handler.response_serializer}
+
+        def done(context: Any, t0: float, exc: BaseException | None) -> None:
+            observe(method, _code(context, exc), time.monotonic() - t0)
+
+        # grpc.aio picks how to call a handler by its kind (coroutine function, async
+        # generator function): the wrappers must be real `async def`s, not lambdas
+        def wrap_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+            async def call(request: Any, context: Any) -> Any:
+                t0, exc = time.monotonic(), None
+                try:
+                    return await behavior(request, context)
+                except BaseException as e:
+                    exc = e
+                    raise
+                finally:
+                    done(context, t0, exc)
+            return call
+
+        def wrap_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+            async def call(request: Any, context: Any) -> AsyncIterator[Any]:
+                t0, exc = time.monotonic(), None
+                try:
+                    result = behavior(request, context)
+                    if inspect.isasyncgen(result):
+                        async for item in result:
+                            yield item
+                    else:
+                        await result
+                except BaseException as e:
+                    exc = e
+                    raise
+                finally:
+                    done(context, t0, exc)
+            return call
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), **kw)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), **kw)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), **kw)
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream),
+                                                         **kw)
+        return handler
+
+
+# -- the HTTP endpoint ---------------------------------------------------------------------
+
+class OpsHttpServer:
+    """GET /metrics (Prometheus text format), /healthz (the process answers) and /readyz
+    (`ready()` says so) on one small asyncio HTTP/1.1 server (Connection: close)."""
+
+    def __init__(self, listen: str, registry: CollectorRegistry,
+                 ready: ReadyCheck | None = None) -> None:
+        self.listen = listen
+        self.registry = registry
+        self.ready = ready
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        host, _, port = self.listen.rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        self._server = await asyncio.start_server(self._handle, host, int(port))
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("metrics and health on http://%s:%d/metrics", host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 10)
+            while (await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b"\n", b""):
+                pass
+            parts = line.decode("latin-1").split()
+            method, path = (parts[0], parts[1].split("?", 1)[0]) if len(parts) >= 2 else ("", "")
+            status, ctype, body = await self._route(method, path)
+            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            writer.write(head.encode() + (body if method != "HEAD" else b""))
+            await writer.drain()
+        except (TimeoutError, OSError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _route(self, method: str, path: str) -> tuple[str, str, bytes]:
+        text = "text/plain; charset=utf-8"
+        if method not in ("GET", "HEAD"):
+            return "405 Method Not Allowed", text, b"only GET\n"
+        if path == "/metrics":
+            return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self.registry)
+        if path in ("/healthz", "/livez"):
+            return "200 OK", text, b"ok\n"
+        if path == "/readyz":
+            ok, why = (True, "ok") if self.ready is None else await self.ready()
+            return ("200 OK" if ok else "503 Service Unavailable"), text, (why + "\n").encode()
+        return "404 Not Found", text, b"not found: try /metrics, /healthz, /readyz\n"
+
+
+async def start_ops_server(listen: str, registry: CollectorRegistry,
+                           ready: ReadyCheck | None = None) -> OpsHttpServer | None:
+    """Start the endpoint on `listen`; None when disabled ("0" or "") or the port is taken
+    (logged: a busy metrics port must not stop the daemon)."""
+    if listen in ("", "0"):
+        return None
+    server = OpsHttpServer(listen, registry, ready)
+    try:
+        await server.start()
+    except OSError as e:
+        log.error("metrics disabled: cannot listen on %s: %s", listen, e)
+        return None
+    return server
