@@ -4,7 +4,7 @@
                  [--listen HOST:PORT] [--node-ip IP] [--profile default|demo]
                  [--reserve-cpu 100m] [--reserve-memory 256Mi] [--cgroup-root corral]
                  [--pods-limit 110] [--log-level INFO] [--log-format text|json]
-                 [--metrics-listen NODE_IP:10255]    # /metrics /healthz /readyz; 0: off
+                 [--metrics-listen 127.0.0.1:10255]  # /metrics /healthz /readyz; 0: off
                  [--token ID.SECRET --ca-cert-hash sha256:HEX [--bootstrap-server HOST:6444]]
                  [--insecure]     # plaintext both ways, only when listening on loopback
 
@@ -198,7 +198,8 @@ def ops_parser() -> argparse.ArgumentParser:
                         "and fields such as pod and node (default %(default)s)")
     g.add_argument("--metrics-listen", default="", metavar="HOST:PORT",
                    help=f"serve Prometheus /metrics, /healthz and /readyz over HTTP here "
-                        f"(default NODE_IP:{DEFAULT_METRICS_PORT}; 0: off)")
+                        f"(default 127.0.0.1:{DEFAULT_METRICS_PORT}: no credentials, so "
+                        "loopback unless you choose otherwise; 0: off)")
     return p
 
 
@@ -211,7 +212,7 @@ def parse_all(argv: list[str] | None = None) -> tuple[AgentConfig, argparse.Name
     known, rest = ops.parse_known_args(argv)
     cfg = parse_args(rest)
     if not known.metrics_listen:
-        known.metrics_listen = f"{cfg.node_ip}:{DEFAULT_METRICS_PORT}"
+        known.metrics_listen = f"127.0.0.1:{DEFAULT_METRICS_PORT}"
     return cfg, known
 
 

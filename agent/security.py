@@ -280,7 +280,8 @@ async def discover_ca(address: str, pinned_hash: str, timeout: float = 10.0) -> 
     raise CAHashMismatch(
         f"the control plane at {address} presented no CA with the pinned hash {pinned} "
         f"(it offered {', '.join(seen) or 'no certificate'}); refusing to join. Check "
-        "--ca-cert-hash against `corral-controlplane ca-hash` on the control plane")
+        "--ca-cert-hash against what `corral token create` prints (or the control plane's "
+        "DATA_DIR/pki/ca.hash)")
 
 
 # -- calls ------------------------------------------------------------------------------------

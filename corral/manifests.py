@@ -109,6 +109,10 @@ def parse_text(text: str, source: str) -> Iterator[Document | BadDocument]:
             col = mark.column + 1 if mark is not None else 0
             yield BadDocument(source, index, line, col, f"YAML syntax error: {msg}")
             continue
+        except RecursionError:
+            yield BadDocument(source, index, start, 0,
+                              "YAML nested too deeply (more levels than any manifest needs)")
+            continue
         if doc is None:
             index -= 1
             continue

@@ -199,7 +199,8 @@ class PodManager:
                 orphans.setdefault(c.pod_uid, c)
         for uid, c in orphans.items():
             log.info("pod %s/%s (%s) is not desired on this node: cleaning up",
-                     c.namespace, c.pod_name, uid)
+                     c.namespace, c.pod_name, uid,
+                     extra={"pod": f"{c.namespace}/{c.pod_name}", "node": self.ctx.node_name})
             pod = core_pb2.Pod()
             pod.metadata.uid = uid
             pod.metadata.namespace = c.namespace

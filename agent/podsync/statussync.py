@@ -72,7 +72,8 @@ class StatusSender:
             try:
                 await self._send(p)
             except ApiNotFound:
-                log.debug("status of %s/%s dropped: pod gone", p.namespace, p.name)
+                log.debug("status of %s/%s dropped: pod gone", p.namespace, p.name,
+                          extra={"pod": f"{p.namespace}/{p.name}"})
             except ApiConflict:
                 continue            # re-read and try again at once
             except ApiUnavailable as e:
@@ -82,7 +83,8 @@ class StatusSender:
                 await asyncio.sleep(delay)
                 continue
             except Exception:
-                log.exception("status update of %s/%s failed", p.namespace, p.name)
+                log.exception("status update of %s/%s failed", p.namespace, p.name,
+                              extra={"pod": f"{p.namespace}/{p.name}"})
                 await asyncio.sleep(self.retry.next())
                 continue
             self.retry.reset()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from controlplane import errors, events
@@ -83,6 +84,8 @@ class Scheduler:
         self._report_sem = asyncio.Semaphore(16)
         self.bound = 0
         self.unschedulable_attempts = 0
+        # metrics hook (controlplane/metrics.py): seconds of each scheduling cycle
+        self.on_cycle: Callable[[float], None] | None = None
 
     # ---- informer handlers -------------------------------------------------
     def _pod_added(self, obj: api_pb2.Object) -> None:
@@ -142,9 +145,12 @@ class Scheduler:
                     return
                 await self._bind_sem.acquire()
                 released = False
+                t0 = time.monotonic()
                 try:
                     released = self.schedule_one(key)
                 finally:
+                    if self.on_cycle is not None:
+                        self.on_cycle(time.monotonic() - t0)
                     if not released:
                         self._bind_sem.release()
                 n += 1

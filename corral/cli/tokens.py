@@ -45,9 +45,13 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
                    help="print only the join command")
     p.set_defaults(func=cmd_create)
     p = tsub.add_parser("list", help="list bootstrap tokens (never their secrets)",
+                        epilog="example:\n  corral token list\n",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
                         parents=parents)
     p.set_defaults(func=cmd_list)
-    p = tsub.add_parser("delete", help="revoke bootstrap tokens", parents=parents)
+    p = tsub.add_parser("delete", help="revoke bootstrap tokens", parents=parents,
+                        epilog="example:\n  corral token delete abcdef\n",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="+", metavar="ID", help="token id (or the whole token)")
     p.set_defaults(func=cmd_delete)
     t.set_defaults(func=lambda cli, args: _usage(t))

@@ -150,7 +150,8 @@ def stop_etcd(rec: state.ClusterRecord, seconds: float, log: Callable[[str], Non
 
 
 def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str], None],
-        timeout: float = 120.0, diverge_within: float = 15.0) -> float | None:
+        timeout: float = 120.0, diverge_within: float = 15.0,
+        lost_nodes: frozenset[str] = frozenset()) -> float | None:
     """Inject a fault, narrate, and return seconds until converged (None: never)."""
     t0 = time.monotonic()
     creds = up.admin_credentials(rec)
@@ -158,7 +159,8 @@ def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str]
     try:
         log(f"  +  0.0 s  {action()}")
         took = observe.wait_converged(rec.server, t0, log, diverge_within=diverge_within,
-                                      timeout=timeout, credentials=creds)
+                                      timeout=timeout, credentials=creds,
+                                      lost_nodes=lost_nodes)
     finally:
         timeline.stop()
     if took is None:

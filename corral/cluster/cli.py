@@ -47,10 +47,12 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
     p.add_argument("--timeout", type=float, default=90.0,
                    help="seconds to wait for the nodes to be Ready")
     p.set_defaults(func=cmd_up)
-    p = csub.add_parser("down", help="delete a local cluster and everything it made")
+    p = csub.add_parser("down", help="delete a local cluster and everything it made",
+                        epilog="example:\n  corral cluster down --name dev\n", formatter_class=fmt)
     p.add_argument("--name", default=DEFAULT_NAME)
     p.set_defaults(func=cmd_down)
-    p = csub.add_parser("ls", help="list local clusters")
+    p = csub.add_parser("ls", help="list local clusters",
+                        epilog="example:\n  corral cluster ls\n", formatter_class=fmt)
     p.set_defaults(func=cmd_ls)
     c.set_defaults(func=lambda cli, args: _usage(c))
 
@@ -69,17 +71,22 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
         ("partition", "cut a node's network link", "NODE"),
         ("heal", "restore a node's network link", "NODE"),
     ):
-        p = hsub.add_parser(verb, help=what, parents=parents)
+        p = hsub.add_parser(verb, help=what, parents=parents, formatter_class=fmt,
+                            epilog=f"example:\n  corral chaos {verb} "
+                                   f"{'web-5d8f7c9b6-x2kq4' if arg == 'POD' else 'node-2'}\n")
         p.add_argument("target", metavar=arg)
         p.set_defaults(func=cmd_chaos, chaos_verb=verb)
-    p = hsub.add_parser("kill-agent", parents=parents,
+    p = hsub.add_parser("kill-agent", parents=parents, formatter_class=fmt,
+                        epilog="examples:\n  corral chaos kill-agent node-2\n"
+                               "  corral chaos kill-agent node-2 --no-restart\n",
                         help="SIGKILL a node's agent and restart it (containers keep running)")
     p.add_argument("target", metavar="NODE")
     p.add_argument("--restart-after", type=float, default=1.0, metavar="SECONDS",
                    help="restart the agent after this long, like systemd (default 1)")
     p.add_argument("--no-restart", action="store_true", help="leave the agent dead")
     p.set_defaults(func=cmd_chaos, chaos_verb="kill-agent")
-    p = hsub.add_parser("stop-etcd", help="freeze etcd for SECONDS", parents=parents)
+    p = hsub.add_parser("stop-etcd", help="freeze etcd for SECONDS", parents=parents,
+                        formatter_class=fmt, epilog="example:\n  corral chaos stop-etcd 10\n")
     p.add_argument("seconds", type=float)
     p.set_defaults(func=cmd_chaos, chaos_verb="stop-etcd")
     ch.set_defaults(func=lambda cli, args: _usage(ch))
@@ -148,8 +155,9 @@ def cmd_chaos(cli: Any, args: argparse.Namespace) -> int:
     cli.print(f"chaos {verb} {target}".rstrip())
     try:
         quick = verb in ("kill-agent", "restart-agent", "heal")   # may never diverge
+        lost = frozenset({target}) if verb in ("kill-node", "partition") else frozenset()
         took = chaos.run(rec, actions[verb], cli.print, timeout=args.timeout,
-                         diverge_within=3.0 if quick else 15.0)
+                         diverge_within=3.0 if quick else 15.0, lost_nodes=lost)
     except chaos.ChaosError as e:
         cli.error(str(e))
         return 1

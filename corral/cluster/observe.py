@@ -27,7 +27,10 @@ class Verdict:
     lines: list[str] = field(default_factory=list)   # "deployment web: 3/3 ready"
 
 
-def verdict(stub: api_pb2_grpc.ApiStub, timeout: float = 3.0) -> Verdict:
+def verdict(stub: api_pb2_grpc.ApiStub, timeout: float = 3.0,
+            lost_nodes: frozenset[str] = frozenset()) -> Verdict:
+    """`lost_nodes`: nodes the fault took away; a controller's pod still bound
+    to one of them is not serving, whatever its last reported status says."""
     out = Verdict(True)
     deps = stub.List(api_pb2.ListRequest(resource="deployments"), timeout=timeout)
     for item in deps.items:
@@ -43,7 +46,8 @@ def verdict(stub: api_pb2_grpc.ApiStub, timeout: float = 3.0) -> Verdict:
         p = item.pod
         if not p.metadata.owner_references:
             continue
-        if p.metadata.HasField("deletion_timestamp") or p.status.phase == "Pending":
+        if p.metadata.HasField("deletion_timestamp") or p.status.phase == "Pending" \
+                or p.spec.node_name in lost_nodes:
             out.converged = False
     return out
 
@@ -99,7 +103,8 @@ class Timeline:
 
 def wait_converged(server: str, t0: float, log: Callable[[str], None],
                    diverge_within: float = 15.0, timeout: float = 120.0,
-                   credentials: Credentials | None = None) -> float | None:
+                   credentials: Credentials | None = None,
+                   lost_nodes: frozenset[str] = frozenset()) -> float | None:
     """Wait for the cluster to leave and then regain its desired state.
 
     Returns seconds from `t0` until converged again, or None on timeout.
@@ -109,7 +114,7 @@ def wait_converged(server: str, t0: float, log: Callable[[str], None],
         deadline = time.monotonic() + diverge_within
         diverged = False
         while time.monotonic() < deadline:
-            if not _safe_verdict(stub).converged:
+            if not _safe_verdict(stub, lost_nodes).converged:
                 diverged = True
                 break
             time.sleep(0.1)
@@ -117,7 +122,7 @@ def wait_converged(server: str, t0: float, log: Callable[[str], None],
             log("  (no divergence observed: the cluster absorbed the fault)")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            v = _safe_verdict(stub)
+            v = _safe_verdict(stub, lost_nodes)
             if v.converged:
                 elapsed = time.monotonic() - t0
                 for line in v.lines:
@@ -127,8 +132,8 @@ def wait_converged(server: str, t0: float, log: Callable[[str], None],
     return None
 
 
-def _safe_verdict(stub: api_pb2_grpc.ApiStub) -> Verdict:
+def _safe_verdict(stub: api_pb2_grpc.ApiStub, lost_nodes: frozenset[str]) -> Verdict:
     try:
-        return verdict(stub)
+        return verdict(stub, lost_nodes=lost_nodes)
     except grpc.RpcError:
         return Verdict(False, ["control plane unreachable"])

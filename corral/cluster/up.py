@@ -15,6 +15,7 @@ import fcntl
 import secrets
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from proto import api_pb2, api_pb2_grpc
 API_PORT = 6443
 REGISTRY_PORT = 5000
 AGENT_PORT = 10250
-METRICS_PORT = 10251
+METRICS_PORT_BASE = 10300       # cluster i: control plane metrics on 127.0.0.1:10300+i
 ETCD_PORT_BASE = 22000
 LOCK_PATH = Path("/run/lock/corral-cluster-up.lock")
 
@@ -112,7 +113,8 @@ def controlplane_argv(rec: state.ClusterRecord) -> list[str]:
         # etcd) must never share an etcd; below the kernel's ephemeral port range
         "--etcd-port", str(etcd_ports(rec)[0]),
         "--etcd-peer-port", str(etcd_ports(rec)[1]),
-        "--metrics-listen", f"{rec.gateway}:{METRICS_PORT}",
+        # metrics carry no credentials: loopback only
+        "--metrics-listen", f"127.0.0.1:{METRICS_PORT_BASE + rec.index}",
         "--data-dir", str(controlplane_dir(rec)),
         "--profile", rec.profile,
         "--bootstrap-token", join_token(rec),
@@ -183,6 +185,21 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
     rec.controlplane_pid = procs.start(controlplane_argv(rec),
                                        Path(rec.dir) / "logs" / "controlplane.log")
     rec.save()
+    # the registry and the demo image do not wait for the control plane:
+    # seed in the background while the CA is made and the agents join
+    rec.registry_pid = registry.start(rec)
+    rec.save()
+    seeding: list[BaseException] = []
+
+    def seed() -> None:
+        try:
+            registry.seed(rec)
+        except BaseException as e:   # reported below, after the nodes are up
+            seeding.append(e)
+
+    seeder = threading.Thread(target=seed, daemon=True)
+    if rec.registry_pid:
+        seeder.start()
 
     def secured() -> bool:   # the CA hash and admin.conf the agents and we need
         if not procs.alive(rec.controlplane_pid):
@@ -195,11 +212,6 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
                            f"{rec.dir}/logs/controlplane.log")
     creds = admin_credentials(rec)
 
-    rec.registry_pid = registry.start(rec)
-    rec.save()
-    if rec.registry_pid:
-        registry.seed(rec)
-        log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE}")
     for node in rec.nodes:
         start_agent(rec, node)
     rec.save()
@@ -216,5 +228,10 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
         raise RuntimeError(
             f"nodes not Ready after {timeout:.0f} s; see the logs in {rec.dir}/logs")
     log(f" ✓ control plane at {rec.server}")
+    if rec.registry_pid:
+        seeder.join(timeout)
+        if seeding:
+            raise RuntimeError(str(seeding[0]))
+        log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE} and demo:v2")
     log(f" ✓ {len(want)} nodes Ready in {time.monotonic() - t0:.1f} s")
     return rec

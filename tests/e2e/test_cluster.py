@@ -43,9 +43,14 @@ def test_deployment_spreads_and_pods_talk_across_nodes(cluster: Cluster) -> None
                        f"echo served-by-{p['metadata']['name']} > /tmp/index.html")
     a = pods[0]
     b = next(p for p in pods if p["spec"]["nodeName"] != a["spec"]["nodeName"])
-    out = cluster.corral("exec", a["metadata"]["name"], "--", "wget", "-q", "-O", "-",
-                         f"http://{b['status']['podIP']}:8080/index.html")
-    assert f"served-by-{b['metadata']['name']}" in out
+    # routes to a new node's pod CIDR follow its Node object: allow them a moment,
+    # with every attempt bounded (busybox wget's own -T crashes, so `timeout`)
+    def fetched() -> str:
+        out = cluster.corral("exec", a["metadata"]["name"], "--", "timeout", "5", "wget", "-q",
+                             "-O", "-", f"http://{b['status']['podIP']}:8080/index.html",
+                             check=False)
+        return out if f"served-by-{b['metadata']['name']}" in out else ""
+    wait_for(fetched, 60, "a page fetched across nodes", interval=1)
     out = cluster.corral("exec", a["metadata"]["name"], "--", "ping", "-c", "1", "-W", "2",
                          b["status"]["podIP"])
     assert "1 packets received" in out

@@ -20,7 +20,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -335,14 +334,6 @@ def _serving(c: Cluster) -> bool:
         return True
     except grpc.RpcError:
         return False
-
-
-def tmpdir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
-
-
-def now() -> float:
-    return time.monotonic()
 
 
 # ---- the API, cheaply (polling loops use gRPC, not a CLI process per look) ------------------

@@ -24,6 +24,7 @@ from vmlane import Lane, LaneError, image_dir_default, wait_for
 pytestmark = pytest.mark.timeout(2400)
 
 NAME = "vmsmoke"
+ADMIN_CONF = "/var/lib/corral/controlplane/admin.conf"
 REPLICAS = 3
 IMAGE = os.environ.get("CORRAL_TEST_IMAGE", "busybox:vm")
 MEM_LIMIT = 48 * 1024 * 1024           # 48Mi
@@ -85,7 +86,9 @@ def lane() -> Iterator[Lane]:
 
 
 def corral(lane: Lane, args: str, check: bool = True, timeout: float = 120) -> str:
-    cmd = f"CORRAL_SERVER={lane.cp.ip}:6443 corral {args}"
+    # the admin credentials the control plane writes (when it serves TLS)
+    cmd = (f"{{ [ -f {ADMIN_CONF} ] && export CORRAL_CONFIG={ADMIN_CONF}; }}; "
+           f"CORRAL_SERVER={lane.cp.ip}:6443 corral {args}")
     return lane.run(lane.cp, cmd, check=check, timeout=timeout).stdout
 
 
@@ -119,10 +122,10 @@ def running_by_node(lane: Lane) -> dict[str, list[str]]:
     return by
 
 
-def crash_looping(lane: Lane) -> None:
+def crash_looping(lane: Lane, roles: tuple[str, ...]) -> None:
     """Fail fast, with the journal, when a corral unit keeps dying (systemd restarts it)."""
     for v in lane.state.vms:
-        if not lane.alive(v):
+        if v.role not in roles or not lane.alive(v):
             continue  # powered off on purpose
         unit = "corral-controlplane" if v.role == "controlplane" else "corral-agent"
         out = lane.run(v, f"systemctl show -p NRestarts --value {unit}", check=False).stdout
@@ -132,11 +135,11 @@ def crash_looping(lane: Lane) -> None:
 
 
 def poll(what: str, fn: Any, deadline: float, interval: float = 3.0,
-         lane: Lane | None = None) -> None:
+         lane: Lane | None = None, roles: tuple[str, ...] = ("controlplane", "worker")) -> None:
     """wait_for, treating a failing CLI call as "not yet"; stops early on a crash loop."""
     def cond() -> bool:
         if lane is not None:
-            crash_looping(lane)
+            crash_looping(lane, roles)
         try:
             return bool(fn())
         except (LaneError, ValueError):
@@ -180,7 +183,8 @@ def test_controlplane_answers(lane: Lane) -> None:
     assert state.strip() in ("active", "activating"), state
     try:
         poll("the control plane to answer `corral get nodes`",
-             lambda: corral(lane, "get nodes", timeout=60) is not None, 300, lane=lane)
+             lambda: corral(lane, "get nodes", timeout=60) is not None, 300, lane=lane,
+             roles=("controlplane",))
     except LaneError as e:
         journal = lane.run(lane.cp, "journalctl -u corral-controlplane --no-pager -n 60",
                            check=False).stdout
@@ -242,13 +246,14 @@ def test_cgroup_v2_limits_of_pod_containers(lane: Lane) -> None:
     require("running")
     by = running_by_node(lane)
     # container cgroups: memory.max is the limit and a process (the container's init) is in it
+    # (cgroupfs files have size 0: read cgroup.procs, `test -s` is always false)
     find = (
         "for f in $(find /sys/fs/cgroup -name memory.max); do d=${f%/memory.max}; "
-        f"if [ \"$(cat \"$f\")\" = {MEM_LIMIT} ] && [ -s \"$d/cgroup.procs\" ]; then "
+        f"if [ \"$(cat \"$f\")\" = {MEM_LIMIT} ] && [ -n \"$(cat \"$d/cgroup.procs\")\" ]; then "
         "echo \"$d|$(cat \"$d/cpu.max\")\"; fi; done")
     for v in lane.workers:
         want = len(by.get(v.name, []))
-        rows = [r.split("|") for r in lane.run(v, find).stdout.split()]
+        rows = [r.split("|") for r in lane.run(v, find).stdout.splitlines() if r]
         assert len(rows) == want, \
             f"{v.name}: {want} pods but these cgroups have memory.max={MEM_LIMIT}: {rows}"
         for path, cpu_max in rows:

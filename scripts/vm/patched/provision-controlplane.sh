@@ -3,10 +3,15 @@
 # plane as --embedded-etcd) and corral-controlplane under systemd.
 # LANE COPY: scripts/vm/patched/ holds vagrant/provision-controlplane.sh with the change the QEMU
 # lane needs, proposed for vagrant/: CORRAL_PROFILE (default|demo, default
-# "default") becomes --profile; the lane runs the vagrant/ original as soon as
-# it honours CORRAL_PROFILE.
+# "default") becomes --profile; CORRAL_JOIN_TOKEN (and, on workers,
+# CORRAL_CA_CERT_HASH) become the TLS join flags. The lane runs the vagrant/
+# original as soon as it honours CORRAL_PROFILE and CORRAL_JOIN_TOKEN.
 set -euo pipefail
 PROFILE=${CORRAL_PROFILE:-default}
+JOIN=""
+if [[ -n ${CORRAL_JOIN_TOKEN:-} ]]; then
+  JOIN=" --bootstrap-token ${CORRAL_JOIN_TOKEN}"
+fi
 CP_IP=$1
 install -d -m 0700 /var/lib/corral/controlplane
 cat > /etc/systemd/system/corral-controlplane.service <<UNIT
@@ -16,7 +21,7 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6443 --embedded-etcd --data-dir /var/lib/corral/controlplane --profile ${PROFILE}
+ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6443 --embedded-etcd --data-dir /var/lib/corral/controlplane --profile ${PROFILE}${JOIN}
 Restart=always
 RestartSec=2
 KillMode=mixed

@@ -26,8 +26,12 @@ class Result:
 class Corral:
     """Runs `python -m corral.cli.main --server ADDRESS ...` as a subprocess."""
 
-    def __init__(self, address: str, home: Path) -> None:
+    def __init__(self, address: str, home: Path, admin_config: Path | None = None) -> None:
         self.address = address
+        if admin_config is not None:    # the control plane's admin context (TLS, admin cert)
+            home.mkdir(parents=True, exist_ok=True)
+            (home / "config").write_bytes(admin_config.read_bytes())
+            (home / "config").chmod(0o600)
         self.env = dict(os.environ, CORRAL_CONFIG=str(home / "config"),
                         PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.env.pop("CORRAL_SERVER", None)
@@ -44,7 +48,7 @@ class Corral:
 @pytest.fixture(scope="module")
 def controlplane() -> Iterator[ControlPlaneProcess]:
     with EtcdProcess() as etcd:
-        cp = ControlPlaneProcess(etcd.endpoint)
+        cp = ControlPlaneProcess(etcd.endpoint, tls=True)   # as it runs by default: mTLS
         cp.start()
         try:
             yield cp
@@ -54,10 +58,10 @@ def controlplane() -> Iterator[ControlPlaneProcess]:
 
 @pytest.fixture
 def corral(controlplane: ControlPlaneProcess, tmp_path: Path) -> Corral:
-    return Corral(controlplane.address, tmp_path)
+    return Corral(controlplane.address, tmp_path, controlplane.admin_config)
 
 
 @pytest.fixture
 def client(controlplane: ControlPlaneProcess) -> Iterator[Client]:
-    with Client(controlplane.address) as c:
+    with Client(controlplane.address, controlplane.credentials) as c:
         yield c

@@ -31,7 +31,7 @@ def hollow(controlplane: ControlPlaneProcess) -> Iterator[list[str]]:
            else ["--insecure"])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
     try:
-        with Client(controlplane.address) as c:
+        with Client(controlplane.address, controlplane.credentials) as c:
             def ready(objs: list[api_pb2.Object]) -> bool:
                 return sum(1 for o in objs if o.node.metadata.name.startswith(PREFIX) and any(
                     cond.type == "Ready" and cond.status == "True"

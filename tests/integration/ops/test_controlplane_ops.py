@@ -148,4 +148,4 @@ def test_scheduler_and_queue_metrics_with_loops() -> None:
         with Client(cp.address) as c:
             c.create(_pod("nowhere"))
         until(lambda: m().get(unsched, 0) >= 1, "an unschedulable attempt")
-        assert m()[("corral_scheduler_scheduling_duration_seconds_count", ())] >= 0
+        assert m()[("corral_scheduler_scheduling_duration_seconds_count", ())] >= 1

@@ -77,7 +77,7 @@ def test_agent_metrics_move_and_readiness_follows_heartbeat(tmp_path: Path) -> N
             node = (("node", "n1"),)
             assert m[("corral_agent_container_starts_total", node)] == 0
             assert m[("corral_agent_registered", node)] == 1
-            assert 0 <= m[("corral_agent_heartbeat_age_seconds", node)] < 1
+            assert 0 <= m[("corral_agent_heartbeat_age_seconds", node)] < 30
             assert m[("corral_agent_pods", (("node", "n1"), ("phase", "Running")))] == 0
 
             pod = make_pod(node="n1")
