@@ -39,7 +39,7 @@ from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
-from agent.metrics import AgentMetrics, start_ops_server
+from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
 from agent.podsync.events import EventRecorder
 from agent.podsync.manager import PodManager
@@ -49,6 +49,7 @@ from agent.podsync.worker import PodWorker, SyncContext
 from agent.ports import ApiPort, ContainerRuntimePort, ImagePort, NetworkPort
 from agent.security import AgentTLS, NodeCredentials
 from agent.server import AgentService, serve
+from proto.opshttp import start_ops_server
 
 log = logging.getLogger("corral.agent")
 

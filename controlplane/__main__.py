@@ -35,9 +35,10 @@ from controlplane import errors, logs
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import EmbeddedEtcd
-from controlplane.metrics import DEFAULT_LISTEN, ControlPlaneMetrics, start_ops_server
+from controlplane.metrics import DEFAULT_LISTEN, ControlPlaneMetrics
 from controlplane.store import Store
 from controlplane.store.compactor import run_compactor
+from proto.opshttp import start_ops_server
 
 log = logging.getLogger("controlplane")
 

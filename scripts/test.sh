@@ -14,9 +14,10 @@ echo "== ruff"
 $PY -m ruff check .
 echo "== mypy"
 $PY -m mypy proto controlplane agent corral
+MYPYPATH=scripts/vm $PY -m mypy scripts/vm/vmlane.py tests/vm
 echo "== shellcheck"
 shopt -s nullglob
-shellcheck scripts/*.sh .ci/run vagrant/*.sh
+shellcheck scripts/*.sh scripts/vm/*.sh .ci/run vagrant/*.sh
 if command -v vagrant >/dev/null 2>&1; then
   echo "== vagrant validate"
   (cd vagrant && VAGRANT_DEFAULT_PROVIDER=libvirt vagrant validate)
@@ -25,3 +26,14 @@ else
 fi
 echo "== pytest"
 $PY -m pytest -q -p no:cacheprovider "${@:-tests}"
+
+# The VM lane: 3 QEMU VMs (pure cgroup v2) provisioned with vagrant/'s scripts.
+# Needs debootstrap and qemu (.ci/run installs them); CORRAL_SKIP_VM_LANE=1 skips it.
+if [[ $# -eq 0 && -z "${CORRAL_SKIP_VM_LANE:-}" ]]; then
+  if command -v debootstrap >/dev/null && command -v qemu-system-x86_64 >/dev/null; then
+    echo "== VM lane (scripts/vm/lane.sh)"
+    scripts/vm/lane.sh
+  else
+    echo "== VM lane: skipped (apt-get install debootstrap qemu-system-x86 qemu-utils)"
+  fi
+fi

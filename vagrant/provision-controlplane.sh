@@ -9,6 +9,8 @@
 # without them the control plane makes its own CA on first start. BOOTSTRAP_TOKEN
 # is the token workers join with (else: `corral token create` on this VM).
 set -euo pipefail
+# timing profile (default, or demo for fast failover): CORRAL_PROFILE
+PROFILE=${CORRAL_PROFILE:-default}
 CP_IP=$1
 TOKEN=${2:-}
 DATA=/var/lib/corral/controlplane
@@ -34,7 +36,7 @@ Wants=network-online.target
 
 [Service]
 EnvironmentFile=/etc/corral/controlplane.env
-ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6443 --embedded-etcd --data-dir ${DATA} \$CORRAL_BOOTSTRAP
+ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6443 --embedded-etcd --data-dir ${DATA} --profile ${PROFILE} \$CORRAL_BOOTSTRAP
 Restart=always
 RestartSec=2
 KillMode=mixed

@@ -5,6 +5,8 @@
 #
 #   provision-worker.sh CP_IP NODE_IP NODE_NAME [TOKEN CA_HASH]
 set -euo pipefail
+# timing profile (default, or demo for fast failover): CORRAL_PROFILE
+PROFILE=${CORRAL_PROFILE:-default}
 CP_IP=$1
 NODE_IP=$2
 NODE_NAME=$3
@@ -27,7 +29,7 @@ Wants=network-online.target
 
 [Service]
 EnvironmentFile=/etc/corral/agent.env
-ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6443 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent \$CORRAL_JOIN
+ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6443 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent --profile ${PROFILE} \$CORRAL_JOIN
 Restart=always
 RestartSec=2
 # The shims keep containers running when the agent stops or restarts.

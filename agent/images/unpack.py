@@ -38,6 +38,7 @@ Policy (what this module guarantees; every refusal is UnsafeLayer naming the ent
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import io
@@ -123,9 +124,17 @@ def unpack_layer(
                     on_bytes(src.tell())
         while counting.read(CHUNK):
             pass
+        x.finish()
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise UnsafeLayer(f"layer {label}: not a valid tar stream: {e}") from e
-    x.finish()
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise                      # the disk's fault, not the layer's
+        # entries that contradict each other (a file where a directory must be,
+        # symlink loops, links to nothing): a malformed layer, refused as such
+        raise UnsafeLayer(f"layer {label}: cannot unpack: {e.strerror or e}"
+                          f"{' (' + os.path.basename(e.filename) + ')' if e.filename else ''}"
+                          ) from e
     return "sha256:" + counting.hash.hexdigest(), counting.size
 
 

@@ -154,7 +154,7 @@ def cmd_chaos(cli: Any, args: argparse.Namespace) -> int:
     }
     cli.print(f"chaos {verb} {target}".rstrip())
     try:
-        quick = verb in ("kill-agent", "restart-agent", "heal")   # may never diverge
+        quick = verb in ("kill-agent", "restart-agent", "heal", "stop-etcd")   # may never diverge
         lost = frozenset({target}) if verb in ("kill-node", "partition") else frozenset()
         took = chaos.run(rec, actions[verb], cli.print, timeout=args.timeout,
                          diverge_within=3.0 if quick else 15.0, lost_nodes=lost)

@@ -397,17 +397,16 @@ class Lane:
             return " ".join(f"{k}={shlex.quote(val)}" for k, val in merged.items())
 
         def script(name: str, *hooks: str) -> str:
-            """vagrant/<name> when it has the lane's hooks, else the lane's patched copy."""
+            """vagrant/<name>, which must honour the lane's hooks (env variables)."""
             original = (REPO / "vagrant" / name).read_text()
-            if all(h in original for h in hooks):
-                return f"/opt/corral/src/vagrant/{name}"
-            log(f"WARNING: vagrant/{name} does not honour {', '.join(hooks)} yet; "
-                f"running the lane's patched copy scripts/vm/patched/{name}")
-            return f"/opt/corral/src/scripts/vm/patched/{name}"
+            missing = [h for h in hooks if h not in original]
+            if missing:
+                raise RuntimeError(f"vagrant/{name} does not honour {', '.join(missing)}: "
+                                   "the lane provisions with the Vagrantfile's own scripts")
+            return f"/opt/corral/src/vagrant/{name}"
 
         common = script("provision-common.sh", "CORRAL_WHEELS")
-        # vagrant/'s scripts take the join token (and CA hash) as arguments; the lane's
-        # patched copies read CORRAL_JOIN_TOKEN / CORRAL_CA_CERT_HASH: both are passed
+        # vagrant/'s scripts take the join token (and CA hash) as arguments
         cp_script = script("provision-controlplane.sh", "CORRAL_PROFILE")
         worker_script = script("provision-worker.sh", "CORRAL_PROFILE")
 

@@ -82,6 +82,18 @@ def test_kill_agent_keeps_containers_and_readopts(cluster: Cluster) -> None:
     assert now == before, "the agent's restart changed the containers on its node"
 
 
+def test_stop_etcd_loses_nothing_and_stops_nothing(cluster: Cluster) -> None:
+    pods = wait_for(lambda: cluster.running("app=web", 3), 60, "3 web pods Running")
+    before = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["containerID"]
+              for p in pods}
+    out = cluster.corral("chaos", "stop-etcd", "4", "--timeout", "60")
+    assert "etcd resumed after 4 s" in out and "3/3 ready again after" in out, out
+    after = wait_for(lambda: cluster.running("app=web", 3), 60, "web pods Running")
+    assert {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["containerID"]
+            for p in after} == before, "an etcd outage replaced or restarted pods"
+    assert cluster.json("get", "deploy", "web")["spec"]["replicas"] == 3
+
+
 def test_node_loss_replaces_pods_and_returning_node_has_no_duplicates(cluster: Cluster) -> None:
     pods = wait_for(lambda: cluster.running("app=web", 3), 60, "3 web pods Running")
     node = pods[0]["spec"]["nodeName"]
