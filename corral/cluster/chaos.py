@@ -31,22 +31,23 @@ def _node(rec: state.ClusterRecord, name: str) -> state.NodeRecord:
                      f"(nodes: {', '.join(n.name for n in rec.nodes)})")
 
 
-def container_pids(node: state.NodeRecord, pod_uid: str) -> list[int]:
-    """Host PIDs of the running containers of one pod on a node (from the
+def container_pids(node: state.NodeRecord, pod_uid: str | None = None) -> set[int]:
+    """Host PIDs of the running containers on a node, or of one pod's (from the
     runtime's state dir: containers/<id>/meta.json and state.json)."""
-    out: list[int] = []
+    out: set[int] = set()
     root = Path(node.data_dir) / "runtime" / "containers"
     if not root.is_dir():
         return out
     for d in root.iterdir():
         try:
-            spec = json.loads((d / "meta.json").read_text())
             st = json.loads((d / "state.json").read_text())
+            if pod_uid is not None and \
+                    json.loads((d / "meta.json").read_text()).get("pod_uid") != pod_uid:
+                continue
         except (OSError, ValueError):
             continue
-        if spec.get("pod_uid") == pod_uid and st.get("pid") and not st.get("finished_at") \
-                and procs.alive(int(st["pid"])):
-            out.append(int(st["pid"]))
+        if st.get("pid") and not st.get("finished_at") and procs.alive(int(st["pid"])):
+            out.add(int(st["pid"]))
     return out
 
 
@@ -63,22 +64,7 @@ def kill_container(rec: state.ClusterRecord, pod: str, namespace: str) -> str:
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     return f"killed {len(pids)} container process(es) of pod {namespace}/{pod} " \
-           f"on {p.spec.node_name} (SIGKILL to PID {', '.join(map(str, pids))})"
-
-
-def node_container_pids(node: state.NodeRecord) -> set[int]:
-    """Host PIDs of every running container on a node."""
-    root = Path(node.data_dir) / "runtime" / "containers"
-    out: set[int] = set()
-    if root.is_dir():
-        for d in root.iterdir():
-            try:
-                st = json.loads((d / "state.json").read_text())
-            except (OSError, ValueError):
-                continue
-            if st.get("pid") and not st.get("finished_at") and procs.alive(int(st["pid"])):
-                out.add(int(st["pid"]))
-    return out
+           f"on {p.spec.node_name} (SIGKILL to PID {', '.join(map(str, sorted(pids)))})"
 
 
 def kill_agent(rec: state.ClusterRecord, node: str, restart_after: float | None,
@@ -87,7 +73,7 @@ def kill_agent(rec: state.ClusterRecord, node: str, restart_after: float | None,
     n = _node(rec, node)
     if not procs.alive(n.agent_pid):
         raise ChaosError(f"the agent of {node} is not running")
-    before = node_container_pids(n)
+    before = container_pids(n)
     os.kill(n.agent_pid, signal.SIGKILL)
     procs.wait_for(lambda: not procs.alive(n.agent_pid), 5)
     log(f"  killed the agent of {node} (PID {n.agent_pid}); "
@@ -97,7 +83,7 @@ def kill_agent(rec: state.ClusterRecord, node: str, restart_after: float | None,
     time.sleep(restart_after)     # the supervisor's restart delay, part of the fault
     up.start_agent(rec, n)
     rec.save()
-    alive = before & node_container_pids(n)
+    alive = before & container_pids(n)
     return (f"restarted the agent of {node} (PID {n.agent_pid}) after {restart_after:.0f} s; "
             f"{len(alive)}/{len(before)} containers kept running with the same PIDs")
 

@@ -105,7 +105,10 @@ log "debootstrap done ($((SECONDS - start)) s)"
 log "wheelhouse (on the host)"
 mkdir -p "$WORK/wheels"
 mapfile -t dep_array <<<"$deps"
-python3 -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" "${dep_array[@]}" \
+# the project's venv has pip (a fresh Debian's python3 has none); same Python 3.11 as the guest
+host_py=$REPO/.venv/bin/python
+[[ -x $host_py ]] || host_py=python3
+"$host_py" -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" "${dep_array[@]}" \
   >>"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
 install -d "$ROOT/opt/corral/wheels"
 cp "$WORK/wheels"/*.whl "$ROOT/opt/corral/wheels/"
