@@ -1,0 +1,32 @@
+"""Thin adapters from the agent's ports (agent/ports.py) onto the real things:
+the control plane's Api over gRPC, agent/runtime, agent/images, agent/network.
+
+Blocking calls of the runtime, image and network modules run in threads
+(asyncio.to_thread) so the event loop keeps serving probes, watches and
+the Agent service.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent.adapters.api import GrpcApi, translate
+from agent.adapters.images import ImagesAdapter
+from agent.adapters.network import NetworkAdapter
+from agent.adapters.runtime import RuntimeAdapter, resolve_user
+from agent.config import AgentConfig
+
+__all__ = ["GrpcApi", "ImagesAdapter", "NetworkAdapter", "RuntimeAdapter", "build_ports",
+           "resolve_user", "translate"]
+
+
+def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, NetworkAdapter]:
+    from agent.images import ImageService
+    from agent.runtime.runtime import Runtime
+    data = os.path.abspath(cfg.data_dir)
+    runtime = RuntimeAdapter(Runtime(Path(data) / "runtime", cfg.cgroup_root), data)
+    images = ImagesAdapter(ImageService(data, registries_config=dict(cfg.registries)),
+                           os.path.join(data, "tmp"))
+    network = NetworkAdapter(os.path.join(data, "network"), cfg.node_ip, cfg.netns_prefix)
+    return runtime, images, network
