@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, mutate, one_target
 from corral.printers import columns
-from corral.printers.describe import Writer, _containers, _map, revision
+from corral.printers.describe import Writer, revision
+from corral.printers.describe.pod import containers_section
+from corral.printers.describe.sections import map_section
 from proto import api_pb2, apps_pb2, core_pb2, kinds
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -189,10 +191,10 @@ def run_history(cli: Cli, args: argparse.Namespace) -> int:
                 w = Writer()
                 w.line(0, "Pod Template:")
                 labels = dict(r.spec.template.metadata.labels)
-                _map(w, 1, "Labels", labels)
+                map_section(w, 1, "Labels", labels)
                 if r.spec.template.metadata.annotations:
-                    _map(w, 1, "Annotations", r.spec.template.metadata.annotations, ": ")
-                _containers(w, 1, "Containers", r.spec.template.spec.containers, None)
+                    map_section(w, 1, "Annotations", r.spec.template.metadata.annotations, ": ")
+                containers_section(w, 1, "Containers", r.spec.template.spec.containers, None)
                 cli.out.write(w.render())
                 return 0
         raise CliError(f"unable to find the specified revision {args.revision}")
