@@ -34,13 +34,14 @@ import signal
 import sys
 from pathlib import Path
 
-from agent import logs_setup, security
+from agent import leanstart, logs_setup, security
 from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
+from agent.podsync import emptydir
 from agent.podsync.events import EventRecorder
 from agent.podsync.manager import PodManager
 from agent.podsync.state import PodStateStore
@@ -48,7 +49,7 @@ from agent.podsync.statussync import StatusSender
 from agent.podsync.worker import PodWorker, SyncContext
 from agent.ports import ApiPort, ContainerRuntimePort, ImagePort, NetworkPort
 from agent.security import AgentTLS, NodeCredentials
-from agent.server import AgentService, serve
+from agent.server import AgentService, images_in_use, serve
 from proto.opshttp import start_ops_server
 
 log = logging.getLogger("corral.agent")
@@ -117,6 +118,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     if image_service is not None and hasattr(image_service, "on_pull"):
         image_service.on_pull = metrics.image_pulled
     manager = PodManager(ctx)
+    if image_service is not None:   # image GC above the disk threshold keeps the pods' images
+        image_service.in_use = lambda: images_in_use(manager)
     manager.restore()
     node = NodeAgent(cfg, api, network)
     metrics.pods_source(lambda: [pod_phase(w) for w in list(manager.workers.values())])
@@ -139,7 +142,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
         await asyncio.gather(node.run_heartbeat(), node.run_status(), node.run_routes())
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
-             node_loops()]
+             node_loops(),
+             emptydir.run(lambda: list(manager.workers.values()), p.volume_usage_interval)]
     if tls is not None:
         async def renewed(new: NodeCredentials) -> None:
             if grpc_api is not None:
@@ -218,6 +222,8 @@ def parse_all(argv: list[str] | None = None) -> tuple[AgentConfig, argparse.Name
 
 
 def main(argv: list[str] | None = None) -> int:
+    leanstart.limit_malloc_arenas()
+    leanstart.lean_pyroute2()
     cfg, ops = parse_all(argv)
     level = cfg.log_level if cfg.log_level in logging.getLevelNamesMapping() else "INFO"
     logs_setup.setup(level, ops.log_format)

@@ -24,6 +24,7 @@ class Profile:
     pull_backoff_max: float
     api_retry_initial: float        # reconnecting to the control plane
     api_retry_max: float
+    volume_usage_interval: float = 10.0   # emptyDir usage vs sizeLimit (eviction) check
 
 
 PROFILES: dict[str, Profile] = {
@@ -35,11 +36,11 @@ PROFILES: dict[str, Profile] = {
         api_retry_initial=0.5, api_retry_max=30.0,
     ),
     "demo": Profile(
-        name="demo", heartbeat_interval=2.0, lease_duration=10,
+        name="demo", heartbeat_interval=0.5, lease_duration=10,
         node_status_interval=10.0, resync_interval=2.0,
         crash_backoff_initial=1.0, crash_backoff_max=10.0, crash_backoff_reset=60.0,
         pull_backoff_initial=1.0, pull_backoff_max=10.0,
-        api_retry_initial=0.2, api_retry_max=3.0,
+        api_retry_initial=0.2, api_retry_max=3.0, volume_usage_interval=1.0,
     ),
 }
 
@@ -59,6 +60,8 @@ class AgentConfig:
     log_level: str = "INFO"
     netns_prefix: str = ""          # pod namespaces: <prefix><hash>; default corral-<node>-
     registries: dict[str, object] = dataclasses.field(default_factory=dict)  # images config
+    image_gc_high: float = 85.0     # disk use (%) of the data dir that starts image GC
+    image_gc_low: float = 80.0      # ... and where it stops
     # security (agent/security.py): join with a bootstrap token on first start, then mTLS
     token: str = ""                 # bootstrap token, only needed until <data>/pki has a cert
     ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
@@ -96,6 +99,11 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     p.add_argument("--registry-mirror", action="append", default=[], metavar="REGISTRY=URL",
                    help="pull REGISTRY's images from URL first, e.g. "
                         "docker.io=http://10.0.0.1:5000 (repeatable)")
+    p.add_argument("--image-gc-high-threshold", type=float, default=85.0, metavar="PERCENT",
+                   help="disk use of the data dir above which unused images are removed, "
+                        "least recently used first (100: never)")
+    p.add_argument("--image-gc-low-threshold", type=float, default=80.0, metavar="PERCENT",
+                   help="image GC stops below this disk use")
     g = p.add_argument_group("security")
     g.add_argument("--token", default="", metavar="ID.SECRET",
                    help="bootstrap token to join the cluster with (first start; afterwards "
@@ -119,6 +127,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         p.error(f"--reserve-memory: {e}")
     if a.pods_limit <= 0:
         p.error("--pods-limit must be positive")
+    if not 0 < a.image_gc_low_threshold <= a.image_gc_high_threshold <= 100:
+        p.error("image GC thresholds: need 0 < --image-gc-low-threshold <= "
+                "--image-gc-high-threshold <= 100")
     node_ip = a.node_ip or detect_node_ip(a.server)
     listen = a.listen or f"{node_ip}:10250"
     if ":" not in listen:
@@ -139,7 +150,8 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         reserve_memory=a.reserve_memory, cgroup_root=a.cgroup_root,
         pods_limit=a.pods_limit, log_level=a.log_level.upper(),
         token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
-        insecure=a.insecure,
+        insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
+        image_gc_low=a.image_gc_low_threshold,
     )
 
 

@@ -10,7 +10,7 @@ Every method is async: adapters run blocking work in a thread.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,6 +34,18 @@ class MountSpec:
 
 
 @dataclass
+class SecurityOptions:
+    """A container's securityContext as the runtime applies it (agent/podsync/securitycontext)."""
+
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    read_only_rootfs: bool = False
+    no_new_privs: bool = True
+    seccomp_profile: str = "RuntimeDefault"    # or "Unconfined"
+
+
+@dataclass
 class ContainerSpec:
     """Everything the runtime needs to start one container of a pod."""
 
@@ -54,11 +66,13 @@ class ContainerSpec:
     cpu_request_millis: int = 0
     memory_bytes: int = 0          # limit; 0 = none
     tty: bool = False
-    stdin: bool = False
+    stdin: bool = False            # a stdin attach clients write (Runtime.attach)
+    stdin_once: bool = False       # closed when the first attached client detaches
     netns_path: str = ""
     hostname: str = ""
     init: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
+    security: SecurityOptions = field(default_factory=SecurityOptions)
 
 
 @dataclass
@@ -115,6 +129,23 @@ class ExecSession(Protocol):
     async def kill(self) -> None: ...
 
 
+class AttachSession(Protocol):
+    """An attach to a running container's own stdin and output (no new process)."""
+
+    async def write(self, data: bytes) -> None: ...
+    async def close_stdin(self) -> None: ...
+    async def resize(self, width: int, height: int) -> None: ...
+    async def read(self) -> tuple[str, bytes] | None:
+        """('stdout'|'stderr', data), or None when the container's output ended."""
+        ...
+    def exit_code(self) -> int | None:
+        """The container's exit code once read() has returned None (None: unknown)."""
+        ...
+    async def close(self) -> None:
+        """Detach (with stdinOnce this closes the container's stdin)."""
+        ...
+
+
 class ContainerRuntimePort(Protocol):
     async def ensure_sandbox(self, pod_uid: str, namespace: str, name: str,
                              netns_path: str) -> None: ...
@@ -132,6 +163,10 @@ class ContainerRuntimePort(Protocol):
                    timeout: float) -> ExecResult: ...
     async def exec_session(self, container_id: str, argv: list[str], tty: bool,
                            stdin: bool, width: int, height: int) -> ExecSession: ...
+    async def attach_session(self, container_id: str, stdin: bool, width: int,
+                             height: int) -> AttachSession | None:
+        """None: the container has neither stdin nor a tty (its output is its log)."""
+        ...
     async def usage(self, container_id: str) -> ContainerUsage: ...
     async def cleanup_orphans(self, keep_pod_uids: set[str]) -> None: ...
     def version(self) -> str: ...
@@ -151,6 +186,8 @@ class ImageInfo:
     working_dir: str = ""
     user: str = ""
     stop_signal: str = ""
+    size_bytes: int = 0
+    pull_seconds: float = -1.0      # how long this ensure() pulled; -1: it did not pull
 
 
 class ImagePullError(Exception):
@@ -179,7 +216,11 @@ class Progress:
 
 
 class ImagePort(Protocol):
-    async def ensure(self, ref: str, pull_policy: str) -> ImageInfo: ...
+    async def ensure(self, ref: str, pull_policy: str,
+                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
+        """The image, pulled if the policy says so; `on_pulling()` (on the event loop)
+        just before a pull starts."""
+        ...
     async def list_images(self) -> list[ImageSummaryInfo]: ...
     def pull(self, ref: str) -> AsyncIterator[Progress]: ...
     def push(self, ref: str, target: str) -> AsyncIterator[Progress]: ...
@@ -195,6 +236,10 @@ class PodNet:
     ip: str
     netns_path: str
     gateway: str = ""
+
+
+# netns_path of a hostNetwork pod: the agent's own network namespace (the node's)
+HOST_NETNS = "/proc/self/ns/net"
 
 
 class NetworkPort(Protocol):

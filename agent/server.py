@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from agent import logs
+from agent import attach, logs
 from agent.podsync.manager import PodManager
 from agent.podsync.worker import PodWorker
 from agent.ports import (
@@ -217,6 +217,8 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             await asyncio.gather(pump, return_exceptions=True)
             await session.kill()
 
+    Attach = attach.attach          # agent/attach.py
+
     # ---- Stats -----------------------------------------------------------------------
 
     def _rate(self, key: str, total_ns: int) -> int:
@@ -278,10 +280,8 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             async for p in stream:
                 yield agent_pb2.PullProgress(layer=p.layer, status=p.status,
                                              current=p.current, total=p.total, error=p.error)
-        except ImagePullError as e:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
-        except ValueError as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except (ImagePullError, ValueError) as e:
+            await context.abort(image_status(e), str(e))
 
     async def PullImage(self, request: agent_pb2.PullImageRequest,
                         context: grpc.aio.ServicerContext
@@ -303,18 +303,38 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                 yield c.data
         try:
             names = await self.images.load(chunks())
-        except (ValueError, ImagePullError) as e:
+        except (ValueError, ImagePullError) as e:    # whatever is wrong, the archive is
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         return agent_pb2.LoadImageResponse(names=names)
 
     async def PruneImages(self, request: agent_pb2.PruneImagesRequest,
                           context: grpc.aio.ServicerContext) -> agent_pb2.PruneImagesResponse:
         keep = {c.image for c in await self.runtime.list_containers()}
-        for w in self.manager.workers.values():
-            keep.update(c.image for c in w.pod.spec.containers)
-            keep.update(c.image for c in w.pod.spec.init_containers)
-        removed, freed = await self.images.prune(keep)
+        removed, freed = await self.images.prune(keep | images_in_use(self.manager))
         return agent_pb2.PruneImagesResponse(removed=removed, bytes_freed=freed)
+
+
+def images_in_use(manager: PodManager) -> set[str]:
+    """The images of the node's pods (also called from the pulling thread: one snapshot)."""
+    keep: set[str] = set()
+    for w in list(manager.workers.values()):
+        keep.update(c.image for c in w.pod.spec.containers)
+        keep.update(c.image for c in w.pod.spec.init_containers)
+    return keep
+
+
+# what an image failure means to a caller
+_IMAGE_CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
+                "not_found": grpc.StatusCode.NOT_FOUND,
+                "denied": grpc.StatusCode.PERMISSION_DENIED,
+                "failed": grpc.StatusCode.FAILED_PRECONDITION}
+
+
+def image_status(e: Exception) -> grpc.StatusCode:
+    """The status of a failed pull or push (ImagesAdapter sets `kind` on its errors)."""
+    if isinstance(e, ValueError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    return _IMAGE_CODES.get(getattr(e, "kind", ""), grpc.StatusCode.FAILED_PRECONDITION)
 
 
 async def serve(service: AgentService, listen: str,

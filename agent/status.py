@@ -161,13 +161,17 @@ def _condition(old: core_pb2.PodStatus, ctype: str, ok: bool, reason: str, messa
 
 def compute_status(pod: core_pb2.Pod, init: list[ContainerView], app: list[ContainerView],
                    pod_ip: str, host_ip: str, start_time: float | None,
-                   now: float) -> core_pb2.PodStatus:
+                   now: float, failed: tuple[str, str] | None = None) -> core_pb2.PodStatus:
+    """`failed`: (reason, message) of a pod the node failed on purpose (Evicted)."""
     old = pod.status
     st = core_pb2.PodStatus()
     st.init_container_statuses.extend(container_status(v) for v in init)
     st.container_statuses.extend(container_status(v) for v in app)
     st.phase = pod_phase(pod.spec.restart_policy, list(st.init_container_statuses),
                          list(st.container_statuses))
+    if failed is not None:
+        st.phase = FAILED
+        st.reason, st.message = failed
     if host_ip:
         st.host_ip = host_ip
         st.host_ips.add(ip=host_ip)

@@ -3,10 +3,12 @@
 Side by side, interleaved round-robin so load drift hits all of them alike:
 
 - corral: its runtime's Python API as the agent uses it, minus the network: a
-  pod sandbox (own IPC + net namespace via nsholder, pod cgroup), a container
-  (overlay over the rootfs, mount/PID/UTS namespaces, cgroup, shim), wait for
-  the recorded exit, then ``remove_pod_sandbox``.  "to exit" stops the clock
-  when ``status()`` says exited; "cycle" includes the teardown.
+  pod sandbox (own IPC + net namespace via util-linux unshare, pod cgroup), a
+  container (overlay over the rootfs, mount/PID/UTS namespaces, cgroup, a
+  shim forked by the runtime's zygote), wait for the recorded exit, then
+  ``remove_pod_sandbox``.  "to exit" stops the clock when ``status()`` says
+  exited; "cycle" includes the teardown.  The same cycle with the zygote off
+  (every shim a new interpreter, as before the zygote) runs interleaved too.
 - runc (Debian's): ``runc run`` on an OCI bundle from ``runc spec`` (terminal
   off, args ``true``, root = the same rootfs read-only, no overlay); it
   creates, starts, waits and deletes, so it compares with corral's "cycle".
@@ -23,9 +25,14 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import BenchResult, remove_cgroup_dirs, summary
+
+if TYPE_CHECKING:
+    from agent.runtime import Runtime
 
 NAME = "container-start"
 
@@ -64,8 +71,36 @@ def _timed(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _cycle(rt: Runtime, rootfs: Path, wait_pid_exit: Callable[[int, float], bool],
+           ) -> tuple[float, float, float, float, float]:
+    """Sandbox, container running ``true``, its recorded exit, teardown: 5 timestamps."""
+    from agent.runtime import ContainerConfig
+
+    uid = f"pod-{uuid.uuid4().hex[:12]}"
+    t0 = time.perf_counter()
+    rt.create_pod_sandbox(uid, "bench")
+    t1 = time.perf_counter()
+    info = rt.start_container(ContainerConfig(
+        id=f"{uid}-main-0", pod_uid=uid, name="main", pod_name="bench",
+        lower_dirs=[rootfs], argv=["true"]))
+    t2 = time.perf_counter()
+    if info.pid:
+        wait_pid_exit(info.pid, 10)
+    while rt.status(info.id).state != "exited":
+        time.sleep(0.0005)
+    t3 = time.perf_counter()
+    rt.remove_pod_sandbox(uid)
+    return t0, t1, t2, t3, time.perf_counter()
+
+
+def _wait_listening(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def run(quick: bool = False) -> BenchResult:
-    from agent.runtime import ContainerConfig, Runtime
+    from agent.runtime import Runtime
     from agent.runtime.cgroups import CgroupManager
     from agent.runtime.helpers import wait_pid_exit
     from agent.runtime.mountinfo import unmount_under
@@ -80,6 +115,7 @@ def run(quick: bool = False) -> BenchResult:
     rootfs = tmp / "rootfs"
     build_busybox_rootfs(rootfs)
     rt = Runtime(tmp / "state", f"{top}/node")
+    rt_spawn = Runtime(tmp / "state-spawn", f"{top}/spawn", zygote=False)
     bundle = tmp / "bundle"
     runc_bundle(bundle, rootfs, top)
     runc_root = tmp / "runc-state"
@@ -88,26 +124,17 @@ def run(quick: bool = False) -> BenchResult:
     corral_start: list[float] = []
     corral_sandbox: list[float] = []
     corral_remove: list[float] = []
+    spawn_cycle: list[float] = []
     runc_t: list[float] = []
     unshare_t: list[float] = []
     fork_t: list[float] = []
     try:
         for i in range(n + 2):   # the first two rounds warm caches and are dropped
-            uid = f"pod-{uuid.uuid4().hex[:12]}"
-            t0 = time.perf_counter()
-            rt.create_pod_sandbox(uid, "bench")
-            t1 = time.perf_counter()
-            info = rt.start_container(ContainerConfig(
-                id=f"{uid}-main-0", pod_uid=uid, name="main", pod_name="bench",
-                lower_dirs=[rootfs], argv=["true"]))
-            t2 = time.perf_counter()
-            if info.pid:
-                wait_pid_exit(info.pid, 10)
-            while rt.status(info.id).state != "exited":
-                time.sleep(0.0005)
-            t3 = time.perf_counter()
-            rt.remove_pod_sandbox(uid)
-            t4 = time.perf_counter()
+            if i == 2 and rt.zygote is not None:   # the zygote starts with the first round
+                _wait_listening(rt.state_dir / "zygote.sock", 30)
+                forked_before = rt.zygote.forked
+            t0, t1, t2, t3, t4 = _cycle(rt, rootfs, wait_pid_exit)
+            s0, *_, s4 = _cycle(rt_spawn, rootfs, wait_pid_exit)
             r = _timed(["runc", "--root", str(runc_root), "run", "--bundle", str(bundle),
                         f"bench-{i}"])
             u = _timed(["unshare", "--fork", "--pid", "--mount-proc", "true"])
@@ -119,12 +146,16 @@ def run(quick: bool = False) -> BenchResult:
             corral_exit.append(t3 - t0)
             corral_remove.append(t4 - t3)
             corral_cycle.append(t4 - t0)
+            spawn_cycle.append(s4 - s0)
             runc_t.append(r)
             unshare_t.append(u)
             fork_t.append(f)
     finally:
         try:
             rt.cleanup_orphans(set(), set())
+            rt_spawn.cleanup_orphans(set(), set())
+            if rt.zygote is not None:
+                rt.zygote.stop()
         finally:
             subprocess.run(["runc", "--root", str(runc_root), "list", "-q"],
                            capture_output=True, check=False)
@@ -136,6 +167,7 @@ def run(quick: bool = False) -> BenchResult:
             shutil.rmtree(tmp, ignore_errors=True)
     ms = 1000.0
     rows = [("corral to exit", corral_exit, ""), ("corral cycle", corral_cycle, ""),
+            ("corral cycle, no zygote", spawn_cycle, ""),
             ("runc run", runc_t, ""), ("unshare", unshare_t, ""), ("fork+exec true", fork_t, "")]
     stats = {name: summary(v) for name, v, _ in rows}
     for name, _v, _t in rows:
@@ -149,7 +181,11 @@ def run(quick: bool = False) -> BenchResult:
     res.add("ratio corral cycle / runc (p50)", cyc / runc_p50, "x", "<= 1.0",
             "target: corral <= runc")
     res.add("ratio corral to exit / runc (p50)", stats["corral to exit"]["p50"] / runc_p50, "x")
+    res.add("ratio corral cycle, no zygote / runc (p50)",
+            stats["corral cycle, no zygote"]["p50"] / runc_p50, "x")
     res.add("ratio runc / unshare (p50)", runc_p50 / stats["unshare"]["p50"], "x")
+    forked = (rt.zygote.forked - forked_before) if rt.zygote is not None else 0
+    res.notes.append(f"{forked} of the {n} measured corral shims were forked by the zygote")
     res.notes.append(f"{n} iterations each, interleaved; 2 warm-up rounds dropped; "
                      "runc uses the rootfs directly (no overlay), corral mounts an overlay "
                      "per container and creates a pod sandbox each time")

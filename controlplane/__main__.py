@@ -13,9 +13,15 @@ The scheduler and controllers (with leader election) live in
 until shutdown (cancelled on SIGTERM/SIGINT). `--no-loops` serves the API only.
 
 Security plugs in the same way: when `controlplane.security.serve` exists,
-its optional `add_arguments(parser)` adds flags, and its
-`async def server_security(args, registry) -> dict` returns keyword
-arguments for `ApiServer` (credentials, extra_ports, interceptors, authorize).
+`controlplane.security.flags.add_arguments(parser)` adds its flags, its
+`prepare(args)` makes the PKI files (run while etcd starts: agents can join
+with the CA hash sooner), and its `async def server_security(args, registry)
+-> dict` returns keyword arguments for `ApiServer` (credentials, extra_ports,
+interceptors, authorize).
+
+Start-up order, for a fast `corral cluster up`: parse the flags (no gRPC or
+TLS imported yet), start the embedded etcd without waiting, write the PKI and
+import the API server while etcd comes up, then wait for etcd.
 """
 
 from __future__ import annotations
@@ -29,18 +35,18 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controlplane import errors, logs
-from controlplane.apiserver.registry import Registry
-from controlplane.apiserver.server import ApiServer
+from controlplane import logs
 from controlplane.etcd import EmbeddedEtcd
-from controlplane.metrics import DEFAULT_LISTEN, ControlPlaneMetrics
-from controlplane.store import Store
-from controlplane.store.compactor import run_compactor
-from proto.opshttp import start_ops_server
+
+if TYPE_CHECKING:
+    from controlplane.apiserver.registry import Registry
+    from controlplane.metrics import ControlPlaneMetrics
+    from controlplane.store import Store
 
 log = logging.getLogger("controlplane")
+DEFAULT_METRICS_LISTEN = "127.0.0.1:10251"   # controlplane.metrics.DEFAULT_LISTEN
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,10 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-format", default="text", choices=logs.FORMATS,
                    help="text, or json: one JSON object per line with ts, level, logger, msg "
                         "and fields such as pod and node (default %(default)s)")
-    p.add_argument("--metrics-listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+    p.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
                    help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
                         "(default %(default)s; 0: off)")
-    security = _optional("controlplane.security.serve")
+    security = _optional("controlplane.security.flags")
     if security is not None and hasattr(security, "add_arguments"):
         security.add_arguments(p)
     args = p.parse_args(argv)
@@ -104,6 +110,8 @@ def _loops() -> Any:
 
 async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
     """Ensure the system namespaces; wait for etcd to answer (up to `deadline` s)."""
+    from controlplane import errors
+
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while True:
@@ -118,6 +126,13 @@ async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
 
 
 async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
+    from controlplane.apiserver.registry import Registry
+    from controlplane.apiserver.server import ApiServer
+    from controlplane.metrics import ControlPlaneMetrics
+    from controlplane.store import Store
+    from controlplane.store.compactor import run_compactor
+    from proto.opshttp import start_ops_server
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -184,6 +199,8 @@ def _run_loops(run_loops: Any, registry: Registry, args: argparse.Namespace,
 
 async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
     """/readyz: ready while etcd answers a read within `timeout` seconds."""
+    from controlplane import errors
+
     try:
         rev = await asyncio.wait_for(store.conn.revision(), timeout)
     except (TimeoutError, errors.ApiError) as e:
@@ -200,7 +217,14 @@ def main(argv: list[str] | None = None) -> int:
             # started from the main thread: it dies with us even on SIGKILL
             etcd = EmbeddedEtcd(Path(args.data_dir) / "etcd", client_port=args.etcd_port,
                                 peer_port=args.etcd_peer_port, die_with_parent=True)
-            etcd.start()
+            etcd.start(wait=False)
+        # while etcd starts: the cluster CA and ca.hash (agents may start now), imports
+        prepare = getattr(_optional("controlplane.security.serve"), "prepare", None)
+        if prepare is not None:
+            args.prepared_security = prepare(args)
+        importlib.import_module("controlplane.apiserver.server")
+        if etcd is not None:
+            etcd.wait_healthy()
             log.info("embedded etcd running at %s (pid %s)", etcd.endpoint, etcd.pid)
         return asyncio.run(run(args, etcd.endpoint if etcd else args.etcd))
     except KeyboardInterrupt:

@@ -116,8 +116,10 @@ class EmbeddedEtcd:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> None:
-        """Start etcd and wait until it is healthy (raises EtcdError)."""
+    def start(self, wait: bool = True) -> None:
+        """Start etcd and wait until it is healthy (raises EtcdError). With wait=False
+        return once the process runs; `wait_healthy()` waits (so a caller can do other
+        work while etcd comes up)."""
         if self.running():
             return
         if not self.client_port:
@@ -156,6 +158,11 @@ class EmbeddedEtcd:
                 start_new_session=True,
                 preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
+        if wait:
+            self.wait_healthy()
+
+    def wait_healthy(self) -> None:
+        """Wait until the started etcd is healthy; stops it and raises EtcdError if not."""
         try:
             self._wait_healthy()
         except BaseException:

@@ -13,6 +13,11 @@ since then without another success, leaving a third of the ttl as margin.
 A refresh that reports the lease gone (TTL <= 0) or a key now held by
 someone else stops it at once.
 
+A failed etcd call never ends ``run()``: aetcd can raise ``CancelledError``
+from a call that nobody cancelled (its gRPC channel went away under it); that
+counts as a failed call like any other (refresh: step down when the margin is
+gone, then campaign again). Only a cancellation of ``run()`` itself stops it.
+
     elector = LeaderElector(["127.0.0.1:2379"], identity="cp-1", ttl=15)
     await elector.run(work)          # forever: campaign, run work() while leader
     await elector.wait_for_leader()  # the current holder's identity (others wait here)
@@ -34,6 +39,13 @@ from controlplane.informer import cancel_and_wait
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "/corral/leader/controlplane"
+
+
+def cancelled_from_outside() -> bool:
+    """True when the current task itself is being cancelled; False when a
+    CancelledError came out of a library call that we did not cancel."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class LeaderElector:
@@ -87,7 +99,9 @@ class LeaderElector:
                 who = await self.leader()
                 if who:
                     return who
-            except Exception as e:
+            except (Exception, asyncio.CancelledError) as e:
+                if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
                 log.debug("leader lookup failed: %s", e)
                 await self._reset_client()
             if deadline is not None and time.monotonic() > deadline:
@@ -103,10 +117,10 @@ class LeaderElector:
             while not self._stopped:
                 try:
                     won = await self._campaign()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    log.warning("leader election: etcd error: %s", e)
+                except (Exception, asyncio.CancelledError) as e:
+                    if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                        raise
+                    log.warning("leader election: etcd error: %r", e)
                     await self._reset_client()
                     await asyncio.sleep(min(1.0, self.ttl / 3))
                     continue
@@ -115,9 +129,9 @@ class LeaderElector:
                     continue
                 try:
                     await self._lead(work)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
+                except (Exception, asyncio.CancelledError) as e:
+                    if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                        raise
                     # the loops crashed: give the lease up (another replica may do
                     # better) and campaign again after a pause
                     log.exception("%s: the leader's work failed", self.identity)
@@ -168,6 +182,8 @@ class LeaderElector:
         try:
             while True:
                 if task.done():
+                    if task.cancelled():  # not by us: we cancel it only in `finally`
+                        raise RuntimeError("the leader's work was cancelled from inside")
                     task.result()  # the work ended by itself: surface errors
                     return
                 await asyncio.wait({task}, timeout=min(interval, 0.5))
@@ -178,10 +194,10 @@ class LeaderElector:
                         alive = await asyncio.wait_for(self._refresh(),
                                                        timeout=max(0.1, last_ok + stop_after
                                                                    - started))
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as e:
-                        log.warning("leader lease refresh failed: %s", e)
+                    except (Exception, asyncio.CancelledError) as e:
+                        if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                            raise
+                        log.warning("leader lease refresh failed: %r", e)
                         alive = None
                         await self._reset_client()
                     if alive is True:
@@ -220,5 +236,7 @@ class LeaderElector:
         try:
             c = await self._c()
             await asyncio.wait_for(c.watch_once(self.key, timeout=timeout), timeout + 0.5)
-        except Exception:
+        except (Exception, asyncio.CancelledError) as e:
+            if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                raise
             await asyncio.sleep(0)

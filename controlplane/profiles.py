@@ -7,10 +7,10 @@ node "dies" on purpose and the audience should not wait five minutes.
 =====================  =========  ========  ======================  ==============  =============
 setting                 default    demo      Kubernetes              Nomad           Swarm
 =====================  =========  ========  ======================  ==============  =============
-heartbeat (lease renew) 10 s       1 s       10 s (node lease)       ~10 s (TTL)     5 s
-node grace (-> Unknown) 40 s       3 s       40 s (50 s in 1.32+)    ~20 s missed    ~15 s (3x5 s)
-eviction after NotReady 300 s      2 s       300 s (toleration)      on node down    at once
-total to reschedule     ~340 s     ~5 s      ~340-350 s              ~20 s           ~15 s
+heartbeat (lease renew) 10 s       0.5 s     10 s (node lease)       ~10 s (TTL)     5 s
+node grace (-> Unknown) 40 s       2 s       40 s (50 s in 1.32+)    ~20 s missed    ~15 s (3x5 s)
+eviction after NotReady 300 s      1 s       300 s (toleration)      on node down    at once
+total to reschedule     ~340 s     ~3-4 s    ~340-350 s              ~20 s           ~15 s
 restart back-off        10 s->300  1 s->10   10 s doubling to 300 s  policy-driven   policy-driven
 =====================  =========  ========  ======================  ==============  =============
 
@@ -21,7 +21,11 @@ down after its heartbeat TTL (~20 s) and reschedules at once; Docker Swarm
 marks a node down after three missed 5 s heartbeats (~15 s) and reschedules
 its tasks immediately. corral's ``default`` is Kubernetes' conservative
 choice (a network blip must not reshuffle the cluster); ``demo`` is
-Swarm-like.
+Swarm-like. Its grace is four heartbeats, as Kubernetes' 40 s is four 10 s
+renewals: a node goes NotReady only after it missed three in a row (an agent
+or control plane stalled 1.5 s on a loaded machine is still fine), and a
+node that lapses is read once more from the API before it is declared lost.
+The agent's own copy of the heartbeat period is in ``agent/config.py``.
 """
 
 from __future__ import annotations
@@ -70,9 +74,9 @@ DEFAULT = Profile(
 
 DEMO = Profile(
     name="demo",
-    heartbeat_interval=1.0,
-    node_grace_period=3.0,
-    pod_eviction_timeout=2.0,
+    heartbeat_interval=0.5,
+    node_grace_period=2.0,
+    pod_eviction_timeout=1.0,
     node_monitor_period=0.5,
     restart_backoff_initial=1.0,
     restart_backoff_max=10.0,

@@ -135,15 +135,6 @@ class Client:
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
 
-    def _generic_unary_stream(self, method: str, request: Message,
-                              response_type: type[Message]) -> Stream[Message]:
-        fn = self._channel.unary_stream(
-            f"/corral.v1.Api/{method}",
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
-        )
-        return Stream(fn(request), self.address)
-
     # -- objects ---------------------------------------------------------------
 
     def get(self, resource: str, name: str, namespace: str = "") -> api_pb2.Object:
@@ -252,13 +243,21 @@ class Client:
     def exec(self, start: agent_pb2.ExecStart,
              inputs: Iterable[agent_pb2.ExecInput] = ()) -> Stream[agent_pb2.ExecOutput]:
         """Run a command in a container: `start` first, then `inputs` (stdin, resize)."""
+        return self._bidi_stream(self._stub.Exec, agent_pb2.ExecInput(start=start), inputs)
 
-        def requests() -> Iterator[agent_pb2.ExecInput]:
-            yield agent_pb2.ExecInput(start=start)
+    def attach(self, start: agent_pb2.AttachStart,
+               inputs: Iterable[agent_pb2.AttachInput] = ()) -> Stream[agent_pb2.ExecOutput]:
+        """Join a running container's stdin and output: `start` first, then `inputs`."""
+        return self._bidi_stream(self._stub.Attach, agent_pb2.AttachInput(start=start), inputs)
+
+    def _bidi_stream(self, fn: Callable[..., Any], first: Message,
+                     inputs: Iterable[Message]) -> Stream[Any]:
+        def requests() -> Iterator[Message]:
+            yield first
             yield from inputs
 
         try:
-            call = self._stub.Exec(requests())
+            call = fn(requests())
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
         return Stream(call, self.address)
@@ -270,16 +269,39 @@ class Client:
     def node_images(self, node: str = "") -> api_pb2.NodeImagesResponse:
         return self._unary(self._stub.NodeImages, api_pb2.NodeImagesRequest(node=node))
 
-    def pull_image(self, image: str) -> Stream[Message]:
-        """Pull an image on the nodes; UNIMPLEMENTED servers raise errors.Unsupported."""
-        return self._generic_unary_stream("PullImage", agent_pb2.PullImageRequest(image=image),
-                                          agent_pb2.PullProgress)
+    # images on the nodes (node "": every node); see controlplane/apiserver/images.py
 
-    def prune_images(self) -> agent_pb2.PruneImagesResponse:
-        fn = self._channel.unary_unary(
-            "/corral.v1.Api/PruneImages",
-            request_serializer=agent_pb2.PruneImagesRequest.SerializeToString,
-            response_deserializer=agent_pb2.PruneImagesResponse.FromString,
-        )
-        resp: agent_pb2.PruneImagesResponse = self._unary(fn, agent_pb2.PruneImagesRequest())
-        return resp
+    def pull_image(self, image: str, node: str = "") -> Stream[api_pb2.NodePullProgress]:
+        """Pull on one node or every node: per-layer progress lines tagged with the node."""
+        return self._server_stream(self._stub.PullImage,
+                                   api_pb2.ImagePullRequest(node=node, image=image))
+
+    def push_image(self, image: str, node: str = "",
+                   target: str = "") -> Stream[api_pb2.NodePullProgress]:
+        """Push from a node's store (node "": the first that has it) to `target` or `image`."""
+        return self._server_stream(self._stub.PushImage, api_pb2.ImagePushRequest(
+            node=node, image=image, target=target))
+
+    def load_image(self, chunks: Iterable[bytes], node: str = "") -> api_pb2.ImageLoadResponse:
+        """Stream a `docker save` / OCI layout archive to one node or every node."""
+
+        def requests() -> Iterator[api_pb2.ImageLoadChunk]:
+            yield api_pb2.ImageLoadChunk(node=node)
+            for c in chunks:
+                yield api_pb2.ImageLoadChunk(data=c)
+
+        try:
+            return self._stub.LoadImage(requests(), timeout=None)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+
+    def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
+        return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),
+                           timeout=max(self.timeout or 0, 300))
+
+    def _server_stream(self, fn: Callable[..., Any], request: Message) -> Stream[Any]:
+        try:
+            call = fn(request, timeout=None)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)

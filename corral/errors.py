@@ -85,10 +85,16 @@ class Timeout(ClientError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class FailedPrecondition(ClientError):
+    """The server cannot do it now, e.g. a node's image registry is down."""
+    reason = "FailedPrecondition"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 _BY_CODE: dict[grpc.StatusCode, type[ClientError]] = {
     c.code: c
     for c in (NotFound, AlreadyExists, Conflict, Invalid, Gone, Unavailable,
-              Unauthenticated, Forbidden, Unsupported, Timeout)
+              Unauthenticated, Forbidden, Unsupported, Timeout, FailedPrecondition)
 }
 
 

@@ -44,6 +44,11 @@ class AgentStub:
                 request_serializer=proto_dot_agent__pb2.ExecInput.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.ExecOutput.FromString,
                 _registered_method=True)
+        self.Attach = channel.stream_stream(
+                '/corral.v1.Agent/Attach',
+                request_serializer=proto_dot_agent__pb2.AttachInput.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.ExecOutput.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/corral.v1.Agent/Stats',
                 request_serializer=proto_dot_agent__pb2.StatsRequest.SerializeToString,
@@ -86,6 +91,12 @@ class AgentServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Exec(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Attach(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +149,11 @@ def add_AgentServicer_to_server(servicer, server):
             'Exec': grpc.stream_stream_rpc_method_handler(
                     servicer.Exec,
                     request_deserializer=proto_dot_agent__pb2.ExecInput.FromString,
+                    response_serializer=proto_dot_agent__pb2.ExecOutput.SerializeToString,
+            ),
+            'Attach': grpc.stream_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=proto_dot_agent__pb2.AttachInput.FromString,
                     response_serializer=proto_dot_agent__pb2.ExecOutput.SerializeToString,
             ),
             'Stats': grpc.unary_unary_rpc_method_handler(
@@ -224,6 +240,33 @@ class Agent:
             target,
             '/corral.v1.Agent/Exec',
             proto_dot_agent__pb2.ExecInput.SerializeToString,
+            proto_dot_agent__pb2.ExecOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Agent/Attach',
+            proto_dot_agent__pb2.AttachInput.SerializeToString,
             proto_dot_agent__pb2.ExecOutput.FromString,
             options,
             channel_credentials,

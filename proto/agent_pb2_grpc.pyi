@@ -35,6 +35,7 @@ class AgentStub:
     def __new__(cls, channel: _aio.Channel) -> AgentAsyncStub: ...
     Logs: _grpc.UnaryStreamMultiCallable[_agent_pb2.LogsRequest, _agent_pb2.LogChunk]
     Exec: _grpc.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]
+    Attach: _grpc.StreamStreamMultiCallable[_agent_pb2.AttachInput, _agent_pb2.ExecOutput]
     Stats: _grpc.UnaryUnaryMultiCallable[_agent_pb2.StatsRequest, _agent_pb2.StatsResponse]
     ListImages: _grpc.UnaryUnaryMultiCallable[_agent_pb2.ListImagesRequest, _agent_pb2.ListImagesResponse]
     PullImage: _grpc.UnaryStreamMultiCallable[_agent_pb2.PullImageRequest, _agent_pb2.PullProgress]
@@ -47,6 +48,7 @@ class AgentAsyncStub(AgentStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Logs: _aio.UnaryStreamMultiCallable[_agent_pb2.LogsRequest, _agent_pb2.LogChunk]  # type: ignore[assignment]
     Exec: _aio.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]  # type: ignore[assignment]
+    Attach: _aio.StreamStreamMultiCallable[_agent_pb2.AttachInput, _agent_pb2.ExecOutput]  # type: ignore[assignment]
     Stats: _aio.UnaryUnaryMultiCallable[_agent_pb2.StatsRequest, _agent_pb2.StatsResponse]  # type: ignore[assignment]
     ListImages: _aio.UnaryUnaryMultiCallable[_agent_pb2.ListImagesRequest, _agent_pb2.ListImagesResponse]  # type: ignore[assignment]
     PullImage: _aio.UnaryStreamMultiCallable[_agent_pb2.PullImageRequest, _agent_pb2.PullProgress]  # type: ignore[assignment]
@@ -66,6 +68,13 @@ class AgentServicer(metaclass=_abc_1.ABCMeta):
     def Exec(
         self,
         request_iterator: _MaybeAsyncIterator[_agent_pb2.ExecInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.ExecOutput], _abc.AsyncIterator[_agent_pb2.ExecOutput]]: ...
+
+    @_abc_1.abstractmethod
+    def Attach(
+        self,
+        request_iterator: _MaybeAsyncIterator[_agent_pb2.AttachInput],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_agent_pb2.ExecOutput], _abc.AsyncIterator[_agent_pb2.ExecOutput]]: ...
 

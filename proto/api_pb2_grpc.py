@@ -100,6 +100,11 @@ class ApiStub:
                 request_serializer=proto_dot_agent__pb2.ExecInput.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.ExecOutput.FromString,
                 _registered_method=True)
+        self.Attach = channel.stream_stream(
+                '/corral.v1.Api/Attach',
+                request_serializer=proto_dot_agent__pb2.AttachInput.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.ExecOutput.FromString,
+                _registered_method=True)
         self.Top = channel.unary_unary(
                 '/corral.v1.Api/Top',
                 request_serializer=proto_dot_api__pb2.TopRequest.SerializeToString,
@@ -109,6 +114,26 @@ class ApiStub:
                 '/corral.v1.Api/NodeImages',
                 request_serializer=proto_dot_api__pb2.NodeImagesRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.NodeImagesResponse.FromString,
+                _registered_method=True)
+        self.PullImage = channel.unary_stream(
+                '/corral.v1.Api/PullImage',
+                request_serializer=proto_dot_api__pb2.ImagePullRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.NodePullProgress.FromString,
+                _registered_method=True)
+        self.LoadImage = channel.stream_unary(
+                '/corral.v1.Api/LoadImage',
+                request_serializer=proto_dot_api__pb2.ImageLoadChunk.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.ImageLoadResponse.FromString,
+                _registered_method=True)
+        self.PushImage = channel.unary_stream(
+                '/corral.v1.Api/PushImage',
+                request_serializer=proto_dot_api__pb2.ImagePushRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.NodePullProgress.FromString,
+                _registered_method=True)
+        self.PruneImages = channel.unary_unary(
+                '/corral.v1.Api/PruneImages',
+                request_serializer=proto_dot_api__pb2.ImagePruneRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.ImagePruneResponse.FromString,
                 _registered_method=True)
         self.Join = channel.unary_unary(
                 '/corral.v1.Api/Join',
@@ -219,6 +244,13 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attach(self, request_iterator, context):
+        """admins only
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Top(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -226,6 +258,32 @@ class ApiServicer:
         raise NotImplementedError('Method not implemented!')
 
     def NodeImages(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PullImage(self, request, context):
+        """When some of the selected nodes fail, the others' answers carry on and the failed
+        ones are reported in the answer; the call fails only when every selected node did.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadImage(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushImage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PruneImages(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -330,6 +388,11 @@ def add_ApiServicer_to_server(servicer, server):
                     request_deserializer=proto_dot_agent__pb2.ExecInput.FromString,
                     response_serializer=proto_dot_agent__pb2.ExecOutput.SerializeToString,
             ),
+            'Attach': grpc.stream_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=proto_dot_agent__pb2.AttachInput.FromString,
+                    response_serializer=proto_dot_agent__pb2.ExecOutput.SerializeToString,
+            ),
             'Top': grpc.unary_unary_rpc_method_handler(
                     servicer.Top,
                     request_deserializer=proto_dot_api__pb2.TopRequest.FromString,
@@ -339,6 +402,26 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.NodeImages,
                     request_deserializer=proto_dot_api__pb2.NodeImagesRequest.FromString,
                     response_serializer=proto_dot_api__pb2.NodeImagesResponse.SerializeToString,
+            ),
+            'PullImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.PullImage,
+                    request_deserializer=proto_dot_api__pb2.ImagePullRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.NodePullProgress.SerializeToString,
+            ),
+            'LoadImage': grpc.stream_unary_rpc_method_handler(
+                    servicer.LoadImage,
+                    request_deserializer=proto_dot_api__pb2.ImageLoadChunk.FromString,
+                    response_serializer=proto_dot_api__pb2.ImageLoadResponse.SerializeToString,
+            ),
+            'PushImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.PushImage,
+                    request_deserializer=proto_dot_api__pb2.ImagePushRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.NodePullProgress.SerializeToString,
+            ),
+            'PruneImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneImages,
+                    request_deserializer=proto_dot_api__pb2.ImagePruneRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.ImagePruneResponse.SerializeToString,
             ),
             'Join': grpc.unary_unary_rpc_method_handler(
                     servicer.Join,
@@ -728,6 +811,33 @@ class Api:
             _registered_method=True)
 
     @staticmethod
+    def Attach(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Api/Attach',
+            proto_dot_agent__pb2.AttachInput.SerializeToString,
+            proto_dot_agent__pb2.ExecOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Top(request,
             target,
             options=(),
@@ -771,6 +881,114 @@ class Api:
             '/corral.v1.Api/NodeImages',
             proto_dot_api__pb2.NodeImagesRequest.SerializeToString,
             proto_dot_api__pb2.NodeImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PullImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/corral.v1.Api/PullImage',
+            proto_dot_api__pb2.ImagePullRequest.SerializeToString,
+            proto_dot_api__pb2.NodePullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadImage(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/corral.v1.Api/LoadImage',
+            proto_dot_api__pb2.ImageLoadChunk.SerializeToString,
+            proto_dot_api__pb2.ImageLoadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/corral.v1.Api/PushImage',
+            proto_dot_api__pb2.ImagePushRequest.SerializeToString,
+            proto_dot_api__pb2.NodePullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PruneImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/PruneImages',
+            proto_dot_api__pb2.ImagePruneRequest.SerializeToString,
+            proto_dot_api__pb2.ImagePruneResponse.FromString,
             options,
             channel_credentials,
             insecure,

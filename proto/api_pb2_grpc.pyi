@@ -50,8 +50,17 @@ class ApiStub:
     Logs: _grpc.UnaryStreamMultiCallable[_agent_pb2.LogsRequest, _agent_pb2.LogChunk]
     """Proxied to the agent of the pod's node."""
     Exec: _grpc.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]
+    Attach: _grpc.StreamStreamMultiCallable[_agent_pb2.AttachInput, _agent_pb2.ExecOutput]
+    """admins only"""
     Top: _grpc.UnaryUnaryMultiCallable[_api_pb2.TopRequest, _api_pb2.TopResponse]
     NodeImages: _grpc.UnaryUnaryMultiCallable[_api_pb2.NodeImagesRequest, _api_pb2.NodeImagesResponse]
+    PullImage: _grpc.UnaryStreamMultiCallable[_api_pb2.ImagePullRequest, _api_pb2.NodePullProgress]
+    """When some of the selected nodes fail, the others' answers carry on and the failed
+    ones are reported in the answer; the call fails only when every selected node did.
+    """
+    LoadImage: _grpc.StreamUnaryMultiCallable[_api_pb2.ImageLoadChunk, _api_pb2.ImageLoadResponse]
+    PushImage: _grpc.UnaryStreamMultiCallable[_api_pb2.ImagePushRequest, _api_pb2.NodePullProgress]
+    PruneImages: _grpc.UnaryUnaryMultiCallable[_api_pb2.ImagePruneRequest, _api_pb2.ImagePruneResponse]
     Join: _grpc.UnaryUnaryMultiCallable[_api_pb2.JoinRequest, _api_pb2.JoinResponse]
     """Cluster security (controlplane/security)."""
     RenewCertificate: _grpc.UnaryUnaryMultiCallable[_api_pb2.RenewCertificateRequest, _api_pb2.JoinResponse]
@@ -76,8 +85,17 @@ class ApiAsyncStub(ApiStub):
     Logs: _aio.UnaryStreamMultiCallable[_agent_pb2.LogsRequest, _agent_pb2.LogChunk]  # type: ignore[assignment]
     """Proxied to the agent of the pod's node."""
     Exec: _aio.StreamStreamMultiCallable[_agent_pb2.ExecInput, _agent_pb2.ExecOutput]  # type: ignore[assignment]
+    Attach: _aio.StreamStreamMultiCallable[_agent_pb2.AttachInput, _agent_pb2.ExecOutput]  # type: ignore[assignment]
+    """admins only"""
     Top: _aio.UnaryUnaryMultiCallable[_api_pb2.TopRequest, _api_pb2.TopResponse]  # type: ignore[assignment]
     NodeImages: _aio.UnaryUnaryMultiCallable[_api_pb2.NodeImagesRequest, _api_pb2.NodeImagesResponse]  # type: ignore[assignment]
+    PullImage: _aio.UnaryStreamMultiCallable[_api_pb2.ImagePullRequest, _api_pb2.NodePullProgress]  # type: ignore[assignment]
+    """When some of the selected nodes fail, the others' answers carry on and the failed
+    ones are reported in the answer; the call fails only when every selected node did.
+    """
+    LoadImage: _aio.StreamUnaryMultiCallable[_api_pb2.ImageLoadChunk, _api_pb2.ImageLoadResponse]  # type: ignore[assignment]
+    PushImage: _aio.UnaryStreamMultiCallable[_api_pb2.ImagePushRequest, _api_pb2.NodePullProgress]  # type: ignore[assignment]
+    PruneImages: _aio.UnaryUnaryMultiCallable[_api_pb2.ImagePruneRequest, _api_pb2.ImagePruneResponse]  # type: ignore[assignment]
     Join: _aio.UnaryUnaryMultiCallable[_api_pb2.JoinRequest, _api_pb2.JoinResponse]  # type: ignore[assignment]
     """Cluster security (controlplane/security)."""
     RenewCertificate: _aio.UnaryUnaryMultiCallable[_api_pb2.RenewCertificateRequest, _api_pb2.JoinResponse]  # type: ignore[assignment]
@@ -179,6 +197,14 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_agent_pb2.ExecOutput], _abc.AsyncIterator[_agent_pb2.ExecOutput]]: ...
 
     @_abc_1.abstractmethod
+    def Attach(
+        self,
+        request_iterator: _MaybeAsyncIterator[_agent_pb2.AttachInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.ExecOutput], _abc.AsyncIterator[_agent_pb2.ExecOutput]]:
+        """admins only"""
+
+    @_abc_1.abstractmethod
     def Top(
         self,
         request: _api_pb2.TopRequest,
@@ -191,6 +217,37 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.NodeImagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.NodeImagesResponse, _abc.Awaitable[_api_pb2.NodeImagesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PullImage(
+        self,
+        request: _api_pb2.ImagePullRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.NodePullProgress], _abc.AsyncIterator[_api_pb2.NodePullProgress]]:
+        """When some of the selected nodes fail, the others' answers carry on and the failed
+        ones are reported in the answer; the call fails only when every selected node did.
+        """
+
+    @_abc_1.abstractmethod
+    def LoadImage(
+        self,
+        request_iterator: _MaybeAsyncIterator[_api_pb2.ImageLoadChunk],
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ImageLoadResponse, _abc.Awaitable[_api_pb2.ImageLoadResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PushImage(
+        self,
+        request: _api_pb2.ImagePushRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.NodePullProgress], _abc.AsyncIterator[_api_pb2.NodePullProgress]]: ...
+
+    @_abc_1.abstractmethod
+    def PruneImages(
+        self,
+        request: _api_pb2.ImagePruneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ImagePruneResponse, _abc.Awaitable[_api_pb2.ImagePruneResponse]]: ...
 
     @_abc_1.abstractmethod
     def Join(

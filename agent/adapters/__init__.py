@@ -26,7 +26,9 @@ def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, Networ
     from agent.runtime.runtime import Runtime
     data = os.path.abspath(cfg.data_dir)
     runtime = RuntimeAdapter(Runtime(Path(data) / "runtime", cfg.cgroup_root), data)
-    images = ImagesAdapter(ImageService(data, registries_config=dict(cfg.registries)),
+    images = ImagesAdapter(ImageService(data, registries_config=dict(cfg.registries),
+                                        gc_high_percent=cfg.image_gc_high,
+                                        gc_low_percent=cfg.image_gc_low),
                            os.path.join(data, "tmp"))
     network = NetworkAdapter(os.path.join(data, "network"), cfg.node_ip, cfg.netns_prefix)
     return runtime, images, network

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,23 @@ def _image_info(svc: Any, img: Any) -> ImageInfo:
                      working_dir=c.working_dir, user=c.user, stop_signal=c.stop_signal)
 
 
+def _kind(e: Exception) -> str:
+    """What went wrong, for the Agent service's status code (agent/server.py)."""
+    from agent.images import errors as ie
+    if isinstance(e, ie.InvalidReference | ie.InvalidArchive | ie.UnsafeLayer | ie.Unsupported):
+        return "invalid"
+    if isinstance(e, ie.NotFound | ie.ImageNotPresent):
+        return "not_found"
+    if isinstance(e, ie.Unauthorized):
+        return "denied"
+    return "failed"      # the registry is down, content does not match its digest, ...
+
+
 def _image_error(e: Exception) -> Exception:
-    if getattr(e, "reason", "") == "ErrImageNeverPull":
-        return ImageNeverPullError(str(e))
-    return ImagePullError(str(e))
+    err = ImageNeverPullError(str(e)) if getattr(e, "reason", "") == "ErrImageNeverPull" \
+        else ImagePullError(str(e))
+    err.kind = _kind(e)   # type: ignore[attr-defined]
+    return err
 
 
 class ImagesAdapter:
@@ -41,13 +55,27 @@ class ImagesAdapter:
         self.tmp_dir = tmp_dir
         os.makedirs(tmp_dir, exist_ok=True)
 
-    async def ensure(self, ref: str, pull_policy: str) -> ImageInfo:
+    async def ensure(self, ref: str, pull_policy: str,
+                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
         from agent.images.errors import ImageError
+        loop = asyncio.get_running_loop()
+        started: list[float] = []
+
+        def progress(p: Any) -> None:     # the pulling thread: the first event starts a pull
+            if not started:
+                started.append(time.monotonic())
+                if on_pulling is not None:
+                    loop.call_soon_threadsafe(on_pulling)
+
         try:
-            img = await run_blocking(self.svc.ensure, ref, pull_policy)
+            img = await run_blocking(self.svc.ensure, ref, pull_policy, progress)
         except ImageError as e:
             raise _image_error(e) from None
-        return _image_info(self.svc, img)
+        info = _image_info(self.svc, img)
+        info.size_bytes = int(img.size)
+        if started:
+            info.pull_seconds = time.monotonic() - started[0]
+        return info
 
     async def list_images(self) -> list[ImageSummaryInfo]:
         out = []
@@ -101,9 +129,10 @@ class ImagesAdapter:
                 async for c in chunks:
                     await run_blocking(f.write, c)
             try:
-                names: list[str] = await run_blocking(self.svc.load_archive, path)
+                names: list[str] = await run_blocking(self.svc.load_archive, path,
+                                                      "sent to this node")
             except ImageError as e:
-                raise ValueError(str(e)) from None
+                raise _image_error(e) from None
             return names
         finally:
             with contextlib.suppress(OSError):

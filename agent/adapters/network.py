@@ -29,8 +29,10 @@ class NetworkAdapter:
     async def ensure_node(self, pod_cidr: str) -> None:
         from agent.network import PodNetwork
         if self.net is None or str(self.net.pod_cidr) != pod_cidr:
-            self.net = PodNetwork(self.data_dir, pod_cidr, self.bridge_name, self.node_ip,
-                                  netns_prefix=self.netns_prefix)
+            old, self.net = self.net, PodNetwork(self.data_dir, pod_cidr, self.bridge_name,
+                                                 self.node_ip, netns_prefix=self.netns_prefix)
+            if old is not None:
+                await run_blocking(old.close)   # its netlink thread and handle
         await run_blocking(self.net.ensure_node)
         self._ready = True
 

@@ -15,12 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.attach import SocketAttachSession
 from agent.adapters.pool import run_blocking
 from agent.ports import (
     CREATED,
     EXITED,
     RUNNING,
     UNKNOWN,
+    AttachSession,
     ContainerInfo,
     ContainerSpec,
     ContainerUsage,
@@ -230,9 +232,13 @@ class RuntimeAdapter:
             resources=Resources(cpu_shares=shares, cpu_quota_millis=spec.cpu_millis or None,
                                 memory_limit_bytes=spec.memory_bytes or None),
             stop_signal=signal.Signals(_signal(spec.stop_signal)), tty=spec.tty,
-            stdin=spec.stdin,
-            mounts=[Mount(m.container_path, m.host_path, m.read_only) for m in spec.mounts])
-        self._write_meta(cid, {
+            stdin=spec.stdin, stdin_once=spec.stdin_once,
+            mounts=[Mount(m.container_path, m.host_path, m.read_only) for m in spec.mounts],
+            privileged=spec.security.privileged, cap_add=list(spec.security.cap_add),
+            cap_drop=list(spec.security.cap_drop), no_new_privs=spec.security.no_new_privs,
+            read_only_rootfs=spec.security.read_only_rootfs,
+            seccomp_profile=spec.security.seccomp_profile)
+        await run_blocking(self._write_meta, cid, {     # fsync'd: off the event loop
             "attempt": spec.attempt, "namespace": spec.namespace, "pod_name": spec.pod_name,
             "image": spec.image, "image_id": spec.image_id, "init": spec.init,
             "created": time.time()})
@@ -248,7 +254,8 @@ class RuntimeAdapter:
         return self._info(info)
 
     async def list_containers(self) -> list[ContainerInfo]:
-        return [self._info(c) for c in await run_blocking(self.rt.list)]
+        # the sidecar records are files too: read them in the thread, not the event loop
+        return await run_blocking(lambda: [self._info(c) for c in self.rt.list()])
 
     async def stop_container(self, container_id: str, grace_seconds: float,
                              stop_signal: str = "") -> None:
@@ -290,6 +297,17 @@ class RuntimeAdapter:
         if not stdin:
             await s.close_stdin()
         return s
+
+    async def attach_session(self, container_id: str, stdin: bool, width: int,
+                             height: int) -> AttachSession | None:
+        from agent.runtime.errors import AttachError
+        try:
+            sock = await run_blocking(self.rt.attach, container_id, stdin)
+        except AttachError:
+            return None
+        session = await SocketAttachSession.open(sock)
+        await session.resize(width, height)
+        return session
 
     async def usage(self, container_id: str) -> ContainerUsage:
         st = await run_blocking(self.rt.stats, container_id)

@@ -117,8 +117,10 @@ def _norm(name: str) -> str:
     return "" if name == "." else name
 
 
-def load_archive(store: ContentStore, src: str | BinaryIO, platform: Platform) -> list[Loaded]:
-    label = src if isinstance(src, str) else getattr(src, "name", "<stream>")
+def load_archive(store: ContentStore, src: str | BinaryIO, platform: Platform,
+                 label: str = "") -> list[Loaded]:
+    """The images of a docker-save or OCI-layout tar; `label` names it in errors."""
+    label = label or (src if isinstance(src, str) else getattr(src, "name", "<stream>"))
     with contextlib.ExitStack() as stack:
         if isinstance(src, str):
             fobj: BinaryIO = stack.enter_context(open(src, "rb"))
@@ -133,7 +135,10 @@ def load_archive(store: ContentStore, src: str | BinaryIO, platform: Platform) -
             tf = stack.enter_context(tarfile.open(fileobj=fobj, mode="r:*"))
             ar = _Archive(tf, str(label))
         except (tarfile.TarError, EOFError, OSError) as e:
-            raise InvalidArchive(f"archive {label}: not a readable tar: {e}") from e
+            why = str(e).splitlines()[-1].strip().removeprefix("- method tar: ")
+            why = why.partition("('")[2].rpartition("')")[0] or why    # ReadError('x') -> x
+            raise InvalidArchive(f"archive {label}: not a tar file ({why}); expected a "
+                                 "`docker save` or an OCI image layout archive") from e
         try:
             if ar.has("index.json") and (ar.has("oci-layout") or not ar.has("manifest.json")):
                 return _load_oci(store, ar, platform)

@@ -74,7 +74,8 @@ class ImageService:
         self.gc_high_percent = gc_high_percent
         self.gc_low_percent = gc_low_percent if gc_low_percent is not None else (
             (gc_high_percent - 5) if gc_high_percent is not None else None)
-        self._in_use = in_use
+        # the images pods use (any reference form, ids, diffIDs); settable after start
+        self.in_use = in_use
         self._gc = gc.SharedExclusive()
 
     # -- lookups -----------------------------------------------------------------
@@ -235,10 +236,10 @@ class ImageService:
         self.store.set_record(name, {"digest": top, "manifest": mdigest,
                                      "config": m.config.digest, "last_used": time.time()})
 
-    def load_archive(self, src: str | BinaryIO) -> builtins.list[str]:
+    def load_archive(self, src: str | BinaryIO, label: str = "") -> builtins.list[str]:
         names: builtins.list[str] = []
         with self._gc.shared():
-            for item in load_archive(self.store, src, self.platform):
+            for item in load_archive(self.store, src, self.platform, label):
                 for name in item.names or [item.digest]:
                     self._register(name, item.digest, item.manifest)
                     names.append(name)
@@ -322,12 +323,12 @@ class ImageService:
 
         `keep`: the images just pulled/loaded, which a container is about to use.
         """
-        if self.gc_high_percent is None or self._in_use is None:
+        if self.gc_high_percent is None or self.in_use is None:
             return
         if gc.usage_percent(self.root) <= self.gc_high_percent:
             return
         low = self.gc_low_percent if self.gc_low_percent is not None else self.gc_high_percent
-        in_use = gc.normalise(self._in_use() | keep)
+        in_use = gc.normalise(self.in_use() | keep)
         with self._gc.exclusive():
             records = sorted(self.store.records().items(),
                              key=lambda kv: float(kv[1].get("last_used", 0)))

@@ -62,7 +62,13 @@ _ALLOWED_XATTRS = ("security.capability",)
 try:  # optional
     import zstandard as _zstd  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the machine
-    _zstd = None
+    _zstd = None  # type: ignore[assignment,unused-ignore]
+
+
+# what a corrupt compressed stream raises while it is read
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error,
+    *((_zstd.ZstdError,) if _zstd is not None else ()))
 
 
 def zstd_available() -> bool:
@@ -125,7 +131,7 @@ def unpack_layer(
         while counting.read(CHUNK):
             pass
         x.finish()
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as e:
+    except _DECODE_ERRORS as e:
         raise UnsafeLayer(f"layer {label}: not a valid tar stream: {e}") from e
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):

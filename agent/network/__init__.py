@@ -5,7 +5,7 @@ network namespace and veth pair per pod, pod IPs from a node-local IPAM
 persisted in the agent's data dir, and a route per other node's pod CIDR via
 that node's InternalIP. Everything happens in the network namespace of the
 calling process — the node's (the local cluster runs each agent under
-``ip netns exec <node-ns>``, Vagrant in the VM's own namespace).
+``nsenter --net=<node-ns>``, Vagrant in the VM's own namespace).
 
 Facade::
 
@@ -23,7 +23,8 @@ Facade::
 Contract:
 
 - ``setup_pod`` is idempotent (a re-run after a crash reuses or repairs) and
-  all-or-nothing (on error nothing it made is left: no netns, veth or IP).
+  all-or-nothing (on error nothing it made is left: no netns, veth or IP; a
+  full pod CIDR raises ``IPAMExhausted`` before anything is made).
   ``host_network=True`` makes nothing and reports the node IP.
 - Netns names must be unique on the machine (``/var/run/netns`` is global);
   give each node its own ``netns_prefix`` (the local cluster: include the node
@@ -39,8 +40,9 @@ Contract:
   that do not share one L2 segment; pod MTU is then the uplink's minus 50.
 - Outbound NAT (:mod:`agent.network.nat`) is off unless ``outbound_nat=True``.
 - Errors: :mod:`agent.network.errors` (``NetworkError`` and children).
-- The methods block (netlink, forks); call them from a worker thread in async
-  code. One PodNetwork per node; calls on one object are serialised.
+- The methods block; call them from a worker thread in async code. One
+  PodNetwork per node; its netlink work runs serialised on a thread of its
+  own with one long-lived handle (:mod:`agent.network.nlthread`); ``close()``.
 """
 
 from __future__ import annotations
@@ -50,8 +52,6 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
-
-from pyroute2 import IPRoute
 
 from agent.network import bridge, nat, netns, pod, routes, vxlan
 from agent.network.errors import (
@@ -64,6 +64,7 @@ from agent.network.errors import (
     RouteError,
 )
 from agent.network.ipam import IPAM
+from agent.network.nlthread import NetlinkThread
 from agent.network.pod import PodNetInfo
 from agent.network.routes import SyncResult
 
@@ -136,6 +137,7 @@ class PodNetwork:
         self.vxlan_vni = vxlan_vni
         self.cluster_cidr = cluster_cidr
         self._lock = threading.RLock()
+        self._nl = NetlinkThread(f"netlink-{self.bridge_name}")
         owner = netns.find_owner_mount_ns() if mount_ns == _AUTO else mount_ns
         self.mount_ns = owner
         self._mount_ns_fd = netns.open_mount_ns(owner)
@@ -143,6 +145,7 @@ class PodNetwork:
     # -- lifecycle -------------------------------------------------------------
 
     def close(self) -> None:
+        self._nl.close()
         if self._mount_ns_fd is not None:
             os.close(self._mount_ns_fd)
             self._mount_ns_fd = None
@@ -163,60 +166,57 @@ class PodNetwork:
         if self._mtu is None:
             found = None
             if self.node_ip:
-                with IPRoute() as ipr:
-                    found = bridge.mtu_of_address(ipr, self.node_ip)
+                found = self._nl.call(bridge.mtu_of_address, self.node_ip)
             uplink = found or DEFAULT_MTU
             self._mtu = uplink - vxlan.VXLAN_OVERHEAD if self.backend == "vxlan" else uplink
         return self._mtu
 
     def _cfg(self) -> pod.PodNetConfig:
-        return pod.PodNetConfig(
-            ipam=self.ipam,
-            bridge=self.bridge_name,
-            netns_prefix=self.netns_prefix,
-            mtu=self.mtu,
-            mount_ns_fd=self._mount_ns_fd,
-        )
+        return pod.PodNetConfig(ipam=self.ipam, bridge=self.bridge_name,
+                                netns_prefix=self.netns_prefix, mtu=self.mtu,
+                                mount_ns_fd=self._mount_ns_fd)
 
     # -- the API ---------------------------------------------------------------
 
     def ensure_node(self) -> None:
         """Bridge up with the gateway address, ip_forward on, NAT if asked. Idempotent."""
         gw = ipaddress.IPv4Interface(f"{self.ipam.gateway}/{self.pod_cidr.prefixlen}")
-        with self._lock, IPRoute() as ipr:
-            bridge.ensure_bridge(ipr, self.bridge_name, gw, self.mtu)
-            if self.backend == "vxlan":
-                vxlan.ensure_vtep(ipr, self.vxlan_name, self.node_ip, self.pod_cidr,
-                                  self.mtu, self.vxlan_vni)
+        with self._lock:
+            self._nl.call(self._ensure_links, gw, self.mtu)
             bridge.enable_ip_forward()
             if self.outbound_nat:
                 nat.ensure_masquerade(str(self.pod_cidr), self.cluster_cidr, enabled=True)
 
-    def setup_pod(
-        self, pod_uid: str, namespace: str, name: str, *, host_network: bool = False
-    ) -> PodNetInfo:
+    def _ensure_links(self, ipr: Any, gw: ipaddress.IPv4Interface, mtu: int) -> None:
+        bridge.ensure_bridge(ipr, self.bridge_name, gw, mtu)
+        if self.backend == "vxlan":
+            vxlan.ensure_vtep(ipr, self.vxlan_name, self.node_ip, self.pod_cidr, mtu,
+                              self.vxlan_vni)
+
+    def setup_pod(self, pod_uid: str, namespace: str, name: str, *,
+                  host_network: bool = False) -> PodNetInfo:
         """Give the pod a netns, an eth0 on the bridge, an IP and a default route."""
         if host_network:
             return PodNetInfo(ip=self.node_ip, netns_name="", netns_path="", gateway="")
-        with self._lock, IPRoute() as ipr:
-            return pod.setup(ipr, self._cfg(), pod_uid, f"{namespace}/{name}")
+        with self._lock:
+            return self._nl.call(pod.setup, self._cfg(), pod_uid, f"{namespace}/{name}")
 
     def teardown_pod(self, pod_uid: str) -> None:
         """Remove the pod's veth and netns and free its IP. Idempotent."""
-        with self._lock, IPRoute() as ipr:
-            pod.teardown(ipr, self._cfg(), pod_uid)
+        with self._lock:
+            self._nl.call(pod.teardown, self._cfg(), pod_uid)
 
     def sync_routes(self, nodes: list[tuple[str, str]]) -> SyncResult:
         """``nodes``: (podCIDR, InternalIP) of every node (ours is skipped)."""
-        with self._lock, IPRoute() as ipr:
+        with self._lock:
             if self.backend == "vxlan":
-                return vxlan.sync(ipr, self.vxlan_name, nodes, self.pod_cidr)
-            return routes.sync(ipr, nodes, self.pod_cidr)
+                return self._nl.call(vxlan.sync, self.vxlan_name, nodes, self.pod_cidr)
+            return self._nl.call(routes.sync, nodes, self.pod_cidr)
 
     def cleanup_orphans(self, live_pod_uids: set[str] | list[str]) -> list[str]:
         """Remove netns, veths and IPs of pods not alive; return what was removed."""
-        with self._lock, IPRoute() as ipr:
-            return pod.cleanup_orphans(ipr, self._cfg(), set(live_pod_uids))
+        with self._lock:
+            return self._nl.call(pod.cleanup_orphans, self._cfg(), set(live_pod_uids))
 
     def pod_info(self, pod_uid: str) -> PodNetInfo | None:
         """The network of a pod set up earlier (None if it has no address)."""
@@ -235,16 +235,16 @@ class PodNetwork:
 
     def status(self) -> dict[str, Any]:
         """A summary for logs and debugging."""
-        with self._lock, IPRoute() as ipr:
-            br = bridge.link_index(ipr, self.bridge_name)
-            own = routes.owned_routes(ipr)
+        with self._lock:
+            br = self._nl.call(bridge.link_index, self.bridge_name)
+            own = self._nl.call(routes.owned_routes)
         allocations = self.ipam.list()
         return {
             "podCIDR": str(self.pod_cidr),
             "gateway": self.gateway,
             "bridge": self.bridge_name,
             "bridgePresent": br is not None,
-            "ipForward": netns.read_sysctl("net.ipv4.ip_forward") == "1",
+            "ipForward": bridge.read_sysctl("net.ipv4.ip_forward") == "1",
             "mtu": self.mtu,
             "allocated": {str(ip): key for ip, key in sorted(allocations.items())},
             "free": self.ipam.capacity - len(allocations),

@@ -9,12 +9,12 @@ namespace, so this only touches the node the agent runs in.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from agent.network import netns
 from agent.network.errors import InvalidNetworkConfig, LinkError
 
 IFNAMSIZ = 15
@@ -95,8 +95,8 @@ def delete_bridge(ipr: Any, name: str) -> None:
 
 def enable_ip_forward() -> None:
     """Turn on IPv4 forwarding in the current network namespace (idempotent)."""
-    if netns.read_sysctl("net.ipv4.ip_forward") != "1":
-        netns.write_sysctl("net.ipv4.ip_forward", "1")
+    if read_sysctl("net.ipv4.ip_forward") != "1":
+        write_sysctl("net.ipv4.ip_forward", "1")
 
 
 def mtu_of_address(ipr: Any, address: str) -> int | None:
@@ -107,3 +107,20 @@ def mtu_of_address(ipr: Any, address: str) -> int | None:
             if links:
                 return int(links[0].get("mtu"))
     return None
+
+
+def write_sysctl(key: str, value: str) -> None:
+    """Write ``/proc/sys/<key with / >`` in *this* process' network namespace."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise LinkError(f"sysctl {key} does not exist ({path})") from e
+        raise LinkError(f"cannot set sysctl {key}={value}: {e}") from e
+
+
+def read_sysctl(key: str) -> str:
+    with open("/proc/sys/" + key.replace(".", "/")) as f:
+        return f.read().strip()

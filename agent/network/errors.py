@@ -7,6 +7,7 @@
      +-- IPAMError                the node-local IP allocator
      |    +-- IPAMExhausted       no free address left in the pod CIDR
      +-- NetnsError               creating, opening or removing a network namespace
+     |    +-- ThreadNetnsLost     a thread could not return to the node's netns
      +-- LinkError                bridge / veth / address / sysctl work failed
      +-- RouteError               host-gw route programming failed
 
@@ -35,6 +36,10 @@ class IPAMExhausted(IPAMError):
 
 class NetnsError(NetworkError):
     """A network namespace could not be created, opened or removed."""
+
+
+class ThreadNetnsLost(NetnsError):
+    """A thread that switched into another network namespace could not switch back."""
 
 
 class LinkError(NetworkError):

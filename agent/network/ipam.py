@@ -88,7 +88,7 @@ class IPAM:
         return held[0] if held else None
 
     def free_count(self) -> int:
-        return self.capacity - len(self.list())
+        return self.capacity - len(self._files())
 
     # -- changes ---------------------------------------------------------------
 
@@ -194,8 +194,9 @@ class IPAM:
         except OSError as e:
             raise IPAMError(f"cannot record {ip} in {self.dir}: {e}") from e
         try:
+            # no fsync: the page cache outlives an agent crash, and what a machine
+            # crash could lose (a fresh record) dies with every pod netns anyway
             os.write(fd, f"{key}\n{label}\n".encode())
-            os.fsync(fd)
         except OSError as e:
             os.close(fd)
             self._unlink(path)

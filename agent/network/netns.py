@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 import re
 import traceback
+from collections.abc import Callable
 
-from agent.network.errors import InvalidNetworkConfig, LinkError, NetnsError
+from agent.network.errors import InvalidNetworkConfig, NetnsError
 
 NETNS_RUN_DIR = "/var/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -129,6 +129,11 @@ def find_owner_mount_ns() -> str | None:
     return None
 
 
+def setns_net(fd: int) -> None:
+    """Move the calling *thread* into the network namespace open at ``fd``."""
+    _check(_lib().setns(fd, CLONE_NEWNET), "setns(network namespace)")
+
+
 def open_mount_ns(path: str | None) -> int | None:
     """Open (and so pin) a mount namespace; None stays None (= our own)."""
     if path is None:
@@ -180,7 +185,8 @@ def _create_here(name: str) -> None:
     os.close(os.open(p, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     try:
         _check(lib.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-        _check(lib.mount(b"/proc/self/ns/net", p, b"none", MS_BIND, None), "bind netns")
+        # thread-self: the same as self in the forked child; in a thread, its netns
+        _check(lib.mount(b"/proc/thread-self/ns/net", p, b"none", MS_BIND, None), "bind netns")
     except OSError:
         os.unlink(p)
         raise
@@ -195,14 +201,25 @@ def _remove_here(name: str) -> None:
         pass
 
 
-def create(name: str, mount_ns_fd: int | None = None) -> str:
-    """Create the named netns (no-op if it exists); return its path."""
+def create(name: str, mount_ns_fd: int | None = None,
+           in_thread: Callable[[Callable[[], None]], None] | None = None) -> str:
+    """Create the named netns (no-op if it exists); return its path.
+
+    ``in_thread``: with no mount namespace to switch to, run the unshare-and-bind
+    through it on the calling thread (``nlthread.away``, which brings the thread
+    back to its own netns) instead of in a forked child."""
     p = path_of(name)
     if exists(name):
         return p
     if os.path.lexists(p):  # a stale, unmounted file (crash mid-create)
         remove(name, mount_ns_fd)
-    _in_child(mount_ns_fd, "create", name)
+    if in_thread is not None and mount_ns_fd is None:
+        try:
+            in_thread(lambda: _create_here(name))
+        except OSError as e:
+            raise NetnsError(f"cannot create network namespace {name}: {e}") from e
+    else:
+        _in_child(mount_ns_fd, "create", name)
     if not exists(name):
         raise NetnsError(
             f"network namespace {name} was created but {p} is not visible here"
@@ -226,20 +243,3 @@ def remove(name: str, mount_ns_fd: int | None = None) -> None:
             raise NetnsError(f"cannot remove network namespace {name}: {e}") from e
     else:
         _in_child(mount_ns_fd, "remove", name)
-
-
-def write_sysctl(key: str, value: str) -> None:
-    """Write ``/proc/sys/<key with / >`` in *this* process' network namespace."""
-    path = "/proc/sys/" + key.replace(".", "/")
-    try:
-        with open(path, "w") as f:
-            f.write(value)
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            raise LinkError(f"sysctl {key} does not exist ({path})") from e
-        raise LinkError(f"cannot set sysctl {key}={value}: {e}") from e
-
-
-def read_sysctl(key: str) -> str:
-    with open("/proc/sys/" + key.replace(".", "/")) as f:
-        return f.read().strip()

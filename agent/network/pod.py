@@ -24,13 +24,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from agent.network import netns
 from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
+from agent.network.nlthread import away, pod_iproute
 
 POD_IFNAME = "eth0"
 ALIAS_PREFIX = "corral:"
@@ -86,21 +86,22 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
     bridge_idx = link_index(ipr, cfg.bridge)
     if bridge_idx is None:
         raise LinkError(f"bridge {cfg.bridge} does not exist; ensure_node() first")
-    if cfg.ipam.lookup(pod_uid) is None and cfg.ipam.free_count() == 0:
+    had_ip = cfg.ipam.lookup(pod_uid) is not None
+    if not had_ip and cfg.ipam.free_count() == 0:
         # Fail before making anything (allocate() below re-checks under its lock).
         cfg.ipam.allocate(pod_uid, label)
     try:
         if not netns.exists(ns):
-            netns.create(ns, cfg.mount_ns_fd)
+            netns.create(ns, cfg.mount_ns_fd, in_thread=away)
             made_ns = True
         path = netns.path_of(ns)
-        with IPRoute(netns=path, flags=0) as pod_ipr:
-            made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu)
-            had_ip = cfg.ipam.lookup(pod_uid) is not None
+        with pod_iproute(path) as pod_ipr:
+            made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu, bridge_idx)
             ip = cfg.ipam.allocate(pod_uid, label)
             made_ip = not had_ip
-            _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
-            _configure_pod_side(pod_ipr, ip, gw, cfg.mtu)
+            if not made_veth:
+                _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
+            _configure_pod_side(pod_ipr, ip, gw, cfg.mtu, fresh=made_ns)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
         with contextlib.suppress(NetworkError):
@@ -165,20 +166,13 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
     return removed
 
 
-def list_pods(cfg: PodNetConfig) -> dict[str, str]:
-    """Netns name -> IP of the pods this node has addresses for (by IPAM key)."""
-    out: dict[str, str] = {}
-    for ip, key in cfg.ipam.list().items():
-        if key:
-            out[netns_name(cfg.netns_prefix, key)] = str(ip)
-    return out
-
-
 # -- steps -----------------------------------------------------------------------
 
 
-def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int) -> bool:
-    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns). True if created."""
+def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int,
+                 bridge_idx: int) -> bool:
+    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns). True if created,
+    and then it is already on the bridge and up (one request: master, mtu and state)."""
     host_idx = link_index(ipr, veth)
     pod_idx = link_index(pod_ipr, POD_IFNAME)
     if host_idx is not None and pod_idx is not None and _are_peers(ipr, host_idx, pod_ipr, pod_idx):
@@ -198,17 +192,16 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
             ifname=veth,
             kind="veth",
             mtu=mtu,
+            master=bridge_idx,
+            state="up",
             peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
         )
     except NetlinkError as e:
         raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
     finally:
         os.close(fd)
-    idx = link_index(ipr, veth)
-    if idx is None:
-        raise LinkError(f"veth {veth} vanished right after creation")
     try:
-        ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
+        ipr.link("set", ifname=veth, ifalias=ALIAS_PREFIX + uid)
     except NetlinkError as e:
         raise LinkError(f"cannot label veth {veth}: {e}") from e
     return True
@@ -238,18 +231,18 @@ def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
 
 
 def _configure_pod_side(
-    pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface, mtu: int
+    pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface, mtu: int,
+    fresh: bool = False,
 ) -> None:
+    """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``fresh``: the netns
+    was made just now (so eth0 has no address to check)."""
     try:
-        lo = link_index(pod_ipr, "lo")
-        if lo is not None:
-            pod_ipr.link("set", index=lo, state="up")
+        pod_ipr.link("set", ifname="lo", state="up")
         idx = link_index(pod_ipr, POD_IFNAME)
         if idx is None:
             raise LinkError(f"{POD_IFNAME} is missing in the pod netns")
-        pod_ipr.link("set", index=idx, mtu=mtu)
         want = (str(ip), gw.network.prefixlen)
-        have = {
+        have = set() if fresh else {
             (a.get("address"), a.get("prefixlen"))
             for a in pod_ipr.get_addr(family=2, index=idx)
         }
@@ -257,7 +250,7 @@ def _configure_pod_side(
             pod_ipr.addr("del", index=idx, address=addr, prefixlen=plen)
         if want not in have:
             pod_ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
-        pod_ipr.link("set", index=idx, state="up")
+        pod_ipr.link("set", index=idx, mtu=mtu, state="up")
         pod_ipr.route("replace", dst="0.0.0.0/0", gateway=str(gw.ip), oif=idx)
     except NetlinkError as e:
         raise LinkError(f"cannot configure {POD_IFNAME} ({ip}) in the pod netns: {e}") from e

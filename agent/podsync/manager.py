@@ -77,6 +77,7 @@ class PodManager:
         if pod.spec.node_name != self.ctx.node_name:
             self.remove(pod.metadata.uid)
             return
+        self.ctx.statuses.observe(pod)
         w = self.workers.get(pod.metadata.uid)
         if w is None:
             w = self._spawn(pod)
@@ -165,16 +166,15 @@ class PodManager:
         return tuple(sorted((c.id, c.state, c.exit_code) for c in cs))
 
     async def poll_runtime_once(self) -> None:
-        by_pod: dict[str, list[ContainerInfo]] = {}
-        for c in await self.ctx.runtime.list_containers():
-            by_pod.setdefault(c.pod_uid, []).append(c)
+        snap = await self.ctx.listing.fresh()
+        by_pod = snap.by_pod
         for uid in set(by_pod) | set(self._signatures):
             sig = self._signature(by_pod.get(uid, []))
             if self._signatures.get(uid) != sig:
                 self._signatures[uid] = sig
                 w = self.workers.get(uid)
                 if w is not None:
-                    w.wake()
+                    w.wake(snap)        # this listing serves the worker's next pass
             if uid not in by_pod:
                 self._signatures.pop(uid, None)
 
@@ -194,7 +194,7 @@ class PodManager:
         """After the first successful list: stop and remove what no desired pod owns."""
         keep = set(self.workers)
         orphans: dict[str, ContainerInfo] = {}
-        for c in await self.ctx.runtime.list_containers():
+        for c in (await self.ctx.listing.fresh()).all():
             if c.pod_uid not in keep:
                 orphans.setdefault(c.pod_uid, c)
         for uid, c in orphans.items():

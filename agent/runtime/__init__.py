@@ -37,11 +37,19 @@ parent, survives the agent and records the exit in the state dir.  Errors
 are in ``errors.py``; cgroups in ``cgroups/``; the container init in
 ``container.py`` and ``rootfs.py``; kernel calls only in ``syscalls.py``.
 
+Hardening: Docker's default capabilities, no_new_privs, masked and
+read-only kernel paths, fds closed, and a default seccomp filter
+(``seccomp.py``: a deny-list as classic BPF; ``ContainerConfig.
+seccomp_profile`` ``RuntimeDefault`` or ``Unconfined``; none when
+``privileged``), also for exec.  Helpers that enter a container run from a
+sealed copy of the interpreter (``sealedexe.py``, runc's CVE-2019-5736).
+
 Not done yet: container stdin/attach (stdin is /dev/null), device filtering
-on cgroup v2 (needs eBPF; v1 uses the devices controller), enforcing a disk
-emptyDir's sizeLimit, user namespaces, seccomp and AppArmor/SELinux,
-/etc/hosts and resolv.conf (pass them as bind Mounts), log rotation, an init
-to reap zombies inside the container (as with Docker without --init).
+on cgroup v2 (needs eBPF; v1 uses the devices controller; seccomp refuses
+mknod of devices either way), enforcing a disk emptyDir's sizeLimit, user
+namespaces, AppArmor/SELinux, /etc/hosts and resolv.conf (pass them as bind
+Mounts), log rotation, an init to reap zombies inside the container (as
+with Docker without --init).
 
 Heavy imports are lazy so that the shim (``python3 -S -m
 agent.runtime.shim``) stays small.

@@ -3,7 +3,8 @@
 Between fork and exec: join the cgroup, join (or create) the pod's IPC and
 network namespaces, new mount/UTS/cgroup namespaces, hostname, root
 filesystem and pivot_root, drop capabilities, switch user, no_new_privs,
-close every fd but 0-2 (close_range CLOEXEC), chdir, exec the command
+the seccomp filter (seccomp.py), close every fd but 0-2 (close_range
+CLOEXEC), chdir, exec the command
 resolved against PATH inside the root.  Any failure is written to
 ``errfd`` (close-on-exec, so a successful exec closes it with nothing
 written) and the process exits 127.  Imported by the shim: stdlib only, and
@@ -16,7 +17,7 @@ import fcntl
 import os
 import termios
 
-from agent.runtime import caps, rootfs
+from agent.runtime import caps, rootfs, seccomp
 from agent.runtime import syscalls as sc
 from agent.runtime.defaults import DEFAULT_PATH
 
@@ -62,14 +63,32 @@ def join_namespaces(spec: InitSpec, sys_: sc.Syscalls) -> None:
     sys_.unshare(flags)
 
 
-def set_user(spec: InitSpec, sys_: sc.Syscalls) -> None:
-    caps.drop_bounding(spec.cap_mask, sys_)
-    os.setgroups(spec.additional_gids)
-    os.setresgid(spec.gid, spec.gid, spec.gid)
-    os.setresuid(spec.uid, spec.uid, spec.uid)
-    caps.set_process_caps(spec.cap_mask, spec.uid, sys_)
-    if spec.no_new_privs:
+def drop_privileges(uid: int, gid: int, groups: list[int], cap_mask: int, no_new_privs: bool,
+                    seccomp_profile: str, sys_: sc.Syscalls) -> None:
+    """Capabilities, user, no_new_privs and the seccomp filter (shared with nsexec).
+
+    Not dumpable until the exec (which resets it): the container's other
+    processes cannot open our /proc/PID/exe, the host's binary.  The filter
+    goes in last, after no_new_privs; without no_new_privs it must go in
+    first, while we still hold CAP_SYS_ADMIN (as runc does)."""
+    sys_.prctl(sc.PR_SET_DUMPABLE, 0)
+    program = seccomp.program() if seccomp_profile == "RuntimeDefault" else b""
+    if program and not no_new_privs:
+        sys_.set_seccomp_filter(program)
+    caps.drop_bounding(cap_mask, sys_)
+    os.setgroups(groups)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    caps.set_process_caps(cap_mask, uid, sys_)
+    if no_new_privs:
         sys_.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        if program:
+            sys_.set_seccomp_filter(program)
+
+
+def set_user(spec: InitSpec, sys_: sc.Syscalls) -> None:
+    drop_privileges(spec.uid, spec.gid, spec.additional_gids, spec.cap_mask, spec.no_new_privs,
+                    spec.seccomp_profile, sys_)
 
 
 def attach_console(console_fd: int, uid: int, gid: int) -> None:

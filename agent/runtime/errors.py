@@ -69,3 +69,7 @@ class MountError(RuntimeError_):
 
 class ExecError(RuntimeError_):
     pass
+
+
+class AttachError(RuntimeError_):
+    """The container has no attach socket (no stdin, no tty) or its shim does not answer."""

@@ -1,4 +1,7 @@
-"""Exec into a running container: the agent side (see nsexec.py for the helper)."""
+"""Exec into a running container: the agent side (see nsexec.py for the helper).
+
+The helper runs from the sealed copy of the interpreter (sealedexe.py), so
+the container never reaches the host's binary through /proc/PID/exe."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import subprocess
 import termios
 from typing import IO
 
-from agent.runtime import pty
+from agent.runtime import pty, sealedexe
 from agent.runtime.errors import ExecError
 from agent.runtime.helpers import helper_argv, helper_env, read_until_eof
 from agent.runtime.spec import InitSpec
@@ -81,6 +84,7 @@ def start(pid: int, init: InitSpec, argv: list[str], tty: bool, env: dict[str, s
         init.working_dir, "uid": uid, "gid": init.gid if user is None else uid,
         "additional_gids": init.additional_gids, "cap_mask": init.cap_mask,
         "no_new_privs": init.no_new_privs, "tty": tty,
+        "seccomp_profile": "" if init.privileged else init.seccomp_profile,
     }
     r, w = os.pipe()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -89,6 +93,7 @@ def start(pid: int, init: InitSpec, argv: list[str], tty: bool, env: dict[str, s
         io = subprocess.DEVNULL if tty else subprocess.PIPE
         proc = subprocess.Popen(
             helper_argv("nsexec", json.dumps(req), str(w), str(theirs.fileno())),
+            executable=sealedexe.path(),  # not the host's binary: see sealedexe.py
             pass_fds=(w, theirs.fileno()), env=helper_env(), cwd="/", start_new_session=True,
             stdin=io, stdout=io, stderr=io,
         )

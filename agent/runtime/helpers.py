@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from agent.runtime.cgroups import CgroupManager
 from agent.runtime.errors import InvalidConfig
 from agent.runtime.spec import DEFAULT_PATH
 
@@ -23,6 +24,23 @@ def check_id(kind: str, value: str) -> str:
             f"{kind} {value!r}: want 1-128 of [A-Za-z0-9_.-], starting with a letter or digit"
         )
     return value
+
+
+def remove_cgroup(cgroups: CgroupManager, rel: str) -> None:
+    """``cgroups.remove(rel)``, first tried the quick way: rmdir ``rel`` in every
+    hierarchy, which the kernel refuses (EBUSY) while a process or a child cgroup is
+    in it.  Only then the careful way: freeze, kill, wait, remove, which costs a
+    freezer round trip and a scan of every hierarchy (5-10 ms per cgroup on v1)."""
+    left = False
+    for procs in cgroups.procs_files(rel):
+        try:
+            os.rmdir(os.path.dirname(procs))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            left = True
+    if left:
+        cgroups.remove(rel)
 
 
 def helper_argv(module: str, *args: str) -> list[str]:

@@ -1,18 +1,21 @@
-"""Turning a ContainerConfig into a ShimSpec, and starting the shim detached."""
+"""Turning a ContainerConfig into a ShimSpec, and starting the shim detached
+(forked by the zygote, else as a new interpreter)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from agent.runtime import caps
+from agent.runtime import caps, sealedexe
 from agent.runtime.cgroups import Limits
 from agent.runtime.cgroups.base import milli_cpu_to_quota
 from agent.runtime.errors import InvalidConfig, StartError
 from agent.runtime.helpers import helper_argv, helper_env, read_until_eof
 from agent.runtime.model import DEFAULT_PIDS_LIMIT, ContainerConfig, Resources, Sandbox
 from agent.runtime.spec import DEFAULT_PATH, InitSpec, MountSpec, ShimSpec
+from agent.runtime.zygote_client import MAYBE, ZygoteClient
 
 SHIM_START_TIMEOUT = 60.0
 
@@ -73,6 +76,7 @@ def build_spec(cfg: ContainerConfig, cdir: Path, box: Sandbox, procs: list[str],
         cap_mask=caps.resolve(cfg.cap_add, cfg.cap_drop, cfg.privileged) & caps.own_bounding(),
         privileged=cfg.privileged, no_new_privs=cfg.no_new_privs and not cfg.privileged,
         read_only_rootfs=cfg.read_only_rootfs,
+        seccomp_profile="" if cfg.privileged else cfg.seccomp_profile,
         mounts=[MountSpec(target=m.container_path, kind=m.kind, source=m.host_path,
                           read_only=m.read_only, size_bytes=m.size_bytes) for m in cfg.mounts],
         cgroup_procs=procs, cgroup_mounts=[list(m) for m in cgroup_mounts or []],
@@ -80,34 +84,74 @@ def build_spec(cfg: ContainerConfig, cdir: Path, box: Sandbox, procs: list[str],
     )
     log = cfg.log_path or cdir / "container.log"
     return ShimSpec(init=init, state_path=str(cdir / "state.json"), log_path=str(log),
-                    oom_file=oom_file, stdin=cfg.stdin)
+                    oom_file=oom_file, stdin=cfg.stdin,
+                    stdin_once=cfg.stdin and cfg.stdin_once)
 
 
-def spawn_shim(cid: str, cdir: Path, spec: ShimSpec) -> subprocess.Popen[bytes]:
-    """Start the shim in its own session; wait for ``ok <pid>`` or raise StartError."""
-    (cdir / "spec.json").write_text(spec.to_json())
+def spawn_shim(cid: str, cdir: Path, spec: ShimSpec,
+               zygote: ZygoteClient | None = None) -> subprocess.Popen[bytes] | None:
+    """Start the shim in its own session; wait for ``ok <pid>`` or raise StartError.
+
+    With a ``zygote``, ask it to fork the shim first (None is returned: the
+    zygote reaps it); if it does not take the request, spawn a new
+    interpreter (the Popen is returned for the caller to reap)."""
     spec_path = cdir / "spec.marshal"
     spec_path.write_bytes(spec.to_marshal())
+    if zygote is not None:
+        r, w = os.pipe()
+        try:
+            shim_pid = zygote.request(spec_path, w)
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+        if shim_pid is not None:
+            answer = _answer(cid, r, w, lambda: _write_spec_json(cdir, spec))
+            if answer or shim_pid != MAYBE:   # a shim was forked: its answer stands
+                _check_answer(cid, cdir, answer)
+                return None
+        else:
+            os.close(r)
+            os.close(w)
     r, w = os.pipe()
     try:
         with open(cdir / "shim.log", "ab") as log:
             proc = subprocess.Popen(
                 helper_argv("shim", str(spec_path), str(w)), pass_fds=(w,), env=helper_env(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                start_new_session=True, cwd="/",
+                start_new_session=True, cwd="/", executable=sealedexe.path(),
             )
+    except BaseException:
+        os.close(r)
         os.close(w)
-        w = -1
-        try:
-            answer = read_until_eof(r, SHIM_START_TIMEOUT).decode(errors="replace")
-        except TimeoutError as e:
-            raise StartError(cid, "the shim did not report in time") from e
+        raise
+    _check_answer(cid, cdir, _answer(cid, r, w, lambda: _write_spec_json(cdir, spec)))
+    return proc
+
+
+def _write_spec_json(cdir: Path, spec: ShimSpec) -> None:
+    """``spec.json`` for people and exec (the shim reads ``spec.marshal``)."""
+    path = cdir / "spec.json"
+    if not path.exists():
+        path.write_text(spec.to_json())
+
+
+def _answer(cid: str, r: int, w: int, meanwhile: Callable[[], None]) -> str:
+    """Close our write end, do ``meanwhile`` (the shim is starting), read the shim's
+    answer until EOF, close the read end."""
+    os.close(w)
+    try:
+        meanwhile()
+        return read_until_eof(r, SHIM_START_TIMEOUT).decode(errors="replace")
+    except TimeoutError as e:
+        raise StartError(cid, "the shim did not report in time") from e
     finally:
         os.close(r)
-        if w >= 0:
-            os.close(w)
+
+
+def _check_answer(cid: str, cdir: Path, answer: str) -> None:
     if answer.startswith("ok "):
-        return proc
+        return
     if answer.startswith("error "):
         raise StartError(cid, answer[6:])
     tail = (cdir / "shim.log").read_text(errors="replace").strip().splitlines()[-1:]

@@ -51,8 +51,11 @@ class ContainerConfig:
     ``user``/``group`` None mean 0 (image USER lookup is the caller's
     business).  ``stop_signal`` is sent to PID 1 by ``stop`` (note:
     PID 1 of a PID namespace only receives signals it has a handler for;
-    SIGKILL after the grace period always works).  ``stdin`` is accepted but
-    not wired yet: the container's stdin is /dev/null (with ``tty``, the pty).
+    SIGKILL after the grace period always works).  Without ``stdin`` the
+    container's stdin is /dev/null (with ``tty``, the pty, whose input nobody
+    writes); with it, a pipe (or the pty) the shim feeds from attach clients
+    (``Runtime.attach``); ``stdin_once`` closes it when the first client that
+    sent stdin detaches (Kubernetes' stdinOnce).
     """
 
     id: str
@@ -73,10 +76,12 @@ class ContainerConfig:
     privileged: bool = False
     no_new_privs: bool = True
     read_only_rootfs: bool = False
+    seccomp_profile: str = "RuntimeDefault"     # or "Unconfined"; privileged has none
     stop_signal: int = signal.SIGTERM
     log_path: Path | None = None
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Joins the container's cgroup, then its cgroup, ipc, uts, net, pid and mount
 namespaces with setns (mount last: it also moves our root and cwd there),
 forks (a setns'd PID namespace applies to children), and the child drops to
-the container's capabilities, user and no_new_privs and execs.  Start
+the container's capabilities, user, no_new_privs and seccomp filter (as
+the container's init does) and execs.  Start
 failures are written to FD (close-on-exec, so empty means the exec
 happened).  With a tty, the pty is opened in the container's /dev/pts and
 its master sent to the agent on SOCK (see pty.py).  This process stays as
@@ -21,9 +22,9 @@ import sys
 import termios
 from typing import Any
 
-from agent.runtime import caps, pty
+from agent.runtime import pty
 from agent.runtime import syscalls as sc
-from agent.runtime.container import InitError, lookup
+from agent.runtime.container import InitError, drop_privileges, lookup
 
 NAMESPACES = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC),
               ("uts", sc.CLONE_NEWUTS), ("net", sc.CLONE_NEWNET), ("pid", sc.CLONE_NEWPID),
@@ -53,14 +54,9 @@ def child(req: dict[str, Any], errfd: int, slave: int, sys_: sc.Syscalls) -> Non
         wd = req["working_dir"] or "/"
         os.chdir(wd)
         exe = lookup(req["argv"][0], req["env"], wd)
-        caps.drop_bounding(req["cap_mask"], sys_)
-        os.setgroups(req["additional_gids"])
-        os.setresgid(req["gid"], req["gid"], req["gid"])
-        os.setresuid(req["uid"], req["uid"], req["uid"])
-        caps.set_process_caps(req["cap_mask"], req["uid"], sys_)
-        if req["no_new_privs"]:
-            sys_.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-        sys_.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        drop_privileges(req["uid"], req["gid"], req["additional_gids"], req["cap_mask"],
+                        req["no_new_privs"], req.get("seccomp_profile", "RuntimeDefault"), sys_)
+        sys_.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
         if os.getppid() != 0:  # our parent is outside this PID namespace: 0 until it dies
             os._exit(137)
         sys_.close_range(3, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)

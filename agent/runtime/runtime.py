@@ -6,6 +6,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -13,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.runtime import attach_client, launch, mountinfo, sandbox, state
 from agent.runtime import exec as exec_
-from agent.runtime import launch, mountinfo, sandbox, state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
 from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
 from agent.runtime.exec import ExecProcess
-from agent.runtime.helpers import check_id, wait_pid_exit
+from agent.runtime.helpers import check_id, remove_cgroup, wait_pid_exit
 from agent.runtime.model import (
     DEFAULT_PIDS_LIMIT,
     ContainerConfig,
@@ -29,6 +30,7 @@ from agent.runtime.model import (
     Sandbox,
 )
 from agent.runtime.spec import ShimSpec
+from agent.runtime.zygote_client import ZygoteClient
 
 SHIM_EXIT_TIMEOUT = 10.0
 
@@ -40,7 +42,7 @@ def _dt(ns: int | None) -> datetime | None:
 class Runtime:
     def __init__(self, state_dir: Path, cgroup_root_name: str, cgroup_driver: str | None = None,
                  cgroup_root: Path = DEFAULT_ROOT,
-                 default_pids_limit: int = DEFAULT_PIDS_LIMIT) -> None:
+                 default_pids_limit: int = DEFAULT_PIDS_LIMIT, zygote: bool = True) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.containers_dir = self.state_dir / "containers"
         self.pods_dir = self.state_dir / "pods"
@@ -49,6 +51,8 @@ class Runtime:
         self.cgroups = CgroupManager(cgroup_root_name, cgroup_root, cgroup_driver)
         self.default_pids_limit = default_pids_limit
         self._shims: dict[str, subprocess.Popen[bytes]] = {}
+        # forks the shims (zygote.py); None: every shim is a new interpreter
+        self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
     # ---- pod sandboxes -------------------------------------------------------
     def create_pod_sandbox(self, pod_uid: str, pod_name: str, netns_path: Path | None = None,
@@ -57,7 +61,8 @@ class Runtime:
         all its containers together (no default pids limit at this level)."""
         res = cgroup_limits or Resources()
         limits = dataclasses.replace(launch.limits_of(res), pids_max=res.pids_limit)
-        return sandbox.create(self.pods_dir, self.cgroups, pod_uid, pod_name, netns_path, limits)
+        return sandbox.create(self.pods_dir, self.cgroups, pod_uid, pod_name, netns_path, limits,
+                              self.zygote.hold_namespaces if self.zygote else None)
 
     def pod_sandbox(self, pod_uid: str) -> Sandbox:
         return sandbox.load(self.pods_dir, pod_uid)
@@ -67,9 +72,10 @@ class Runtime:
         return sandbox.empty_dir(self.pods_dir, pod_uid, name, medium, size_limit_bytes)
 
     def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
-        for info in self.list():
-            if info.pod_uid == pod_uid:
-                self.remove(info.id, grace_seconds)
+        for d in sorted(self.containers_dir.iterdir()):
+            meta = state.read_json(d / "meta.json")   # not list(): no status of every container
+            if meta is not None and meta.get("pod_uid") == pod_uid:
+                self.remove(d.name, grace_seconds)
         sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
 
     # ---- containers ----------------------------------------------------------
@@ -104,7 +110,9 @@ class Runtime:
                 "id": cfg.id, "pod_uid": cfg.pod_uid, "name": cfg.name, "cgroup": rel,
                 "stop_signal": int(cfg.stop_signal), "log_path": spec.log_path,
             })
-            self._shims[cfg.id] = launch.spawn_shim(cfg.id, cdir, spec)
+            proc = launch.spawn_shim(cfg.id, cdir, spec, self.zygote)
+            if proc is not None:
+                self._shims[cfg.id] = proc
         except RuntimeError_:
             rec = state.read_json(cdir / "state.json") or {}
             if rec.get("reason") == "StartError":
@@ -205,7 +213,7 @@ class Runtime:
         meta = state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
         if rel:
-            self.cgroups.remove(rel)
+            remove_cgroup(self.cgroups, rel)
         rec = state.read_json(cdir / "state.json") or {}
         shim = rec.get("shim_pid")
         if isinstance(shim, int) and state.alive(shim, rec.get("shim_start")) and \
@@ -277,6 +285,11 @@ class Runtime:
             except RuntimeError_:
                 pass
         self._destroy(cid)
+
+    def attach(self, cid: str, stdin: bool = False) -> socket.socket:
+        """A connection to the attach socket of ``cid`` (attach_client.py, for a
+        container with stdin or a tty); AttachError if there is none."""
+        return attach_client.connect(self._dir(cid), stdin)
 
     def exec(self, cid: str, argv: Sequence[str], tty: bool = False,
              env: dict[str, str] | None = None, working_dir: str | None = None,

@@ -1,11 +1,15 @@
 """Pod sandboxes: the pod's state dir, cgroup, and persistent IPC (and net) namespaces.
 
+A ``/proc/<pid|self>/ns/net`` network namespace (hostNetwork pods: the agent's
+own, which is the node's) is bind-mounted into ``pods/<uid>/ns/net`` too, but
+never created or owned: removing the sandbox only drops that bind.
 The IPC namespace (and the network namespace when the caller gives none) is
 created by a throwaway process and kept alive by bind-mounting its ns file
 into ``pods/<uid>/ns/``; every container of the pod setns()es into them.
-That process is util-linux ``unshare --ipc=FILE [--net=FILE]`` running
-``true`` (or ``ip link set lo up`` for a new netns): ~5-10 ms, where our
-Python ``nsholder`` helper (the fallback) takes ~60-140 ms (bench/README.md).
+That process is a child forked by the runtime's zygote (zygote_child.py,
+~1-2 ms), else util-linux ``unshare --ipc=FILE [--net=FILE]`` running
+``true`` (or ``ip link set lo up`` for a new netns): ~5-10 ms, else our
+Python ``nsholder`` helper (~60-140 ms, bench/README.md).
 emptyDir volumes live in ``pods/<uid>/volumes/<name>``: a plain directory, or
 a tmpfs of ``size_limit_bytes`` for medium Memory.  A disk emptyDir's
 sizeLimit is not enforced (Kubernetes evicts the pod instead; we have no
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,8 +28,10 @@ from agent.runtime import mountinfo, state
 from agent.runtime import syscalls as sc
 from agent.runtime.cgroups import CgroupManager, Limits
 from agent.runtime.errors import InvalidConfig, MountError, SandboxNotFound
-from agent.runtime.helpers import check_id, run_helper
+from agent.runtime.helpers import check_id, remove_cgroup, run_helper
 from agent.runtime.model import Sandbox
+
+Holder = Callable[[dict[str, Path]], bool]   # makes and mounts namespaces; False: did not
 
 
 def load(pods_dir: Path, pod_uid: str) -> Sandbox:
@@ -39,7 +46,7 @@ def load(pods_dir: Path, pod_uid: str) -> Sandbox:
 
 
 def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
-           netns_path: Path | None, limits: Limits) -> Sandbox:
+           netns_path: Path | None, limits: Limits, holder: Holder | None = None) -> Sandbox:
     check_id("pod uid", pod_uid)
     try:
         return load(pods_dir, pod_uid)
@@ -58,7 +65,9 @@ def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
             kinds["net"] = ns_dir / "net"
         for path in kinds.values():
             path.touch()
-        hold_namespaces(kinds)
+        hold_namespaces(kinds, holder)
+        if netns_path is not None and netns_path.is_relative_to("/proc"):
+            netns_path = pin_namespace(netns_path, ns_dir / "net")
         box = Sandbox(pod_uid=pod_uid, pod_name=pod_name, dir=pod_dir, ipc_ns=kinds["ipc"],
                       net_ns=netns_path or kinds["net"], owns_netns=netns_path is None,
                       cgroup=cgroups.pod_rel(pod_uid))
@@ -70,9 +79,15 @@ def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
         raise
 
 
-def hold_namespaces(kinds: dict[str, Path]) -> None:
+def hold_namespaces(kinds: dict[str, Path], holder: Holder | None = None) -> None:
     """New namespaces of ``kinds`` ("ipc", "net"), bind-mounted on their (existing) files;
-    a new network namespace gets its loopback up."""
+    a new network namespace gets its loopback up.  ``holder`` (the runtime's zygote:
+    a fork, no exec) is tried first."""
+    if holder is not None:
+        if holder(kinds):
+            return
+        for p in kinds.values():   # in case it failed after a mount
+            mountinfo.unmount_under(str(p))
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if unshare and (ip or "net" not in kinds):
         argv = [unshare, *(f"--{k}={p}" for k, p in kinds.items()), "--"]
@@ -84,6 +99,18 @@ def hold_namespaces(kinds: dict[str, Path]) -> None:
             mountinfo.unmount_under(str(p))
     # no util-linux unshare (or no iproute2 for the loopback): our helper does it all
     run_helper("nsholder", *(f"{k}={p}" for k, p in kinds.items()))
+
+
+def pin_namespace(proc_ns: Path, target: Path) -> Path:
+    """Bind a live process's namespace (``/proc/self/ns/net``: the agent's own, i.e. the
+    node's, for hostNetwork pods) onto ``target``, so the pod keeps that namespace whoever
+    starts its containers later.  Unmounting the bind (destroy) leaves the namespace be."""
+    target.touch()
+    try:
+        sc.SYS.mount(str(proc_ns), str(target), None, sc.MS_BIND)
+    except OSError as e:
+        raise MountError(f"cannot pin network namespace {proc_ns} on {target}: {e}") from e
+    return target
 
 
 def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
@@ -111,7 +138,7 @@ def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str) -> None:
     pod_dir = pods_dir / pod_uid
     if pod_dir.exists():
         mountinfo.unmount_under(str(pod_dir))
-    cgroups.remove(cgroups.pod_rel(pod_uid))
+    remove_cgroup(cgroups, cgroups.pod_rel(pod_uid))
     if pod_dir.exists():
         if mountinfo.under(str(pod_dir)):
             raise MountError(f"mounts left under {pod_dir}")

@@ -1,14 +1,19 @@
 """The per-container supervisor: ``python3 -S -m agent.runtime.shim SPEC.marshal SYNC_FD``.
 
-The agent starts it detached (own session, stdio on /dev/null and
-``shim.log``), so it outlives the agent.  It unshares a PID namespace and
+Usually forked by the node's zygote (zygote.py: no interpreter start, pages
+shared with the zygote), else started by the agent as a new interpreter;
+either way detached (own session, stdio on /dev/null and ``shim.log``), so
+it outlives the agent (and the zygote).  It unshares a PID namespace and
 forks the container's init (PID 1 there), waits on a close-on-exec error
 pipe to learn whether exec happened, records ``running`` (pid, start ticks,
 time) or the start error in ``state.json``, tells the agent on SYNC_FD
 (``ok <pid>`` / ``error <reason>``; the agent may be gone, that is fine),
-copies stdout/stderr to the log in CRI format, reaps the init and records
-exit code, signal, OOM kill and finish time, then exits.  Kept lean (about
-5 MB PSS, most of it the interpreter): no site (-S), and no typing, json,
+copies stdout/stderr to the log in CRI format (and, for a container with
+stdin or a tty, to the clients of its attach socket, attach_hub.py, whose
+input it relays to the container's stdin: a pipe it holds, or the pty),
+reaps the init and records exit code, signal, OOM kill and finish time,
+then exits (shim_io.py: the stdio and the copy loop).  Kept lean (about
+4 MB PSS spawned, most of it the interpreter; 1.5-2.5 MB forked): no site (-S), and no typing, json,
 pathlib, dataclasses, re or enum at run time -- the spec arrives as marshal
 data and is read into SimpleNamespaces shaped like spec.ShimSpec.
 """
@@ -22,7 +27,7 @@ import sys
 import time
 from types import SimpleNamespace
 
-from agent.runtime import crilog, state
+from agent.runtime import shim_io, state
 from agent.runtime import syscalls as sc
 
 TYPE_CHECKING = False
@@ -65,6 +70,16 @@ def oom_count(path: str) -> int:
     return 0
 
 
+def reset_signals() -> None:
+    """Every signal disposition back to the default."""
+    for sig in range(1, _signal.NSIG):
+        if sig not in (SIGKILL, SIGSTOP):
+            try:
+                _signal.signal(sig, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+
 def notify(fd: int, message: str) -> None:
     try:
         os.write(fd, message.encode())
@@ -82,23 +97,13 @@ class Shim:
             "id": spec.init.container_id, "status": "created", "shim_pid": os.getpid(),
             "shim_start": state.proc_start_ticks(os.getpid()), "created_at": time.time_ns(),
         }
-        self.save()
 
     def save(self, **changes: Any) -> None:
         self.record.update(changes)
         state.write_json_atomic(self.state_path, self.record)
 
-    def stdio(self) -> tuple[list[int], dict[int, str]]:
-        """(fds 0-2 for the child, {our read end: stream name}); empty for a tty."""
-        devnull = os.open("/dev/null", os.O_RDWR)
-        if self.spec.init.tty:  # the init opens the pty in its /dev/pts and sends the master
-            return [devnull, devnull, devnull], {}
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        return [devnull, out_w, err_w], {out_r: "stdout", err_r: "stderr"}
-
     def run(self, sync_fd: int) -> int:
-        child_fds, streams = self.stdio()
+        child_fds, streams, stdin_w = shim_io.stdio(self.spec)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         console = console_child = -1
         if self.spec.init.tty:
@@ -119,6 +124,7 @@ class Shim:
                     os.write(err_w, f"container init: {e}".encode())
                 finally:
                     os._exit(127)
+        self.save()   # "created": written while the init sets up (and waits on its cgroups)
         for fd in set(child_fds):
             os.close(fd)
         os.close(err_w)
@@ -130,6 +136,8 @@ class Shim:
             if master is not None:
                 streams[master] = "stdout"
             os.close(console)
+        else:
+            master = -1
         failure = b""
         while chunk := os.read(err_r, 4096):
             failure += chunk
@@ -142,22 +150,21 @@ class Shim:
                       reason="StartError", message=reason, started_at=now, finished_at=now)
             notify(sync_fd, f"error {reason}")
             return 0
+        poller = select.poll()
+        hub = shim_io.attach_hub(self.spec, poller, stdin_w, -1 if master is None else master)
         self.save(status="running", pid=pid, pid_start=state.proc_start_ticks(pid),
                   started_at=time.time_ns())
         notify(sync_fd, f"ok {pid}")
-        status = self.pump(pid, streams)
-        self.finish(status, oom_count(self.spec.oom_file) > oom_before)
+        status = shim_io.pump(self.spec.log_path, pid, streams, poller, hub)
+        code = self.finish(status, oom_count(self.spec.oom_file) > oom_before)
+        if hub is not None:
+            hub.close(code)
         return 0
 
     def become_init(self, child_fds: list[int], streams: dict[int, str], console: int,
                     console_child: int, err_w: int) -> None:
         """In the forked child: reset signals and stdio, then the container init."""
-        for sig in range(1, _signal.NSIG):
-            if sig not in (SIGKILL, SIGSTOP):
-                try:
-                    _signal.signal(sig, _signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
+        reset_signals()
         for fd in streams:
             os.close(fd)
         for target, fd in enumerate(child_fds[:3]):
@@ -170,46 +177,7 @@ class Shim:
 
         container.run(self.spec.init, err_w, console_fd=console_child)
 
-    def pump(self, pid: int, streams: dict[int, str]) -> int:
-        """Copy output to the log until the child is reaped and the streams end."""
-        log_path = self.spec.log_path
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        writer = crilog.LogWriter(log_fd)
-        pidfd = os.pidfd_open(pid)
-        poller = select.poll()
-        for fd in [*streams, pidfd]:
-            poller.register(fd, select.POLLIN)
-        status: int | None = None
-        drain_deadline = 0.0
-        while streams or status is None:
-            timeout = None if status is None else max(0.0, drain_deadline - time.monotonic())
-            if status is not None and timeout == 0.0:
-                break
-            for fd, _ev in poller.poll(None if timeout is None else timeout * 1000):
-                if fd == pidfd:
-                    _, status = os.waitpid(pid, 0)
-                    poller.unregister(pidfd)
-                    os.close(pidfd)
-                    drain_deadline = time.monotonic() + 2.0
-                    continue
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:  # EIO from a pty master once the slave side is gone
-                    data = b""
-                if data:
-                    writer.write(streams[fd], data)
-                else:
-                    writer.close_stream(streams.pop(fd))
-                    poller.unregister(fd)
-                    os.close(fd)
-        for fd, name in streams.items():
-            writer.close_stream(name)
-            os.close(fd)
-        os.close(log_fd)
-        return status
-
-    def finish(self, status: int, oom_killed: bool) -> None:
+    def finish(self, status: int, oom_killed: bool) -> int:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             code = 128 + sig
@@ -218,6 +186,7 @@ class Shim:
         reason = "OOMKilled" if oom_killed else "Completed" if code == 0 else "Error"
         self.save(status="exited", exit_code=code, signal=sig, oom_killed=oom_killed,
                   reason=reason, finished_at=time.time_ns())
+        return code
 
 
 def main(argv: list[str]) -> int:

@@ -52,6 +52,7 @@ class InitSpec:
     privileged: bool = False
     no_new_privs: bool = True
     read_only_rootfs: bool = False
+    seccomp_profile: str = "RuntimeDefault"    # or "" / "Unconfined": no filter
     mounts: list[MountSpec] = field(default_factory=list)
     cgroup_procs: list[str] = field(default_factory=list)
     # [fstype, name under /sys/fs/cgroup ("" = the mount point itself), data]
@@ -69,7 +70,8 @@ class ShimSpec:
     state_path: str
     log_path: str
     oom_file: str = ""
-    stdin: bool = False
+    stdin: bool = False             # a stdin the shim holds, fed by attach clients
+    stdin_once: bool = False        # closed when the first client that sent stdin detaches
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)

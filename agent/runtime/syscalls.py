@@ -1,7 +1,8 @@
 """The one place where the runtime talks to the kernel through ctypes.
 
 Everything that Python's ``os`` module does not offer (unshare, setns, mount,
-umount2, pivot_root, sethostname, prctl, capget/capset, close_range) goes
+umount2, pivot_root, sethostname, prctl, capget/capset, close_range, a
+seccomp filter) goes
 through :class:`Syscalls`.  Code takes a ``Syscalls`` instance (default
 :data:`SYS`) so unit tests can pass a fake that records the calls instead of
 making them.  Failures raise ``OSError`` with the errno and the call named.
@@ -37,11 +38,14 @@ MNT_DETACH = 0x2
 
 # prctl options
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
@@ -52,6 +56,10 @@ _SYSCALL_NR = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "close_range": 436},
     "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "close_range": 436},
 }
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _CapHeader(ctypes.Structure):
@@ -150,5 +158,17 @@ class Syscalls:
         )
         self._check(ret, "close_range")
 
+    def set_seccomp_filter(self, program: bytes) -> None:
+        """Install a classic-BPF seccomp filter (struct sock_filter[] as bytes) on this thread.
+
+        Needs no_new_privs or CAP_SYS_ADMIN; inherited across fork and exec."""
+        if not program or len(program) % 8:
+            raise ValueError("a seccomp program is a non-empty array of 8-byte instructions")
+        buf = ctypes.create_string_buffer(program, len(program))
+        prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        ret = self._libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0)
+        self._check(ret, "prctl(PR_SET_SECCOMP)")
+
 
 SYS = Syscalls()
+

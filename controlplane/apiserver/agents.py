@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -102,3 +102,25 @@ def agent_call(node: str, addr: str) -> Iterator[None]:
             raise errors.Unavailable(
                 f'the agent of node "{node}" at {addr} does not answer: {e.details()}') from e
         raise AgentError(e.code(), f'node "{node}": {e.details()}') from e
+
+
+async def bidi_to_pod(agents: Agents, namespace: str, pod: str, first: Any,
+                      rest: AsyncIterator[Any],
+                      open_call: Callable[[Any, AsyncIterator[Any]], Any]) -> AsyncIterator[Any]:
+    """Relay a client-and-server streaming call (`first`, then `rest`) to the agent of the
+    pod's node: `open_call(stub, inputs)` starts it; the answers are passed back as they
+    come. The agent's call is cancelled when the client goes away."""
+    stub, addr, obj = await agents.stub_for_pod(namespace, pod)
+
+    async def inputs() -> AsyncIterator[Any]:
+        yield first
+        async for msg in rest:
+            yield msg
+
+    call = open_call(stub, inputs())
+    try:
+        with agent_call(obj.pod.spec.node_name, addr):
+            async for out in call:
+                yield out
+    finally:
+        call.cancel()

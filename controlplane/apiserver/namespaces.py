@@ -5,6 +5,11 @@ Terminating, spec.finalizers ["kubernetes"]), refuses new content in it,
 deletes every object in it (each by its own rules: a bound pod waits for its
 agent), and removes the namespace as soon as nothing is left; the registry
 calls `reap` whenever it removes an object from a terminating namespace.
+
+Creating content: `OpenNamespaces` remembers the resourceVersion at which each
+namespace was last seen open (not terminating) and creates an object in one
+etcd transaction guarded by that version; only when the namespace changed
+does it read it again (Kubernetes' admission reads it from an informer).
 """
 
 from __future__ import annotations
@@ -14,14 +19,57 @@ from typing import TYPE_CHECKING
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.store.etcd_store import GuardChanged
 from proto import api_pb2, kinds
 
 if TYPE_CHECKING:
     from controlplane.apiserver.registry import Registry
+    from controlplane.store import Store
 
 log = logging.getLogger(__name__)
 
 CONTENT_FINALIZER = "kubernetes"
+_MAX_REMEMBERED = 4096
+_GUARD_RETRIES = 20
+
+
+class OpenNamespaces:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._rv: dict[str, str] = {}  # namespace -> resourceVersion seen open
+
+    async def check(self, namespace: str) -> str:
+        """The namespace's resourceVersion if it exists and is not terminating."""
+        try:
+            ns = await self.store.get("namespaces", "", namespace)
+        except errors.NotFound:
+            raise errors.NotFound(f'namespaces "{namespace}" not found') from None
+        if ns.namespace.metadata.HasField("deletion_timestamp"):
+            raise errors.Forbidden(f'unable to create new content in namespace "{namespace}" '
+                                   "because it is being terminated")
+        rv = ns.namespace.metadata.resource_version
+        if len(self._rv) >= _MAX_REMEMBERED:
+            self._rv.clear()
+        self._rv[namespace] = rv
+        return rv
+
+    async def version(self, namespace: str) -> str:
+        """The resourceVersion at which the namespace was last seen open (read if unknown)."""
+        return self._rv.get(namespace) or await self.check(namespace)
+
+    def forget(self, namespace: str) -> None:
+        self._rv.pop(namespace, None)
+
+    async def create_in(self, new: api_pb2.Object) -> api_pb2.Object:
+        """Create `new` if its namespace is (still) open: usually one etcd transaction."""
+        ns = o.meta(new).namespace
+        for _ in range(_GUARD_RETRIES):
+            rv = await self.version(ns)
+            try:
+                return await self.store.create(new, guard=("namespaces", "", ns, rv))
+            except GuardChanged:
+                self.forget(ns)
+        raise errors.Conflict(f'namespace "{ns}" keeps changing; try again')
 
 
 async def delete_namespace(reg: Registry, name: str, resource_version: str,

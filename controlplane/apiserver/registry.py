@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from controlplane import errors
-from controlplane.apiserver import namespaces
+from controlplane.apiserver import batchcreate, binding, namespaces
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.deletion import plan_delete
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
 from controlplane.store import Store
 from controlplane.store.watch import BOOKMARK
-from proto import api_pb2, core_pb2
+from proto import api_pb2, kinds
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ CONFLICT_RETRIES = 20
 class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.open_namespaces = namespaces.OpenNamespaces(store)
 
     async def start(self) -> None:
         """Make sure the namespaces that always exist do."""
@@ -80,6 +81,30 @@ class Registry:
     # -- create ---------------------------------------------------------------
 
     async def create(self, obj: Object, *, dry_run: bool = False) -> Object:
+        kind, new, generated = self._prepare_create(obj)
+        m = o.meta(new)
+        if kind.namespaced and dry_run:
+            await self.open_namespaces.check(m.namespace)
+        if dry_run:
+            return new
+        for _ in range(8 if generated else 1):
+            try:
+                if not kind.namespaced:
+                    return await self.store.create(new)
+                return await self.open_namespaces.create_in(new)
+            except errors.AlreadyExists:
+                if not generated:
+                    raise
+                m.name = m.generate_name + o.random_suffix()
+        raise errors.AlreadyExists(f"could not generate a free name from {m.generate_name!r}")
+
+    async def create_all(self, objs: Sequence[Object]) -> Sequence[Object]:
+        """Create named objects in one etcd transaction, all or none (AlreadyExists,
+        or Conflict if a namespace changed: then create them one by one)."""
+        return await batchcreate.create_all(self, objs)
+
+    def _prepare_create(self, obj: Object) -> tuple[kinds.Kind, Object, bool]:
+        """(kind, the object as it will be stored, whether its name was generated)."""
         kind = o.kind_of(obj)
         new = o.copy(obj)
         m = o.meta(new)
@@ -101,27 +126,7 @@ class Registry:
             m.name = m.generate_name + o.random_suffix()
         o.apply_defaults(new)
         o.validate(new)
-        if kind.namespaced:
-            await self._namespace_open(m.namespace)
-        if dry_run:
-            return new
-        for _ in range(8 if generated else 1):
-            try:
-                return await self.store.create(new)
-            except errors.AlreadyExists:
-                if not generated:
-                    raise
-                m.name = m.generate_name + o.random_suffix()
-        raise errors.AlreadyExists(f"could not generate a free name from {m.generate_name!r}")
-
-    async def _namespace_open(self, namespace: str) -> None:
-        try:
-            ns = await self.store.get("namespaces", "", namespace)
-        except errors.NotFound:
-            raise errors.NotFound(f'namespaces "{namespace}" not found') from None
-        if ns.namespace.metadata.HasField("deletion_timestamp"):
-            raise errors.Forbidden(f'unable to create new content in namespace "{namespace}" '
-                                   "because it is being terminated")
+        return kind, new, generated
 
     # -- update ---------------------------------------------------------------
 
@@ -256,30 +261,12 @@ class Registry:
         raise errors.Conflict(f"deleting {kind.kind} {name!r}: too many concurrent writers")
 
     async def bind(self, namespace: str, name: str, node_name: str,
-                   resource_version: str = "") -> Object:
-        if not node_name:
-            raise errors.BadRequest("bind: node name is required")
-        target = Object()
-        target.pod.metadata.namespace = namespace
-        target.pod.metadata.name = name
-        target.pod.metadata.resource_version = resource_version
+                   resource_version: str = "", *, current: Object | None = None) -> Object:
+        """Bind a pod (CAS on resource_version, if given). `current`: the pod as the
+        caller last saw it; at resource_version it is written without a read first."""
+        return await binding.bind(self, namespace, name, node_name, resource_version, current)
 
-        async def build(old: Object) -> Object | None:
-            pod = old.pod
-            if pod.spec.node_name:
-                if pod.spec.node_name == node_name:
-                    return None
-                raise errors.Conflict(f'pod "{namespace}/{name}" is already assigned to node '
-                                      f'"{pod.spec.node_name}"')
-            if pod.metadata.HasField("deletion_timestamp"):
-                raise errors.Conflict(f'pod "{namespace}/{name}" is being deleted')
-            new = o.copy(old)
-            new.pod.spec.node_name = node_name
-            conds = [c for c in new.pod.status.conditions if c.type != "PodScheduled"]
-            cond = core_pb2.PodCondition(type="PodScheduled", status="True")
-            cond.last_transition_time.CopyFrom(o.now())
-            del new.pod.status.conditions[:]
-            new.pod.status.conditions.extend([*conds, cond])
-            return new
-
-        return await self._cas_loop(target, build)
+    async def bind_all(self, items: Sequence[tuple[Object, str]]) -> Sequence[Object]:
+        """Bind pods as last seen (at their resourceVersion) in one transaction, all or
+        none: Conflict if any changed (then bind them one at a time)."""
+        return await binding.bind_all(self.store, items)

@@ -1,4 +1,4 @@
-"""Label and field selectors on list and watch (proto/labels.py does the parsing).
+"""Label and field selectors on list and watch (proto/labels/ does the parsing).
 
 A filtered watch follows Kubernetes: an object that stops matching is sent
 as DELETED (its last matching state, at the new revision), one that starts

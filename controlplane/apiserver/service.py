@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane import errors
+from controlplane.apiserver import attach, imageload, images
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import AgentError, Agents, ChannelFactory, agent_call
@@ -229,6 +230,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
         except Exception as e:
             await _abort(context, e, "Exec")
 
+    Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
+
     async def _nodes(self, name: str) -> list[str]:
         if name:
             return [name]
@@ -262,15 +265,12 @@ class ApiService(api_pb2_grpc.ApiServicer):
                 resp.pods.extend(stats.pods)
         return resp
 
-    @unary
-    async def NodeImages(self, request: api_pb2.NodeImagesRequest,
-                         context: Ctx) -> api_pb2.NodeImagesResponse:
-        self.access.check("proxy", "nodes", "", request.node)
-        nodes = await self._nodes(request.node)
-        answers = await self._each_node(
-            nodes, lambda stub: stub.ListImages(agent_pb2.ListImagesRequest(), timeout=10))
-        return api_pb2.NodeImagesResponse(nodes=[
-            api_pb2.NodeImages(node=node, images=r.images) for node, r in answers])
+    # images on the nodes: controlplane/apiserver/images.py
+    NodeImages = unary(images.node_images)
+    PullImage = streaming(images.pull_image)
+    LoadImage = unary(imageload.load_image)
+    PushImage = streaming(images.push_image)
+    PruneImages = unary(images.prune_images)
 
     # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
 

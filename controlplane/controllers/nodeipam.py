@@ -2,7 +2,8 @@
 
 The cluster CIDR (default 10.244.0.0/16) is cut into subnets of
 ``node_mask`` bits (default /24); a node without a podCIDR gets the lowest
-free one; a deleted node's subnet is free again.
+free one; a deleted node's subnet is free again. A podCIDR already in a Node's
+spec (set when it was created, kubelet ``--pod-cidr`` style) is kept as it is.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class NodeIpamController(Controller):
         self.network = ipaddress.ip_network(cluster_cidr)
         if node_mask < self.network.prefixlen:
             raise ValueError(f"node mask /{node_mask} is larger than cluster CIDR {cluster_cidr}")
+        if node_mask > 30:  # a node needs its bridge address and at least one pod's
+            raise ValueError(f"node mask /{node_mask} is too small for pods (/30 at most)")
         self.node_mask = node_mask
         self.recorder = recorder or events.EventRecorder(registry, "node-ipam-controller")
         self.nodes = factory.informer("nodes")

@@ -8,11 +8,18 @@ period:
 * the node's Ready condition becomes Unknown (reason NodeStatusUnknown) and
   it gets the taints ``node.kubernetes.io/unreachable`` NoSchedule and
   NoExecute (the scheduler then places nothing there);
-* once the NoExecute taint is older than the eviction timeout, every pod bound
-  to the node is deleted from the API at once (grace 0: the node is away and
-  cannot confirm); their owners create replacements on healthy nodes; event
-  "Node node-2 NotReady: evicting 3 pods". Pods that tolerate the unreachable
-  NoExecute taint without tolerationSeconds stay.
+* NoExecute taints evict pods as Kubernetes' taint manager does
+  (controllers/noexecute.py): a pod that does not tolerate the unreachable
+  taint is deleted once the taint is older than the profile's pod eviction
+  timeout (grace 0: the node is away and cannot confirm; event "Node node-2
+  NotReady: evicting 3 pods"); a toleration with ``tolerationSeconds`` keeps
+  it that long, one without keeps it forever. Any other NoExecute taint (one
+  a user put on a node) evicts the pods that do not tolerate it at once, with
+  their normal grace period. Their owners create replacements elsewhere.
+
+Before a node is declared NotReady its Lease is read again from the API, so
+a control plane that fell behind on its watch does not mistake its own delay
+for a lost node.
 
 A deleted Node's pods are deleted at once (grace 0), like Kubernetes' PodGC.
 
@@ -35,22 +42,11 @@ from proto import api_pb2, core_pb2
 
 from . import podutil
 from .base import DONE, Controller, Result
+from .noexecute import UNREACHABLE, due, taint_id
 
 log = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = "corral-node-lease"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-
-
-def _tolerates_forever(pod: core_pb2.Pod) -> bool:
-    for t in pod.spec.tolerations:
-        if t.effect not in ("", "NoExecute"):
-            continue
-        matches = (t.operator == "Exists" and not t.key) or (
-            t.key == UNREACHABLE and t.operator in ("Exists", "Equal", ""))
-        if matches and not t.HasField("toleration_seconds"):
-            return True
-    return False
 
 
 class NodeLifecycleController(Controller):
@@ -71,10 +67,12 @@ class NodeLifecycleController(Controller):
         self.pods.add_indexer("nodeName", lambda o: [o.pod.spec.node_name]
                               if o.pod.spec.node_name else [])
         self._seen: dict[str, tuple[str, float]] = {}   # node -> (lease rv, monotonic)
-        self._unreachable_since: dict[str, float] = {}  # node -> monotonic
+        # node -> {NoExecute taint: monotonic time first seen}
+        self._taint_seen: dict[str, dict[tuple[str, str, str], float]] = {}
         self.evicted = 0
         self.nodes.add_handler(Handler(self._node, lambda o, n: self._node(n), self._node))
         self.leases.add_handler(Handler(self._lease, lambda o, n: self._lease(n), None))
+        self.pods.add_handler(Handler(self._pod, lambda o, n: self._pod(n), None))
 
     async def wait_synced(self) -> None:
         await asyncio.gather(self.nodes.wait_synced(), self.leases.wait_synced(),
@@ -82,6 +80,12 @@ class NodeLifecycleController(Controller):
 
     def _node(self, o: api_pb2.Object) -> None:
         self.enqueue(o.node.metadata.name)
+
+    def _pod(self, o: api_pb2.Object) -> None:
+        """A pod placed on a node with NoExecute taints: look at that node again."""
+        node = self.nodes.get(o.pod.spec.node_name) if o.pod.spec.node_name else None
+        if node is not None and any(t.effect == "NoExecute" for t in node.node.spec.taints):
+            self.enqueue(node.node.metadata.name)
 
     def _lease(self, o: api_pb2.Object) -> None:
         name = o.lease.metadata.name
@@ -132,11 +136,23 @@ class NodeLifecycleController(Controller):
             except (errors.NotFound, errors.Conflict):
                 continue  # gone, or changed: the next pass looks again
 
+    async def _lease_moved(self, node: str, seen: api_pb2.Object | None) -> bool:
+        """Read the node's Lease from the API: True (and noted) if it moved since `seen`."""
+        try:
+            fresh = await self.registry.get("leases", LEASE_NAMESPACE, node)
+        except errors.NotFound:
+            return False
+        if seen is not None and (fresh.lease.metadata.resource_version
+                                 == seen.lease.metadata.resource_version):
+            return False
+        self._seen[node] = (fresh.lease.metadata.resource_version, time.monotonic())
+        return True
+
     async def reconcile(self, key: str) -> Result:
         obj = self.nodes.get(key)
         if obj is None:
             self._seen.pop(key, None)
-            self._unreachable_since.pop(key, None)
+            self._taint_seen.pop(key, None)
             await self._collect_orphans(key)
             return DONE
         node = obj.node
@@ -146,56 +162,87 @@ class NodeLifecycleController(Controller):
         age = now - last
         grace = self.profile.node_grace_period
         period = self.profile.node_monitor_period
-        if age <= grace:
-            self._unreachable_since.pop(key, None)
+        reachable = age <= grace
+        if reachable:
+            requeue = max(grace - age, 0.0) + min(period, 0.2)
             if any(t.key == UNREACHABLE for t in node.spec.taints):
                 upd = copy_of(obj)
                 kept = [t for t in upd.node.spec.taints if t.key != UNREACHABLE]
                 del upd.node.spec.taints[:]
                 upd.node.spec.taints.extend(kept)
-                await self.registry.update(upd)
+                obj = await self.registry.update(upd)
                 self.recorder.record(obj, events.NORMAL, "NodeReady",
                                      f"Node {key} status is now: NodeReady")
-            return Result(requeue_after=max(grace - age, 0.0) + min(period, 0.2))
-        # lapsed
-        ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
-        if ready is None or ready.status != "Unknown":
-            upd = copy_of(obj)
-            conds = upd.node.status.conditions
-            for i in range(len(conds) - 1, -1, -1):
-                if conds[i].type == "Ready":
-                    del conds[i]
-            c = conds.add(type="Ready", status="Unknown", reason="NodeStatusUnknown",
-                          message="Kubelet stopped posting node status.")
-            c.last_transition_time.CopyFrom(podutil.now_ts())
-            if ready is not None:
-                c.last_heartbeat_time.CopyFrom(ready.last_heartbeat_time)
-            obj = await self.registry.update_status(upd)
-            self.recorder.record(obj, events.NORMAL, "NodeNotReady",
-                                 f"Node {key} status is now: NodeNotReady")
-            await self._mark_pods_not_ready(key)
+        else:
+            ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
+            if ready is None or ready.status != "Unknown":
+                if await self._lease_moved(key, lease):
+                    return Result(requeue_after=min(period, 0.2))
+                obj = await self._mark_unknown(obj, ready)
+            obj = await self._taint_unreachable(obj)
+            requeue = period
+        evict_at = await self._evict_for_taints(obj, unreachable=not reachable)
+        if evict_at is not None:
+            requeue = min(requeue, max(evict_at - time.monotonic(), 0.0) + 0.01)
+        return Result(requeue_after=requeue)
+
+    async def _mark_unknown(self, obj: api_pb2.Object,
+                            ready: core_pb2.NodeCondition | None) -> api_pb2.Object:
+        key = obj.node.metadata.name
+        upd = copy_of(obj)
+        conds = upd.node.status.conditions
+        for i in range(len(conds) - 1, -1, -1):
+            if conds[i].type == "Ready":
+                del conds[i]
+        c = conds.add(type="Ready", status="Unknown", reason="NodeStatusUnknown",
+                      message="Kubelet stopped posting node status.")
+        c.last_transition_time.CopyFrom(podutil.now_ts())
+        if ready is not None:
+            c.last_heartbeat_time.CopyFrom(ready.last_heartbeat_time)
+        obj = await self.registry.update_status(upd)
+        self.recorder.record(obj, events.NORMAL, "NodeNotReady",
+                             f"Node {key} status is now: NodeNotReady")
+        await self._mark_pods_not_ready(key)
+        return obj
+
+    async def _taint_unreachable(self, obj: api_pb2.Object) -> api_pb2.Object:
         have = {(t.key, t.effect) for t in obj.node.spec.taints}
-        if (UNREACHABLE, "NoSchedule") not in have or (UNREACHABLE, "NoExecute") not in have:
-            upd = copy_of(obj)
-            for effect in ("NoSchedule", "NoExecute"):
-                if (UNREACHABLE, effect) not in have:
-                    t = upd.node.spec.taints.add(key=UNREACHABLE, effect=effect)
-                    t.time_added.CopyFrom(podutil.now_ts())
-            obj = await self.registry.update(upd)
-        since = self._unreachable_since.setdefault(key, now)
-        left = since + self.profile.pod_eviction_timeout - now
-        if left > 0:
-            return Result(requeue_after=min(left + 0.01, period))
-        victims = [p.pod for p in self.pods.by_index("nodeName", key)
-                   if not _tolerates_forever(p.pod)]
-        if victims:
+        if (UNREACHABLE, "NoSchedule") in have and (UNREACHABLE, "NoExecute") in have:
+            return obj
+        upd = copy_of(obj)
+        for effect in ("NoSchedule", "NoExecute"):
+            if (UNREACHABLE, effect) not in have:
+                t = upd.node.spec.taints.add(key=UNREACHABLE, effect=effect)
+                t.time_added.CopyFrom(podutil.now_ts())
+        return await self.registry.update(upd)
+
+    async def _evict_for_taints(self, obj: api_pb2.Object, *, unreachable: bool) -> float | None:
+        """Delete the pods whose NoExecute tolerations ran out; when the next one does."""
+        key = obj.node.metadata.name
+        now = time.monotonic()
+        taints = [t for t in obj.node.spec.taints if t.effect == "NoExecute"]
+        before = self._taint_seen.get(key, {})
+        seen = {taint_id(t): before.get(taint_id(t), now) for t in taints}
+        if not seen:
+            self._taint_seen.pop(key, None)
+            return None
+        self._taint_seen[key] = seen
+        pods = [p.pod for p in self.pods.by_index("nodeName", key)
+                 if unreachable or not p.pod.metadata.HasField("deletion_timestamp")]
+        victims, next_at = due(pods, taints, seen, self.profile.pod_eviction_timeout, now)
+        if victims and unreachable:
             self.recorder.record(obj, events.WARNING, "NodeNotReady",
                                  f"Node {key} NotReady: evicting {len(victims)} pods")
-            for pod in victims:
-                try:
-                    await self.registry.delete("pods", pod.metadata.namespace, pod.metadata.name,
-                                               grace_period_seconds=0)
-                    self.evicted += 1
-                except errors.NotFound:
-                    pass
-        return Result(requeue_after=period)
+        for pod in victims:
+            if not unreachable:
+                self.recorder.record(api_pb2.Object(pod=pod), events.NORMAL,
+                                     "TaintManagerEviction",
+                                     f"Marking for deletion Pod {pod.metadata.namespace}/"
+                                     f"{pod.metadata.name}")
+            try:
+                await self.registry.delete("pods", pod.metadata.namespace, pod.metadata.name,
+                                           grace_period_seconds=0 if unreachable else None)
+                self.evicted += 1
+            except errors.NotFound:
+                pass
+        return next_at

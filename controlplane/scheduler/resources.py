@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from proto import core_pb2
 from proto.quantity import cpu_millis, to_bytes
 
@@ -15,8 +17,15 @@ DEFAULT_MEMORY = 200 * 1024 * 1024
 
 def _container(c: core_pb2.Container) -> tuple[int, int, int, int]:
     req = c.resources.requests
-    cpu = cpu_millis(req["cpu"]) if "cpu" in req else 0
-    mem = to_bytes(req["memory"]) if "memory" in req else 0
+    return _requests(req.get("cpu"), req.get("memory"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _requests(cpu_q: str | None, mem_q: str | None) -> tuple[int, int, int, int]:
+    """Parsed once per distinct pair: the pods of one template all ask the same (parsing
+    a quantity exactly, with fractions, is a good part of a scheduling cycle)."""
+    cpu = cpu_millis(cpu_q) if cpu_q is not None else 0
+    mem = to_bytes(mem_q) if mem_q is not None else 0
     return cpu, mem, cpu or DEFAULT_MILLI_CPU, mem or DEFAULT_MEMORY
 
 

@@ -3,7 +3,8 @@
 One scheduling loop takes a pod from the SchedulingQueue, runs the filter
 plugins over the NodeInfo cache, scores the feasible nodes (normalised 0-100,
 weighted), assumes the pod onto the best node in the cache and starts the bind
-(``Registry.bind`` with compare-and-swap on the pod's resourceVersion) as a
+(compare-and-swap on the pod's resourceVersion, the informer's copy: no read
+first; binds that queue up go in one etcd transaction, see binder.py) as a
 separate task, so the next pod is scheduled while the bind is in flight
 (kube-scheduler's scheduling cycle / binding cycle). A failed bind forgets the
 assumption and retries the pod after a back-off; a Conflict re-reads the pod
@@ -26,6 +27,7 @@ from controlplane.profiles import DEFAULT, Profile
 from proto import api_pb2, core_pb2
 
 from . import plugins
+from .binder import Binder
 from .cache import Cache
 from .framework import SUCCESS, Code, CycleState, NodeInfo, PodInfo, Status
 from .queue import SchedulingQueue
@@ -77,6 +79,7 @@ class Scheduler:
         self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
         self._bind_sem = asyncio.Semaphore(bind_concurrency)
+        self.binder = Binder(registry)
         self._tasks: set[asyncio.Task[None]] = set()
         # unschedulable reports: at most one in flight per pod (the latest message wins),
         # and a bounded number at once, so a storm of retries cannot flood etcd
@@ -159,6 +162,7 @@ class Scheduler:
         finally:
             self.queue.close()
             await cancel_and_wait([cleanup, *self._tasks], 5.0, "scheduler task")
+            await self.binder.close()
 
     async def _cleanup_loop(self) -> None:
         while True:
@@ -259,7 +263,7 @@ class Scheduler:
         ns, name = pod.metadata.namespace, pod.metadata.name
         key = pi.key
         try:
-            await self.registry.bind(ns, name, node, resource_version=pod.metadata.resource_version)
+            await self.binder.bind(obj, node)
         except errors.Conflict:
             self.cache.forget(pi.uid)
             try:

@@ -5,8 +5,10 @@
 
 Verbs: get, list, watch, create, update, update_status, apply, delete, bind, and
 `proxy` for the calls the API server forwards to agents (logs, exec, top, node
-images); `version` and `discovery` (api-resources) are open to any authenticated
-caller.
+images); `manage_images` (pull, load, push and prune images on nodes) is for
+admins only, never a node, and so is `attach` (joining a running container's
+stdin and output, proxied to its agent); `version` and `discovery` (api-resources) are open to
+any authenticated caller.
 
 What the service passes in:
   obj   the object of the request (create, update, update_status, apply) or, for get,
@@ -35,11 +37,15 @@ from proto import api_pb2, kinds
 NODE_LEASE_NAMESPACE = "corral-node-lease"
 
 VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
-                   "delete", "bind", "proxy", "version", "discovery"})
+                   "delete", "bind", "proxy", "manage_images", "attach", "version",
+                   "discovery"})
 OPEN_VERBS = frozenset({"version", "discovery"})
+ADMIN_VERBS = frozenset({"manage_images", "attach"})
+_ADMIN_WHY = {"manage_images": "only admins (group system:masters) manage images",
+              "attach": "only admins (group system:masters) attach to containers"}
 
 _VERB_TEXT = {"update_status": "update the status of", "proxy": "reach the agent of",
-              "bind": "bind"}
+              "bind": "bind", "manage_images": "manage the images of", "attach": "attach to"}
 
 
 def _kind_word(resource: str) -> str:
@@ -94,6 +100,8 @@ def authorize(identity: Identity, verb: str, resource: str, namespace: str = "",
         return
     if verb in OPEN_VERBS:
         return
+    if verb in ADMIN_VERBS:
+        raise _deny(identity, verb, resource, namespace, name, _ADMIN_WHY[verb])
     if identity.node_name is None:
         raise _deny(identity, verb, resource, namespace, name,
                     "only admins (group system:masters) and nodes have access")

@@ -23,18 +23,10 @@ A node's certificate also names it as a server, DNS SAN `<name>.node.corral.inte
 (`node_server_name(name)`): the control plane dials an agent at its IP with that
 TLS name, so only the holder of node X's certificate can answer as node X.
 """
-
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import hashlib
-import ipaddress
-import os
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -43,138 +35,53 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_CERT_FILE = "ca.crt"
-CA_KEY_FILE = "ca.key"
+# Names, PEM, hashes and files: controlplane/security/certs.py (re-exported here).
+from controlplane.security.certs import (
+    ADMIN_USER,
+    APISERVER_CN,
+    CA_CERT_FILE,
+    CA_KEY_FILE,
+    CA_VALIDITY,
+    CLIENT_VALIDITY,
+    CLOCK_SKEW,
+    CONTROLPLANE_USER,
+    MASTERS_GROUP,
+    NODE_SERVER_DOMAIN,
+    NODE_USER_PREFIX,
+    NODE_VALIDITY,
+    NODES_GROUP,
+    SERVER_VALIDITY,
+    CSRRejected,
+    KeyPair,
+    MalformedCSR,
+    PKIError,
+    ca_hash_of,
+    cert_to_pem,
+    generate_key,
+    hosts_to_sans,
+    key_to_pem,
+    locked,
+    node_server_name,
+    node_user,
+    spki_sha256,
+    valid_node_name,
+    write_private,
+    x509_name,
+)
 
-NODE_USER_PREFIX = "system:node:"
-NODES_GROUP = "system:nodes"
-MASTERS_GROUP = "system:masters"
-ADMIN_USER = "admin"
-CONTROLPLANE_USER = "system:controlplane"
-APISERVER_CN = "corral-apiserver"
-NODE_SERVER_DOMAIN = "node.corral.internal"
-
-CA_VALIDITY = dt.timedelta(days=3650)
-SERVER_VALIDITY = dt.timedelta(days=365)
-CLIENT_VALIDITY = dt.timedelta(days=365)
-NODE_VALIDITY = dt.timedelta(days=30)
-CLOCK_SKEW = dt.timedelta(minutes=5)   # not-before backdated by this much
-
-# A node name is a DNS-1123 subdomain, as in Kubernetes.
-_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-class PKIError(Exception):
-    """The PKI directory cannot be used (unreadable, inconsistent, unsafe permissions)."""
-
-
-class CSRRejected(Exception):
-    """A certificate signing request asks for something its requester may not have."""
-
-
-class MalformedCSR(CSRRejected):
-    """A certificate signing request that cannot be read at all (or is badly signed)."""
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    """A certificate and its private key, as PEM. Keep `key_pem` out of logs."""
-
-    cert_pem: bytes
-    key_pem: bytes
-
-    def __repr__(self) -> str:   # never print the key by accident
-        return f"KeyPair(cert_pem=<{len(self.cert_pem)} bytes>, key_pem=<redacted>)"
-
-
-# -- helpers every side may want (agent/security.py has its own copies) ---------------------
-
-def spki_sha256(cert: x509.Certificate) -> str:
-    """"sha256:<hex>" of the DER SubjectPublicKeyInfo: kubeadm's discovery-token-ca-cert-hash."""
-    der = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
-def ca_hash_of(cert_pem: bytes) -> str:
-    return spki_sha256(x509.load_pem_x509_certificate(cert_pem))
-
-
-def valid_node_name(name: str) -> bool:
-    return 0 < len(name) <= 253 and bool(_NODE_NAME.fullmatch(name))
-
-
-def node_user(name: str) -> str:
-    return NODE_USER_PREFIX + name
-
-
-def node_server_name(name: str) -> str:
-    """The TLS name a node's agent answers to (DNS SAN of its certificate)."""
-    return f"{name}.{NODE_SERVER_DOMAIN}"
-
-
-def generate_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def key_to_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def cert_to_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+__all__ = [
+    "ADMIN_USER", "APISERVER_CN", "CA_CERT_FILE", "CA_KEY_FILE", "CA_VALIDITY",
+    "CLIENT_VALIDITY", "CLOCK_SKEW", "CONTROLPLANE_USER", "MASTERS_GROUP",
+    "NODES_GROUP", "NODE_SERVER_DOMAIN", "NODE_USER_PREFIX", "NODE_VALIDITY",
+    "SERVER_VALIDITY", "CSRRejected", "ClusterCA", "KeyPair", "MalformedCSR", "PKIError",
+    "ca_hash_of", "cert_to_pem", "generate_key", "hosts_to_sans", "key_to_pem", "locked",
+    "node_server_name", "node_user", "spki_sha256", "valid_node_name",
+    "write_private", "x509_name",
+]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def write_private(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically with `mode` from the first byte on (no window with looser bits)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)   # umask may have cleared bits we asked for
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """An exclusive lock on the PKI directory (replicas sharing one data dir)."""
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _hosts_to_sans(hosts: Sequence[str]) -> list[x509.GeneralName]:
-    out: list[x509.GeneralName] = []
-    seen: set[str] = set()
-    for host in hosts:
-        h = host.strip().strip("[]")
-        if not h or h in seen or h in ("0.0.0.0", "::"):
-            continue
-        seen.add(h)
-        try:
-            out.append(x509.IPAddress(ipaddress.ip_address(h)))
-        except ValueError:
-            out.append(x509.DNSName(h))
-    return out
-
-
-def _name(cn: str, orgs: Sequence[str] = ()) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-    return x509.Name(attrs)
 
 
 class ClusterCA:
@@ -199,7 +106,7 @@ class ClusterCA:
         """A new CA in memory (see `save`)."""
         key = generate_key()
         now = _now()
-        name = _name(common_name)
+        name = x509_name(common_name)
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         cert = (
             x509.CertificateBuilder()
@@ -308,14 +215,14 @@ class ClusterCA:
     def _issue(self, cn: str, orgs: Sequence[str], *, sans: Sequence[x509.GeneralName] = (),
                usages: Sequence[x509.ObjectIdentifier], validity: dt.timedelta) -> KeyPair:
         key = generate_key()
-        cert = self._sign(key.public_key(), _name(cn, orgs), sans=sans, usages=usages,
+        cert = self._sign(key.public_key(), x509_name(cn, orgs), sans=sans, usages=usages,
                           validity=validity)
         return KeyPair(cert_to_pem(cert), key_to_pem(key))
 
     def issue_server(self, hosts: Sequence[str] = (), *,
                      validity: dt.timedelta = SERVER_VALIDITY) -> KeyPair:
         """The API server's serving certificate: `hosts` (IPs or names) + 127.0.0.1, localhost."""
-        sans = _hosts_to_sans([*hosts, "127.0.0.1", "localhost"])
+        sans = hosts_to_sans([*hosts, "127.0.0.1", "localhost"])
         return self._issue(APISERVER_CN, (), sans=sans,
                            usages=[ExtendedKeyUsageOID.SERVER_AUTH], validity=validity)
 
@@ -388,7 +295,7 @@ class ClusterCA:
             if not (isinstance(san, x509.DNSName) and san.value == own):
                 raise CSRRejected(f'node "{node_name}" may ask only for the name "{own}", '
                                   f"not {san.value}")
-        cert = self._sign(public_key, _name(want, [NODES_GROUP]),
+        cert = self._sign(public_key, x509_name(want, [NODES_GROUP]),
                           sans=[x509.DNSName(own)],
                           usages=[ExtendedKeyUsageOID.CLIENT_AUTH,
                                   ExtendedKeyUsageOID.SERVER_AUTH],

@@ -25,49 +25,19 @@ open API, let alone an open exec endpoint, on a network.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import ipaddress
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from controlplane import errors
 from controlplane.security import authn, authz, setup, tokens, wire
 from controlplane.security.etcdkv import EtcdKeyValue
+from controlplane.security.flags import add_arguments, duration
+
+__all__ = ["add_arguments", "duration", "prepare", "server_security"]
 
 log = logging.getLogger(__name__)
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def duration(value: str) -> dt.timedelta:
-    m = _DURATION.fullmatch(value.strip())
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 30m, 24h or 7d")
-    return dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("security")
-    g.add_argument("--tls", action="store_true",
-                   help="serve the API with mutual TLS from the cluster CA (DATA_DIR/pki), "
-                        "authenticate and authorize every call (the default)")
-    g.add_argument("--insecure", action="store_true",
-                   help="serve plaintext without authentication; refused unless --listen "
-                        "is a loopback address (tests, local experiments)")
-    g.add_argument("--tls-san", action="append", default=[], metavar="HOST",
-                   help="another IP or DNS name for the API server certificate (repeatable; "
-                        "the --listen host, 127.0.0.1 and localhost are always in it)")
-    g.add_argument("--bootstrap-listen", default="", metavar="HOST:PORT",
-                   help="the join port, TLS without client certificates "
-                        "(default: the --listen host, port 6444)")
-    g.add_argument("--bootstrap-token", default="", metavar="TOKEN",
-                   help="make sure this bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) exists")
-    g.add_argument("--bootstrap-token-ttl", type=duration, default=dt.timedelta(hours=24),
-                   metavar="DURATION", help="its lifetime (default 24h)")
-
 
 def _host(listen: str) -> str:
     return listen.rpartition(":")[0].strip("[]")
@@ -107,6 +77,23 @@ def authorize_current(verb: str, resource: str, namespace: str = "", name: str =
     authz.authorize(ident, verb, resource, namespace, name, obj, old, **kw)
 
 
+def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
+    """The part of `server_security` that needs no etcd: the cluster CA (made on first
+    start), the server certificate, DATA_DIR/pki/ca.hash and admin.conf. The control
+    plane calls it before etcd has started, so that a local cluster can start its
+    agents (which join with the CA hash) while etcd comes up. None with --insecure."""
+    if getattr(args, "insecure", False):
+        return None
+    data_dir = Path(args.data_dir)
+    listen_host = _host(args.listen)
+    sec = setup.prepare(data_dir, [listen_host, *args.tls_san],
+                        server=args.listen if listen_host not in ("0.0.0.0", "::", "")
+                        else "127.0.0.1:" + args.listen.rpartition(":")[2])
+    setup.pki.write_private(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(),
+                            0o644)
+    return sec
+
+
 async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, Any]:
     if getattr(args, "insecure", False):
         if getattr(args, "tls", False):
@@ -115,13 +102,9 @@ async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, 
         log.warning("serving the API in PLAINTEXT without authentication on %s (--insecure)",
                     args.listen)
         return {}
-    data_dir = Path(args.data_dir)
+    sec = getattr(args, "prepared_security", None) or prepare(args)
+    assert sec is not None
     listen_host = _host(args.listen)
-    sec = setup.prepare(data_dir, [listen_host, *args.tls_san],
-                        server=args.listen if listen_host not in ("0.0.0.0", "::", "")
-                        else "127.0.0.1:" + args.listen.rpartition(":")[2])
-    setup.pki.write_private(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(),
-                            0o644)
     store = tokens.BootstrapTokens(EtcdKeyValue(registry.store.conn))
     if args.bootstrap_token:
         tokens.parse(args.bootstrap_token)   # MalformedToken before anything else

@@ -33,6 +33,12 @@ MAX_OBJECT_BYTES = 1536 * 1024 - 512
 
 ObjList = list[api_pb2.Object]
 Ops = list[Any]
+# a guard on a write: (resource, namespace, name, resourceVersion) that must still be current
+Guard = tuple[str, str, str, str]
+
+
+class GuardChanged(errors.Conflict):
+    """The guard object of a guarded write changed (or is gone): nothing was written."""
 
 
 def meta(obj: api_pb2.Object) -> Any:
@@ -152,17 +158,31 @@ class Store:
                 rpc.TxnRequest(compare=compare, success=success, failure=failure),
                 timeout=self.conn.timeout)
 
-    async def create(self, obj: api_pb2.Object) -> api_pb2.Object:
+    async def create(self, obj: api_pb2.Object, *, guard: Guard | None = None) -> api_pb2.Object:
+        """Write a new object (AlreadyExists). With `guard`, only if that object is still
+        at its resourceVersion (GuardChanged), in the same transaction."""
         kind, m = kinds.of(obj), meta(obj)
         what = describe(kind.resource, m.namespace, m.name)
         key = keys.key_of(obj).encode()
         data = self._encode(obj, what)
+        compare = [rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
+                               create_revision=0)]
+        failure: Ops = []
+        if guard is not None:
+            g_res, g_ns, g_name, g_rv = guard
+            g_key = keys.key(g_res, g_ns, g_name).encode()
+            compare.append(rpc.Compare(key=g_key, target=rpc.Compare.MOD,
+                                       result=rpc.Compare.EQUAL,
+                                       mod_revision=_parse_rv(g_rv, what)))
+            failure = [rpc.RequestOp(request_range=rpc.RangeRequest(key=g_key, keys_only=True))]
         resp = await self._txn(
-            f"creating {what}",
-            [rpc.Compare(key=key, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL,
-                         create_revision=0)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data))], [])
+            f"creating {what}", compare,
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data))], failure)
         if not resp.succeeded:
+            if guard is not None:
+                kvs = resp.responses[0].response_range.kvs
+                if not kvs or str(kvs[0].mod_revision) != guard[3]:
+                    raise GuardChanged(f"{describe(*guard[:3])} changed while creating {what}")
             raise errors.AlreadyExists(f"{what} already exists")
         return self._decode(data, resp.header.revision)
 

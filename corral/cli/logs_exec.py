@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import queue
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from typing import BinaryIO, TextIO
 
+from corral.cli import terminal
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
+from corral.cli.terminal import write_bytes
 from proto import agent_pb2
 
 LOGS_EXAMPLES = """\
@@ -89,22 +84,6 @@ def resolve_pod(cli: Cli, ref: str) -> str:
     return meta_of(chosen).name
 
 
-def _binary(stream: TextIO) -> BinaryIO | None:
-    buf = getattr(stream, "buffer", None)
-    return buf if buf is not None else None
-
-
-def write_bytes(stream: TextIO, data: bytes) -> None:
-    buf = _binary(stream)
-    if buf is not None:
-        stream.flush()
-        buf.write(data)
-        buf.flush()
-    else:
-        stream.write(data.decode("utf-8", errors="replace"))
-        stream.flush()
-
-
 def run_logs(cli: Cli, args: argparse.Namespace) -> int:
     pod = resolve_pod(cli, args.pod)
     container = args.container or args.container_arg or ""
@@ -138,27 +117,6 @@ def run_logs(cli: Cli, args: argparse.Namespace) -> int:
 # -- exec -----------------------------------------------------------------------------------------
 
 
-def _terminal_size(fd: int) -> agent_pb2.TerminalSize | None:
-    try:
-        size = os.get_terminal_size(fd)
-    except OSError:
-        return None
-    return agent_pb2.TerminalSize(width=size.columns, height=size.lines)
-
-
-@contextlib.contextmanager
-def raw_terminal(fd: int) -> Iterator[None]:
-    import termios
-    import tty
-
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
 def run_exec(cli: Cli, args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
@@ -166,79 +124,21 @@ def run_exec(cli: Cli, args: argparse.Namespace) -> int:
     if not command:
         raise CliError("you must specify at least one command for the container")
     pod = resolve_pod(cli, args.pod)
-    stdin_fd = sys.stdin.fileno() if args.stdin else -1
-    tty_mode = args.tty
-    if tty_mode and (not args.stdin or not os.isatty(stdin_fd)):
-        if args.stdin:
-            cli.err.write("Unable to use a TTY - input is not a terminal or the right kind of "
-                          "file\n")
-        tty_mode = False
+    tty = terminal.tty_mode(cli, args.stdin, args.tty)
     start = agent_pb2.ExecStart(namespace=cli.namespace, pod=pod, container=args.container,
-                                command=command, stdin=args.stdin, tty=tty_mode)
-    if tty_mode:
-        size = _terminal_size(stdin_fd)
-        if size is not None:
-            start.size.CopyFrom(size)
-
-    inputs: queue.Queue[agent_pb2.ExecInput | None] = queue.Queue()
-
-    def requests() -> Iterator[agent_pb2.ExecInput]:
-        while True:
-            item = inputs.get()
-            if item is None:
-                return
-            yield item
-
-    def pump_stdin() -> None:
-        while True:
-            try:
-                data = os.read(stdin_fd, 32 * 1024)
-            except OSError:
-                data = b""
-            if not data:
-                inputs.put(agent_pb2.ExecInput(close_stdin=True))
-                return
-            inputs.put(agent_pb2.ExecInput(stdin=data))
-
-    old_winch = None
-    if tty_mode and hasattr(signal, "SIGWINCH"):
-        def on_winch(signum: int, frame: object) -> None:
-            size = _terminal_size(stdin_fd)
-            if size is not None:
-                inputs.put(agent_pb2.ExecInput(resize=size))
-
-        old_winch = signal.signal(signal.SIGWINCH, on_winch)
-
-    exit_code = 0
-    error = ""
-    raw = raw_terminal(stdin_fd) if tty_mode else contextlib.nullcontext()
-    stream = None
+                                command=command, stdin=args.stdin, tty=tty)
+    size = terminal.terminal_size(sys.stdin.fileno()) if tty else None
+    if size is not None:
+        start.size.CopyFrom(size)
     try:
-        with raw:     # raw before the session starts, so no keystroke is cooked
-            stream = cli.client.exec(start, requests())
-            if args.stdin:
-                threading.Thread(target=pump_stdin, name="exec-stdin", daemon=True).start()
-            for out in stream:
-                which = out.WhichOneof("output")
-                if which == "stdout":
-                    write_bytes(cli.out, out.stdout)
-                elif which == "stderr":
-                    write_bytes(cli.err, out.stderr)
-                elif which == "exit":
-                    exit_code = out.exit.exit_code
-                    error = out.exit.error
-                    break
+        exit_code, error = terminal.session(
+            cli, lambda inputs: cli.client.exec(start, inputs), agent_pb2.ExecInput,
+            args.stdin, tty)
     except KeyboardInterrupt:
         return 130
-    finally:
-        inputs.put(None)
-        if stream is not None:
-            stream.cancel()
-        if old_winch is not None:
-            signal.signal(signal.SIGWINCH, old_winch)
     if error:
         cli.error(error)
         return exit_code or 1
     if exit_code:
         cli.err.write(f"command terminated with exit code {exit_code}\n")
-    return exit_code
+    return exit_code or 0

@@ -15,15 +15,18 @@ from typing import Any, NoReturn, TextIO
 from corral import errors
 from corral.cli import (
     apply,
+    attach,
     delete,
     describe,
     get,
+    images,
     logs_exec,
     misc,
     nodes,
     rollout,
     tokens,
 )
+from corral.cli import run as run_verb
 from corral.cli.common import Cli, CliError
 from corral.client import Client
 from corral.manifests import ManifestError
@@ -77,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="corral", description="corral controls a corral cluster, like kubectl.",
         epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
-    for module in (apply, get, describe, delete, logs_exec, rollout, nodes, misc, tokens):
+    for module in (apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes,
+                   misc, images, tokens):
         module.register(sub, parents)
     _register_plugins(sub, parents)
     return parser
@@ -103,13 +107,15 @@ def _register_plugins(sub: argparse._SubParsersAction[Any],
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse, keeping everything after `--` as exec's command (options there are the command's)."""
+    """Parse, keeping everything after `--` as the command of exec and run (options there
+    are the command's)."""
     if "--" in argv:
         i = argv.index("--")
         head, tail = argv[:i], argv[i + 1:]
         args = parser.parse_args(head)
-        if getattr(args, "verb", None) == "exec":
-            args.command = list(getattr(args, "command", []) or []) + tail
+        dest = {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
+        if dest:
+            setattr(args, dest, list(getattr(args, dest, []) or []) + tail)
             return args
     return parser.parse_args(argv)
 

@@ -34,7 +34,7 @@ examples:
 
 def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    demo.register(sub, parents)        # `corral demo ...`: corral/cluster/demo.py
+    demo.register(sub, parents)        # `corral demo ...`: corral/cluster/demo/
     c = sub.add_parser("cluster", help="create and delete local clusters on this machine",
                        epilog=CLUSTER_HELP, formatter_class=fmt)
     csub = c.add_subparsers(dest="cluster_verb", metavar="VERB")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from corral.cluster import procs, state
@@ -29,6 +31,10 @@ def config_text(rec: state.ClusterRecord) -> str:
         "http:\n"
         f"  addr: {rec.registry}\n"
     )
+
+
+def available() -> bool:
+    return shutil.which(BINARY) is not None
 
 
 def start(rec: state.ClusterRecord, timeout: float = 15.0) -> int:
@@ -65,38 +71,71 @@ V2_INDEX_HTML = """<!doctype html>
 """
 
 
-def seed(rec: state.ClusterRecord) -> str:
-    """Build the demo image from busybox-static, offline, and push it to the
-    registry as library/demo:latest (the nodes use the registry as their
-    docker.io mirror, so `image: demo:latest` pulls it), then the same rootfs
-    with a different /www/index.html as library/demo:v2 (for `corral set image`
-    and `corral rollout undo`). Returns the digest of demo:latest.
-    """
+def start_seeding(rec: state.ClusterRecord) -> subprocess.Popen[str]:
+    """Start building the demo images and pushing them to the registry, in one
+    process (corral/cluster/seedimage.py) that may start before the registry
+    answers: demo:latest from busybox-static, offline (the nodes use the
+    registry as their docker.io mirror, so `image: demo:latest` pulls it), and
+    the same rootfs with another /www/index.html as demo:v2 (for `corral set
+    image` and `corral rollout undo`). `finish_seeding` waits for it."""
     work = Path(rec.dir) / "demo-image"
-    rootfs, store = work / "rootfs", work / "store"
-    tool = [sys.executable, "-m", "agent.images"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "corral.cluster.seedimage", rec.registry, str(work)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def image(ref: str) -> list[list[str]]:
-        tag = ref.split(":", 1)[1]
-        return [
-            [*tool, "--data-dir", str(store), "import-rootfs", str(rootfs), ref,
-             "--cmd", DEMO_CMD],
-            [*tool, "--data-dir", str(store), "--insecure", rec.registry, "push", ref,
-             "--to", f"{rec.registry}/library/demo:{tag}"],
-        ]
 
-    def run(steps: list[list[str]]) -> str:
-        out = ""
-        for argv in steps:
-            r = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if r.returncode != 0:
-                raise RuntimeError(f"building the demo image failed: {' '.join(argv[2:4])}: "
-                                   f"{(r.stderr or r.stdout).strip()}")
-            out = r.stdout.strip()
-        return out
+def finish_seeding(rec: state.ClusterRecord, proc: subprocess.Popen[str],
+                   timeout: float) -> str:
+    """Wait for `start_seeding`'s process; the digest of demo:latest."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise RuntimeError(f"building the demo image took over {timeout:.0f} s") from None
+    finally:
+        shutil.rmtree(Path(rec.dir) / "demo-image", ignore_errors=True)
+    if proc.returncode != 0:
+        raise RuntimeError((err or out).strip().removeprefix("error: "))
+    return out.strip().rsplit(" ", 1)[-1]
 
-    out = run([[*tool, "build-busybox", str(rootfs)], *image(DEMO_IMAGE)])
-    (rootfs / "www" / "index.html").write_text(V2_INDEX_HTML)
-    run(image(DEMO_IMAGE_V2))
-    shutil.rmtree(work, ignore_errors=True)
-    return out.rsplit(" ", 1)[-1]
+
+def seed(rec: state.ClusterRecord, timeout: float = 120.0) -> str:
+    """Build and push the demo images (see `start_seeding`); the digest of demo:latest."""
+    return finish_seeding(rec, start_seeding(rec), timeout)
+
+
+class Seeding:
+    """The registry started (in a thread: it takes a moment to answer) and the demo
+    images built and pushed (`start_seeding`), both while the caller goes on.
+    `save` records the registry's PID (the cluster record) once it runs."""
+
+    def __init__(self, rec: state.ClusterRecord, save: Callable[[], None]) -> None:
+        self.rec = rec
+        self.proc = start_seeding(rec)
+        self.errors: list[BaseException] = []
+
+        def start_registry() -> None:
+            try:
+                rec.registry_pid = start(rec)
+                save()
+            except BaseException as e:   # reported by finish()
+                self.errors.append(e)
+
+        self.starter = threading.Thread(target=start_registry, daemon=True)
+        self.starter.start()
+
+    def finish(self, timeout: float) -> str:
+        """Wait for both; the digest of demo:latest. RuntimeError if either failed."""
+        self.starter.join(timeout)
+        if self.errors:
+            self.abort(timeout)
+            raise RuntimeError(str(self.errors[0]))
+        return finish_seeding(self.rec, self.proc, timeout)
+
+    def abort(self, timeout: float) -> None:
+        """Stop the seeding; wait for the registry's start so that its PID is recorded
+        (for `cluster down`)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.starter.join(timeout)

@@ -146,11 +146,18 @@ def start_agent(rec: state.ClusterRecord, node: state.NodeRecord) -> None:
     )
 
 
-def ready_nodes(server: str, credentials: Credentials | None = None) -> set[str]:
+def ready_nodes(server: str, credentials: Credentials | None = None,
+                channel: grpc.Channel | None = None) -> set[str]:
+    """The Ready nodes; over `channel` if given (polling reuses one: no TLS handshake
+    per poll), else a channel of its own."""
     try:
-        with cli_credentials.secure_channel(server, credentials) as ch:
-            resp = api_pb2_grpc.ApiStub(ch).List(
+        if channel is not None:
+            resp = api_pb2_grpc.ApiStub(channel).List(
                 api_pb2.ListRequest(resource="nodes"), timeout=2)
+        else:
+            with cli_credentials.secure_channel(server, credentials) as ch:
+                resp = api_pb2_grpc.ApiStub(ch).List(
+                    api_pb2.ListRequest(resource="nodes"), timeout=2)
     except grpc.RpcError:
         return set()
     out = set()
@@ -184,37 +191,47 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
 
     rec.controlplane_pid = procs.start(controlplane_argv(rec),
                                        Path(rec.dir) / "logs" / "controlplane.log")
-    rec.save()
-    # the registry and the demo image do not wait for the control plane:
-    # seed in the background while the CA is made and the agents join
-    rec.registry_pid = registry.start(rec)
-    rec.save()
-    seeding: list[BaseException] = []
+    saving = threading.Lock()
 
-    def seed() -> None:
-        try:
-            registry.seed(rec)
-        except BaseException as e:   # reported below, after the nodes are up
-            seeding.append(e)
+    def save() -> None:
+        with saving:
+            rec.save()
 
-    seeder = threading.Thread(target=seed, daemon=True)
-    if rec.registry_pid:
-        seeder.start()
+    save()
+    # the registry and the demo images do not wait for the control plane: one
+    # process builds the images while the registry starts, the CA is made and
+    # the agents join, and pushes them once the registry answers
+    seeding = registry.Seeding(rec, save) if registry.available() else None
+    try:
+        _start_nodes(rec, timeout, save)
+    except BaseException:
+        if seeding is not None:
+            seeding.abort(timeout)
+        raise
+    log(f" ✓ control plane at {rec.server}")
+    if seeding is not None:
+        seeding.finish(timeout)
+        log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE} and demo:v2")
+    log(f" ✓ {len(rec.nodes)} nodes Ready in {time.monotonic() - t0:.1f} s")
+    return rec
 
+
+def _start_nodes(rec: state.ClusterRecord, timeout: float, save: Callable[[], None]) -> None:
+    """Wait for the control plane's CA, start the agents, wait until all nodes are Ready."""
     def secured() -> bool:   # the CA hash and admin.conf the agents and we need
         if not procs.alive(rec.controlplane_pid):
             raise RuntimeError(
                 f"the control plane exited; see {rec.dir}/logs/controlplane.log")
         return bool(ca_hash(rec)) and admin_config_path(rec).exists()
 
-    if not procs.wait_for(secured, timeout, interval=0.1):
+    if not procs.wait_for(secured, timeout, interval=0.05):
         raise RuntimeError(f"the control plane wrote no CA within {timeout:.0f} s; see "
                            f"{rec.dir}/logs/controlplane.log")
     creds = admin_credentials(rec)
 
     for node in rec.nodes:
         start_agent(rec, node)
-    rec.save()
+    save()
 
     want = {n.name for n in rec.nodes}
 
@@ -222,16 +239,14 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
         if not procs.alive(rec.controlplane_pid):
             raise RuntimeError(
                 f"the control plane exited; see {rec.dir}/logs/controlplane.log")
-        return want <= ready_nodes(rec.server, creds)
+        return want <= ready_nodes(rec.server, creds, channel)
 
-    if not procs.wait_for(all_ready, timeout, interval=0.1):
-        raise RuntimeError(
-            f"nodes not Ready after {timeout:.0f} s; see the logs in {rec.dir}/logs")
-    log(f" ✓ control plane at {rec.server}")
-    if rec.registry_pid:
-        seeder.join(timeout)
-        if seeding:
-            raise RuntimeError(str(seeding[0]))
-        log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE} and demo:v2")
-    log(f" ✓ {len(want)} nodes Ready in {time.monotonic() - t0:.1f} s")
-    return rec
+    # one channel for all the polls; it may be made before the API server listens, so
+    # it must retry connecting every 0.1-0.5 s, not gRPC's default 1 s growing to 120 s
+    fast_reconnect = [("grpc.initial_reconnect_backoff_ms", 100),
+                      ("grpc.min_reconnect_backoff_ms", 100),
+                      ("grpc.max_reconnect_backoff_ms", 500)]
+    with cli_credentials.secure_channel(rec.server, creds, fast_reconnect) as channel:
+        if not procs.wait_for(all_ready, timeout, interval=0.1):
+            raise RuntimeError(
+                f"nodes not Ready after {timeout:.0f} s; see the logs in {rec.dir}/logs")

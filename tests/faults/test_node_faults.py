@@ -306,7 +306,7 @@ def _lease_renew(stub: api_pb2_grpc.ApiStub, node: str) -> float:
 def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
         cluster: Cluster, stub: api_pb2_grpc.ApiStub) -> None:
     node = "node-3"
-    grace = 3.0   # the demo profile's node grace: a later renewal would mean NotReady
+    grace = 2.0   # the demo profile's node grace: a later renewal would mean NotReady
     apply(cluster, pod("bomb", "while true; do sleep 1000 & done", nodeName=node,
                        limits={"cpu": "500m", "memory": "512Mi"}))
     uid = ""

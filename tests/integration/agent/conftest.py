@@ -179,10 +179,21 @@ class Cluster:
             raise
 
 
+def _node(name: str, pod_cidr: str) -> api_pb2.Object:
+    from proto import core_pb2, kinds
+    n = core_pb2.Node(api_version="v1", kind="Node")
+    n.metadata.name = name
+    n.spec.pod_cidr = pod_cidr
+    n.spec.pod_cidrs.append(pod_cidr)
+    return kinds.wrap(n)
+
+
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """Indirect parametrization (a CIDR) creates the Node with that spec.podCIDR first."""
     if SKIP:
         pytest.skip(SKIP)
+    pod_cidr: str = getattr(request, "param", "")
     from agent.images import ImageService
     from agent.runtime.cgroups import CgroupManager
     from agent.runtime.mountinfo import unmount_under
@@ -215,9 +226,13 @@ def cluster() -> Iterator[Cluster]:
                 agent = AgentProcess(ns, cp.address, node, data, cgroup_root,
                                      ["--token", cp.token, "--ca-cert-hash", cp.ca_hash,
                                       "--bootstrap-server", cp.bootstrap_address])
-                agent.start()
                 with cp.channel() as ch:
-                    yield Cluster(api_pb2_grpc.ApiStub(ch), agent, image, cp)
+                    api = api_pb2_grpc.ApiStub(ch)
+                    if pod_cidr:
+                        api.Create(api_pb2.CreateRequest(object=_node(node, pod_cidr)),
+                                   timeout=10)
+                    agent.start()
+                    yield Cluster(api, agent, image, cp)
             finally:
                 if agent is not None:
                     agent.kill9()

@@ -42,7 +42,8 @@ def free_port() -> int:
 class Registry:
     """A docker-registry process on a free loopback port, filesystem storage in a temp dir."""
 
-    def __init__(self, htpasswd: dict[str, str] | None = None) -> None:
+    def __init__(self, htpasswd: dict[str, str] | None = None, addr: str = "127.0.0.1") -> None:
+        self.addr = addr      # the address it listens on (loopback unless a test's netns needs it)
         bcrypt = pytest.importorskip("bcrypt") if htpasswd else None  # a dev dependency
         self.dir = tempfile.mkdtemp(prefix="corral-registry-")
         self.proc: subprocess.Popen[str] | None = None
@@ -67,7 +68,7 @@ class Registry:
 
     def _start(self, auth: str) -> bool:
         self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
+        self.host = f"{self.addr}:{self.port}"
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
             f.write(

@@ -133,3 +133,46 @@ def test_partitioned_leader_steps_down_before_lease_ends(etcd):
         await asyncio.gather(ta, tb, return_exceptions=True)
 
     run(main(), timeout=60)
+
+
+def test_cancelled_lease_refresh_loses_leadership_and_campaigns_again(etcd):
+    """aetcd can raise CancelledError from a refresh nobody cancelled (its channel
+    went away): the elector must step down cleanly and win again, not exit."""
+    async def main():
+        ttl = 2
+        a = LeaderElector([etcd.endpoint], "a", key="/corral/leader/cancel", ttl=ttl)
+        starts: list[float] = []
+        stops: list[float] = []
+
+        async def work():
+            starts.append(time.monotonic())
+            try:
+                await asyncio.Event().wait()
+            finally:
+                stops.append(time.monotonic())
+
+        task = asyncio.create_task(a.run(work))
+        await eventually(lambda: a.is_leader, timeout=10, what="a leads")
+        real_refresh, real_campaign = a._refresh, a._campaign
+        failures = 0
+
+        async def cancelled(*args):
+            nonlocal failures
+            failures += 1
+            raise asyncio.CancelledError("aetcd channel closed")
+        a._refresh = cancelled  # type: ignore[method-assign]
+        a._campaign = cancelled  # type: ignore[method-assign]
+        await eventually(lambda: stops, timeout=4 * ttl, what="a steps down")
+        assert not a.is_leader
+        await eventually(lambda: failures >= 3, timeout=4 * ttl,
+                         what="the elector keeps trying after the failures")
+        assert not task.done(), "a failed refresh must not end the elector"
+        a._refresh, a._campaign = real_refresh, real_campaign  # type: ignore[method-assign]
+        await eventually(lambda: a.is_leader and len(starts) == 2, timeout=6 * ttl,
+                         what="a campaigns again and leads")
+        assert a.terms == 2
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert task.cancelled(), "cancelling run() itself still stops it"
+
+    run(main(), timeout=60)

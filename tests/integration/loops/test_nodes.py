@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from proto import api_pb2
 from tests.integration.loops.harness import (
     FAST,
     Cluster,
@@ -9,6 +10,7 @@ from tests.integration.loops.harness import (
     deployment,
     deployment_done,
     is_ready,
+    pod,
 )
 from tests.support.aio import eventually, run
 
@@ -120,3 +122,68 @@ def test_deleted_node_pods_are_replaced(etcd):
             await eventually(moved, timeout=30, what="pods of the deleted node replaced")
 
     run(main(), timeout=60)
+
+
+def _bound_pod(name: str, node: str, *tolerations: dict) -> api_pb2.Object:
+    obj = pod(name)
+    obj.pod.spec.node_name = node
+    for t in tolerations:
+        obj.pod.spec.tolerations.add(**t)
+    return obj
+
+
+def test_unreachable_node_honours_toleration_seconds(etcd):
+    async def main():
+        async with Cluster(etcd.endpoint, nodes=2) as c:  # pod eviction timeout 1 s
+            reg = c.registry
+            await reg.create(_bound_pod("plain", "node-1"))
+            await reg.create(_bound_pod("brief", "node-1", {
+                "key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+                "toleration_seconds": 4}))
+            await reg.create(_bound_pod("forever", "node-1", {
+                "key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}))
+
+            async def names():
+                return {p.metadata.name for p in await c.pods() if active(p)}
+            await eventually(lambda: c.pods(), timeout=10)
+            assert c.agent is not None
+            c.agent.stop_node("node-1")
+            left = await eventually(
+                lambda: _when(names(), lambda n: "plain" not in n), timeout=20,
+                what="the pod without toleration evicted")
+            assert left == {"brief", "forever"}, "tolerationSeconds=4 outlasts the 1 s default"
+            left = await eventually(lambda: _when(names(), lambda n: "brief" not in n),
+                                    timeout=20, what="evicted when its tolerationSeconds ran out")
+            assert left == {"forever"}
+            c.agent.resume_node("node-1")
+
+            async def back():
+                n = (await reg.get("nodes", "", "node-1")).node
+                return not n.spec.taints
+            await eventually(back, timeout=20, what="node-1 back")
+            assert await names() == {"forever"}, "no tolerationSeconds: tolerated forever"
+
+    run(main(), timeout=90)
+
+
+def test_user_noexecute_taint_evicts_pods_that_do_not_tolerate_it(etcd):
+    async def main():
+        async with Cluster(etcd.endpoint, nodes=2) as c:
+            reg = c.registry
+            await reg.create(_bound_pod("other", "node-0"))
+            await reg.create(_bound_pod("db", "node-0", {
+                "key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoExecute"}))
+            cur = await reg.get("nodes", "", "node-0")
+            cur.node.spec.taints.add(key="dedicated", value="db", effect="NoExecute")
+            await reg.update(cur)
+
+            async def gone():
+                return {p.metadata.name for p in await c.pods() if active(p)} == {"db"}
+            await eventually(gone, timeout=20, what="the untolerating pod evicted")
+
+    run(main(), timeout=60)
+
+
+async def _when(value, pred):
+    v = await value
+    return v if pred(v) else None

@@ -27,12 +27,31 @@ touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
 echo "cgroup=$(cat /proc/self/cgroup | tr '\n' ',')"
 ls /dev | tr '\n' ' '; echo
 echo "uid=$(id -u)"
+grep -E '^Seccomp:' /proc/self/status
+(echo b > /proc/sysrq-trigger) 2>/dev/null && echo sysrq=written || echo sysrq=refused
+mkdir -p /mnt/t && mount -t tmpfs none /mnt/t 2>/dev/null && echo mount=ok || echo mount=refused
+nsenter -t 1 -n true 2>/dev/null && echo setns=ok || echo setns=refused
+unshare -m true 2>/dev/null && echo unshare=ok || echo unshare=refused
+unshare -U true 2>/dev/null && echo userns=ok || echo userns=refused
+[ -e "/dev/$DISK" ] && echo disk=present || echo disk=absent
+mknod /tmp/disk b $DISK_DEV 2>/dev/null && echo mknod=ok || echo mknod=refused
+(exec 3</tmp/disk) 2>/dev/null && echo rawdisk=opened || echo rawdisk=refused
 """
+
+
+def host_disk() -> tuple[str, str]:
+    """A block device of this host ("vda", "254 0"), or a made-up one if it has none."""
+    for dev in sorted(Path("/sys/block").glob("*/dev")):
+        if not dev.parent.name.startswith(("loop", "ram", "zram")):
+            return dev.parent.name, dev.read_text().strip().replace(":", " ")
+    return "sda", "8 0"
 
 
 def test_inside_view(env: Env) -> None:
     env.sandbox(pod_name="inside-pod")
-    cfg = env.config(["sh", "-c", INSIDE], pod_name="inside-pod")
+    disk, disk_dev = host_disk()
+    cfg = env.config(["sh", "-c", INSIDE], pod_name="inside-pod",
+                     env={"DISK": disk, "DISK_DEV": disk_dev})
     env.rt.start_container(cfg)
     env.wait_exited(cfg.id)
     out = env.output(cfg.id)
@@ -61,6 +80,11 @@ def test_inside_view(env: Env) -> None:
                 "fd", "stdin", "stdout", "stderr"):
         assert f" {dev} " in f" {out} " or f"{dev} " in out, (dev, out)
     assert "uid=0" in out
+    # the default seccomp profile (mode 2: filter), and what it and the caps refuse
+    assert "Seccomp:\t2" in out, out
+    for refused in ("sysrq", "mount", "setns", "unshare", "userns", "mknod", "rawdisk"):
+        assert f"{refused}=refused" in out, (refused, out)
+    assert "disk=absent" in out
 
 
 def test_outside_view(env: Env) -> None:
@@ -127,16 +151,24 @@ def test_run_as_user_and_caps(env: Env) -> None:
     assert f"CapBnd:\t{expected:016x}" in out
 
 
-def test_privileged_has_all_caps(env: Env) -> None:
+PRIVILEGED = (
+    "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; "
+    "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && touch /mnt/t/f && echo mount=ok; "
+    "unshare -m true && echo unshare=ok"
+)
+
+
+def test_privileged_has_all_caps_no_seccomp_and_can_mount(env: Env) -> None:
     env.sandbox()
-    cfg = env.config(["sh", "-c", "grep CapEff /proc/self/status; touch /sys/x 2>&1; true"],
-                     privileged=True)
+    cfg = env.config(["sh", "-c", PRIVILEGED], privileged=True)
     env.rt.start_container(cfg)
     env.wait_exited(cfg.id)
     out = env.output(cfg.id)
     bnd = next(ln for ln in Path("/proc/self/status").read_text().splitlines()
                if ln.startswith("CapBnd:")).split()[1]
     assert f"CapEff:\t{bnd}" in out
+    assert "Seccomp:\t0" in out and "NoNewPrivs:\t0" in out, out
+    assert "mount=ok" in out and "unshare=ok" in out, out
 
 
 def test_working_dir_created(env: Env) -> None:
@@ -166,7 +198,8 @@ def test_devices_cgroup_denies_other_devices(env: Env) -> None:
     if not Path("/dev/loop-control").exists():
         pytest.skip("no /dev/loop-control on this host")
     env.sandbox()
-    cfg = env.config(["sh", "-c", LOOP_CONTROL])
+    # seccomp refuses the mknod itself: without it, the devices cgroup must still refuse the open
+    cfg = env.config(["sh", "-c", LOOP_CONTROL], seccomp_profile="Unconfined")
     env.rt.start_container(cfg)
     env.wait_exited(cfg.id)
     assert "dev=denied" in env.output(cfg.id)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from agent.ports import (
     EXITED,
     RUNNING,
+    ApiConflict,
     ApiGone,
     ApiNotFound,
     ApiUnavailable,
@@ -131,7 +132,8 @@ class FakeImages:
         self.images[ref] = img
         return img
 
-    async def ensure(self, ref: str, pull_policy: str) -> ImageInfo:
+    async def ensure(self, ref: str, pull_policy: str,
+                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
         self.pulls.append((ref, pull_policy))
         if ref in self.fail:
             raise ImagePullError(self.fail[ref])
@@ -276,10 +278,29 @@ class FakeApi:
         return self.put(obj, "MODIFIED")
 
     async def update_status(self, obj: api_pb2.Object) -> api_pb2.Object:
+        """As the API server does: only the status is written, compare-and-swap on the
+        resourceVersion when one is given."""
         self._check("update_status")
-        if kinds.of(obj).resource == "pods":
-            self.statuses.append(obj.pod)
-        return self.put(obj, "MODIFIED")
+        k = kinds.of(obj)
+        m = kinds.unwrap(obj)
+        key = self._key(k.resource, m.metadata.namespace if k.namespaced else "",  # type: ignore
+                        m.metadata.name)  # type: ignore[attr-defined]
+        old = self.objects.get(key)
+        if old is None:
+            raise ApiNotFound(f"{k.resource} {key[2]} not found")
+        stored = kinds.unwrap(old)
+        want = m.metadata.resource_version  # type: ignore[attr-defined]
+        if want and want != stored.metadata.resource_version:  # type: ignore[attr-defined]
+            raise ApiConflict(f"resourceVersion {want} is stale")
+        new = api_pb2.Object()
+        new.CopyFrom(old)
+        kinds.unwrap(new).status.CopyFrom(m.status)  # type: ignore[attr-defined]
+        if k.resource == "pods":
+            self.statuses.append(new.pod)
+        out = self.put(new, "MODIFIED")
+        copy = api_pb2.Object()
+        copy.CopyFrom(out)
+        return copy
 
     async def delete(self, resource: str, namespace: str, name: str,
                      grace_period_seconds: int | None = None) -> api_pb2.Object:

@@ -93,7 +93,8 @@ def test_pod_gone_while_away_is_cleaned_up_without_delete(env: Env) -> None:
 
 def test_watch_events_and_deletion(env: Env) -> None:
     async def body(m: PodManager) -> None:
-        await until(lambda: m.listed.is_set())
+        # the fake API replays nothing: wait for the watch before adding the pod
+        await until(lambda: m.listed.is_set() and bool(env.api.watchers))
         pod = make_pod()
         env.api.put(kinds.wrap(pod))
         await until(lambda: bool(env.runtime.running()))

@@ -458,7 +458,10 @@ def test_events_recorded(env, loop):
     run(loop, drain())
     evs = [o.event for (r, _, _), o in env.api.objects.items() if r == "events"]
     reasons = sorted((e.type, e.reason) for e in evs)
-    assert reasons == [("Normal", "Killing"), ("Normal", "Started"), ("Warning", "Unhealthy")]
+    assert reasons == [("Normal", "Created"), ("Normal", "Killing"), ("Normal", "Pulled"),
+                       ("Normal", "Started"), ("Warning", "Unhealthy")]
+    assert next(e.message for e in evs if e.reason == "Pulled") == \
+        'Container image "busybox" already present on machine'
     assert all(e.involved_object.uid == "uid-1" and e.source.host == "n1" for e in evs)
     assert "failed liveness probe" in next(e.message for e in evs if e.reason == "Killing")
 

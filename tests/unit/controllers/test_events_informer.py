@@ -120,6 +120,41 @@ def test_event_spam_filter_folds_repeats():
     asyncio.run(main())
 
 
+class BatchRegistry(FakeRegistry):
+    """Also creates many events in one call, all or none (as Registry.create_all)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def create_all(self, objs):
+        keys = [("events", o.event.metadata.namespace, o.event.metadata.name) for o in objs]
+        if any(k in self.objs for k in keys):
+            raise errors.AlreadyExists("taken")
+        self.batches.append(len(objs))
+        return [await self.create(o) for o in objs]
+
+
+def test_queued_events_are_created_in_batches_and_still_aggregate():
+    async def main():
+        reg = BatchRegistry()
+        rec = EventRecorder(reg, "default-scheduler", repeat_interval=0, concurrency=1)
+        for i in range(30):
+            rec.record(pod_obj(f"web-{i}"), "Normal", "Scheduled", f"assigned web-{i}")
+        for _ in range(3):
+            rec.record(pod_obj("web-0"), "Warning", "BackOff", "again")
+        await rec.flush()
+        evs = [o.event for o in reg.objs.values()]
+        scheduled = sorted(e.involved_object.name for e in evs if e.reason == "Scheduled")
+        assert scheduled == sorted(f"web-{i}" for i in range(30))
+        (backoff,) = [e for e in evs if e.reason == "BackOff"]
+        assert backoff.count == 3
+        assert reg.batches and sum(reg.batches) >= 30 and len(reg.batches) < 30
+        await rec.close()
+
+    asyncio.run(main())
+
+
 def test_event_recorder_never_raises():
     async def main():
         reg = FakeRegistry()

@@ -32,14 +32,15 @@ def docker_save(l1: bytes, l2: bytes) -> bytes:
     return buf.getvalue()
 
 
-def oci_layout(l1: bytes, l2: bytes, name: str, corrupt: bool = False) -> bytes:
-    b1, b2 = gz(l1), gz(l2)
+def oci_layout(l1: bytes, l2: bytes, name: str, corrupt: bool = False,
+               compress=gz, media_type="application/vnd.oci.image.layer.v1.tar+gzip") -> bytes:
+    b1, b2 = compress(l1), compress(l2)
     cfg = config_for([sha(l1), sha(l2)])
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": sha(cfg), "size": len(cfg)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "layers": [{"mediaType": media_type,
                     "digest": sha(b), "size": len(b)} for b in (b1, b2)],
     }).encode()
     index = json.dumps({"schemaVersion": 2, "manifests": [{
@@ -152,3 +153,17 @@ def test_docker_save_with_symlinked_layer(tmp_path):
     assert svc.load_archive(io.BytesIO(buf.getvalue())) == ["docker.io/library/dup:1"]
     img = svc.get("dup:1")
     assert img is not None and img.layer_dirs[0] == img.layer_dirs[1]
+
+
+def test_oci_layout_with_zstd_layers(tmp_path):
+    zstd = pytest.importorskip("zstandard")
+    svc = ImageService(str(tmp_path), platform="linux/amd64")
+    l1 = make_tar([Entry("bin", "dir"), Entry("bin/base", data=b"base")])
+    l2 = make_tar([Entry("etc", "dir"), Entry("etc/motd", data=b"zstd layer" * 100)])
+    data = oci_layout(l1, l2, "localhost:5000/zst:v1", compress=zstd.ZstdCompressor().compress,
+                      media_type="application/vnd.oci.image.layer.v1.tar+zstd")
+    assert svc.load_archive(io.BytesIO(data)) == ["localhost:5000/zst:v1"]
+    img = svc.get("localhost:5000/zst:v1")
+    assert img is not None and img.diff_ids == [sha(l1), sha(l2)]
+    with open(os.path.join(img.layer_dirs[1], "etc/motd"), "rb") as f:
+        assert f.read() == b"zstd layer" * 100

@@ -140,6 +140,39 @@ def test_decompression_bomb_is_bounded(tmp_path):
         unpack(tmp_path, bomb, max_size=1 << 20)
 
 
+def test_zstd_gives_the_diff_id(tmp_path):
+    zstd = pytest.importorskip("zstandard")
+    tar = make_tar([Entry("bin", "dir"), Entry("bin/hello", data=b"hi" * 1000, mode=0o755)])
+    dest, (diff_id, size) = unpack(tmp_path, zstd.ZstdCompressor().compress(tar))
+    assert diff_id == sha(tar) and size == len(tar)
+    assert (dest / "bin/hello").read_bytes() == b"hi" * 1000
+
+
+def test_zstd_decompression_bomb_is_bounded(tmp_path):
+    zstd = pytest.importorskip("zstandard")
+    bomb = zstd.ZstdCompressor(level=19).compress(
+        make_tar([Entry("zeros", data=b"\0" * (4 << 20))]))
+    assert len(bomb) < 64 << 10
+    with pytest.raises(LayerTooLarge, match="exceeds the limit of 1048576"):
+        unpack(tmp_path, bomb, max_size=1 << 20)
+    # streamed without a content size in the frame header: bounded all the same
+    buf = io.BytesIO()
+    with zstd.ZstdCompressor().stream_writer(buf, closefd=False) as w:
+        w.write(make_tar([Entry("zeros", data=b"\0" * (4 << 20))]))
+    (tmp_path / "again").mkdir()
+    with pytest.raises(LayerTooLarge):
+        unpack(tmp_path / "again", buf.getvalue(), max_size=1 << 20)
+
+
+def test_corrupt_zstd_is_refused(tmp_path):
+    zstd = pytest.importorskip("zstandard")
+    tar = make_tar([Entry("f", data=os.urandom(5000))])
+    data = bytearray(zstd.ZstdCompressor(write_checksum=True).compress(tar))
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(UnsafeLayer, match="layer test"):
+        unpack(tmp_path, bytes(data))
+
+
 def test_garbage_is_refused(tmp_path):
     with pytest.raises(UnsafeLayer, match="not a valid tar"):
         unpack(tmp_path, b"\x1f\x8b" + b"garbage" * 100)

@@ -1,0 +1,19 @@
+"""The trees a benchmark deals with: this checkout (bench/ itself) and the one whose
+corral is measured, and the environment for the processes of the latter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# The tree whose corral is measured: this checkout, or another one (a snapshot,
+# a branch) given with ``python -m bench --repo DIR`` (sets CORRAL_BENCH_REPO).
+SYSTEM_REPO = Path(os.environ.get("CORRAL_BENCH_REPO") or REPO).resolve()
+
+
+def system_env() -> dict[str, str]:
+    """The environment for processes of the system under test (its tree first)."""
+    extra = [str(SYSTEM_REPO)] + ([str(REPO)] if SYSTEM_REPO != REPO else [])
+    old = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(extra + ([old] if old else []))}

@@ -1,0 +1,98 @@
+"""The `corral completion` verb: the bash and zsh completion scripts."""
+
+from __future__ import annotations
+
+import argparse
+
+from corral.cli.common import Cli
+from corral.cli.misc.verbparser import verb_parser
+from proto import kinds
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             parents: list[argparse.ArgumentParser]) -> None:
+    p = verb_parser(sub, parents, "completion", "print a shell completion script",
+                    "  source <(corral completion bash)\n"
+                    "  corral completion zsh > ~/.zfunc/_corral\n")
+    p.add_argument("shell", choices=("bash", "zsh"))
+    p.set_defaults(func=run_completion)
+
+
+VERBS = ("annotate", "api-resources", "apply", "attach", "completion", "config", "cordon", "create",
+         "delete", "describe", "drain", "exec", "explain", "get", "image", "label", "logs",
+         "rollout", "run", "scale", "set", "top", "uncordon", "version")
+
+
+def _resource_words() -> list[str]:
+    words: set[str] = set()
+    for k in kinds.KINDS:
+        words.update((k.resource, k.singular, *k.short_names))
+    return sorted(words)
+
+
+BASH = """\
+# bash completion for corral                              -*- shell-script -*-
+_corral() {
+    local cur prev words cword
+    _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+    local verbs="__VERBS__"
+    local resources="__RESOURCES__"
+    if [[ $cword -eq 1 ]]; then
+        COMPREPLY=( $(compgen -W "$verbs" -- "$cur") ); return
+    fi
+    case "$prev" in
+        -n|--namespace)
+            COMPREPLY=( $(compgen -W "$(corral get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); return;;
+        -f|--filename|--config)
+            COMPREPLY=( $(compgen -f -- "$cur") ); return;;
+        -o|--output)
+            COMPREPLY=( $(compgen -W "wide yaml json name jsonpath= custom-columns=" -- "$cur") ); return;;
+    esac
+    case "${words[1]}" in
+        get|describe|delete|label|annotate|explain)
+            if [[ $cword -eq 2 ]]; then COMPREPLY=( $(compgen -W "$resources" -- "$cur") ); return; fi
+            if [[ $cword -eq 3 ]]; then COMPREPLY=( $(compgen -W "$(corral get "${words[2]}" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); return; fi;;
+        logs|exec)
+            COMPREPLY=( $(compgen -W "$(corral get pods -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); return;;
+        cordon|uncordon|drain)
+            COMPREPLY=( $(compgen -W "$(corral get nodes -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); return;;
+        rollout)
+            if [[ $cword -eq 2 ]]; then COMPREPLY=( $(compgen -W "status history undo restart pause resume" -- "$cur") ); return; fi;;
+        top)
+            if [[ $cword -eq 2 ]]; then COMPREPLY=( $(compgen -W "pods nodes" -- "$cur") ); return; fi;;
+        image)
+            if [[ $cword -eq 2 ]]; then COMPREPLY=( $(compgen -W "ls pull load import push prune" -- "$cur") ); return; fi;;
+        completion)
+            COMPREPLY=( $(compgen -W "bash zsh" -- "$cur") ); return;;
+    esac
+    COMPREPLY=( $(compgen -f -- "$cur") )
+}
+complete -o default -F _corral corral
+"""  # noqa: E501
+
+
+ZSH = """\
+#compdef corral
+# zsh completion for corral
+autoload -U +X bashcompinit && bashcompinit
+"""
+
+
+def _verbs() -> list[str]:
+    """Every verb of the parser (plugins such as `cluster` included), else VERBS."""
+    try:
+        from corral.cli.main import build_parser
+        parser = build_parser()
+    except Exception:
+        return list(VERBS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return list(VERBS)
+
+
+def run_completion(cli: Cli, args: argparse.Namespace) -> int:
+    script = BASH.replace("__VERBS__", " ".join(_verbs())).replace(
+        "__RESOURCES__", " ".join(_resource_words()))
+    cli.out.write(ZSH + script if args.shell == "zsh" else script)
+    return 0

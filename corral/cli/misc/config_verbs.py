@@ -1,0 +1,104 @@
+"""The `corral config` verbs: view and change the CLI config file (contexts)."""
+
+from __future__ import annotations
+
+import argparse
+
+from corral import config
+from corral.cli.common import Cli, CliError
+from corral.cli.misc.verbparser import FMT, verb_parser
+from corral.printers import table
+from corral.printers.output import to_yaml
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             parents: list[argparse.ArgumentParser]) -> None:
+    p = verb_parser(sub, parents, "config", "view and change the CLI config file",
+                    "  corral config view\n  corral config get-contexts\n"
+                    "  corral config set-context local --server 10.0.0.1:6443 --namespace dev\n"
+                    "  corral config use-context local\n")
+    csub = p.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", required=True)
+    cp = csub.add_parser("view", parents=parents, help="print the config",
+                         formatter_class=FMT, epilog="examples:\n  corral config view\n")
+    cp.set_defaults(func=run_config_view)
+    cp = csub.add_parser("get-contexts", parents=parents, help="list the contexts",
+                         formatter_class=FMT, epilog="examples:\n  corral config get-contexts\n")
+    cp.set_defaults(func=run_config_get_contexts)
+    cp = csub.add_parser("current-context", parents=parents, help="print the current context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config current-context\n")
+    cp.set_defaults(func=run_config_current)
+    cp = csub.add_parser("use-context", parents=parents, help="set the current context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config use-context local\n")
+    cp.add_argument("name")
+    cp.set_defaults(func=run_config_use)
+    cp = csub.add_parser("set-context", parents=parents, help="create or change a context",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config set-context local "
+                                "--server 127.0.0.1:6443 -n dev\n")
+    cp.add_argument("name")
+    cp.add_argument("--ca", dest="certificate_authority", default=None)
+    cp.add_argument("--client-certificate", default=None)
+    cp.add_argument("--client-key", default=None)
+    cp.set_defaults(func=run_config_set)
+
+
+def _load(cli: Cli) -> config.Config:
+    try:
+        return config.load(getattr(cli.args, "config", None))
+    except config.ConfigError as e:
+        raise CliError(str(e)) from None
+
+
+def run_config_view(cli: Cli, args: argparse.Namespace) -> int:
+    cli.out.write(to_yaml(_load(cli).to_dict()))
+    return 0
+
+
+def run_config_get_contexts(cli: Cli, args: argparse.Namespace) -> int:
+    cfg = _load(cli)
+    rows = [["*" if name == cfg.current_context else "", name, c.server or "", c.namespace]
+            for name, c in cfg.contexts.items()]
+    cli.out.write(table.render(["CURRENT", "NAME", "SERVER", "NAMESPACE"], rows))
+    return 0
+
+
+def run_config_current(cli: Cli, args: argparse.Namespace) -> int:
+    cfg = _load(cli)
+    if not cfg.current_context:
+        raise CliError("current-context is not set")
+    cli.print(cfg.current_context)
+    return 0
+
+
+def run_config_use(cli: Cli, args: argparse.Namespace) -> int:
+    cfg = _load(cli)
+    if args.name not in cfg.contexts:
+        raise CliError(f'no context exists with the name: "{args.name}"')
+    cfg.current_context = args.name
+    cfg.save()
+    cli.print(f'Switched to context "{args.name}".')
+    return 0
+
+
+def run_config_set(cli: Cli, args: argparse.Namespace) -> int:
+    cfg = _load(cli)
+    existed = args.name in cfg.contexts
+    ctx = cfg.contexts.setdefault(args.name, config.Context(name=args.name))
+    server = getattr(args, "server", None)
+    namespace = getattr(args, "namespace", None)
+    if server:
+        ctx.server = server
+    if namespace:
+        ctx.namespace = namespace
+    for attr in ("certificate_authority", "client_certificate", "client_key"):
+        value = getattr(args, attr)
+        if value is not None:
+            setattr(ctx, attr, value)
+    if not cfg.current_context:
+        cfg.current_context = args.name
+    cfg.save()
+    cli.print(f'Context "{args.name}" {"modified" if existed else "created"}.')
+    return 0
+
