@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from agent import logs
-from agent.ports import RUNNING, AttachSession, ContainerInfo
+from agent.ports import RUNNING, AttachSession, ContainerInfo, ExecSession
 from proto import agent_pb2
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ async def attach(service: AgentService, request_iterator: AsyncIterator[agent_pb
         async for out in _follow_log(service, target):
             yield out
         return
-    pump = asyncio.ensure_future(_pump_in(it, session))
+    pump = asyncio.ensure_future(pump_in(it, session))
     try:
         while (item := await session.read()) is not None:
             stream, data = item
@@ -70,7 +70,9 @@ async def attach(service: AgentService, request_iterator: AsyncIterator[agent_pb
         await session.close()       # detach: with stdinOnce the container's stdin closes
 
 
-async def _pump_in(it: AsyncIterator[agent_pb2.AttachInput], session: AttachSession) -> None:
+async def pump_in(it: AsyncIterator[Any], session: AttachSession | ExecSession) -> None:
+    """Feed a client's stream (AttachInput or ExecInput: stdin, resize, close_stdin) into a
+    session; the end of the client's stream closes the session's stdin."""
     async for msg in it:
         kind = msg.WhichOneof("input")
         if kind == "stdin":

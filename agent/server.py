@@ -188,18 +188,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             yield agent_pb2.ExecOutput(exit=agent_pb2.ExecExit(exit_code=126, error=str(e)))
             return
 
-        async def pump_in() -> None:
-            async for msg in it:
-                kind = msg.WhichOneof("input")
-                if kind == "stdin":
-                    await session.write(msg.stdin)
-                elif kind == "resize":
-                    await session.resize(msg.resize.width, msg.resize.height)
-                elif kind == "close_stdin":
-                    await session.close_stdin()
-            await session.close_stdin()
-
-        pump = asyncio.ensure_future(pump_in())
+        pump = asyncio.ensure_future(attach.pump_in(it, session))
         try:
             while True:
                 out = await session.read()

@@ -23,7 +23,13 @@ from controlplane import errors
 from controlplane.apiserver import attach, imageload, images
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.access import Access, Authorize
-from controlplane.apiserver.agents import AgentError, Agents, ChannelFactory, agent_call
+from controlplane.apiserver.agents import (
+    AgentError,
+    Agents,
+    ChannelFactory,
+    agent_call,
+    bidi_to_pod,
+)
 from controlplane.apiserver.registry import Registry
 from controlplane.security import authn
 from controlplane.security import join as joining
@@ -211,20 +217,9 @@ class ApiService(api_pb2_grpc.ApiServicer):
                 raise errors.BadRequest("exec: the first message must be an ExecStart")
             start = first.start
             self.access.check("proxy", "pods", start.namespace, start.pod)
-            stub, addr, pod = await self.agents.stub_for_pod(start.namespace, start.pod)
-
-            async def inputs() -> AsyncIterator[agent_pb2.ExecInput]:
-                yield first
-                async for msg in request_iterator:
-                    yield msg
-
-            call = stub.Exec(inputs())
-            try:
-                with agent_call(pod.pod.spec.node_name, addr):
-                    async for out in call:
-                        yield out
-            finally:
-                call.cancel()
+            async for out in bidi_to_pod(self.agents, start.namespace, start.pod, first,
+                                         request_iterator, lambda stub, ins: stub.Exec(ins)):
+                yield out
         except asyncio.CancelledError:
             raise
         except Exception as e:
