@@ -1,5 +1,6 @@
-"""`Attach` of the API service: join a running container's stdin and output, proxied to
-the agent of the pod's node (agent/attach.py). Verb `attach` on the pod: admins only
+"""`Exec` and `Attach` of the API service: run a command in, or join the stdin and output
+of, a running container, proxied to the agent of the pod's node (agent/server.py,
+agent/attach.py). Verbs `proxy` (exec) and `attach` on the pod: admins only
 (controlplane/security/authz.py), as anyone attached can type into the container.
 
 Takes the ApiService as `svc`; service.py wraps it with its error boundary
@@ -8,7 +9,7 @@ Takes the ApiService as `svc`; service.py wraps it with its error boundary
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from controlplane import errors
@@ -22,13 +23,27 @@ class Service(Protocol):
     access: Access
 
 
-async def attach(svc: Service, request_iterator: AsyncIterator[agent_pb2.AttachInput],
-                 context: Any) -> AsyncIterator[agent_pb2.ExecOutput]:
+async def _relay(svc: Service, request_iterator: AsyncIterator[Any], verb: str, what: str,
+                 open_call: Callable[[Any, AsyncIterator[Any]], Any]) -> AsyncIterator[Any]:
+    """The first message must be `start` (namespace, pod); check `verb` on that pod, then
+    relay the whole stream to its node."""
     first = await anext(aiter(request_iterator), None)
     if first is None or first.WhichOneof("input") != "start":
-        raise errors.BadRequest("attach: the first message must be an AttachStart")
+        raise errors.BadRequest(f"{what}: the first message must be an {what.capitalize()}Start")
     start = first.start
-    svc.access.check("attach", "pods", start.namespace, start.pod)
+    svc.access.check(verb, "pods", start.namespace, start.pod)
     async for out in bidi_to_pod(svc.agents, start.namespace, start.pod, first,
-                                 request_iterator, lambda stub, inputs: stub.Attach(inputs)):
+                                 request_iterator, open_call):
         yield out
+
+
+def attach(svc: Service, request_iterator: AsyncIterator[agent_pb2.AttachInput],
+           context: Any) -> AsyncIterator[agent_pb2.ExecOutput]:
+    return _relay(svc, request_iterator, "attach", "attach",
+                  lambda stub, inputs: stub.Attach(inputs))
+
+
+def exec_(svc: Service, request_iterator: AsyncIterator[agent_pb2.ExecInput],
+          context: Any) -> AsyncIterator[agent_pb2.ExecOutput]:
+    return _relay(svc, request_iterator, "proxy", "exec",
+                  lambda stub, inputs: stub.Exec(inputs))

@@ -28,7 +28,6 @@ from controlplane.apiserver.agents import (
     Agents,
     ChannelFactory,
     agent_call,
-    bidi_to_pod,
 )
 from controlplane.apiserver.registry import Registry
 from controlplane.security import authn
@@ -209,22 +208,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         finally:
             call.cancel()  # the client went away: stop following on the agent too
 
-    async def Exec(self, request_iterator: AsyncIterator[agent_pb2.ExecInput],
-                   context: Ctx) -> AsyncIterator[agent_pb2.ExecOutput]:
-        try:
-            first = await anext(aiter(request_iterator), None)
-            if first is None or first.WhichOneof("input") != "start":
-                raise errors.BadRequest("exec: the first message must be an ExecStart")
-            start = first.start
-            self.access.check("proxy", "pods", start.namespace, start.pod)
-            async for out in bidi_to_pod(self.agents, start.namespace, start.pod, first,
-                                         request_iterator, lambda stub, ins: stub.Exec(ins)):
-                yield out
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            await _abort(context, e, "Exec")
-
+    Exec = streaming(attach.exec_)        # controlplane/apiserver/attach.py
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
 
     async def _nodes(self, name: str) -> list[str]:
