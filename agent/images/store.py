@@ -33,6 +33,7 @@ from agent.images.digest import Readable, check_digest, sha256_bytes, verify_byt
 from agent.images.errors import ImageError
 
 MAX_METADATA = 4 << 20
+TOUCH_GRANULARITY = 60.0    # seconds: how stale an image's last_used may be
 
 
 class ContentStore:
@@ -45,6 +46,7 @@ class ContentStore:
             os.makedirs(d, mode=0o700, exist_ok=True)
         self._mu = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._touched: dict[str, float] = {}     # record name -> when touch_record wrote it
         self._clean_tmp()
 
     # -- locking -----------------------------------------------------------------
@@ -188,11 +190,18 @@ class ContentStore:
             self._save(data)
 
     def touch_record(self, name: str) -> None:
+        """Mark an image used now, for the garbage collector's LRU order. Called on every
+        container start; a record touched within TOUCH_GRANULARITY is not rewritten (the
+        records file is rewritten and fsynced each time), since LRU needs no finer clock."""
+        now = time.time()
         with self._mu:
+            if now - self._touched.get(name, 0.0) < TOUCH_GRANULARITY:
+                return
             data = self._load()
             if name in data:
-                data[name]["last_used"] = time.time()
+                data[name]["last_used"] = now
                 self._save(data)
+                self._touched[name] = now
 
     def delete_record(self, name: str) -> bool:
         with self._mu:
