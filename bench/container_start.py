@@ -37,20 +37,6 @@ if TYPE_CHECKING:
 NAME = "container-start"
 
 
-def build_busybox_rootfs(root: Path) -> None:
-    for d in ("bin", "etc", "root", "tmp", "proc", "sys", "dev"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    shutil.copy("/bin/busybox", root / "bin" / "busybox")
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for app in applets:
-        if app != "busybox" and not (root / "bin" / app).exists():
-            os.symlink("busybox", root / "bin" / app)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-    (root / "tmp").chmod(0o1777)
-
-
 def runc_bundle(bundle: Path, rootfs: Path, cgroup_parent: str) -> None:
     bundle.mkdir(parents=True, exist_ok=True)
     subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
@@ -113,7 +99,8 @@ def run(quick: bool = False) -> BenchResult:
     tmp = Path(tempfile.mkdtemp(prefix="corral-bench-cs-"))
     top = f"corral-bench-{uuid.uuid4().hex[:8]}"
     rootfs = tmp / "rootfs"
-    build_busybox_rootfs(rootfs)
+    from agent.images.__main__ import build_busybox  # the tree under test's builder
+    build_busybox(str(rootfs))
     rt = Runtime(tmp / "state", f"{top}/node")
     rt_spawn = Runtime(tmp / "state-spawn", f"{top}/spawn", zygote=False)
     bundle = tmp / "bundle"

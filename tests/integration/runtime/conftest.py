@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -19,6 +18,7 @@ from typing import TypeVar
 
 import pytest
 
+from agent.images.__main__ import build_busybox
 from agent.runtime import ContainerConfig, Runtime, state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.mountinfo import under, unmount_under
@@ -65,18 +65,7 @@ def busybox_root() -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix="corral-bb-"))
     root = tmp / "rootfs"
     try:
-        for d in ("bin", "etc", "root", "tmp"):
-            (root / d).mkdir(parents=True)
-        shutil.copy("/bin/busybox", root / "bin" / "busybox")
-        applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
-                                 check=True).stdout.split()
-        for app in applets:
-            if app != "busybox" and not (root / "bin" / app).exists():
-                os.symlink("busybox", root / "bin" / app)
-        (root / "etc" / "passwd").write_text(
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
-        (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        (root / "tmp").chmod(0o1777)
+        build_busybox(str(root))
         yield root
     finally:
         shutil.rmtree(tmp)
