@@ -7,6 +7,8 @@ import dataclasses
 import socket
 from dataclasses import dataclass
 
+from proto.netaddr import is_loopback
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -153,18 +155,6 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
         image_gc_low=a.image_gc_low_threshold,
     )
-
-
-def is_loopback(address: str) -> bool:
-    """Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-    host = address.rpartition(":")[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def registries_from_flags(p: argparse.ArgumentParser, path: str, insecure: list[str],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import ipaddress
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ import grpc
 import yaml
 
 from agent.hollow.agent import HollowAgent
+from proto.netaddr import is_loopback
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if bool(args.admin_config) == bool(args.insecure):
         p.error("give --admin-config FILE (TLS, admin certificate) or --insecure (plaintext "
                 "control plane on loopback)")
-    if args.insecure and not _loopback(args.server):
+    if args.insecure and not is_loopback(args.server):
         p.error(f"--insecure only talks to a control plane on a loopback address, not "
                 f"{args.server}")
     if args.nodes < 1:
@@ -58,14 +58,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if "=" not in lab:
             p.error(f"--label {lab!r}: expected KEY=VALUE")
     return args
-
-
-def _loopback(address: str) -> bool:
-    host = address.rpartition(":")[0].strip("[]")
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def admin_credentials(path: str) -> grpc.ChannelCredentials:

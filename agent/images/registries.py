@@ -25,7 +25,6 @@ credentials and insecure flag.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from agent.images.errors import ConfigError
+from proto.netaddr import is_loopback_host
 
 DOCKER_HUB_API = "registry-1.docker.io"
 
@@ -59,13 +59,7 @@ class Endpoint:
 
 
 def is_default_insecure(host: str) -> bool:
-    name = urlsplit("//" + host).hostname or host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit("//" + host).hostname or host)
 
 
 @dataclass

@@ -25,7 +25,6 @@ open API, let alone an open exec endpoint, on a network.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -34,28 +33,14 @@ from controlplane import errors
 from controlplane.security import authn, authz, setup, tokens, wire
 from controlplane.security.etcdkv import EtcdKeyValue
 from controlplane.security.flags import add_arguments, duration
+from proto.netaddr import host_of, is_loopback
 
 __all__ = ["add_arguments", "duration", "prepare", "server_security"]
 
 log = logging.getLogger(__name__)
 
-def _host(listen: str) -> str:
-    return listen.rpartition(":")[0].strip("[]")
-
-
 class InsecureRefused(ValueError):
     """--insecure with a listen address another machine could reach."""
-
-
-def is_loopback(listen: str) -> bool:
-    """Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1 or localhost)."""
-    host = _host(listen)
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_insecure(addresses: list[str]) -> None:
@@ -85,7 +70,7 @@ def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
     if getattr(args, "insecure", False):
         return None
     data_dir = Path(args.data_dir)
-    listen_host = _host(args.listen)
+    listen_host = host_of(args.listen)
     sec = setup.prepare(data_dir, [listen_host, *args.tls_san],
                         server=args.listen if listen_host not in ("0.0.0.0", "::", "")
                         else "127.0.0.1:" + args.listen.rpartition(":")[2])
@@ -104,7 +89,7 @@ async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, 
         return {}
     sec = getattr(args, "prepared_security", None) or prepare(args)
     assert sec is not None
-    listen_host = _host(args.listen)
+    listen_host = host_of(args.listen)
     store = tokens.BootstrapTokens(EtcdKeyValue(registry.store.conn))
     if args.bootstrap_token:
         tokens.parse(args.bootstrap_token)   # MalformedToken before anything else
