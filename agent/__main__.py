@@ -50,7 +50,7 @@ from agent.podsync.worker import PodWorker, SyncContext
 from agent.ports import ApiPort, ContainerRuntimePort, ImagePort, NetworkPort
 from agent.security import AgentTLS, NodeCredentials
 from agent.server import AgentService, images_in_use, serve
-from proto.opshttp import start_ops_server
+from common.opshttp import start_ops_server
 
 log = logging.getLogger("corral.agent")
 

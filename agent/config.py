@@ -7,7 +7,7 @@ import dataclasses
 import socket
 from dataclasses import dataclass
 
-from proto.netaddr import is_loopback
+from common.netaddr import is_loopback
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import TextIO
 
-from proto.logfmt import FORMATS, LEVELS, formatter, redact
-from proto.logfmt import setup as _setup
+from common.logfmt import FORMATS, LEVELS, formatter, redact
+from common.logfmt import setup as _setup
 
 __all__ = ["FORMATS", "LEVELS", "formatter", "redact", "setup"]
 

@@ -126,12 +126,12 @@ async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
 
 
 async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
+    from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.store import Store
     from controlplane.store.compactor import run_compactor
-    from proto.opshttp import start_ops_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -40,8 +40,10 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# every Python dependency from the lock (exact versions, hashes checked), then
+# corral itself on top of them (scripts/lock.sh changes the lock)
+.venv/bin/python -m pip install -q --require-hashes -r requirements-dev.lock
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
 for s in corral corral-controlplane corral-agent; do
   ln -sf "$PWD/.venv/bin/$s" "/usr/local/bin/$s"

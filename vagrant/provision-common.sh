@@ -21,11 +21,13 @@ modprobe overlay || true
 if [[ ! -x /opt/corral/venv/bin/python ]]; then
   python3 -m venv /opt/corral/venv
 fi
+# the locked dependencies (exact versions, hashes checked), then corral on top
+offline=()
 if [[ -n "${CORRAL_WHEELS:-}" ]]; then
-  /opt/corral/venv/bin/pip install -q --no-index --find-links "$CORRAL_WHEELS" "$SRC"
-else
-  /opt/corral/venv/bin/pip install -q "$SRC"
+  offline=(--no-index --find-links "$CORRAL_WHEELS")
 fi
+/opt/corral/venv/bin/pip install -q "${offline[@]}" --require-hashes -r "$SRC/requirements.lock"
+/opt/corral/venv/bin/pip install -q "${offline[@]}" --no-deps --no-build-isolation "$SRC"
 for s in corral corral-controlplane corral-agent; do
   ln -sf "/opt/corral/venv/bin/$s" "/usr/local/bin/$s"
 done

@@ -17,7 +17,7 @@ import grpc
 import yaml
 
 from agent.hollow.agent import HollowAgent
-from proto.netaddr import is_loopback
+from common.netaddr import is_loopback
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

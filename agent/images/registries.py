@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from agent.images.errors import ConfigError
-from proto.netaddr import is_loopback_host
+from common.netaddr import is_loopback_host
 
 DOCKER_HUB_API = "registry-1.docker.io"
 

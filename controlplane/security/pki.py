@@ -286,11 +286,12 @@ class ClusterCA:
             raise CSRRejected("the CSR's subject may hold only CN and O, not "
                               + ", ".join(a.rfc4514_string() for a in others))
         own = node_server_name(node_name)
+        asked_sans: list[x509.GeneralName] = []
         try:
-            asked_sans = csr.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName).value
+            asked_sans = list(csr.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value)
         except x509.ExtensionNotFound:
-            asked_sans = x509.SubjectAlternativeName([])
+            pass  # no SAN asked for: the certificate gets the node's own name
         for san in asked_sans:
             if not (isinstance(san, x509.DNSName) and san.value == own):
                 raise CSRRejected(f'node "{node_name}" may ask only for the name "{own}", '

@@ -29,11 +29,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from common.netaddr import host_of, is_loopback
 from controlplane import errors
 from controlplane.security import authn, authz, setup, tokens, wire
 from controlplane.security.etcdkv import EtcdKeyValue
 from controlplane.security.flags import add_arguments, duration
-from proto.netaddr import host_of, is_loopback
 
 __all__ = ["add_arguments", "duration", "prepare", "server_security"]
 

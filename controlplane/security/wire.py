@@ -40,7 +40,7 @@ def messages() -> dict[str, type[Message]]:
 
 
 async def _call(context: Any, fn: Callable[[], Awaitable[joining.JoinResult]],
-                response: type[Message], method: str) -> Message:
+                response: type[api_pb2.JoinResponse], method: str) -> Message:
     try:
         r = await fn()
     except asyncio.CancelledError:
@@ -64,11 +64,11 @@ def join_handlers(ca: pki.ClusterCA, tokens: BootstrapTokens, *,
     async def do_join(req: Any, context: Any) -> Message:
         return await _call(context, lambda: joining.join(
             ca, tokens, token=req.token, csr_pem=bytes(req.csr_pem), node_name=req.node_name,
-            admit=admit), m["JoinResponse"], "Join")
+            admit=admit), api_pb2.JoinResponse, "Join")
 
     async def do_renew(req: Any, context: Any) -> Message:
         return await _call(context, lambda: joining.renew(
-            ca, current_identity(), csr_pem=bytes(req.csr_pem)), m["JoinResponse"],
+            ca, current_identity(), csr_pem=bytes(req.csr_pem)), api_pb2.JoinResponse,
             "RenewCertificate")
 
     return {

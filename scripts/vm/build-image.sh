@@ -36,18 +36,9 @@ if [[ $EUID -ne 0 ]]; then
   exit 1
 fi
 
-# corral's runtime dependencies plus what `pip install <src>` needs to build it offline
-deps=$(python3 - "$REPO/pyproject.toml" <<'PY'
-import sys
-import tomllib
-
-with open(sys.argv[1], "rb") as f:
-    data = tomllib.load(f)
-for req in data["build-system"]["requires"] + data["project"]["dependencies"]:
-    print(req)
-PY
-)
-key=$( { cat "${BASH_SOURCE[0]}"; printf '%s\n' "$deps"; } | sha256sum | cut -c1-16)
+# corral's locked runtime dependencies plus the build backend that installs it offline
+LOCK=$REPO/requirements.lock
+key=$(cat "${BASH_SOURCE[0]}" "$LOCK" | sha256sum | cut -c1-16)
 OUT=$CACHE_ROOT/$key
 
 if [[ -f $OUT/done ]]; then
@@ -104,14 +95,14 @@ log "debootstrap done ($((SECONDS - start)) s)"
 
 log "wheelhouse (on the host)"
 mkdir -p "$WORK/wheels"
-mapfile -t dep_array <<<"$deps"
 # the project's venv has pip (a fresh Debian's python3 has none); same Python 3.11 as the guest
 host_py=$REPO/.venv/bin/python
 [[ -x $host_py ]] || host_py=python3
-"$host_py" -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" "${dep_array[@]}" \
+"$host_py" -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" --require-hashes -r "$LOCK" \
   >>"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
 install -d "$ROOT/opt/corral/wheels"
 cp "$WORK/wheels"/*.whl "$ROOT/opt/corral/wheels/"
+cp "$LOCK" "$ROOT/opt/corral/requirements.lock"
 
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sys "$ROOT/sys"
@@ -120,7 +111,8 @@ mount --bind /dev "$ROOT/dev"
 log "virtualenv /opt/corral/venv with corral's dependencies"
 chroot "$ROOT" python3 -m venv /opt/corral/venv
 chroot "$ROOT" /opt/corral/venv/bin/pip install -q --disable-pip-version-check \
-  --no-index --find-links /opt/corral/wheels "${dep_array[@]}" >>"$WORK/build.log" 2>&1 \
+  --no-index --find-links /opt/corral/wheels --require-hashes -r /opt/corral/requirements.lock \
+  >>"$WORK/build.log" 2>&1 \
   || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
 
 log "guest configuration"
@@ -228,7 +220,7 @@ mkfs.ext4 -q -L corral-root -d "$ROOT" -F "$WORK/root.img" 4G >>"$WORK/build.log
 qemu-img convert -O qcow2 "$WORK/root.img" "$WORK/image.qcow2"
 rm -f "$WORK/root.img"
 rm -rf "$ROOT"
-printf '%s\n' "$deps" >"$WORK/dependencies.txt"
+cp "$LOCK" "$WORK/requirements.lock"
 echo "$kver" >"$WORK/kernel-version"
 echo "$((SECONDS - start))" >"$WORK/build-seconds"
 touch "$WORK/done"

@@ -3,7 +3,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +36,6 @@ def fake_server() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
-def corral(fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Runner:
-    monkeypatch.setenv("CORRAL_CONFIG", str(tmp_path / "config"))
-    monkeypatch.delenv("CORRAL_SERVER", raising=False)
+def corral(fake_server: FakeServer) -> Runner:
+    # the client config is isolated for every unit test (tests/unit/conftest.py)
     return Runner(fake_server)

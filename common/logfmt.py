@@ -3,7 +3,7 @@ secrets redacted. The format operators parse, shared by the control plane
 (`controlplane/logs.py`) and the agent (`agent/logs_setup.py`), which may
 not import each other.
 
-    from proto import logfmt
+    from common import logfmt
     logfmt.setup("info", "json")          # --log-level, --log-format
     log.info("bound pod", extra={"pod": "default/web-1", "node": "node-1"})
 
