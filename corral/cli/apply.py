@@ -7,9 +7,8 @@ from typing import Any
 
 from corral import errors, manifests
 from corral.cli.common import Cli, CliError, meta_of
-from corral.printers import columns
 from corral.printers.output import Printer, make_printer
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 from proto.codec import DecodeError, decode
 
 APPLY_EXAMPLES = """\
