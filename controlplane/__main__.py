@@ -1,8 +1,12 @@
 """corral-controlplane: the API server, plus the scheduler and controllers.
 
     corral-controlplane                  # embedded etcd in /var/lib/corral/controlplane
-    corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6443
+    corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6445
     corral-controlplane --metrics-listen 0.0.0.0:10251 --log-format json
+
+Two doors to one registry: corral's gRPC API on --listen (default port 6445) and the
+Kubernetes API over HTTPS on --kube-listen (default: the --listen host, port 6443),
+for kubectl and Kubernetes client libraries (controlplane/httpapi/).
 
 Metrics (Prometheus), /healthz and /readyz (ready: etcd answers) are served on
 --metrics-listen (default 127.0.0.1:10251; 0 disables them); see docs/operations.md.
@@ -42,6 +46,7 @@ from controlplane.etcd import EmbeddedEtcd
 
 if TYPE_CHECKING:
     from controlplane.apiserver.registry import Registry
+    from controlplane.httpapi.server import KubeApiServer
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.store import Store
 
@@ -52,8 +57,11 @@ DEFAULT_METRICS_LISTEN = "127.0.0.1:10251"   # controlplane.metrics.DEFAULT_LIST
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="corral-controlplane", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--listen", default="127.0.0.1:6443", metavar="HOST:PORT",
-                   help="where the API server listens (default %(default)s)")
+    p.add_argument("--listen", default="127.0.0.1:6445", metavar="HOST:PORT",
+                   help="where the gRPC API server listens (default %(default)s)")
+    p.add_argument("--kube-listen", default="", metavar="HOST:PORT",
+                   help="where the Kubernetes API (HTTPS) listens (default: the --listen "
+                        "host, port 6443; 0: not served)")
     p.add_argument("--etcd", default="", metavar="HOST:PORT,...",
                    help="external etcd endpoints; without it an embedded etcd is started")
     p.add_argument("--embedded-etcd", action="store_true",
@@ -129,6 +137,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
+    from controlplane.httpapi.serve import start as start_kube_api
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.store import Store
     from controlplane.store.compactor import run_compactor
@@ -145,6 +154,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     args.metrics = metrics          # the loops (scheduler, controllers) report through it
     ops = None
     server: ApiServer | None = None
+    kube: KubeApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
     try:
@@ -157,6 +167,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         server = ApiServer(registry, args.listen, **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
+        kube = await start_kube_api(args, registry, server.service.access,
+                                    server.service.agents)
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         run_loops = None if args.no_loops else _loops()
@@ -166,7 +178,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
             log.info("controlplane.loops not present: serving the API only")
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
-        print(f"corral-controlplane: serving on {server.address}", flush=True)
+        print(f"corral-controlplane: serving on {server.address}"
+              + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if loops_task is not None:
             waiters.append(loops_task)
@@ -184,6 +197,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 await loops_task
         if ops is not None:
             await ops.stop()
+        if kube is not None:
+            await kube.stop()
         if server is not None:
             await server.stop()
         await store.close()

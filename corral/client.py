@@ -1,6 +1,6 @@
 """A synchronous Python client for corral's `Api` gRPC service.
 
-    with Client("127.0.0.1:6443") as c:
+    with Client("127.0.0.1:6445") as c:
         pod = c.get("pods", "web", namespace="default")
         for ev in c.watch("pods", namespace="default"):
             ...
@@ -26,7 +26,7 @@ from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
 T = TypeVar("T")
 
-DEFAULT_ADDRESS = "127.0.0.1:6443"
+DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
 
 
