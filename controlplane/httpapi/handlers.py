@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from controlplane.httpapi import patching
 from controlplane.httpapi.routes import Handler
 
-EXTRA: dict[str, dict[str, Handler]] = {}
+EXTRA: dict[str, dict[str, Handler]] = {
+    "": {"PATCH": patching.patch},
+}

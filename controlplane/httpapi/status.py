@@ -4,7 +4,7 @@ plane's errors become HTTP codes and Kubernetes reasons:
     NotFound        404 NotFound            Conflict      409 Conflict
     AlreadyExists   409 AlreadyExists       Invalid       422 Invalid (details.causes[].field)
     BadRequest      400 BadRequest          Gone          410 Expired
-    MethodNotAllowed 405 MethodNotAllowed
+    MethodNotAllowed 405 MethodNotAllowed  UnsupportedMediaType 415
     Forbidden       403 Forbidden           Unauthenticated 401 Unauthorized
     TooLarge        413 RequestEntityTooLarge  Unavailable 503 ServiceUnavailable
     AgentError      by its gRPC code        anything else 500 InternalError
@@ -29,8 +29,13 @@ class MethodNotAllowed(errors.BadRequest):
     """A method the requested resource does not serve: 405 MethodNotAllowed."""
 
 
+class UnsupportedMediaType(errors.BadRequest):
+    """A body in a format the request does not take (a PATCH's Content-Type): 415."""
+
+
 _BY_CLASS: dict[type[errors.ApiError], tuple[int, str]] = {
     MethodNotAllowed: (405, "MethodNotAllowed"),
+    UnsupportedMediaType: (415, "UnsupportedMediaType"),
     errors.NotFound: (404, "NotFound"),
     errors.AlreadyExists: (409, "AlreadyExists"),
     errors.Conflict: (409, "Conflict"),

@@ -83,7 +83,7 @@ def test_encode_form():
     pod = spec["template"]["spec"]
     assert pod["volumes"] == [{"name": "data", "emptyDir": {}}]
     assert pod["containers"][0]["livenessProbe"]["httpGet"]["port"] == "http"
-    assert "status" not in out
+    assert out["status"] == {}          # Kubernetes always writes the status struct
     json.dumps(out)  # JSON-serialisable
     assert codec.decode(out) == obj
     assert json.loads(codec.to_json(obj)) == out
@@ -92,23 +92,24 @@ def test_encode_form():
 def test_encode_fills_api_version_and_kind():
     pod = core_pb2.Pod()
     pod.metadata.name = "p"
-    out = codec.encode(kinds.wrap(pod))
+    out = codec.encode(kinds.wrap(pod), full=False)
     assert list(out) == ["apiVersion", "kind", "metadata"]
     assert out["apiVersion"] == "v1" and out["kind"] == "Pod"
-    assert codec.encode(pod) == out
+    assert codec.encode(pod, full=False) == out
+    assert list(codec.encode(pod)) == ["apiVersion", "kind", "metadata", "spec", "status"]
     assert codec.encode(api_pb2.Object()) == {}
 
 
 def test_optional_presence_kept():
     obj = codec.decode({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {"replicas": 0}})
     assert obj.replica_set.spec.HasField("replicas")
-    assert codec.encode(obj)["spec"] == {"replicas": 0}
+    assert codec.encode(obj, full=False)["spec"] == {"replicas": 0}
     obj2 = codec.decode({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {}})
     assert not obj2.replica_set.spec.HasField("replicas")
     pod = codec.decode({"apiVersion": "v1", "kind": "Pod",
                         "spec": {"terminationGracePeriodSeconds": 0,
                                  "securityContext": {"runAsNonRoot": False}}})
-    assert codec.encode(pod)["spec"] == {"terminationGracePeriodSeconds": 0,
+    assert codec.encode(pod, full=False)["spec"] == {"terminationGracePeriodSeconds": 0,
                                          "securityContext": {"runAsNonRoot": False}}
 
 
@@ -118,7 +119,7 @@ def test_zero_scalars_omitted():
     pod.spec.restart_policy = ""
     c = pod.spec.containers.add(name="c", image="i")
     c.ports.add(container_port=80)
-    out = codec.encode(pod)
+    out = codec.encode(pod, full=False)
     assert out["spec"] == {"containers": [{"name": "c", "image": "i",
                                            "ports": [{"containerPort": 80}]}]}
 
@@ -354,15 +355,18 @@ def _pods(draw):
 def test_roundtrip_property(pod):
     obj = kinds.wrap(pod)
     encoded = codec.encode(obj, precise=True)
-    assert codec.decode(encoded) == obj
+    # equal but for empty structs Kubernetes always writes (`status {}` reads back unset)
+    assert codec.encode(codec.decode(encoded), precise=True, full=True) == \
+        codec.encode(obj, precise=True, full=True)
     # and through JSON text
-    assert codec.decode(json.loads(json.dumps(encoded))) == obj
+    assert codec.decode(json.loads(json.dumps(encoded))) == codec.decode(encoded)
     # the default (seconds) form differs at most in sub-second timestamps
     trimmed = api_pb2.Object()
     trimmed.CopyFrom(obj)
     if obj.pod.metadata.HasField("creation_timestamp"):
         trimmed.pod.metadata.creation_timestamp.nanos = 0
-    assert codec.decode(codec.encode(obj)) == trimmed
+    assert codec.encode(codec.decode(codec.encode(obj)), precise=True, full=True) == \
+        codec.encode(trimmed, precise=True, full=True)
 
 
 # ---- property: arbitrary input gives a DecodeError, never a crash -----------
@@ -405,8 +409,35 @@ def test_encode_list():
     pod = core_pb2.Pod()
     pod.metadata.name = "a"
     lst = api_pb2.ObjectList(items=[kinds.wrap(pod)], resource_version="42")
-    out = codec.encode_list(lst)
+    out = codec.encode_list(lst, full=False)
     assert out == {"apiVersion": "v1", "kind": "List",
                    "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}],
                    "metadata": {"resourceVersion": "42"}}
-    assert codec.encode_list([kinds.wrap(pod)])["items"] == out["items"]
+    assert codec.encode_list([kinds.wrap(pod)], full=False)["items"] == out["items"]
+
+
+def test_fields_kubernetes_always_writes_are_there():
+    """restartCount: 0, ready: false, lastProbeTime: null... as kubectl shows them."""
+    pod = core_pb2.Pod()
+    pod.metadata.name = "p"
+    pod.spec.containers.add(name="c")
+    pod.status.container_statuses.add(name="c")
+    pod.status.conditions.add(type="Ready", status="False")
+    out = codec.encode(pod)
+    cs = out["status"]["containerStatuses"][0]
+    assert (cs["ready"], cs["restartCount"], cs["image"], cs["imageID"]) == (False, 0, "", "")
+    assert cs["state"] == {} and cs["lastState"] == {}
+    assert out["status"]["conditions"][0]["lastProbeTime"] is None
+    assert out["spec"]["containers"][0]["resources"] == {}
+    assert out["metadata"]["creationTimestamp"] is None
+    node = codec.encode(core_pb2.Node())
+    assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 0}}
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == ""
+    deploy = codec.encode(kinds.wrap(apps_pb2.Deployment()))
+    assert deploy["spec"]["selector"] is None           # a pointer: null, like Go's nil
+    assert deploy["spec"]["template"]["metadata"] == {"creationTimestamp": None}
+    # and it reads back as the same object: {} of such a struct is the struct unset
+    pod.api_version, pod.kind = "v1", "Pod"
+    back = codec.decode(codec.encode(kinds.wrap(pod)))
+    assert back == kinds.wrap(pod)
+    assert not back.pod.status.container_statuses[0].HasField("state")

@@ -1,0 +1,41 @@
+"""PATCH: the patch type from the Content-Type (JSON patch, merge patch, strategic merge
+patch, server-side apply), applied by controlplane/apiserver/patching.py (the same code
+as the `Patch` RPC) or, for apply, by the field manager."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from controlplane.apiserver import patching
+from controlplane.httpapi.call import Call, encode, respond
+from controlplane.httpapi.status import UnsupportedMediaType
+from proto import api_pb2
+from proto.patch import CONTENT_TYPES
+
+
+def patch_kind(call: Call) -> str:
+    ctype = call.request.content_type
+    kind = CONTENT_TYPES.get(ctype)
+    if kind is None:
+        raise UnsupportedMediaType(
+            f'the body of the request was in an unknown format - accepted media types '
+            f'include: {", ".join(CONTENT_TYPES)} (got "{ctype}")')
+    return kind
+
+
+async def patch(call: Call) -> web.StreamResponse:
+    t = call.target
+    kind = patch_kind(call)
+    status = t.subresource == "status"
+    if kind == "apply":
+        raise UnsupportedMediaType("server-side apply is not served yet")
+    body = await call.body()
+    verb = "update_status" if status else "update"
+
+    def authorize(new: api_pb2.Object, old: api_pb2.Object) -> None:
+        call.house.access.check(verb, t.resource, call.namespace, t.name, new, old)
+
+    obj = await patching.patch(call.house.registry, t.resource, call.namespace, t.name, kind,
+                               body, status=status, dry_run=call.dry_run,
+                               authorize=authorize)
+    return respond(encode(obj))
