@@ -74,7 +74,7 @@ async def delete_options(call: Call) -> DeleteOptions:
                          str(pre.get("resourceVersion") or ""), bool(dry) or call.dry_run)
 
 
-async def _delete_one(call: Call, name: str, opts: DeleteOptions) -> api_pb2.Object:
+async def delete_one(call: Call, name: str, opts: DeleteOptions) -> api_pb2.Object:
     t, ns = call.target, call.namespace
     await call.house.access.check_delete(t.resource, ns, name, opts.grace_period_seconds)
     rv = opts.resource_version
@@ -94,7 +94,7 @@ async def _delete_one(call: Call, name: str, opts: DeleteOptions) -> api_pb2.Obj
 
 async def delete(call: Call) -> web.StreamResponse:
     opts = await delete_options(call)
-    gone = await _delete_one(call, call.target.name, opts)
+    gone = await delete_one(call, call.target.name, opts)
     pending = o.meta(gone).HasField("deletion_timestamp") and not opts.dry_run
     return respond(encode(gone), 202 if pending and len(o.meta(gone).finalizers) else 200)
 
@@ -110,7 +110,7 @@ async def delete_collection(call: Call) -> web.StreamResponse:
     deleted = []
     for obj in lst.items:
         try:
-            deleted.append(await _delete_one(call, o.meta(obj).name, opts))
+            deleted.append(await delete_one(call, o.meta(obj).name, opts))
         except errors.NotFound:
             continue
     return respond({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
