@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images
+from controlplane.apiserver import attach, imageload, images, top
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
@@ -212,37 +212,14 @@ class ApiService(api_pb2_grpc.ApiServicer):
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
 
     async def _nodes(self, name: str) -> list[str]:
-        if name:
-            return [name]
-        lst = await self.registry.list("nodes")
-        return [n.node.metadata.name for n in lst.items]
+        return await top.node_names(self.registry, name)
 
     @unary
     async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
         kind = o.kind_named(request.resource).resource if request.resource else "pods"
         self.access.check("proxy", kind, request.namespace, request.name)
-        stats_req = agent_pb2.StatsRequest()
-        if kind == "nodes":
-            nodes = await self._nodes(request.name)
-        elif kind == "pods":
-            stats_req.namespace, stats_req.pod = request.namespace, request.name
-            if request.name:
-                _, _, pod = await self.agents.stub_for_pod(request.namespace, request.name)
-                nodes = [pod.pod.spec.node_name]
-            else:
-                nodes = await self._nodes("")
-        else:
-            raise errors.BadRequest(f"top: {request.resource!r} is not pods or nodes")
-        answers = await self._each_node(nodes, lambda stub: stub.Stats(stats_req, timeout=10))
-        resp = api_pb2.TopResponse()
-        for node, stats in answers:
-            if kind == "nodes":
-                ns = resp.nodes.add()
-                ns.CopyFrom(stats.node)
-                ns.name = ns.name or node
-            else:
-                resp.pods.extend(stats.pods)
-        return resp
+        return await top.top(self.registry, self.agents, kind, request.namespace,
+                             request.name)
 
     # images on the nodes: controlplane/apiserver/images.py
     NodeImages = unary(images.node_images)
@@ -301,23 +278,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
-        """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
-        async def one(node: str) -> tuple[str, T]:
-            stub, addr = await self.agents.stub_for_node(node)
-            with agent_call(node, addr):
-                return node, await call(stub)
-
-        results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
-        answers = [r for r in results if not isinstance(r, BaseException)]
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for f in failures:
-            if not isinstance(f, errors.Unavailable | errors.NotFound | AgentError):
-                raise f
-        if failures and (not answers or len(nodes) == 1):
-            raise failures[0]
-        for f in failures:
-            log.info("skipping a node: %s", f)
-        return answers
+        return await top.each_node(self.agents, nodes, call)
 
 
 def _token_message(t: TokenInfo) -> api_pb2.BootstrapToken:

@@ -9,7 +9,7 @@ import platform
 import sys
 from typing import Any
 
-from controlplane.httpapi import paths
+from controlplane.httpapi import metrics, paths
 from proto import kinds
 
 KUBE_MAJOR, KUBE_MINOR = "1", "37"    # the Kubernetes API release the door follows
@@ -23,10 +23,8 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 NO_DELETECOLLECTION = frozenset({"namespaces"})
 
 
-class Extra:
-    """Groups served beside the table's kinds (metrics.k8s.io), registered by their room."""
-
-    groups: dict[paths.GroupVersion, list[dict[str, Any]]] = {}
+# groups served beside the table's kinds
+EXTRA_GROUPS: dict[paths.GroupVersion, list[dict[str, Any]]] = {metrics.GV: metrics.RESOURCES}
 
 
 def _verbs(k: kinds.Kind) -> list[str]:
@@ -68,13 +66,13 @@ def resource_list(gv: paths.GroupVersion) -> dict[str, Any]:
             if s["group"]:
                 item["group"], item["version"] = s["group"], s["version"]
             resources.append(item)
-    resources.extend(Extra.groups.get(gv, []))
+    resources.extend(EXTRA_GROUPS.get(gv, []))
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv.api_version,
             "resources": resources}
 
 
 def all_group_versions() -> list[paths.GroupVersion]:
-    return [*paths.group_versions(), *(gv for gv in Extra.groups if gv.group)]
+    return [*paths.group_versions(), *(gv for gv in EXTRA_GROUPS if gv.group)]
 
 
 def api_versions(server_address: str) -> dict[str, Any]:

@@ -78,6 +78,8 @@ def discovery_answer(path: str, accept: str, server_address: str,
     target = paths.parse(path)
     if isinstance(target, paths.GroupVersion):
         return respond(discovery.resource_list(target))
+    if path.rstrip("/") == discovery.metrics.GV.prefix:
+        return respond(discovery.resource_list(discovery.metrics.GV))
     return None
 
 

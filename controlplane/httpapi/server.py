@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from controlplane import errors
-from controlplane.httpapi import paths, routes, status
+from controlplane.httpapi import metrics, paths, routes, status
 from controlplane.httpapi.call import Call, House, dumps
 from controlplane.httpapi.tls import CertIdentities
 from controlplane.security.identity import current_identity_var
@@ -120,6 +120,8 @@ class KubeApiServer:
             if doc is not None:
                 return doc
         if request.method == "GET":
-            return routes.discovery_answer(path, request.headers.get("Accept", ""),
-                                           self.address, self.corral_version)
-        return None
+            answer = routes.discovery_answer(path, request.headers.get("Accept", ""),
+                                             self.address, self.corral_version)
+            if answer is not None:
+                return answer
+        return await metrics.answer(self.house, request)
