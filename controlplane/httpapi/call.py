@@ -37,6 +37,7 @@ class Call:
     request: web.Request
     target: Target
     house: House
+    body_name: str = ""        # the name in a created object's body, for error wording
 
     # -- what the request says ------------------------------------------------
 
@@ -66,7 +67,7 @@ class Call:
     @property
     def subject(self) -> Subject:
         k = self.target.kind
-        return Subject(self.target.resource, k.group, self.target.name)
+        return Subject(self.target.resource, k.group, self.target.name or self.body_name)
 
     @property
     def namespace(self) -> str:
@@ -131,6 +132,7 @@ class Call:
                                     f"name on the URL ({self.target.name})")
         if self.target.name:
             m.name = self.target.name
+        self.body_name = m.name
 
 
 def _format(ctype: str) -> str:

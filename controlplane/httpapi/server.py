@@ -83,7 +83,7 @@ class KubeApiServer:
             self._runner = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        subject = status.Subject()
+        call: Call | None = None
         try:
             if request.path not in PUBLIC:
                 self._authenticate(request)
@@ -94,12 +94,11 @@ class KubeApiServer:
             if not isinstance(target, paths.Target):
                 raise errors.NotFound("the server could not find the requested resource")
             call = Call(request, target, self.house)
-            subject = call.subject
             return await routes.object_handler(call, self.extra)(call)
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            code, doc = status.status_of(e, subject)
+            code, doc = status.status_of(e, call.subject if call is not None else None)
             return web.Response(body=dumps(doc), status=code, content_type="application/json")
 
     def _authenticate(self, request: web.Request) -> None:
