@@ -67,6 +67,8 @@ class ApiStub:
     CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]
     ListTokens: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]
     DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
+    Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -102,6 +104,8 @@ class ApiAsyncStub(ApiStub):
     CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]  # type: ignore[assignment]
     ListTokens: _aio.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]  # type: ignore[assignment]
     DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
+    Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -284,5 +288,13 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.DeleteTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.DeleteTokenResponse, _abc.Awaitable[_api_pb2.DeleteTokenResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Patch(
+        self,
+        request: _api_pb2.PatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

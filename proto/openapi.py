@@ -27,7 +27,9 @@ META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 TIME, MICRO_TIME = META + "Time", META + "MicroTime"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
-_WELL_KNOWN = {"google.protobuf.Timestamp": TIME, "corral.v1.IntOrString": INT_OR_STRING}
+FIELDS_V1 = META + "FieldsV1"
+_WELL_KNOWN = {"google.protobuf.Timestamp": TIME, "corral.v1.IntOrString": INT_OR_STRING,
+               "google.protobuf.Struct": FIELDS_V1}
 _SCALARS = {
     FieldDescriptor.CPPTYPE_BOOL: {"type": "boolean"},
     FieldDescriptor.CPPTYPE_INT32: {"type": "integer", "format": "int32"},
@@ -47,6 +49,8 @@ SHARED: dict[str, dict[str, Any]] = {
                                 "precision.", "type": "string", "format": "date-time"},
     INT_OR_STRING: {"description": "IntOrString is a type that can hold an int32 or a "
                                    "string.", "type": "string", "format": "int-or-string"},
+    FIELDS_V1: {"description": "FieldsV1 stores a set of fields in a data structure like a "
+                               "Trie, in JSON format.", "type": "object"},
     QUANTITY: {"description": "Quantity is a fixed-point representation of a number "
                               "(\"250m\", \"128Mi\", \"1\").", "type": "string"},
 }

@@ -14,11 +14,15 @@ Server-side apply ("apply") is in controlplane/apiserver/fieldmanager/.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import yaml
+
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.fieldmanager.entries import track
 from controlplane.apiserver.registry import Registry
 from proto import api_pb2, codec, kinds
 from proto.patch import PatchError, apply_patch
@@ -26,6 +30,18 @@ from proto.patch import PatchError, apply_patch
 Object = api_pb2.Object
 Authorize = Callable[[Object, Object], None]
 RETRIES = 10
+
+
+def parse(kind: str, text: str) -> Any:
+    """A patch's text: JSON (YAML too for apply, as kubectl --server-side sends)."""
+    if kind not in ("json", "merge", "strategic", "apply"):
+        raise errors.BadRequest(f'unknown patch type "{kind}": use json, merge, strategic '
+                                "or apply")
+    try:
+        return yaml.safe_load(text) if kind == "apply" else json.loads(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise errors.BadRequest(f"the patch is not valid {'YAML' if kind == 'apply' else 'JSON'}"
+                                f": {e}") from None
 
 
 def patched(cur: Object, kind: str, patch: Any) -> Object:
@@ -56,7 +72,7 @@ def patched(cur: Object, kind: str, patch: Any) -> Object:
 
 async def patch(registry: Registry, resource: str, namespace: str, name: str, kind: str,
                 body: Any, *, status: bool = False, dry_run: bool = False,
-                authorize: Authorize | None = None) -> Object:
+                authorize: Authorize | None = None, manager: str = "") -> Object:
     for _ in range(RETRIES):
         cur = await registry.get(resource, namespace, name)
         rv = o.meta(cur).resource_version
@@ -70,6 +86,8 @@ async def patch(registry: Registry, resource: str, namespace: str, name: str, ki
         same = _same(new, cur, status)
         if same:
             return cur
+        if manager:   # the fields it changed become its own (metadata.managedFields)
+            track(cur, new, manager, "status" if status else "")
         if authorize is not None:
             authorize(new, cur)
         try:

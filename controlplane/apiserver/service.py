@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images, top
+from controlplane.apiserver import attach, imageload, images, patching, top
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
@@ -29,6 +29,7 @@ from controlplane.apiserver.agents import (
     ChannelFactory,
     agent_call,
 )
+from controlplane.apiserver.fieldmanager import apply as ssa
 from controlplane.apiserver.registry import Registry
 from controlplane.security import authn
 from controlplane.security import join as joining
@@ -160,6 +161,30 @@ class ApiService(api_pb2_grpc.ApiServicer):
             request.resource, request.namespace, request.name, grace_period_seconds=grace,
             propagation_policy=request.propagation_policy or "Background",
             resource_version=request.resource_version, dry_run=request.dry_run)
+
+    @unary
+    async def Patch(self, request: api_pb2.PatchRequest, context: Ctx) -> api_pb2.Object:
+        """Any of the four patch types (controlplane/apiserver/patching.py)."""
+        k = o.kind_named(request.resource)
+        ns = (request.namespace or "default") if k.namespaced else ""
+        if request.subresource not in ("", "status"):
+            raise errors.BadRequest(f'patch: no subresource "{request.subresource}"')
+        body = patching.parse(request.type, request.patch)
+        if request.type == "apply":
+            def check_apply(new: api_pb2.Object, old: api_pb2.Object | None) -> None:
+                self.access.check("apply", k.resource, ns, request.name, new, old)
+
+            return await ssa.apply(self.registry, k.resource, ns, request.name, body,
+                                   request.field_manager, force=request.force,
+                                   dry_run=request.dry_run, authorize=check_apply)
+        verb = "update_status" if request.subresource == "status" else "update"
+
+        def check(new: api_pb2.Object, old: api_pb2.Object) -> None:
+            self.access.check(verb, k.resource, ns, request.name, new, old)
+
+        return await patching.patch(self.registry, k.resource, ns, request.name, request.type,
+                                    body, status=request.subresource == "status",
+                                    dry_run=request.dry_run, authorize=check)
 
     @unary
     async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:

@@ -29,6 +29,8 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
     for f in o.SYSTEM_META:
         m.ClearField(f)
     m.uid, m.generation = om.uid, om.generation
+    if not len(m.managed_fields):   # a writer that does not know them keeps them
+        m.managed_fields.extend(om.managed_fields)
     for f in ("creation_timestamp", "deletion_timestamp"):
         if om.HasField(f):
             getattr(m, f).CopyFrom(getattr(om, f))

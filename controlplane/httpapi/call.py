@@ -15,6 +15,7 @@ from aiohttp import web
 from controlplane import errors
 from controlplane.apiserver.access import Access
 from controlplane.apiserver.agents import Agents
+from controlplane.apiserver.fieldmanager.entries import manager_from
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi.paths import Target
 from controlplane.httpapi.status import Subject
@@ -63,6 +64,12 @@ class Call:
             if v != "All":
                 raise errors.BadRequest(f'dryRun: unsupported value "{v}" (only "All")')
         return bool(values)
+
+    @property
+    def manager(self) -> str:
+        """The field manager of a write: fieldManager, else the user agent's program."""
+        return manager_from(self.param("fieldManager"),
+                            self.request.headers.get("User-Agent", ""))
 
     @property
     def subject(self) -> Subject:

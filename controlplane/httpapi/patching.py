@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from controlplane.apiserver import patching
+from controlplane.apiserver.fieldmanager import apply as ssa
 from controlplane.httpapi.call import Call, encode, respond
 from controlplane.httpapi.status import UnsupportedMediaType
 from proto import api_pb2
@@ -27,9 +28,18 @@ async def patch(call: Call) -> web.StreamResponse:
     t = call.target
     kind = patch_kind(call)
     status = t.subresource == "status"
-    if kind == "apply":
-        raise UnsupportedMediaType("server-side apply is not served yet")
     body = await call.body()
+    if kind == "apply":
+        if status:
+            raise UnsupportedMediaType("server-side apply of the status is not served")
+
+        def check_apply(new: api_pb2.Object, old: api_pb2.Object | None) -> None:
+            call.house.access.check("apply", t.resource, call.namespace, t.name, new, old)
+
+        applied = await ssa.apply(call.house.registry, t.resource, call.namespace, t.name,
+                                  body, call.param("fieldManager"), force=call.flag("force"),
+                                  dry_run=call.dry_run, authorize=check_apply)
+        return respond(encode(applied))
     verb = "update_status" if status else "update"
 
     def authorize(new: api_pb2.Object, old: api_pb2.Object) -> None:
@@ -37,5 +47,5 @@ async def patch(call: Call) -> web.StreamResponse:
 
     obj = await patching.patch(call.house.registry, t.resource, call.namespace, t.name, kind,
                                body, status=status, dry_run=call.dry_run,
-                               authorize=authorize)
+                               authorize=authorize, manager=call.manager)
     return respond(encode(obj))

@@ -22,6 +22,7 @@ import grpc
 
 from controlplane import errors
 from controlplane.apiserver.agents import AgentError
+from controlplane.apiserver.fieldmanager.apply import ApplyConflict
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,10 @@ def failure(code: int, reason: str, message: str, subject: Subject | None = None
             details["group"] = subject.group
         if subject.resource:
             details["kind"] = subject.resource
+    if isinstance(e, ApplyConflict):
+        details["causes"] = [{"reason": "FieldManagerConflict", "field": path,
+                              "message": f'conflict with "{manager}" using {av}'}
+                             for manager, av, path in e.conflicts]
     if isinstance(e, errors.Invalid):
         details["causes"] = [{"reason": _cause_reason(fe.message), "message": fe.message,
                               "field": fe.path} for fe in e.errors]

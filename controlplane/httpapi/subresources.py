@@ -15,6 +15,7 @@ from aiohttp import web
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.fieldmanager.entries import track
 from controlplane.httpapi import status
 from controlplane.httpapi.call import Call, respond
 from controlplane.httpapi.patching import patch_kind
@@ -63,6 +64,7 @@ async def _set_scale(call: Call, change: Any) -> web.StreamResponse:
         o.msg(obj).spec.replicas = replicas
         o.meta(obj).resource_version = want_rv or o.meta(cur).resource_version
         call.house.access.check("update", t.resource, call.namespace, t.name, obj, cur)
+        track(cur, obj, call.manager, "scale")
         try:
             written = await call.house.registry.update(obj, dry_run=call.dry_run)
         except errors.Conflict:

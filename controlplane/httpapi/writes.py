@@ -14,6 +14,7 @@ from aiohttp import web
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.fieldmanager.entries import track
 from controlplane.httpapi.call import Call, encode, respond
 from proto import api_pb2
 
@@ -24,12 +25,20 @@ async def create(call: Call) -> web.StreamResponse:
                                 "/namespaces/<namespace>/")
     obj = await call.object()
     await call.house.access.check_write("create", obj)
+    track(None, obj, call.manager)
     created = await call.house.registry.create(obj, dry_run=call.dry_run)
     return respond(encode(created), 201)
 
 
 async def update(call: Call) -> web.StreamResponse:
     obj = await call.object()
+    t = call.target
+    try:
+        cur: api_pb2.Object | None = await call.house.registry.get(t.resource, call.namespace,
+                                                                   t.name)
+    except errors.NotFound:
+        cur = None
+    track(cur, obj, call.manager, t.subresource)
     if call.target.subresource == "status":
         await call.house.access.check_write("update_status", obj)
         if call.dry_run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from proto import api_pb2, kinds
 from proto.codec.descriptors import (
     INT_OR_STRING,
+    STRUCT,
     TIMESTAMP,
     FieldDesc,
     MsgDesc,
@@ -145,6 +147,13 @@ def _decode_message_value(target: Message, value: object, path: str) -> None:
     if name == TIMESTAMP:
         assert isinstance(target, Timestamp)
         target.CopyFrom(decode_timestamp(value, path))
+    elif name == STRUCT:
+        if not isinstance(value, Mapping):
+            raise DecodeError(path, f"expected object, got {describe_value(value)}")
+        try:
+            json_format.ParseDict(dict(value), target)
+        except json_format.ParseError as e:
+            raise DecodeError(path, str(e)) from None
     elif name == INT_OR_STRING:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise DecodeError(path, f"expected integer or string, got {describe_value(value)}")

@@ -8,13 +8,21 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from proto import api_pb2, kinds
-from proto.codec.descriptors import INT_OR_STRING, TIMESTAMP, FieldDesc, is_map, zero_value
+from proto.codec.descriptors import (
+    INT_OR_STRING,
+    STRUCT,
+    TIMESTAMP,
+    FieldDesc,
+    is_map,
+    zero_value,
+)
 from proto.codec.presence import ALWAYS, NULL_WHEN_UNSET
 
 
@@ -135,6 +143,8 @@ def _encode_value(fd: FieldDesc, value: Any, precise: bool, full: bool) -> Any:
         if name == INT_OR_STRING:
             which = value.WhichOneof("value")
             return None if which is None else getattr(value, which)
+        if name == STRUCT:
+            return json_format.MessageToDict(value)
         return _encode_message(value, precise, full)
     if fd.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")

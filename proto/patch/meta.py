@@ -93,7 +93,8 @@ def child(desc: Any, json_name: str) -> Any:
     if mt.GetOptions().map_entry:
         value = mt.fields_by_name["value"]
         return value.message_type
-    if mt.full_name in ("google.protobuf.Timestamp", "corral.v1.IntOrString"):
+    if mt.full_name in ("google.protobuf.Timestamp", "corral.v1.IntOrString",
+                        "google.protobuf.Struct"):
         return None
     return mt
 
