@@ -164,6 +164,17 @@ class Client:
         resp = self._unary(self._stub.Apply, api_pb2.ApplyRequest(object=obj, dry_run=dry_run))
         return resp.object, resp.result
 
+    def patch(self, resource: str, name: str, namespace: str, patch_type: str, patch: str, *,
+              subresource: str = "", dry_run: bool = False, field_manager: str = "",
+              force: bool = False) -> api_pb2.Object:
+        """A patch of one object: patch_type json, merge, strategic or apply."""
+        resource = resource_name(resource)
+        req = api_pb2.PatchRequest(resource=resource, name=name,
+                                   namespace=_scoped_namespace(resource, namespace),
+                                   type=patch_type, patch=patch, subresource=subresource,
+                                   dry_run=dry_run, field_manager=field_manager, force=force)
+        return self._unary(self._stub.Patch, req)
+
     def delete(self, resource: str, name: str, namespace: str = "", *,
                grace_period_seconds: int | None = None, propagation_policy: str = "",
                resource_version: str = "", dry_run: bool = False) -> api_pb2.Object:

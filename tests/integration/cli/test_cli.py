@@ -115,7 +115,13 @@ def test_get_yaml_round_trips_into_apply(corral: Corral, tmp_path: Path) -> None
     f.write_text(r.out)
     r = corral("apply", "-f", str(f))
     assert r.code == 0, r.err
-    assert r.out == "deployment.apps/web unchanged\n"
+    # as with kubectl: the file (with the defaults the server filled in) is now the
+    # applied configuration (the annotation); the object itself does not change
+    assert r.out == "deployment.apps/web configured\n"
+    after = yaml.safe_load(corral("get", "deploy", "web", "-n", ns, "-o", "yaml").out)
+    assert after["spec"] == doc["spec"] and after["metadata"]["generation"] == \
+        doc["metadata"]["generation"]
+    assert corral("apply", "-f", str(f)).out == "deployment.apps/web unchanged\n"
     r = corral("get", "deploy", "-n", ns, "-o", "json")
     assert r.code == 0 and '"kind": "List"' in r.out
 
@@ -311,3 +317,35 @@ def test_get_watch_streams_new_rows(corral: Corral, client: Client) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_apply_is_a_merge_and_server_side_apply_owns_fields(corral: Corral) -> None:
+    ns = unique_ns(corral)
+    web = (MANIFESTS / "web-deployment.yaml").read_text()
+    no_replicas = web.replace("  replicas: 3\n", "")
+    assert corral("apply", "-n", ns, "-f", "-", stdin=no_replicas).code == 0
+    assert corral("scale", "deploy/web", "-n", ns, "--replicas", "5").code == 0
+    labelled = no_replicas.replace("    app: web\nspec:", "    app: web\n    tier: front\nspec:")
+    r = corral("apply", "-n", ns, "-f", "-", stdin=labelled)
+    assert r.out == "deployment.apps/web configured\n", r.err
+    d = yaml.safe_load(corral("get", "deploy", "web", "-n", ns, "-o", "yaml").out)
+    assert d["spec"]["replicas"] == 5                    # set by scale, not in the file
+    assert d["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    r = corral("apply", "-n", ns, "-f", "-", stdin=no_replicas)
+    assert yaml.safe_load(corral("get", "deploy", "web", "-n", ns, "-o", "yaml").out)[
+        "metadata"]["labels"] == {"app": "web"}         # only the last file had it
+
+    config = web.replace("name: web", "name: ssa", 1)
+    r = corral("apply", "--server-side", "-n", ns, "-f", "-", stdin=config)
+    assert r.out == "deployment.apps/ssa serverside-applied\n", r.err
+    other = config.replace("replicas: 3", "replicas: 4")
+    r = corral("apply", "--server-side", "--field-manager", "other", "-n", ns, "-f", "-",
+               stdin=other)
+    assert r.code == 1 and 'conflict with "corral"' in r.err and ".spec.replicas" in r.err
+    r = corral("apply", "--server-side", "--field-manager", "other", "--force-conflicts",
+               "-n", ns, "-f", "-", stdin=other)
+    assert r.code == 0, r.err
+    d = yaml.safe_load(corral("get", "deploy", "ssa", "-n", ns, "-o", "yaml").out)
+    assert d["spec"]["replicas"] == 4
+    assert {(e["manager"], e["operation"]) for e in d["metadata"]["managedFields"]} == \
+        {("corral", "Apply"), ("other", "Apply")}
