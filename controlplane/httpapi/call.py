@@ -5,6 +5,7 @@ answers every handler shares.
 
 from __future__ import annotations
 
+import collections
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from controlplane.apiserver.fieldmanager.entries import manager_from
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi.paths import Target
 from controlplane.httpapi.status import Subject
-from proto import api_pb2, codec
+from proto import api_pb2, codec, kinds
 
 MAX_BODY = 3 * 1024 * 1024     # Kubernetes' limit for a request body
 
@@ -156,3 +157,35 @@ def respond(doc: Any, status: int = 200) -> web.Response:
 
 def encode(obj: api_pb2.Object) -> dict[str, Any]:
     return codec.encode(obj)
+
+
+class _Encoded:
+    """Objects' JSON by (kind, namespace, name, uid, resourceVersion): a stored version
+    never changes, and a watch event goes to many watchers, a list to many clients."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self.cache: collections.OrderedDict[tuple[str, ...], bytes] = \
+            collections.OrderedDict()
+
+    def __call__(self, obj: api_pb2.Object) -> bytes:
+        m = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
+        if not m.resource_version:
+            return dumps(encode(obj))
+        key = (obj.WhichOneof("kind") or "", m.namespace, m.name, m.uid, m.resource_version)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.cache.move_to_end(key)
+            return hit
+        data = dumps(encode(obj))
+        self.cache[key] = data
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return data
+
+
+encoded = _Encoded()
+
+
+def respond_raw(data: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=data, status=status, content_type="application/json")

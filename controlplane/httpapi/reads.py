@@ -15,7 +15,7 @@ from aiohttp import web
 
 from controlplane import errors
 from controlplane.httpapi import tables
-from controlplane.httpapi.call import Call, encode, respond
+from controlplane.httpapi.call import Call, dumps, encoded, respond, respond_raw
 from proto import api_pb2, kinds
 
 
@@ -26,7 +26,7 @@ async def get(call: Call) -> web.StreamResponse:
     if call.accepts_table():
         return respond(tables.table([obj], t.resource,
                                     include_object=call.param("includeObject", "Metadata")))
-    return respond(encode(obj))
+    return respond_raw(encoded(obj))
 
 
 async def list_(call: Call) -> web.StreamResponse:
@@ -45,8 +45,10 @@ async def list_(call: Call) -> web.StreamResponse:
     if token:
         meta["continue"] = token
         meta["remainingItemCount"] = remaining
-    return respond({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
-                    "metadata": meta, "items": [encode(i) for i in items]})
+    head = dumps({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
+                  "metadata": meta})
+    return respond_raw(head[:-1] + b',"items":[' + b",".join(encoded(i) for i in items)
+                       + b"]}")
 
 
 def page(items: list[api_pb2.Object], rv: str, limit: int | None, token: str,

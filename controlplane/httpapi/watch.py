@@ -24,7 +24,7 @@ from aiohttp import web
 
 from controlplane import errors
 from controlplane.httpapi import status, tables
-from controlplane.httpapi.call import Call, dumps, encode
+from controlplane.httpapi.call import Call, dumps, encoded
 from proto import api_pb2
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
@@ -52,14 +52,14 @@ async def watch(call: Call) -> web.StreamResponse:
     def frame(kind: str, obj: api_pb2.Object | dict[str, Any]) -> bytes:
         nonlocal first_table
         if isinstance(obj, dict):
-            doc = obj
+            data = dumps(obj)
         elif as_table and kind != "BOOKMARK":
-            doc = tables.table([obj], t.resource, include_object=include,
-                               headers=first_table)
+            data = dumps(tables.table([obj], t.resource, include_object=include,
+                                      headers=first_table))
             first_table = False
         else:
-            doc = encode(obj)
-        return dumps({"type": kind, "object": doc}) + b"\n"
+            data = encoded(obj)
+        return b'{"type":"' + kind.encode() + b'","object":' + data + b"}\n"
 
     async def events() -> AsyncIterator[bytes]:
         start = rv
