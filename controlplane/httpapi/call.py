@@ -19,7 +19,7 @@ from controlplane.apiserver.agents import Agents
 from controlplane.apiserver.fieldmanager.entries import manager_from
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi.paths import Target
-from controlplane.httpapi.status import Subject
+from controlplane.httpapi.status import Subject, UnsupportedMediaType
 from proto import api_pb2, codec, kinds
 
 MAX_BODY = 3 * 1024 * 1024     # Kubernetes' limit for a request body
@@ -93,8 +93,11 @@ class Call:
             raise errors.TooLarge(f"the request body is {len(raw)} bytes, over the "
                                   f"{MAX_BODY} bytes limit")
         ctype = self.request.content_type
-        if "protobuf" in ctype:
-            raise errors.BadRequest("protobuf bodies are not served: send JSON or YAML")
+        if "protobuf" in ctype or "cbor" in ctype:
+            raise UnsupportedMediaType(
+                f'the body of the request was in an unknown format - accepted media types '
+                f'include: application/json, application/yaml (got "{ctype}"; Kubernetes\' '
+                "protobuf is not served)")
         if not raw.strip():
             raise errors.BadRequest("the request has no body")
         try:
