@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         metrics.watch_source(server.service.open_watches)
         await server.start()
         kube = await start_kube_api(args, registry, server.service.access,
-                                    server.service.agents)
+                                    server.service.agents, metrics.observe_kube)
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         run_loops = None if args.no_loops else _loops()

@@ -19,7 +19,7 @@ from controlplane.apiserver.agents import Agents
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi import handlers, openapi, tls
 from controlplane.httpapi.call import House
-from controlplane.httpapi.server import KubeApiServer
+from controlplane.httpapi.server import KubeApiServer, Observe
 
 KUBE_PORT = 6443
 
@@ -43,7 +43,7 @@ def _version() -> str:
 
 
 async def start(args: argparse.Namespace, registry: Registry, access: Access,
-                agents: Agents) -> KubeApiServer | None:
+                agents: Agents, observe: Observe | None = None) -> KubeApiServer | None:
     listen = kube_listen(args)
     if not listen:
         return None
@@ -58,6 +58,6 @@ async def start(args: argparse.Namespace, registry: Registry, access: Access,
     house = House(registry, access, agents)
     server = KubeApiServer(house, listen, ssl_context=ssl_context,
                            corral_version=_version(), extra=handlers.EXTRA,
-                           documents=openapi.documents)
+                           documents=openapi.documents, observe=observe)
     await server.start()
     return server

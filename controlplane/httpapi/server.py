@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -29,6 +30,9 @@ from controlplane.security.identity import current_identity_var
 log = logging.getLogger(__name__)
 
 PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# after each request: (HTTP method, resource[/subresource] or "", HTTP status, seconds)
+Observe = Callable[[str, str, int, float], None]
 
 
 class KubeApiServer:
@@ -39,13 +43,15 @@ class KubeApiServer:
     def __init__(self, house: House, listen: str, *, ssl_context: ssl.SSLContext | None = None,
                  corral_version: str = "0.0.0",
                  extra: Mapping[str, Mapping[str, routes.Handler]] | None = None,
-                 documents: routes.Documents | None = None) -> None:
+                 documents: routes.Documents | None = None,
+                 observe: Observe | None = None) -> None:
         self.house = house
         self.listen = listen
         self.ssl_context = ssl_context
         self.corral_version = corral_version
         self.extra = {k: dict(v) for k, v in (extra or {}).items()}
         self.documents = documents
+        self.observe = observe
         self.identities = CertIdentities()
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -83,6 +89,22 @@ class KubeApiServer:
             self._runner = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        t0 = time.monotonic()
+        code, resource = 500, ""
+        try:
+            resp = await self._handle(request)
+            code = resp.status
+            target = paths.parse(request.path)
+            if isinstance(target, paths.Target):
+                resource = target.resource + (f"/{target.subresource}"
+                                              if target.subresource else "")
+            return resp
+        finally:
+            if self.observe is not None:
+                method = request.method if request.method in METHODS else "other"
+                self.observe(method, resource, code, time.monotonic() - t0)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         call: Call | None = None
         try:
             if request.path not in PUBLIC:
