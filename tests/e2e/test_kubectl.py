@@ -100,6 +100,27 @@ def test_apply_is_a_three_way_merge(kubectl: Kubectl) -> None:
         kubectl.run("delete", "deploy", name, "--ignore-not-found", check=False)
 
 
+def test_server_side_apply_of_several_manifests(kubectl: Kubectl) -> None:
+    names = ("ka-ssa1", "ka-ssa2")
+    several = "---\n".join(deployment(n, replicas=1) for n in names)
+    try:
+        out = kubectl("apply", "--server-side", "-f", "-", stdin=several)
+        assert out.splitlines() == [f"deployment.apps/{n} serverside-applied" for n in names]
+        changed = "---\n".join(deployment(n, replicas=2) for n in names)
+        kubectl("apply", "--server-side", "-f", "-", stdin=changed)
+        for n in names:
+            d = kubectl.json("get", "deploy", n, "--show-managed-fields")
+            assert d["spec"]["replicas"] == 2
+            assert [(e["manager"], e["operation"]) for e in d["metadata"]["managedFields"]
+                    if e["operation"] == "Apply"] == [("kubectl", "Apply")]
+        r = kubectl.run("apply", "--server-side", "--field-manager", "other", "-f", "-",
+                        stdin=deployment(names[0], replicas=3), check=False)
+        assert r.returncode != 0 and 'conflict with "kubectl"' in r.stderr
+        assert ".spec.replicas" in r.stderr
+    finally:
+        kubectl.run("delete", "deploy", *names, "--ignore-not-found", check=False)
+
+
 def test_apply_validates_on_the_server_and_writes_nothing(kubectl: Kubectl) -> None:
     doc = yaml.safe_load(deployment("ka-bad"))
     doc["spec"]["replicaz"] = 1
