@@ -34,7 +34,7 @@ from typing import Any
 
 import aetcd
 
-from controlplane.informer import cancel_and_wait
+from controlplane.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from controlplane import errors, events
+from controlplane.client import Client
 from controlplane.informer import Handler, Informer, InformerFactory
-from proto import api_pb2, kinds
+from controlplane.objects import meta_of as _meta
+from proto import api_pb2, kinds, meta_pb2
 
 from .base import DONE, Controller, Result
 
@@ -31,20 +32,16 @@ ORPHAN = "orphan"
 RESOURCES = ("deployments", "replicasets", "pods")
 
 
-def _meta(o: api_pb2.Object) -> Any:
-    return kinds.unwrap(o).metadata  # type: ignore[attr-defined]
-
-
 class GarbageCollector(Controller):
     name = "garbagecollector"
     workers = 4
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  recorder: events.EventRecorder | None = None,
                  backoff_initial: float = 0.005, backoff_max: float = 5.0) -> None:
         super().__init__(backoff_initial=backoff_initial, backoff_max=backoff_max)
-        self.registry = registry
-        self.recorder = recorder or events.EventRecorder(registry, "garbage-collector")
+        self.client = client
+        self.recorder = recorder or events.EventRecorder(client, "garbage-collector")
         self.informers: dict[str, Informer] = {}
         for r in RESOURCES:
             inf = factory.informer(r)
@@ -103,7 +100,7 @@ class GarbageCollector(Controller):
             await self._check_owners(resource, obj)
         return DONE
 
-    async def _owner_gone(self, namespace: str, ref: Any) -> bool:
+    async def _owner_gone(self, namespace: str, ref: meta_pb2.OwnerReference) -> bool:
         try:
             k = kinds.by_api_version_kind(ref.api_version, ref.kind)
         except kinds.UnknownKind:
@@ -112,7 +109,7 @@ class GarbageCollector(Controller):
         if inf is not None and inf.by_index("gc-uid", ref.uid):
             return False
         try:
-            live = await self.registry.get(k.resource, namespace if k.namespaced else "",
+            live = await self.client.get(k.resource, namespace if k.namespaced else "",
                                            ref.name)
         except errors.NotFound:
             return True
@@ -128,7 +125,7 @@ class GarbageCollector(Controller):
             if m.HasField("deletion_timestamp"):
                 return
             try:
-                await self.registry.delete(resource, m.namespace, m.name,
+                await self.client.delete(resource, m.namespace, m.name,
                                            propagation_policy="Background")
             except errors.NotFound:
                 pass
@@ -139,7 +136,7 @@ class GarbageCollector(Controller):
                            uids: set[str]) -> None:
         for _ in range(5):
             try:
-                cur = await self.registry.get(resource, namespace, name)
+                cur = await self.client.get(resource, namespace, name)
             except errors.NotFound:
                 return
             cm = _meta(cur)
@@ -149,7 +146,7 @@ class GarbageCollector(Controller):
             del cm.owner_references[:]
             cm.owner_references.extend(keep)
             try:
-                await self.registry.update(cur)
+                await self.client.update(cur)
                 return
             except errors.Conflict:
                 continue
@@ -161,7 +158,7 @@ class GarbageCollector(Controller):
         m = _meta(obj)
         for _ in range(5):
             try:
-                cur = await self.registry.get(resource, m.namespace, m.name)
+                cur = await self.client.get(resource, m.namespace, m.name)
             except errors.NotFound:
                 return
             cm = _meta(cur)
@@ -171,7 +168,7 @@ class GarbageCollector(Controller):
             del cm.finalizers[:]
             cm.finalizers.extend(keep)
             try:
-                await self.registry.update(cur)
+                await self.client.update(cur)
                 return
             except errors.Conflict:
                 continue
@@ -194,7 +191,7 @@ class GarbageCollector(Controller):
             if dm.HasField("deletion_timestamp"):
                 continue
             try:
-                await self.registry.delete(dep_res, dm.namespace, dm.name,
+                await self.client.delete(dep_res, dm.namespace, dm.name,
                                            propagation_policy="Foreground")
             except errors.NotFound:
                 pass

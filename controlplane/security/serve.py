@@ -34,6 +34,7 @@ from controlplane import errors
 from controlplane.security import authn, authz, setup, tokens, wire
 from controlplane.security.etcdkv import EtcdKeyValue
 from controlplane.security.flags import add_arguments, duration
+from controlplane.store.etcdio import Connection
 
 __all__ = ["add_arguments", "duration", "prepare", "server_security"]
 
@@ -79,7 +80,7 @@ def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
     return sec
 
 
-async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, Any]:
+async def server_security(args: argparse.Namespace, etcd: Connection) -> dict[str, Any]:
     if getattr(args, "insecure", False):
         if getattr(args, "tls", False):
             raise InsecureRefused("--tls and --insecure exclude each other")
@@ -90,7 +91,7 @@ async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, 
     sec = getattr(args, "prepared_security", None) or prepare(args)
     assert sec is not None
     listen_host = host_of(args.listen)
-    store = tokens.BootstrapTokens(EtcdKeyValue(registry.store.conn))
+    store = tokens.BootstrapTokens(EtcdKeyValue(etcd))
     if args.bootstrap_token:
         tokens.parse(args.bootstrap_token)   # MalformedToken before anything else
         try:

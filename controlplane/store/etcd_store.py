@@ -23,6 +23,7 @@ from typing import Any
 from aetcd import rpc
 
 from controlplane import errors
+from controlplane.objects import meta_of as meta
 from controlplane.store import keys
 from controlplane.store.etcdio import Connection
 from controlplane.store.watch import Fanout, StoreEvent
@@ -39,11 +40,6 @@ Guard = tuple[str, str, str, str]
 
 class GuardChanged(errors.Conflict):
     """The guard object of a guarded write changed (or is gone): nothing was written."""
-
-
-def meta(obj: api_pb2.Object) -> Any:
-    """The ObjectMeta of the message inside an Object."""
-    return kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
 
 
 def describe(resource: str, namespace: str, name: str) -> str:

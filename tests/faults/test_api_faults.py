@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from corral import credentials as cli_credentials
 from proto import api_pb2, api_pb2_grpc, codec
 from tests.support.aio import run

@@ -15,7 +15,7 @@ from controlplane import errors
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from proto import agent_pb2, api_pb2, api_pb2_grpc
 from tests.support.aio import run
 from tests.support.controlplane import ControlPlane
