@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 from controlplane import errors
 from controlplane.client import Client
-from controlplane.objects import copy_of, key_of, meta_of
+from controlplane.objects import copy_of, meta_of
 from controlplane.tasks import cancel_and_wait
 from proto import api_pb2
+from proto.kinds import key_of
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass, field
 
 from controlplane import events, profiles
@@ -48,6 +48,12 @@ class Loops:
     gc: GarbageCollector
     ipam: NodeIpamController
     recorders: list[events.EventRecorder] = field(default_factory=list)
+
+    def queues(self) -> dict[str, Sized]:
+        """Each loop's work queue by name (the metrics report their depths)."""
+        return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
+                "deployments": self.deployments.queue, "nodes": self.nodes.queue,
+                "gc": self.gc.queue, "ipam": self.ipam.queue}
 
     async def run(self) -> None:
         self.factory.start()

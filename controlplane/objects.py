@@ -23,9 +23,11 @@ def copy_of(obj: Object) -> Object:
     return out
 
 
-def key_of(obj: Object) -> str:
-    """'namespace/name' for namespaced kinds, 'name' otherwise."""
-    return kinds.key_of(obj)
+def describe(resource: str, namespace: str, name: str) -> str:
+    """How errors name an object: 'Pod "default/web"', 'Node "node-1"'."""
+    kind = kinds.lookup(resource)
+    where = f'"{namespace}/{name}"' if kind.namespaced else f'"{name}"'
+    return f"{kind.kind} {where}"
 
 
 def reference_of(obj: Object) -> meta_pb2.ObjectReference:

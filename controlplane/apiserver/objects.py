@@ -15,6 +15,7 @@ from controlplane import errors
 from controlplane.apiserver.defaults import apply_defaults
 from controlplane.apiserver.validation import validate as _validate
 from controlplane.objects import copy_of as copy
+from controlplane.objects import describe as describe_object
 from controlplane.objects import meta_of as meta
 from proto import api_pb2, kinds
 
@@ -66,8 +67,8 @@ def has_status(obj: Object) -> bool:
 
 
 def describe(obj: Object) -> str:
-    k, m = kind_of(obj), meta(obj)
-    return f'{k.kind} "{m.namespace}/{m.name}"' if k.namespaced else f'{k.kind} "{m.name}"'
+    m = meta(obj)
+    return describe_object(kind_of(obj).resource, m.namespace, m.name)
 
 
 def now() -> Timestamp:

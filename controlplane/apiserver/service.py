@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
@@ -30,18 +30,22 @@ from controlplane.apiserver.agents import (
     agent_call,
 )
 from controlplane.apiserver.registry import Registry
+from controlplane.rpc import CallContext
 from controlplane.security import authn
 from controlplane.security import join as joining
 from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Ctx = grpc.aio.ServicerContext
+Ctx = grpc.aio.ServicerContext[object, object]
 
 
-async def _abort(context: Any, e: BaseException, method: str) -> None:
+async def _abort(context: CallContext, e: BaseException, method: str) -> None:
     if isinstance(e, errors.ApiError | AgentError):
         await context.abort(e.code, e.message)
     log.error("internal error in %s", method, exc_info=e)
@@ -49,8 +53,9 @@ async def _abort(context: Any, e: BaseException, method: str) -> None:
 
 
 def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The error boundary of a unary method (its signature is the generated servicer's)."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> T:
+    async def wrapper(self: object, request: object, context: CallContext) -> T:
         try:
             return await fn(self, request, context)
         except asyncio.CancelledError:
@@ -63,8 +68,9 @@ def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 
 def streaming(fn: Callable[..., AsyncIterator[T]]) -> Callable[..., AsyncIterator[T]]:
+    """The error boundary of a streaming method."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[T]:
+    async def wrapper(self: object, request: object, context: CallContext) -> AsyncIterator[T]:
         try:
             async for item in fn(self, request, context):
                 yield item
@@ -299,7 +305,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         await joining.delete_token(self._token_store(), authn.current_identity(), request.id)
         return api_pb2.DeleteTokenResponse()
 
-    async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
+    async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
         """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
         async def one(node: str) -> tuple[str, T]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from controlplane import errors, events
 from controlplane.client import Client
@@ -134,17 +135,39 @@ class GarbageCollector(Controller):
 
     async def _remove_refs(self, resource: str, namespace: str, name: str,
                            uids: set[str]) -> None:
+        def change(m: meta_pb2.ObjectMeta) -> bool:
+            keep = [r for r in m.owner_references if r.uid not in uids]
+            if len(keep) == len(m.owner_references):
+                return False
+            del m.owner_references[:]
+            m.owner_references.extend(keep)
+            return True
+
+        await self._edit_meta(resource, namespace, name, change, "remove owner references")
+
+    async def _remove_finalizer(self, resource: str, obj: api_pb2.Object, fin: str) -> None:
+        def change(m: meta_pb2.ObjectMeta) -> bool:
+            if fin not in m.finalizers:
+                return False
+            keep = [f for f in m.finalizers if f != fin]
+            del m.finalizers[:]
+            m.finalizers.extend(keep)
+            return True
+
+        m = _meta(obj)
+        await self._edit_meta(resource, m.namespace, m.name, change, f"remove {fin}")
+
+    async def _edit_meta(self, resource: str, namespace: str, name: str,
+                         change: Callable[[meta_pb2.ObjectMeta], bool], what: str) -> None:
+        """Read the object, `change` its metadata (False: nothing to change) and write it
+        back with compare-and-swap; a lost race is retried, a gone object is done."""
         for _ in range(5):
             try:
                 cur = await self.client.get(resource, namespace, name)
             except errors.NotFound:
                 return
-            cm = _meta(cur)
-            keep = [r for r in cm.owner_references if r.uid not in uids]
-            if len(keep) == len(cm.owner_references):
+            if not change(_meta(cur)):
                 return
-            del cm.owner_references[:]
-            cm.owner_references.extend(keep)
             try:
                 await self.client.update(cur)
                 return
@@ -152,29 +175,7 @@ class GarbageCollector(Controller):
                 continue
             except errors.NotFound:
                 return
-        raise errors.Conflict(f"{resource} {namespace}/{name}: could not remove owner references")
-
-    async def _remove_finalizer(self, resource: str, obj: api_pb2.Object, fin: str) -> None:
-        m = _meta(obj)
-        for _ in range(5):
-            try:
-                cur = await self.client.get(resource, m.namespace, m.name)
-            except errors.NotFound:
-                return
-            cm = _meta(cur)
-            if fin not in cm.finalizers:
-                return
-            keep = [f for f in cm.finalizers if f != fin]
-            del cm.finalizers[:]
-            cm.finalizers.extend(keep)
-            try:
-                await self.client.update(cur)
-                return
-            except errors.Conflict:
-                continue
-            except errors.NotFound:
-                return
-        raise errors.Conflict(f"{resource} {m.namespace}/{m.name}: could not remove {fin}")
+        raise errors.Conflict(f"{resource} {namespace}/{name}: could not {what}")
 
     async def _orphan(self, resource: str, obj: api_pb2.Object) -> None:
         m = _meta(obj)
