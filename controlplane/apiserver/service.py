@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images
-from controlplane.apiserver import objects as o
+from controlplane.apiserver import attach, imageload, images, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -223,32 +222,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         lst = await self.registry.list("nodes")
         return [n.node.metadata.name for n in lst.items]
 
-    @unary
-    async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
-        kind = o.kind_named(request.resource).resource if request.resource else "pods"
-        self.access.check("proxy", kind, request.namespace, request.name)
-        stats_req = agent_pb2.StatsRequest()
-        if kind == "nodes":
-            nodes = await self._nodes(request.name)
-        elif kind == "pods":
-            stats_req.namespace, stats_req.pod = request.namespace, request.name
-            if request.name:
-                _, _, pod = await self.agents.stub_for_pod(request.namespace, request.name)
-                nodes = [pod.pod.spec.node_name]
-            else:
-                nodes = await self._nodes("")
-        else:
-            raise errors.BadRequest(f"top: {request.resource!r} is not pods or nodes")
-        answers = await self._each_node(nodes, lambda stub: stub.Stats(stats_req, timeout=10))
-        resp = api_pb2.TopResponse()
-        for node, stats in answers:
-            if kind == "nodes":
-                ns = resp.nodes.add()
-                ns.CopyFrom(stats.node)
-                ns.name = ns.name or node
-            else:
-                resp.pods.extend(stats.pods)
-        return resp
+    Top = unary(top.top)                  # controlplane/apiserver/top.py
 
     # images on the nodes: controlplane/apiserver/images.py
     NodeImages = unary(images.node_images)
