@@ -1,6 +1,6 @@
 """The scheduler's binds, several in one etcd transaction when they queue up.
 
-``await binder.bind(pod_obj, node)`` behaves like ``Registry.bind`` with the
+``await binder.bind(pod_obj, node)`` behaves like ``Client.bind`` with the
 pod's resourceVersion (the informer's copy, so no read first). Binds wait in
 a queue; at most ``max_in_flight`` writes are outstanding, and each takes
 whatever queued meanwhile (up to ``max_batch``) and writes it with

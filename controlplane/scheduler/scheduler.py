@@ -1,14 +1,15 @@
 """The scheduler: binds pending pods to nodes.
 
 One scheduling loop takes a pod from the SchedulingQueue, runs the filter
-plugins over the NodeInfo cache, scores the feasible nodes (normalised 0-100,
-weighted), assumes the pod onto the best node in the cache and starts the bind
-(compare-and-swap on the pod's resourceVersion, the informer's copy: no read
-first; binds that queue up go in one etcd transaction, see binder.py) as a
-separate task, so the next pod is scheduled while the bind is in flight
-(kube-scheduler's scheduling cycle / binding cycle). A failed bind forgets the
-assumption and retries the pod after a back-off; a Conflict re-reads the pod
-and never binds a pod that is already bound.
+plugins over the NodeInfo cache and scores the feasible nodes (normalised 0-100,
+weighted: placement.py), assumes the pod onto the best node in the cache and
+starts the bind (through the Client, compare-and-swap on the pod's
+resourceVersion, the informer's copy: no read first; binds that queue up go in
+one transaction, see binder.py) as a separate task, so the next pod is
+scheduled while the bind is in flight (kube-scheduler's scheduling cycle /
+binding cycle). A failed bind forgets the assumption and retries the pod after
+a back-off; a Conflict re-reads the pod and never binds a pod that is already
+bound.
 """
 
 from __future__ import annotations
