@@ -10,6 +10,7 @@ It cannot batch: create_all/bind_all answer BadRequest, as the Protocol allows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -50,6 +51,9 @@ class MemClient:
             self._changed.notify_all()
         return copy_of(out)
 
+    def _moved_past(self, rv: int) -> bool:
+        return self.rv > rv
+
     def _current(self, key: Key) -> Object:
         try:
             return self.objs[key]
@@ -83,7 +87,7 @@ class MemClient:
                     yield ev
             after = seen
             async with self._changed:
-                await self._changed.wait_for(lambda seen=seen: self.rv > seen)
+                await self._changed.wait_for(functools.partial(self._moved_past, seen))
 
     # -- writes -------------------------------------------------------------
 
