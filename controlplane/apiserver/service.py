@@ -15,13 +15,12 @@ import os
 import platform
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images
-from controlplane.apiserver import objects as o
+from controlplane.apiserver import attach, imageload, images, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -30,18 +29,22 @@ from controlplane.apiserver.agents import (
     agent_call,
 )
 from controlplane.apiserver.registry import Registry
+from controlplane.rpc import CallContext
 from controlplane.security import authn
 from controlplane.security import join as joining
 from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Ctx = grpc.aio.ServicerContext
+Ctx = grpc.aio.ServicerContext[object, object]
 
 
-async def _abort(context: Any, e: BaseException, method: str) -> None:
+async def _abort(context: CallContext, e: BaseException, method: str) -> None:
     if isinstance(e, errors.ApiError | AgentError):
         await context.abort(e.code, e.message)
     log.error("internal error in %s", method, exc_info=e)
@@ -49,8 +52,9 @@ async def _abort(context: Any, e: BaseException, method: str) -> None:
 
 
 def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The error boundary of a unary method (its signature is the generated servicer's)."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> T:
+    async def wrapper(self: object, request: object, context: CallContext) -> T:
         try:
             return await fn(self, request, context)
         except asyncio.CancelledError:
@@ -63,8 +67,9 @@ def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 
 def streaming(fn: Callable[..., AsyncIterator[T]]) -> Callable[..., AsyncIterator[T]]:
+    """The error boundary of a streaming method."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[T]:
+    async def wrapper(self: object, request: object, context: CallContext) -> AsyncIterator[T]:
         try:
             async for item in fn(self, request, context):
                 yield item
@@ -217,32 +222,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         lst = await self.registry.list("nodes")
         return [n.node.metadata.name for n in lst.items]
 
-    @unary
-    async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
-        kind = o.kind_named(request.resource).resource if request.resource else "pods"
-        self.access.check("proxy", kind, request.namespace, request.name)
-        stats_req = agent_pb2.StatsRequest()
-        if kind == "nodes":
-            nodes = await self._nodes(request.name)
-        elif kind == "pods":
-            stats_req.namespace, stats_req.pod = request.namespace, request.name
-            if request.name:
-                _, _, pod = await self.agents.stub_for_pod(request.namespace, request.name)
-                nodes = [pod.pod.spec.node_name]
-            else:
-                nodes = await self._nodes("")
-        else:
-            raise errors.BadRequest(f"top: {request.resource!r} is not pods or nodes")
-        answers = await self._each_node(nodes, lambda stub: stub.Stats(stats_req, timeout=10))
-        resp = api_pb2.TopResponse()
-        for node, stats in answers:
-            if kind == "nodes":
-                ns = resp.nodes.add()
-                ns.CopyFrom(stats.node)
-                ns.name = ns.name or node
-            else:
-                resp.pods.extend(stats.pods)
-        return resp
+    Top = unary(top.top)                  # controlplane/apiserver/top.py
 
     # images on the nodes: controlplane/apiserver/images.py
     NodeImages = unary(images.node_images)
@@ -299,7 +279,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         await joining.delete_token(self._token_store(), authn.current_identity(), request.id)
         return api_pb2.DeleteTokenResponse()
 
-    async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
+    async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
         """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
         async def one(node: str) -> tuple[str, T]:

@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from controlplane.apiserver.validation import validate
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from corral import credentials as cli_credentials
 from corral.cluster import procs
 from corral.cluster import up as cluster_up

@@ -53,7 +53,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from corral import config as cli_config
 from corral import credentials as cli_credentials
 from corral.client import Credentials
