@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
-from agent.podsync.env import cpu_millis, to_bytes
 from agent.ports import (
     ApiAlreadyExists,
     ApiConflict,
@@ -36,6 +35,7 @@ from agent.ports import (
 )
 from agent.status import ts
 from proto import core_pb2, kinds
+from proto.quantity import cpu_millis, format_bytes, format_cpu, to_bytes
 
 log = logging.getLogger("corral.agent.node")
 
@@ -117,17 +117,6 @@ def os_image() -> str:
 def _arch() -> str:
     m = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
-
-
-def format_cpu(millis: int) -> str:
-    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
-
-
-def format_bytes(n: int) -> str:
-    for suffix, mult in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n % mult == 0 and n >= mult:
-            return f"{n // mult}{suffix}"
-    return f"{n // 1024}Ki" if n >= 1024 else str(n)
 
 
 # ---- the Node object ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The small seams the pod sync logic needs from the rest of the node.
 
 The agent's sync logic (agent/podsync, agent/node, agent/server) is written
-against these Protocols only. agent/adapters.py maps them onto the real
+against these Protocols only. agent/adapters/ maps them onto the real
 runtime, image service, network and the control plane's Api; the unit tests
 use in-memory fakes (tests/unit/agent/fakes.py).
 
