@@ -70,7 +70,6 @@ class ContainerSpec:
     stdin_once: bool = False       # closed when the first attached client detaches
     netns_path: str = ""
     hostname: str = ""
-    init: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
     security: SecurityOptions = field(default_factory=SecurityOptions)
 
@@ -96,7 +95,6 @@ class ContainerInfo:
     log_path: str = ""
     namespace: str = ""
     pod_name: str = ""
-    init: bool = False
     reason: str = ""               # the runtime's own, e.g. StartError (may be empty)
     message: str = ""
 

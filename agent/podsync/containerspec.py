@@ -57,7 +57,7 @@ class SpecBuilder:
             user=setup.user, stop_signal=image.stop_signal, cpu_millis=cpu_limit,
             cpu_request_millis=cpu_request, memory_bytes=memory, tty=c.tty, stdin=c.stdin,
             stdin_once=c.stdin_once, netns_path=run.netns_path,
-            hostname=run.pod.spec.hostname or run.pod.metadata.name, init=init,
+            hostname=run.pod.spec.hostname or run.pod.metadata.name,
             mounts=setup.mounts, security=setup.security)
 
     async def _write_files(self, container: str, files: dict[str, FileSpec]) -> list[MountSpec]:
