@@ -4,16 +4,16 @@ a restart) and routes to every other node's pod CIDR, kept by a watch on Nodes."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable
 
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
-from agent.ports import ApiGone, ApiPort, ApiUnavailable, NetworkPort
+from agent.listwatch import list_watch
+from agent.ports import ApiPort, NetworkPort
 from common.files import write_atomic
-from proto import core_pb2
+from proto import api_pb2, core_pb2
 
 log = logging.getLogger("corral.agent.node")
 
@@ -31,6 +31,7 @@ class NodeRoutes:
         self.on_own_node = on_own_node      # every version of this node's Node seen
         self.pod_cidr = ""
         self.routes: list[tuple[str, str]] = []
+        self._nodes: dict[str, core_pb2.Node] = {}     # as last listed and watched
 
     def _cidr_file(self) -> str:
         return os.path.join(self.cfg.data_dir, "pod-cidr")
@@ -80,39 +81,21 @@ class NodeRoutes:
             self.routes = routes
 
     async def run(self) -> None:
-        """Forever: list and watch Nodes, keep the pod CIDR and the routes."""
+        """Forever: list and watch Nodes (agent/listwatch.py), keep the pod CIDR and routes."""
         retry = RetryBackoff(self.cfg.profile.api_retry_initial, self.cfg.profile.api_retry_max)
-        while True:
-            try:
-                lst = await self.api.list("nodes")
-                nodes = {o.node.metadata.name: o.node for o in lst.items}
-                for n in nodes.values():
-                    await self.on_node(n)
-                await self._sync(nodes)
-                rv = lst.resource_version
-                retry.reset()
-                while True:
-                    async for ev in self.api.watch("nodes", resource_version=rv):
-                        retry.reset()
-                        rv = ev.resource_version or rv
-                        if ev.type == "BOOKMARK":
-                            continue
-                        n = ev.object.node
-                        if ev.type == "DELETED":
-                            nodes.pop(n.metadata.name, None)
-                        else:
-                            nodes[n.metadata.name] = n
-                            await self.on_node(n)
-                        await self._sync(nodes)
-            except ApiGone:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except ApiUnavailable as e:
-                delay = retry.next()
-                log.debug("node watch: %s; retrying in %.1fs", e, delay)
-                await asyncio.sleep(delay)
-            except Exception:
-                delay = retry.next()
-                log.exception("node watch/route sync failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+        await list_watch(self.api, "nodes", self, retry, log, away_level=logging.DEBUG)
+
+    async def on_list(self, items: api_pb2.ObjectList) -> None:
+        self._nodes = {o.node.metadata.name: o.node for o in items.items}
+        for n in self._nodes.values():
+            await self.on_node(n)
+        await self._sync(self._nodes)
+
+    async def on_event(self, ev: api_pb2.WatchEvent) -> None:
+        n = ev.object.node
+        if ev.type == "DELETED":
+            self._nodes.pop(n.metadata.name, None)
+        else:
+            self._nodes[n.metadata.name] = n
+            await self.on_node(n)
+        await self._sync(self._nodes)
