@@ -8,7 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.runtime import caps, sealedexe
+import agent.runtime.caps as caps
+import agent.runtime.sealedexe as sealedexe
 from agent.runtime.cgroups import Limits
 from agent.runtime.cgroups.base import milli_cpu_to_quota, milli_cpu_to_shares
 from agent.runtime.errors import InvalidConfig, StartError

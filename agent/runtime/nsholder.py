@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.runtime import syscalls as sc
+import agent.runtime.syscalls as sc
 
 FLAGS = {"ipc": sc.CLONE_NEWIPC, "net": sc.CLONE_NEWNET}
 

@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.runtime import attach_client, launch, mountinfo, sandbox, state
-from agent.runtime import exec as exec_
+import agent.runtime.attach_client as attach_client
+import agent.runtime.exec as exec_
+import agent.runtime.launch as launch
+import agent.runtime.mountinfo as mountinfo
+import agent.runtime.sandbox as sandbox
+import agent.runtime.state as state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
 from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_

@@ -15,8 +15,8 @@ import fcntl  # noqa: F401
 import os
 import sys
 
-from agent.runtime import shim
-from agent.runtime import syscalls as sc
+import agent.runtime.shim as shim
+import agent.runtime.syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
