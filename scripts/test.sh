@@ -13,7 +13,7 @@ PATH="$PWD/.venv/bin:$PATH" scripts/genproto.sh --check
 echo "== ruff"
 $PY -m ruff check .
 echo "== mypy"
-$PY -m mypy proto common controlplane agent corral
+$PY -m mypy proto common controlplane agent corral localcluster
 MYPYPATH=scripts/vm $PY -m mypy scripts/vm/vmlane.py tests/vm
 echo "== shellcheck"
 shopt -s nullglob

@@ -19,8 +19,8 @@ import pytest
 from controlplane.apiserver.validation import validate
 from controlplane.store import Store
 from corral import credentials as cli_credentials
-from corral.cluster import procs
-from corral.cluster import up as cluster_up
+from localcluster import procs
+from localcluster import up as cluster_up
 from proto import api_pb2, api_pb2_grpc
 
 from .conftest import (
