@@ -37,13 +37,11 @@ from .conftest import (
     node_ready,
     ready_pods,
     record,
-    residue,
-    running_pids,
-    runtime_containers,
     start_controlplane,
     wait_empty,
     wait_for,
 )
+from .hostview import residue, running_pids, runtime_containers
 
 OUTAGE_SECONDS = 60          # the spec: etcd and the control plane down for a minute
 KILLS = 8                    # control plane SIGKILLs during rollouts

@@ -6,10 +6,8 @@ makes its own workloads and removes them."""
 from __future__ import annotations
 
 import itertools
-import os
-import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,30 +15,41 @@ from typing import Any
 import pytest
 
 from localcluster import procs
-from localcluster import up as cluster_up
-from proto import api_pb2, api_pb2_grpc
+from proto import api_pb2_grpc
 
 from .conftest import (
     Cluster,
     api,
     apply,
     cluster_fixture,
-    delete_and_wait,
     deployment,
     list_pods,
     node_of,
     node_ready,
-    orphans,
     pod,
     pod_ready,
     ready_pods,
     record,
-    residue,
-    running_pids,
-    runtime_containers,
-    uid_hash,
     wait_empty,
     wait_for,
+)
+from .hostview import orphans, residue, running_pids, runtime_containers
+from .nodeops import (
+    STAY,
+    cleanup,
+    container_cgroup,
+    delete_pods,
+    gone,
+    host_idle,
+    kill_agent,
+    lease_renew,
+    observe,
+    or_none,
+    pinned,
+    residue_on,
+    stage_reached,
+    start_agent,
+    uid_of,
 )
 
 SLEEP = "while true; do sleep 1; done"
@@ -56,55 +65,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def stub(cluster: Cluster) -> Iterator[api_pb2_grpc.ApiStub]:
     with api(cluster) as s:
         yield s
-
-
-def pinned(node: str) -> dict[str, Any]:
-    return {"nodeSelector": {"kubernetes.io/hostname": node}, "tolerations": STAY}
-
-
-# An agent restart takes a few seconds, longer than the demo profile's node grace
-# (3 s) + eviction (2 s): pods that must outlive the agent's restart tolerate the
-# unreachable/not-ready taints, so the test is about the agent, not about eviction.
-STAY = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]
-
-
-def kill_agent(c: Cluster, node: str) -> int:
-    n = node_of(c, node)
-    os.kill(n.agent_pid, signal.SIGKILL)
-    wait_for(lambda: not procs.alive(n.agent_pid), 15, f"the agent of {node} gone")
-    return n.agent_pid
-
-
-def start_agent(c: Cluster, node: str) -> int:
-    rec = record(c)
-    n = next(x for x in rec.nodes if x.name == node)
-    assert not procs.alive(n.agent_pid)
-    cluster_up.start_agent(rec, n)
-    rec.save()
-    return n.agent_pid
-
-
-def observe(seconds: float, check: Callable[[], None], interval: float = 0.5) -> None:
-    """Check an invariant over a window of time (monitoring, not synchronisation)."""
-    end = time.monotonic() + seconds
-    while True:
-        check()
-        if time.monotonic() >= end:
-            return
-        time.sleep(interval)
-
-
-def cleanup(c: Cluster, *names: str, kind: str = "deployment") -> None:
-    for name in names:
-        delete_and_wait(c, kind, name, f"app={name}" if kind == "deployment" else "")
-
-
-def delete_pods(c: Cluster, stub: api_pb2_grpc.ApiStub, *names: str) -> None:
-    for name in names:
-        c.corral("delete", "pod", name, "--wait=false", check=False)
-    wait_for(lambda: not {p.metadata.name for p in list_pods(stub)} & set(names), 90,
-             f"pods {names} gone")
 
 
 # ---- 1. the agent killed with 20 pods -------------------------------------------------------
@@ -151,35 +111,6 @@ def test_agent_kill9_with_20_pods_keeps_every_container(cluster: Cluster,
 
 # ---- 10. the agent killed midway through making a pod --------------------------------------
 
-def uid_of(stub: api_pb2_grpc.ApiStub, name: str, running: bool = False) -> str:
-    for p in list_pods(stub):
-        if p.metadata.name == name and (not running or p.status.phase == "Running"):
-            return str(p.metadata.uid)
-    return ""
-
-
-def gone(stub: api_pb2_grpc.ApiStub, name: str) -> bool:
-    return name not in {p.metadata.name for p in list_pods(stub)}
-
-
-def residue_on(c: Cluster, nodes: list[str], uids: set[str]) -> list[str]:
-    out: list[str] = []
-    for name in nodes:
-        out += residue(node_of(c, name), uids)
-    return out
-
-
-def _stage_reached(n: Any, uid: str, stage: str) -> bool:
-    if stage == "bound":
-        return True
-    if stage == "netns":
-        return Path(f"/var/run/netns/{n.netns}-{uid_hash(uid)[:12]}").exists()
-    if stage == "sandbox":
-        return (Path(n.data_dir) / "runtime" / "pods" / uid).exists()
-    if stage == "container":
-        return any(ct.get("pod_uid") == uid for ct in runtime_containers(n))
-    raise AssertionError(stage)
-
 
 def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
                                                       stub: api_pb2_grpc.ApiStub) -> None:
@@ -197,7 +128,7 @@ def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
             made.append(name)
             apply(cluster, pod(name, SLEEP, nodeName=node, tolerations=STAY))
             uid = wait_for(partial(uid_of, stub, name), 30, f"pod {name} in the API")
-            wait_for(partial(_stage_reached, n, uid, stage), 60,
+            wait_for(partial(stage_reached, n, uid, stage), 60,
                      f"the agent reaching '{stage}' for {name}", interval=0.01)
             kill_agent(cluster, node)
             desired = i % 2 == 1
@@ -251,17 +182,6 @@ def test_sigterm_ignoring_app_is_killed_after_grace_and_leaves_nothing(
 
 # ---- 8. resource hogs ------------------------------------------------------------------------
 
-def container_cgroup(c: Cluster, node: str, uid: str, controller: str) -> Path:
-    """The container's cgroup dir for `controller` (v1) or its only dir (v2)."""
-    n = node_of(c, node)
-    root = Path("/sys/fs/cgroup")
-    base = root if (root / "cgroup.controllers").exists() else root / controller
-    pod_dir = base / n.cgroup_root / f"pod{uid}"
-    subs = [d for d in pod_dir.iterdir() if d.is_dir()] if pod_dir.is_dir() else []
-    if not subs:
-        raise AssertionError(f"no {controller} cgroup for pod {uid} on {node}")
-    return subs[0]
-
 
 def test_memory_hog_is_oomkilled_and_neighbours_are_not(cluster: Cluster,
                                                         stub: api_pb2_grpc.ApiStub) -> None:
@@ -296,13 +216,6 @@ def test_memory_hog_is_oomkilled_and_neighbours_are_not(cluster: Cluster,
         delete_pods(cluster, stub, "calm", "hog")
 
 
-def _lease_renew(stub: api_pb2_grpc.ApiStub, node: str) -> float:
-    lease = stub.Get(api_pb2.GetRequest(resource="leases", namespace="corral-node-lease",
-                                        name=node), timeout=5).lease
-    t = lease.spec.renew_time
-    return float(t.seconds + t.nanos / 1e9)
-
-
 def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
         cluster: Cluster, stub: api_pb2_grpc.ApiStub) -> None:
     node = "node-3"
@@ -315,7 +228,7 @@ def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
         seen = {"max": 0, "limit": 0, "refused": 0}
 
         def look() -> bool:
-            cg = _try(lambda: container_cgroup(cluster, node, uid, "pids"))
+            cg = or_none(lambda: container_cgroup(cluster, node, uid, "pids"))
             if cg is None:
                 return False
             try:
@@ -337,7 +250,7 @@ def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
         def on_time() -> None:
             assert node_ready(stub, node), f"{node} went NotReady under the fork bomb"
             look()
-            r = _lease_renew(stub, node)
+            r = lease_renew(stub, node)
             if not renewals or r != renewals[-1]:
                 renewals.append(r)
         observe(15, on_time)
@@ -351,20 +264,6 @@ def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
                "the bomb's processes and cgroups gone")
 
 
-def _try(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except (AssertionError, OSError, ValueError):
-        return None
-
-
-def _host_idle() -> float:
-    """CPU seconds the whole host spent idle so far (/proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiStub) -> None:
     node = "node-2"
     apply(cluster, pod("spin", "while :; do :; done", nodeName=node, limits={"cpu": "500m"}))
@@ -373,7 +272,7 @@ def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiS
                                      if p.metadata.name == "spin"
                                      and p.status.phase == "Running"), ""), 120, "spin Running")
         v2 = (Path("/sys/fs/cgroup") / "cgroup.controllers").exists()
-        cg = wait_for(lambda: _try(lambda: container_cgroup(
+        cg = wait_for(lambda: or_none(lambda: container_cgroup(
             cluster, node, uid, "cpu" if v2 else "cpuacct")), 30, "the spinner's cgroup")
 
         def usage() -> float:   # CPU seconds
@@ -386,10 +285,10 @@ def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiS
         # is shared): there, less than 0.35 CPU means the limit is too tight.
         windows: list[tuple[float, float]] = []      # (spinner CPU, host idle CPUs)
         for _ in range(8):
-            u0, h0, t0 = usage(), _host_idle(), time.monotonic()
+            u0, h0, t0 = usage(), host_idle(), time.monotonic()
             time.sleep(4)   # the measurement window, not a synchronisation
             dt = time.monotonic() - t0
-            used, idle = (usage() - u0) / dt, (_host_idle() - h0) / dt
+            used, idle = (usage() - u0) / dt, (host_idle() - h0) / dt
             windows.append((round(used, 2), round(idle, 2)))
             assert used <= 0.65, f"the 500m spinner used more than its limit: {windows}"
             if used >= 0.35:
