@@ -2,15 +2,15 @@
 
 `corral cluster up` runs `corral-cluster up` (corral hands a verb it does not have to
 the executable `corral-<verb>`, as kubectl does with plugins: corral.cli.plugins).
-Each command runs corral's own CLI with this package's verbs added, so the global
-flags, the help, the errors and the exit codes are corral's, and `corral-cluster up`
-is `corral cluster up`.
+Each command runs corral's own CLI with this package's verbs added, on corral's
+command line again (corral.cli.main.plugin_main), so the global flags, the help,
+the errors and the exit codes are corral's, and `corral-cluster up` is `corral
+cluster up`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from corral.cli import main as corral_main
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
 
 
 def _main(verb: str) -> None:
-    corral_main.main([verb, *sys.argv[1:]], verbs=[register])
+    corral_main.plugin_main(verb, [register])
 
 
 def cluster() -> None:

@@ -162,10 +162,16 @@ def run(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO
 
 
 def main(argv: list[str] | None = None, verbs: Sequence[Register] = ()) -> None:
-    """Console entry point: `corral` (a plugin's entry point passes its verbs)."""
+    """Console entry point: `corral`."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(run(argv, verbs=verbs, exec_plugins=True))
+
+
+def plugin_main(verb: str, verbs: Sequence[Register]) -> None:
+    """Console entry point of a plugin `corral-<verb>` that runs corral's parser with
+    its `verbs` added: its arguments are corral's minus the verb (corral.cli.plugins)."""
+    main(plugins.with_verb(verb, sys.argv[1:], _value_flags()), verbs)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,23 @@ def verb_index(argv: Sequence[str], value_flags: Collection[str]) -> int | None:
     return None
 
 
+def with_verb(verb: str, argv: Sequence[str], value_flags: Collection[str]) -> list[str]:
+    """The plugin's side: corral's command line again, `verb` back after the global
+    flags that came before it (`--context x ls` -> `--context x cluster ls`)."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in value_flags:
+            i += 2
+        elif a.startswith("--") and a.split("=", 1)[0] in value_flags:
+            i += 1
+        elif len(a) > 2 and a[0] == "-" and a[1] != "-" and a[:2] in value_flags:
+            i += 1                              # -nweb
+        else:
+            break
+    return [*argv[:i], verb, *argv[i:]]
+
+
 def executable(verb: str) -> str | None:
     """The path of `corral-<verb>`: beside this Python, else on PATH."""
     name = f"corral-{verb}"

@@ -85,6 +85,20 @@ def test_a_missing_local_cluster_command_says_what_is_missing(bindir: Path) -> N
     assert "corral-cluster" in err and "scripts/install.sh" in err
 
 
+@pytest.mark.parametrize("argv,want", [
+    (["up", "--name", "x"], ["cluster", "up", "--name", "x"]),
+    (["--context", "dev", "ls"], ["--context", "dev", "cluster", "ls"]),
+    (["-n", "web", "--server=h:1", "-sh:2", "ls", "-n", "x"],
+     ["-n", "web", "--server=h:1", "-sh:2", "cluster", "ls", "-n", "x"]),
+    (["--help"], ["cluster", "--help"]),
+    ([], ["cluster"]),
+])
+def test_the_plugin_puts_its_verb_back_after_the_leading_global_flags(
+        argv: list[str], want: list[str]) -> None:
+    flags = {"-n", "--namespace", "--context", "--server", "-s"}
+    assert plugins.with_verb("cluster", argv, flags) == want
+
+
 def test_plugin_beside_this_python_comes_before_path(tmp_path: Path, bindir: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     here = tmp_path / "venv-bin"
@@ -103,6 +117,10 @@ def test_the_local_cluster_verbs_are_listed_and_run_by_their_commands(
     via_corral = subprocess.run([sys.executable, "-m", "corral.cli.main", "cluster", "ls"],
                                 env=env, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert (via_corral.returncode, via_corral.stdout) == (0, "No local clusters.\n")
+    flagged = subprocess.run([sys.executable, "-m", "corral.cli.main", "--context", "none",
+                              "-n", "x", "cluster", "ls"],
+                             env=env, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert (flagged.returncode, flagged.stdout) == (0, "No local clusters.\n"), flagged.stderr
     helped = subprocess.run([sys.executable, "-m", "corral.cli.main", "demo", "--help"],
                             env=env, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert helped.returncode == 0 and "usage: corral demo" in helped.stdout
