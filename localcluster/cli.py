@@ -1,16 +1,18 @@
 """`corral cluster ...` and `corral chaos ...`: the local cluster's verbs.
 
-Registered into the CLI by corral.cli.main's plugin table.
+Run by the `corral-cluster` and `corral-chaos` commands (localcluster.main), which
+`corral cluster|chaos` runs as plugins; the demos run the chaos verbs in process.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from corral import config
-from corral.cluster import chaos, demo, down, state, up
+from corral.cli.common import Cli
+from localcluster import chaos, down, state, up
+from localcluster.target import pick, require_root
 
 DEFAULT_NAME = "corral"
 
@@ -34,7 +36,6 @@ examples:
 
 def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    demo.register(sub, parents)        # `corral demo ...`: corral/cluster/demo/
     c = sub.add_parser("cluster", help="create and delete local clusters on this machine",
                        epilog=CLUSTER_HELP, formatter_class=fmt)
     csub = c.add_subparsers(dest="cluster_verb", metavar="VERB")
@@ -97,13 +98,8 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 1
 
 
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        raise SystemExit("error: local clusters need root (namespaces, cgroups, mounts)")
-
-
-def cmd_up(cli: Any, args: argparse.Namespace) -> int:
-    _require_root()
+def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
     cli.print(f'Creating cluster "{args.name}" ({args.nodes} nodes, profile {args.profile}) ...')
     try:
         rec = up.up(args.name, args.nodes, args.profile, cli.print, timeout=args.timeout)
@@ -118,8 +114,8 @@ def cmd_up(cli: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(cli: Any, args: argparse.Namespace) -> int:
-    _require_root()
+def cmd_down(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
     if not down.down(args.name, cli.print):
         cli.error(f'cluster "{args.name}" not found')
         return 1
@@ -127,7 +123,7 @@ def cmd_down(cli: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ls(cli: Any, args: argparse.Namespace) -> int:
+def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
     rows = state.all_clusters()
     if not rows:
         cli.print("No local clusters.")
@@ -138,8 +134,8 @@ def cmd_ls(cli: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chaos(cli: Any, args: argparse.Namespace) -> int:
-    _require_root()
+def cmd_chaos(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
     rec = pick(args.name)
     verb, target = args.chaos_verb, getattr(args, "target", "")
     actions = {
@@ -162,20 +158,6 @@ def cmd_chaos(cli: Any, args: argparse.Namespace) -> int:
         cli.error(str(e))
         return 1
     return 0 if took is not None else 1
-
-
-def pick(name: str | None) -> state.ClusterRecord:
-    if name:
-        rec = state.load(name)
-        if rec is None:
-            raise SystemExit(f'error: cluster "{name}" not found (corral cluster ls)')
-        return rec
-    all_ = state.all_clusters()
-    if len(all_) == 1:
-        return all_[0]
-    if not all_:
-        raise SystemExit("error: no local cluster: corral cluster up")
-    raise SystemExit("error: several clusters: pick one with --name")
 
 
 def write_context(rec: state.ClusterRecord) -> None:

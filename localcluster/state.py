@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common.files import write_json_atomic
+
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -66,11 +68,11 @@ class ClusterRecord:
         return Path(self.dir) / "cluster.json"
 
     def save(self) -> None:
+        """Atomically: `cluster down` after a crash finds the old record or the new.
+        0644: `corral cluster ls` reads it without root; it holds no secret."""
         p = self.path()
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, p)
+        write_json_atomic(p, asdict(self), mode=0o644, indent=2)
 
 
 def load(name: str) -> ClusterRecord | None:

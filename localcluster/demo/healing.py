@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corral.cluster import state
-from corral.cluster.demo.conditions import container_status, deployment_ready, pod_ready
-from corral.cluster.demo.runner import Run
-from corral.cluster.demo.script import Demo, DemoFailed, Step, Wait, apply_step, get_pods_step
+from localcluster import state
+from localcluster.demo.conditions import container_status, deployment_ready, pod_ready
+from localcluster.demo.run import Run
+from localcluster.demo.script import Demo, DemoFailed, Step, Wait, apply_step, get_pods_step
 from proto import core_pb2
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from corral.cluster import netns, procs
+from localcluster import netns, procs
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from corral.cluster.demo.runner import Run
+from localcluster.demo.run import Run
 from proto import core_pb2
 
 

@@ -10,14 +10,16 @@ are never sleeps. `--pace` only adds pauses between steps for a live audience.
 Every demo applies its manifest from manifests/demos/ into its own namespace
 (demo-NAME) and deletes that namespace at the end unless --keep is given.
 
-The package: script (the format), runner (running one), conditions (what
-the waits check), healing, rollout and failures (the demos), verb (the CLI).
+The package: run (one run's connection, commands and queries), script (the
+format), runner (running a demo), conditions (what the waits check), healing,
+rollout and failures (the demos), verb (the CLI).
 """
 
-from corral.cluster.demo.conditions import deployment_ready
-from corral.cluster.demo.runner import Run, run_demo
-from corral.cluster.demo.script import MANIFESTS, Demo, DemoFailed, Step, Wait
-from corral.cluster.demo.verb import DEMO_HELP, DEMOS, cmd_demo, register
+from localcluster.demo.conditions import deployment_ready
+from localcluster.demo.run import Run
+from localcluster.demo.runner import run_demo
+from localcluster.demo.script import MANIFESTS, Demo, DemoFailed, Step, Wait
+from localcluster.demo.verb import DEMO_HELP, DEMOS, cmd_demo, register
 
 __all__ = ["DEMOS", "DEMO_HELP", "MANIFESTS", "Demo", "DemoFailed", "Run", "Step", "Wait",
            "cmd_demo", "deployment_ready", "register", "run_demo"]

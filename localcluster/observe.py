@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from corral import credentials as cli_credentials
-from corral.client import Credentials
+from corral.credentials import Credentials
 from proto import api_pb2, api_pb2_grpc
 
 

@@ -24,8 +24,8 @@ import grpc
 
 from corral import config
 from corral import credentials as cli_credentials
-from corral.client import Credentials
-from corral.cluster import netns, procs, registry, state
+from corral.credentials import Credentials
+from localcluster import netns, procs, registry, state
 from proto import api_pb2, api_pb2_grpc
 
 API_PORT = 6443

@@ -1,4 +1,4 @@
-"""``python -m corral.cluster.seedimage REGISTRY WORKDIR``: the local cluster's demo
+"""``python -m localcluster.seedimage REGISTRY WORKDIR``: the local cluster's demo
 images, built and pushed by one process.
 
 Builds a busybox-static rootfs offline, imports it as demo:latest and (with
@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from corral.cluster.registry import DEMO_CMD, DEMO_IMAGE, DEMO_IMAGE_V2, V2_INDEX_HTML
+from localcluster.registry import DEMO_CMD, DEMO_IMAGE, DEMO_IMAGE_V2, V2_INDEX_HTML
 
 
 def _wait_for_registry(registry: str, timeout: float) -> None:
@@ -124,7 +124,7 @@ def seed(registry: str, work: Path, timeout: float = 60.0) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m corral.cluster.seedimage REGISTRY WORKDIR", file=sys.stderr)
+        print("usage: python -m localcluster.seedimage REGISTRY WORKDIR", file=sys.stderr)
         return 2
     try:
         digest = seed(args[0], Path(args[1]))

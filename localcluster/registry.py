@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from corral.cluster import procs, state
+from localcluster import procs, state
 
 BINARY = "docker-registry"
 
@@ -73,14 +73,14 @@ V2_INDEX_HTML = """<!doctype html>
 
 def start_seeding(rec: state.ClusterRecord) -> subprocess.Popen[str]:
     """Start building the demo images and pushing them to the registry, in one
-    process (corral/cluster/seedimage.py) that may start before the registry
+    process (localcluster/seedimage.py) that may start before the registry
     answers: demo:latest from busybox-static, offline (the nodes use the
     registry as their docker.io mirror, so `image: demo:latest` pulls it), and
     the same rootfs with another /www/index.html as demo:v2 (for `corral set
     image` and `corral rollout undo`). `finish_seeding` waits for it."""
     work = Path(rec.dir) / "demo-image"
     return subprocess.Popen(
-        [sys.executable, "-m", "corral.cluster.seedimage", rec.registry, str(work)],
+        [sys.executable, "-m", "localcluster.seedimage", rec.registry, str(work)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from corral.cluster.demo.conditions import deployment_ready
-from corral.cluster.demo.runner import Run
-from corral.cluster.demo.script import Demo, Step, Wait, apply_step, get_pods_step
+from localcluster.demo.conditions import deployment_ready
+from localcluster.demo.run import Run
+from localcluster.demo.script import Demo, Step, Wait, apply_step, get_pods_step
 from proto import core_pb2
 
 

@@ -6,11 +6,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from corral.cluster.demo.failures import crash_loop, oom
-from corral.cluster.demo.healing import node_failure, self_healing
-from corral.cluster.demo.rollout import rolling_update, scaling
-from corral.cluster.demo.runner import run_demo
-from corral.cluster.demo.script import Demo
+from corral.cli.common import Cli
+from localcluster.demo.failures import crash_loop, oom
+from localcluster.demo.healing import node_failure, self_healing
+from localcluster.demo.rollout import rolling_update, scaling
+from localcluster.demo.runner import run_demo
+from localcluster.demo.script import Demo
+from localcluster.target import pick, require_root
 
 DEMOS: dict[str, Callable[[], Demo]] = {
     "self-healing": self_healing,
@@ -48,7 +50,7 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
     p.set_defaults(func=cmd_demo)
 
 
-def cmd_demo(cli: Any, args: argparse.Namespace) -> int:
+def cmd_demo(cli: Cli, args: argparse.Namespace) -> int:
     if args.demo in ("ls", "list"):
         cli.print(f"{'NAME':<16}WHAT")
         for name, make in DEMOS.items():
@@ -62,9 +64,7 @@ def cmd_demo(cli: Any, args: argparse.Namespace) -> int:
     if args.pace < 0:
         cli.error("--pace must be 0 or more seconds")
         return 1
-    from corral.cluster.cli import _require_root, pick  # chaos verbs need root
-
-    _require_root()
+    require_root()          # the chaos verbs need it
     rec = pick(args.name)
     flag = ["--name", args.name] if args.name else []
     failed = [n for n in names

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corral import credentials as cli_credentials
-from corral.cluster import cleanup, netns, observe, procs, state, up
+from localcluster import cleanup, netns, observe, procs, state, up
 from proto import api_pb2, api_pb2_grpc
 
 

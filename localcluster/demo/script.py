@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from corral.cluster.demo.runner import Run
+from localcluster.demo.run import Run
 
-MANIFESTS = Path(__file__).resolve().parents[3] / "manifests" / "demos"
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests" / "demos"
 
 
 class DemoFailed(Exception):
@@ -20,8 +18,8 @@ class DemoFailed(Exception):
 
 # -- the script format ----------------------------------------------------------------------------
 
-Text = str | Callable[["Run"], str]
-Argv = list[str] | Callable[["Run"], list[str]]
+Text = str | Callable[[Run], str]
+Argv = list[str] | Callable[[Run], list[str]]
 
 
 @dataclass
@@ -64,7 +62,7 @@ def shown_path(p: Path) -> str:
 
 
 def apply_step(say: str, wait: Wait) -> Step:
-    return Step(say, lambda r: ["apply", "-f", shown_path(r.demo.manifest)], wait)
+    return Step(say, lambda r: ["apply", "-f", shown_path(r.manifest)], wait)
 
 
 def get_pods_step(say: str = "") -> Step:

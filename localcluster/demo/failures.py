@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from corral.cli.common import CliError, parse_duration
-from corral.cluster.demo.conditions import container_status
-from corral.cluster.demo.runner import Run
-from corral.cluster.demo.script import Demo, Step, Wait, apply_step
+from localcluster.demo.conditions import container_status
+from localcluster.demo.run import Run
+from localcluster.demo.script import Demo, Step, Wait, apply_step
 
 
 def oom() -> Demo:

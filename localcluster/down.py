@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from corral.cluster import cleanup, netns, procs, state
+from localcluster import cleanup, netns, procs, state
 
 
 def down(name: str, log: Callable[[str], None]) -> bool:
