@@ -133,13 +133,13 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     node.port = port
     ops = await start_ops_server(metrics_listen, metrics.registry,
                                  ready=lambda: agent_ready(node, metrics))
-    await node.restore_network()
+    await node.routes.restore()
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 
     async def node_loops() -> None:
         await node.register()
-        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.run_routes())
+        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.routes.run())
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
              node_loops(),

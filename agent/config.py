@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 
 from common.netaddr import is_loopback
+from proto.quantity import QuantityError, cpu_millis, to_bytes
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,6 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                    help="plaintext to the control plane and an unauthenticated Agent service; "
                         "refused unless the agent listens on a loopback address")
     a = p.parse_args(argv)
-    from agent.podsync.env import QuantityError, cpu_millis, to_bytes
     try:
         cpu_millis(a.reserve_cpu)
     except QuantityError as e:

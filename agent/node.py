@@ -4,8 +4,9 @@
   owns: spec.podCIDR, taints, unschedulable), then writes its status.
 - `run_heartbeat` renews `corral-node-lease/<node>` every heartbeat interval.
 - `run_status` refreshes the Node's status (Ready, capacity) periodically.
-- `run_routes` watches Nodes: once this node has a podCIDR it calls
-  network.ensure_node, and it keeps routes to every other node's podCIDR.
+- `routes` (agent/noderoutes.py) watches Nodes: once this node has a podCIDR it
+  calls network.ensure_node, and it keeps routes to every other node's podCIDR.
+- What the machine offers (capacity, cgroup version, OS) is agent/nodefacts.py.
 
 Every loop survives the control plane being away: it logs, backs off and
 tries again; nothing here stops pods.
@@ -15,20 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
-from agent.podsync.env import cpu_millis, to_bytes
+from agent.nodefacts import NodeFacts, arch, gather_facts, os_image, read
+from agent.noderoutes import NodeRoutes
 from agent.ports import (
     ApiAlreadyExists,
     ApiConflict,
-    ApiGone,
     ApiNotFound,
     ApiPort,
     ApiUnavailable,
@@ -36,6 +35,7 @@ from agent.ports import (
 )
 from agent.status import ts
 from proto import core_pb2, kinds
+from proto.quantity import cpu_millis, format_bytes, format_cpu, to_bytes
 
 log = logging.getLogger("corral.agent.node")
 
@@ -43,105 +43,6 @@ VERSION = "0.1.0"
 RUNTIME_VERSION = f"corral://{VERSION}"
 LEASE_NAMESPACE = "corral-node-lease"
 CGROUP_LABEL = "corral.dev/cgroup-version"
-
-
-# ---- what the machine offers ------------------------------------------------------------
-
-
-def cgroup_version() -> str:
-    return "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1"
-
-
-def _self_cgroup(controller: str) -> str:
-    try:
-        with open("/proc/self/cgroup") as f:
-            for line in f:
-                _, ctrls, path = line.rstrip("\n").split(":", 2)
-                if (controller and controller in ctrls.split(",")) or \
-                        (not controller and ctrls == ""):
-                    return path
-    except OSError:
-        pass
-    return "/"
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def cpu_capacity_millis() -> int:
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-    millis = n * 1000
-    if cgroup_version() == "v2":
-        raw = _read(f"/sys/fs/cgroup{_self_cgroup('')}/cpu.max")
-        if raw and not raw.startswith("max"):
-            q, _, p = raw.partition(" ")
-            millis = min(millis, int(int(q) * 1000 / int(p or 100000)))
-    else:
-        base = f"/sys/fs/cgroup/cpu{_self_cgroup('cpu')}".rstrip("/")
-        quota = _read(base + "/cpu.cfs_quota_us")
-        period = _read(base + "/cpu.cfs_period_us")
-        if quota and period and int(quota) > 0:
-            millis = min(millis, int(int(quota) * 1000 / int(period)))
-    return max(millis, 1)
-
-
-def memory_capacity_bytes() -> int:
-    total = 0
-    meminfo = _read("/proc/meminfo") or ""
-    for line in meminfo.splitlines():
-        if line.startswith("MemTotal:"):
-            total = int(line.split()[1]) * 1024
-    if cgroup_version() == "v2":
-        raw = _read(f"/sys/fs/cgroup{_self_cgroup('')}/memory.max")
-    else:
-        raw = _read(f"/sys/fs/cgroup/memory{_self_cgroup('memory')}".rstrip("/")
-                    + "/memory.limit_in_bytes")
-    if raw and raw.isdigit() and 0 < int(raw) < total:
-        total = int(raw)
-    return total
-
-
-def os_image() -> str:
-    for line in (_read("/etc/os-release") or "").splitlines():
-        if line.startswith("PRETTY_NAME="):
-            return line.partition("=")[2].strip('"')
-    return platform.system()
-
-
-def _arch() -> str:
-    m = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
-
-
-def format_cpu(millis: int) -> str:
-    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
-
-
-def format_bytes(n: int) -> str:
-    for suffix, mult in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n % mult == 0 and n >= mult:
-            return f"{n // mult}{suffix}"
-    return f"{n // 1024}Ki" if n >= 1024 else str(n)
-
-
-# ---- the Node object ----------------------------------------------------------------------
-
-
-@dataclass
-class NodeFacts:
-    cpu_millis: int
-    memory_bytes: int
-    cgroup: str
-
-
-def gather_facts() -> NodeFacts:
-    return NodeFacts(cpu_capacity_millis(), memory_capacity_bytes(), cgroup_version())
 
 
 class NodeAgent:
@@ -157,8 +58,7 @@ class NodeAgent:
         self.registered = asyncio.Event()
         self.last_heartbeat: float | None = None   # time.monotonic() of the last lease renewal
         self.ready_since = clock()
-        self.pod_cidr = ""
-        self.routes: list[tuple[str, str]] = []
+        self.routes = NodeRoutes(cfg, api, network, self._own_node)
         self._status_now = asyncio.Event()
 
     # -- building ---------------------------------------------------------------------------
@@ -186,11 +86,11 @@ class NodeAgent:
         ni.kernel_version = platform.release()
         ni.os_image = os_image()
         ni.operating_system = "linux"
-        ni.architecture = _arch()
+        ni.architecture = arch()
         ni.container_runtime_version = RUNTIME_VERSION
         ni.kubelet_version = f"v{VERSION}"
-        ni.machine_id = _read("/etc/machine-id") or ""
-        ni.boot_id = _read("/proc/sys/kernel/random/boot_id") or ""
+        ni.machine_id = read("/etc/machine-id") or ""
+        ni.boot_id = read("/proc/sys/kernel/random/boot_id") or ""
         now = self.clock()
         ready = core_pb2.NodeCondition(
             type="Ready", status="True", reason="KubeletReady",
@@ -214,7 +114,7 @@ class NodeAgent:
         labels = n.metadata.labels
         labels["kubernetes.io/hostname"] = self.cfg.node_name
         labels["kubernetes.io/os"] = "linux"
-        labels["kubernetes.io/arch"] = _arch()
+        labels["kubernetes.io/arch"] = arch()
         labels[CGROUP_LABEL] = self.facts.cgroup
         n.status.CopyFrom(self.status(old.status if old is not None else None))
         return n
@@ -249,7 +149,7 @@ class NodeAgent:
             try:
                 node = await self.register_once()
                 self.registered.set()
-                await self._on_node(node)
+                await self.routes.on_node(node)
                 return node
             except ApiConflict:
                 continue
@@ -340,92 +240,8 @@ class NodeAgent:
                 log.exception("heartbeat failed")
             await asyncio.sleep(delay)
 
-    # -- routes and the pod CIDR -------------------------------------------------------------
-
-    def _cidr_file(self) -> str:
-        return os.path.join(self.cfg.data_dir, "pod-cidr")
-
-    async def restore_network(self) -> None:
-        """At start: set the node network up from the pod CIDR remembered from the
-        last run, so pods can be looked after before the control plane answers."""
-        try:
-            with open(self._cidr_file()) as f:
-                cidr = f.read().strip()
-        except OSError:
-            return
-        if cidr:
-            try:
-                await self.network.ensure_node(cidr)
-                self.pod_cidr = cidr
-                log.info("node network restored with the remembered pod CIDR %s", cidr)
-            except Exception:
-                log.exception("cannot restore the node network for %s", cidr)
-
-    async def _on_node(self, node: core_pb2.Node) -> None:
-        if node.metadata.name != self.cfg.node_name:
-            return
+    def _own_node(self, node: core_pb2.Node) -> None:
+        """Our Node as the control plane has it: not Ready there means post now."""
         ready = next((x.status for x in node.status.conditions if x.type == "Ready"), "")
         if ready != "True":
             self.status_now()
-        cidr = node.spec.pod_cidr or (node.spec.pod_cidrs[0] if node.spec.pod_cidrs else "")
-        if cidr and cidr != self.pod_cidr:
-            log.info("pod CIDR %s assigned to this node", cidr)
-            await self.network.ensure_node(cidr)
-            self.pod_cidr = cidr
-            try:
-                tmp = self._cidr_file() + ".tmp"
-                with open(tmp, "w") as f:
-                    f.write(cidr)
-                os.replace(tmp, self._cidr_file())
-            except OSError:
-                log.exception("cannot remember the pod CIDR")
-
-    async def _sync_routes(self, nodes: dict[str, core_pb2.Node]) -> None:
-        routes = []
-        for name, n in sorted(nodes.items()):
-            if name == self.cfg.node_name:
-                continue
-            cidr = n.spec.pod_cidr or (n.spec.pod_cidrs[0] if n.spec.pod_cidrs else "")
-            ip = next((a.address for a in n.status.addresses if a.type == "InternalIP"), "")
-            if cidr and ip:
-                routes.append((cidr, ip))
-        if routes != self.routes:
-            await self.network.sync_routes(routes)
-            self.routes = routes
-
-    async def run_routes(self) -> None:
-        retry = RetryBackoff(self.cfg.profile.api_retry_initial, self.cfg.profile.api_retry_max)
-        while True:
-            try:
-                lst = await self.api.list("nodes")
-                nodes = {o.node.metadata.name: o.node for o in lst.items}
-                for n in nodes.values():
-                    await self._on_node(n)
-                await self._sync_routes(nodes)
-                rv = lst.resource_version
-                retry.reset()
-                while True:
-                    async for ev in self.api.watch("nodes", resource_version=rv):
-                        retry.reset()
-                        rv = ev.resource_version or rv
-                        if ev.type == "BOOKMARK":
-                            continue
-                        n = ev.object.node
-                        if ev.type == "DELETED":
-                            nodes.pop(n.metadata.name, None)
-                        else:
-                            nodes[n.metadata.name] = n
-                            await self._on_node(n)
-                        await self._sync_routes(nodes)
-            except ApiGone:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except ApiUnavailable as e:
-                delay = retry.next()
-                log.debug("node watch: %s; retrying in %.1fs", e, delay)
-                await asyncio.sleep(delay)
-            except Exception:
-                delay = retry.next()
-                log.exception("node watch/route sync failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)

@@ -1,7 +1,7 @@
 """The small seams the pod sync logic needs from the rest of the node.
 
 The agent's sync logic (agent/podsync, agent/node, agent/server) is written
-against these Protocols only. agent/adapters.py maps them onto the real
+against these Protocols only. agent/adapters/ maps them onto the real
 runtime, image service, network and the control plane's Api; the unit tests
 use in-memory fakes (tests/unit/agent/fakes.py).
 
@@ -70,7 +70,6 @@ class ContainerSpec:
     stdin_once: bool = False       # closed when the first attached client detaches
     netns_path: str = ""
     hostname: str = ""
-    init: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
     security: SecurityOptions = field(default_factory=SecurityOptions)
 
@@ -96,7 +95,6 @@ class ContainerInfo:
     log_path: str = ""
     namespace: str = ""
     pod_name: str = ""
-    init: bool = False
     reason: str = ""               # the runtime's own, e.g. StartError (may be empty)
     message: str = ""
 

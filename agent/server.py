@@ -1,10 +1,10 @@
 """The agent's own gRPC service (`Agent` in proto/agent.proto): logs, exec,
-stats and the node's images. The control plane proxies it for the CLI.
+attach, stats and the node's images. The control plane proxies it for the CLI.
 
-SECURITY: for now the service is plain gRPC with no authentication; bind it
-to the node's own address (the default, NODE_IP:10250), never to a public
-interface. Authenticating the control plane (mTLS) comes with the security
-issue.
+The handlers live beside it: agent/podlookup.py (which pod and container a request
+means), agent/attach.py, agent/nodestats.py, agent/imagerpc.py. `serve` binds it
+with TLS that admits only the control plane's certificate (agent/security), or
+plaintext for --insecure on loopback.
 """
 
 from __future__ import annotations
@@ -13,51 +13,23 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent import attach, logs
+from agent.imagerpc import ImageCalls, image_status, images_in_use
+from agent.nodestats import NodeStats
+from agent.podlookup import PodLookup
 from agent.podsync.manager import PodManager
-from agent.podsync.worker import PodWorker
-from agent.ports import (
-    EXITED,
-    RUNNING,
-    ContainerInfo,
-    ContainerRuntimePort,
-    ImagePort,
-    ImagePullError,
-)
+from agent.ports import EXITED, RUNNING, ContainerRuntimePort, ImagePort
 from proto import agent_pb2, agent_pb2_grpc
+
+__all__ = ["AgentService", "image_status", "images_in_use", "serve"]
 
 log = logging.getLogger("corral.agent.server")
 
 AGENT_SERVICE = agent_pb2.DESCRIPTOR.services_by_name["Agent"].full_name  # corral.v1.Agent
-
-
-def _proc_cpu_ns() -> int:
-    try:
-        with open("/proc/stat") as f:
-            parts = f.readline().split()[1:]
-    except OSError:
-        return 0
-    vals = [int(x) for x in parts]
-    busy = sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)
-    return busy * 10_000_000     # USER_HZ = 100
-
-
-def _mem_working_set() -> tuple[int, int]:
-    info: dict[str, int] = {}
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                info[k] = int(v.split()[0]) * 1024
-    except OSError:
-        return 0, 0
-    total = info.get("MemTotal", 0)
-    return total - info.get("MemAvailable", 0), total
 
 
 class AgentService(agent_pb2_grpc.AgentServicer):
@@ -67,50 +39,16 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self.manager = manager
         self.runtime = runtime
         self.images = images
-        self.cpu_capacity_millis = cpu_capacity_millis
-        self._cpu_samples: dict[str, tuple[int, float]] = {}
-
-    # ---- helpers -------------------------------------------------------------------
-
-    async def _worker(self, ctx: grpc.aio.ServicerContext, namespace: str,
-                      pod: str) -> PodWorker:
-        w = self.manager.worker_by_name(namespace or "default", pod)
-        if w is None:
-            await ctx.abort(grpc.StatusCode.NOT_FOUND,
-                            f'pod "{pod}" not found on node {self.node_name}')
-            raise AssertionError("unreachable")
-        return w
-
-    async def _instances(self, uid: str, name: str) -> list[ContainerInfo]:
-        inst = [c for c in await self.runtime.list_containers()
-                if c.pod_uid == uid and c.name == name]
-        inst.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
-        return inst
-
-    async def _container_names(self, ctx: grpc.aio.ServicerContext, w: PodWorker,
-                               name: str, all_containers: bool) -> list[str]:
-        inits = [c.name for c in w.pod.spec.init_containers]
-        apps = [c.name for c in w.pod.spec.containers]
-        if all_containers:
-            return inits + apps
-        if name:
-            if name not in inits + apps:
-                await ctx.abort(grpc.StatusCode.NOT_FOUND,
-                                f"container {name} is not valid for pod {w.pod.metadata.name}")
-            return [name]
-        if len(apps) == 1:
-            return apps
-        await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                        f"a container name must be specified for pod {w.pod.metadata.name}, "
-                        f"choose one of: [{' '.join(apps)}]")
-        raise AssertionError("unreachable")
+        self.pods = PodLookup(node_name, manager, runtime)
+        self.node_stats = NodeStats(node_name, manager, runtime, cpu_capacity_millis)
+        self.image_calls = ImageCalls(images, runtime, manager)
 
     # ---- Logs ----------------------------------------------------------------------
 
     async def Logs(self, request: agent_pb2.LogsRequest,
                    context: grpc.aio.ServicerContext) -> AsyncIterator[agent_pb2.LogChunk]:
-        w = await self._worker(context, request.namespace, request.pod)
-        names = await self._container_names(context, w, request.container,
+        w = await self.pods.worker(context, request.namespace, request.pod)
+        names = await self.pods.container_names(context, w, request.container,
                                             request.all_containers)
         since: float | None = None
         if request.HasField("since_seconds"):
@@ -119,7 +57,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             since = request.since_time.ToNanoseconds() / 1e9
         tail = request.tail_lines if request.HasField("tail_lines") else None
         for name in names:
-            inst = await self._instances(w.uid, name)
+            inst = await self.pods.instances(w.uid, name)
             if request.previous:
                 prev = [i for i in inst[1:] if i.state == EXITED] or (
                     [inst[0]] if inst and inst[0].state == EXITED and len(names) > 1 else [])
@@ -146,10 +84,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                 cid = target.id
 
                 async def finished(cid: str = cid) -> bool:
-                    for c in await self.runtime.list_containers():
-                        if c.id == cid:
-                            return c.state != RUNNING
-                    return True
+                    return await self.pods.finished(cid)
                 async for e in logs.follow(target.log_path, tail, since, finished):
                     yield agent_pb2.LogChunk(data=logs.render(e, request.timestamps),
                                              container=name, stream=e.stream)
@@ -174,9 +109,9 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         s = first.start
         if not s.command:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "exec: no command given")
-        w = await self._worker(context, s.namespace, s.pod)
-        (name,) = await self._container_names(context, w, s.container, False)
-        inst = await self._instances(w.uid, name)
+        w = await self.pods.worker(context, s.namespace, s.pod)
+        (name,) = await self.pods.container_names(context, w, s.container, False)
+        inst = await self.pods.instances(w.uid, name)
         if not inst or inst[0].state != RUNNING:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"container {name} is not running")
@@ -206,124 +141,45 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             await asyncio.gather(pump, return_exceptions=True)
             await session.kill()
 
-    Attach = attach.attach          # agent/attach.py
+    # ---- Attach (agent/attach.py) ------------------------------------------------------
 
-    # ---- Stats -----------------------------------------------------------------------
+    async def Attach(self, request_iterator: AsyncIterator[agent_pb2.AttachInput],
+                     context: grpc.aio.ServicerContext) -> AsyncIterator[agent_pb2.ExecOutput]:
+        async for out in attach.attach(self.pods, request_iterator, context):
+            yield out
 
-    def _rate(self, key: str, total_ns: int) -> int:
-        now = time.monotonic()
-        prev = self._cpu_samples.get(key)
-        self._cpu_samples[key] = (total_ns, now)
-        if prev is None or now <= prev[1]:
-            return 0
-        return max(int((total_ns - prev[0]) / (now - prev[1])), 0)
+    # ---- Stats (agent/nodestats.py) ------------------------------------------------------
 
     async def Stats(self, request: agent_pb2.StatsRequest,
                     context: grpc.aio.ServicerContext) -> agent_pb2.StatsResponse:
-        resp = agent_pb2.StatsResponse()
-        resp.timestamp.GetCurrentTime()
-        ws, total = _mem_working_set()
-        node_ns = _proc_cpu_ns()
-        resp.node.CopyFrom(agent_pb2.NodeStats(
-            name=self.node_name, cpu_usage_nano_cores=self._rate("@node", node_ns),
-            memory_working_set_bytes=ws, memory_capacity_bytes=total,
-            cpu_capacity_cores=max(self.cpu_capacity_millis // 1000, 1)))
-        running = [c for c in await self.runtime.list_containers() if c.state == RUNNING]
-        for w in list(self.manager.workers.values()):
-            meta = w.pod.metadata
-            if w.removed or (request.namespace and meta.namespace != request.namespace) or (
-                    request.pod and meta.name != request.pod):
-                continue
-            ps = resp.pods.add(namespace=meta.namespace, name=meta.name)
-            for c in running:
-                if c.pod_uid != w.uid:
-                    continue
-                try:
-                    u = await self.runtime.usage(c.id)
-                except Exception as e:
-                    log.debug("stats of %s: %s", c.id, e)
-                    continue
-                ps.containers.add(
-                    name=c.name,
-                    cpu_usage_core_nano_seconds=u.cpu_usage_core_nano_seconds,
-                    cpu_usage_nano_cores=self._rate(c.id, u.cpu_usage_core_nano_seconds),
-                    memory_working_set_bytes=u.memory_working_set_bytes,
-                    memory_usage_bytes=u.memory_usage_bytes, pids=u.pids)
-        return resp
+        return await self.node_stats.stats(request)
 
-    # ---- images ----------------------------------------------------------------------
+    # ---- images (agent/imagerpc.py) ------------------------------------------------------
 
     async def ListImages(self, request: agent_pb2.ListImagesRequest,
                          context: grpc.aio.ServicerContext) -> agent_pb2.ListImagesResponse:
-        resp = agent_pb2.ListImagesResponse()
-        for i in await self.images.list_images():
-            s = resp.images.add(names=i.names, id=i.id, size_bytes=i.size_bytes)
-            if i.created:
-                s.created.FromNanoseconds(int(i.created * 1e9))
-        return resp
-
-    async def _progress(self, stream: AsyncIterator[Any],
-                        context: grpc.aio.ServicerContext
-                        ) -> AsyncIterator[agent_pb2.PullProgress]:
-        try:
-            async for p in stream:
-                yield agent_pb2.PullProgress(layer=p.layer, status=p.status,
-                                             current=p.current, total=p.total, error=p.error)
-        except (ImagePullError, ValueError) as e:
-            await context.abort(image_status(e), str(e))
+        return await self.image_calls.list()
 
     async def PullImage(self, request: agent_pb2.PullImageRequest,
                         context: grpc.aio.ServicerContext
                         ) -> AsyncIterator[agent_pb2.PullProgress]:
-        async for p in self._progress(self.images.pull(request.image), context):
+        async for p in self.image_calls.progress(self.images.pull(request.image), context):
             yield p
 
     async def PushImage(self, request: agent_pb2.PushImageRequest,
                         context: grpc.aio.ServicerContext
                         ) -> AsyncIterator[agent_pb2.PullProgress]:
-        async for p in self._progress(
+        async for p in self.image_calls.progress(
                 self.images.push(request.image, request.target or request.image), context):
             yield p
 
     async def LoadImage(self, request_iterator: AsyncIterator[agent_pb2.LoadImageChunk],
                         context: grpc.aio.ServicerContext) -> agent_pb2.LoadImageResponse:
-        async def chunks() -> AsyncIterator[bytes]:
-            async for c in request_iterator:
-                yield c.data
-        try:
-            names = await self.images.load(chunks())
-        except (ValueError, ImagePullError) as e:    # whatever is wrong, the archive is
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        return agent_pb2.LoadImageResponse(names=names)
+        return await self.image_calls.load(request_iterator, context)
 
     async def PruneImages(self, request: agent_pb2.PruneImagesRequest,
                           context: grpc.aio.ServicerContext) -> agent_pb2.PruneImagesResponse:
-        keep = {c.image for c in await self.runtime.list_containers()}
-        removed, freed = await self.images.prune(keep | images_in_use(self.manager))
-        return agent_pb2.PruneImagesResponse(removed=removed, bytes_freed=freed)
-
-
-def images_in_use(manager: PodManager) -> set[str]:
-    """The images of the node's pods (also called from the pulling thread: one snapshot)."""
-    keep: set[str] = set()
-    for w in list(manager.workers.values()):
-        keep.update(c.image for c in w.pod.spec.containers)
-        keep.update(c.image for c in w.pod.spec.init_containers)
-    return keep
-
-
-# what an image failure means to a caller
-_IMAGE_CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
-                "not_found": grpc.StatusCode.NOT_FOUND,
-                "denied": grpc.StatusCode.PERMISSION_DENIED,
-                "failed": grpc.StatusCode.FAILED_PRECONDITION}
-
-
-def image_status(e: Exception) -> grpc.StatusCode:
-    """The status of a failed pull or push (ImagesAdapter sets `kind` on its errors)."""
-    if isinstance(e, ValueError):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    return _IMAGE_CODES.get(getattr(e, "kind", ""), grpc.StatusCode.FAILED_PRECONDITION)
+        return await self.image_calls.prune()
 
 
 async def serve(service: AgentService, listen: str,

@@ -196,8 +196,8 @@ async def _grpc_fanout(address: str, ns: str, watchers: int, writes: int,
 
 def run(quick: bool = False) -> BenchResult:
     from corral.client import Client
+    from localcluster.cpprocess import ControlPlaneProcess
     from proto import codec
-    from tests.support.controlplane import ControlPlaneProcess
 
     per_client, lists, writes = (5, 3, 5) if quick else (20, 10, 30)
     res = BenchResult(NAME)

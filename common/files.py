@@ -8,17 +8,27 @@ looser bits; umask cannot narrow it) next to `path`, then renamed over it.
 `durable=False` skips the fsync: for caches that a crash may lose, where the
 page cache is enough (an agent crash keeps it; a machine crash takes the
 processes the file describes too).
+
+Import-light (only `os` at import time): the container runtime's shim writes
+its state with `write_atomic`, and the shim stays without json, pathlib or typing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from pathlib import Path
-from typing import Any
 
-StrPath = str | os.PathLike[str]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the shim 1.5 MB
+if TYPE_CHECKING:
+    from typing import Any
+
+    StrPath = str | os.PathLike[str]
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def write_atomic(path: StrPath, data: bytes, *, mode: int = 0o600,
@@ -27,8 +37,7 @@ def write_atomic(path: StrPath, data: bytes, *, mode: int = 0o600,
     p = os.fspath(path)
     head, name = os.path.split(p)
     tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
+    _unlink_quietly(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)   # umask may have cleared bits that were asked for
@@ -39,8 +48,7 @@ def write_atomic(path: StrPath, data: bytes, *, mode: int = 0o600,
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
     os.close(fd)
     os.replace(tmp, p)
@@ -49,10 +57,15 @@ def write_atomic(path: StrPath, data: bytes, *, mode: int = 0o600,
 def write_json_atomic(path: StrPath, obj: Any, *, mode: int = 0o600, durable: bool = True,
                       indent: int | None = None) -> None:
     """`write_atomic` of `obj` as JSON (keys sorted, so equal objects give equal files)."""
+    import json
+
     data = json.dumps(obj, indent=indent, sort_keys=True).encode()
     write_atomic(path, data, mode=mode, durable=durable)
 
 
 def read_json(path: StrPath) -> Any:
     """The JSON in `path` (FileNotFoundError and ValueError pass through)."""
-    return json.loads(Path(path).read_bytes())
+    import json
+
+    with open(path, "rb") as f:
+        return json.loads(f.read())

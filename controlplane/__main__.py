@@ -11,17 +11,17 @@ for kubectl and Kubernetes client libraries (controlplane/httpapi/).
 Metrics (Prometheus), /healthz and /readyz (ready: etcd answers) are served on
 --metrics-listen (default 127.0.0.1:10251; 0 disables them); see docs/operations.md.
 
-The scheduler and controllers (with leader election) live in
-`controlplane.loops`: when that module exists, its
-`async def run_loops(registry, args) -> None` runs beside the API server
-until shutdown (cancelled on SIGTERM/SIGINT). `--no-loops` serves the API only.
+The scheduler and controllers (with leader election) are
+`controlplane.loops.run_loops`, run beside the API server until shutdown
+(cancelled on SIGTERM/SIGINT) with the in-process Registry as their client.
+`--no-loops` serves the API only.
 
-Security plugs in the same way: when `controlplane.security.serve` exists,
-`controlplane.security.flags.add_arguments(parser)` adds its flags, its
-`prepare(args)` makes the PKI files (run while etcd starts: agents can join
-with the CA hash sooner), and its `async def server_security(args, registry)
--> dict` returns keyword arguments for `ApiServer` (credentials, extra_ports,
-interceptors, authorize).
+Security: `controlplane.security.flags.add_arguments(parser)` adds its flags,
+`controlplane.security.serve.prepare(args)` makes the PKI files (run while etcd
+starts: agents can join with the CA hash sooner), and its
+`server_security(args, etcd)` returns the keyword arguments for `ApiServer`
+(credentials, extra_ports, interceptors, authorize, agent_channel, tokens).
+Every part is a plain import: a missing one stops the start with an ImportError.
 
 Start-up order, for a fast `corral cluster up`: parse the flags (no gRPC or
 TLS imported yet), start the embedded etcd without waiting, write the PKI and
@@ -33,22 +33,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from controlplane import logs
 from controlplane.etcd import EmbeddedEtcd
+from controlplane.security import flags as security_flags
 
 if TYPE_CHECKING:
     from controlplane.apiserver.registry import Registry
     from controlplane.httpapi.server import KubeApiServer
-    from controlplane.metrics import ControlPlaneMetrics
-    from controlplane.store import Store
+    from controlplane.store.etcd_store import Store
 
 log = logging.getLogger("controlplane")
 DEFAULT_METRICS_LISTEN = "127.0.0.1:10251"   # controlplane.metrics.DEFAULT_LISTEN
@@ -91,29 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
                    help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
                         "(default %(default)s; 0: off)")
-    security = _optional("controlplane.security.flags")
-    if security is not None and hasattr(security, "add_arguments"):
-        security.add_arguments(p)
+    security_flags.add_arguments(p)
     args = p.parse_args(argv)
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
     return args
-
-
-def _optional(module: str) -> Any:
-    """The module if it exists (another room builds it), else None."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name is not None and module.startswith(e.name):
-            return None
-        raise
-
-
-def _loops() -> Any:
-    """controlplane.loops.run_loops, if that module exists (built by the loops' room)."""
-    return getattr(_optional("controlplane.loops"), "run_loops", None)
 
 
 async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
@@ -138,9 +119,11 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
     from controlplane.httpapi.serve import start as start_kube_api
+    from controlplane.loops import run_loops
     from controlplane.metrics import ControlPlaneMetrics
-    from controlplane.store import Store
+    from controlplane.security.serve import server_security
     from controlplane.store.compactor import run_compactor
+    from controlplane.store.etcd_store import Store
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,7 +134,6 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     metrics = ControlPlaneMetrics()
     store.conn.observe = metrics.observe_etcd
     metrics.etcd_watch_source(lambda: store.conn.open_watches)
-    args.metrics = metrics          # the loops (scheduler, controllers) report through it
     ops = None
     server: ApiServer | None = None
     kube: KubeApiServer | None = None
@@ -160,8 +142,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     try:
         registry = Registry(store)
         await _start_registry(registry)
-        security = getattr(_optional("controlplane.security.serve"), "server_security", None)
-        server_kwargs = dict(await security(args, registry)) if security is not None else {}
+        server_kwargs = await server_security(args, store.conn)
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
         server = ApiServer(registry, args.listen, **server_kwargs)
@@ -171,16 +152,16 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                                     server.service.agents, metrics.observe_kube)
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
-        run_loops = None if args.no_loops else _loops()
-        if run_loops is not None:
-            loops_task = asyncio.ensure_future(_run_loops(run_loops, registry, args, metrics))
-        elif not args.no_loops:
-            log.info("controlplane.loops not present: serving the API only")
+        if not args.no_loops:
+            loops_task = asyncio.ensure_future(run_loops(
+                registry, identity=args.identity, profile=args.profile,
+                store_endpoints=etcd_endpoints, cluster_cidr=args.cluster_cidr,
+                on_loops=metrics.attach_loops))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
         print(f"corral-controlplane: serving on {server.address}"
               + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+        waiters = [asyncio.ensure_future(_stopped(stop))]
         if loops_task is not None:
             waiters.append(loops_task)
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -204,12 +185,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         await store.close()
 
 
-def _run_loops(run_loops: Any, registry: Registry, args: argparse.Namespace,
-               metrics: ControlPlaneMetrics) -> Any:
-    """run_loops, telling the metrics about each leader term's loops when it can."""
-    if "on_loops" in inspect.signature(run_loops).parameters:
-        return run_loops(registry, args, on_loops=metrics.attach_loops)
-    return run_loops(registry, args)
+async def _stopped(stop: asyncio.Event) -> None:
+    await stop.wait()
 
 
 async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
@@ -234,10 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                                 peer_port=args.etcd_peer_port, die_with_parent=True)
             etcd.start(wait=False)
         # while etcd starts: the cluster CA and ca.hash (agents may start now), imports
-        prepare = getattr(_optional("controlplane.security.serve"), "prepare", None)
-        if prepare is not None:
-            args.prepared_security = prepare(args)
-        importlib.import_module("controlplane.apiserver.server")
+        from controlplane.security.serve import prepare
+        args.prepared_security = prepare(args)
+        import controlplane.apiserver.server  # noqa: F401 (its imports, while etcd starts)
         if etcd is not None:
             etcd.wait_healthy()
             log.info("embedded etcd running at %s (pid %s)", etcd.endpoint, etcd.pid)

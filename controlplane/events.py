@@ -8,7 +8,7 @@ caller: failures are logged and the event is dropped (events are best effort).
 
 Events queued together are written together: a worker takes what is queued
 (up to _BATCH) and creates the new ones in one etcd transaction
-(``Registry.create_all``), so a scheduler binding hundreds of pods a second
+(``Client.create_all``), so a scheduler binding hundreds of pods a second
 does not pay an etcd round trip per "Scheduled" event; repeats (count
 updates) and anything the batch could not write go one at a time.
 """
@@ -19,12 +19,11 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane import errors
-from proto import api_pb2, core_pb2, kinds, meta_pb2
+from controlplane.client import Client
+from controlplane.objects import now_ts, reference_of
+from proto import api_pb2, core_pb2, meta_pb2
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +37,13 @@ _BATCH = 50
 Item = tuple[meta_pb2.ObjectReference, str, str, str]   # (ref, type, reason, message)
 
 
-def now_ts() -> Timestamp:
-    ts = Timestamp()
-    ts.GetCurrentTime()
-    return ts
-
-
-def reference_of(obj: api_pb2.Object) -> meta_pb2.ObjectReference:
-    k = kinds.of(obj)
-    m = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
-    return meta_pb2.ObjectReference(
-        kind=k.kind, namespace=m.namespace, name=m.name, uid=m.uid,
-        api_version=k.api_version, resource_version=m.resource_version)
-
-
 class EventRecorder:
-    def __init__(self, registry: Any, component: str, host: str = "",
+    def __init__(self, client: Client, component: str, host: str = "",
                  *, concurrency: int = 8, repeat_interval: float = 2.0) -> None:
-        self.registry = registry
+        self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[meta_pb2.ObjectReference, str, str, str]] | None = None
+        self._queue: asyncio.Queue[Item] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._concurrency = concurrency
         # (uid|kind/ns/name, reason, message) -> (namespace, event name)
@@ -109,7 +94,7 @@ class EventRecorder:
         self._queue = None
 
     # ---- internals -------------------------------------------------------
-    def _ensure_started(self) -> asyncio.Queue[tuple[meta_pb2.ObjectReference, str, str, str]]:
+    def _ensure_started(self) -> asyncio.Queue[Item]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             for i in range(self._concurrency):
@@ -135,14 +120,13 @@ class EventRecorder:
 
     async def _write_batch(self, batch: list[Item]) -> None:
         """New events of the batch in one transaction; the rest one at a time."""
-        create_all = getattr(self.registry, "create_all", None)
         fresh: list[tuple[tuple[str, str, str], Item]] = []
         rest: list[Item] = []
         held: list[asyncio.Lock] = []
         for item in batch:
             agg = _agg(item[0], item[2], item[3])
             lock = self._lock(agg)
-            if create_all is None or len(batch) == 1 or agg in self._seen or lock.locked():
+            if len(batch) == 1 or agg in self._seen or lock.locked():
                 rest.append(item)
                 continue
             await lock.acquire()   # free: taken at once
@@ -150,9 +134,9 @@ class EventRecorder:
             fresh.append((agg, item))
         try:
             if len(fresh) > 1:
-                assert create_all is not None
                 try:
-                    created = await create_all([self._new_event(*item) for _, item in fresh])
+                    created = await self.client.create_all(
+                        [self._new_event(*item) for _, item in fresh])
                     for (agg, _), obj in zip(fresh, created, strict=True):
                         self._remember(agg, obj)
                     fresh = []
@@ -194,14 +178,14 @@ class EventRecorder:
             extra = self._unwritten.pop(agg, 0)
             for _ in range(3):
                 try:
-                    cur = await self.registry.get("events", ns, name)
+                    cur = await self.client.get("events", ns, name)
                 except errors.NotFound:
                     break
                 ev = cur.event
                 ev.count = max(ev.count, 1) + 1 + extra
                 ev.last_timestamp.CopyFrom(now_ts())
                 try:
-                    await self.registry.update(cur)
+                    await self.client.update(cur)
                     self._seen.move_to_end(agg)
                     self._last_write[agg] = time.monotonic()
                     return
@@ -210,10 +194,10 @@ class EventRecorder:
             self._seen.pop(agg, None)
         obj = self._new_event(ref, type_, reason, message)
         try:
-            created = await self.registry.create(obj)
+            created = await self.client.create(obj)
         except errors.AlreadyExists:
             obj.event.metadata.name = f"{ref.name}.{time.time_ns():x}"
-            created = await self.registry.create(obj)
+            created = await self.client.create(obj)
         self._remember(agg, created)
 
     def _new_event(self, ref: meta_pb2.ObjectReference, type_: str, reason: str,

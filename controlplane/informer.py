@@ -1,6 +1,6 @@
 """A shared watch cache (client-go's SharedInformer, small).
 
-An ``Informer`` lists a resource through the ``Registry``, then watches from
+An ``Informer`` lists a resource through a ``Client`` (controlplane/client.py), then watches from
 the list's resourceVersion, keeping a local store ``key -> Object``. A watch
 that ends is resumed from the last resourceVersion seen; one answered with
 ``Gone`` (compacted) relists, and the difference to the store is delivered as
@@ -21,49 +21,17 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from controlplane import errors
-from proto import api_pb2, kinds
+from controlplane.client import Client
+from controlplane.objects import copy_of, meta_of
+from controlplane.tasks import cancel_and_wait
+from proto import api_pb2
+from proto.kinds import key_of
 
 log = logging.getLogger(__name__)
 
 Object = api_pb2.Object
-
-
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout: float = 5.0,
-                          what: str = "task") -> None:
-    """Cancel tasks and wait for them, at most `timeout` seconds.
-
-    Unlike ``suppress(CancelledError): await t`` this never swallows the caller's
-    own cancellation, and a task stuck in someone else's cleanup cannot hang the
-    caller (it is logged and left behind).
-    """
-    ts = list(tasks)
-    for t in ts:
-        t.cancel()
-    live = [t for t in ts if not t.done()]
-    if live:
-        _, pending = await asyncio.wait(live, timeout=timeout)
-        for t in pending:
-            log.warning("%s %s did not stop within %.0fs", what, t.get_name(), timeout)
-    for t in ts:
-        if t.done() and not t.cancelled() and t.exception() is not None:
-            log.debug("%s %s ended with %r", what, t.get_name(), t.exception())
-
-
-def copy_of(obj: Object) -> Object:
-    out = Object()
-    out.CopyFrom(obj)
-    return out
-
-
-def meta_of(obj: Object) -> Any:
-    return kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
-
-
-def key_of(obj: Object) -> str:
-    return kinds.key_of(obj)
 
 
 @dataclass
@@ -79,7 +47,7 @@ IndexFunc = Callable[[Object], Iterable[str]]
 class Informer:
     def __init__(
         self,
-        registry: Any,
+        client: Client,
         resource: str,
         *,
         namespace: str = "",
@@ -87,7 +55,7 @@ class Informer:
         field_selector: str = "",
         resync_period: float = 300.0,
     ) -> None:
-        self.registry = registry
+        self.client = client
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -177,7 +145,7 @@ class Informer:
             await cancel_and_wait([resync], 1.0, "informer resync")
 
     async def _list(self) -> None:
-        lst = await self.registry.list(self.resource, self.namespace,
+        lst = await self.client.list(self.resource, self.namespace,
                                        label_selector=self.label_selector,
                                        field_selector=self.field_selector)
         self.relists += 1
@@ -201,18 +169,16 @@ class Informer:
         self._synced.set()
 
     async def _watch(self) -> None:
-        stream = self.registry.watch(self.resource, self.namespace,
-                                     label_selector=self.label_selector,
-                                     field_selector=self.field_selector,
-                                     resource_version=self.resource_version)
+        stream = self.client.watch(self.resource, self.namespace,
+                                   label_selector=self.label_selector,
+                                   field_selector=self.field_selector,
+                                   resource_version=self.resource_version)
         try:
             async for ev in stream:
                 self._apply(ev)
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            with contextlib.suppress(Exception):
+                await stream.aclose()
 
     def _apply(self, ev: api_pb2.WatchEvent) -> None:
         if ev.resource_version:
@@ -292,8 +258,8 @@ class Informer:
 class InformerFactory:
     """One informer per resource, shared by every loop in the process."""
 
-    def __init__(self, registry: Any, *, resync_period: float = 300.0) -> None:
-        self.registry = registry
+    def __init__(self, client: Client, *, resync_period: float = 300.0) -> None:
+        self.client = client
         self.resync_period = resync_period
         self._informers: dict[tuple[str, str], Informer] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -303,7 +269,7 @@ class InformerFactory:
         k = (resource, namespace)
         inf = self._informers.get(k)
         if inf is None:
-            inf = Informer(self.registry, resource, namespace=namespace,
+            inf = Informer(self.client, resource, namespace=namespace,
                            resync_period=self.resync_period)
             self._informers[k] = inf
             if self._started:  # already started: start this one too

@@ -30,11 +30,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
 
 import aetcd
 
-from controlplane.informer import cancel_and_wait
+from controlplane.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class LeaderElector:
         self.terms = 0                    # how many times we became leader
         self._client: aetcd.Client | None = None
         self._ep = 0
-        self._lease: Any = None
+        self._lease: aetcd.Lease | None = None
         self._became_leader = asyncio.Event()
         self._lost = asyncio.Event()
         self._stopped = False
@@ -111,7 +110,7 @@ class LeaderElector:
     async def wait_until_leader(self) -> None:
         await self._became_leader.wait()
 
-    async def run(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    async def run(self, work: Callable[[], Coroutine[object, object, None]]) -> None:
         """Campaign forever; run work() while leader, cancel it when leadership is lost."""
         try:
             while not self._stopped:
@@ -149,7 +148,7 @@ class LeaderElector:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._revoke(lease), 2.0)
 
-    async def _revoke(self, lease: Any) -> None:
+    async def _revoke(self, lease: aetcd.Lease) -> None:
         c = await self._c()
         await c.revoke_lease(lease.id)
 
@@ -170,7 +169,7 @@ class LeaderElector:
         self._granted_at = granted_at
         return True
 
-    async def _lead(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    async def _lead(self, work: Callable[[], Coroutine[object, object, None]]) -> None:
         self.is_leader = True
         self.terms += 1
         self._became_leader.set()

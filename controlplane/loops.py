@@ -1,13 +1,14 @@
 """The control loops of one control-plane replica: leader election, then the
 scheduler and the controllers, sharing one set of informers.
 
-    await run_loops(registry, identity="cp-1", profile=profiles.DEMO,
+    await run_loops(client, identity="cp-1", profile=profiles.DEMO,
                     store_endpoints=["127.0.0.1:2379"])
 
-``controlplane.__main__`` calls ``run_loops(registry, args)`` with its parsed
-arguments (``args.profile``; the etcd endpoints come from the registry's store).
-With ``store_endpoints=None`` and no store to ask, or ``leader_election=False``,
-the loops run at once without election (a single replica).
+`client` is what the loops read and write through (controlplane/client.py; in
+corral-controlplane the in-process Registry). The lease of the leader election
+lives in the etcd at `store_endpoints`; without them, or with
+``leader_election=False``, the loops run at once without election (a single
+replica).
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import Any
 
 from controlplane import events, profiles
+from controlplane.client import Client
 from controlplane.controllers.deployment import DeploymentController
 from controlplane.controllers.gc import GarbageCollector
 from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
 from controlplane.controllers.replicaset import ReplicaSetController
-from controlplane.informer import InformerFactory, cancel_and_wait
+from controlplane.informer import InformerFactory
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
+from controlplane.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,12 @@ class Loops:
     gc: GarbageCollector
     ipam: NodeIpamController
     recorders: list[events.EventRecorder] = field(default_factory=list)
+
+    def queues(self) -> dict[str, Sized]:
+        """Each loop's work queue by name (the metrics report their depths)."""
+        return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
+                "deployments": self.deployments.queue, "nodes": self.nodes.queue,
+                "gc": self.gc.queue, "ipam": self.ipam.queue}
 
     async def run(self) -> None:
         self.factory.start()
@@ -66,25 +74,25 @@ class Loops:
                 await r.close()
 
 
-def build_loops(registry: Any, *, identity: str, profile: profiles.Profile,
+def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                 cluster_cidr: str = "10.244.0.0/16", node_cidr_mask: int = 24) -> Loops:
-    factory = InformerFactory(registry, resync_period=profile.resync_period)
-    rec = {n: events.EventRecorder(registry, n, identity) for n in (
+    factory = InformerFactory(client, resync_period=profile.resync_period)
+    rec = {n: events.EventRecorder(client, n, identity) for n in (
         "default-scheduler", "replicaset-controller", "deployment-controller",
         "node-controller", "garbage-collector", "node-ipam-controller")}
     return Loops(
         factory=factory,
-        scheduler=Scheduler(registry, factory, profile=profile, recorder=rec["default-scheduler"]),
-        replicasets=ReplicaSetController(registry, factory, profile=profile,
+        scheduler=Scheduler(client, factory, profile=profile, recorder=rec["default-scheduler"]),
+        replicasets=ReplicaSetController(client, factory, profile=profile,
                                          recorder=rec["replicaset-controller"]),
-        deployments=DeploymentController(registry, factory, profile=profile,
+        deployments=DeploymentController(client, factory, profile=profile,
                                          recorder=rec["deployment-controller"]),
-        nodes=NodeLifecycleController(registry, factory, profile=profile,
+        nodes=NodeLifecycleController(client, factory, profile=profile,
                                       recorder=rec["node-controller"]),
-        gc=GarbageCollector(registry, factory, recorder=rec["garbage-collector"],
+        gc=GarbageCollector(client, factory, recorder=rec["garbage-collector"],
                             backoff_initial=profile.workqueue_backoff_initial,
                             backoff_max=min(profile.workqueue_backoff_max, 5.0)),
-        ipam=NodeIpamController(registry, factory, cluster_cidr=cluster_cidr,
+        ipam=NodeIpamController(client, factory, cluster_cidr=cluster_cidr,
                                 node_mask=node_cidr_mask, recorder=rec["node-ipam-controller"]),
         recorders=list(rec.values()))
 
@@ -93,14 +101,8 @@ def default_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _endpoints_of(registry: Any) -> list[str] | None:
-    conn = getattr(getattr(registry, "store", None), "conn", None)
-    eps = getattr(conn, "endpoints", None)
-    return list(eps) if eps else None
-
-
-async def run_loops(registry: Any, args: Any = None, *, identity: str | None = None,
-                    profile: profiles.Profile | str | None = None,
+async def run_loops(client: Client, *, identity: str | None = None,
+                    profile: profiles.Profile | str = "default",
                     store_endpoints: Sequence[str] | str | None = None,
                     leader_election: bool = True, leader_key: str = DEFAULT_KEY,
                     cluster_cidr: str = "10.244.0.0/16", node_cidr_mask: int = 24,
@@ -108,35 +110,29 @@ async def run_loops(registry: Any, args: Any = None, *, identity: str | None = N
                     elector_out: list[LeaderElector] | None = None) -> None:
     """Run until cancelled: win the election, then the scheduler and controllers.
 
-    args: an argparse namespace from ``controlplane.__main__`` (uses ``profile``,
-    and ``cluster_cidr``/``identity`` when present). on_loops is called with each
-    new leader term's Loops (tests use it to look inside); elector_out receives
-    the LeaderElector (tests use it to wait for/inspect leadership).
+    store_endpoints: etcd's ("h1:p1,h2:p2" or a list), where the leader lease is.
+    on_loops is called with each new leader term's Loops (the metrics and tests
+    look inside); elector_out receives the LeaderElector (tests use it to wait
+    for/inspect leadership).
     """
-    if args is not None:
-        profile = profile or getattr(args, "profile", None)
-        identity = identity or getattr(args, "identity", None)
-        cluster_cidr = getattr(args, "cluster_cidr", None) or cluster_cidr
-    if isinstance(profile, str) or profile is None:
-        profile = profiles.get(profile or "default")
-    identity = identity or default_identity()
+    prof = profiles.get(profile) if isinstance(profile, str) else profile
+    me = identity or default_identity()
     if isinstance(store_endpoints, str):
         store_endpoints = [e for e in store_endpoints.split(",") if e]
-    endpoints = list(store_endpoints) if store_endpoints else _endpoints_of(registry)
-    prof = profile
+    endpoints = list(store_endpoints or ())
 
     async def work() -> None:
-        loops = build_loops(registry, identity=identity, profile=prof,
+        loops = build_loops(client, identity=me, profile=prof,
                             cluster_cidr=cluster_cidr, node_cidr_mask=node_cidr_mask)
         if on_loops is not None:
             on_loops(loops)
-        log.info("%s: running scheduler and controllers (profile %s)", identity, prof.name)
+        log.info("%s: running scheduler and controllers (profile %s)", me, prof.name)
         await loops.run()
 
     if not leader_election or not endpoints:
         await work()
         return
-    elector = LeaderElector(endpoints, identity, key=leader_key, ttl=prof.leader_lease_ttl)
+    elector = LeaderElector(endpoints, me, key=leader_key, ttl=prof.leader_lease_ttl)
     if elector_out is not None:
         elector_out.append(elector)
     await elector.run(work)

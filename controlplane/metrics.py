@@ -29,22 +29,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sized
+from typing import Protocol
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from controlplane.rpc import CallContext, Req, Resp, wrap
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:10251"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+
+
+class SchedulerView(Protocol):
+    """What the metrics read of the scheduler (controlplane/scheduler/scheduler.py)."""
+
+    bound: int
+    unschedulable_attempts: int
+    on_cycle: Callable[[float], None] | None
+
+
+class LoopsView(Protocol):
+    """What the metrics read of a leader term's loops (controlplane.loops.Loops)."""
+
+    @property
+    def scheduler(self) -> SchedulerView: ...
+
+    def queues(self) -> Mapping[str, Sized]:
+        """Each loop's work queue by name (its depth is len())."""
+        ...
 
 
 class ControlPlaneMetrics:
@@ -76,7 +96,7 @@ class ControlPlaneMetrics:
         self._watch_sources: list[Callable[[], Mapping[str, int]]] = []
         self._etcd_watch_sources: list[Callable[[], int]] = []
         self._queues: dict[str, Callable[[], int]] = {}
-        self._loops: Any = None         # the current leader term's Loops (attach_loops)
+        self._loops: LoopsView | None = None   # the current leader term's (attach_loops)
         r.register(_Gauges(self))
 
     def observe_kube(self, method: str, resource: str, code: int, seconds: float) -> None:
@@ -108,18 +128,12 @@ class ControlPlaneMetrics:
         """The scheduler: one scheduling cycle (filter, score, assume) took `seconds`."""
         self.scheduling_latency.observe(seconds)
 
-    def attach_loops(self, loops: Any) -> None:
+    def attach_loops(self, loops: LoopsView) -> None:
         """controlplane.loops' on_loops hook (each leader term): read the scheduler's
-        counters and every controller's queue depth at scrape time."""
+        counters and every loop's queue depth at scrape time."""
         self._loops = loops
-        sched = getattr(loops, "scheduler", None)
-        if sched is not None and hasattr(sched, "on_cycle"):
-            sched.on_cycle = self.observe_schedule
-        self._queues.clear()
-        for name in ("scheduler", "replicasets", "deployments", "nodes", "gc", "ipam"):
-            q = getattr(getattr(loops, name, None), "queue", None)
-            if q is not None and hasattr(q, "__len__"):
-                self._queues[name] = q.__len__
+        loops.scheduler.on_cycle = self.observe_schedule
+        self._queues = {name: q.__len__ for name, q in loops.queues().items()}
 
     def observe_request(self, method: str, code: str, seconds: float) -> None:
         self.api_requests.labels(method, code).inc()
@@ -149,10 +163,10 @@ class _Gauges(Collector):
         attempts = CounterMetricFamily("corral_scheduler_attempts",
                                        "scheduling attempts by result (this leader term)",
                                        labels=["result"])
-        sched = getattr(self.m._loops, "scheduler", None)
-        attempts.add_metric(["scheduled"], float(getattr(sched, "bound", 0)))
+        loops = self.m._loops
+        attempts.add_metric(["scheduled"], float(loops.scheduler.bound if loops else 0))
         attempts.add_metric(["unschedulable"],
-                            float(getattr(sched, "unschedulable_attempts", 0)))
+                            float(loops.scheduler.unschedulable_attempts if loops else 0))
         yield attempts
         queues = GaugeMetricFamily("corral_workqueue_depth", "items waiting in a work queue",
                                    labels=["queue"])
@@ -164,15 +178,15 @@ class _Gauges(Collector):
 
 # -- the gRPC interceptor ------------------------------------------------------------------
 
-def _code(context: Any, exc: BaseException | None) -> str:
+def _code(context: CallContext, exc: BaseException | None) -> str:
     if isinstance(exc, asyncio.CancelledError):
         return "CANCELLED"
-    code = None
+    code: object = None
     with contextlib.suppress(Exception):
         code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code.name
-    if isinstance(code, int):
+    if isinstance(code, int):   # grpc.aio may answer the number
         for c in grpc.StatusCode:
             if c.value[0] == code:
                 return c.name
@@ -186,60 +200,27 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         self.observe = observe
 
     async def intercept_service(
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-            details: grpc.HandlerCallDetails) -> Any:
+            self, continuation: Callable[[grpc.HandlerCallDetails],
+                                         Awaitable[grpc.RpcMethodHandler[Req, Resp] | None]],
+            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Req, Resp] | None:
         handler = await continuation(details)
         if handler is None:
             return None
         method = str(details.method).rsplit("/", 1)[-1]
         observe = self.observe
-        kw = {"request_deserializer": handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
 
-        def done(context: Any, t0: float, exc: BaseException | None) -> None:
-            observe(method, _code(context, exc), time.monotonic() - t0)
+        @contextlib.asynccontextmanager
+        async def timed(context: CallContext) -> AsyncIterator[None]:
+            t0, exc = time.monotonic(), None
+            try:
+                yield
+            except BaseException as e:
+                exc = e
+                raise
+            finally:
+                observe(method, _code(context, exc), time.monotonic() - t0)
 
-        # grpc.aio picks how to call a handler by its kind (coroutine function, async
-        # generator function): the wrappers must be real `async def`s, not lambdas
-        def wrap_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def call(request: Any, context: Any) -> Any:
-                t0, exc = time.monotonic(), None
-                try:
-                    return await behavior(request, context)
-                except BaseException as e:
-                    exc = e
-                    raise
-                finally:
-                    done(context, t0, exc)
-            return call
-
-        def wrap_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def call(request: Any, context: Any) -> AsyncIterator[Any]:
-                t0, exc = time.monotonic(), None
-                try:
-                    result = behavior(request, context)
-                    if inspect.isasyncgen(result):
-                        async for item in result:
-                            yield item
-                    else:
-                        await result
-                except BaseException as e:
-                    exc = e
-                    raise
-                finally:
-                    done(context, t0, exc)
-            return call
-
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), **kw)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), **kw)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), **kw)
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream),
-                                                         **kw)
-        return handler
+        return wrap(handler, timed)
 
 
 # -- the HTTP endpoint ---------------------------------------------------------------------

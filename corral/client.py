@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -22,26 +21,13 @@ from google.protobuf.message import Message
 
 from corral import credentials as credentials_mod
 from corral import errors
+from corral.credentials import Credentials
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
 T = TypeVar("T")
 
 DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """TLS material, as PEM bytes. All empty: a plaintext channel."""
-
-    ca_cert: bytes | None = None
-    client_cert: bytes | None = None
-    client_key: bytes | None = None
-    server_name: str | None = None   # TLS name override (ssl_target_name_override)
-
-    @property
-    def tls(self) -> bool:
-        return bool(self.ca_cert or self.client_cert)
 
 
 class Stream(Generic[T]):

@@ -25,7 +25,7 @@ def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, Networ
     from agent.images import ImageService
     from agent.runtime.runtime import Runtime
     data = os.path.abspath(cfg.data_dir)
-    runtime = RuntimeAdapter(Runtime(Path(data) / "runtime", cfg.cgroup_root), data)
+    runtime = RuntimeAdapter(Runtime(Path(data) / "runtime", cfg.cgroup_root))
     images = ImagesAdapter(ImageService(data, registries_config=dict(cfg.registries),
                                         gc_high_percent=cfg.image_gc_high,
                                         gc_low_percent=cfg.image_gc_low),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import signal
 import subprocess
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -153,54 +151,38 @@ class _Session:
             self.proc.kill()
 
 
+# what the agent keeps with each container, as runtime labels (meta.json)
+_ATTEMPT, _NAMESPACE, _POD_NAME, _IMAGE, _IMAGE_ID = (
+    "attempt", "namespace", "pod_name", "image", "image_id")
+
+
 class RuntimeAdapter:
     """ContainerRuntimePort over agent.runtime.Runtime.
 
-    The runtime knows a container's id, pod uid and name; the agent keeps the
-    rest (attempt, namespace, pod name, image) in a small sidecar record per
-    container under <data-dir>/agent-containers/.
+    The runtime knows a container's id, pod uid and name; what else the agent
+    needs back (attempt, namespace, pod name, image) rides along as the
+    container's labels, which the runtime keeps in its meta.json.
     """
 
-    def __init__(self, runtime: Any, data_dir: str) -> None:
+    def __init__(self, runtime: Any) -> None:
         self.rt = runtime
-        self.meta_dir = os.path.join(data_dir, "agent-containers")
-        os.makedirs(self.meta_dir, exist_ok=True)
 
     def version(self) -> str:
         return "corral://0.1.0"
 
-    def _meta_path(self, cid: str) -> str:
-        return os.path.join(self.meta_dir, cid + ".json")
-
-    def _read_meta(self, cid: str) -> dict[str, Any]:
-        try:
-            with open(self._meta_path(cid)) as f:
-                d: dict[str, Any] = json.load(f)
-                return d
-        except (OSError, ValueError):
-            return {}
-
-    def _write_meta(self, cid: str, meta: dict[str, Any]) -> None:
-        path = self._meta_path(cid)
-        with open(path + ".tmp", "w") as f:
-            json.dump(meta, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(path + ".tmp", path)
-
     def _info(self, c: Any) -> ContainerInfo:
-        meta = self._read_meta(c.id)
-        exit_code = c.exit_code
+        labels: dict[str, str] = c.labels
+        attempt = labels.get(_ATTEMPT, "0")
         state = c.state if c.state in (RUNNING, EXITED, CREATED) else UNKNOWN
         return ContainerInfo(
-            id=c.id, pod_uid=c.pod_uid, name=c.name, attempt=int(meta.get("attempt", 0)),
-            state=state, pid=c.pid or 0, exit_code=exit_code, signal=c.signal or 0,
-            oom_killed=c.oom_killed, created_at=_epoch(c.created_at) or meta.get("created", 0.0),
+            id=c.id, pod_uid=c.pod_uid, name=c.name,
+            attempt=int(attempt) if attempt.isdigit() else 0,
+            state=state, pid=c.pid or 0, exit_code=c.exit_code, signal=c.signal or 0,
+            oom_killed=c.oom_killed, created_at=_epoch(c.created_at) or 0.0,
             started_at=_epoch(c.started_at), finished_at=_epoch(c.finished_at),
-            image=meta.get("image", ""), image_id=meta.get("image_id", ""),
-            log_path=str(c.log_path or ""), namespace=meta.get("namespace", ""),
-            pod_name=meta.get("pod_name", ""), init=bool(meta.get("init", False)),
-            reason=c.reason or "", message=c.message or "")
+            image=labels.get(_IMAGE, ""), image_id=labels.get(_IMAGE_ID, ""),
+            log_path=str(c.log_path or ""), namespace=labels.get(_NAMESPACE, ""),
+            pod_name=labels.get(_POD_NAME, ""), reason=c.reason or "", message=c.message or "")
 
     async def ensure_sandbox(self, pod_uid: str, namespace: str, name: str,
                              netns_path: str) -> None:
@@ -222,40 +204,28 @@ class RuntimeAdapter:
         from agent.runtime.model import ContainerConfig, Mount, Resources
         cid = secrets.token_hex(16)
         uid, gid = resolve_user(spec.user, spec.layer_dirs)
-        shares = None
-        if spec.cpu_request_millis or spec.cpu_millis:
-            shares = max(2, (spec.cpu_request_millis or spec.cpu_millis) * 1024 // 1000)
         cfg = ContainerConfig(
             id=cid, pod_uid=spec.pod_uid, name=spec.name, pod_name=spec.hostname or spec.pod_name,
             lower_dirs=[Path(d) for d in reversed(spec.layer_dirs)], argv=list(spec.argv),
             env=dict(spec.env), working_dir=spec.working_dir or "/", user=uid, group=gid,
-            resources=Resources(cpu_shares=shares, cpu_quota_millis=spec.cpu_millis or None,
-                                memory_limit_bytes=spec.memory_bytes or None),
+            resources=Resources(
+                # requests.cpu, or limits.cpu without one (Kubernetes' default)
+                cpu_request_millis=spec.cpu_request_millis or spec.cpu_millis or None,
+                cpu_quota_millis=spec.cpu_millis or None,
+                memory_limit_bytes=spec.memory_bytes or None),
             stop_signal=signal.Signals(_signal(spec.stop_signal)), tty=spec.tty,
             stdin=spec.stdin, stdin_once=spec.stdin_once,
             mounts=[Mount(m.container_path, m.host_path, m.read_only) for m in spec.mounts],
             privileged=spec.security.privileged, cap_add=list(spec.security.cap_add),
             cap_drop=list(spec.security.cap_drop), no_new_privs=spec.security.no_new_privs,
             read_only_rootfs=spec.security.read_only_rootfs,
-            seccomp_profile=spec.security.seccomp_profile)
-        await run_blocking(self._write_meta, cid, {     # fsync'd: off the event loop
-            "attempt": spec.attempt, "namespace": spec.namespace, "pod_name": spec.pod_name,
-            "image": spec.image, "image_id": spec.image_id, "init": spec.init,
-            "created": time.time()})
-        try:
-            info = await run_blocking(self.rt.start_container, cfg)
-        except Exception:
-            try:
-                await run_blocking(self.rt.status, cid)     # the shim recorded a start error
-            except Exception:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._meta_path(cid))
-            raise
-        return self._info(info)
+            seccomp_profile=spec.security.seccomp_profile,
+            labels={_ATTEMPT: str(spec.attempt), _NAMESPACE: spec.namespace,
+                    _POD_NAME: spec.pod_name, _IMAGE: spec.image, _IMAGE_ID: spec.image_id})
+        return self._info(await run_blocking(self.rt.start_container, cfg))
 
     async def list_containers(self) -> list[ContainerInfo]:
-        # the sidecar records are files too: read them in the thread, not the event loop
-        return await run_blocking(lambda: [self._info(c) for c in self.rt.list()])
+        return [self._info(c) for c in await run_blocking(self.rt.list)]
 
     async def stop_container(self, container_id: str, grace_seconds: float,
                              stop_signal: str = "") -> None:
@@ -271,8 +241,6 @@ class RuntimeAdapter:
             await run_blocking(self.rt.remove, container_id, 0)
         except ContainerNotFound:
             pass
-        with contextlib.suppress(OSError):
-            os.unlink(self._meta_path(container_id))
 
     async def exec(self, container_id: str, argv: list[str], timeout: float) -> ExecResult:
         proc = await run_blocking(self.rt.exec, container_id, argv, False)
@@ -319,10 +287,6 @@ class RuntimeAdapter:
     async def cleanup_orphans(self, keep_pod_uids: set[str]) -> None:
         keep = {c.id for c in await run_blocking(self.rt.list) if c.pod_uid in keep_pod_uids}
         await run_blocking(self.rt.cleanup_orphans, keep, set(keep_pod_uids))
-        for n in os.listdir(self.meta_dir):
-            if n.endswith(".json") and n[:-5] not in keep:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self.meta_dir, n))
 
 
 # ---- images -----------------------------------------------------------------------------------

@@ -1,20 +1,7 @@
 """A hollow agent (like kubemark / KWOK): many fake nodes in one process.
 
-    python -m agent.hollow --server 10.0.0.5:6445 --admin-config admin.conf --nodes 100
-    python -m agent.hollow --server 127.0.0.1:6445 --insecure --nodes 100   # plaintext CP
-
-Its one watch for all nodes is more than node restriction lets a node certificate
-do, so it authenticates as an admin (`--admin-config`: the control plane's
-DATA_DIR/admin.conf or any corral CLI config with an admin certificate), or uses
-plaintext against an `--insecure` control plane on loopback.
-
-It talks to the control plane over the real gRPC ``Api`` like a real agent:
-registers N Nodes (capacity cpu 4, memory 8Gi, pods 110; Ready=True; an
-InternalIP), renews each node's Lease in ``corral-node-lease`` every heartbeat,
-and reports the pods bound to its nodes Running and Ready (with
-containerStatuses) without starting anything; it confirms deletions with
-Delete grace 0. To stay cheap it opens ONE pod watch for all its nodes (no
-field selector) and filters locally by node name.
+The command line (`python -m agent.hollow`, usage in cli.py) registers N fake
+Nodes, heartbeats them and reports their pods Running without starting anything.
 
 In-process (tests):
 
@@ -24,7 +11,7 @@ In-process (tests):
     agent.resume_node("h-1")  # back: heartbeats, reports status, confirms deletions
     await agent.close()
 
-Imports only proto, grpc and yaml (and the standard library).
+Imports only proto, common, grpc and yaml (and the standard library).
 """
 
 # The package: state (nodes, pods, the stub), nodes (registration, heartbeats),

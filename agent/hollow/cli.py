@@ -1,5 +1,24 @@
-"""The command line, `python -m agent.hollow`: flags, TLS credentials from an admin
-config, running the agent until a signal."""
+"""A hollow agent (like kubemark / KWOK): many fake nodes in one process.
+
+    python -m agent.hollow --server 10.0.0.5:6445 --admin-config admin.conf --nodes 100
+    python -m agent.hollow --server 127.0.0.1:6445 --insecure --nodes 100   # plaintext CP
+
+Its one watch for all nodes is more than node restriction lets a node certificate
+do, so it authenticates as an admin (`--admin-config`: the control plane's
+DATA_DIR/admin.conf or any corral CLI config with an admin certificate), or uses
+plaintext against an `--insecure` control plane on loopback.
+
+It talks to the control plane over the real gRPC ``Api`` like a real agent:
+registers N Nodes (capacity cpu 4, memory 8Gi, pods 110; Ready=True; an
+InternalIP), renews each node's Lease in ``corral-node-lease`` every heartbeat,
+and reports the pods bound to its nodes Running and Ready (with
+containerStatuses) without starting anything; it confirms deletions with
+Delete grace 0. To stay cheap it opens ONE pod watch for all its nodes (no
+field selector) and filters locally by node name.
+"""
+
+# This docstring is the --help text. Below: flags, TLS credentials from an admin
+# config, running the agent until a signal.
 
 from __future__ import annotations
 
@@ -21,9 +40,7 @@ from common.netaddr import is_loopback
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from agent import hollow  # its docstring is the usage text
-
-    p = argparse.ArgumentParser(prog="python -m agent.hollow", description=hollow.__doc__,
+    p = argparse.ArgumentParser(prog="python -m agent.hollow", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--server", required=True, metavar="HOST:PORT",
                    help="the control plane's API address")

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from agent.images import gc
-from agent.images import progress as prog
+import agent.images.gc as gc
+import agent.images.progress as prog
 from agent.images.archive import load_archive, save_oci
 from agent.images.build import build_image
 from agent.images.client import RegistryClient

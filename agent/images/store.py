@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from agent.images.digest import Readable, check_digest, sha256_bytes, verify_bytes, verify_copy
 from agent.images.errors import ImageError
+from common.files import write_json_atomic
 
 MAX_METADATA = 4 << 20
 TOUCH_GRANULARITY = 60.0    # seconds: how stale an image's last_used may be
@@ -220,9 +221,5 @@ class ContentStore:
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, dict[str, Any]]) -> None:
-        raw = json.dumps(data, indent=1, sort_keys=True).encode()
-        with self.temp_file(".json") as (path, f):
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-            os.rename(path, self._records_path)
+        # fsync'd: a lost record would leave its blobs and layers to the next prune
+        write_json_atomic(self._records_path, data, indent=1)

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent.network.errors import InvalidNetworkConfig, IPAMError, IPAMExhausted
+from common.files import write_atomic
 
 _LAST = "last_reserved_ip"
 _LOCK = "lock"
@@ -214,10 +215,8 @@ class IPAM:
         return n if self._first <= n <= self._last else self._first
 
     def _write_last(self, ip: ipaddress.IPv4Address) -> None:
-        tmp = self.dir / f".{_LAST}.tmp"
         try:
-            tmp.write_text(f"{ip}\n")
-            os.replace(tmp, self.dir / _LAST)
+            write_atomic(self.dir / _LAST, f"{ip}\n".encode(), mode=0o644, durable=False)
         except OSError:
             pass  # only a hint for round-robin; the address file is what counts
 

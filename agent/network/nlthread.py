@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 
-from agent.network import netns
+import agent.network.netns as netns
 from agent.network.errors import NetnsError, NetworkError, ThreadNetnsLost
 
 T = TypeVar("T")

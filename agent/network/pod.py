@@ -26,7 +26,7 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from agent.network import netns
+import agent.network.netns as netns
 from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM

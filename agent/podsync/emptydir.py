@@ -19,8 +19,8 @@ import stat
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from agent.podsync.env import QuantityError, to_bytes
 from proto import core_pb2
+from proto.quantity import QuantityError, to_bytes
 
 log = logging.getLogger("corral.agent.emptydir")
 
@@ -28,11 +28,16 @@ EVICTED = "Evicted"
 
 
 class Evictable(Protocol):
-    pod: core_pb2.Pod
-    uid: str
-    volume_paths: dict[str, str]          # emptyDir name -> its directory on the node
-    evicted: tuple[str, str] | None
-    removed: bool
+    @property
+    def pod(self) -> core_pb2.Pod: ...
+    @property
+    def volume_paths(self) -> dict[str, str]:
+        """emptyDir name -> its directory on the node."""
+        ...
+    @property
+    def evicted(self) -> tuple[str, str] | None: ...
+    @property
+    def removed(self) -> bool: ...
 
     def evict(self, reason: str, message: str) -> None: ...
 

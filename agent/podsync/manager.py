@@ -16,9 +16,10 @@ import logging
 from collections.abc import Callable
 
 from agent.backoff import RetryBackoff
+from agent.listwatch import list_watch
 from agent.podsync.worker import PodWorker, SyncContext
-from agent.ports import ApiGone, ApiUnavailable, ContainerInfo
-from proto import core_pb2
+from agent.ports import ContainerInfo
+from proto import api_pb2, core_pb2
 
 log = logging.getLogger("corral.agent.pods")
 
@@ -30,7 +31,6 @@ class PodManager:
         self.workers: dict[str, PodWorker] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.listed = asyncio.Event()         # first successful list done
-        self.resource_version = ""
         self.relists = 0
         self._signatures: dict[str, tuple[tuple[str, str, int | None], ...]] = {}
         self._cleaned = False
@@ -116,48 +116,19 @@ class PodManager:
     # ---- list / watch ----------------------------------------------------------------
 
     async def run_source(self) -> None:
+        """The desired pods: list and watch this node's pods (agent/listwatch.py)."""
         retry = RetryBackoff(self.ctx.profile.api_retry_initial, self.ctx.profile.api_retry_max)
-        need_list = True
-        while True:
-            try:
-                if need_list:
-                    lst = await self.ctx.api.list("pods", field_selector=self.selector)
-                    self.set_desired([o.pod for o in lst.items])
-                    self.resource_version = lst.resource_version
-                    self.relists += 1
-                    need_list = False
-                    retry.reset()
-                    if not self.listed.is_set():
-                        self.listed.set()
-                        await self.cleanup_orphans()
-                async for ev in self.ctx.api.watch("pods", field_selector=self.selector,
-                                                   resource_version=self.resource_version):
-                    retry.reset()
-                    if ev.type != "BOOKMARK":
-                        self.handle(ev.type, ev.object.pod)
-                    rv = ev.resource_version or (
-                        ev.object.pod.metadata.resource_version
-                        if ev.object.HasField("pod") else "")
-                    if rv:
-                        self.resource_version = rv
-                # the server ended the stream: resume from the last revision
-            except ApiGone:
-                log.info("pod watch: resourceVersion %s is too old; relisting",
-                         self.resource_version)
-                need_list = True
-            except ApiUnavailable as e:
-                need_list = True
-                delay = retry.next()
-                log.info("control plane unreachable (%s); pods keep running; retrying in "
-                         "%.1fs", e, delay)
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                need_list = True
-                delay = retry.next()
-                log.exception("pod watch failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+        await list_watch(self.ctx.api, "pods", self, retry, log, field_selector=self.selector)
+
+    async def on_list(self, items: api_pb2.ObjectList) -> None:
+        self.set_desired([o.pod for o in items.items])
+        self.relists += 1
+        if not self.listed.is_set():
+            self.listed.set()
+            await self.cleanup_orphans()
+
+    async def on_event(self, ev: api_pb2.WatchEvent) -> None:
+        self.handle(ev.type, ev.object.pod)
 
     # ---- runtime events ----------------------------------------------------------------
 

@@ -38,6 +38,17 @@ def run_as_user(pod: core_pb2.Pod, c: core_pb2.Container) -> int | None:
     return psc.run_as_user if psc.HasField("run_as_user") else None
 
 
+def run_as(pod: core_pb2.Pod, c: core_pb2.Container) -> str:
+    """runAsUser[:runAsGroup] of the container (its own, else the pod's); "" when unset."""
+    sc, psc = c.security_context, pod.spec.security_context
+    uid = run_as_user(pod, c)
+    gid = sc.run_as_group if sc.HasField("run_as_group") else (
+        psc.run_as_group if psc.HasField("run_as_group") else None)
+    if uid is None:
+        return ""
+    return f"{uid}:{gid}" if gid is not None else str(uid)
+
+
 def _run_as_non_root(pod: core_pb2.Pod, c: core_pb2.Container) -> bool:
     sc, psc = c.security_context, pod.spec.security_context
     if sc.HasField("run_as_non_root"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
+from common.files import write_atomic, write_json_atomic
 from proto import core_pb2
 
 
@@ -39,13 +40,9 @@ class PodStateStore:
                          start_time=d.get("start_time"))
 
     def save(self, uid: str, rec: PodRecord) -> None:
-        path = self._path(uid)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"restart_counts": rec.restart_counts, "start_time": rec.start_time}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        """fsync'd: restart counts must not go back after a machine crash."""
+        write_json_atomic(self._path(uid), {"restart_counts": rec.restart_counts,
+                                            "start_time": rec.start_time})
 
     def delete(self, uid: str) -> None:
         for path in (self._path(uid), self._pod_path(uid)):
@@ -61,10 +58,8 @@ class PodStateStore:
         return self._path(uid)[:-5] + ".pod"
 
     def save_pod(self, pod: core_pb2.Pod) -> None:
-        path = self._pod_path(pod.metadata.uid)
-        with open(path + ".tmp", "wb") as f:
-            f.write(pod.SerializeToString())
-        os.replace(path + ".tmp", path)
+        """No fsync: a cache of the API's object, rewritten whenever it changes."""
+        write_atomic(self._pod_path(pod.metadata.uid), pod.SerializeToString(), durable=False)
 
     def load_pods(self) -> list[core_pb2.Pod]:
         out = []

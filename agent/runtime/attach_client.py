@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from agent.runtime import attach_wire as wire
+import agent.runtime.attach_wire as wire
 from agent.runtime.errors import AttachError
 
 

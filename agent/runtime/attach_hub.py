@@ -15,7 +15,7 @@ from __future__ import annotations
 import _socket
 import os
 
-from agent.runtime import attach_wire as wire
+import agent.runtime.attach_wire as wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

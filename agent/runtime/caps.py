@@ -8,7 +8,7 @@ Docker).  ``privileged`` means every capability the kernel knows.
 
 from __future__ import annotations
 
-from agent.runtime import syscalls
+import agent.runtime.syscalls as syscalls
 from agent.runtime.errors import InvalidConfig
 
 TYPE_CHECKING = False

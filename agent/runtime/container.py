@@ -17,8 +17,10 @@ import fcntl
 import os
 import termios
 
-from agent.runtime import caps, rootfs, seccomp
-from agent.runtime import syscalls as sc
+import agent.runtime.caps as caps
+import agent.runtime.rootfs as rootfs
+import agent.runtime.seccomp as seccomp
+import agent.runtime.syscalls as sc
 from agent.runtime.defaults import DEFAULT_PATH
 
 TYPE_CHECKING = False
@@ -93,7 +95,7 @@ def set_user(spec: InitSpec, sys_: sc.Syscalls) -> None:
 
 def attach_console(console_fd: int, uid: int, gid: int) -> None:
     """Open a pty in our /dev/pts, send the master to the shim, make the slave our tty."""
-    from agent.runtime import pty  # imported by the shim before fork (tty only)
+    import agent.runtime.pty as pty  # imported by the shim before fork (tty only)
 
     master, slave = pty.open_pty()
     os.fchown(slave, uid, gid)

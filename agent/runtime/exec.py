@@ -14,7 +14,8 @@ import subprocess
 import termios
 from typing import IO
 
-from agent.runtime import pty, sealedexe
+import agent.runtime.pty as pty
+import agent.runtime.sealedexe as sealedexe
 from agent.runtime.errors import ExecError
 from agent.runtime.helpers import helper_argv, helper_env, read_until_eof
 from agent.runtime.spec import InitSpec

@@ -8,9 +8,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.runtime import caps, sealedexe
+import agent.runtime.caps as caps
+import agent.runtime.sealedexe as sealedexe
 from agent.runtime.cgroups import Limits
-from agent.runtime.cgroups.base import milli_cpu_to_quota
+from agent.runtime.cgroups.base import milli_cpu_to_quota, milli_cpu_to_shares
 from agent.runtime.errors import InvalidConfig, StartError
 from agent.runtime.helpers import helper_argv, helper_env, read_until_eof
 from agent.runtime.model import DEFAULT_PIDS_LIMIT, ContainerConfig, Resources, Sandbox
@@ -23,7 +24,9 @@ SHIM_START_TIMEOUT = 60.0
 def limits_of(res: Resources, default_pids: int = DEFAULT_PIDS_LIMIT,
               devices: str | None = None) -> Limits:
     quota = None if res.cpu_quota_millis is None else milli_cpu_to_quota(res.cpu_quota_millis)
-    return Limits(cpu_shares=res.cpu_shares, cpu_quota_us=quota,
+    shares = None if res.cpu_request_millis is None else \
+        milli_cpu_to_shares(res.cpu_request_millis)
+    return Limits(cpu_shares=shares, cpu_quota_us=quota,
                   memory_bytes=res.memory_limit_bytes,
                   pids_max=default_pids if res.pids_limit is None else res.pids_limit,
                   devices=devices)

@@ -14,12 +14,13 @@ DEFAULT_PIDS_LIMIT = 1024
 class Resources:
     """cgroup limits of one container (or a pod, for the sandbox).
 
-    ``cpu_shares`` is in v1 units (Kubernetes' MilliCPUToShares of
-    requests.cpu; v2 converts it to cpu.weight); ``cpu_quota_millis`` is
+    ``cpu_request_millis`` is requests.cpu in millicores (cgroups/base.py's
+    ``milli_cpu_to_shares`` makes cpu.shares of it, which v2 turns into
+    cpu.weight; None leaves the kernel's default); ``cpu_quota_millis`` is
     limits.cpu in millicores; ``pids_limit`` None means the runtime default.
     """
 
-    cpu_shares: int | None = None
+    cpu_request_millis: int | None = None
     cpu_quota_millis: int | None = None
     memory_limit_bytes: int | None = None
     pids_limit: int | None = None
@@ -55,7 +56,8 @@ class ContainerConfig:
     container's stdin is /dev/null (with ``tty``, the pty, whose input nobody
     writes); with it, a pipe (or the pty) the shim feeds from attach clients
     (``Runtime.attach``); ``stdin_once`` closes it when the first client that
-    sent stdin detaches (Kubernetes' stdinOnce).
+    sent stdin detaches (Kubernetes' stdinOnce).  ``labels`` are the caller's
+    (CRI's labels): kept in meta.json, handed back in ``ContainerInfo.labels``.
     """
 
     id: str
@@ -82,6 +84,7 @@ class ContainerConfig:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class ContainerInfo:
     reason: str = ""                # Completed | Error | OOMKilled | StartError | Unknown
     message: str = ""
     log_path: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from agent.runtime import syscalls as sc
+import agent.runtime.syscalls as sc
 
 _ESCAPE = re.compile(r"\\([0-7]{3})")
 

@@ -22,8 +22,8 @@ import sys
 import termios
 from typing import Any
 
-from agent.runtime import pty
-from agent.runtime import syscalls as sc
+import agent.runtime.pty as pty
+import agent.runtime.syscalls as sc
 from agent.runtime.container import InitError, drop_privileges, lookup
 
 NAMESPACES = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC),

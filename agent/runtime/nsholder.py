@@ -10,22 +10,11 @@ so the agent (which has threads) never forks.
 
 from __future__ import annotations
 
-import fcntl
-import socket
-import struct
 import sys
 
-from agent.runtime import syscalls as sc
+import agent.runtime.syscalls as sc
 
 FLAGS = {"ipc": sc.CLONE_NEWIPC, "net": sc.CLONE_NEWNET}
-SIOCSIFFLAGS = 0x8914
-IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
-
-
-def loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = struct.pack("16sH14s", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING, b"")
-        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, ifreq)
 
 
 def main(argv: list[str]) -> int:
@@ -35,7 +24,7 @@ def main(argv: list[str]) -> int:
         flags |= FLAGS[kind]
     sc.SYS.unshare(flags)
     if flags & sc.CLONE_NEWNET:
-        loopback_up()
+        sc.loopback_up()
     for kind, path in pairs:
         sc.SYS.mount(f"/proc/self/ns/{kind}", path, None, sc.MS_BIND)
     return 0

@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 
-from agent.runtime import syscalls as sc
+import agent.runtime.syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.runtime import attach_client, launch, mountinfo, sandbox, state
-from agent.runtime import exec as exec_
+import agent.runtime.attach_client as attach_client
+import agent.runtime.exec as exec_
+import agent.runtime.launch as launch
+import agent.runtime.mountinfo as mountinfo
+import agent.runtime.sandbox as sandbox
+import agent.runtime.state as state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
 from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
@@ -109,6 +113,7 @@ class Runtime:
             state.write_json_atomic(cdir / "meta.json", {
                 "id": cfg.id, "pod_uid": cfg.pod_uid, "name": cfg.name, "cgroup": rel,
                 "stop_signal": int(cfg.stop_signal), "log_path": spec.log_path,
+                "created_at": time.time_ns(), "labels": dict(cfg.labels),
             })
             proc = launch.spawn_shim(cfg.id, cdir, spec, self.zygote)
             if proc is not None:
@@ -142,11 +147,12 @@ class Runtime:
             rec.update(reason="Unknown", message="the shim died before the container started")
         return ContainerInfo(
             id=cid, pod_uid=meta["pod_uid"], name=meta["name"], state=status,
-            pid=rec.get("pid"), created_at=_dt(rec.get("created_at")),
+            pid=rec.get("pid"), created_at=_dt(rec.get("created_at") or meta.get("created_at")),
             started_at=_dt(rec.get("started_at")), finished_at=_dt(rec.get("finished_at")),
             exit_code=rec.get("exit_code"), signal=rec.get("signal"),
             oom_killed=bool(rec.get("oom_killed", False)), reason=rec.get("reason", ""),
             message=rec.get("message", ""), log_path=Path(meta["log_path"]),
+            labels=dict(meta.get("labels") or {}),
         )
 
     def list(self) -> list[ContainerInfo]:

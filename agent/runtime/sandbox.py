@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from agent.runtime import mountinfo, state
-from agent.runtime import syscalls as sc
+import agent.runtime.mountinfo as mountinfo
+import agent.runtime.state as state
+import agent.runtime.syscalls as sc
 from agent.runtime.cgroups import CgroupManager, Limits
 from agent.runtime.errors import InvalidConfig, MountError, SandboxNotFound
 from agent.runtime.helpers import check_id, remove_cgroup, run_helper

@@ -27,8 +27,9 @@ import sys
 import time
 from types import SimpleNamespace
 
-from agent.runtime import shim_io, state
-from agent.runtime import syscalls as sc
+import agent.runtime.shim_io as shim_io
+import agent.runtime.state as state
+import agent.runtime.syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Shim:
         if self.spec.init.tty:
             import socket  # only for tty containers
 
-            from agent.runtime import pty  # before fork: the init pivots away from our files
+            import agent.runtime.pty as pty  # before fork: the init pivots away from our files
 
             pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             console, console_child = pair[0].detach(), pair[1].detach()
@@ -129,7 +130,7 @@ class Shim:
             os.close(fd)
         os.close(err_w)
         if console >= 0:
-            from agent.runtime import pty
+            import agent.runtime.pty as pty
 
             os.close(console_child)
             master = pty.recv_fd(console)
@@ -173,7 +174,7 @@ class Shim:
             os.close(console)
         # imported here, before the init pivots away from our files: the shim
         # itself never needs the container setup code in its memory
-        from agent.runtime import container
+        import agent.runtime.container as container
 
         container.run(self.spec.init, err_w, console_fd=console_child)
 

@@ -9,7 +9,7 @@ import os
 import select
 import time
 
-from agent.runtime import crilog
+import agent.runtime.crilog as crilog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

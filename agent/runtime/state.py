@@ -2,6 +2,7 @@
 
 Layout under the runtime's ``state_dir``::
 
+    containers/<id>/meta.json    identity, cgroup, labels (written once, at create)
     containers/<id>/spec.json    what the shim was asked to run (agent writes)
     containers/<id>/state.json   what happened (the shim writes; write-then-rename)
     containers/<id>/shim.log     the shim's own errors
@@ -24,6 +25,8 @@ pathlib or typing; the shim writes JSON with the small encoder below).
 from __future__ import annotations
 
 import os
+
+from common.files import write_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,16 +69,8 @@ def encode(obj: Any) -> str:
 
 
 def write_json_atomic(path: StrPath, obj: Any) -> None:
-    path = os.fspath(path)
-    head, name = os.path.split(path)
-    tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
-    data = encode(obj).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    """`obj` as JSON (the small encoder above), private, renamed into place, no fsync."""
+    write_atomic(path, encode(obj).encode(), durable=False)
 
 
 def read_json(path: StrPath) -> dict[str, Any] | None:

@@ -172,3 +172,23 @@ class Syscalls:
 
 SYS = Syscalls()
 
+
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def loopback_up() -> None:
+    """``ip link set lo up`` in this network namespace, by ioctl (the kernel then adds
+    127.0.0.1 and ::1). For the pod sandbox's new network namespace."""
+    import _socket
+    import fcntl
+    import sys
+
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        name = b"lo".ljust(16, b"\0")
+        got = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, name + bytes(24))
+        flags = int.from_bytes(got[16:18], sys.byteorder) | IFF_UP
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, name + flags.to_bytes(2, sys.byteorder)
+                    + bytes(22))
+    finally:
+        sock.close()

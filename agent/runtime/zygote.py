@@ -46,9 +46,10 @@ import os
 import select
 import sys
 
-from agent.runtime import container as _container  # noqa: F401  (preloaded for the inits)
-from agent.runtime import shim, zygote_child
-from agent.runtime import syscalls as sc
+import agent.runtime.container as _container  # noqa: F401  (preloaded for the inits)
+import agent.runtime.shim as shim
+import agent.runtime.syscalls as sc
+import agent.runtime.zygote_child as zygote_child
 from agent.runtime.zygote_proto import (
     SOCKET_NAME,
     code_stamp,

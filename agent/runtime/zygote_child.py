@@ -10,13 +10,13 @@ reseeded if loaded.  It never returns into the zygote's loop: it ends with
 
 from __future__ import annotations
 
-import _socket
-import fcntl
+import _socket  # noqa: F401  (preloaded for sc.loopback_up in the forked children)
+import fcntl  # noqa: F401
 import os
 import sys
 
-from agent.runtime import shim
-from agent.runtime import syscalls as sc
+import agent.runtime.shim as shim
+import agent.runtime.syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 _signal = shim._signal
 NS_FLAGS = {"ipc": sc.CLONE_NEWIPC, "net": sc.CLONE_NEWNET}
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
 def clean_process(stderr_path: str | None, keep_fd: int) -> int:
@@ -95,7 +94,7 @@ def hold_namespaces(kinds: dict[str, str], err_fd: int) -> NoReturn:
                 flags |= NS_FLAGS[kind]
             sc.SYS.unshare(flags)
             if "net" in kinds:
-                loopback_up()
+                sc.loopback_up()
             for kind, target in kinds.items():
                 sc.SYS.mount(f"/proc/self/ns/{kind}", target, None, sc.MS_BIND)
             code = 0
@@ -103,16 +102,3 @@ def hold_namespaces(kinds: dict[str, str], err_fd: int) -> NoReturn:
             os.write(fd, f"{e}".encode() or b"failed")
     finally:
         os._exit(code)
-
-
-def loopback_up() -> None:
-    """``ip link set lo up`` by ioctl (the kernel then adds 127.0.0.1 and ::1)."""
-    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
-    try:
-        name = b"lo".ljust(16, b"\0")
-        got = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, name + bytes(24))
-        flags = int.from_bytes(got[16:18], sys.byteorder) | IFF_UP
-        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, name + flags.to_bytes(2, sys.byteorder)
-                    + bytes(22))
-    finally:
-        sock.close()

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from agent.runtime import sealedexe
+import agent.runtime.sealedexe as sealedexe
 from agent.runtime.helpers import helper_argv, helper_env
 from agent.runtime.zygote_proto import SOCKET_NAME, peer, sockaddr
 

@@ -31,9 +31,9 @@ def parse_ca_hash(value: str) -> str:
 def new_key_and_csr(node_name: str) -> tuple[bytes, bytes]:
     """(key PEM, CSR PEM) for CN system:node:<name>, O system:nodes, in this process
     (imports `cryptography`: tests and tools; the agent uses make_key_and_csr)."""
-    from agent.security import keygen
+    from agent.security.keygen import make
 
-    return keygen.make(NODE_USER_PREFIX + node_name, NODES_GROUP, node_server_name(node_name))
+    return make(NODE_USER_PREFIX + node_name, NODES_GROUP, node_server_name(node_name))
 
 
 async def make_key_and_csr(node_name: str, timeout: float = 60.0) -> tuple[bytes, bytes]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.security.der import CertInfo, DERError, read_cert
 from agent.security.errors import NODE_USER_PREFIX, JoinError
+from common.files import write_atomic
 
 KEY_FILE, CERT_FILE, CA_FILE = "node.key", "node.crt", "ca.crt"
 RENEW_FRACTION = 2 / 3
@@ -102,23 +103,10 @@ class NodeCredentials:
         os.chmod(d, 0o700)
         # key first: a crash in between leaves a key without the matching cert, which
         # `check` refuses (and the agent joins or renews again) rather than a mismatch used
-        _write(d / CA_FILE, self.ca_pem, 0o644)
-        _write(d / KEY_FILE, self.key_pem, 0o600)
-        _write(d / CERT_FILE, self.cert_pem, 0o644)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        # fsync'd: the node's identity must survive a machine crash
+        write_atomic(d / CA_FILE, self.ca_pem, mode=0o644)
+        write_atomic(d / KEY_FILE, self.key_pem, mode=0o600)
+        write_atomic(d / CERT_FILE, self.cert_pem, mode=0o644)
 
 
 @contextlib.contextmanager

@@ -17,15 +17,13 @@ absent) — read only when a hook is installed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from controlplane import errors
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.registry import Registry
+from controlplane.security.authz import Authorize
 from proto import api_pb2
 
-Authorize = Callable[..., None]
+__all__ = ["Access", "Authorize"]
 
 
 class Access:
@@ -34,11 +32,12 @@ class Access:
         self.authorize = authorize
 
     def check(self, verb: str, resource: str, namespace: str = "", name: str = "",
-              obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None,
-              **kw: Any) -> None:
+              obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None, *,
+              field_selector: str = "", grace_period_seconds: int | None = None) -> None:
         if self.authorize is not None:
             self.authorize(verb, o.kind_named(resource).resource if resource else "",
-                           namespace, name, obj, old, **kw)
+                           namespace, name, obj, old, field_selector=field_selector,
+                           grace_period_seconds=grace_period_seconds)
 
     async def check_write(self, verb: str, obj: api_pb2.Object) -> None:
         """Check a write of `obj` against its stored version (read only with a hook)."""

@@ -11,24 +11,31 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
 from controlplane import errors
 from controlplane.apiserver.registry import Registry
+from controlplane.rpc import ChannelFactory, ChannelOptions
 from proto import agent_pb2_grpc, api_pb2
+
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
+__all__ = ["AgentError", "Agents", "ChannelFactory", "agent_address", "agent_call",
+           "bidi_to_pod", "plaintext_channel"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024
 
-ChannelFactory = Callable[[str, str, Sequence[tuple[str, Any]]], grpc.aio.Channel]
-
-
 def plaintext_channel(address: str, node_name: str,
-                      options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+                      options: ChannelOptions = ()) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, options=list(options))
 
 
@@ -54,7 +61,7 @@ class Agents:
         self.channel_factory = channel_factory or plaintext_channel
         self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
 
-    async def stub_for_node(self, node_name: str) -> tuple[Any, str]:
+    async def stub_for_node(self, node_name: str) -> tuple[AgentAsyncStub, str]:
         node = await self.registry.get("nodes", "", node_name)
         addr = agent_address(node)
         key = (addr, node_name)   # the node's name is part of whom the channel trusts
@@ -64,11 +71,10 @@ class Agents:
                 ("grpc.max_receive_message_length", MAX_MESSAGE),
                 ("grpc.max_send_message_length", MAX_MESSAGE)])
             self._channels[key] = ch
-        stub: Any = agent_pb2_grpc.AgentStub(ch)  # an AgentAsyncStub on an aio channel
-        return stub, addr
+        return agent_pb2_grpc.AgentStub(ch), addr   # an AgentAsyncStub on an aio channel
 
     async def stub_for_pod(self, namespace: str, pod: str,
-                           ) -> tuple[Any, str, api_pb2.Object]:
+                           ) -> tuple[AgentAsyncStub, str, api_pb2.Object]:
         obj = await self.registry.get("pods", namespace, pod)
         node = obj.pod.spec.node_name
         if not node:
@@ -104,15 +110,17 @@ def agent_call(node: str, addr: str) -> Iterator[None]:
         raise AgentError(e.code(), f'node "{node}": {e.details()}') from e
 
 
-async def bidi_to_pod(agents: Agents, namespace: str, pod: str, first: Any,
-                      rest: AsyncIterator[Any],
-                      open_call: Callable[[Any, AsyncIterator[Any]], Any]) -> AsyncIterator[Any]:
+async def bidi_to_pod(agents: Agents, namespace: str, pod: str, first: In,
+                      rest: AsyncIterator[In],
+                      open_call: Callable[[AgentAsyncStub, AsyncIterator[In]],
+                                          grpc.aio.StreamStreamCall[In, Out]],
+                      ) -> AsyncIterator[Out]:
     """Relay a client-and-server streaming call (`first`, then `rest`) to the agent of the
     pod's node: `open_call(stub, inputs)` starts it; the answers are passed back as they
     come. The agent's call is cancelled when the client goes away."""
     stub, addr, obj = await agents.stub_for_pod(namespace, pod)
 
-    async def inputs() -> AsyncIterator[Any]:
+    async def inputs() -> AsyncIterator[In]:
         yield first
         async for msg in rest:
             yield msg

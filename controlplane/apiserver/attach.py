@@ -10,12 +10,20 @@ Takes the ApiService as `svc`; service.py wraps it with its error boundary
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import grpc
 
 from controlplane import errors
 from controlplane.apiserver.access import Access
 from controlplane.apiserver.agents import Agents, bidi_to_pod
+from controlplane.rpc import CallContext
 from proto import agent_pb2
+
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
+Input = TypeVar("Input", agent_pb2.ExecInput, agent_pb2.AttachInput)
 
 
 class Service(Protocol):
@@ -23,8 +31,10 @@ class Service(Protocol):
     access: Access
 
 
-async def _relay(svc: Service, request_iterator: AsyncIterator[Any], verb: str, what: str,
-                 open_call: Callable[[Any, AsyncIterator[Any]], Any]) -> AsyncIterator[Any]:
+async def _relay(svc: Service, request_iterator: AsyncIterator[Input], verb: str, what: str,
+                 open_call: Callable[[AgentAsyncStub, AsyncIterator[Input]],
+                                     grpc.aio.StreamStreamCall[Input, agent_pb2.ExecOutput]],
+                 ) -> AsyncIterator[agent_pb2.ExecOutput]:
     """The first message must be `start` (namespace, pod); check `verb` on that pod, then
     relay the whole stream to its node."""
     first = await anext(aiter(request_iterator), None)
@@ -38,12 +48,12 @@ async def _relay(svc: Service, request_iterator: AsyncIterator[Any], verb: str, 
 
 
 def attach(svc: Service, request_iterator: AsyncIterator[agent_pb2.AttachInput],
-           context: Any) -> AsyncIterator[agent_pb2.ExecOutput]:
+           context: CallContext) -> AsyncIterator[agent_pb2.ExecOutput]:
     return _relay(svc, request_iterator, "attach", "attach",
                   lambda stub, inputs: stub.Attach(inputs))
 
 
 def exec_(svc: Service, request_iterator: AsyncIterator[agent_pb2.ExecInput],
-          context: Any) -> AsyncIterator[agent_pb2.ExecOutput]:
+          context: CallContext) -> AsyncIterator[agent_pb2.ExecOutput]:
     return _relay(svc, request_iterator, "proxy", "exec",
                   lambda stub, inputs: stub.Exec(inputs))

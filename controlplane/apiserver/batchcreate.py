@@ -12,35 +12,32 @@ recorder uses it: a scheduler binding hundreds of pods a second writes its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.writer import Writer
 from controlplane.store import batch
 from controlplane.store.etcd_store import Guard, GuardChanged
 from proto import api_pb2
 
-if TYPE_CHECKING:
-    from controlplane.apiserver.registry import Registry
 
-
-async def create_all(reg: Registry, objs: Sequence[api_pb2.Object]) -> list[api_pb2.Object]:
+async def create_all(w: Writer, objs: Sequence[api_pb2.Object]) -> list[api_pb2.Object]:
     if len(objs) > batch.MAX_BATCH:
         raise errors.BadRequest(f"at most {batch.MAX_BATCH} objects at once")
     ready: list[api_pb2.Object] = []
     namespaces: set[str] = set()
     for obj in objs:
-        kind, new, generated = reg._prepare_create(obj)
+        kind, new, generated = w.prepare_create(obj)
         if generated:
             raise errors.BadRequest("create_all needs named objects (no generateName)")
         if kind.namespaced:
             namespaces.add(o.meta(new).namespace)
         ready.append(new)
-    guards: list[Guard] = [("namespaces", "", ns, await reg.open_namespaces.version(ns))
+    guards: list[Guard] = [("namespaces", "", ns, await w.open_namespaces.version(ns))
                            for ns in sorted(namespaces)]
     try:
-        return await batch.create_all(reg.store, ready, guards)
+        return await batch.create_all(w.store, ready, guards)
     except GuardChanged:
         for ns in namespaces:
-            reg.open_namespaces.forget(ns)
+            w.open_namespaces.forget(ns)
         raise

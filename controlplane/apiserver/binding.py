@@ -9,15 +9,12 @@ the read: the write is one etcd transaction, and only a lost race re-reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.writer import Writer
 from controlplane.store import batch
 from proto import api_pb2, core_pb2
-
-if TYPE_CHECKING:
-    from controlplane.apiserver.registry import Registry
 
 
 def bound(old: api_pb2.Object, node_name: str) -> api_pb2.Object | None:
@@ -41,7 +38,7 @@ def bound(old: api_pb2.Object, node_name: str) -> api_pb2.Object | None:
     return new
 
 
-async def bind(reg: Registry, namespace: str, name: str, node_name: str,
+async def bind(w: Writer, namespace: str, name: str, node_name: str,
                resource_version: str = "", current: api_pb2.Object | None = None
                ) -> api_pb2.Object:
     """``Registry.bind``: one transaction from `current` when it is at resource_version,
@@ -60,18 +57,17 @@ async def bind(reg: Registry, namespace: str, name: str, node_name: str,
         if new is None:
             return current
         try:
-            written: api_pb2.Object = await reg.store.update(new)
-            return written
+            return await w.store.update(new)
         except errors.Conflict:
             pass  # changed since: the read below says how
     target = api_pb2.Object()
     target.pod.metadata.namespace = namespace
     target.pod.metadata.name = name
     target.pod.metadata.resource_version = resource_version
-    return await reg._cas_loop(target, build)
+    return await w.cas_loop(target, build)
 
 
-async def bind_all(store: Any, items: Sequence[tuple[api_pb2.Object, str]]
+async def bind_all(w: Writer, items: Sequence[tuple[api_pb2.Object, str]]
                    ) -> list[api_pb2.Object]:
     """Bind each (pod as last seen, node) in one etcd transaction, every pod CAS on its
     resourceVersion: all or none (Conflict: then bind them one at a time)."""
@@ -81,4 +77,4 @@ async def bind_all(store: Any, items: Sequence[tuple[api_pb2.Object, str]]
         if b is None or not current.pod.metadata.resource_version:
             raise errors.Conflict(f"pod {current.pod.metadata.name!r} cannot be batched")
         new.append(b)
-    return await batch.update_all(store, new)
+    return await batch.update_all(w.store, new)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from controlplane import errors
 from controlplane.apiserver.agents import agent_call
@@ -23,6 +22,7 @@ from controlplane.apiserver.images import (
     failure_text,
     selected,
 )
+from controlplane.rpc import CallContext
 from proto import agent_pb2, api_pb2
 
 LOAD_QUEUE = 8            # archive pieces buffered per node before the reader waits
@@ -52,7 +52,7 @@ class _Feed:
 
 
 async def load_image(svc: Service, request_iterator: AsyncIterator[api_pb2.ImageLoadChunk],
-                     context: Any) -> api_pb2.ImageLoadResponse:
+                     context: CallContext) -> api_pb2.ImageLoadResponse:
     first = await anext(aiter(request_iterator), None)
     if first is None:
         raise errors.BadRequest("load: no archive was sent")

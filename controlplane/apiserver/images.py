@@ -22,14 +22,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import grpc
 
 from controlplane import errors
 from controlplane.apiserver.access import Access
 from controlplane.apiserver.agents import AgentError, Agents, agent_call
+from controlplane.rpc import CallContext
 from proto import agent_pb2, api_pb2
 
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
 T = TypeVar("T")
+Req = TypeVar("Req")
 VERB = "manage_images"
 
 
@@ -39,7 +46,7 @@ class Service(Protocol):
 
     async def _nodes(self, name: str) -> list[str]: ...
 
-    async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
+    async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]: ...
 
 
@@ -68,7 +75,7 @@ def check_all_failed(nodes: list[str], failures: dict[str, BaseException]) -> No
 
 
 async def node_images(svc: Service, request: api_pb2.NodeImagesRequest,
-                      context: Any) -> api_pb2.NodeImagesResponse:
+                      context: CallContext) -> api_pb2.NodeImagesResponse:
     svc.access.check("proxy", "nodes", "", request.node)
     nodes = await svc._nodes(request.node)
     answers = await svc._each_node(
@@ -81,7 +88,9 @@ async def node_images(svc: Service, request: api_pb2.NodeImagesRequest,
 
 
 async def _progress_streams(svc: Service, nodes: list[str],
-                            open_call: Callable[[Any], Any],
+                            open_call: Callable[[AgentAsyncStub],
+                                                grpc.aio.UnaryStreamCall[Req,
+                                                                         agent_pb2.PullProgress]],
                             ) -> AsyncIterator[api_pb2.NodePullProgress]:
     """Run one server-streaming call per node; yield their lines as they come."""
     queue: asyncio.Queue[api_pb2.NodePullProgress | None] = asyncio.Queue()
@@ -125,7 +134,7 @@ async def _progress_streams(svc: Service, nodes: list[str],
 
 
 async def pull_image(svc: Service, request: api_pb2.ImagePullRequest,
-                     context: Any) -> AsyncIterator[api_pb2.NodePullProgress]:
+                     context: CallContext) -> AsyncIterator[api_pb2.NodePullProgress]:
     svc.access.check(VERB, "nodes", "", request.node)
     if not request.image:
         raise errors.BadRequest("pull: no image given")
@@ -150,7 +159,7 @@ async def _node_with_image(svc: Service, image: str) -> str:
 
 
 async def push_image(svc: Service, request: api_pb2.ImagePushRequest,
-                     context: Any) -> AsyncIterator[api_pb2.NodePullProgress]:
+                     context: CallContext) -> AsyncIterator[api_pb2.NodePullProgress]:
     svc.access.check(VERB, "nodes", "", request.node)
     if not request.image:
         raise errors.BadRequest("push: no image given")
@@ -164,7 +173,7 @@ async def push_image(svc: Service, request: api_pb2.ImagePushRequest,
 
 
 async def prune_images(svc: Service, request: api_pb2.ImagePruneRequest,
-                       context: Any) -> api_pb2.ImagePruneResponse:
+                       context: CallContext) -> api_pb2.ImagePruneResponse:
     svc.access.check(VERB, "nodes", "", request.node)
     nodes = await selected(svc, request.node)
 

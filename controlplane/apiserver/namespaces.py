@@ -3,8 +3,9 @@
 Deleting a namespace marks it Terminating (deletionTimestamp, status.phase
 Terminating, spec.finalizers ["kubernetes"]), refuses new content in it,
 deletes every object in it (each by its own rules: a bound pod waits for its
-agent), and removes the namespace as soon as nothing is left; the registry
-calls `reap` whenever it removes an object from a terminating namespace.
+agent), and removes the namespace as soon as nothing is left: `mark_terminating`
+here, the content by writer.py, which calls `reap` whenever it removes an object
+from a terminating namespace.
 
 Creating content: `OpenNamespaces` remembers the resourceVersion at which each
 namespace was last seen open (not terminating) and creates an object in one
@@ -15,16 +16,11 @@ does it read it again (Kubernetes' admission reads it from an informer).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
-from controlplane.store.etcd_store import GuardChanged
+from controlplane.store.etcd_store import GuardChanged, Store
 from proto import api_pb2, kinds
-
-if TYPE_CHECKING:
-    from controlplane.apiserver.registry import Registry
-    from controlplane.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +68,11 @@ class OpenNamespaces:
         raise errors.Conflict(f'namespace "{ns}" keeps changing; try again')
 
 
-async def delete_namespace(reg: Registry, name: str, resource_version: str,
+async def mark_terminating(store: Store, name: str, resource_version: str,
                            dry_run: bool) -> api_pb2.Object:
-    cur = await reg.store.get("namespaces", "", name)
+    """The first step of deleting a namespace: deletionTimestamp, phase Terminating and
+    the content finalizer (written unless `dry_run`); writer.py deletes the content."""
+    cur = await store.get("namespaces", "", name)
     rv = o.meta(cur).resource_version
     if resource_version and resource_version != rv:
         raise errors.Conflict(f'Precondition failed for namespace "{name}": resourceVersion '
@@ -86,32 +84,21 @@ async def delete_namespace(reg: Registry, name: str, resource_version: str,
     new.namespace.status.phase = "Terminating"
     if CONTENT_FINALIZER not in new.namespace.spec.finalizers:
         new.namespace.spec.finalizers.append(CONTENT_FINALIZER)
-    if dry_run:
+    if dry_run or new == cur:
         return new
-    if new != cur:
-        new = await reg.store.update(new)
-    for kind in kinds.KINDS:
-        if not kind.namespaced:
-            continue
-        items, _ = await reg.store.list(kind.resource, name)
-        for item in items:
-            try:
-                await reg.delete(kind.resource, name, o.meta(item).name)
-            except errors.NotFound:
-                pass
-    return await reap(reg, name) or new
+    return await store.update(new)
 
 
-async def reap(reg: Registry, name: str) -> api_pb2.Object | None:
+async def reap(store: Store, name: str) -> api_pb2.Object | None:
     """Remove a terminating namespace if it is empty; returns it if removed."""
     try:
-        ns = await reg.store.get("namespaces", "", name)
+        ns = await store.get("namespaces", "", name)
     except errors.NotFound:
         return None
     if not ns.namespace.metadata.HasField("deletion_timestamp"):
         return None
     for kind in kinds.KINDS:
-        if kind.namespaced and (await reg.store.list(kind.resource, name))[0]:
+        if kind.namespaced and (await store.list(kind.resource, name))[0]:
             return None
     new = o.copy(ns)
     fins = [f for f in new.namespace.spec.finalizers if f != CONTENT_FINALIZER]
@@ -119,20 +106,20 @@ async def reap(reg: Registry, name: str) -> api_pb2.Object | None:
     new.namespace.spec.finalizers.extend(fins)
     if fins or len(new.namespace.metadata.finalizers):
         if new != ns:
-            await reg.store.update(new)
+            await store.update(new)
         return None
     try:
-        return await reg.store.delete("namespaces", "", name,
+        return await store.delete("namespaces", "", name,
                                       resource_version=o.meta(ns).resource_version)
     except (errors.Conflict, errors.NotFound):
         return None
 
 
-async def after_removal(reg: Registry, obj: api_pb2.Object) -> None:
+async def after_removal(store: Store, obj: api_pb2.Object) -> None:
     """Called after an object was removed from the store."""
     if not o.kind_of(obj).namespaced:
         return
     try:
-        await reap(reg, o.meta(obj).namespace)
+        await reap(store, o.meta(obj).namespace)
     except errors.ApiError as e:
         log.warning("could not finish deleting namespace %s: %s", o.meta(obj).namespace, e)

@@ -1,41 +1,51 @@
-"""Small helpers on api_pb2.Object used by the registry."""
+"""Small helpers on api_pb2.Object used by the registry, and its defaulting and
+validation (defaults.py, validation.py: plain imports, so a control plane
+without them cannot start)."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 import secrets
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Literal
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane import errors
+from controlplane.apiserver.defaults import apply_defaults
+from controlplane.apiserver.validation import validate as _validate
+from controlplane.objects import copy_of as copy
+from controlplane.objects import describe as describe_object
+from controlplane.objects import meta_of as meta
 from proto import api_pb2, kinds
 
-log = logging.getLogger(__name__)
+__all__ = ["apply_defaults", "copy", "meta"]
 
 Object = api_pb2.Object
 
 # metadata fields only the server sets; a client's values are ignored on update
-SYSTEM_META = ("uid", "creation_timestamp", "deletion_timestamp",
-               "deletion_grace_period_seconds", "generation", "resource_version")
+SystemMeta = Literal["uid", "creation_timestamp", "deletion_timestamp",
+                     "deletion_grace_period_seconds", "generation", "resource_version"]
+SYSTEM_META: tuple[SystemMeta, ...] = (
+    "uid", "creation_timestamp", "deletion_timestamp", "deletion_grace_period_seconds",
+    "generation", "resource_version")
 
 
-def copy(obj: Object) -> Object:
-    out = Object()
-    out.CopyFrom(obj)
-    return out
-
-
-def msg(obj: Object) -> Any:
+def msg(obj: Object) -> Message:
     """The typed message inside (Pod, Node, ...)."""
     return kinds.unwrap(obj)
 
 
-def meta(obj: Object) -> Any:
-    return kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
+def set_type_meta(obj: Object, kind: kinds.Kind) -> None:
+    """apiVersion and kind of the message inside, as the kind table has them."""
+    typed = msg(obj)
+    setattr(typed, "api_version", kind.api_version)  # noqa: B010 (every kind has them)
+    setattr(typed, "kind", kind.kind)  # noqa: B010
+
+
+def copy_status(dst: Object, src: Object) -> None:
+    """dst's .status := src's (both of the same kind, one with a status)."""
+    getattr(msg(dst), "status").CopyFrom(getattr(msg(src), "status"))  # noqa: B009
 
 
 def kind_of(obj: Object) -> kinds.Kind:
@@ -57,8 +67,8 @@ def has_status(obj: Object) -> bool:
 
 
 def describe(obj: Object) -> str:
-    k, m = kind_of(obj), meta(obj)
-    return f'{k.kind} "{m.namespace}/{m.name}"' if k.namespaced else f'{k.kind} "{m.name}"'
+    m = meta(obj)
+    return describe_object(kind_of(obj).resource, m.namespace, m.name)
 
 
 def now() -> Timestamp:
@@ -104,33 +114,8 @@ def is_bound_pod(obj: Object) -> bool:
     return obj.WhichOneof("kind") == "pod" and bool(obj.pod.spec.node_name)
 
 
-# -- validation and defaulting (controlplane/apiserver/validation.py, defaults.py) --
-
-_hooks: dict[str, Callable[..., Any] | None] = {}
-
-
-def _hook(module: str, name: str) -> Callable[..., Any] | None:
-    if name not in _hooks or _hooks[name] is None:
-        try:
-            mod = importlib.import_module(f"controlplane.apiserver.{module}")
-            _hooks[name] = getattr(mod, name)
-        except (ImportError, AttributeError):
-            log.debug("controlplane.apiserver.%s.%s not available", module, name)
-            _hooks[name] = None
-    return _hooks[name]
-
-
-def apply_defaults(obj: Object) -> None:
-    fn = _hook("defaults", "apply_defaults")
-    if fn is not None:
-        fn(obj)
-
-
 def validate(obj: Object, old: Object | None = None) -> None:
     """Raise errors.Invalid naming every bad field."""
-    fn = _hook("validation", "validate")
-    if fn is None:
-        return
-    problems: list[errors.FieldError] = fn(obj, old)
+    problems = _validate(obj, old)
     if problems:
         raise errors.Invalid(describe(obj), problems)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
-from controlplane.store import StoreEvent
+from controlplane.store.watch import StoreEvent
 from proto import api_pb2, labels
 
 

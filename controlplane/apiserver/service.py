@@ -15,13 +15,12 @@ import os
 import platform
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images, patching, top
-from controlplane.apiserver import objects as o
+from controlplane.apiserver import attach, imageload, images, patch_rpc, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -29,20 +28,23 @@ from controlplane.apiserver.agents import (
     ChannelFactory,
     agent_call,
 )
-from controlplane.apiserver.fieldmanager import apply as ssa
 from controlplane.apiserver.registry import Registry
+from controlplane.rpc import CallContext
 from controlplane.security import authn
 from controlplane.security import join as joining
 from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
+if TYPE_CHECKING:
+    from proto.agent_pb2_grpc import AgentAsyncStub
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Ctx = grpc.aio.ServicerContext
+Ctx = grpc.aio.ServicerContext[object, object]
 
 
-async def _abort(context: Any, e: BaseException, method: str) -> None:
+async def _abort(context: CallContext, e: BaseException, method: str) -> None:
     if isinstance(e, errors.ApiError | AgentError):
         await context.abort(e.code, e.message)
     log.error("internal error in %s", method, exc_info=e)
@@ -50,8 +52,9 @@ async def _abort(context: Any, e: BaseException, method: str) -> None:
 
 
 def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The error boundary of a unary method (its signature is the generated servicer's)."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> T:
+    async def wrapper(self: object, request: object, context: CallContext) -> T:
         try:
             return await fn(self, request, context)
         except asyncio.CancelledError:
@@ -64,8 +67,9 @@ def unary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 
 def streaming(fn: Callable[..., AsyncIterator[T]]) -> Callable[..., AsyncIterator[T]]:
+    """The error boundary of a streaming method."""
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[T]:
+    async def wrapper(self: object, request: object, context: CallContext) -> AsyncIterator[T]:
         try:
             async for item in fn(self, request, context):
                 yield item
@@ -162,29 +166,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
             propagation_policy=request.propagation_policy or "Background",
             resource_version=request.resource_version, dry_run=request.dry_run)
 
-    @unary
-    async def Patch(self, request: api_pb2.PatchRequest, context: Ctx) -> api_pb2.Object:
-        """Any of the four patch types (controlplane/apiserver/patching.py)."""
-        k = o.kind_named(request.resource)
-        ns = (request.namespace or "default") if k.namespaced else ""
-        if request.subresource not in ("", "status"):
-            raise errors.BadRequest(f'patch: no subresource "{request.subresource}"')
-        body = patching.parse(request.type, request.patch)
-        if request.type == "apply":
-            def check_apply(new: api_pb2.Object, old: api_pb2.Object | None) -> None:
-                self.access.check("apply", k.resource, ns, request.name, new, old)
-
-            return await ssa.apply(self.registry, k.resource, ns, request.name, body,
-                                   request.field_manager, force=request.force,
-                                   dry_run=request.dry_run, authorize=check_apply)
-        verb = "update_status" if request.subresource == "status" else "update"
-
-        def check(new: api_pb2.Object, old: api_pb2.Object) -> None:
-            self.access.check(verb, k.resource, ns, request.name, new, old)
-
-        return await patching.patch(self.registry, k.resource, ns, request.name, request.type,
-                                    body, status=request.subresource == "status",
-                                    dry_run=request.dry_run, authorize=check)
+    Patch = unary(patch_rpc.patch)        # controlplane/apiserver/patch_rpc.py
 
     @unary
     async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:
@@ -239,12 +221,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     async def _nodes(self, name: str) -> list[str]:
         return await top.node_names(self.registry, name)
 
-    @unary
-    async def Top(self, request: api_pb2.TopRequest, context: Ctx) -> api_pb2.TopResponse:
-        kind = o.kind_named(request.resource).resource if request.resource else "pods"
-        self.access.check("proxy", kind, request.namespace, request.name)
-        return await top.top(self.registry, self.agents, kind, request.namespace,
-                             request.name)
+    Top = unary(top.top)                  # controlplane/apiserver/top.py
 
     # images on the nodes: controlplane/apiserver/images.py
     NodeImages = unary(images.node_images)
@@ -301,7 +278,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         await joining.delete_token(self._token_store(), authn.current_identity(), request.id)
         return api_pb2.DeleteTokenResponse()
 
-    async def _each_node(self, nodes: list[str], call: Callable[[Any], Awaitable[T]],
+    async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
         return await top.each_node(self.agents, nodes, call)
 

@@ -21,8 +21,7 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
     new = o.copy(obj)
     kind = o.kind_of(old)
     m, om = o.meta(new), o.meta(old)
-    typed = o.msg(new)
-    typed.api_version, typed.kind = kind.api_version, kind.kind
+    o.set_type_meta(new, kind)
     m.name, m.namespace = om.name, om.namespace
     if keep_missing and not m.generate_name:
         m.generate_name = om.generate_name
@@ -31,13 +30,14 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
     m.uid, m.generation = om.uid, om.generation
     if not len(m.managed_fields):   # a writer that does not know them keeps them
         m.managed_fields.extend(om.managed_fields)
-    for f in ("creation_timestamp", "deletion_timestamp"):
-        if om.HasField(f):
-            getattr(m, f).CopyFrom(getattr(om, f))
+    if om.HasField("creation_timestamp"):
+        m.creation_timestamp.CopyFrom(om.creation_timestamp)
+    if om.HasField("deletion_timestamp"):
+        m.deletion_timestamp.CopyFrom(om.deletion_timestamp)
     if om.HasField("deletion_grace_period_seconds"):
         m.deletion_grace_period_seconds = om.deletion_grace_period_seconds
     if o.has_status(new):
-        typed.status.CopyFrom(o.msg(old).status)
+        o.copy_status(new, old)
     if keep_missing:  # apply: keep what the system set and the manifest does not say
         if kind.resource == "pods" and not new.pod.spec.node_name:
             new.pod.spec.node_name = old.pod.spec.node_name

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from controlplane import errors
-from controlplane.informer import cancel_and_wait
+from controlplane.tasks import cancel_and_wait
 from controlplane.workqueue import RateLimiter, ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)

@@ -26,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
-from controlplane import errors, events
+from controlplane import events
+from controlplane.client import Client
 from controlplane.informer import Handler, InformerFactory
 from controlplane.profiles import DEFAULT, Profile
-from proto import api_pb2, apps_pb2, core_pb2
+from proto import api_pb2, core_pb2, meta_pb2
 from proto.labels import from_label_selector
 
 from . import podutil
@@ -46,22 +46,27 @@ from .deploymentutil import (
     template_hash,
     templates_equal,
 )
+from .ownership import claim, selecting
 
 log = logging.getLogger(__name__)
+
+
+def _selector(o: api_pb2.Object) -> meta_pb2.LabelSelector:
+    return o.deployment.spec.selector
 
 
 class DeploymentController(Controller):
     name = "deployment"
     workers = 4
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  recorder: events.EventRecorder | None = None,
                  profile: Profile = DEFAULT) -> None:
         super().__init__(backoff_initial=profile.workqueue_backoff_initial,
                          backoff_max=profile.workqueue_backoff_max)
-        self.registry = registry
-        self.recorder = recorder or events.EventRecorder(registry, "deployment-controller")
-        self.rollout = Rollout(registry, self.recorder)
+        self.client = client
+        self.recorder = recorder or events.EventRecorder(client, "deployment-controller")
+        self.rollout = Rollout(client, self.recorder)
         self.deployments = factory.informer("deployments")
         self.rs = factory.informer("replicasets")
         self.pods = factory.informer("pods")
@@ -83,30 +88,24 @@ class DeploymentController(Controller):
         m = o.deployment.metadata
         self.enqueue(f"{m.namespace}/{m.name}")
 
-    def _rs_owner(self, rs: apps_pb2.ReplicaSet) -> None:
+    def _rs_owner(self, o: api_pb2.Object) -> None:
+        rs = o.replica_set
         ref = podutil.controller_ref(rs.metadata)
         if ref is not None:
             if ref.kind == "Deployment":
                 self.enqueue(f"{rs.metadata.namespace}/{ref.name}")
             return
-        for o in self.deployments.list():
-            d = o.deployment
-            if d.metadata.namespace != rs.metadata.namespace:
-                continue
-            try:
-                if from_label_selector(d.spec.selector).matches(rs.metadata.labels):
-                    self.enqueue(f"{d.metadata.namespace}/{d.metadata.name}")
-            except Exception:
-                continue
+        for key in selecting(self.deployments.list(), o, _selector):
+            self.enqueue(key)
 
     def _rs_changed(self, o: api_pb2.Object) -> None:
-        self._rs_owner(o.replica_set)
+        self._rs_owner(o)
 
     def _rs_updated(self, old: api_pb2.Object, new: api_pb2.Object) -> None:
-        self._rs_owner(new.replica_set)
+        self._rs_owner(new)
         if podutil.controller_ref(old.replica_set.metadata) != \
                 podutil.controller_ref(new.replica_set.metadata):
-            self._rs_owner(old.replica_set)
+            self._rs_owner(old)
 
     def _pod_changed(self, o: api_pb2.Object) -> None:
         ref = podutil.controller_ref(o.pod.metadata)
@@ -131,7 +130,8 @@ class DeploymentController(Controller):
                                  "This deployment is selecting all pods. A non-empty "
                                  "selector is required.")
             return DONE
-        rss = await self._claim(d_obj, selector)
+        rss = await claim(self.client, "replicasets", d_obj, selector,
+                          self.rs.by_index("rs-namespace", d.metadata.namespace))
         pods: dict[str, list[core_pb2.Pod]] = {}
         for o in rss:
             uid = o.replica_set.metadata.uid
@@ -143,37 +143,5 @@ class DeploymentController(Controller):
             return await self.rollout.recreate(ctx)
         return await self.rollout.rolling(ctx)
 
-    async def _claim(self, d_obj: api_pb2.Object, selector: Any) -> list[api_pb2.Object]:
-        d = d_obj.deployment
-        out: list[api_pb2.Object] = []
-        for o in self.rs.by_index("rs-namespace", d.metadata.namespace):
-            rs = o.replica_set
-            ref = podutil.controller_ref(rs.metadata)
-            matches = selector.matches(rs.metadata.labels)
-            if ref is not None and ref.uid == d.metadata.uid:
-                if matches:
-                    out.append(o)
-                else:  # release
-                    try:
-                        cur = await self.registry.get("replicasets", rs.metadata.namespace,
-                                                      rs.metadata.name)
-                        refs = [r for r in cur.replica_set.metadata.owner_references
-                                if r.uid != d.metadata.uid]
-                        del cur.replica_set.metadata.owner_references[:]
-                        cur.replica_set.metadata.owner_references.extend(refs)
-                        await self.registry.update(cur)
-                    except (errors.NotFound, errors.Conflict):
-                        pass
-            elif ref is None and matches and not rs.metadata.HasField("deletion_timestamp"):
-                try:
-                    cur = await self.registry.get("replicasets", rs.metadata.namespace,
-                                                  rs.metadata.name)
-                    if podutil.controller_ref(cur.replica_set.metadata) is None:
-                        cur.replica_set.metadata.owner_references.append(
-                            podutil.owner_ref_to(d_obj))
-                        out.append(await self.registry.update(cur))
-                except (errors.NotFound, errors.Conflict):
-                    pass
-        return out
 
 __all__ = ["HASH_LABEL", "REVISION", "DeploymentController", "template_hash", "templates_equal"]

@@ -4,10 +4,9 @@ maxUnavailable) and Recreate, and the history cleanup."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from controlplane import errors, events
-from controlplane.informer import copy_of
+from controlplane.client import Client
+from controlplane.objects import copy_of, owner_ref_to
 from proto import api_pb2, apps_pb2
 
 from . import podutil, rollout
@@ -29,12 +28,12 @@ from .deploymentutil import (
 
 
 class Rollout:
-    def __init__(self, registry: Any, recorder: events.EventRecorder) -> None:
-        self.registry = registry
+    def __init__(self, client: Client, recorder: events.EventRecorder) -> None:
+        self.client = client
         self.recorder = recorder
 
     async def status(self, ctx: Ctx, new: api_pb2.Object | None) -> Result:
-        return await sync_status(self.registry, self.recorder, ctx, new)
+        return await sync_status(self.client, self.recorder, ctx, new)
 
     async def get_new(self, ctx: Ctx, create: bool, replicas: int) -> api_pb2.Object | None:
         d = ctx.d
@@ -45,7 +44,7 @@ class Rollout:
             if revision(new.replica_set) < new_rev:
                 upd = copy_of(new)
                 upd.replica_set.metadata.annotations[REVISION] = str(new_rev)
-                new = await self.registry.update(upd)
+                new = await self.client.update(upd)
                 assert new is not None
                 ctx.replace(new)
                 ctx.progressed = True
@@ -60,7 +59,7 @@ class Rollout:
         rs.metadata.labels.update(d.spec.template.metadata.labels)
         rs.metadata.labels[HASH_LABEL] = h
         rs.metadata.annotations[REVISION] = str(new_rev)
-        rs.metadata.owner_references.append(podutil.owner_ref_to(ctx.d_obj))
+        rs.metadata.owner_references.append(owner_ref_to(ctx.d_obj))
         rs.spec.replicas = replicas
         rs.spec.min_ready_seconds = d.spec.min_ready_seconds
         rs.spec.selector.CopyFrom(d.spec.selector)
@@ -68,9 +67,9 @@ class Rollout:
         rs.spec.template.CopyFrom(d.spec.template)
         rs.spec.template.metadata.labels[HASH_LABEL] = h
         try:
-            created = await self.registry.create(api_pb2.Object(replica_set=rs))
+            created = await self.client.create(api_pb2.Object(replica_set=rs))
         except errors.AlreadyExists:
-            cur = await self.registry.get("replicasets", rs.metadata.namespace, rs.metadata.name)
+            cur = await self.client.get("replicasets", rs.metadata.namespace, rs.metadata.name)
             ref = podutil.controller_ref(cur.replica_set.metadata)
             if ref is not None and ref.uid == d.metadata.uid and \
                     templates_equal(cur.replica_set.spec.template, d.spec.template):
@@ -79,7 +78,7 @@ class Rollout:
             # hash collision: bump collisionCount and try again with a new name
             st = copy_of(ctx.d_obj)
             st.deployment.status.collision_count = d.status.collision_count + 1
-            await self.registry.update_status(st)
+            await self.client.update_status(st)
             raise errors.Conflict(f"replicaset {rs.metadata.name} exists: hash collision") \
                 from None
         self.recorder.record(ctx.d_obj, events.NORMAL, "ScalingReplicaSet",
@@ -95,7 +94,7 @@ class Rollout:
             return
         upd = copy_of(ctx.d_obj)
         upd.deployment.metadata.annotations[REVISION] = str(rev)
-        ctx.d_obj = await self.registry.update(upd)
+        ctx.d_obj = await self.client.update(upd)
         ctx.d = ctx.d_obj.deployment
 
     async def scale(self, ctx: Ctx, o: api_pb2.Object, n: int) -> api_pb2.Object:
@@ -104,7 +103,7 @@ class Rollout:
             return o
         upd = copy_of(o)
         upd.replica_set.spec.replicas = n
-        out: api_pb2.Object = await self.registry.update(upd)
+        out: api_pb2.Object = await self.client.update(upd)
         ctx.replace(out)
         ctx.progressed = True
         verb = "up" if n > rollout.replicas_of(rs) else "down"
@@ -195,7 +194,7 @@ class Rollout:
         for o in olds[:len(olds) - limit]:
             m = o.replica_set.metadata
             try:
-                await self.registry.delete("replicasets", m.namespace, m.name,
+                await self.client.delete("replicasets", m.namespace, m.name,
                                            resource_version=m.resource_version)
             except (errors.NotFound, errors.Conflict):
                 pass

@@ -3,10 +3,9 @@ conditions (with progressDeadlineSeconds), from one reconcile's view."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from controlplane import errors, events
-from controlplane.informer import copy_of
+from controlplane.client import Client
+from controlplane.objects import copy_of, ts_seconds
 from proto import api_pb2, apps_pb2
 
 from . import podutil, rollout
@@ -14,7 +13,7 @@ from .base import DONE, Result
 from .deploymentutil import DEFAULT_DEADLINE, Ctx, complete, cond, same_status, set_cond
 
 
-async def sync_status(registry: Any, recorder: events.EventRecorder, ctx: Ctx,
+async def sync_status(client: Client, recorder: events.EventRecorder, ctx: Ctx,
                       new: api_pb2.Object | None) -> Result:
     """Compute the Deployment's status and conditions from `ctx`; write it if it changed.
     The Result says when to look again (progress deadline, minReadySeconds)."""
@@ -62,7 +61,7 @@ async def sync_status(registry: Any, recorder: events.EventRecorder, ctx: Ctx,
         set_cond(st, "Progressing", "True", "ReplicaSetUpdated",
                   f'ReplicaSet "{name}" is progressing.')
     elif prog.reason != "ProgressDeadlineExceeded":
-        since = podutil.ts_seconds(prog.last_update_time)
+        since = ts_seconds(prog.last_update_time)
         left = since + deadline - ctx.now
         if left <= 0:
             set_cond(st, "Progressing", "False", "ProgressDeadlineExceeded",
@@ -72,7 +71,7 @@ async def sync_status(registry: Any, recorder: events.EventRecorder, ctx: Ctx,
     prog = cond(st, "Progressing")
     if prog is not None and prog.status == "True" and \
             prog.reason != "NewReplicaSetAvailable":
-        left = podutil.ts_seconds(prog.last_update_time) + deadline - ctx.now
+        left = ts_seconds(prog.last_update_time) + deadline - ctx.now
         res = Result(requeue_after=max(left, 0.0) + 0.05)
     mrs = d.spec.min_ready_seconds
     waits = [w for rs in rss for p in ctx.active_pods(rs)
@@ -85,7 +84,7 @@ async def sync_status(registry: Any, recorder: events.EventRecorder, ctx: Ctx,
     upd = copy_of(ctx.d_obj)
     upd.deployment.status.CopyFrom(st)
     try:
-        await registry.update_status(upd)
+        await client.update_status(upd)
     except errors.NotFound:
         return DONE
     return res

@@ -4,6 +4,7 @@ of a Deployment, its ReplicaSets and their pods."""
 
 from __future__ import annotations
 
+from controlplane.objects import now_ts, ts_seconds
 from proto import api_pb2, apps_pb2, core_pb2
 
 from . import podutil, rollout
@@ -49,7 +50,7 @@ def revision(rs: apps_pb2.ReplicaSet) -> int:
 
 
 def created_key(rs: apps_pb2.ReplicaSet) -> tuple[float, str]:
-    return (podutil.ts_seconds(rs.metadata.creation_timestamp), rs.metadata.name)
+    return (ts_seconds(rs.metadata.creation_timestamp), rs.metadata.name)
 
 
 def cond(status: apps_pb2.DeploymentStatus, type_: str) -> apps_pb2.DeploymentCondition | None:
@@ -61,7 +62,7 @@ def cond(status: apps_pb2.DeploymentStatus, type_: str) -> apps_pb2.DeploymentCo
 
 def set_cond(status: apps_pb2.DeploymentStatus, type_: str, st: str, reason: str,
               message: str, *, bump_update: bool = True) -> None:
-    now = podutil.now_ts()
+    now = now_ts()
     old = cond(status, type_)
     new = apps_pb2.DeploymentCondition(type=type_, status=st, reason=reason, message=message)
     if old is not None and old.status == st:

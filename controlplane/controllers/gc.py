@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
 
 from controlplane import errors, events
+from controlplane.client import Client
 from controlplane.informer import Handler, Informer, InformerFactory
-from proto import api_pb2, kinds
+from controlplane.objects import meta_of as _meta
+from proto import api_pb2, kinds, meta_pb2
 
 from .base import DONE, Controller, Result
 
@@ -31,20 +33,16 @@ ORPHAN = "orphan"
 RESOURCES = ("deployments", "replicasets", "pods")
 
 
-def _meta(o: api_pb2.Object) -> Any:
-    return kinds.unwrap(o).metadata  # type: ignore[attr-defined]
-
-
 class GarbageCollector(Controller):
     name = "garbagecollector"
     workers = 4
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  recorder: events.EventRecorder | None = None,
                  backoff_initial: float = 0.005, backoff_max: float = 5.0) -> None:
         super().__init__(backoff_initial=backoff_initial, backoff_max=backoff_max)
-        self.registry = registry
-        self.recorder = recorder or events.EventRecorder(registry, "garbage-collector")
+        self.client = client
+        self.recorder = recorder or events.EventRecorder(client, "garbage-collector")
         self.informers: dict[str, Informer] = {}
         for r in RESOURCES:
             inf = factory.informer(r)
@@ -103,7 +101,7 @@ class GarbageCollector(Controller):
             await self._check_owners(resource, obj)
         return DONE
 
-    async def _owner_gone(self, namespace: str, ref: Any) -> bool:
+    async def _owner_gone(self, namespace: str, ref: meta_pb2.OwnerReference) -> bool:
         try:
             k = kinds.by_api_version_kind(ref.api_version, ref.kind)
         except kinds.UnknownKind:
@@ -112,7 +110,7 @@ class GarbageCollector(Controller):
         if inf is not None and inf.by_index("gc-uid", ref.uid):
             return False
         try:
-            live = await self.registry.get(k.resource, namespace if k.namespaced else "",
+            live = await self.client.get(k.resource, namespace if k.namespaced else "",
                                            ref.name)
         except errors.NotFound:
             return True
@@ -128,7 +126,7 @@ class GarbageCollector(Controller):
             if m.HasField("deletion_timestamp"):
                 return
             try:
-                await self.registry.delete(resource, m.namespace, m.name,
+                await self.client.delete(resource, m.namespace, m.name,
                                            propagation_policy="Background")
             except errors.NotFound:
                 pass
@@ -137,47 +135,47 @@ class GarbageCollector(Controller):
 
     async def _remove_refs(self, resource: str, namespace: str, name: str,
                            uids: set[str]) -> None:
-        for _ in range(5):
-            try:
-                cur = await self.registry.get(resource, namespace, name)
-            except errors.NotFound:
-                return
-            cm = _meta(cur)
-            keep = [r for r in cm.owner_references if r.uid not in uids]
-            if len(keep) == len(cm.owner_references):
-                return
-            del cm.owner_references[:]
-            cm.owner_references.extend(keep)
-            try:
-                await self.registry.update(cur)
-                return
-            except errors.Conflict:
-                continue
-            except errors.NotFound:
-                return
-        raise errors.Conflict(f"{resource} {namespace}/{name}: could not remove owner references")
+        def change(m: meta_pb2.ObjectMeta) -> bool:
+            keep = [r for r in m.owner_references if r.uid not in uids]
+            if len(keep) == len(m.owner_references):
+                return False
+            del m.owner_references[:]
+            m.owner_references.extend(keep)
+            return True
+
+        await self._edit_meta(resource, namespace, name, change, "remove owner references")
 
     async def _remove_finalizer(self, resource: str, obj: api_pb2.Object, fin: str) -> None:
+        def change(m: meta_pb2.ObjectMeta) -> bool:
+            if fin not in m.finalizers:
+                return False
+            keep = [f for f in m.finalizers if f != fin]
+            del m.finalizers[:]
+            m.finalizers.extend(keep)
+            return True
+
         m = _meta(obj)
+        await self._edit_meta(resource, m.namespace, m.name, change, f"remove {fin}")
+
+    async def _edit_meta(self, resource: str, namespace: str, name: str,
+                         change: Callable[[meta_pb2.ObjectMeta], bool], what: str) -> None:
+        """Read the object, `change` its metadata (False: nothing to change) and write it
+        back with compare-and-swap; a lost race is retried, a gone object is done."""
         for _ in range(5):
             try:
-                cur = await self.registry.get(resource, m.namespace, m.name)
+                cur = await self.client.get(resource, namespace, name)
             except errors.NotFound:
                 return
-            cm = _meta(cur)
-            if fin not in cm.finalizers:
+            if not change(_meta(cur)):
                 return
-            keep = [f for f in cm.finalizers if f != fin]
-            del cm.finalizers[:]
-            cm.finalizers.extend(keep)
             try:
-                await self.registry.update(cur)
+                await self.client.update(cur)
                 return
             except errors.Conflict:
                 continue
             except errors.NotFound:
                 return
-        raise errors.Conflict(f"{resource} {m.namespace}/{m.name}: could not remove {fin}")
+        raise errors.Conflict(f"{resource} {namespace}/{name}: could not {what}")
 
     async def _orphan(self, resource: str, obj: api_pb2.Object) -> None:
         m = _meta(obj)
@@ -194,7 +192,7 @@ class GarbageCollector(Controller):
             if dm.HasField("deletion_timestamp"):
                 continue
             try:
-                await self.registry.delete(dep_res, dm.namespace, dm.name,
+                await self.client.delete(dep_res, dm.namespace, dm.name,
                                            propagation_policy="Foreground")
             except errors.NotFound:
                 pass

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
 
 from controlplane import events
-from controlplane.informer import Handler, InformerFactory, copy_of
+from controlplane.client import Client
+from controlplane.informer import Handler, InformerFactory
+from controlplane.objects import copy_of
 from proto import api_pb2
 
 from .base import DONE, Controller, Result
@@ -25,18 +26,18 @@ class NodeIpamController(Controller):
     name = "nodeipam"
     workers = 1  # allocation is serialised
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  cluster_cidr: str = "10.244.0.0/16", node_mask: int = 24,
                  recorder: events.EventRecorder | None = None) -> None:
         super().__init__(backoff_initial=0.01, backoff_max=5.0)
-        self.registry = registry
+        self.client = client
         self.network = ipaddress.ip_network(cluster_cidr)
         if node_mask < self.network.prefixlen:
             raise ValueError(f"node mask /{node_mask} is larger than cluster CIDR {cluster_cidr}")
         if node_mask > 30:  # a node needs its bridge address and at least one pod's
             raise ValueError(f"node mask /{node_mask} is too small for pods (/30 at most)")
         self.node_mask = node_mask
-        self.recorder = recorder or events.EventRecorder(registry, "node-ipam-controller")
+        self.recorder = recorder or events.EventRecorder(client, "node-ipam-controller")
         self.nodes = factory.informer("nodes")
         self._alloc: dict[str, str] = {}  # node -> cidr (includes in-flight allocations)
         self.nodes.add_handler(Handler(self._changed, lambda o, n: self._changed(n),
@@ -86,7 +87,7 @@ class NodeIpamController(Controller):
         del upd.node.spec.pod_cidrs[:]
         upd.node.spec.pod_cidrs.append(cidr)
         try:
-            await self.registry.update(upd)
+            await self.client.update(upd)
         except Exception:
             self._alloc.pop(key, None)
             raise

@@ -13,7 +13,7 @@ period:
   taint is deleted once the taint is older than the profile's pod eviction
   timeout (grace 0: the node is away and cannot confirm; event "Node node-2
   NotReady: evicting 3 pods"); a toleration with ``tolerationSeconds`` keeps
-  it that long, one without keeps it forever. Any other NoExecute taint (one
+  it that long, one without keeps it forever. Every other NoExecute taint (one
   a user put on a node) evicts the pods that do not tolerate it at once, with
   their normal grace period. Their owners create replacements elsewhere.
 
@@ -33,10 +33,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from controlplane import errors, events
-from controlplane.informer import Handler, InformerFactory, copy_of
+from controlplane.client import Client
+from controlplane.informer import Handler, InformerFactory
+from controlplane.objects import copy_of, now_ts
 from controlplane.profiles import DEFAULT, Profile
 from proto import api_pb2, core_pb2
 
@@ -53,14 +54,14 @@ class NodeLifecycleController(Controller):
     name = "nodelifecycle"
     workers = 2
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  recorder: events.EventRecorder | None = None,
                  profile: Profile = DEFAULT) -> None:
         super().__init__(backoff_initial=profile.workqueue_backoff_initial,
                          backoff_max=min(profile.workqueue_backoff_max, 5.0))
-        self.registry = registry
+        self.client = client
         self.profile = profile
-        self.recorder = recorder or events.EventRecorder(registry, "node-controller")
+        self.recorder = recorder or events.EventRecorder(client, "node-controller")
         self.nodes = factory.informer("nodes")
         self.leases = factory.informer("leases", LEASE_NAMESPACE)
         self.pods = factory.informer("pods")
@@ -107,13 +108,13 @@ class NodeLifecycleController(Controller):
         if not victims:
             return
         try:
-            await self.registry.get("nodes", "", node)
+            await self.client.get("nodes", "", node)
             return  # re-created meanwhile: not orphans
         except errors.NotFound:
             pass
         for pod in victims:
             try:
-                await self.registry.delete("pods", pod.metadata.namespace, pod.metadata.name,
+                await self.client.delete("pods", pod.metadata.namespace, pod.metadata.name,
                                            grace_period_seconds=0)
             except errors.NotFound:
                 pass
@@ -130,16 +131,16 @@ class NodeLifecycleController(Controller):
                     c.status = "False"
                     c.reason = "NodeNotReady"
                     c.message = f"Node {node} is not ready"
-                    c.last_transition_time.CopyFrom(podutil.now_ts())
+                    c.last_transition_time.CopyFrom(now_ts())
             try:
-                await self.registry.update_status(upd)
+                await self.client.update_status(upd)
             except (errors.NotFound, errors.Conflict):
                 continue  # gone, or changed: the next pass looks again
 
     async def _lease_moved(self, node: str, seen: api_pb2.Object | None) -> bool:
         """Read the node's Lease from the API: True (and noted) if it moved since `seen`."""
         try:
-            fresh = await self.registry.get("leases", LEASE_NAMESPACE, node)
+            fresh = await self.client.get("leases", LEASE_NAMESPACE, node)
         except errors.NotFound:
             return False
         if seen is not None and (fresh.lease.metadata.resource_version
@@ -170,7 +171,7 @@ class NodeLifecycleController(Controller):
                 kept = [t for t in upd.node.spec.taints if t.key != UNREACHABLE]
                 del upd.node.spec.taints[:]
                 upd.node.spec.taints.extend(kept)
-                obj = await self.registry.update(upd)
+                obj = await self.client.update(upd)
                 self.recorder.record(obj, events.NORMAL, "NodeReady",
                                      f"Node {key} status is now: NodeReady")
         else:
@@ -196,10 +197,10 @@ class NodeLifecycleController(Controller):
                 del conds[i]
         c = conds.add(type="Ready", status="Unknown", reason="NodeStatusUnknown",
                       message="Kubelet stopped posting node status.")
-        c.last_transition_time.CopyFrom(podutil.now_ts())
+        c.last_transition_time.CopyFrom(now_ts())
         if ready is not None:
             c.last_heartbeat_time.CopyFrom(ready.last_heartbeat_time)
-        obj = await self.registry.update_status(upd)
+        obj = await self.client.update_status(upd)
         self.recorder.record(obj, events.NORMAL, "NodeNotReady",
                              f"Node {key} status is now: NodeNotReady")
         await self._mark_pods_not_ready(key)
@@ -213,8 +214,8 @@ class NodeLifecycleController(Controller):
         for effect in ("NoSchedule", "NoExecute"):
             if (UNREACHABLE, effect) not in have:
                 t = upd.node.spec.taints.add(key=UNREACHABLE, effect=effect)
-                t.time_added.CopyFrom(podutil.now_ts())
-        return await self.registry.update(upd)
+                t.time_added.CopyFrom(now_ts())
+        return await self.client.update(upd)
 
     async def _evict_for_taints(self, obj: api_pb2.Object, *, unreachable: bool) -> float | None:
         """Delete the pods whose NoExecute tolerations ran out; when the next one does."""
@@ -240,7 +241,7 @@ class NodeLifecycleController(Controller):
                                      f"Marking for deletion Pod {pod.metadata.namespace}/"
                                      f"{pod.metadata.name}")
             try:
-                await self.registry.delete("pods", pod.metadata.namespace, pod.metadata.name,
+                await self.client.delete("pods", pod.metadata.namespace, pod.metadata.name,
                                            grace_period_seconds=0 if unreachable else None)
                 self.evicted += 1
             except errors.NotFound:

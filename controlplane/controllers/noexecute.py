@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from controlplane.scheduler.plugins.taint_toleration import tolerates
+from controlplane.tolerations import tolerates
 from proto import core_pb2
 
 UNREACHABLE = "node.kubernetes.io/unreachable"

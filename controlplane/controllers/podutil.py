@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable
-from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from proto import api_pb2, core_pb2, meta_pb2
-
-# Kubernetes' utilrand alphabet: no vowels (no words), no 0/1/3 (look like letters)
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def random_suffix(n: int = 5) -> str:
-    return "".join(random.choice(_ALPHANUMS) for _ in range(n))
-
-
-def ts_seconds(ts: Timestamp) -> float:
-    return ts.seconds + ts.nanos / 1e9
-
-
-def now_ts() -> Timestamp:
-    t = Timestamp()
-    t.GetCurrentTime()
-    return t
+from controlplane.objects import ts_seconds
+from proto import core_pb2, meta_pb2
 
 
 def controller_ref(meta: meta_pb2.ObjectMeta) -> meta_pb2.OwnerReference | None:
@@ -80,7 +60,7 @@ def _phase_rank(phase: str) -> int:
     return {"Pending": 0, "Unknown": 1, "Running": 2}.get(phase, 0)
 
 
-def deletion_rank(pod: core_pb2.Pod) -> tuple[Any, ...]:
+def deletion_rank(pod: core_pb2.Pod) -> tuple[int, int, int, float, int, float]:
     """Sort key: pods to delete first sort first (Kubernetes' ActivePods order):
     unscheduled < scheduled; Pending < Unknown < Running; not ready < ready;
     ready for less time first; more restarts first; newer first."""
@@ -102,16 +82,6 @@ def deletion_rank(pod: core_pb2.Pod) -> tuple[Any, ...]:
 def pods_to_delete(pods: Iterable[core_pb2.Pod], n: int) -> list[core_pb2.Pod]:
     """The n pods to delete first when scaling down."""
     return sorted(pods, key=deletion_rank)[:max(n, 0)]
-
-
-def owner_ref_to(obj: api_pb2.Object, *, controller: bool = True,
-                 block: bool = True) -> meta_pb2.OwnerReference:
-    from proto import kinds
-    k = kinds.of(obj)
-    m = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
-    return meta_pb2.OwnerReference(api_version=k.api_version, kind=k.kind, name=m.name,
-                                   uid=m.uid, controller=controller,
-                                   block_owner_deletion=block)
 
 
 class Expectations:

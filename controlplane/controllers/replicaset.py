@@ -18,22 +18,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from controlplane import errors, events
-from controlplane.informer import Handler, InformerFactory, copy_of
+from controlplane.client import Client
+from controlplane.informer import Handler, InformerFactory
+from controlplane.objects import copy_of, owner_ref_to
 from controlplane.profiles import DEFAULT, Profile
 from proto import api_pb2, apps_pb2, core_pb2, meta_pb2
 from proto.labels import from_label_selector
 
 from . import podutil
 from .base import DONE, Controller, Result
+from .ownership import claim, selecting
 
 log = logging.getLogger(__name__)
 
 
 def _ns_index(o: api_pb2.Object) -> list[str]:
     return [o.pod.metadata.namespace]
+
+
+def _selector(o: api_pb2.Object) -> meta_pb2.LabelSelector:
+    return o.replica_set.spec.selector
 
 
 def _ctrl_index(o: api_pb2.Object) -> list[str]:
@@ -45,13 +51,13 @@ class ReplicaSetController(Controller):
     name = "replicaset"
     workers = 4
 
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  recorder: events.EventRecorder | None = None, profile: Profile = DEFAULT,
                  burst: int = 500) -> None:
         super().__init__(backoff_initial=profile.workqueue_backoff_initial,
                          backoff_max=profile.workqueue_backoff_max)
-        self.registry = registry
-        self.recorder = recorder or events.EventRecorder(registry, "replicaset-controller")
+        self.client = client
+        self.recorder = recorder or events.EventRecorder(client, "replicaset-controller")
         self.burst = burst
         self.expectations = podutil.Expectations()
         self.rs = factory.informer("replicasets")
@@ -82,19 +88,6 @@ class ReplicaSetController(Controller):
             return None
         return f"{pod.metadata.namespace}/{ref.name}"
 
-    def _matching(self, pod: core_pb2.Pod) -> list[str]:
-        out = []
-        for o in self.rs.list():
-            rs = o.replica_set
-            if rs.metadata.namespace != pod.metadata.namespace:
-                continue
-            try:
-                if from_label_selector(rs.spec.selector).matches(pod.metadata.labels):
-                    out.append(f"{rs.metadata.namespace}/{rs.metadata.name}")
-            except Exception:
-                continue
-        return out
-
     def _pod_added(self, o: api_pb2.Object) -> None:
         pod = o.pod
         key = self._owner_key(pod)
@@ -102,7 +95,7 @@ class ReplicaSetController(Controller):
             self.expectations.creation_observed(key)
             self.enqueue(key)
         elif podutil.controller_ref(pod.metadata) is None:
-            for k in self._matching(pod):
+            for k in selecting(self.rs.list(), o, _selector):
                 self.enqueue(k)
 
     def _pod_updated(self, old: api_pb2.Object, new: api_pb2.Object) -> None:
@@ -119,7 +112,7 @@ class ReplicaSetController(Controller):
             self.enqueue(key)
         elif podutil.controller_ref(pod.metadata) is None and (
                 old is new or old.pod.metadata.labels != pod.metadata.labels or old_key):
-            for k in self._matching(pod):
+            for k in selecting(self.rs.list(), new, _selector):
                 self.enqueue(k)
 
     def _pod_deleted(self, o: api_pb2.Object) -> None:
@@ -137,24 +130,11 @@ class ReplicaSetController(Controller):
             self.expectations.delete(key)
             return DONE
         rs = obj.replica_set
-        ns = rs.metadata.namespace
-        selector = from_label_selector(rs.spec.selector)
         deleting = rs.metadata.HasField("deletion_timestamp")
-        owned: list[core_pb2.Pod] = []
-        for p in self.pods.by_index("namespace", ns):
-            pod = p.pod
-            ref = podutil.controller_ref(pod.metadata)
-            if ref is not None and ref.uid == rs.metadata.uid:
-                if selector.matches(pod.metadata.labels):
-                    owned.append(pod)
-                elif not deleting:
-                    await self._release(pod, rs)
-            elif ref is None and not deleting and not selector.empty and \
-                    selector.matches(pod.metadata.labels) and podutil.is_active(pod):
-                adopted = await self._adopt(pod, obj)
-                if adopted is not None:
-                    owned.append(adopted)
-        active = [p for p in owned if podutil.is_active(p)]
+        owned = await claim(self.client, "pods", obj, from_label_selector(rs.spec.selector),
+                            self.pods.by_index("namespace", rs.metadata.namespace),
+                            adoptable=lambda p: podutil.is_active(p.pod))
+        active = [p.pod for p in owned if podutil.is_active(p.pod)]
         want = rs.spec.replicas if rs.spec.HasField("replicas") else 1
         if self.expectations.satisfied(key) and not deleting:
             diff = len(active) - want
@@ -164,36 +144,6 @@ class ReplicaSetController(Controller):
                 await self._delete(podutil.pods_to_delete(active, min(diff, self.burst)), key)
         return await self._update_status(obj, active)
 
-    async def _adopt(self, pod: core_pb2.Pod, owner: api_pb2.Object) -> core_pb2.Pod | None:
-        try:
-            cur = await self.registry.get("pods", pod.metadata.namespace, pod.metadata.name)
-        except errors.NotFound:
-            return None
-        if podutil.controller_ref(cur.pod.metadata) is not None or \
-                cur.pod.metadata.HasField("deletion_timestamp"):
-            return None
-        cur.pod.metadata.owner_references.append(podutil.owner_ref_to(owner))
-        try:
-            out = await self.registry.update(cur)
-        except (errors.NotFound, errors.Conflict):
-            return None
-        return out.pod
-
-    async def _release(self, pod: core_pb2.Pod, rs: apps_pb2.ReplicaSet) -> None:
-        try:
-            cur = await self.registry.get("pods", pod.metadata.namespace, pod.metadata.name)
-        except errors.NotFound:
-            return
-        refs = [r for r in cur.pod.metadata.owner_references if r.uid != rs.metadata.uid]
-        if len(refs) == len(cur.pod.metadata.owner_references):
-            return
-        del cur.pod.metadata.owner_references[:]
-        cur.pod.metadata.owner_references.extend(refs)
-        try:
-            await self.registry.update(cur)
-        except (errors.NotFound, errors.Conflict):
-            pass
-
     def new_pod(self, owner: api_pb2.Object) -> api_pb2.Object:
         rs = owner.replica_set
         t = rs.spec.template
@@ -201,15 +151,15 @@ class ReplicaSetController(Controller):
                                    namespace=rs.metadata.namespace)
         meta.labels.update(t.metadata.labels)
         meta.annotations.update(t.metadata.annotations)
-        meta.owner_references.append(podutil.owner_ref_to(owner))
+        meta.owner_references.append(owner_ref_to(owner))
         pod = core_pb2.Pod(api_version="v1", kind="Pod", metadata=meta)
         pod.spec.CopyFrom(t.spec)
         return api_pb2.Object(pod=pod)
 
     async def _create_one(self, owner: api_pb2.Object, key: str) -> bool:
-        """Create one pod; the registry names it <rs>-<5 random chars> (generateName)."""
+        """Create one pod; the API server names it <rs>-<5 random chars> (generateName)."""
         try:
-            await self.registry.create(self.new_pod(owner))
+            await self.client.create(self.new_pod(owner))
             return True
         except Exception as e:
             log.warning("replicaset %s: creating pod failed: %s", key, e)
@@ -244,7 +194,7 @@ class ReplicaSetController(Controller):
 
         async def one(p: core_pb2.Pod, pk: str) -> None:
             try:
-                await self.registry.delete("pods", p.metadata.namespace, p.metadata.name)
+                await self.client.delete("pods", p.metadata.namespace, p.metadata.name)
             except errors.NotFound:
                 self.expectations.deletion_observed(key, pk)
             except Exception as e:
@@ -274,7 +224,7 @@ class ReplicaSetController(Controller):
         new = copy_of(obj)
         new.replica_set.status.CopyFrom(status)
         try:
-            await self.registry.update_status(new)
+            await self.client.update_status(new)
         except errors.NotFound:
             return DONE
         return res

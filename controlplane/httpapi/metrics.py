@@ -66,7 +66,7 @@ async def answer(house: House, request: web.Request) -> web.StreamResponse | Non
         sel = labels.parse_selector(selector)
     except labels.SelectorError as e:
         raise errors.BadRequest(str(e)) from None
-    resp = await top.top(house.registry, house.agents, resource, namespace, name)
+    resp = await top.stats(house.registry, house.agents, resource, namespace, name)
     if resource == "nodes":
         wanted = None
         if selector:

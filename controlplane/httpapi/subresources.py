@@ -28,7 +28,8 @@ RETRIES = 10
 
 
 def scale_of(obj: api_pb2.Object) -> dict[str, Any]:
-    m, spec, st = o.meta(obj), o.msg(obj).spec, o.msg(obj).status
+    typed: Any = o.msg(obj)          # a kind with spec.replicas (paths.scalable)
+    m, spec, st = o.meta(obj), typed.spec, typed.status
     meta: dict[str, Any] = {"name": m.name, "uid": m.uid, "resourceVersion": m.resource_version}
     if m.namespace:
         meta["namespace"] = m.namespace
@@ -61,7 +62,8 @@ async def _set_scale(call: Call, change: Any) -> web.StreamResponse:
                                  "equal to 0")])
         want_rv = (new.get("metadata") or {}).get("resourceVersion") or ""
         obj = o.copy(cur)
-        o.msg(obj).spec.replicas = replicas
+        typed: Any = o.msg(obj)
+        typed.spec.replicas = replicas
         o.meta(obj).resource_version = want_rv or o.meta(cur).resource_version
         call.house.access.check("update", t.resource, call.namespace, t.name, obj, cur)
         track(cur, obj, call.manager, "scale")

@@ -1,22 +1,22 @@
 """The scheduler's binds, several in one etcd transaction when they queue up.
 
-``await binder.bind(pod_obj, node)`` behaves like ``Registry.bind`` with the
+``await binder.bind(pod_obj, node)`` behaves like ``Client.bind`` with the
 pod's resourceVersion (the informer's copy, so no read first). Binds wait in
 a queue; at most ``max_in_flight`` writes are outstanding, and each takes
 whatever queued meanwhile (up to ``max_batch``) and writes it with
-``Registry.bind_all``: one transaction, every pod compare-and-swap on its
-resourceVersion. If that fails as a whole (a pod changed, or the registry has
-no bind_all), each pod of the batch is bound on its own and gets its own
-answer (Conflict, NotFound, ...). A lone bind is written at once.
+``Client.bind_all``: one transaction, every pod compare-and-swap on its
+resourceVersion. If that fails as a whole (a pod changed: Conflict, or the
+client cannot batch: BadRequest), each pod of the batch is bound on its own
+and gets its own answer (Conflict, NotFound, ...). A lone bind is written at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from controlplane import errors
+from controlplane.client import Client
 from proto import api_pb2
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ Pending = tuple[api_pb2.Object, str, "asyncio.Future[api_pb2.Object]"]
 
 
 class Binder:
-    def __init__(self, registry: Any, *, max_batch: int = 32, max_in_flight: int = 4) -> None:
-        self.registry = registry
+    def __init__(self, client: Client, *, max_batch: int = 32, max_in_flight: int = 4) -> None:
+        self.client = client
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self._pending: list[Pending] = []
@@ -65,9 +65,9 @@ class Binder:
         del self._pending[:self.max_batch]
         if not batch:
             return
-        if len(batch) > 1 and hasattr(self.registry, "bind_all"):
+        if len(batch) > 1:
             try:
-                bound = await self.registry.bind_all([(obj, node) for obj, node, _ in batch])
+                bound = await self.client.bind_all([(obj, node) for obj, node, _ in batch])
             except (errors.Conflict, errors.NotFound, errors.BadRequest) as e:
                 log.debug("batch of %d binds: %s; one at a time", len(batch), e)
             except Exception as e:   # etcd trouble: every bind of the batch fails with it
@@ -88,7 +88,7 @@ class Binder:
                    fut: asyncio.Future[api_pb2.Object]) -> None:
         m = obj.pod.metadata
         try:
-            out = await self.registry.bind(m.namespace, m.name, node,
+            out = await self.client.bind(m.namespace, m.name, node,
                                            resource_version=m.resource_version, current=obj)
         except asyncio.CancelledError:
             fut.cancel()

@@ -1,18 +1,17 @@
 """The scheduling framework: Status, CycleState, NodeInfo, PodInfo, plugins.
 
 Shaped like kube-scheduler's framework. A plugin is one file under
-``controlplane/scheduler/plugins/`` exporting ``NAME`` and ``factory(args)``;
-the object it makes has ``name`` and may have
+``controlplane/scheduler/plugins/`` exporting ``NAME`` and ``factory(args)``,
+which makes either
 
-* ``filter(state, pod, node_info) -> Status``: can the pod run on this node?
-* ``score(state, pod, node_info) -> tuple[int, Status]``: how good is the node?
-  Raw scores are normalised to 0-100 across the feasible nodes
-  (``normalize``, default: min-max, higher is better) and weighted.
-
-A filter plugin with ``passes_clean_nodes = True`` accepts every pod on a
-*clean* node (Ready, schedulable, no NoSchedule/NoExecute taint), so it is only
-run on the others. A filter plugin may also have ``relevant(pod) -> bool``: False means it cannot
-reject this pod, so the scheduler skips it for the whole cycle (a fast path).
+* a ``FilterPlugin``: ``filter(state, pod, node_info) -> Status`` (can the pod
+  run on this node?), with two fast paths: ``passes_clean_nodes = True`` says it
+  accepts every pod on a *clean* node (Ready, schedulable, no NoSchedule/NoExecute
+  taint), so it is only run on the others; ``relevant(pod) -> bool`` False says it
+  cannot reject this pod, so the scheduler skips it for the whole cycle; or
+* a ``ScorePlugin``: ``score(state, pod, node_info) -> tuple[int, Status]`` (how
+  good is the node?). Raw scores are normalised to 0-100 across the feasible
+  nodes by its ``normalize`` (``normalize_scores``: the best is 100) and weighted.
 
 Plugins return a Status (the shared ``SUCCESS`` when fine) and never raise; a
 raising plugin is caught by the scheduler and counted as an Error status.
@@ -21,8 +20,9 @@ raising plugin is caught by the scheduler and counted as an Error status.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol
 
 from proto import core_pb2
 
@@ -138,24 +138,35 @@ class NodeInfo:
         return pi
 
 
-class CycleState(dict[str, Any]):
+class CycleState(dict[str, object]):
     """Per-scheduling-cycle scratch space shared by the plugins (pre-computations)."""
 
 
-@runtime_checkable
+# a plugin's configuration (None: its defaults)
+PluginArgs = Mapping[str, object] | None
+
+
 class FilterPlugin(Protocol):
     name: str
+    passes_clean_nodes: bool   # True: accepts every pod on a clean node (skipped there)
+
+    def relevant(self, pod: PodInfo) -> bool:
+        """False: cannot reject this pod (skipped for the whole cycle)."""
+        ...
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status: ...
 
 
-@runtime_checkable
 class ScorePlugin(Protocol):
     name: str
-    description: str
+    description: str          # how the score is named in the "Scheduled" event
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]: ...
+
+    def normalize(self, scores: list[int]) -> list[int]:
+        """The raw scores of the feasible nodes, scaled to 0..MAX_NODE_SCORE."""
+        ...
 
 
 def normalize_scores(scores: list[int], reverse: bool = False) -> list[int]:

@@ -1,35 +1,37 @@
 """The scheduler: binds pending pods to nodes.
 
 One scheduling loop takes a pod from the SchedulingQueue, runs the filter
-plugins over the NodeInfo cache, scores the feasible nodes (normalised 0-100,
-weighted), assumes the pod onto the best node in the cache and starts the bind
-(compare-and-swap on the pod's resourceVersion, the informer's copy: no read
-first; binds that queue up go in one etcd transaction, see binder.py) as a
-separate task, so the next pod is scheduled while the bind is in flight
-(kube-scheduler's scheduling cycle / binding cycle). A failed bind forgets the
-assumption and retries the pod after a back-off; a Conflict re-reads the pod
-and never binds a pod that is already bound.
+plugins over the NodeInfo cache and scores the feasible nodes (normalised 0-100,
+weighted: placement.py), assumes the pod onto the best node in the cache and
+starts the bind (through the Client, compare-and-swap on the pod's
+resourceVersion, the informer's copy: no read first; binds that queue up go in
+one transaction, see binder.py) as a separate task, so the next pod is
+scheduled while the bind is in flight (kube-scheduler's scheduling cycle /
+binding cycle). A failed bind forgets the assumption and retries the pod after
+a back-off; a Conflict re-reads the pod and never binds a pod that is already
+bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 
 from controlplane import errors, events
-from controlplane.informer import Handler, InformerFactory, cancel_and_wait, copy_of
+from controlplane.client import Client
+from controlplane.informer import Handler, InformerFactory
+from controlplane.objects import copy_of, now_ts
 from controlplane.profiles import DEFAULT, Profile
+from controlplane.tasks import cancel_and_wait
 from proto import api_pb2, core_pb2
 
 from . import plugins
 from .binder import Binder
 from .cache import Cache
-from .framework import SUCCESS, Code, CycleState, NodeInfo, PodInfo, Status
+from .framework import PodInfo
+from .placement import Placement, find_node, fit_error_message
 from .queue import SchedulingQueue
 from .resources import pod_info
 
@@ -38,38 +40,34 @@ log = logging.getLogger(__name__)
 SCHEDULER_NAMES = ("", "default-scheduler", "corral-scheduler")
 
 
-def fit_error_message(total_nodes: int, reasons: Counter[str]) -> str:
-    """Kubernetes' FitError text: '0/3 nodes are available: 2 Insufficient memory, ...'."""
-    if total_nodes == 0:
-        return "0/0 nodes are available: no nodes available to schedule pods."
-    parts = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
-    detail = ", ".join(f"{n} {r}" for r, n in parts)
-    return f"0/{total_nodes} nodes are available: {detail}."
-
-
 def is_ready_for_scheduling(pod: core_pb2.Pod, names: Sequence[str] = SCHEDULER_NAMES) -> bool:
     return (not pod.spec.node_name and not pod.metadata.HasField("deletion_timestamp")
             and pod.status.phase not in ("Succeeded", "Failed")
             and pod.spec.scheduler_name in names)
 
 
-def _node_relevant(n: core_pb2.Node) -> tuple[Any, ...]:
+NodeFacts = tuple[dict[str, str], dict[str, str], dict[str, str], bool,
+                  tuple[tuple[str, str, str], ...], str]
+
+
+def _node_relevant(n: core_pb2.Node) -> NodeFacts:
+    """What of a node can make an unschedulable pod fit."""
     ready = next((c.status for c in n.status.conditions if c.type == "Ready"), "")
     return (dict(n.status.allocatable), dict(n.status.capacity), dict(n.metadata.labels),
             n.spec.unschedulable, tuple((t.key, t.value, t.effect) for t in n.spec.taints), ready)
 
 
 class Scheduler:
-    def __init__(self, registry: Any, factory: InformerFactory, *,
+    def __init__(self, client: Client, factory: InformerFactory, *,
                  profile: Profile = DEFAULT, recorder: events.EventRecorder | None = None,
                  filters: Iterable[str] = plugins.DEFAULT_FILTERS,
                  scores: Iterable[tuple[str, int]] = plugins.DEFAULT_SCORES,
                  bind_concurrency: int = 64) -> None:
-        self.registry = registry
-        self.recorder = recorder or events.EventRecorder(registry, "default-scheduler")
+        self.client = client
+        self.recorder = recorder or events.EventRecorder(client, "default-scheduler")
         self.profile = profile
-        self.filters = [plugins.REGISTRY[n](None) for n in filters]
-        self.scores = [(plugins.REGISTRY[n](None), w) for n, w in scores]
+        self.filters = [plugins.FILTERS[n](None) for n in filters]
+        self.scores = [(plugins.SCORES[n](None), w) for n, w in scores]
         self.cache = Cache()
         self.queue = SchedulingQueue(backoff_initial=profile.schedule_backoff_initial,
                                      backoff_max=profile.schedule_backoff_max,
@@ -79,7 +77,7 @@ class Scheduler:
         self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
         self.nodes.add_handler(Handler(self._node_added, self._node_updated, self._node_deleted))
         self._bind_sem = asyncio.Semaphore(bind_concurrency)
-        self.binder = Binder(registry)
+        self.binder = Binder(client)
         self._tasks: set[asyncio.Task[None]] = set()
         # unschedulable reports: at most one in flight per pod (the latest message wins),
         # and a bounded number at once, so a storm of retries cannot flood etcd
@@ -200,53 +198,12 @@ class Scheduler:
         self._spawn(self._bind(obj, pi, node, score, detail), holds_sem=True)
         return True
 
-    def find_node(self, pi: PodInfo) -> tuple[str | None, int, str, Counter[str]]:
-        """Filter and score; (best node, score, score detail, reasons per failed filter)."""
-        state = CycleState()
-        reasons: Counter[str] = Counter()
-        feasible: list[NodeInfo] = []
-        # skip filters that cannot reject this pod (e.g. NodeName without spec.nodeName)
-        filters = [f for f in self.filters
-                   if not hasattr(f, "relevant") or f.relevant(pi)]
-        on_clean = [f for f in filters if not getattr(f, "passes_clean_nodes", False)]
-        for ni in self.cache.nodes.values():
-            for f in (on_clean if ni.clean else filters):
-                try:
-                    st = f.filter(state, pi, ni)
-                except Exception as e:
-                    st = Status.error(f"{f.name}: {e}", plugin=f.name)
-                if st is not SUCCESS and st.code != Code.SUCCESS:
-                    for r in st.reasons:
-                        reasons[r] += 1
-                    break
-            else:
-                feasible.append(ni)
-        if not feasible:
-            return None, 0, "", reasons
-        totals = [0] * len(feasible)
-        parts: list[tuple[str, list[int]]] = []
-        weight_sum = 0
-        for plugin, weight in self.scores:
-            raw: list[int] = []
-            for ni in feasible:
-                try:
-                    sc, st = plugin.score(state, pi, ni)
-                except Exception:
-                    sc, st = 0, Status.error("score failed")
-                raw.append(sc if st is SUCCESS or st.code == Code.SUCCESS else 0)
-            norm = plugin.normalize(raw) if hasattr(plugin, "normalize") else raw
-            parts.append((plugin.description, norm))
-            weight_sum += weight
-            for i, sc in enumerate(norm):
-                totals[i] += sc * weight
-        best = max(totals)
-        best_i = random.choice([i for i, t in enumerate(totals) if t == best])
-        score = best // max(weight_sum, 1)
-        detail = ", ".join(f"{d} {norm[best_i]}" for d, norm in parts)
-        return feasible[best_i].name, score, detail, reasons
+    def find_node(self, pi: PodInfo) -> Placement:
+        """Filter and score over the cache (placement.py)."""
+        return find_node(self.filters, self.scores, self.cache.nodes.values(), pi)
 
     # ---- async parts -------------------------------------------------------
-    def _spawn(self, coro: Any, holds_sem: bool = False) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None], holds_sem: bool = False) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)
         self._tasks.add(task)
 
@@ -267,7 +224,7 @@ class Scheduler:
         except errors.Conflict:
             self.cache.forget(pi.uid)
             try:
-                cur = await self.registry.get("pods", ns, name)
+                cur = await self.client.get("pods", ns, name)
             except errors.NotFound:
                 self.queue.delete(key)
                 return
@@ -325,15 +282,15 @@ class Scheduler:
                     del conds[i]
             c = conds.add(type="PodScheduled", status="False", reason="Unschedulable",
                           message=message)
-            c.last_transition_time.CopyFrom(events.now_ts())
+            c.last_transition_time.CopyFrom(now_ts())
             if not new.pod.status.phase:
                 new.pod.status.phase = "Pending"
             try:
-                await self.registry.update_status(new)
+                await self.client.update_status(new)
                 return
             except errors.Conflict:
                 try:
-                    new = await self.registry.get("pods", pod.metadata.namespace,
+                    new = await self.client.get("pods", pod.metadata.namespace,
                                                   pod.metadata.name)
                 except errors.NotFound:
                     return

@@ -3,13 +3,14 @@ methods (health checks, Join); the identity is set for the handler."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
 
 import grpc
 
 from controlplane import errors
+from controlplane.rpc import CallContext, Req, Resp, wrap
 from controlplane.security.identity import (
     Authenticator,
     Identity,
@@ -22,8 +23,6 @@ log = logging.getLogger("controlplane.security.authn")
 HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 JOIN_METHOD = "/corral.v1.Api/Join"
 PUBLIC_METHODS = HEALTH_METHODS | {JOIN_METHOD}
-
-Handler = grpc.RpcMethodHandler
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -42,7 +41,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.public = frozenset(public)
         self.authorize = authorize
 
-    def _check(self, method: str, context: Any) -> Identity | None:
+    def _check(self, method: str, context: CallContext) -> Identity | None:
         if method in self.public:
             return None
         ident = self.authenticator.identity_of(context)
@@ -51,91 +50,25 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return ident
 
     async def intercept_service(
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-            handler_call_details: grpc.HandlerCallDetails) -> Any:
+            self, continuation: Callable[[grpc.HandlerCallDetails],
+                                         Awaitable[grpc.RpcMethodHandler[Req, Resp] | None]],
+            handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Req, Resp] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
         method: str = handler_call_details.method
         if method in self.public:
             return handler
-        return _wrap(handler, lambda ctx: self._check(method, ctx), method)
 
-
-async def _deny(context: Any, e: errors.ApiError, method: str) -> None:
-    log.info("refused %s: %s (peer %s)", method, e.message, context.peer())
-    await context.abort(e.code, e.message)
-
-
-def _wrap(handler: Handler, check: Callable[[Any], Identity | None], method: str) -> Handler:
-    h: Any = handler
-
-    if h.unary_unary is not None:
-        inner_uu = h.unary_unary
-
-        async def unary_unary(request: Any, context: Any) -> Any:
+        @contextlib.asynccontextmanager
+        async def authenticated(context: CallContext) -> AsyncIterator[None]:
             try:
-                ident = check(context)
+                ident = self._check(method, context)
             except errors.ApiError as e:
-                await _deny(context, e, method)
-                raise AssertionError("unreachable") from e
+                log.info("refused %s: %s (peer %s)", method, e.message, context.peer())
+                await context.abort(e.code, e.message)
             current_identity_var.set(ident)
-            return await inner_uu(request, context)
+            yield
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary, h.request_deserializer, h.response_serializer)
-
-    if h.unary_stream is not None:
-        inner_us = h.unary_stream
-
-        async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
-            try:
-                ident = check(context)
-            except errors.ApiError as e:
-                await _deny(context, e, method)
-                return
-            current_identity_var.set(ident)
-            result = inner_us(request, context)
-            if hasattr(result, "__aiter__"):
-                async for item in result:
-                    yield item
-            else:   # a handler using context.write() returns a coroutine
-                await result
-
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, h.request_deserializer, h.response_serializer)
-
-    if h.stream_unary is not None:
-        inner_su = h.stream_unary
-
-        async def stream_unary(request_iterator: Any, context: Any) -> Any:
-            try:
-                ident = check(context)
-            except errors.ApiError as e:
-                await _deny(context, e, method)
-                raise AssertionError("unreachable") from e
-            current_identity_var.set(ident)
-            return await inner_su(request_iterator, context)
-
-        return grpc.stream_unary_rpc_method_handler(
-            stream_unary, h.request_deserializer, h.response_serializer)
-
-    inner_ss = h.stream_stream
-
-    async def stream_stream(request_iterator: Any, context: Any) -> AsyncIterator[Any]:
-        try:
-            ident = check(context)
-        except errors.ApiError as e:
-            await _deny(context, e, method)
-            return
-        current_identity_var.set(ident)
-        result = inner_ss(request_iterator, context)
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                yield item
-        else:
-            await result
-
-    return grpc.stream_stream_rpc_method_handler(
-        stream_stream, h.request_deserializer, h.response_serializer)
-
+        return wrap(handler, authenticated)

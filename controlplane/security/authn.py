@@ -32,7 +32,6 @@ from controlplane.security.auth_interceptor import (
     JOIN_METHOD,
     PUBLIC_METHODS,
     AuthInterceptor,
-    Handler,
 )
 from controlplane.security.identity import (
     Authenticator,
@@ -52,7 +51,7 @@ from controlplane.security.tls_credentials import (
 
 __all__ = [
     "HEALTH_METHODS", "JOIN_METHOD", "PUBLIC_METHODS", "AuthInterceptor", "Authenticator",
-    "Handler", "Identity", "api_server_credentials", "bootstrap_server_credentials",
+    "Identity", "api_server_credentials", "bootstrap_server_credentials",
     "channel_credentials", "current_identity", "current_identity_var",
     "default_authenticator", "identity_from_auth_context", "identity_from_cert",
     "identity_of",

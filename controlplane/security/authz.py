@@ -30,6 +30,8 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from controlplane import errors
 from controlplane.security.authn import Identity
 from proto import api_pb2, kinds
@@ -87,6 +89,17 @@ def _selects_node(field_selector: str, node: str) -> bool:
                     return True
                 break
     return False
+
+
+class Authorize(Protocol):
+    """The API service's authorization hook (controlplane/apiserver/access.py): raises
+    errors.Forbidden (or Unauthenticated) to refuse; `authorize` for the identity of
+    the call in the service (serve.authorize_current)."""
+
+    def __call__(self, verb: str, resource: str, namespace: str = "", name: str = "",
+                 obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None, *,
+                 field_selector: str = "", grace_period_seconds: int | None = None) -> None:
+        ...
 
 
 def authorize(identity: Identity, verb: str, resource: str, namespace: str = "",

@@ -1,5 +1,6 @@
 """The PKI's building blocks: who is who (names, groups, validities), keys and
-certificates as PEM, SPKI hashes, node names, SANs, private files and the PKI lock."""
+certificates as PEM, SPKI hashes, node names, SANs and the PKI lock (its files are
+written with common.files.write_atomic)."""
 
 from __future__ import annotations
 
@@ -100,21 +101,6 @@ def key_to_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def write_private(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically with `mode` from the first byte on (no window with looser bits)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)   # umask may have cleared bits we asked for
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

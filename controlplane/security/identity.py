@@ -9,13 +9,12 @@ import contextvars
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-import grpc
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from controlplane import errors
+from controlplane.rpc import CallContext
 from controlplane.security import pki
 
 
@@ -105,7 +104,7 @@ class Authenticator:
             self._cache.popitem(last=False)
         return ident
 
-    def identity_of(self, context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
+    def identity_of(self, context: CallContext) -> Identity:
         return self.from_auth_context(context.auth_context())
 
 
@@ -116,7 +115,7 @@ def identity_from_auth_context(auth: Mapping[str, Iterable[bytes]]) -> Identity:
     return default_authenticator.from_auth_context(auth)
 
 
-def identity_of(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
+def identity_of(context: CallContext) -> Identity:
     """The caller's identity from its TLS peer; errors.Unauthenticated when there is none."""
     return default_authenticator.identity_of(context)
 

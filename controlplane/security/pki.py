@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # Names, PEM, hashes and files: controlplane/security/certs.py (re-exported here).
+from common.files import write_atomic
 from controlplane.security.certs import (
     ADMIN_USER,
     APISERVER_CN,
@@ -65,7 +66,6 @@ from controlplane.security.certs import (
     node_user,
     spki_sha256,
     valid_node_name,
-    write_private,
     x509_name,
 )
 
@@ -76,7 +76,7 @@ __all__ = [
     "SERVER_VALIDITY", "CSRRejected", "ClusterCA", "KeyPair", "MalformedCSR", "PKIError",
     "ca_hash_of", "cert_to_pem", "generate_key", "hosts_to_sans", "key_to_pem", "locked",
     "node_server_name", "node_user", "spki_sha256", "valid_node_name",
-    "write_private", "x509_name",
+    "x509_name",
 ]
 
 
@@ -150,8 +150,8 @@ class ClusterCA:
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private(directory / CA_KEY_FILE, key_to_pem(self._key), 0o600)
-        write_private(directory / CA_CERT_FILE, self.cert_pem, 0o644)
+        write_atomic(directory / CA_KEY_FILE, key_to_pem(self._key), mode=0o600)
+        write_atomic(directory / CA_CERT_FILE, self.cert_pem, mode=0o644)
         self.directory = directory
 
     @classmethod

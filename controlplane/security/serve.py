@@ -26,16 +26,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
+import grpc
+
+from common.files import write_atomic
 from common.netaddr import host_of, is_loopback
 from controlplane import errors
+from controlplane.rpc import ChannelFactory
 from controlplane.security import authn, authz, setup, tokens, wire
 from controlplane.security.etcdkv import EtcdKeyValue
 from controlplane.security.flags import add_arguments, duration
+from controlplane.store.etcdio import Connection
+from proto import api_pb2
 
-__all__ = ["add_arguments", "duration", "prepare", "server_security"]
+__all__ = ["ServerOptions", "add_arguments", "duration", "prepare", "server_security"]
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +61,26 @@ def check_insecure(addresses: list[str]) -> None:
 
 
 def authorize_current(verb: str, resource: str, namespace: str = "", name: str = "",
-                      obj: Any = None, old: Any = None, **kw: Any) -> None:
+                      obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None,
+                      *, field_selector: str = "", grace_period_seconds: int | None = None,
+                      ) -> None:
     """The ApiService hook: authz.authorize for the identity AuthInterceptor established."""
     ident = authn.current_identity()
     if ident is None:
         raise errors.Unauthenticated("this call has no authenticated identity")
-    authz.authorize(ident, verb, resource, namespace, name, obj, old, **kw)
+    authz.authorize(ident, verb, resource, namespace, name, obj, old,
+                    field_selector=field_selector, grace_period_seconds=grace_period_seconds)
+
+
+class ServerOptions(TypedDict, total=False):
+    """ApiServer's security keywords (controlplane/apiserver/server.py); none: plaintext."""
+
+    credentials: grpc.ServerCredentials | None
+    extra_ports: Sequence[tuple[str, grpc.ServerCredentials | None]]
+    interceptors: Sequence[grpc.aio.ServerInterceptor]
+    authorize: authz.Authorize | None
+    agent_channel: ChannelFactory | None
+    tokens: tokens.BootstrapTokens | None
 
 
 def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
@@ -83,12 +104,11 @@ def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
         kube_server = f"https://{kube_addr}"
     sec = setup.prepare(data_dir, [listen_host, kube_host, *args.tls_san], server=server,
                         kubernetes_server=kube_server)
-    setup.pki.write_private(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(),
-                            0o644)
+    write_atomic(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(), mode=0o644)
     return sec
 
 
-async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, Any]:
+async def server_security(args: argparse.Namespace, etcd: Connection) -> ServerOptions:
     if getattr(args, "insecure", False):
         if getattr(args, "tls", False):
             raise InsecureRefused("--tls and --insecure exclude each other")
@@ -101,7 +121,7 @@ async def server_security(args: argparse.Namespace, registry: Any) -> dict[str, 
     sec = getattr(args, "prepared_security", None) or prepare(args)
     assert sec is not None
     listen_host = host_of(args.listen)
-    store = tokens.BootstrapTokens(EtcdKeyValue(registry.store.conn))
+    store = tokens.BootstrapTokens(EtcdKeyValue(etcd))
     if args.bootstrap_token:
         tokens.parse(args.bootstrap_token)   # MalformedToken before anything else
         try:

@@ -24,12 +24,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 import yaml
 from cryptography import x509
 
+from common.files import write_atomic
+from controlplane.rpc import ChannelOptions
 from controlplane.security import authn, pki
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ControlPlaneCredentials:
                                          self.client.key_pem)
 
     def agent_channel(self, address: str, node_name: str,
-                      options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+                      options: ChannelOptions = ()) -> grpc.aio.Channel:
         """A channel to node `node_name`'s agent that accepts only that node's certificate."""
         return grpc.aio.secure_channel(
             address, self.agent_channel_credentials(),
@@ -101,8 +102,8 @@ def _server_keypair(ca: pki.ClusterCA, directory: Path, hosts: Sequence[str]) ->
             return kp
         log.info("re-issuing the API server certificate (names, CA or expiry changed)")
     kp = ca.issue_server(hosts)
-    pki.write_private(key, kp.key_pem, 0o600)
-    pki.write_private(crt, kp.cert_pem, 0o644)
+    write_atomic(key, kp.key_pem, mode=0o600)
+    write_atomic(crt, kp.cert_pem, mode=0o644)
     return kp
 
 
@@ -134,7 +135,7 @@ def prepare(data_dir: Path, hosts: Sequence[str] = (), *, server: str = "127.0.0
     if write_admin_config and not admin_path.exists():
         text = admin_config(server, ca.cert_pem, ca.issue_admin(),
                             kubernetes_server=kubernetes_server)
-        pki.write_private(admin_path, text.encode(), 0o600)
+        write_atomic(admin_path, text.encode(), mode=0o600)
         log.info("wrote an admin CLI config to %s", admin_path)
     log.info("cluster CA %s (agents join with --ca-cert-hash %s)", directory / pki.CA_CERT_FILE,
              ca.ca_hash())

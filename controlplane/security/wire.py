@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import cast
 
 import grpc
 from google.protobuf.message import Message
 
 from controlplane import errors
+from controlplane.rpc import CallContext, Req, Resp
 from controlplane.security import join as joining
 from controlplane.security import pki
 from controlplane.security.authn import JOIN_METHOD, current_identity
@@ -39,7 +40,7 @@ def messages() -> dict[str, type[Message]]:
             "RenewCertificateRequest": api_pb2.RenewCertificateRequest}
 
 
-async def _call(context: Any, fn: Callable[[], Awaitable[joining.JoinResult]],
+async def _call(context: CallContext, fn: Callable[[], Awaitable[joining.JoinResult]],
                 response: type[api_pb2.JoinResponse], method: str) -> Message:
     try:
         r = await fn()
@@ -57,16 +58,16 @@ async def _call(context: Any, fn: Callable[[], Awaitable[joining.JoinResult]],
 
 def join_handlers(ca: pki.ClusterCA, tokens: BootstrapTokens, *,
                   admit: joining.NodeAdmission | None = None,
-                  ) -> dict[str, grpc.RpcMethodHandler]:
+                  ) -> dict[str, grpc.RpcMethodHandler[Message, Message]]:
     """Method path -> handler for Join and RenewCertificate."""
     m = messages()
 
-    async def do_join(req: Any, context: Any) -> Message:
+    async def do_join(req: api_pb2.JoinRequest, context: CallContext) -> Message:
         return await _call(context, lambda: joining.join(
             ca, tokens, token=req.token, csr_pem=bytes(req.csr_pem), node_name=req.node_name,
             admit=admit), api_pb2.JoinResponse, "Join")
 
-    async def do_renew(req: Any, context: Any) -> Message:
+    async def do_renew(req: api_pb2.RenewCertificateRequest, context: CallContext) -> Message:
         return await _call(context, lambda: joining.renew(
             ca, current_identity(), csr_pem=bytes(req.csr_pem)), api_pb2.JoinResponse,
             "RenewCertificate")
@@ -83,13 +84,15 @@ def join_handlers(ca: pki.ClusterCA, tokens: BootstrapTokens, *,
 class JoinInterceptor(grpc.aio.ServerInterceptor):
     """Serves Join and RenewCertificate; every other method goes on unchanged."""
 
-    def __init__(self, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+    def __init__(self, handlers: dict[str, grpc.RpcMethodHandler[Message, Message]]) -> None:
         self.handlers = handlers
 
     async def intercept_service(
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-            handler_call_details: grpc.HandlerCallDetails) -> Any:
+            self, continuation: Callable[[grpc.HandlerCallDetails],
+                                         Awaitable[grpc.RpcMethodHandler[Req, Resp] | None]],
+            handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Req, Resp] | None:
         mine = self.handlers.get(handler_call_details.method)
-        if mine is not None:
-            return mine
+        if mine is not None:   # a method of ours: its messages are the method's
+            return cast("grpc.RpcMethodHandler[Req, Resp]", mine)
         return await continuation(handler_call_details)

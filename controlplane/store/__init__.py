@@ -1,6 +1,9 @@
-"""etcd-backed object storage: `Store`, its watch events (`StoreEvent`) and key layout."""
+"""etcd-backed object storage.
 
-from controlplane.store.etcd_store import Store, meta
-from controlplane.store.watch import StoreEvent
+    etcd_store.Store      objects under /corral/<resource>/[<namespace>/]<name>, CAS writes
+    watch.StoreEvent      what Store.watch yields (one etcd watch per resource, fanned out)
+    batch                 many objects in one etcd transaction
+    keys, etcdio, compactor
 
-__all__ = ["Store", "StoreEvent", "meta"]
+The package imports none of its modules (import what you use from its module).
+"""

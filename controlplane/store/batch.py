@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from aetcd import rpc
 
 from controlplane import errors
+from controlplane.objects import describe
+from controlplane.objects import meta_of as meta
 from controlplane.store import keys
-from controlplane.store.etcd_store import Guard, GuardChanged, Store, describe, meta
+from controlplane.store.etcd_store import Guard, GuardChanged, Store
 from proto import api_pb2, kinds
 
 MAX_BATCH = 64

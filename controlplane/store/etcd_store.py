@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import Any
 
 from aetcd import rpc
 
 from controlplane import errors
+from controlplane.objects import describe
+from controlplane.objects import meta_of as meta
 from controlplane.store import keys
 from controlplane.store.etcdio import Connection
 from controlplane.store.watch import Fanout, StoreEvent
@@ -32,24 +33,15 @@ from proto import api_pb2, kinds
 MAX_OBJECT_BYTES = 1536 * 1024 - 512
 
 ObjList = list[api_pb2.Object]
-Ops = list[Any]
+# etcd transaction parts (aetcd ships no type information: mypy cannot check them)
+Compares = list[rpc.Compare]
+Ops = list[rpc.RequestOp]
 # a guard on a write: (resource, namespace, name, resourceVersion) that must still be current
 Guard = tuple[str, str, str, str]
 
 
 class GuardChanged(errors.Conflict):
     """The guard object of a guarded write changed (or is gone): nothing was written."""
-
-
-def meta(obj: api_pb2.Object) -> Any:
-    """The ObjectMeta of the message inside an Object."""
-    return kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
-
-
-def describe(resource: str, namespace: str, name: str) -> str:
-    kind = kinds.lookup(resource)
-    where = f'"{namespace}/{name}"' if kind.namespaced else f'"{name}"'
-    return f"{kind.kind} {where}"
 
 
 def _parse_rv(rv: str, what: str) -> int:
@@ -94,7 +86,7 @@ class Store:
         meta(obj).resource_version = str(revision)
         return obj
 
-    def _decode_event(self, raw: Any) -> StoreEvent:
+    def _decode_event(self, raw: rpc.Event) -> StoreEvent:
         key = raw.kv.key.decode()
         rev = raw.kv.mod_revision
         prev = self._decode(raw.prev_kv.value, rev) if raw.HasField("prev_kv") else None
@@ -152,7 +144,8 @@ class Store:
 
     # -- writes -----------------------------------------------------------
 
-    async def _txn(self, what: str, compare: Ops, success: Ops, failure: Ops) -> Any:
+    async def _txn(self, what: str, compare: Compares, success: Ops,
+                   failure: Ops) -> rpc.TxnResponse:
         with self.conn.guard(what):
             return await (await self.conn.kv()).Txn(
                 rpc.TxnRequest(compare=compare, success=success, failure=failure),
@@ -207,7 +200,7 @@ class Store:
         return self._decode(data, resp.header.revision)
 
     @staticmethod
-    def _precondition_failed(resp: Any, what: str, rv: str) -> None:
+    def _precondition_failed(resp: rpc.TxnResponse, what: str, rv: str) -> None:
         kvs = resp.responses[0].response_range.kvs
         if not kvs:
             raise errors.NotFound(f"{what} not found")

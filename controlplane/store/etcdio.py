@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
 
 import aetcd
 import grpc
@@ -54,7 +53,7 @@ class Connection:
     def endpoint(self) -> str:
         return self.endpoints[self._index]
 
-    async def client(self) -> Any:
+    async def client(self) -> aetcd.Client:
         if self._client is None:
             host, _, port = self.endpoint.rpartition(":")
             self._client = aetcd.Client(
@@ -68,7 +67,7 @@ class Connection:
             await self._client.connect()
         return self._client
 
-    async def kv(self) -> Any:
+    async def kv(self) -> rpc.KVStub:
         return (await self.client()).kvstub
 
     async def channel(self) -> grpc.aio.Channel:
@@ -134,7 +133,7 @@ class Connection:
         return rev
 
     async def watch(self, key_prefix: bytes, start_revision: int,
-                    ) -> AsyncIterator[tuple[int, Sequence[Any]]]:
+                    ) -> AsyncIterator[tuple[int, Sequence[rpc.Event]]]:
         """One etcd watch on a prefix from `start_revision` (inclusive), with prev_kv.
 
         Yields (progress revision or 0, events). Raises Compacted, or
@@ -145,7 +144,7 @@ class Connection:
             key=key_prefix, range_end=prefix_end(key_prefix), start_revision=start_revision,
             prev_kv=True, progress_notify=True)
 
-        async def requests() -> AsyncIterator[Any]:
+        async def requests() -> AsyncIterator[rpc.WatchRequest]:
             yield rpc.WatchRequest(create_request=create)
             await stop.wait()
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from controlplane.objects import meta_of
 from proto import api_pb2, kinds
 
 ROOT = "/corral/"
@@ -24,9 +25,8 @@ def key(resource: str, namespace: str, name: str) -> str:
 
 
 def key_of(obj: api_pb2.Object) -> str:
-    kind = kinds.of(obj)
-    meta = kinds.unwrap(obj).metadata  # type: ignore[attr-defined]
-    return key(kind.resource, meta.namespace, meta.name)
+    meta = meta_of(obj)
+    return key(kinds.of(obj).resource, meta.namespace, meta.name)
 
 
 def prefix_end(p: bytes) -> bytes:

@@ -26,9 +26,9 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
+from aetcd import rpc
 
 from controlplane import errors
 from controlplane.store.etcdio import Compacted, Connection
@@ -46,19 +46,27 @@ class StoreEvent:
     prev: api_pb2.Object | None = None  # the state before (MODIFIED, DELETED)
 
 
-Decoder = Callable[[Any], StoreEvent]
+Decoder = Callable[[rpc.Event], StoreEvent]   # an etcd watch event -> a StoreEvent
 BOOKMARK = "BOOKMARK"  # no change: every event up to `revision` has been delivered
-_OVERFLOW = object()
+
+
+class _Overflow:
+    """A watcher's queue overflowed: it resubscribes (and catches up from the buffer)."""
+
+
+_OVERFLOW = _Overflow()
+# what a watcher's queue holds: events, the error that ends its stream, or _OVERFLOW
+_Item = StoreEvent | errors.ApiError | _Overflow
 
 
 class _Sub:
     def __init__(self, after: int, limit: int) -> None:
         self.after = after
         self.limit = limit
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.dead = False
 
-    def push(self, item: Any) -> None:
+    def push(self, item: _Item) -> None:
         if self.dead:
             return
         if isinstance(item, StoreEvent) and item.revision <= self.after:
@@ -212,11 +220,11 @@ class Fanout:
                     last = max(last, boundary)
                 while True:
                     item = await sub.queue.get()
-                    if item is _OVERFLOW:
+                    if isinstance(item, _Overflow):
                         log.info("a %s watcher fell behind; resubscribing from %d",
                                  self.resource, last)
                         break
-                    if isinstance(item, BaseException):
+                    if isinstance(item, errors.ApiError):
                         raise item
                     last = item.revision
                     yield item

@@ -111,8 +111,8 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
         elif fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
             sub = getattr(msg, fd.name)
             _decode_message_value(sub, value, fpath)
-            if key in always and not sub.ByteSize() and \
-                    (desc.full_name, fd.name) not in NULL_WHEN_UNSET:
+            if key in always and not sub.ByteSize() and fd.message_type.full_name != TIMESTAMP \
+                    and (desc.full_name, fd.name) not in NULL_WHEN_UNSET:
                 msg.ClearField(fd.name)   # a struct Kubernetes always writes: {} is unset
         else:
             setattr(msg, fd.name, decode_scalar(fd, value, fpath, quantity_ok))

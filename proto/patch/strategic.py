@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from proto.patch import meta
+import proto.patch.meta as meta
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"

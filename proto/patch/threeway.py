@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proto.patch import meta
+import proto.patch.meta as meta
 from proto.patch.strategic import DELETE_PRIMITIVE, DIRECTIVE, RETAIN_KEYS, SET_ORDER
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

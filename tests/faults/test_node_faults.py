@@ -6,26 +6,24 @@ makes its own workloads and removes them."""
 from __future__ import annotations
 
 import itertools
-import os
-import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from corral.cluster import procs
-from corral.cluster import up as cluster_up
+from localcluster import procs
+from localcluster import up as cluster_up
 from proto import api_pb2, api_pb2_grpc
 
+from . import nodeops as ops
 from .conftest import (
     Cluster,
     api,
     apply,
     cluster_fixture,
-    delete_and_wait,
     deployment,
     list_pods,
     node_of,
@@ -38,7 +36,6 @@ from .conftest import (
     residue,
     running_pids,
     runtime_containers,
-    uid_hash,
     wait_empty,
     wait_for,
 )
@@ -58,24 +55,6 @@ def stub(cluster: Cluster) -> Iterator[api_pb2_grpc.ApiStub]:
         yield s
 
 
-def pinned(node: str) -> dict[str, Any]:
-    return {"nodeSelector": {"kubernetes.io/hostname": node}, "tolerations": STAY}
-
-
-# An agent restart takes a few seconds, longer than the demo profile's node grace
-# (3 s) + eviction (2 s): pods that must outlive the agent's restart tolerate the
-# unreachable/not-ready taints, so the test is about the agent, not about eviction.
-STAY = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]
-
-
-def kill_agent(c: Cluster, node: str) -> int:
-    n = node_of(c, node)
-    os.kill(n.agent_pid, signal.SIGKILL)
-    wait_for(lambda: not procs.alive(n.agent_pid), 15, f"the agent of {node} gone")
-    return n.agent_pid
-
-
 def start_agent(c: Cluster, node: str) -> int:
     rec = record(c)
     n = next(x for x in rec.nodes if x.name == node)
@@ -85,34 +64,12 @@ def start_agent(c: Cluster, node: str) -> int:
     return n.agent_pid
 
 
-def observe(seconds: float, check: Callable[[], None], interval: float = 0.5) -> None:
-    """Check an invariant over a window of time (monitoring, not synchronisation)."""
-    end = time.monotonic() + seconds
-    while True:
-        check()
-        if time.monotonic() >= end:
-            return
-        time.sleep(interval)
-
-
-def cleanup(c: Cluster, *names: str, kind: str = "deployment") -> None:
-    for name in names:
-        delete_and_wait(c, kind, name, f"app={name}" if kind == "deployment" else "")
-
-
-def delete_pods(c: Cluster, stub: api_pb2_grpc.ApiStub, *names: str) -> None:
-    for name in names:
-        c.corral("delete", "pod", name, "--wait=false", check=False)
-    wait_for(lambda: not {p.metadata.name for p in list_pods(stub)} & set(names), 90,
-             f"pods {names} gone")
-
-
 # ---- 1. the agent killed with 20 pods -------------------------------------------------------
 
 def test_agent_kill9_with_20_pods_keeps_every_container(cluster: Cluster,
                                                         stub: api_pb2_grpc.ApiStub) -> None:
     node = "node-1"
-    apply(cluster, deployment("twenty", 20, SLEEP, **pinned(node)))
+    apply(cluster, deployment("twenty", 20, SLEEP, **ops.pinned(node)))
     try:
         pods = wait_for(lambda: ready_pods(stub, "app=twenty", 20), 240, "20 pods Ready")
         uids = {p.metadata.uid for p in pods}
@@ -127,7 +84,7 @@ def test_agent_kill9_with_20_pods_keeps_every_container(cluster: Cluster,
         pids = ours()
         assert len(pids) == 20, f"expected 20 running containers, found {pids}"
 
-        kill_agent(cluster, node)
+        ops.kill_agent(cluster, node)
         assert ours() == pids, "containers died with their agent"
         start_agent(cluster, node)
         wait_for(lambda: node_ready(stub, node), 60, f"{node} Ready again")
@@ -144,41 +101,12 @@ def test_agent_kill9_with_20_pods_keeps_every_container(cluster: Cluster,
                        if ct.get("pod_uid") in uids]
             assert sorted(per_pod) == sorted(uids), "a pod has more than one container"
         # several resync periods of the new agent (demo: 2 s) must change nothing
-        observe(8, same)
+        ops.observe(8, same)
     finally:
-        cleanup(cluster, "twenty")
+        ops.cleanup(cluster, "twenty")
 
 
 # ---- 10. the agent killed midway through making a pod --------------------------------------
-
-def uid_of(stub: api_pb2_grpc.ApiStub, name: str, running: bool = False) -> str:
-    for p in list_pods(stub):
-        if p.metadata.name == name and (not running or p.status.phase == "Running"):
-            return str(p.metadata.uid)
-    return ""
-
-
-def gone(stub: api_pb2_grpc.ApiStub, name: str) -> bool:
-    return name not in {p.metadata.name for p in list_pods(stub)}
-
-
-def residue_on(c: Cluster, nodes: list[str], uids: set[str]) -> list[str]:
-    out: list[str] = []
-    for name in nodes:
-        out += residue(node_of(c, name), uids)
-    return out
-
-
-def _stage_reached(n: Any, uid: str, stage: str) -> bool:
-    if stage == "bound":
-        return True
-    if stage == "netns":
-        return Path(f"/var/run/netns/{n.netns}-{uid_hash(uid)[:12]}").exists()
-    if stage == "sandbox":
-        return (Path(n.data_dir) / "runtime" / "pods" / uid).exists()
-    if stage == "container":
-        return any(ct.get("pod_uid") == uid for ct in runtime_containers(n))
-    raise AssertionError(stage)
 
 
 def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
@@ -195,11 +123,11 @@ def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
         for i, stage in enumerate(stages):
             name = f"mid{i}"
             made.append(name)
-            apply(cluster, pod(name, SLEEP, nodeName=node, tolerations=STAY))
-            uid = wait_for(partial(uid_of, stub, name), 30, f"pod {name} in the API")
-            wait_for(partial(_stage_reached, n, uid, stage), 60,
+            apply(cluster, pod(name, SLEEP, nodeName=node, tolerations=ops.STAY))
+            uid = wait_for(partial(ops.uid_of, stub, name), 30, f"pod {name} in the API")
+            wait_for(partial(ops.stage_reached, n, uid, stage), 60,
                      f"the agent reaching '{stage}' for {name}", interval=0.01)
-            kill_agent(cluster, node)
+            ops.kill_agent(cluster, node)
             desired = i % 2 == 1
             if not desired:   # deleted while its agent is dead: it must not come back
                 cluster.corral("delete", "pod", name, "--wait=false")
@@ -208,7 +136,8 @@ def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
                 wait_for(partial(pod_ready, stub, name), 90,
                          f"{name} Running after the agent came back")
             else:
-                wait_for(partial(gone, stub, name), 90, f"{name} gone after the agent came back")
+                wait_for(partial(ops.gone, stub, name), 90,
+                         f"{name} gone after the agent came back")
             wait_empty(left_over, 60, f"attempt {i} ({stage}): nothing half-made left")
         for name in made[1::2]:   # the desired ones run (after the last restart too)
             try:
@@ -218,7 +147,7 @@ def test_agent_killed_midway_leaves_nothing_half_made(cluster: Cluster,
                 log = (Path(record(cluster).dir) / "logs" / f"agent-{node}.log").read_text()
                 raise AssertionError(f"{e}\n{p}\n{log[-6000:]}") from e
     finally:
-        delete_pods(cluster, stub, *made)
+        ops.delete_pods(cluster, stub, *made)
         wait_empty(left_over, 60, f"nothing left on {node}")
 
 
@@ -244,23 +173,13 @@ def test_sigterm_ignoring_app_is_killed_after_grace_and_leaves_nothing(
             assert took >= grace * 0.9, f"round {r}: gone after {took:.1f} s, before the grace"
             assert took < grace + 45, f"round {r}: not killed after the grace ({took:.0f} s)"
 
-            wait_empty(partial(residue_on, cluster, nodes, uids), 60, f"round {r}: nothing left")
+            wait_empty(partial(ops.residue_on, cluster, nodes, uids), 60,
+                       f"round {r}: nothing left")
     finally:
-        cleanup(cluster, "stubborn")
+        ops.cleanup(cluster, "stubborn")
 
 
 # ---- 8. resource hogs ------------------------------------------------------------------------
-
-def container_cgroup(c: Cluster, node: str, uid: str, controller: str) -> Path:
-    """The container's cgroup dir for `controller` (v1) or its only dir (v2)."""
-    n = node_of(c, node)
-    root = Path("/sys/fs/cgroup")
-    base = root if (root / "cgroup.controllers").exists() else root / controller
-    pod_dir = base / n.cgroup_root / f"pod{uid}"
-    subs = [d for d in pod_dir.iterdir() if d.is_dir()] if pod_dir.is_dir() else []
-    if not subs:
-        raise AssertionError(f"no {controller} cgroup for pod {uid} on {node}")
-    return subs[0]
 
 
 def test_memory_hog_is_oomkilled_and_neighbours_are_not(cluster: Cluster,
@@ -293,7 +212,7 @@ def test_memory_hog_is_oomkilled_and_neighbours_are_not(cluster: Cluster,
         assert procs.alive(agent_pid) and node_of(cluster, node).agent_pid == agent_pid
         assert node_ready(stub, node)
     finally:
-        delete_pods(cluster, stub, "calm", "hog")
+        ops.delete_pods(cluster, stub, "calm", "hog")
 
 
 def _lease_renew(stub: api_pb2_grpc.ApiStub, node: str) -> float:
@@ -311,11 +230,11 @@ def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
                        limits={"cpu": "500m", "memory": "512Mi"}))
     uid = ""
     try:
-        uid = wait_for(partial(uid_of, stub, "bomb", True), 120, "bomb Running")
+        uid = wait_for(partial(ops.uid_of, stub, "bomb", True), 120, "bomb Running")
         seen = {"max": 0, "limit": 0, "refused": 0}
 
         def look() -> bool:
-            cg = _try(lambda: container_cgroup(cluster, node, uid, "pids"))
+            cg = ops.try_or_none(lambda: ops.container_cgroup(cluster, node, uid, "pids"))
             if cg is None:
                 return False
             try:
@@ -340,29 +259,15 @@ def test_fork_bomb_is_stopped_by_pids_max_and_heartbeats_stay_on_time(
             r = _lease_renew(stub, node)
             if not renewals or r != renewals[-1]:
                 renewals.append(r)
-        observe(15, on_time)
+        ops.observe(15, on_time)
         gaps = [b - a for a, b in itertools.pairwise(renewals)]
         assert len(renewals) >= 4 and max(gaps) < grace, f"lease renewals {gaps}"
         assert seen["max"] <= seen["limit"] and (seen["max"] >= seen["limit"] - 2
                                                  or seen["refused"] > 0), seen
     finally:
-        delete_pods(cluster, stub, "bomb")
+        ops.delete_pods(cluster, stub, "bomb")
     wait_empty(lambda: residue(node_of(cluster, node), {uid}), 90,
                "the bomb's processes and cgroups gone")
-
-
-def _try(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except (AssertionError, OSError, ValueError):
-        return None
-
-
-def _host_idle() -> float:
-    """CPU seconds the whole host spent idle so far (/proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiStub) -> None:
@@ -373,7 +278,7 @@ def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiS
                                      if p.metadata.name == "spin"
                                      and p.status.phase == "Running"), ""), 120, "spin Running")
         v2 = (Path("/sys/fs/cgroup") / "cgroup.controllers").exists()
-        cg = wait_for(lambda: _try(lambda: container_cgroup(
+        cg = wait_for(lambda: ops.try_or_none(lambda: ops.container_cgroup(
             cluster, node, uid, "cpu" if v2 else "cpuacct")), 30, "the spinner's cgroup")
 
         def usage() -> float:   # CPU seconds
@@ -386,10 +291,10 @@ def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiS
         # is shared): there, less than 0.35 CPU means the limit is too tight.
         windows: list[tuple[float, float]] = []      # (spinner CPU, host idle CPUs)
         for _ in range(8):
-            u0, h0, t0 = usage(), _host_idle(), time.monotonic()
+            u0, h0, t0 = usage(), ops.host_idle(), time.monotonic()
             time.sleep(4)   # the measurement window, not a synchronisation
             dt = time.monotonic() - t0
-            used, idle = (usage() - u0) / dt, (_host_idle() - h0) / dt
+            used, idle = (usage() - u0) / dt, (ops.host_idle() - h0) / dt
             windows.append((round(used, 2), round(idle, 2)))
             assert used <= 0.65, f"the 500m spinner used more than its limit: {windows}"
             if used >= 0.35:
@@ -398,7 +303,7 @@ def test_cpu_spinner_gets_its_half_cpu(cluster: Cluster, stub: api_pb2_grpc.ApiS
         else:
             pytest.skip(f"the host never had spare CPU to judge the share: {windows}")
     finally:
-        delete_pods(cluster, stub, "spin")
+        ops.delete_pods(cluster, stub, "spin")
 
 
 # ---- 9. a crash loop --------------------------------------------------------------------------
@@ -441,4 +346,4 @@ def test_crash_loop_backs_off_doubling_and_keeps_previous_logs(
         prev = cluster.corral("logs", "crashy", "--previous")
         assert prev.startswith("crash-") and prev.count("crash-") == 1, prev
     finally:
-        delete_pods(cluster, stub, "crashy")
+        ops.delete_pods(cluster, stub, "crashy")

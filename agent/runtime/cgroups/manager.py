@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.runtime.cgroups.base import CgroupStats, Driver, Limits
-from agent.runtime.cgroups.v1 import V1Driver
-from agent.runtime.cgroups.v2 import V2Driver
+from agent.runtime.cgroups.v1.driver import V1Driver
+from agent.runtime.cgroups.v2.driver import V2Driver
 from agent.runtime.errors import CgroupError
 
 DEFAULT_ROOT = Path("/sys/fs/cgroup")

@@ -1,10 +1,11 @@
-"""Scheduler plugins, one per file: each exports NAME and factory(args) -> plugin."""
+"""Scheduler plugins, one per file: each exports NAME and factory(args) -> plugin
+(a FilterPlugin or a ScorePlugin of controlplane/scheduler/framework.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from ..framework import FilterPlugin, PluginArgs, ScorePlugin
 from . import (
     least_allocated,
     node_name,
@@ -16,13 +17,21 @@ from . import (
     taint_toleration,
 )
 
-# name -> factory; the default profile's filters in the order they run
-REGISTRY: dict[str, Callable[[dict[str, Any] | None], Any]] = {
-    m.NAME: m.factory
-    for m in (node_unschedulable, node_name, node_ready, taint_toleration, node_selector,
-              node_resources_fit, least_allocated, pod_spread)
+# name -> factory
+FILTERS: dict[str, Callable[[PluginArgs], FilterPlugin]] = {
+    node_unschedulable.NAME: node_unschedulable.factory,
+    node_name.NAME: node_name.factory,
+    node_ready.NAME: node_ready.factory,
+    taint_toleration.NAME: taint_toleration.factory,
+    node_selector.NAME: node_selector.factory,
+    node_resources_fit.NAME: node_resources_fit.factory,
+}
+SCORES: dict[str, Callable[[PluginArgs], ScorePlugin]] = {
+    least_allocated.NAME: least_allocated.factory,
+    pod_spread.NAME: pod_spread.factory,
 }
 
+# the default profile's filters in the order they run
 DEFAULT_FILTERS: tuple[str, ...] = (
     node_unschedulable.NAME, node_name.NAME, node_ready.NAME, taint_toleration.NAME,
     node_selector.NAME, node_resources_fit.NAME,

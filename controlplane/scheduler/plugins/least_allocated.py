@@ -5,9 +5,7 @@ using Kubernetes' non-zero defaults (100m, 200Mi) for containers without request
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import MAX_NODE_SCORE, SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import MAX_NODE_SCORE, SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "LeastAllocated"
 
@@ -34,5 +32,5 @@ class LeastAllocated:
         return scores  # already 0..100
 
 
-def factory(args: dict[str, Any] | None = None) -> LeastAllocated:
+def factory(args: PluginArgs = None) -> LeastAllocated:
     return LeastAllocated()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "NodeName"
 REASON = "node(s) didn't match the requested node name"
@@ -12,6 +10,7 @@ REASON = "node(s) didn't match the requested node name"
 
 class NodeName:
     name = NAME
+    passes_clean_nodes = False
 
     def relevant(self, pod: PodInfo) -> bool:
         """Only a pod that names a node can be rejected."""
@@ -24,5 +23,5 @@ class NodeName:
         return Status.unresolvable(REASON, plugin=NAME)
 
 
-def factory(args: dict[str, Any] | None = None) -> NodeName:
+def factory(args: PluginArgs = None) -> NodeName:
     return NodeName()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "NodeReady"
 REASON = "node(s) were not ready"
@@ -14,6 +12,9 @@ class NodeReady:
     name = NAME
     passes_clean_nodes = True  # only a not-ready, cordoned or tainted node can fail
 
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
+
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         for c in node_info.node.status.conditions:
             if c.type == "Ready":
@@ -21,5 +22,5 @@ class NodeReady:
         return Status.unschedulable(REASON, plugin=NAME)
 
 
-def factory(args: dict[str, Any] | None = None) -> NodeReady:
+def factory(args: PluginArgs = None) -> NodeReady:
     return NodeReady()

@@ -3,15 +3,17 @@ the pods already bound (or assumed) there request: cpu, memory and pod count."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "NodeResourcesFit"
 
 
 class NodeResourcesFit:
     name = NAME
+    passes_clean_nodes = False
+
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         alloc = node_info.allocatable
@@ -29,5 +31,5 @@ class NodeResourcesFit:
         return SUCCESS
 
 
-def factory(args: dict[str, Any] | None = None) -> NodeResourcesFit:
+def factory(args: PluginArgs = None) -> NodeResourcesFit:
     return NodeResourcesFit()

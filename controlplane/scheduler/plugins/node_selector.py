@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "NodeSelector"
 REASON = "node(s) didn't match Pod's node affinity/selector"
@@ -12,6 +10,7 @@ REASON = "node(s) didn't match Pod's node affinity/selector"
 
 class NodeSelector:
     name = NAME
+    passes_clean_nodes = False
 
     def relevant(self, pod: PodInfo) -> bool:
         """Only a pod with a nodeSelector can be rejected."""
@@ -28,5 +27,5 @@ class NodeSelector:
         return SUCCESS
 
 
-def factory(args: dict[str, Any] | None = None) -> NodeSelector:
+def factory(args: PluginArgs = None) -> NodeSelector:
     return NodeSelector()

@@ -5,9 +5,7 @@ SelectorSpread)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status, normalize_scores
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status, normalize_scores
 
 NAME = "PodSpread"
 
@@ -26,5 +24,5 @@ class PodSpread:
         return normalize_scores(scores, reverse=True)
 
 
-def factory(args: dict[str, Any] | None = None) -> PodSpread:
+def factory(args: PluginArgs = None) -> PodSpread:
     return PodSpread()

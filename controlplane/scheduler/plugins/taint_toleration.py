@@ -3,35 +3,23 @@ tolerated by the pod (PreferNoSchedule is only a preference and ignored)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
+from controlplane.tolerations import tolerated
 from proto import core_pb2
 
-from ..framework import SUCCESS, CycleState, NodeInfo, PodInfo, Status
+from ..framework import SUCCESS, CycleState, NodeInfo, PluginArgs, PodInfo, Status
 
 NAME = "TaintToleration"
 FILTERED_EFFECTS = ("NoSchedule", "NoExecute")
 
 
-def tolerates(tol: core_pb2.Toleration, taint: core_pb2.Taint) -> bool:
-    """Kubernetes' Toleration.ToleratesTaint."""
-    if tol.effect and tol.effect != taint.effect:
-        return False
-    if tol.key and tol.key != taint.key:
-        return False
-    op = tol.operator or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return tol.value == taint.value
-    return False
-
-
-def untolerated(taints: Any, tolerations: Any) -> core_pb2.Taint | None:
+def untolerated(taints: Iterable[core_pb2.Taint],
+                tolerations: Iterable[core_pb2.Toleration]) -> core_pb2.Taint | None:
+    """The first NoSchedule/NoExecute taint no toleration tolerates (None: all are)."""
+    tols = list(tolerations)
     for taint in taints:
-        if taint.effect not in FILTERED_EFFECTS:
-            continue
-        if not any(tolerates(t, taint) for t in tolerations):
+        if taint.effect in FILTERED_EFFECTS and not tolerated(tols, taint):
             return taint
     return None
 
@@ -39,6 +27,9 @@ def untolerated(taints: Any, tolerations: Any) -> core_pb2.Taint | None:
 class TaintToleration:
     name = NAME
     passes_clean_nodes = True  # only a not-ready, cordoned or tainted node can fail
+
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         taints = node_info.node.spec.taints
@@ -51,5 +42,5 @@ class TaintToleration:
             f"node(s) had untolerated taint {{{bad.key}: {bad.value}}}", plugin=NAME)
 
 
-def factory(args: dict[str, Any] | None = None) -> TaintToleration:
+def factory(args: PluginArgs = None) -> TaintToleration:
     return TaintToleration()

@@ -9,7 +9,7 @@ import pytest
 
 from controlplane import errors
 from controlplane.apiserver.registry import Registry
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from proto import api_pb2
 from tests.support.aio import run
 from tests.support.etcd import EtcdProcess

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from controlplane import errors
 from proto import api_pb2
 from tests.integration.loops.harness import (
     FAST,
@@ -173,9 +174,14 @@ def test_user_noexecute_taint_evicts_pods_that_do_not_tolerate_it(etcd):
             await reg.create(_bound_pod("other", "node-0"))
             await reg.create(_bound_pod("db", "node-0", {
                 "key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoExecute"}))
-            cur = await reg.get("nodes", "", "node-0")
-            cur.node.spec.taints.add(key="dedicated", value="db", effect="NoExecute")
-            await reg.update(cur)
+            for _ in range(20):   # the node IPAM controller and the agent write it too
+                cur = await reg.get("nodes", "", "node-0")
+                cur.node.spec.taints.add(key="dedicated", value="db", effect="NoExecute")
+                try:
+                    await reg.update(cur)
+                    break
+                except errors.Conflict:
+                    continue
 
             async def gone():
                 return {p.metadata.name for p in await c.pods() if active(p)} == {"db"}

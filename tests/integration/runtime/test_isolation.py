@@ -89,7 +89,7 @@ def test_inside_view(env: Env) -> None:
 
 def test_outside_view(env: Env) -> None:
     env.sandbox()
-    res = Resources(cpu_shares=512, cpu_quota_millis=250, memory_limit_bytes=64 << 20,
+    res = Resources(cpu_request_millis=500, cpu_quota_millis=250, memory_limit_bytes=64 << 20,
                     pids_limit=None)
     cfg = env.config(["sleep", "1000"], resources=res)
     info = env.rt.start_container(cfg)

@@ -56,6 +56,17 @@ def test_exit_code_and_times_recorded(env: Env) -> None:
     assert (env.rt.status(ok.id).exit_code, env.rt.status(ok.id).reason) == (0, "Completed")
 
 
+def test_labels_are_kept_with_the_container(env: Env) -> None:
+    env.sandbox()
+    cfg = env.config(["true"], labels={"attempt": "3", "image": "busybox"})
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    again = Runtime(env.rt.state_dir, env.rt.cgroups.root_name, zygote=False)
+    (info,) = [c for c in again.list() if c.id == cfg.id]
+    assert info.labels == {"attempt": "3", "image": "busybox"}
+    assert info.created_at is not None
+
+
 def test_command_not_found(env: Env) -> None:
     env.sandbox()
     cfg = env.config(["no-such-command", "arg"])

@@ -16,7 +16,7 @@ from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.security import serve, tokens
 from controlplane.security.etcdkv import EtcdKeyValue
-from controlplane.store import Store
+from controlplane.store.etcd_store import Store
 from corral import config
 from corral import credentials as cli_credentials
 from proto import api_pb2, api_pb2_grpc, core_pb2, kinds
@@ -57,8 +57,8 @@ def test_secure_api_server(etcd: EtcdProcess, tmp_path: Path) -> None:
         store = Store(etcd.endpoint)
         registry = Registry(store)
         await registry.start()
-        kwargs = await serve.server_security(args, registry)
-        again = await serve.server_security(args, registry)   # a restart: token kept
+        kwargs = await serve.server_security(args, store.conn)
+        again = await serve.server_security(args, store.conn)   # a restart: token kept
         assert again.keys() == kwargs.keys()
         server = ApiServer(registry, args.listen, **kwargs)
         await server.start()

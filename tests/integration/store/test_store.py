@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from controlplane import errors
-from controlplane.store import Store, StoreEvent, meta
+from controlplane.objects import meta_of as meta
+from controlplane.store.etcd_store import Store
+from controlplane.store.watch import StoreEvent
 from proto import api_pb2
 from tests.support.aio import eventually, run
 from tests.support.etcd import EtcdProcess

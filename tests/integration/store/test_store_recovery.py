@@ -8,8 +8,9 @@ import aetcd
 import pytest
 
 from controlplane import errors
-from controlplane.store import Store, meta
+from controlplane.objects import meta_of as meta
 from controlplane.store.compactor import run_compactor
+from controlplane.store.etcd_store import Store
 from proto import api_pb2
 from tests.integration.store.test_store import pod, take
 from tests.support.aio import eventually, run

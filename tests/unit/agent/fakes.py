@@ -70,7 +70,7 @@ class FakeRuntime:
             id=cid, pod_uid=spec.pod_uid, name=spec.name, attempt=spec.attempt, state=RUNNING,
             pid=next(self._pids), created_at=self.clock(), started_at=self.clock(),
             image=spec.image, image_id=spec.image_id, log_path=f"/logs/{cid}.log",
-            namespace=spec.namespace, pod_name=spec.pod_name, init=spec.init)
+            namespace=spec.namespace, pod_name=spec.pod_name)
         self.containers[cid] = info
         self.specs[cid] = spec
         return info

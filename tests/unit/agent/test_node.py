@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from agent.config import AgentConfig
-from agent.node import NodeAgent, NodeFacts, format_bytes, format_cpu
+from agent.node import NodeAgent, NodeFacts
 from proto import core_pb2, kinds
 
 from .conftest import Env
@@ -68,7 +68,7 @@ def test_routes_from_other_nodes(env: Env) -> None:
         env.api.put(kinds.wrap(n))
 
     async def go() -> None:
-        t = asyncio.ensure_future(node.run_routes())
+        t = asyncio.ensure_future(node.routes.run())
         deadline = asyncio.get_running_loop().time() + 5
         while env.network.routes != [("10.244.2.0/24", "5.6.7.8")]:
             assert asyncio.get_running_loop().time() < deadline
@@ -85,11 +85,6 @@ def test_routes_from_other_nodes(env: Env) -> None:
     asyncio.get_event_loop().run_until_complete(go())
 
 
-def test_formatting() -> None:
-    assert format_cpu(1500) == "1500m" and format_cpu(3000) == "3"
-    assert format_bytes(2**30) == "1Gi" and format_bytes(3 * 2**20) == "3Mi"
-
-
 def test_pod_cidr_remembered_for_the_next_start(env: Env) -> None:
     c = cfg(str(env.ctx.store.dir))
     node = NodeAgent(c, env.api, env.network, NodeFacts(1000, 2**30, "v1"),
@@ -98,9 +93,9 @@ def test_pod_cidr_remembered_for_the_next_start(env: Env) -> None:
     n.metadata.name = "n1"
     n.spec.pod_cidr = "10.244.7.0/24"
     loop = asyncio.get_event_loop()
-    loop.run_until_complete(node._on_node(n))
+    loop.run_until_complete(node.routes.on_node(n))
     env.network.node_cidr = ""
     again = NodeAgent(c, env.api, env.network, NodeFacts(1000, 2**30, "v1"),
         clock=env.clock)
-    loop.run_until_complete(again.restore_network())
+    loop.run_until_complete(again.routes.restore())
     assert env.network.node_cidr == "10.244.7.0/24"

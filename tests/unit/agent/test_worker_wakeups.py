@@ -76,5 +76,5 @@ def test_pleg_listing_serves_the_next_pass_unless_stale(env: Env,
 
 async def _snapshot_begun_before_start(env: Env, w: PodWorker) -> Any:
     snap = await env.ctx.listing.fresh()
-    snap.seq = w._min_seq - 1
+    snap.seq = w.view.min_seq - 1
     return snap

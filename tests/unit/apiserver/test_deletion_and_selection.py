@@ -7,7 +7,7 @@ import pytest
 from controlplane import errors
 from controlplane.apiserver.deletion import plan_delete
 from controlplane.apiserver.selection import Filter
-from controlplane.store import StoreEvent
+from controlplane.store.watch import StoreEvent
 from proto import api_pb2
 
 

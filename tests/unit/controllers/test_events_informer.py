@@ -51,6 +51,9 @@ class FakeRegistry:
         self.objs[("events", m.namespace, m.name)] = o
         return o
 
+    async def create_all(self, objs):   # cannot batch: the recorder writes one at a time
+        raise errors.BadRequest("batched creates are not supported")
+
     # informer side: pods
     async def list(self, resource, namespace="", label_selector="", field_selector=""):
         items = [o for (r, _, _), o in self.objs.items() if r == resource]

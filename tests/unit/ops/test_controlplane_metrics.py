@@ -19,17 +19,16 @@ def samples(m: ControlPlaneMetrics) -> dict[tuple[str, tuple[tuple[str, str], ..
 
 def test_attach_loops_reports_queues_and_scheduler() -> None:
     m = ControlPlaneMetrics()
-    sched = SimpleNamespace(queue=[1, 2], bound=3, unschedulable_attempts=2, on_cycle=None)
-    loops = SimpleNamespace(scheduler=sched, replicasets=SimpleNamespace(queue=[1]),
-                            deployments=SimpleNamespace(queue=[]),
-                            nodes=SimpleNamespace(queue=[]), gc=SimpleNamespace(queue=[]),
-                            ipam=SimpleNamespace())
+    sched = SimpleNamespace(bound=3, unschedulable_attempts=2, on_cycle=None)
+    loops = SimpleNamespace(scheduler=sched,
+                            queues=lambda: {"scheduler": [1, 2], "replicasets": [1], "gc": []})
     m.attach_loops(loops)
     assert sched.on_cycle is not None
     sched.on_cycle(0.002)
     got = samples(m)
     assert got[("corral_workqueue_depth", (("queue", "scheduler"),))] == 2
     assert got[("corral_workqueue_depth", (("queue", "replicasets"),))] == 1
+    assert got[("corral_workqueue_depth", (("queue", "gc"),))] == 0
     assert ("corral_workqueue_depth", (("queue", "ipam"),)) not in got
     assert got[("corral_scheduler_attempts_total", (("result", "scheduled"),))] == 3
     assert got[("corral_scheduler_attempts_total", (("result", "unschedulable"),))] == 2

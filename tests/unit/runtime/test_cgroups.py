@@ -46,6 +46,8 @@ def test_conversions() -> None:
     assert shares_to_weight(1024) == 39
     assert shares_to_weight(262_144) == 10_000
     assert limits_of(Resources(cpu_quota_millis=500)).cpu_quota_us == 50_000
+    assert limits_of(Resources(cpu_request_millis=250)).cpu_shares == 256
+    assert limits_of(Resources()).cpu_shares is None       # the kernel's default
     assert limits_of(Resources()).pids_max == 1024
     assert limits_of(Resources(pids_limit=7), 99).pids_max == 7
 

@@ -21,7 +21,8 @@ def pod(name: str, rv: str = "5") -> api_pb2.Object:
 
 
 class SingleRegistry:
-    """Pods at resourceVersion "5" are current; anything else is stale."""
+    """Pods at resourceVersion "5" are current; anything else is stale. Cannot batch
+    (like a client of an API without batched binds)."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -33,6 +34,9 @@ class SingleRegistry:
         if resource_version != "5":
             raise errors.Conflict(f"{name} changed")
         return _bound(current, node)
+
+    async def bind_all(self, items):
+        raise errors.BadRequest("batched binds are not supported")
 
 
 class FakeRegistry(SingleRegistry):
@@ -81,7 +85,7 @@ def test_a_stale_pod_fails_alone_the_others_are_bound():
     run(main(), timeout=10)
 
 
-def test_a_registry_without_bind_all_binds_one_at_a_time():
+def test_a_client_that_cannot_batch_binds_one_at_a_time():
     async def main():
         reg = SingleRegistry()
         b = Binder(reg)

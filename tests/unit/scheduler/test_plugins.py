@@ -4,6 +4,7 @@ from collections import Counter
 
 from controlplane.scheduler.cache import Cache
 from controlplane.scheduler.framework import Code, CycleState, normalize_scores
+from controlplane.scheduler.placement import fit_error_message
 from controlplane.scheduler.plugins import (
     least_allocated,
     node_name,
@@ -15,7 +16,6 @@ from controlplane.scheduler.plugins import (
     taint_toleration,
 )
 from controlplane.scheduler.resources import pod_info
-from controlplane.scheduler.scheduler import fit_error_message
 from proto import core_pb2
 
 GI = 1024 ** 3
@@ -80,6 +80,11 @@ def test_node_unschedulable():
     tol = make_pod(tolerations=[{"key": "node.kubernetes.io/unschedulable",
                                  "operator": "Exists", "effect": "NoSchedule"}])
     assert pl.filter(S, pod_info(tol), info(make_node(unschedulable=True))).ok
+    # Kubernetes' rule: the toleration must tolerate unschedulable:NoSchedule
+    tolerate_all = make_pod(tolerations=[{"operator": "Exists"}])
+    assert pl.filter(S, pod_info(tolerate_all), info(make_node(unschedulable=True))).ok
+    other_effect = make_pod(tolerations=[{"operator": "Exists", "effect": "NoExecute"}])
+    assert not pl.filter(S, pod_info(other_effect), info(make_node(unschedulable=True))).ok
 
 
 def test_node_ready():

@@ -24,7 +24,7 @@ class _Factory:
 
 
 def scheduler_with(nodes):
-    s = Scheduler(registry=None, factory=_Factory())  # type: ignore[arg-type]
+    s = Scheduler(client=None, factory=_Factory())  # type: ignore[arg-type]
     for n in nodes:
         s.cache.set_node(n)
     return s

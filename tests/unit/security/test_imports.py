@@ -19,8 +19,8 @@ def imported(path: Path) -> set[str]:
     return out
 
 
-def test_agent_security_imports_only_proto_grpc_cryptography_stdlib() -> None:
-    allowed = {"proto", "grpc", "cryptography", "google", "__future__", "agent"}
+def test_agent_security_imports_only_proto_common_grpc_cryptography_stdlib() -> None:
+    allowed = {"proto", "common", "grpc", "cryptography", "google", "__future__", "agent"}
     bad = {m for f in (ROOT / "agent/security").glob("*.py") for m in imported(f)
            if m not in allowed and m not in sys.stdlib_module_names}
     assert not bad

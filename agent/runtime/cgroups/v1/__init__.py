@@ -1,5 +1,4 @@
-"""cgroup v1 driver: one hierarchy per controller, one module per controller."""
+"""cgroup v1 driver: one hierarchy per controller, one module per controller.
 
-from agent.runtime.cgroups.v1.driver import V1Driver
-
-__all__ = ["V1Driver"]
+The driver is ``driver.V1Driver`` (this package imports none of its modules, so
+they can import each other by their full names without a cycle)."""

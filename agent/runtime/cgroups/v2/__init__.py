@@ -1,5 +1,4 @@
-"""cgroup v2 driver: one unified hierarchy, one module per controller."""
+"""cgroup v2 driver: one unified hierarchy, one module per controller.
 
-from agent.runtime.cgroups.v2.driver import V2Driver
-
-__all__ = ["V2Driver"]
+The driver is ``driver.V2Driver`` (this package imports none of its modules, so
+they can import each other by their full names without a cycle)."""
