@@ -9,11 +9,13 @@ NAT; pod CIDRs are routed between node namespaces by the agents (host-gw).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
 
 from pyroute2 import IPRoute, NetNS, netns
+from pyroute2.netlink.exceptions import NetlinkError
 
 NETNS_DIR = Path("/var/run/netns")
 
@@ -46,9 +48,15 @@ def indices_in_use() -> set[int]:
 
 
 def delete_link(name: str) -> None:
+    """Delete the link if it exists. A veth whose peer's namespace was just removed
+    may vanish between the lookup and the delete: gone is what was wanted."""
     with IPRoute() as ipr:
         for idx in ipr.link_lookup(ifname=name):
-            ipr.link("del", index=idx)
+            try:
+                ipr.link("del", index=idx)
+            except NetlinkError as e:
+                if e.code != errno.ENODEV:
+                    raise
 
 
 def create_node_ns(ns_name: str, host_veth: str, bridge: str, address: str,
