@@ -10,8 +10,9 @@ had there, so nothing is ever written outside the layer directory.
 
 Docker's rules: several sources (or a glob) need a destination ending in
 `/`; a directory source copies its contents; a file goes to DEST/name when
-DEST ends in `/` or is a directory, else to DEST; owners are 0:0 unless
---chown; --chmod sets the mode of what is copied; modes and mtimes are kept.
+DEST ends in `/` or is a directory, else to DEST; context files are 0:0 unless
+--chown; --chmod sets the mode of what is copied; modes and mtimes are kept; owners too for
+`--from` sources (BuildKit's behaviour).
 ADD extracts a local tar (plain, gzip, bzip2 or xz) into the destination,
 keeping the archive's owners unless --chown.
 """

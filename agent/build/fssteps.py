@@ -101,8 +101,10 @@ def plan_copy(kw: str, srcs: list[str], dest: str, workdir: str, flags: dict[str
 
 def make_copy(cp: CopyPlan, layers: list[Layer], layer_dir: str) -> None:
     image = View([*(la.dir for la in layers), layer_dir])
+    # owners as in the source (BuildKit's): a context's files are root's (dropped on
+    # unpacking); a stage's or an image's keep theirs; --chown overrides both
     Copier(layer_dir, image, cp.opts, cp.what).copy(cp.src, cp.paths, cp.dest, cp.many,
-                                                     keep_owner=False)
+                                                     keep_owner=True)
 
 
 def make_workdir(path: str, owner: tuple[int, int] | None, layers: list[Layer],
