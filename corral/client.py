@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from corral import credentials as credentials_mod
 from corral import errors
 from corral.credentials import Credentials
-from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
 
 T = TypeVar("T")
 
@@ -291,6 +291,22 @@ class Client:
             return self._stub.LoadImage(requests(), timeout=None)
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
+
+    def build(self, start: build_pb2.ImageBuildStart,
+              chunks: Iterable[bytes]) -> Stream[build_pb2.NodeBuildEvent]:
+        """Build an image on a node: the start, then the context tar in pieces; the build's
+        events as they come (proto/build.proto)."""
+
+        def requests() -> Iterator[build_pb2.ImageBuildInput]:
+            yield build_pb2.ImageBuildInput(start=start)
+            for c in chunks:
+                yield build_pb2.ImageBuildInput(context=c)
+
+        try:
+            call = self._stub.Build(requests(), timeout=None)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
 
     def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),

@@ -14,8 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetNS, netns
-from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
 NETNS_DIR = Path("/var/run/netns")
 
@@ -48,8 +47,9 @@ def indices_in_use() -> set[int]:
 
 
 def delete_link(name: str) -> None:
-    """Delete the link if it exists. A veth whose peer's namespace was just removed
-    may vanish between the lookup and the delete: gone is what was wanted."""
+    """Remove the link if it exists. A veth whose peer's namespace was just
+    deleted may vanish between the lookup and the delete (the kernel tears
+    namespaces down from a work queue): that is the same end, not an error."""
     with IPRoute() as ipr:
         for idx in ipr.link_lookup(ifname=name):
             try:

@@ -11,6 +11,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from proto import agent_pb2 as _agent_pb2
 from proto import api_pb2 as _api_pb2
+from proto import build_pb2 as _build_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -69,6 +70,8 @@ class ApiStub:
     DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
     Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+    Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -106,6 +109,8 @@ class ApiAsyncStub(ApiStub):
     DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
     Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+    Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -296,5 +301,13 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
         """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+
+    @_abc_1.abstractmethod
+    def Build(
+        self,
+        request_iterator: _MaybeAsyncIterator[_build_pb2.ImageBuildInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
+        """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
