@@ -33,6 +33,7 @@ from collections.abc import Callable, Coroutine, Sequence
 
 import aetcd
 
+from controlplane.store.etcdclient import EtcdClient, EtcdTLS, split_endpoints
 from controlplane.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,10 @@ def cancelled_from_outside() -> bool:
 
 class LeaderElector:
     def __init__(self, endpoints: str | Sequence[str], identity: str, *,
-                 key: str = DEFAULT_KEY, ttl: int = 15) -> None:
-        if isinstance(endpoints, str):
-            endpoints = [e.strip() for e in endpoints.split(",") if e.strip()]
-        self.endpoints = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
+                 key: str = DEFAULT_KEY, ttl: int = 15, tls: EtcdTLS | None = None) -> None:
+        self.endpoints = split_endpoints(endpoints if isinstance(endpoints, str)
+                                         else list(endpoints))
+        self.tls = tls
         if not self.endpoints:
             raise ValueError("leader election needs an etcd endpoint")
         self.identity = identity
@@ -70,9 +71,10 @@ class LeaderElector:
     # ---- etcd client -------------------------------------------------------
     async def _c(self) -> aetcd.Client:
         if self._client is None:
-            host, _, port = self.endpoints[self._ep % len(self.endpoints)].rpartition(":")
-            self._client = aetcd.Client(host=host or "127.0.0.1", port=int(port),
-                                        timeout=max(1, self.ttl // 3))
+            # every call requires a leader: on the minority side of a partition the lease
+            # refresh fails at once, and we step down before the lease can end
+            self._client = EtcdClient(self.endpoints[self._ep % len(self.endpoints)],
+                                      tls=self.tls, timeout=max(1, self.ttl // 3))
             await self._client.connect()
         return self._client
 
