@@ -4,6 +4,14 @@
     corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6445
     corral-controlplane --metrics-listen 0.0.0.0:10251 --log-format json
 
+High availability (controlplane/members/): several members, each with its own
+member of one etcd cluster (mutual TLS between them, certificates from the
+cluster CA), the loops on whichever member holds the leader lease:
+
+    corral-controlplane --cluster-init --listen 10.0.0.5:6445 ...          # the first
+    corral-controlplane --join 10.0.0.5:6444 --token ID.SECRET --ca-cert-hash sha256:... \
+                        --listen 10.0.0.6:6445 ...                          # the others
+
 Two doors to one registry: corral's gRPC API on --listen (default port 6445) and the
 Kubernetes API over HTTPS on --kube-listen (default: the --listen host, port 6443),
 for kubectl and Kubernetes client libraries (controlplane/httpapi/).
@@ -41,6 +49,7 @@ from typing import TYPE_CHECKING
 
 from controlplane import logs
 from controlplane.etcd import EmbeddedEtcd
+from controlplane.members import flags as member_flags
 from controlplane.security import flags as security_flags
 
 if TYPE_CHECKING:
@@ -90,10 +99,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
                         "(default %(default)s; 0: off)")
     security_flags.add_arguments(p)
+    member_flags.add_arguments(p)
     args = p.parse_args(argv)
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
+    problem = member_flags.check(args)
+    if problem:
+        p.error(problem)
     return args
 
 
@@ -114,12 +127,17 @@ async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
             await asyncio.sleep(1)
 
 
-async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
+async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
+              etcd: EmbeddedEtcd | None = None) -> int:
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
+    from controlplane.etcdsupervisor import supervise
     from controlplane.httpapi.serve import start as start_kube_api
+    from controlplane.leader import LeaderElector
     from controlplane.loops import run_loops
+    from controlplane.members.rpc import Members, member_handlers
+    from controlplane.members.serving import etcd_tls_of, member_sync
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.security.serve import server_security
     from controlplane.store.compactor import run_compactor
@@ -130,7 +148,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    store = Store(etcd_endpoints)
+    store = Store(etcd_endpoints, tls=etcd_tls_of(args))
     metrics = ControlPlaneMetrics()
     store.conn.observe = metrics.observe_etcd
     metrics.etcd_watch_source(lambda: store.conn.open_watches)
@@ -139,10 +157,13 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     kube: KubeApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
+    electors: list[LeaderElector] = []
+    background: list[asyncio.Future[None]] = []   # end the process if they end
     try:
         registry = Registry(store)
         await _start_registry(registry)
-        server_kwargs = await server_security(args, store.conn)
+        members = Members(Path(args.data_dir), store.conn, clustered=args.clustered)
+        server_kwargs = await server_security(args, store.conn, member_handlers(members))
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
         server = ApiServer(registry, args.listen, **server_kwargs)
@@ -152,24 +173,34 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                                     server.service.agents, metrics.observe_kube)
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
+        background.append(asyncio.ensure_future(server.track_readiness(
+            lambda: _ready(store))))
+        if etcd is not None:            # restarted when it dies, like systemd would
+            background.append(asyncio.ensure_future(supervise(etcd)))
+        if args.clustered:
+            background.append(asyncio.ensure_future(member_sync(args, store.conn, electors)))
         if not args.no_loops:
             loops_task = asyncio.ensure_future(run_loops(
                 registry, identity=args.identity, profile=args.profile,
                 store_endpoints=etcd_endpoints, cluster_cidr=args.cluster_cidr,
-                on_loops=metrics.attach_loops))
+                on_loops=metrics.attach_loops, elector_out=electors,
+                etcd_tls=store.conn.tls))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
         print(f"corral-controlplane: serving on {server.address}"
               + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
-        waiters = [asyncio.ensure_future(_stopped(stop))]
+        waiters = [asyncio.ensure_future(_stopped(stop)), *background]
         if loops_task is not None:
             waiters.append(loops_task)
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if loops_task is not None and loops_task.done() and not stop.is_set():
-            loops_task.result()  # the loops ended on their own: surface why
+        for task in [loops_task, *background]:
+            if task is not None and task.done() and not stop.is_set():
+                task.result()  # ended on its own (loops, a removed etcd member): say why
         log.info("shutting down")
         return 0
     finally:
+        for task in background:
+            task.cancel()
         if compactor is not None:
             compactor.cancel()
         if loops_task is not None:
@@ -189,6 +220,10 @@ async def _stopped(stop: asyncio.Event) -> None:
     await stop.wait()
 
 
+async def _ready(store: Store) -> bool:
+    return (await etcd_ready(store, 1.0))[0]
+
+
 async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
     """/readyz: ready while etcd answers a read within `timeout` seconds."""
     from controlplane import errors
@@ -205,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:
-        if args.embedded_etcd:
+        if args.clustered:      # a member of a clustered etcd; joins on its first start
+            from controlplane.members.startup import become_voter, plan_member
+            plan = args.member_plan = plan_member(args)
+            etcd = plan.etcd
+            etcd.start(wait=False)
+        elif args.embedded_etcd:
             # started from the main thread: it dies with us even on SIGKILL
             etcd = EmbeddedEtcd(Path(args.data_dir) / "etcd", client_port=args.etcd_port,
                                 peer_port=args.etcd_peer_port, die_with_parent=True)
@@ -214,10 +254,15 @@ def main(argv: list[str] | None = None) -> int:
         from controlplane.security.serve import prepare
         args.prepared_security = prepare(args)
         import controlplane.apiserver.server  # noqa: F401 (its imports, while etcd starts)
+        endpoints: str | list[str] = args.etcd
+        if args.clustered:
+            asyncio.run(become_voter(plan))     # a learner until it caught up
+            endpoints = plan.endpoints
         if etcd is not None:
             etcd.wait_healthy()
             log.info("embedded etcd running at %s (pid %s)", etcd.endpoint, etcd.pid)
-        return asyncio.run(run(args, etcd.endpoint if etcd else args.etcd))
+            endpoints = endpoints or etcd.endpoint
+        return asyncio.run(run(args, endpoints, etcd))
     except KeyboardInterrupt:
         return 130
     except Exception as e:

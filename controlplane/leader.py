@@ -86,6 +86,11 @@ class LeaderElector:
                 await asyncio.wait_for(c.close(), 2.0)
 
     # ---- public ------------------------------------------------------------
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Follow a membership change (used from the next reconnect on)."""
+        if endpoints:
+            self.endpoints = list(endpoints)
+
     async def leader(self) -> str | None:
         """The current holder's identity, or None."""
         c = await self._c()

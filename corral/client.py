@@ -1,6 +1,7 @@
 """A synchronous Python client for corral's `Api` gRPC service.
 
-    with Client("127.0.0.1:6445") as c:
+    with Client("127.0.0.1:6445") as c:        # or "10.0.0.5:6445,10.0.0.6:6445,...": every
+                                                # control-plane member, balanced, failing over
         pod = c.get("pods", "web", namespace="default")
         for ev in c.watch("pods", namespace="default"):
             ...
@@ -22,7 +23,7 @@ from google.protobuf.message import Message
 from corral import credentials as credentials_mod
 from corral import errors
 from corral.credentials import Credentials
-from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
+from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds, membership_pb2
 
 T = TypeVar("T")
 
@@ -102,6 +103,8 @@ class Client:
             self._channel = credentials_mod.secure_channel(address, credentials, options)
         except credentials_mod.CredentialsError as e:
             raise errors.ClientError(f"bad credentials in the config: {e}") from None
+        except credentials_mod.ServerListError as e:
+            raise errors.ClientError(f"bad server address: {e}") from None
         self._stub = api_pb2_grpc.ApiStub(self._channel)
 
     # -- plumbing --------------------------------------------------------------
@@ -207,10 +210,22 @@ class Client:
     # -- bootstrap tokens (admins only) ---------------------------------------
 
     def create_token(self, ttl_seconds: int = 0, description: str = "",
-                     token: str = "") -> api_pb2.BootstrapToken:
-        """A new bootstrap token; `.token` (id.secret) is only ever in this answer."""
+                     token: str = "", usages: Iterable[str] = ()) -> api_pb2.BootstrapToken:
+        """A new bootstrap token; `.token` (id.secret) is only ever in this answer.
+        usages: ["join"] (the default: nodes) or ["join-controlplane"] (members)."""
         return self._unary(self._stub.CreateToken, api_pb2.CreateTokenRequest(
-            ttl_seconds=ttl_seconds, description=description, token=token))
+            ttl_seconds=ttl_seconds, description=description, token=token,
+            usages=list(usages)))
+
+    # -- control-plane members (admins only) -------------------------------------
+
+    def list_controlplanes(self) -> membership_pb2.ControlPlaneList:
+        return self._unary(self._stub.ListControlPlanes,
+                           membership_pb2.ListControlPlanesRequest())
+
+    def remove_controlplane(self, name: str) -> membership_pb2.RemoveControlPlaneResponse:
+        return self._unary(self._stub.RemoveControlPlane,
+                           membership_pb2.RemoveControlPlaneRequest(name=name))
 
     def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
         return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)

@@ -25,6 +25,7 @@ from controlplane import errors
 from controlplane.objects import describe
 from controlplane.objects import meta_of as meta
 from controlplane.store import keys
+from controlplane.store.etcdclient import EtcdTLS
 from controlplane.store.etcdio import Connection
 from controlplane.store.watch import Fanout, StoreEvent
 from proto import api_pb2, kinds
@@ -56,8 +57,8 @@ def _parse_rv(rv: str, what: str) -> int:
 
 class Store:
     def __init__(self, endpoints: str | Sequence[str], *, timeout: float = 5.0,
-                 history: int = 1000) -> None:
-        self.conn = Connection(endpoints, timeout)
+                 history: int = 1000, tls: EtcdTLS | None = None) -> None:
+        self.conn = Connection(endpoints, timeout, tls=tls)
         self.history = history
         self._fanouts: dict[str, Fanout] = {}
 

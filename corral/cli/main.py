@@ -19,6 +19,7 @@ from corral.cli import (
     apply,
     attach,
     build,
+    controlplanes,
     delete,
     describe,
     get,
@@ -84,7 +85,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens))
+    build, tokens, controlplanes))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:
