@@ -79,8 +79,10 @@ class Members:
                                   "remove the cluster's data")
         listing = await status.list_members(self.conn, self.tls, self.leader_key)
         before = {m.name: m for m in listing.items}
-        await etcdadmin.remove(self.conn, found[0].id)
+        # the record first: the member serving this call may be the one removed, and
+        # its etcd stops at once (if the removal fails, the member publishes itself again)
         await records.delete(self.conn, req.name)
+        await etcdadmin.remove(self.conn, found[0].id)
         log.warning("%s removed control-plane member %s (etcd member %x)", ident, req.name,
                     found[0].id)
         return pb.RemoveControlPlaneResponse(

@@ -147,11 +147,13 @@ class Connection:
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                     grpc.StatusCode.CANCELLED):
             endpoint = self.endpoint
-            self.failover()
             if is_no_leader(e):
+                # the member answers, it is cut off from its peers: so are we, most likely
+                # (we share its machine); the others are as far away, and it answers fast
                 return errors.NoLeader(
                     f"etcd at {endpoint} has no leader ({what}): this control plane is cut "
                     "off from the majority of the etcd members; retry on another member")
+            self.failover()
             return errors.Unavailable(
                 f"etcd at {endpoint} is unavailable ({what}): {detail or code.name}; "
                 "retry later")
