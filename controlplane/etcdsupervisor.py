@@ -37,5 +37,5 @@ async def supervise(etcd: EmbeddedEtcd, interval: float = 0.5,
         await asyncio.sleep(restart_delay)   # the restart delay, like systemd's RestartSec
         try:
             etcd.start(wait=False)
-        except EtcdError as e:
+        except (EtcdError, OSError) as e:
             log.error("could not restart the embedded etcd: %s", e)

@@ -34,18 +34,11 @@ from collections.abc import Callable, Coroutine, Sequence
 import aetcd
 
 from controlplane.store.etcdclient import EtcdClient, EtcdTLS, split_endpoints
-from controlplane.tasks import cancel_and_wait
+from controlplane.tasks import cancel_and_wait, cancelled_from_outside
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "/corral/leader/controlplane"
-
-
-def cancelled_from_outside() -> bool:
-    """True when the current task itself is being cancelled; False when a
-    CancelledError came out of a library call that we did not cancel."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class LeaderElector:

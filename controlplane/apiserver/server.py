@@ -25,6 +25,7 @@ from controlplane.apiserver.agents import ChannelFactory
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
 from controlplane.security.tokens import BootstrapTokens
+from controlplane.tasks import cancelled_from_outside
 from proto import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,12 @@ class ApiServer:
         serving = True
         while True:
             await asyncio.sleep(interval)       # a timer
-            now = await ready()
+            try:
+                now = await ready()
+            except (Exception, asyncio.CancelledError) as e:   # never end: not ready
+                if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
+                now = False
             if now != serving and self._server is not None:
                 serving = now
                 log.warning("API %s: etcd %s", "serving again" if now else "NOT serving",

@@ -65,4 +65,6 @@ async def run_sync(conn: Connection, plan: MemberPlan, record: records.MemberRec
                 first = False
         except errors.ApiError as e:
             log.debug("membership sync: %s", e)
+        except Exception:             # never end the member for this: try again later
+            log.exception("membership sync failed")
         await asyncio.sleep(1.0 if first else interval)   # a timer

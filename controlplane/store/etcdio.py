@@ -27,6 +27,7 @@ from controlplane.store.etcdclient import (
     split_endpoints,
 )
 from controlplane.store.keys import prefix_end
+from controlplane.tasks import cancelled_from_outside
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ class Compacted(Exception):
     def __init__(self, compact_revision: int) -> None:
         super().__init__(f"etcd compacted its history up to revision {compact_revision}")
         self.compact_revision = compact_revision
+
+
+CLOSE_GRACE = 10.0
+
+
+async def _close_later(client: aetcd.Client, delay: float) -> None:
+    await asyncio.sleep(delay)      # a grace period, not synchronisation
+    await client.close()
 
 
 class Connection:
@@ -107,9 +116,11 @@ class Connection:
             self._drop()
 
     def _drop(self) -> None:
+        """Stop using the current client; close it after CLOSE_GRACE seconds, so that the
+        calls still on it end by themselves (a closed channel cancels its calls)."""
         old, self._client = self._client, None
         if old is not None:
-            task = asyncio.get_running_loop().create_task(old.close())
+            task = asyncio.get_running_loop().create_task(_close_later(old, CLOSE_GRACE))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def close(self) -> None:
@@ -127,6 +138,12 @@ class Connection:
             ok = True
         except errors.ApiError:
             raise
+        except asyncio.CancelledError as e:
+            if cancelled_from_outside():
+                raise
+            # gRPC cancels the calls of a channel closed under them (a failover)
+            raise errors.Unavailable(f"etcd call cancelled ({what}): its connection was "
+                                     "replaced; retry") from e
         except grpc.aio.AioRpcError as e:
             raise self.translate(e, what) from e
         except aetcd.exceptions.ClientError as e:

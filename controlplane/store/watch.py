@@ -37,6 +37,7 @@ from aetcd import rpc
 from controlplane import errors
 from controlplane.store.etcdclient import is_no_leader
 from controlplane.store.etcdio import Compacted, Connection
+from controlplane.tasks import cancelled_from_outside
 from proto import api_pb2
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,11 @@ class Fanout:
                     self.covered_from = self.last_seen = await self.conn.revision()
                 except errors.ApiError:
                     pass
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as e:
+                if cancelled_from_outside():
+                    raise
+                log.warning("etcd watch on %s cancelled under us (%s); reopening from "
+                            "revision %d", self.resource, e, self.last_seen + 1)
             except Exception as e:  # etcd down, or anything else: reopen, never die
                 if is_no_leader(e):
                     self._refuse(e)
