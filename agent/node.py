@@ -220,9 +220,11 @@ class NodeAgent:
     @property
     def renew_timeout(self) -> float:
         """How long one renewal may take before it is given up and tried again: like the
-        kubelet's heartbeat client, short, so that a call stuck on a control-plane member
-        that lost its etcd leader is retried (on another member) well within the grace."""
-        return min(10.0, max(2.0, 4 * self.cfg.profile.heartbeat_interval))
+        kubelet's heartbeat client, shorter than other calls, so that a call stuck on a
+        control-plane member that lost its etcd leader is retried on another member; not
+        so short that a slow but working control plane (just restarted, a loaded
+        machine) has every renewal abandoned."""
+        return min(10.0, max(5.0, 4 * self.cfg.profile.heartbeat_interval))
 
     async def run_heartbeat(self) -> None:
         retry = RetryBackoff(self.cfg.profile.api_retry_initial,
