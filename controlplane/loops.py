@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from controlplane import events, profiles
 from controlplane.client import Client
 from controlplane.controllers.cronjob import CronJobController
+from controlplane.controllers.daemonset import DaemonSetController
 from controlplane.controllers.deployment import DeploymentController
 from controlplane.controllers.gc import GarbageCollector
 from controlplane.controllers.job import JobController
@@ -51,6 +52,7 @@ class Loops:
     ipam: NodeIpamController
     jobs: JobController
     cronjobs: CronJobController
+    daemonsets: DaemonSetController
     recorders: list[events.EventRecorder] = field(default_factory=list)
 
     def queues(self) -> dict[str, Sized]:
@@ -58,7 +60,7 @@ class Loops:
         return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
                 "gc": self.gc.queue, "ipam": self.ipam.queue, "jobs": self.jobs.queue,
-                "cronjobs": self.cronjobs.queue}
+                "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue}
 
     async def run(self) -> None:
         self.factory.start()
@@ -66,7 +68,7 @@ class Loops:
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
             ("gc", self.gc), ("nodeipam", self.ipam), ("job", self.jobs),
-            ("cronjob", self.cronjobs))]
+            ("cronjob", self.cronjobs), ("daemonset", self.daemonsets))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -86,7 +88,7 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
     rec = {n: events.EventRecorder(client, n, identity) for n in (
         "default-scheduler", "replicaset-controller", "deployment-controller",
         "node-controller", "garbage-collector", "node-ipam-controller", "job-controller",
-        "cronjob-controller")}
+        "cronjob-controller", "daemonset-controller")}
     return Loops(
         factory=factory,
         scheduler=Scheduler(client, factory, profile=profile, recorder=rec["default-scheduler"]),
@@ -105,6 +107,8 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
         cronjobs=CronJobController(client, factory, recorder=rec["cronjob-controller"],
                                    backoff_initial=profile.workqueue_backoff_initial,
                                    backoff_max=min(profile.workqueue_backoff_max, 5.0)),
+        daemonsets=DaemonSetController(client, factory, profile=profile,
+                                       recorder=rec["daemonset-controller"]),
         recorders=list(rec.values()))
 
 

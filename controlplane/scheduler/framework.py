@@ -11,7 +11,8 @@ which makes either
   cannot reject this pod, so the scheduler skips it for the whole cycle; or
 * a ``ScorePlugin``: ``score(state, pod, node_info) -> tuple[int, Status]`` (how
   good is the node?). Raw scores are normalised to 0-100 across the feasible
-  nodes by its ``normalize`` (``normalize_scores``: the best is 100) and weighted.
+  nodes by its ``normalize`` (``normalize_scores``: the best is 100) and weighted;
+  a scorer whose ``relevant(pod)`` is False is left out for that pod.
 
 Plugins return a Status (the shared ``SUCCESS`` when fine) and never raise; a
 raising plugin is caught by the scheduler and counted as an Error status.
@@ -160,6 +161,10 @@ class FilterPlugin(Protocol):
 class ScorePlugin(Protocol):
     name: str
     description: str          # how the score is named in the "Scheduled" event
+
+    def relevant(self, pod: PodInfo) -> bool:
+        """False: this scorer has nothing to say about the pod (left out of its score)."""
+        ...
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]: ...

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ..framework import FilterPlugin, PluginArgs, ScorePlugin
 from . import (
     least_allocated,
+    node_affinity,
     node_name,
     node_ready,
     node_resources_fit,
@@ -24,17 +25,20 @@ FILTERS: dict[str, Callable[[PluginArgs], FilterPlugin]] = {
     node_ready.NAME: node_ready.factory,
     taint_toleration.NAME: taint_toleration.factory,
     node_selector.NAME: node_selector.factory,
+    node_affinity.NAME: node_affinity.factory,
     node_resources_fit.NAME: node_resources_fit.factory,
 }
 SCORES: dict[str, Callable[[PluginArgs], ScorePlugin]] = {
     least_allocated.NAME: least_allocated.factory,
     pod_spread.NAME: pod_spread.factory,
+    node_affinity.NAME: node_affinity.factory,
 }
 
 # the default profile's filters in the order they run
 DEFAULT_FILTERS: tuple[str, ...] = (
     node_unschedulable.NAME, node_name.NAME, node_ready.NAME, taint_toleration.NAME,
-    node_selector.NAME, node_resources_fit.NAME,
+    node_selector.NAME, node_affinity.NAME, node_resources_fit.NAME,
 )
 # (name, weight)
-DEFAULT_SCORES: tuple[tuple[str, int], ...] = ((least_allocated.NAME, 1), (pod_spread.NAME, 1))
+DEFAULT_SCORES: tuple[tuple[str, int], ...] = ((least_allocated.NAME, 1), (pod_spread.NAME, 1),
+                                              (node_affinity.NAME, 1))

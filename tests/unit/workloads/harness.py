@@ -77,3 +77,57 @@ async def create(client: MemClient, doc: dict[str, Any]) -> api_pb2.Object:
     obj = await client.create(codec.decode(copy.deepcopy(doc)))
     apply_defaults(obj)
     return await client.update(obj)
+
+
+def node(name: str, labels: dict[str, str] | None = None,
+         taints: list[tuple[str, str]] = ()) -> api_pb2.Object:  # type: ignore[assignment]
+    n = core_pb2.Node(api_version="v1", kind="Node")
+    n.metadata.name = name
+    n.metadata.labels["kubernetes.io/hostname"] = name
+    n.metadata.labels.update(labels or {})
+    for key, effect in taints:
+        n.spec.taints.add(key=key, effect=effect)
+    n.status.conditions.add(type="Ready", status="True")
+    return api_pb2.Object(node=n)
+
+
+@asynccontextmanager
+async def kubelets(client: MemClient, *, ready: bool = True) -> AsyncIterator[None]:
+    """Play every node: a pending pod pinned to a node by its affinity (or nodeName) is
+    bound there and reported Running (and Ready); a pod being deleted goes."""
+    async def loop() -> None:
+        while True:
+            for p in await pods(client, ""):
+                target = p.spec.node_name or _pinned(p)
+                if p.metadata.HasField("deletion_timestamp"):
+                    if not len(p.metadata.finalizers):
+                        try:
+                            await client.delete("pods", p.metadata.namespace, p.metadata.name)
+                        except Exception:
+                            pass
+                    continue
+                if target and not p.status.phase:
+                    try:
+                        if not p.spec.node_name:
+                            await client.bind(p.metadata.namespace, p.metadata.name, target)
+                            p = (await client.get("pods", p.metadata.namespace,
+                                                  p.metadata.name)).pod
+                        await set_phase(client, p, "Running", ready=ready)
+                    except Exception:
+                        pass
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        await cancel_and_wait([task], 5.0)
+
+
+def _pinned(p: core_pb2.Pod) -> str:
+    req = p.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    for t in req.node_selector_terms:
+        for r in t.match_fields:
+            if r.key == "metadata.name" and len(r.values) == 1:
+                return r.values[0]
+    return ""
