@@ -31,6 +31,7 @@ from controlplane.controllers.job import JobController
 from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
 from controlplane.controllers.replicaset import ReplicaSetController
+from controlplane.controllers.statefulset import StatefulSetController
 from controlplane.informer import InformerFactory
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
@@ -53,6 +54,7 @@ class Loops:
     jobs: JobController
     cronjobs: CronJobController
     daemonsets: DaemonSetController
+    statefulsets: StatefulSetController
     recorders: list[events.EventRecorder] = field(default_factory=list)
 
     def queues(self) -> dict[str, Sized]:
@@ -60,7 +62,8 @@ class Loops:
         return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
                 "gc": self.gc.queue, "ipam": self.ipam.queue, "jobs": self.jobs.queue,
-                "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue}
+                "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue,
+                "statefulsets": self.statefulsets.queue}
 
     async def run(self) -> None:
         self.factory.start()
@@ -68,7 +71,8 @@ class Loops:
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
             ("gc", self.gc), ("nodeipam", self.ipam), ("job", self.jobs),
-            ("cronjob", self.cronjobs), ("daemonset", self.daemonsets))]
+            ("cronjob", self.cronjobs), ("daemonset", self.daemonsets),
+            ("statefulset", self.statefulsets))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -88,7 +92,8 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
     rec = {n: events.EventRecorder(client, n, identity) for n in (
         "default-scheduler", "replicaset-controller", "deployment-controller",
         "node-controller", "garbage-collector", "node-ipam-controller", "job-controller",
-        "cronjob-controller", "daemonset-controller")}
+        "cronjob-controller", "daemonset-controller",
+        "statefulset-controller")}
     return Loops(
         factory=factory,
         scheduler=Scheduler(client, factory, profile=profile, recorder=rec["default-scheduler"]),
@@ -109,6 +114,8 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                                    backoff_max=min(profile.workqueue_backoff_max, 5.0)),
         daemonsets=DaemonSetController(client, factory, profile=profile,
                                        recorder=rec["daemonset-controller"]),
+        statefulsets=StatefulSetController(client, factory, profile=profile,
+                                           recorder=rec["statefulset-controller"]),
         recorders=list(rec.values()))
 
 

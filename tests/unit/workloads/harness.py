@@ -92,13 +92,15 @@ def node(name: str, labels: dict[str, str] | None = None,
 
 
 @asynccontextmanager
-async def kubelets(client: MemClient, *, ready: bool = True) -> AsyncIterator[None]:
-    """Play every node: a pending pod pinned to a node by its affinity (or nodeName) is
-    bound there and reported Running (and Ready); a pod being deleted goes."""
+async def kubelets(client: MemClient, *, ready: bool = True, default_node: str = ""
+                   ) -> AsyncIterator[None]:
+    """Play every node: a pending pod pinned to a node by its affinity (or nodeName, or
+    else `default_node`) is bound there and reported Running (and Ready); a pod being
+    deleted goes."""
     async def loop() -> None:
         while True:
             for p in await pods(client, ""):
-                target = p.spec.node_name or _pinned(p)
+                target = p.spec.node_name or _pinned(p) or default_node
                 if p.metadata.HasField("deletion_timestamp"):
                     if not len(p.metadata.finalizers):
                         try:
