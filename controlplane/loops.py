@@ -32,6 +32,7 @@ from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
 from controlplane.controllers.replicaset import ReplicaSetController
 from controlplane.controllers.statefulset import StatefulSetController
+from controlplane.controllers.volumes import VolumeController
 from controlplane.informer import InformerFactory
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
@@ -55,6 +56,7 @@ class Loops:
     cronjobs: CronJobController
     daemonsets: DaemonSetController
     statefulsets: StatefulSetController
+    volumes: VolumeController
     recorders: list[events.EventRecorder] = field(default_factory=list)
 
     def queues(self) -> dict[str, Sized]:
@@ -63,7 +65,7 @@ class Loops:
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
                 "gc": self.gc.queue, "ipam": self.ipam.queue, "jobs": self.jobs.queue,
                 "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue,
-                "statefulsets": self.statefulsets.queue}
+                "statefulsets": self.statefulsets.queue, "volumes": self.volumes.queue}
 
     async def run(self) -> None:
         self.factory.start()
@@ -72,7 +74,7 @@ class Loops:
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
             ("gc", self.gc), ("nodeipam", self.ipam), ("job", self.jobs),
             ("cronjob", self.cronjobs), ("daemonset", self.daemonsets),
-            ("statefulset", self.statefulsets))]
+            ("statefulset", self.statefulsets), ("volumes", self.volumes))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -93,7 +95,7 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
         "default-scheduler", "replicaset-controller", "deployment-controller",
         "node-controller", "garbage-collector", "node-ipam-controller", "job-controller",
         "cronjob-controller", "daemonset-controller",
-        "statefulset-controller")}
+        "statefulset-controller", "persistentvolume-controller")}
     return Loops(
         factory=factory,
         scheduler=Scheduler(client, factory, profile=profile, recorder=rec["default-scheduler"]),
@@ -116,6 +118,8 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                                        recorder=rec["daemonset-controller"]),
         statefulsets=StatefulSetController(client, factory, profile=profile,
                                            recorder=rec["statefulset-controller"]),
+        volumes=VolumeController(client, factory, profile=profile,
+                                 recorder=rec["persistentvolume-controller"]),
         recorders=list(rec.values()))
 
 

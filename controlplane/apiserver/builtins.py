@@ -8,11 +8,13 @@ Like k3s' bundled manifests, a deleted built-in comes back at the next start.
 
 from __future__ import annotations
 
+from controlplane.volumematch import (
+    DEFAULT_CLASS_ANNOTATION,
+    LOCAL_PATH_CLASS,
+    LOCAL_PATH_PROVISIONER,
+    WAIT,
+)
 from proto import api_pb2
-
-LOCAL_PATH_CLASS = "local-path"
-LOCAL_PATH_PROVISIONER = "corral.dev/local-path"
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 def objects() -> list[api_pb2.Object]:
@@ -22,5 +24,5 @@ def objects() -> list[api_pb2.Object]:
     c.metadata.annotations[DEFAULT_CLASS_ANNOTATION] = "true"
     c.provisioner = LOCAL_PATH_PROVISIONER
     c.reclaim_policy = "Delete"
-    c.volume_binding_mode = "WaitForFirstConsumer"
+    c.volume_binding_mode = WAIT
     return [sc]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..framework import FilterPlugin, PluginArgs, ScorePlugin
+from ..framework import FilterPlugin, PluginArgs, PreBindPlugin, ScorePlugin
 from . import (
     least_allocated,
     node_affinity,
@@ -16,6 +16,7 @@ from . import (
     node_unschedulable,
     pod_spread,
     taint_toleration,
+    volume_binding,
 )
 
 # name -> factory
@@ -27,6 +28,7 @@ FILTERS: dict[str, Callable[[PluginArgs], FilterPlugin]] = {
     node_selector.NAME: node_selector.factory,
     node_affinity.NAME: node_affinity.factory,
     node_resources_fit.NAME: node_resources_fit.factory,
+    volume_binding.NAME: volume_binding.factory,
 }
 SCORES: dict[str, Callable[[PluginArgs], ScorePlugin]] = {
     least_allocated.NAME: least_allocated.factory,
@@ -37,8 +39,14 @@ SCORES: dict[str, Callable[[PluginArgs], ScorePlugin]] = {
 # the default profile's filters in the order they run
 DEFAULT_FILTERS: tuple[str, ...] = (
     node_unschedulable.NAME, node_name.NAME, node_ready.NAME, taint_toleration.NAME,
-    node_selector.NAME, node_affinity.NAME, node_resources_fit.NAME,
+    node_selector.NAME, node_affinity.NAME, node_resources_fit.NAME, volume_binding.NAME,
 )
+# plugins that run between placement and the bind (one instance shared with the filter
+# of the same name)
+PREBINDS: dict[str, Callable[[PluginArgs], PreBindPlugin]] = {
+    volume_binding.NAME: volume_binding.factory,
+}
+DEFAULT_PREBINDS: tuple[str, ...] = (volume_binding.NAME,)
 # (name, weight)
 DEFAULT_SCORES: tuple[tuple[str, int], ...] = ((least_allocated.NAME, 1), (pod_spread.NAME, 1),
                                               (node_affinity.NAME, 1))

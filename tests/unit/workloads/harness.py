@@ -76,7 +76,13 @@ async def create(client: MemClient, doc: dict[str, Any]) -> api_pb2.Object:
     """Create a manifest as the API server would: defaults applied with its uid."""
     obj = await client.create(codec.decode(copy.deepcopy(doc)))
     apply_defaults(obj)
-    return await client.update(obj)
+    out = await client.update(obj)
+    field = obj.WhichOneof("kind") or ""
+    if "status" in getattr(obj, field).DESCRIPTOR.fields_by_name:
+        # the defaulted status (an update keeps the stored one)
+        getattr(out, field).status.CopyFrom(getattr(obj, field).status)
+        out = await client.update_status(out)
+    return out
 
 
 def node(name: str, labels: dict[str, str] | None = None,
