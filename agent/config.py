@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import socket
 from dataclasses import dataclass
 
@@ -70,6 +71,8 @@ class AgentConfig:
     ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
     bootstrap_server: str = ""      # the control plane's join port (default: --server host:6444)
     insecure: bool = False          # plaintext both ways: loopback only
+    local_path_dir: str = ""        # local-path volumes (agent/localpath.py); default
+                                    # <data-dir>/local-path
 
     @property
     def listen_port(self) -> int:
@@ -107,6 +110,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                         "least recently used first (100: never)")
     p.add_argument("--image-gc-low-threshold", type=float, default=80.0, metavar="PERCENT",
                    help="image GC stops below this disk use")
+    p.add_argument("--local-path-dir", default="", metavar="DIR",
+                   help="where this node keeps local-path volumes, one directory per claim "
+                        "(default DATA_DIR/local-path)")
     g = p.add_argument_group("security")
     g.add_argument("--token", default="", metavar="ID.SECRET",
                    help="bootstrap token to join the cluster with (first start; afterwards "
@@ -154,6 +160,7 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
         insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
         image_gc_low=a.image_gc_low_threshold,
+        local_path_dir=os.path.abspath(a.local_path_dir) if a.local_path_dir else "",
     )
 
 

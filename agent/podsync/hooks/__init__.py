@@ -14,6 +14,7 @@ from agent.podsync.hooks.emptydir import EmptyDirVolume
 from agent.podsync.hooks.env import EnvHook
 from agent.podsync.hooks.hostpath import HostPathVolume
 from agent.podsync.hooks.network import PodNetworkHook
+from agent.podsync.hooks.pvc import PersistentVolumeClaimVolume
 from agent.podsync.hooks.sandbox import SandboxHook
 from agent.podsync.hooks.securitycontext import SecurityContextHook
 from agent.podsync.hooks.volumemounts import VolumeMountsHook
@@ -27,6 +28,8 @@ def build(ctx: SyncContext) -> Hooks:
     hooks = Hooks()
     hooks.volumes["empty_dir"] = EmptyDirVolume(ctx.runtime)
     hooks.volumes["host_path"] = HostPathVolume()
+    hooks.volumes["persistent_volume_claim"] = PersistentVolumeClaimVolume(ctx.api,
+                                                                           ctx.node_name)
     # pod points
     hooks.prerun.append(network)          # the pod IP and netns first: the sandbox binds it
     hooks.prerun.append(sandbox)
