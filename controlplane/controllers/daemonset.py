@@ -5,7 +5,8 @@
   get their pod, nodes that leave (or stop matching) lose it. The pod is pinned by a
   node affinity on the node's name and placed by the scheduler, which checks it fits.
 * A failed daemon pod is deleted (event FailedDaemonPod) and replaced after the
-  profile's restart back-off; extra pods on a node are deleted, the oldest stays.
+  profile's restart back-off, once it is gone (a node never runs two daemons because
+  one is still terminating); extra pods on a node are deleted, the oldest stays.
 * Updates: each template is a ControllerRevision (history.py), its hash the pods' label
   `controller-revision-hash`. RollingUpdate replaces old pods node by node within
   `maxUnavailable`, or with `maxSurge` starts the new pod beside the old one first;
@@ -187,7 +188,7 @@ class DaemonSetController(Controller):
                 n, _ = self.failed_at.get((key, name), (0, 0.0))
                 self.failed_at[(key, name)] = (n + 1, now)
             delete.extend(failed)
-            if run and not active:
+            if run and not pods:    # a pod still terminating there is waited for (no two)
                 n, at = self.failed_at.get((key, name), (0, 0.0))
                 until = at + min(self.profile.restart_backoff_initial * 2 ** max(n - 1, 0),
                                  self.profile.restart_backoff_max) if n else 0.0

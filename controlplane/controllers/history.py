@@ -22,6 +22,7 @@ from proto import api_pb2, apps_pb2, core_pb2
 from .deploymentutil import template_hash
 
 REVISION_HASH = "controller-revision-hash"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 def revision_data(template: core_pb2.PodTemplateSpec) -> apps_pb2.RevisionData:
@@ -74,6 +75,9 @@ class History:
         rev.metadata.namespace = om.namespace
         rev.metadata.labels.update(template.metadata.labels)
         rev.metadata.labels[REVISION_HASH] = h
+        cause = om.annotations.get(CHANGE_CAUSE)
+        if cause:
+            rev.metadata.annotations[CHANGE_CAUSE] = cause
         rev.metadata.owner_references.append(owner_ref_to(owner))
         try:
             created = await self.client.create(api_pb2.Object(controller_revision=rev))

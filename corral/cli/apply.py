@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from corral import errors, manifests
+from corral.cli import createjob
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers import columns
 from corral.printers.output import Printer, make_printer
@@ -28,6 +29,11 @@ CREATE_EXAMPLES = """\
 examples:
   # Create the objects of a file; existing ones are an error
   corral create -f manifests/pod.yaml
+
+  # A Job or CronJob from flags, or one run of a CronJob now
+  corral create job pi --image=demo -- sh -c 'echo 3.14159'
+  corral create cronjob hello --image=demo --schedule='*/5 * * * *' -- date
+  corral create job hello-manual --from=cronjob/hello
 """
 
 
@@ -50,6 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         p.add_argument("-o", "--output", default="", metavar="FORMAT",
                        help="print the results as yaml|json|name instead of a line each")
         p.set_defaults(func=func)
+        if verb == "create":
+            createjob.register(p, parents)
 
 
 def run_apply(cli: Cli, args: argparse.Namespace) -> int:

@@ -156,7 +156,7 @@ def duration_arg(text: str) -> float:
 
 # -- resource arguments -------------------------------------------------------------------------
 
-ALL = ("pods", "deployments", "replicasets")
+ALL = ("pods", "daemonsets", "deployments", "replicasets", "statefulsets", "jobs", "cronjobs")
 
 
 @dataclass

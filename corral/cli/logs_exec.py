@@ -8,7 +8,9 @@ import sys
 from corral.cli import terminal
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
 from corral.cli.terminal import write_bytes
-from proto import agent_pb2
+from proto import agent_pb2, kinds
+
+WITH_PODS = ("deployments", "replicasets", "jobs", "daemonsets", "statefulsets")
 
 LOGS_EXAMPLES = """\
 examples:
@@ -18,6 +20,7 @@ examples:
   corral logs web --since 5m --timestamps
   corral logs web --previous               # the last terminated instance
   corral logs deploy/web                   # a pod of the deployment
+  corral logs job/pi                       # a pod of the job
 """
 
 EXEC_EXAMPLES = """\
@@ -67,13 +70,12 @@ def resolve_pod(cli: Cli, ref: str) -> str:
     kind = lookup_kind(type_)
     if kind.resource == "pods":
         return name
-    if kind.resource not in ("deployments", "replicasets"):
+    if kind.resource not in WITH_PODS:
         raise CliError(f"cannot get the pods of a {kind.singular}")
     from corral.printers.columns import format_selector
 
     obj = cli.client.get(kind.resource, name, cli.namespace)
-    sel = obj.deployment.spec.selector if kind.resource == "deployments" \
-        else obj.replica_set.spec.selector
+    sel = kinds.unwrap(obj).spec.selector  # type: ignore[attr-defined]
     pods = cli.client.list("pods", cli.namespace, format_selector(sel)).items
     if not pods:
         raise CliError(f"no pods found for {kind.singular}/{name}")

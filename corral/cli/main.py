@@ -24,7 +24,9 @@ from corral.cli import (
     misc,
     nodes,
     rollout,
+    scale,
     tokens,
+    wait,
 )
 from corral.cli import run as run_verb
 from corral.cli.common import Cli, CliError
@@ -80,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="corral", description="corral controls a corral cluster, like kubectl.",
         epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
-    for module in (apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes,
-                   misc, images, tokens):
+    for module in (apply, get, describe, delete, logs_exec, attach, run_verb, rollout, scale,
+                   wait, nodes, misc, images, tokens):
         module.register(sub, parents)
     _register_plugins(sub, parents)
     return parser
@@ -113,7 +115,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
         i = argv.index("--")
         head, tail = argv[:i], argv[i + 1:]
         args = parser.parse_args(head)
-        dest = {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
+        dest = {"exec": "command", "run": "command_args",
+                "create": "command"}.get(getattr(args, "verb", None) or "")
+        if dest == "command" and not hasattr(args, "command"):
+            dest = None     # `create -f`: no command
         if dest:
             setattr(args, dest, list(getattr(args, dest, []) or []) + tail)
             return args
