@@ -83,6 +83,6 @@ def lost_volume_message(pod: core_pb2.Pod, claims: Informer, volumes: Informer,
         return (f"Pod {pod.metadata.name} waits for node {node}: its claim "
                 f"{c.persistent_volume_claim.metadata.name} is bound to volume "
                 f"{pv.persistent_volume.metadata.name} on that node, which {state}; a local "
-                "volume stays with its node (delete the claim to start the pod elsewhere "
+                "volume stays with its node (delete the claim and the pod to start it elsewhere "
                 "without its data)")
     return ""

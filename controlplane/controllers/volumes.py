@@ -4,7 +4,7 @@ persistentvolume controller, with the local-path provisioner and pvc-protection)
 Claims (`pvc|<namespace>/<name>`):
 * a claim without storageClassName gets the default class (`local-path`, built in);
 * a claim carries `kubernetes.io/pvc-protection` and, once deleted, goes only when no
-  pod that may still run uses it;
+  scheduled pod that may still run uses it;
 * unbound: the smallest fitting Available volume is bound (volumematch.py); with a
   WaitForFirstConsumer class only once the scheduler picked the first pod's node
   (annotation `volume.kubernetes.io/selected-node`) and only a volume that node can
@@ -109,7 +109,9 @@ class VolumeController(Controller):
 
     # ---- claims ------------------------------------------------------------
     def _in_use(self, key: str) -> bool:
-        return any(p.pod.status.phase not in ("Succeeded", "Failed")
+        """A scheduled pod that may still run uses the claim (an unscheduled one cannot
+        start without it: the node refuses a claim being deleted)."""
+        return any(p.pod.spec.node_name and p.pod.status.phase not in ("Succeeded", "Failed")
                    for p in self.pods.by_index("claims", key))
 
     async def _sync_claim(self, key: str) -> Result:

@@ -43,6 +43,8 @@ class PersistentVolumeClaimVolume:
         ns = run.pod.metadata.namespace
         try:
             c = (await self.api.get("persistentvolumeclaims", ns, claim)).persistent_volume_claim
+            if c.metadata.HasField("deletion_timestamp"):
+                return self._wait(f'persistentvolumeclaim "{claim}" is being deleted')
             if not c.spec.volume_name or c.status.phase != "Bound":
                 return self._wait(f'persistentvolumeclaim "{claim}" is not bound yet')
             pv = (await self.api.get("persistentvolumes", "", c.spec.volume_name)

@@ -80,6 +80,7 @@ def test_local_path_provisions_on_the_selected_node_and_deletes_after_the_claim(
             pod.pod.metadata.name, pod.pod.metadata.namespace = "user", "default"
             pod.pod.spec.volumes.add(name="d").persistent_volume_claim.claim_name = "myclaim"
             pod.pod.status.phase = "Running"
+            pod.pod.spec.node_name = "n1"
             await client.create(pod)
             await client.delete("persistentvolumeclaims", "default", "myclaim")
             await eventually(lambda: _deleting(client), what="claim terminating")
