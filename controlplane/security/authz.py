@@ -6,8 +6,9 @@
 Verbs: get, list, watch, create, update, update_status, apply, delete, bind, and
 `proxy` for the calls the API server forwards to agents (logs, exec, top, node
 images); `manage_images` (pull, load, push and prune images on nodes) is for
-admins only, never a node, and so is `attach` (joining a running container's
-stdin and output, proxied to its agent); `version` and `discovery` (api-resources) are open to
+admins only, never a node, and so are `attach` (joining a running container's
+stdin and output, proxied to its agent) and `manage_encryption` (the keys that
+encrypt Secrets in etcd); `version` and `discovery` (api-resources) are open to
 any authenticated caller.
 
 What the service passes in:
@@ -40,14 +41,17 @@ NODE_LEASE_NAMESPACE = "corral-node-lease"
 
 VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
                    "delete", "bind", "proxy", "manage_images", "attach", "version",
-                   "discovery"})
+                   "discovery", "manage_encryption"})
 OPEN_VERBS = frozenset({"version", "discovery"})
-ADMIN_VERBS = frozenset({"manage_images", "attach"})
+ADMIN_VERBS = frozenset({"manage_images", "attach", "manage_encryption"})
 _ADMIN_WHY = {"manage_images": "only admins (group system:masters) manage images",
-              "attach": "only admins (group system:masters) attach to containers"}
+              "attach": "only admins (group system:masters) attach to containers",
+              "manage_encryption": "only admins (group system:masters) manage the "
+                                   "encryption keys"}
 
 _VERB_TEXT = {"update_status": "update the status of", "proxy": "reach the agent of",
-              "bind": "bind", "manage_images": "manage the images of", "attach": "attach to"}
+              "bind": "bind", "manage_images": "manage the images of", "attach": "attach to",
+              "manage_encryption": "manage the encryption keys of"}
 
 
 def _kind_word(resource: str) -> str:
