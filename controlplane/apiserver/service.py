@@ -113,22 +113,34 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Get(self, request: api_pb2.GetRequest, context: Ctx) -> api_pb2.Object:
+        if self.access.pod_scoped(request.resource):   # decided before the read
+            await self.access.check_read("get", request.resource, request.namespace,
+                                         request.name)
+            return await self.registry.get(request.resource, request.namespace, request.name)
         obj = await self.registry.get(request.resource, request.namespace, request.name)
         self.access.check("get", request.resource, request.namespace, request.name, obj)
         return obj
 
     @unary
     async def List(self, request: api_pb2.ListRequest, context: Ctx) -> api_pb2.ObjectList:
-        self.access.check("list", request.resource, request.namespace,
-                          field_selector=request.field_selector)
+        if self.access.pod_scoped(request.resource):
+            await self.access.check_read("list", request.resource, request.namespace,
+                                         field_selector=request.field_selector)
+        else:
+            self.access.check("list", request.resource, request.namespace,
+                              field_selector=request.field_selector)
         return await self.registry.list(request.resource, request.namespace,
                                         request.label_selector, request.field_selector)
 
     @streaming
     async def Watch(self, request: api_pb2.WatchRequest,
                     context: Ctx) -> AsyncIterator[api_pb2.WatchEvent]:
-        self.access.check("watch", request.resource, request.namespace,
-                          field_selector=request.field_selector)
+        if self.access.pod_scoped(request.resource):
+            await self.access.check_read("watch", request.resource, request.namespace,
+                                         field_selector=request.field_selector)
+        else:
+            self.access.check("watch", request.resource, request.namespace,
+                              field_selector=request.field_selector)
         stream = self.registry.watch(request.resource, request.namespace,
                                      request.label_selector, request.field_selector,
                                      request.resource_version,
