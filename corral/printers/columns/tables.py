@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from corral.printers.columns.base import TableDef
+from corral.printers.columns.config import configmap_row, secret_row
 from corral.printers.columns.nodes import node_row, node_wide
 from corral.printers.columns.other_kinds import event_row, generic_row, lease_row, ns_row
 from corral.printers.columns.pods import pod_row, pod_wide
@@ -26,6 +27,8 @@ TABLES: dict[str, TableDef] = {
     "events": TableDef(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), event_row,
                        status_column=1),
     "leases": TableDef(("NAME", "HOLDER", "AGE"), lease_row),
+    "configmaps": TableDef(("NAME", "DATA", "AGE"), configmap_row),
+    "secrets": TableDef(("NAME", "TYPE", "DATA", "AGE"), secret_row),
 }
 
 GENERIC = TableDef(("NAME", "AGE"), generic_row)
