@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from controlplane.store import Store
     from controlplane.store.encryption import KeyRing
+    from controlplane.store.etcd_store import Store
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from types import TracebackType
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
+from controlplane.store.encryption import KeyRing, new_key
 from controlplane.store.etcd_store import Store
 from localcluster.cpprocess import ControlPlaneProcess, wait_serving
-from controlplane.store.encryption import KeyRing, new_key
 
 REPO = Path(__file__).resolve().parents[2]
 

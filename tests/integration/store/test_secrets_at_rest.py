@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from controlplane import errors
-from controlplane.store import Store
 from controlplane.store.encryption import KeyRing, new_key
+from controlplane.store.etcd_store import Store
 from corral import errors as client_errors
 from corral.client import Client
 from proto import api_pb2
