@@ -2,7 +2,7 @@
 (makeEnvironmentVariables): `envFrom` first (later sources override earlier ones),
 then `env[].valueFrom.configMapKeyRef` / `secretKeyRef` where they stand in `env`.
 
-    values, skipped = env_from(container, lookup)    # {"DB_USER": "admin"}, ["1bad"]
+    values, skipped = env_from(ns, container, lookup)   # {"DB_USER": "admin"}, [messages]
     value = key_ref(namespace, env_var.value_from, lookup)   # None: optional and absent
 
 A missing object or key that is not `optional` raises Missing with the kubelet's
@@ -16,30 +16,38 @@ from __future__ import annotations
 import re
 
 from agent.configdata.projection import Lookup, Missing, object_values
-from proto import core_pb2
+from proto import config_pb2, core_pb2
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
-def env_from(c: core_pb2.Container, lookup: Lookup) -> tuple[dict[str, str], list[str]]:
-    """The variables of every envFrom source, and the keys skipped as invalid names."""
+def env_from(namespace: str, c: core_pb2.Container,
+             lookup: Lookup) -> tuple[dict[str, str], list[str]]:
+    """The variables of every envFrom source, and for each source with keys that are
+    not valid variable names the kubelet's message about them (they are skipped)."""
     out: dict[str, str] = {}
     skipped: list[str] = []
     for ef in c.env_from:
         if ef.HasField("config_map_ref"):
             ref = ef.config_map_ref
+            word, name = "configMap", ref.name
             values = object_values("configmaps", ref.name, lookup,
                                    ref.HasField("optional") and ref.optional)
         else:
             sref = ef.secret_ref
+            word, name = "secret", sref.name
             values = object_values("secrets", sref.name, lookup,
                                    sref.HasField("optional") and sref.optional)
+        bad = []
         for key, value in sorted((values or {}).items()):
-            name = ef.prefix + key
-            if not _ENV_NAME.match(name):
-                skipped.append(name)
+            if not _ENV_NAME.match(ef.prefix + key):
+                bad.append(ef.prefix + key)
                 continue
-            out[name] = value.decode(errors="replace")
+            out[ef.prefix + key] = value.decode(errors="replace")
+        if bad:
+            skipped.append(f"Keys [{', '.join(bad)}] from the EnvFrom {word} {namespace}/{name} "
+                           "were skipped since they are considered invalid environment "
+                           "variable names.")
     return out, skipped
 
 
@@ -65,3 +73,20 @@ def key_ref(namespace: str, vf: core_pb2.EnvVarSource, lookup: Lookup) -> str | 
 
 def is_config_ref(vf: core_pb2.EnvVarSource) -> bool:
     return vf.HasField("config_map_key_ref") or vf.HasField("secret_key_ref")
+
+
+def pull_secret_configs(pod: core_pb2.Pod, lookup: Lookup) -> tuple[list[bytes], list[str]]:
+    """The Docker configs of the pod's imagePullSecrets (dockerconfigjson or dockercfg
+    Secrets), and the names of those that are missing or of another type."""
+    configs: list[bytes] = []
+    unusable: list[str] = []
+    for ref in pod.spec.image_pull_secrets:
+        s = lookup("secrets", ref.name)
+        data = None
+        if isinstance(s, config_pb2.Secret):
+            data = s.data.get(".dockerconfigjson") or s.data.get(".dockercfg")
+        if data:
+            configs.append(data)
+        else:
+            unusable.append(ref.name)
+    return configs, unusable

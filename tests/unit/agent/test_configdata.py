@@ -188,14 +188,16 @@ def test_env_from_with_prefix_and_invalid_names() -> None:
         core_pb2.EnvFromSource(config_map_ref=core_pb2.ConfigMapEnvSource(name="bad")),
         core_pb2.EnvFromSource(config_map_ref=core_pb2.ConfigMapEnvSource(name="gone",
                                                                          optional=True))])
-    values, skipped = env_from(c, lambda r, n: bad if n == "bad" else lookup(r, n))
+    values, skipped = env_from("default", c,
+                               lambda r, n: bad if n == "bad" else lookup(r, n))
     assert values == {"SPECIAL_LEVEL": "very", "SPECIAL_TYPE": "charm", "logo": "\ufffdP",
                       "DB_username": "admin", "DB_password": "1f2d1e2e67df", "ok": "y"}
-    assert skipped == ["1bad"]
+    assert skipped == ["Keys [1bad] from the EnvFrom configMap default/bad were skipped since "
+                       "they are considered invalid environment variable names."]
     c = core_pb2.Container(env_from=[core_pb2.EnvFromSource(
         secret_ref=core_pb2.SecretEnvSource(name="gone"))])
     with pytest.raises(Missing, match=r'^secret "gone" not found$'):
-        env_from(c, lookup)
+        env_from("default", c, lookup)
 
 
 def test_key_refs() -> None:
