@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from agent.backoff import KeyedBackoff
 from agent.config import Profile
-from agent.configdata.objects import ConfigObjects
+from agent.podsync.configdata.objects import ConfigObjects
 from agent.podsync.events import EventRecorder
 from agent.podsync.listing import RuntimeListing
 from agent.podsync.state import PodStateStore

@@ -5,8 +5,8 @@ Pulling/Pulled events."""
 from __future__ import annotations
 
 from agent import status as st
-from agent.configdata.envsources import pull_secret_configs
-from agent.configdata.objects import NotSynced
+from agent.podsync.configdata.envsources import pull_secret_configs
+from agent.podsync.configdata.objects import NotSynced
 from agent.podsync.events import NORMAL, WARNING
 from agent.podsync.run import PodRun
 from agent.ports import ImageInfo, ImageNeverPullError, ImagePullError

@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 import pytest
 
-from corral.cluster.state import ClusterRecord, NodeRecord
-from corral.cluster.up import etcd_ports
+from localcluster.state import ClusterRecord, NodeRecord
+from localcluster.up import etcd_ports
 from proto import api_pb2, api_pb2_grpc
 from tests.e2e.conftest import Cluster, down, up, wait_for
 from tests.support.etcd import etcdctl

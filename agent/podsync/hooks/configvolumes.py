@@ -2,7 +2,7 @@
 
 prerun: tell the node's ConfigObjects which ConfigMaps and Secrets the pod uses
 (its worker is woken when one changes), then make or refresh every such volume:
-project its files (agent/configdata/projection.py) and write them with the
+project its files (agent/podsync/configdata/projection.py) and write them with the
 atomic `..data` swap (atomicwriter.py). Until a volume has been written once, a
 missing object or key holds the pod in ContainerCreating with a FailedMount event,
 as the kubelet does; afterwards a failure keeps the last content (and reports
@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 
 from agent import status as st
-from agent.configdata.atomicwriter import PayloadError, write_payload
-from agent.configdata.objects import ConfigObjects, NotSynced
-from agent.configdata.projection import Missing, on_tmpfs, project
+from agent.podsync.configdata.atomicwriter import PayloadError, write_payload
+from agent.podsync.configdata.objects import ConfigObjects, NotSynced
+from agent.podsync.configdata.projection import Missing, on_tmpfs, project
 from agent.podsync.env import FieldRefError
 from agent.podsync.events import WARNING
 from agent.podsync.hook import READ_ONLY_SOURCES, NotReady, volume_source

@@ -6,9 +6,9 @@ container waiting with CreateContainerConfigError and the kubelet's message."""
 from __future__ import annotations
 
 from agent import status as st
-from agent.configdata.envsources import is_config_ref, key_ref
-from agent.configdata.objects import ConfigObject, ConfigObjects, NotSynced
-from agent.configdata.projection import Missing
+from agent.podsync.configdata.envsources import is_config_ref, key_ref
+from agent.podsync.configdata.objects import ConfigObject, ConfigObjects, NotSynced
+from agent.podsync.configdata.projection import Missing
 from agent.podsync.env import FieldRefError, expand, field_ref, resource_ref
 from agent.podsync.hook import ContainerSetup, NotReady
 from agent.podsync.run import PodRun

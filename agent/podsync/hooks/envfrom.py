@@ -5,9 +5,9 @@ kubelet's message; keys that are not variable names are skipped with an event.""
 
 from __future__ import annotations
 
-from agent.configdata.envsources import env_from
-from agent.configdata.objects import ConfigObjects, NotSynced
-from agent.configdata.projection import Missing
+from agent.podsync.configdata.envsources import env_from
+from agent.podsync.configdata.objects import ConfigObjects, NotSynced
+from agent.podsync.configdata.projection import Missing
 from agent.podsync.events import WARNING
 from agent.podsync.hook import ContainerSetup, NotReady
 from agent.podsync.run import PodRun

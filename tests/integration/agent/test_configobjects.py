@@ -1,4 +1,4 @@
-"""The agent's view of the ConfigMaps and Secrets its pods use (agent/configdata/objects.py)
+"""The agent's view of the ConfigMaps and Secrets its pods use (agent/podsync/configdata/objects.py)
 against a real control plane over gRPC: first read, live changes, deletion, release."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent.adapters.api import GrpcApi
-from agent.configdata.objects import ConfigObjects, NotSynced
+from agent.podsync.configdata.objects import ConfigObjects, NotSynced
 from proto import api_pb2, codec
 from proto.podrefs import Refs
 from tests.support.aio import eventually, run

@@ -256,13 +256,8 @@ class FakeApi:
         """spec.nodeName=N or metadata.name=N (one term), and the namespace."""
         key, _, value = field_selector.partition("=")
         meta = kinds.unwrap(o).metadata  # type: ignore[attr-defined]
-        if namespace and meta.namespace != namespace:
-            return False
-        if key == "spec.nodeName":
-            return bool(o.pod.spec.node_name == value)
-        if key == "metadata.name":
-            return bool(meta.name == value)
-        return True
+        got = {"spec.nodeName": o.pod.spec.node_name, "metadata.name": meta.name}.get(key, value)
+        return (not namespace or meta.namespace == namespace) and got == value
 
     async def list(self, resource: str, namespace: str = "",
                    field_selector: str = "") -> api_pb2.ObjectList:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from agent.configdata import atomicwriter
-from agent.configdata.atomicwriter import File, PayloadError, read_payload, write_payload
-from agent.configdata.envsources import env_from, key_ref
-from agent.configdata.projection import Missing, project
+from agent.podsync.configdata import atomicwriter
+from agent.podsync.configdata.atomicwriter import File, PayloadError, read_payload, write_payload
+from agent.podsync.configdata.envsources import env_from, key_ref
+from agent.podsync.configdata.projection import Missing, project
 from proto import codec, config_pb2, core_pb2
 
 # ---- the atomic writer --------------------------------------------------------------

@@ -26,7 +26,7 @@ from agent.ports import ApiGone, ApiPort, ApiUnavailable
 from proto import api_pb2, config_pb2
 from proto.podrefs import Refs
 
-log = logging.getLogger("corral.agent.configdata")
+log = logging.getLogger("corral.agent.podsync.configdata")
 
 Key = tuple[str, str, str]          # (resource, namespace, name)
 ConfigObject = config_pb2.ConfigMap | config_pb2.Secret

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from agent.configdata.projection import Lookup, Missing, object_values
+from agent.podsync.configdata.projection import Lookup, Missing, object_values
 from proto import config_pb2, core_pb2
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from agent.configdata.atomicwriter import File
+from agent.podsync.configdata.atomicwriter import File
 from agent.podsync.env import FieldRefError, resource_ref
 from proto import config_pb2, core_pb2
 
