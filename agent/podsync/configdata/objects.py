@@ -103,6 +103,11 @@ class ConfigObjects:
             raise NotSynced(f"{resource[:-1]} {namespace}/{name} has not been read yet")
         return entry.obj
 
+    def unread(self, pod_uid: str) -> list[Key]:
+        """The objects pod `pod_uid` uses that the node has not read yet."""
+        return sorted(k for k in self._uses.get(pod_uid, set())
+                      if not (e := self._entries.get(k)) or not e.synced)
+
     def watched(self) -> set[Key]:
         return set(self._entries)
 

@@ -1,7 +1,9 @@
 """Hook and volume source: configMap, secret, projected and downwardAPI volumes.
 
 prerun: tell the node's ConfigObjects which ConfigMaps and Secrets the pod uses
-(its worker is woken when one changes), then make or refresh every such volume:
+(its worker is woken when one changes), wait until the node has read them all
+(ContainerCreating), then make or refresh every configMap, secret, projected or
+downwardAPI volume:
 project its files (agent/podsync/configdata/projection.py) and write them with the
 atomic `..data` swap (atomicwriter.py). Until a volume has been written once, a
 missing object or key holds the pod in ContainerCreating with a FailedMount event,
@@ -47,6 +49,11 @@ class ConfigVolumes:
         pod = run.pod
         self.objects.use(run.uid, pod.metadata.namespace, podrefs.referenced(pod.spec),
                          run.wake)
+        unread = self.objects.unread(run.uid)
+        if unread:       # woken when they are read; containers already running go on
+            what = ", ".join(f"{r[:-1]} {ns}/{n}" for r, ns, n in unread)
+            return NotReady(st.CONTAINER_CREATING, f"reading {what}",
+                            retry_after=NOT_SYNCED_RETRY, keep_status=True)
         for v in pod.spec.volumes:
             if is_config_volume(v):
                 not_ready = await self._sync(run, v)
