@@ -22,7 +22,6 @@ from agent.images.imageconfig import ContainerDefaults, parse_config
 from agent.images.layers import LayerStore, OverlayLower
 from agent.images.manifest import Descriptor, Index, Manifest, Platform, parse, select_platform
 from agent.images.policy import PullPolicy
-from agent.images.pullsecrets import RegistryCredential
 from agent.images.reference import Reference, is_digest
 from agent.images.reference import parse as parse_reference
 from agent.images.registries import RegistriesConfig
@@ -147,7 +146,7 @@ class ImageService:
         ref: str,
         pull_policy: str | PullPolicy | None = None,
         progress: prog.ProgressFn | None = None,
-        credentials: Sequence[RegistryCredential] = (),
+        credentials: Sequence[pullsecrets.RegistryCredential] = (),
     ) -> Image:
         r = parse_reference(ref)
         policy = PullPolicy.parse(pull_policy, r)
@@ -163,9 +162,8 @@ class ImageService:
         return self.pull(str(r), progress, credentials)
 
     def pull(self, ref: str, progress: prog.ProgressFn | None = None,
-             credentials: Sequence[RegistryCredential] = ()) -> Image:
-        """`credentials` (a pod's imagePullSecrets) for the image's registry are tried in
-        turn (the next after a refusal); none match: the node's registries config."""
+             credentials: Sequence[pullsecrets.RegistryCredential] = ()) -> Image:
+        """A pod's pull-secret `credentials` for the registry in turn, else the node's."""
         t0, fetched, ok = time.monotonic(), {"bytes": 0}, False
         clients = pullsecrets.clients_for(self.client, self.registries, ref, credentials)
         try:
