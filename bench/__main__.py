@@ -44,6 +44,7 @@ BENCHMARKS = {
     "footprint": "bench.footprint",
     "api": "bench.api",
     "kube-api": "bench.kubeapi",
+    "secrets": "bench.secrets",
 }
 
 

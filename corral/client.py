@@ -215,6 +215,19 @@ class Client:
     def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
         return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)
 
+    def encryption_keys(self) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.ListEncryptionKeys, api_pb2.EncryptionKeysRequest())
+
+    def rotate_encryption_key(self, timeout: float | None = None,
+                              ) -> api_pb2.RotateEncryptionKeyResponse:
+        """A new primary key, and every Secret re-encrypted with it (may take a while)."""
+        return self._unary(self._stub.RotateEncryptionKey,
+                           api_pb2.RotateEncryptionKeyRequest(), timeout)
+
+    def remove_encryption_key(self, name: str) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.RemoveEncryptionKey,
+                           api_pb2.RemoveEncryptionKeyRequest(name=name))
+
     def delete_token(self, token_id: str) -> None:
         self._unary(self._stub.DeleteToken, api_pb2.DeleteTokenRequest(id=token_id))
 

@@ -171,6 +171,21 @@ class ApiStub:
                 request_serializer=proto_dot_build__pb2.ImageBuildInput.SerializeToString,
                 response_deserializer=proto_dot_build__pb2.NodeBuildEvent.FromString,
                 _registered_method=True)
+        self.ListEncryptionKeys = channel.unary_unary(
+                '/corral.v1.Api/ListEncryptionKeys',
+                request_serializer=proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
+                _registered_method=True)
+        self.RotateEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RotateEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+                _registered_method=True)
+        self.RemoveEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RemoveEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
+                _registered_method=True)
 
 
 class ApiServicer:
@@ -345,6 +360,26 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEncryptionKeys(self, request, context):
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -482,6 +517,21 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.Build,
                     request_deserializer=proto_dot_build__pb2.ImageBuildInput.FromString,
                     response_serializer=proto_dot_build__pb2.NodeBuildEvent.SerializeToString,
+            ),
+            'ListEncryptionKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEncryptionKeys,
+                    request_deserializer=proto_dot_api__pb2.EncryptionKeysRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
+            ),
+            'RotateEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.SerializeToString,
+            ),
+            'RemoveEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1213,6 +1263,87 @@ class Api:
             '/corral.v1.Api/Build',
             proto_dot_build__pb2.ImageBuildInput.SerializeToString,
             proto_dot_build__pb2.NodeBuildEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEncryptionKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/ListEncryptionKeys',
+            proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RotateEncryptionKey',
+            proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RemoveEncryptionKey',
+            proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
             options,
             channel_credentials,
             insecure,

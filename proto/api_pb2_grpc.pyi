@@ -72,6 +72,12 @@ class ApiStub:
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _grpc.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]
+    RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -111,6 +117,12 @@ class ApiAsyncStub(ApiStub):
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _aio.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]  # type: ignore[assignment]
+    RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -309,5 +321,29 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
         """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+
+    @_abc_1.abstractmethod
+    def ListEncryptionKeys(
+        self,
+        request: _api_pb2.EncryptionKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]:
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateEncryptionKey(
+        self,
+        request: _api_pb2.RotateEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.RotateEncryptionKeyResponse, _abc.Awaitable[_api_pb2.RotateEncryptionKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveEncryptionKey(
+        self,
+        request: _api_pb2.RemoveEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]: ...
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

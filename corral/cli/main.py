@@ -28,6 +28,7 @@ from corral.cli import (
     nodes,
     plugins,
     rollout,
+    secretkeys,
     tokens,
 )
 from corral.cli import run as run_verb
@@ -84,7 +85,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens))
+    build, tokens, secretkeys))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

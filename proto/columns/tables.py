@@ -7,6 +7,7 @@ import time
 
 from proto import api_pb2, kinds
 from proto.columns.base import TableDef
+from proto.columns.config import configmap_row, secret_row
 from proto.columns.nodes import node_row, node_wide
 from proto.columns.other_kinds import event_row, generic_row, lease_row, ns_row
 from proto.columns.pods import pod_row, pod_wide
@@ -26,6 +27,8 @@ TABLES: dict[str, TableDef] = {
     "events": TableDef(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), event_row,
                        status_column=1),
     "leases": TableDef(("NAME", "HOLDER", "AGE"), lease_row),
+    "configmaps": TableDef(("NAME", "DATA", "AGE"), configmap_row),
+    "secrets": TableDef(("NAME", "TYPE", "DATA", "AGE"), secret_row),
 }
 
 GENERIC = TableDef(("NAME", "AGE"), generic_row)

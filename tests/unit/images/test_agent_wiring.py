@@ -37,7 +37,7 @@ class Svc:
     def __init__(self, pulls: bool, error: Exception | None = None) -> None:
         self.pulls, self.error = pulls, error
 
-    def ensure(self, ref: str, policy: str, progress: Any = None) -> Any:
+    def ensure(self, ref: str, policy: str, progress: Any = None, credentials: Any = ()) -> Any:
         if self.error is not None:
             raise self.error
         if self.pulls:
