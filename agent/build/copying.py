@@ -11,8 +11,9 @@ had there, so nothing is ever written outside the layer directory.
 Docker's rules: several sources (or a glob) need a destination ending in
 `/`; a directory source copies its contents; a file goes to DEST/name when
 DEST ends in `/` or is a directory, else to DEST; context files are 0:0 unless
---chown; --chmod sets the mode of what is copied; modes and mtimes are kept; owners too for
-`--from` sources (BuildKit's behaviour).
+--chown; --chmod sets the mode of what is copied; modes, mtimes and the extended attributes
+a layer carries (security.capability, user.*) are kept; owners too for `--from`
+sources (BuildKit's behaviour).
 ADD extracts a local tar (plain, gzip, bzip2 or xz) into the destination,
 keeping the archive's owners unless --chown.
 """
@@ -33,6 +34,8 @@ from agent.build.errors import ContextError
 from agent.build.view import View, parts_of
 
 _MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# what a layer carries (agent/images/unpack.py keeps the same ones)
+_XATTRS, _XATTR_PREFIXES = ("security.capability",), ("user.",)
 
 
 @dataclass(frozen=True)
@@ -126,17 +129,20 @@ class Copier:
             fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out, open(entry.path, "rb") as inp:
                 shutil.copyfileobj(inp, out, 1 << 20)
-            self._file_attrs(host, st, keep_owner)
+            self._file_attrs(host, st, keep_owner, entry.path)
         elif stat.S_ISFIFO(st.st_mode):
             os.mkfifo(host, 0o600)
             self._file_attrs(host, st, keep_owner)
         # sockets and devices are not copied
 
-    def _file_attrs(self, host: str, st: os.stat_result, keep_owner: bool) -> None:
+    def _file_attrs(self, host: str, st: os.stat_result, keep_owner: bool,
+                    src: str | None = None) -> None:
         uid, gid = (st.st_uid, st.st_gid) if keep_owner else (0, 0)
         if self.opts.owner is not None:
             uid, gid = self.opts.owner
         os.chown(host, uid, gid, follow_symlinks=False)
+        if src is not None:
+            _copy_xattrs(src, host)        # after chown, which drops security.capability
         os.chmod(host, self.opts.mode if self.opts.mode is not None else stat.S_IMODE(st.st_mode))
         os.utime(host, ns=(st.st_mtime_ns, st.st_mtime_ns))
 
@@ -182,6 +188,14 @@ class Copier:
                                    f"{e}") from None
             real = self.ensure_dir(dest)
             self.copy_contents(View([tmp]), "/", real, keep_owner=True)
+
+
+def _copy_xattrs(src: str, dst: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listxattr(src, follow_symlinks=False):
+            if name in _XATTRS or name.startswith(_XATTR_PREFIXES):
+                os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False),
+                            follow_symlinks=False)
 
 
 @contextlib.contextmanager
