@@ -43,6 +43,7 @@ BENCHMARKS = {
     "failover": "bench.failover",
     "footprint": "bench.footprint",
     "api": "bench.api",
+    "build": "bench.build",
 }
 
 
