@@ -15,7 +15,7 @@ DEST ends in `/` or is a directory, else to DEST; context files are 0:0 unless
 a layer carries (security.capability, user.*) are kept; owners too for `--from`
 sources (BuildKit's behaviour).
 ADD extracts a local tar (plain, gzip, bzip2 or xz) into the destination,
-keeping the archive's owners unless --chown.
+keeping the archive's owners unless --chown, and its carried xattrs.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Copier:
                 self._clear(host)
             target = self.ensure_dir(target, st)
             self.copy_contents(src, src_path, target, keep_owner)
-            self._dir_attrs(self._host(target), st, keep_owner)    # after: keeps its mtime
+            self._dir_attrs(self._host(target), st, keep_owner, entry.path)  # after: its mtime
             return
         self._clear(host)
         if stat.S_ISLNK(st.st_mode):
@@ -146,8 +146,9 @@ class Copier:
         os.chmod(host, self.opts.mode if self.opts.mode is not None else stat.S_IMODE(st.st_mode))
         os.utime(host, ns=(st.st_mtime_ns, st.st_mtime_ns))
 
-    def _dir_attrs(self, host: str, st: os.stat_result, keep_owner: bool) -> None:
-        self._file_attrs(host, st, keep_owner)
+    def _dir_attrs(self, host: str, st: os.stat_result, keep_owner: bool,
+                   src: str | None = None) -> None:
+        self._file_attrs(host, st, keep_owner, src)
 
     def copy_contents(self, src: View, src_dir: str, dest_dir: str, keep_owner: bool) -> None:
         for name in src.listdir(src_dir):
@@ -183,6 +184,7 @@ class Copier:
             try:
                 with tarfile.open(archive, "r:*") as tf:
                     tf.extractall(tmp, filter=_archive_filter(tmp, self.what))
+                    _tar_xattrs(tf.getmembers(), tmp)
             except tarfile.TarError as e:
                 raise ContextError(f"{self.what}: cannot extract {posixpath.basename(archive)}: "
                                    f"{e}") from None
@@ -196,6 +198,25 @@ def _copy_xattrs(src: str, dst: str) -> None:
             if name in _XATTRS or name.startswith(_XATTR_PREFIXES):
                 os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False),
                             follow_symlinks=False)
+
+
+def _tar_xattrs(members: list[tarfile.TarInfo], root: str) -> None:
+    """The carried xattrs of an extracted archive's files and directories (PAX
+    SCHILY.xattr records, which tarfile does not apply), set on what was extracted."""
+    real_root = os.path.realpath(root)
+    for m in members:
+        if not (m.isreg() or m.isdir()):
+            continue
+        name = m.name.lstrip("/")
+        path = os.path.join(real_root, name)
+        if ".." in name.split("/") or os.path.realpath(path) != path.rstrip("/"):
+            continue                  # refused or reached through a symlink: not touched
+        for key, value in m.pax_headers.items():
+            xname = key.removeprefix("SCHILY.xattr.")
+            if xname != key and (xname in _XATTRS or xname.startswith(_XATTR_PREFIXES)):
+                with contextlib.suppress(OSError):
+                    os.setxattr(path, xname, value.encode("utf-8", "surrogateescape"),
+                                follow_symlinks=False)
 
 
 @contextlib.contextmanager

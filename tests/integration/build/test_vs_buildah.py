@@ -93,6 +93,9 @@ def _context(ctx: Path) -> None:
         for name, data in (("inner/x", b"from the tar\n"), ("top", b"top\n")):
             ti = tarfile.TarInfo(name)
             ti.size, ti.uid, ti.gid, ti.mode, ti.mtime = len(data), 1234, 99, 0o640, 1_000_000
+            if name == "top":        # a file capability in the archive (PAX SCHILY.xattr)
+                ti.pax_headers = {"SCHILY.xattr.security.capability":
+                                  CAP_NET_RAW.decode("utf-8", "surrogateescape")}
             tf.addfile(ti, io.BytesIO(data))
     (ctx / "files.tar").write_bytes(buf.getvalue())
 
@@ -178,7 +181,8 @@ def test_file_trees_match(built: dict[str, Pair], target: str) -> None:
     assert tree_diff(ours, theirs) == expected
     if target == "final":        # what the Dockerfile did is there, in both
         cap = ("security.capability", CAP_NET_RAW.hex())
-        for path in ("/bin/capped", "/usr/local/bin/capped"):    # RUN touch; COPY --from
+        for path in ("/bin/capped", "/usr/local/bin/capped",     # RUN touch; COPY --from
+                     "/unpacked/top"):                           # ADD of a tar
             assert ours[path][5] == (cap,), path
         assert ours["/app/data/link"][4] == "greeting"
         assert ours["/app/data/greeting"][2:4] == (65534, 65534)
