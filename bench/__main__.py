@@ -43,6 +43,7 @@ BENCHMARKS = {
     "failover": "bench.failover",
     "footprint": "bench.footprint",
     "api": "bench.api",
+    "kube-api": "bench.kubeapi",
     "build": "bench.build",
 }
 

@@ -1,6 +1,6 @@
 """A synchronous Python client for corral's `Api` gRPC service.
 
-    with Client("127.0.0.1:6443") as c:
+    with Client("127.0.0.1:6445") as c:
         pod = c.get("pods", "web", namespace="default")
         for ev in c.watch("pods", namespace="default"):
             ...
@@ -26,7 +26,7 @@ from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
 
 T = TypeVar("T")
 
-DEFAULT_ADDRESS = "127.0.0.1:6443"
+DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -149,6 +149,17 @@ class Client:
     def apply(self, obj: api_pb2.Object, dry_run: bool = False) -> tuple[api_pb2.Object, str]:
         resp = self._unary(self._stub.Apply, api_pb2.ApplyRequest(object=obj, dry_run=dry_run))
         return resp.object, resp.result
+
+    def patch(self, resource: str, name: str, namespace: str, patch_type: str, patch: str, *,
+              subresource: str = "", dry_run: bool = False, field_manager: str = "",
+              force: bool = False) -> api_pb2.Object:
+        """A patch of one object: patch_type json, merge, strategic or apply."""
+        resource = resource_name(resource)
+        req = api_pb2.PatchRequest(resource=resource, name=name,
+                                   namespace=_scoped_namespace(resource, namespace),
+                                   type=patch_type, patch=patch, subresource=subresource,
+                                   dry_run=dry_run, field_manager=field_manager, force=force)
+        return self._unary(self._stub.Patch, req)
 
     def delete(self, resource: str, name: str, namespace: str = "", *,
                grace_period_seconds: int | None = None, propagation_policy: str = "",

@@ -352,6 +352,56 @@ class DeleteRequest(_message.Message):
 Global___DeleteRequest: _TypeAlias = DeleteRequest  # noqa: Y015
 
 @_typing.final
+class PatchRequest(_message.Message):
+    """A patch of one object, as the Kubernetes API's PATCH: type "json" (RFC 6902), "merge"
+    (RFC 7386), "strategic" (strategic merge patch) or "apply" (server-side apply, with
+    field_manager; force takes over fields other managers own).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    PATCH_FIELD_NUMBER: _builtins.int
+    SUBRESOURCE_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    FIELD_MANAGER_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    namespace: _builtins.str
+    name: _builtins.str
+    type: _builtins.str
+    patch: _builtins.str
+    """the patch: JSON (YAML or JSON for "apply")"""
+    subresource: _builtins.str
+    """"" or "status" """
+    dry_run: _builtins.bool
+    field_manager: _builtins.str
+    force: _builtins.bool
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+        patch: _builtins.str = ...,
+        subresource: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+        field_manager: _builtins.str = ...,
+        force: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "field_manager", b"field_manager", "force", b"force", "name", b"name", "namespace", b"namespace", "patch", b"patch", "resource", b"resource", "subresource", b"subresource", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatchRequest: _TypeAlias = PatchRequest  # noqa: Y015
+
+@_typing.final
 class BindRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

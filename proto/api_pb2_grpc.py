@@ -161,6 +161,11 @@ class ApiStub:
                 request_serializer=proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.DeleteTokenResponse.FromString,
                 _registered_method=True)
+        self.Patch = channel.unary_unary(
+                '/corral.v1.Api/Patch',
+                request_serializer=proto_dot_api__pb2.PatchRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.Object.FromString,
+                _registered_method=True)
         self.Build = channel.stream_stream(
                 '/corral.v1.Api/Build',
                 request_serializer=proto_dot_build__pb2.ImageBuildInput.SerializeToString,
@@ -326,6 +331,13 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Patch(self, request, context):
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Build(self, request_iterator, context):
         """Build an image from a Dockerfile on a node (proto/build.proto; admins only).
         """
@@ -460,6 +472,11 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.DeleteToken,
                     request_deserializer=proto_dot_api__pb2.DeleteTokenRequest.FromString,
                     response_serializer=proto_dot_api__pb2.DeleteTokenResponse.SerializeToString,
+            ),
+            'Patch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Patch,
+                    request_deserializer=proto_dot_api__pb2.PatchRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.Object.SerializeToString,
             ),
             'Build': grpc.stream_stream_rpc_method_handler(
                     servicer.Build,
@@ -1142,6 +1159,33 @@ class Api:
             '/corral.v1.Api/DeleteToken',
             proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
             proto_dot_api__pb2.DeleteTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Patch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/Patch',
+            proto_dot_api__pb2.PatchRequest.SerializeToString,
+            proto_dot_api__pb2.Object.FromString,
             options,
             channel_credentials,
             insecure,

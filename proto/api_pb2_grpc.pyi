@@ -68,6 +68,8 @@ class ApiStub:
     CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]
     ListTokens: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]
     DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
+    Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
@@ -105,6 +107,8 @@ class ApiAsyncStub(ApiStub):
     CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]  # type: ignore[assignment]
     ListTokens: _aio.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]  # type: ignore[assignment]
     DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
+    Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
@@ -289,6 +293,14 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.DeleteTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.DeleteTokenResponse, _abc.Awaitable[_api_pb2.DeleteTokenResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Patch(
+        self,
+        request: _api_pb2.PatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
 
     @_abc_1.abstractmethod
     def Build(

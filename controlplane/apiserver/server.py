@@ -1,6 +1,6 @@
 """The gRPC server: the Api service, standard health checking and reflection.
 
-    server = ApiServer(registry, "127.0.0.1:6443")
+    server = ApiServer(registry, "127.0.0.1:6445")
     port = await server.start()     # the bound port (useful with ":0")
     ...
     await server.stop()
@@ -54,7 +54,7 @@ class ApiServer:
     tokens        the bootstrap token store behind CreateToken/ListTokens/DeleteToken
     """
 
-    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443", *,
+    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6445", *,
                  credentials: grpc.ServerCredentials | None = None,
                  extra_ports: Sequence[tuple[str, grpc.ServerCredentials | None]] = (),
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),

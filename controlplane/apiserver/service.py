@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, build, imageload, images, top
+from controlplane.apiserver import attach, build, imageload, images, patch_rpc, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -166,6 +166,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
             propagation_policy=request.propagation_policy or "Background",
             resource_version=request.resource_version, dry_run=request.dry_run)
 
+    Patch = unary(patch_rpc.patch)        # controlplane/apiserver/patch_rpc.py
+
     @unary
     async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:
         self.access.check("bind", "pods", request.namespace, request.name)
@@ -217,10 +219,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
 
     async def _nodes(self, name: str) -> list[str]:
-        if name:
-            return [name]
-        lst = await self.registry.list("nodes")
-        return [n.node.metadata.name for n in lst.items]
+        return await top.node_names(self.registry, name)
 
     Top = unary(top.top)                  # controlplane/apiserver/top.py
 
@@ -282,23 +281,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
-        """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
-        async def one(node: str) -> tuple[str, T]:
-            stub, addr = await self.agents.stub_for_node(node)
-            with agent_call(node, addr):
-                return node, await call(stub)
-
-        results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
-        answers = [r for r in results if not isinstance(r, BaseException)]
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for f in failures:
-            if not isinstance(f, errors.Unavailable | errors.NotFound | AgentError):
-                raise f
-        if failures and (not answers or len(nodes) == 1):
-            raise failures[0]
-        for f in failures:
-            log.info("skipping a node: %s", f)
-        return answers
+        return await top.each_node(self.agents, nodes, call)
 
 
 def _token_message(t: TokenInfo) -> api_pb2.BootstrapToken:

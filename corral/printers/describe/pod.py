@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.printers import columns, table
+from corral.printers import table
 from corral.printers.describe.sections import (
     Related,
     Writer,
@@ -13,8 +13,8 @@ from corral.printers.describe.sections import (
     events_section,
     map_section,
 )
-from corral.printers.humanize import age, is_set, long_date
-from proto import api_pb2, core_pb2
+from proto import api_pb2, columns, core_pb2
+from proto.columns.humanize import age, is_set, long_date
 
 
 def _probe(p: core_pb2.Probe) -> str:

@@ -16,7 +16,7 @@ from agent.images import errors as ie
 from agent.images.progress import Progress
 from agent.server import image_status
 
-ARGS = ["--server", "127.0.0.1:6443", "--node-ip", "127.0.0.1", "--insecure",
+ARGS = ["--server", "127.0.0.1:6445", "--node-ip", "127.0.0.1", "--insecure",
         "--listen", "127.0.0.1:0"]
 
 

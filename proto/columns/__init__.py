@@ -1,20 +1,21 @@
-"""The columns `corral get` prints for each kind, computed like kubectl's.
+"""The columns of each kind, computed like kubectl's: `corral get` prints them and the
+Kubernetes API serves them as a Table (controlplane/httpapi/tables.py).
 
 The package: base (TableDef), pods, workloads (deployments, replicasets), nodes,
 other_kinds (namespaces, events, leases, any other), tables (the table of each
 kind, headers and rows).
 """
 
-from corral.printers.columns.base import Row, TableDef, none_if_empty
-from corral.printers.columns.nodes import node_address, node_roles, node_status
-from corral.printers.columns.other_kinds import event_time, generic_row, involved
-from corral.printers.columns.pods import (
+from proto.columns.base import Row, TableDef, none_if_empty
+from proto.columns.nodes import node_address, node_roles, node_status
+from proto.columns.other_kinds import event_time, generic_row, involved
+from proto.columns.pods import (
     NODE_UNREACHABLE_REASON,
     pod_ready,
     pod_restarts,
     pod_status,
 )
-from corral.printers.columns.tables import (
+from proto.columns.tables import (
     GENERIC,
     TABLES,
     headers,
@@ -23,7 +24,7 @@ from corral.printers.columns.tables import (
     row,
     table_for,
 )
-from corral.printers.columns.workloads import format_selector
+from proto.columns.workloads import format_selector
 
 __all__ = [
     "GENERIC", "NODE_UNREACHABLE_REASON", "TABLES", "Row", "TableDef", "event_time",

@@ -3,9 +3,9 @@ kubectl prints them."""
 
 from __future__ import annotations
 
-from corral.printers.columns.base import none_if_empty
-from corral.printers.humanize import age
 from proto import api_pb2, apps_pb2, core_pb2, meta_pb2
+from proto.columns.base import none_if_empty
+from proto.columns.humanize import age
 
 
 def containers_images(spec: core_pb2.PodSpec) -> list[str]:

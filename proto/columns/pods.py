@@ -3,9 +3,9 @@ printPod."""
 
 from __future__ import annotations
 
-from corral.printers.columns.base import none_if_empty
-from corral.printers.humanize import age, human_duration, is_set, seconds_of
 from proto import api_pb2, core_pb2
+from proto.columns.base import none_if_empty
+from proto.columns.humanize import age, human_duration, is_set, seconds_of
 
 NODE_UNREACHABLE_REASON = "NodeLost"
 

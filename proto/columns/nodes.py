@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from corral.printers.columns.base import none_if_empty
-from corral.printers.humanize import age
 from proto import api_pb2, core_pb2
+from proto.columns.base import none_if_empty
+from proto.columns.humanize import age
 
 
 def node_status(node: core_pb2.Node) -> str:

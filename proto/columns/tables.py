@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
-from corral.printers.columns.base import TableDef
-from corral.printers.columns.nodes import node_row, node_wide
-from corral.printers.columns.other_kinds import event_row, generic_row, lease_row, ns_row
-from corral.printers.columns.pods import pod_row, pod_wide
-from corral.printers.columns.workloads import deploy_row, deploy_wide, rs_row, rs_wide
 from proto import api_pb2, kinds
+from proto.columns.base import TableDef
+from proto.columns.nodes import node_row, node_wide
+from proto.columns.other_kinds import event_row, generic_row, lease_row, ns_row
+from proto.columns.pods import pod_row, pod_wide
+from proto.columns.workloads import deploy_row, deploy_wide, rs_row, rs_wide
 
 TABLES: dict[str, TableDef] = {
     "pods": TableDef(("NAME", "READY", "STATUS", "RESTARTS", "AGE"), pod_row,
