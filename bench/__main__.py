@@ -45,6 +45,7 @@ BENCHMARKS = {
     "api": "bench.api",
     "kube-api": "bench.kubeapi",
     "secrets": "bench.secrets",
+    "build": "bench.build",
 }
 
 
