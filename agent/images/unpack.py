@@ -59,6 +59,11 @@ OPAQUE = ".wh..wh..opq"
 _ALLOWED_XATTR_PREFIXES = ("user.",)
 _ALLOWED_XATTRS = ("security.capability",)
 
+
+def carried_xattr(name: str) -> bool:
+    """An extended attribute a layer may carry (user.*, security.capability)."""
+    return name.startswith(_ALLOWED_XATTR_PREFIXES) or name in _ALLOWED_XATTRS
+
 try:  # optional
     import zstandard as _zstd  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the machine
@@ -286,7 +291,7 @@ class _Extractor:
             if not key.startswith("SCHILY.xattr."):
                 continue
             xname = key[len("SCHILY.xattr.") :]
-            if xname.startswith(_ALLOWED_XATTR_PREFIXES) or xname in _ALLOWED_XATTRS:
+            if carried_xattr(xname):
                 with contextlib.suppress(OSError):
                     raw = value.encode("utf-8", "surrogateescape")
                     os.setxattr(path, xname, raw, follow_symlinks=False)

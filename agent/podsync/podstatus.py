@@ -60,7 +60,10 @@ class StatusReporter:
 
     def report(self, by_name: ByName) -> None:
         status = self.compute(by_name)
-        if self.last is not None and st.status_equal(self.last, status):
+        # unchanged, and the API server holds it (or our write of it is on its
+        # way back): nothing to send; the sender drops repeats of what it sent
+        if self.last is not None and st.status_equal(self.last, status) \
+                and st.status_equal(self.run.pod.status, status):
             return
         self.last = status
         self.run.ctx.statuses.enqueue(self.run.pod, status)

@@ -64,10 +64,18 @@ class StatusSender:
         self._wake.set()
 
     def observe(self, pod: core_pb2.Pod) -> None:
-        """A newer resourceVersion of a pod (from the watch): the next write uses it."""
+        """A newer resourceVersion of a pod (from the watch): the next write uses it.
+
+        When that version's status is no longer the one we wrote (the node
+        lifecycle controller marked the pod not ready while this node was out
+        of touch, say), what we sent is forgotten, so the next enqueue of the
+        node's view writes it again, as the kubelet's status manager does."""
         uid, rv = pod.metadata.uid, pod.metadata.resource_version
         if uid and rv and _newer(rv, self._versions.get(uid, "")):
             self._versions[uid] = rv
+            sent = self._sent.get(uid)
+            if sent is not None and not status_equal(sent, pod.status):
+                del self._sent[uid]
 
     def forget(self, uid: str) -> None:
         self._pending.pop(uid, None)

@@ -29,10 +29,13 @@ def validate_job(job: batch_pb2.Job, errs: Errors) -> None:
         if dict(sel.match_labels) != want or sel.match_expressions:
             errs.invalid("spec.selector", show(dict(sel.match_labels)),
                          "`selector` not auto-generated")
-    _job_spec(job.spec, "spec", errs, template=False)
+    # without a uid (not created yet) a generated selector is still to come
+    _job_spec(job.spec, "spec", errs, template=False,
+              selector_due=bool(job.metadata.uid) or bool(job.spec.manual_selector))
 
 
-def _job_spec(s: batch_pb2.JobSpec, path: str, errs: Errors, *, template: bool) -> None:
+def _job_spec(s: batch_pb2.JobSpec, path: str, errs: Errors, *, template: bool,
+              selector_due: bool = False) -> None:
     for field, js in (("parallelism", "parallelism"), ("completions", "completions"),
                       ("active_deadline_seconds", "activeDeadlineSeconds"),
                       ("backoff_limit", "backoffLimit"),
@@ -56,7 +59,7 @@ def _job_spec(s: batch_pb2.JobSpec, path: str, errs: Errors, *, template: bool) 
                      "`selector` will be auto-generated")
     spath = join(path, "selector")
     if not s.HasField("selector"):
-        if not template:
+        if selector_due:
             errs.required(spath)
     elif validate_selector(s.selector, spath, errs) and not template:
         if not s.selector.match_labels and not s.selector.match_expressions:

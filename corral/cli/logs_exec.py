@@ -72,7 +72,7 @@ def resolve_pod(cli: Cli, ref: str) -> str:
         return name
     if kind.resource not in WITH_PODS:
         raise CliError(f"cannot get the pods of a {kind.singular}")
-    from corral.printers.columns import format_selector
+    from proto.columns import format_selector
 
     obj = cli.client.get(kind.resource, name, cli.namespace)
     sel = kinds.unwrap(obj).spec.selector  # type: ignore[attr-defined]

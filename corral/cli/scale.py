@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from corral.cli.common import Cli, CliError, mutate, one_target
-from corral.printers import columns
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 
 SCALE_EXAMPLES = """\
 examples:

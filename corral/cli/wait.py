@@ -18,17 +18,26 @@ from collections.abc import Callable
 
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, parse_targets
-from corral.printers import columns
 from corral.printers.jsonpath import render
-from proto import api_pb2, codec, kinds
+from proto import api_pb2, codec, columns, kinds
 
 Check = Callable[[api_pb2.Object | None], bool]
+
+EXAMPLES = """\
+examples:
+  corral wait --for=condition=complete job/pi --timeout=60s
+  corral wait --for=condition=Ready pod -l app=web
+  corral wait --for=delete pod/web-0 --timeout=30s
+  corral wait --for=jsonpath='{.status.phase}'=Running pod/web-0
+"""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
              parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("wait", parents=parents, help="wait for a condition on resources",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Wait until objects reach a condition: a condition of their "
+                                   "status, a value at a JSON path, or their deletion.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("resources", nargs="*", metavar="TYPE[/NAME]")
     p.add_argument("--for", dest="for_", required=True, metavar="CONDITION",
                    help="delete, condition=TYPE[=STATUS] or jsonpath='{PATH}'=VALUE")

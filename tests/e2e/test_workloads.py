@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from corral.cluster import chaos, state
+from localcluster import chaos, state
 from tests.e2e.conftest import ROOT, Cluster, down, up, wait_for
 
 EXAMPLES = ROOT / "manifests" / "workloads"

@@ -16,6 +16,7 @@ from corral.printers.describe.batch import (
     describe_statefulset,
 )
 from corral.printers.describe.cluster import describe_generic, describe_namespace, describe_node
+from corral.printers.describe.config import describe_configmap, describe_secret
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
 from corral.printers.describe.storage import describe_pv, describe_pvc, describe_storage_class
@@ -38,6 +39,8 @@ RENDERERS = {
     "persistentvolumeclaims": describe_pvc,
     "persistentvolumes": describe_pv,
     "storageclasses": describe_storage_class,
+    "configmaps": describe_configmap,
+    "secrets": describe_secret,
 }
 
 

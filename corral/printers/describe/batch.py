@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from corral.printers import columns
-from corral.printers.columns.batch import duration
 from corral.printers.describe.sections import (
     Related,
     Writer,
@@ -13,8 +11,9 @@ from corral.printers.describe.sections import (
     map_section,
 )
 from corral.printers.describe.workloads import pods_status, template_section
-from corral.printers.humanize import is_set, long_date
-from proto import api_pb2, batch_pb2
+from proto import api_pb2, batch_pb2, columns
+from proto.columns.batch import duration
+from proto.columns.humanize import is_set, long_date
 
 
 def _opt(msg: object, field: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from corral.printers.columns.storage import DEFAULT_CLASS, access_modes
 from corral.printers.describe.sections import Related, Writer, events_section, map_section
 from proto import api_pb2, core_pb2
+from proto.columns.storage import DEFAULT_CLASS, access_modes
 
 
 def _finalizers(w: Writer, fins: list[str]) -> None:

@@ -141,3 +141,27 @@ def test_admins_may_do_anything(ident: Identity, verb: str, resource: str) -> No
 def test_unknown_verb_refused() -> None:
     with pytest.raises(errors.Forbidden):
         authorize(ADMIN, "escalate", "pods")
+
+
+@pytest.mark.parametrize("resource", ["secrets", "configmaps"])
+def test_nodes_read_the_config_of_their_pods_only(resource: str) -> None:
+    used = frozenset({"node-a"})
+    authorize(A, "get", resource, "default", "db", used_by_nodes=used)
+    authorize(A, "watch", resource, "default", "", field_selector="metadata.name=db",
+              used_by_nodes=used)
+    authorize(ADMIN, "list", resource, "", "")
+    with pytest.raises(errors.Forbidden, match='no pod bound to node "node-b" references it'):
+        authorize(B, "get", resource, "default", "db", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="references it"):
+        authorize(A, "get", resource, "default", "db")          # nothing known: refused
+    with pytest.raises(errors.Forbidden, match="by name"):
+        authorize(A, "list", resource, "default", "", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="by name"):
+        authorize(A, "watch", resource, "default", "",
+                  field_selector="metadata.name=db,metadata.namespace=default",
+                  used_by_nodes=used)
+    for verb in ("create", "update", "apply", "delete"):
+        with pytest.raises(errors.Forbidden):
+            authorize(A, verb, resource, "default", "db", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="only admins"):
+        authorize(A, "manage_encryption", "secrets")
