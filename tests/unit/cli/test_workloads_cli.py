@@ -162,3 +162,24 @@ def test_status_viewers_speak_like_kubectl() -> None:
                              "new pods have been updated...", False)
     d.status.updated_number_scheduled = d.status.number_available = 3
     assert ds_message(d) == ('daemon set "fluentd" successfully rolled out', True)
+
+
+def test_drain_leaves_daemon_pods_only_when_told(corral: Runner) -> None:
+    n = api_pb2.Object()
+    n.node.metadata.name = "node-1"
+    n.node.status.conditions.add(type="Ready", status="True")
+    put(corral, n)
+    for name, kind in (("fluentd-x", "DaemonSet"), ("web-x", "ReplicaSet")):
+        p = api_pb2.Object()
+        p.pod.metadata.name, p.pod.metadata.namespace = name, "default"
+        p.pod.spec.node_name = "node-1"
+        p.pod.spec.containers.add(name="c", image="demo")
+        p.pod.metadata.owner_references.add(kind=kind, name="x", uid="u", controller=True)
+        put(corral, p)
+    r = corral("drain", "node-1")
+    assert r.code == 1 and "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets " \
+                           "to ignore): default/fluentd-x" in r.err
+    r = corral("drain", "node-1", "--ignore-daemonsets")
+    assert r.code == 0 and "Warning: ignoring DaemonSet-managed Pods: default/fluentd-x" in r.err
+    pods = {k[2] for k in corral.api.objects if k[0] == "pods"}
+    assert pods == {"fluentd-x"}
