@@ -131,6 +131,8 @@ class DaemonSetController(Controller):
         obj = self.dss.get(key)
         if obj is None:
             self.expectations.delete(key)
+            for k in [k for k in self.failed_at if k[0] == key]:
+                del self.failed_at[k]
             return DONE
         ds = obj.daemon_set
         if ds.metadata.HasField("deletion_timestamp"):

@@ -59,6 +59,8 @@ from .ownership import claim, selecting
 
 log = logging.getLogger(__name__)
 
+ORPHAN = "orphan|"      # the key of a tracked pod no Job owns any more
+
 
 def _owner_key(pod: core_pb2.Pod) -> str | None:
     ref = podutil.controller_ref(pod.metadata)
@@ -97,6 +99,8 @@ class JobController(Controller):
 
     def _pod_added(self, o: api_pb2.Object) -> None:
         key = _owner_key(o.pod)
+        if key is None and tracking.tracked(o.pod):   # orphaned (Orphan propagation): let go
+            self.enqueue(f"{ORPHAN}{o.pod.metadata.namespace}/{o.pod.metadata.name}")
         if key is not None:
             self.expectations.creation_observed(key)
             self.enqueue(key)
@@ -107,6 +111,8 @@ class JobController(Controller):
     def _pod_updated(self, old: api_pb2.Object, new: api_pb2.Object) -> None:
         key = _owner_key(new.pod)
         m = new.pod.metadata
+        if key is None and tracking.tracked(new.pod):
+            self.enqueue(f"{ORPHAN}{m.namespace}/{m.name}")
         if key is not None and m.HasField("deletion_timestamp") and \
                 not old.pod.metadata.HasField("deletion_timestamp"):
             self.expectations.deletion_observed(key, f"{m.namespace}/{m.name}")
@@ -126,6 +132,11 @@ class JobController(Controller):
 
     # ---- reconcile ---------------------------------------------------------
     async def reconcile(self, key: str) -> Result:
+        if key.startswith(ORPHAN):
+            pod = self.pods.get(key.removeprefix(ORPHAN))
+            if pod is not None and _owner_key(pod.pod) is None and tracking.tracked(pod.pod):
+                await tracking.release(self.client, [pod.pod])
+            return DONE
         obj = self.jobs.get(key)
         if obj is None or obj.job.metadata.HasField("deletion_timestamp"):
             # the Job is gone (or going): its pods are let go uncounted

@@ -219,3 +219,27 @@ def test_a_restart_loses_no_completion_and_counts_none_twice():
         return active(await pods(client))
 
     run(main(), timeout=30)
+
+
+def test_pods_a_job_no_longer_owns_are_let_go():
+    """Deleted with propagationPolicy Orphan (the ownerReference removed), or deleted
+    outright: its pods lose the tracking finalizer, so nothing holds them."""
+    async def main():
+        client = MemClient()
+        await create(client, with_(JOB, "spec.parallelism", 2))
+        async with running(client, controller()):
+            ps = await eventually(lambda: _two(client), what="2 pods")
+            orphan = await client.get("pods", "default", ps[0].metadata.name)
+            del orphan.pod.metadata.owner_references[:]
+            await client.update(orphan)
+            await client.delete("jobs", "default", "pi")
+            await eventually(lambda: _untracked(client), what="finalizers removed")
+
+    async def _two(client):
+        ps = active(await pods(client))
+        return ps if len(ps) == 2 else None
+
+    async def _untracked(client):
+        return all(TRACKING_FINALIZER not in p.metadata.finalizers for p in await pods(client))
+
+    run(main(), timeout=30)
