@@ -1,7 +1,7 @@
 """Safe unpacking of one layer tar into an empty directory, whiteouts as overlayfs wants.
 
-`unpack_layer(src, dest, ...)` decompresses (gzip; zstd when the `zstandard`
-module is importable; plain tar), hashes the uncompressed stream (the diffID)
+`unpack_layer(src, dest, ...)` decompresses (gzip; zstd with the `zstandard`
+package, a dependency; plain tar), hashes the uncompressed stream (the diffID)
 and extracts it into `dest`, an empty directory the caller owns (LayerStore
 gives a temp dir and renames it into place afterwards). It returns the diffID
 and the uncompressed size; the caller compares the diffID with the image
@@ -50,6 +50,8 @@ import zlib
 from collections.abc import Callable
 from typing import IO, BinaryIO, cast
 
+import zstandard
+
 from agent.images.digest import CHUNK, Readable
 from agent.images.errors import LayerTooLarge, UnsafeLayer, Unsupported
 
@@ -59,20 +61,10 @@ OPAQUE = ".wh..wh..opq"
 _ALLOWED_XATTR_PREFIXES = ("user.",)
 _ALLOWED_XATTRS = ("security.capability",)
 
-try:  # optional
-    import zstandard as _zstd  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the machine
-    _zstd = None  # type: ignore[assignment,unused-ignore]
-
 
 # what a corrupt compressed stream raises while it is read
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error,
-    *((_zstd.ZstdError,) if _zstd is not None else ()))
-
-
-def zstd_available() -> bool:
-    return _zstd is not None
+    tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
 
 
 def decompressed(src: BinaryIO) -> Readable:
@@ -82,9 +74,7 @@ def decompressed(src: BinaryIO) -> Readable:
     if head[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=src, mode="rb")
     if head == b"\x28\xb5\x2f\xfd":
-        if _zstd is None:
-            raise Unsupported("layer is zstd-compressed and the zstandard module is not installed")
-        return cast(Readable, _zstd.ZstdDecompressor().stream_reader(src))
+        return cast(Readable, zstandard.ZstdDecompressor().stream_reader(src))
     return src
 
 
