@@ -16,7 +16,9 @@ Policy (what this module guarantees; every refusal is UnsafeLayer naming the ent
   inside the container) but never followed: an entry whose parent path goes
   through a symlink is refused (a layer diff never legitimately has one), and
   an existing entry is unlinked before it is replaced, so no write can pass
-  through a link. Parents that are missing are created (0755).
+  through a link. Directory attributes, set after the last entry, are skipped
+  for a directory a later entry replaced (or moved behind a symlink). Parents
+  that are missing are created (0755).
 - Hardlinks must point at an entry already extracted into this same layer
   (not a directory); "/etc/passwd" becomes "etc/passwd", and if that is not
   in the layer the tar is refused.
@@ -287,4 +289,18 @@ class _Extractor:
 
     def finish(self) -> None:
         for path, m in reversed(self.dirs):
-            self._attrs(path, m)
+            if self._still_a_dir(path):
+                self._attrs(path, m)
+
+    def _still_a_dir(self, path: str) -> bool:
+        """A directory entry's path is still a directory reached through no symlink (a
+        later entry may have replaced it, or a parent, with a link: chmod follows it)."""
+        cur = self.root
+        for c in os.path.relpath(path, self.root).split(os.sep):
+            cur = os.path.join(cur, c)
+            try:
+                if not stat.S_ISDIR(os.lstat(cur).st_mode):
+                    return False
+            except FileNotFoundError:
+                return False
+        return True
