@@ -328,3 +328,11 @@ def test_docs_exec_liveness_example_behaves_as_documented(cluster: Cluster,
            _seconds(kill.first_timestamp) + 30 + SLACK, "the end of the first container")
     assert not [lk for lk in rec.of(name) if lk.restarts and lk.at < t0 + 35], \
         "restarted while /tmp/healthy existed"
+    # `describe pod` as in the docs: "Liveness probe failed ... (x3 over 10s)", and the
+    # container created and started twice
+    (unhealthy,) = events(cluster, name, "Unhealthy", "Liveness probe failed: ")
+    assert unhealthy.count == 3
+    assert _seconds(unhealthy.last_timestamp) == \
+        pytest.approx(_seconds(kill.first_timestamp), abs=1)
+    wait_for(lambda: [e.count for e in events(cluster, name, "Started")] == [2], 30,
+             "the Started event counted twice")
