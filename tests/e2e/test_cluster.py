@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import ROOT, Cluster, down, leftovers, up, wait_for
-from tests.faults.conftest import pod_processes
+from tests.faults.nodeview import pod_processes
 
 WEB = str(ROOT / "manifests" / "web-deployment.yaml")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from corral.cluster import procs
-from corral.cluster import up as cluster_up
+from localcluster import procs
+from localcluster import up as cluster_up
 from proto import api_pb2, api_pb2_grpc
 
 from .conftest import (
