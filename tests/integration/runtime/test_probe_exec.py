@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or ""
 
 
 def probe(env: Env, cid: str, argv: list[str], timeout: float = 2) -> tuple[bool, str]:
-    adapter = RuntimeAdapter(env.rt, str(env.tmp / "agent"))
+    adapter = RuntimeAdapter(env.rt)
 
     async def exec_fn(a: list[str], t: float) -> ExecResult:
         return await adapter.exec(cid, a, t)
