@@ -106,6 +106,11 @@ class ExecResult:
     timed_out: bool = False
 
 
+class ExecStartError(Exception):
+    """`exec` could not start the command: the container is not running (or gone), or
+    the command is not there. The message says which (a probe reports it)."""
+
+
 @dataclass
 class ContainerUsage:
     cpu_usage_core_nano_seconds: int = 0

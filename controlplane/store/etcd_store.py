@@ -313,14 +313,26 @@ class Store:
 
     async def watch(self, resource: str, namespace: str = "",
                     resource_version: str = "") -> AsyncGenerator[StoreEvent, None]:
-        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted.
+        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted,
+        or if the store has not reached it (etcd restored from an older snapshot: the
+        client's view is newer than the store's, so it must relist, as Kubernetes'
+        "too large resource version" makes it).
 
         Besides ADDED/MODIFIED/DELETED, BOOKMARK events (key "") carry progress.
         """
-        after = (_parse_rv(resource_version, f"watch {resource}")
-                 if resource_version not in ("", "0") else await self.conn.revision())
+        fanout = self.fanout(resource)
+        if resource_version in ("", "0"):
+            after = await self.conn.revision()
+        else:
+            after = _parse_rv(resource_version, f"watch {resource}")
+            if after > fanout.last_seen:          # rarely: ask etcd where it is
+                current = await self.conn.revision()
+                if after > current:
+                    raise errors.Gone(
+                        f"too large resource version: {after}, the store is at {current} "
+                        f"(restored from a snapshot?); relist and watch again")
         p = keys.prefix(resource, namespace) if namespace else ""
-        async for ev in self.fanout(resource).stream(after):
+        async for ev in fanout.stream(after):
             if not p or not ev.key or ev.key.startswith(p):
                 yield ev
 
