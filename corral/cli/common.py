@@ -99,20 +99,20 @@ class Cli:
         return _is_tty(self.out) and "NO_COLOR" not in os.environ
 
 
-_KIND_NOT_FOUND = re.compile(r'^(\w+) "(?:[^"/]*/)?([^"/]+)" not found$')
+_KIND_NAME = re.compile(r'^(\w+) "(?:[^"/]*/)?([^"/]+)" (not found|already exists)$')
 
 
 def kubectl_message(e: errors.ClientError) -> str:
-    """The server's message, with `Pod "ns/web" not found` put as kubectl says it:
-    `pods "web" not found`."""
-    if isinstance(e, errors.NotFound):
-        m = _KIND_NOT_FOUND.match(e.message)
+    """The server's message, with `Pod "ns/web" not found` (or `already exists`) put as
+    kubectl says it: `pods "web" not found`."""
+    if isinstance(e, errors.NotFound | errors.AlreadyExists):
+        m = _KIND_NAME.match(e.message)
         if m:
             try:
                 kind = kinds.lookup(m.group(1))
             except kinds.UnknownKind:
                 return e.message
-            return f'{columns.qualified_resource(kind)} "{m.group(2)}" not found'
+            return f'{columns.qualified_resource(kind)} "{m.group(2)}" {m.group(3)}'
     return e.message
 
 
@@ -144,6 +144,20 @@ def parse_duration(text: str) -> float:
     if pos != len(t) or pos == 0:
         raise CliError(f'invalid duration "{text}": use a number with a unit, like 30s or 5m')
     return total
+
+
+def ttl_seconds(text: str, flag: str = "--ttl") -> int:
+    """Seconds of a duration flag (30m, 24h, 7d); it must be positive."""
+    units = {"d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return int(text[:-1]) * units[text[-1]]
+    try:
+        seconds = parse_duration(text)
+    except (CliError, ValueError) as e:
+        raise CliError(f"{flag}: {e}") from None
+    if seconds <= 0:
+        raise CliError(f"{flag} must be positive, got {text!r}")
+    return int(seconds)
 
 
 def duration_arg(text: str) -> float:

@@ -112,13 +112,14 @@ def _value_flags() -> set[str]:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse, keeping everything after `--` as the command of exec and run (options there
-    are the command's)."""
+    """Parse, keeping everything after `--` as the command of exec, run and the verbs that
+    set the default `tail` to the attribute taking it (options there are the command's)."""
     if "--" in argv:
         i = argv.index("--")
         head, tail = argv[:i], argv[i + 1:]
         args = parser.parse_args(head)
-        dest = {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
+        dest = getattr(args, "tail", None) or \
+            {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
         if dest:
             setattr(args, dest, list(getattr(args, dest, []) or []) + tail)
             return args
