@@ -19,17 +19,23 @@ from corral.cli import (
     apply,
     attach,
     build,
+    cp,
     delete,
     describe,
+    diff,
+    edit,
+    events,
     get,
     images,
     logs_exec,
     misc,
     nodes,
     plugins,
+    replace,
     rollout,
     secretkeys,
     tokens,
+    wait,
 )
 from corral.cli import run as run_verb
 from corral.cli.common import Cli, CliError
@@ -85,7 +91,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, secretkeys))
+    build, tokens, secretkeys, edit, replace, diff, wait, events, cp))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:
