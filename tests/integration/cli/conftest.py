@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from corral.client import Client
+from tests.integration.cli.hollow import hollow_nodes
 from tests.support.controlplane import ControlPlaneProcess
 from tests.support.etcd import EtcdProcess
 
@@ -65,3 +66,10 @@ def corral(controlplane: ControlPlaneProcess, tmp_path: Path) -> Corral:
 def client(controlplane: ControlPlaneProcess) -> Iterator[Client]:
     with Client(controlplane.address, controlplane.credentials) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def hollow(controlplane: ControlPlaneProcess) -> Iterator[list[str]]:
+    """Two Ready nodes of a hollow agent (tests/integration/cli/hollow.py)."""
+    with hollow_nodes(controlplane) as names:
+        yield names

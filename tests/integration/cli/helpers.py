@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corral.client import Client
 from proto import api_pb2, kinds
-from tests.integration.cli.conftest import REPO, Corral
+
+if TYPE_CHECKING:
+    from tests.integration.cli.conftest import Corral
+
+REPO = Path(__file__).resolve().parents[3]
 
 MANIFESTS = REPO / "manifests"
 
