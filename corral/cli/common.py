@@ -169,7 +169,15 @@ def duration_arg(text: str) -> float:
 
 # -- resource arguments -------------------------------------------------------------------------
 
-ALL = ("pods", "deployments", "replicasets")
+# `get all`: kubectl's category "all", as far as the kind table serves it
+ALL_CATEGORY = ("pods", "services", "daemonsets", "deployments", "replicasets",
+                "statefulsets", "jobs", "cronjobs")
+
+
+def all_resources() -> tuple[str, ...]:
+    served = {k.resource for k in kinds.KINDS}
+    return tuple(r for r in ALL_CATEGORY if r in served)
+
 
 
 @dataclass
@@ -221,7 +229,7 @@ def parse_targets(args: list[str], verb: str = "get") -> list[Target]:
         if not t:
             continue
         if t == "all":
-            targets.extend(Target(kinds.lookup(r), list(names)) for r in ALL)
+            targets.extend(Target(kinds.lookup(r), list(names)) for r in all_resources())
         else:
             targets.append(Target(lookup_kind(t), list(names)))
     return targets

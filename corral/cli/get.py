@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--sort-by", default="", metavar="JSONPATH",
                    help="sort by a field, e.g. .metadata.creationTimestamp")
     p.add_argument("--no-headers", action="store_true", help="print tables without headers")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, intermixed="resources")
 
 
 def _fetch(cli: Cli, target: Target, namespace: str, args: argparse.Namespace
