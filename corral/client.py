@@ -325,6 +325,11 @@ class Client:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),
                            timeout=max(self.timeout or 0, 300))
 
+    def tag_image(self, source: str, target: str, node: str = "") -> api_pb2.ImageTagResponse:
+        """Another name for an image, on the nodes (node "": every node that has it)."""
+        return self._unary(self._stub.TagImage, api_pb2.ImageTagRequest(
+            node=node, source=source, target=target))
+
     def _server_stream(self, fn: Callable[..., Any], request: Message) -> Stream[Any]:
         try:
             call = fn(request, timeout=None)

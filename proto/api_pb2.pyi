@@ -896,6 +896,82 @@ class ImagePruneResponse(_message.Message):
 Global___ImagePruneResponse: _TypeAlias = ImagePruneResponse  # noqa: Y015
 
 @_typing.final
+class ImageTagRequest(_message.Message):
+    """`corral image tag SOURCE TARGET` on one node or every node whose store has SOURCE
+    (the call is NOT_FOUND when none has it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    source: _builtins.str
+    target: _builtins.str
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        source: _builtins.str = ...,
+        target: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node", b"node", "source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageTagRequest: _TypeAlias = ImageTagRequest  # noqa: Y015
+
+@_typing.final
+class NodeTagResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    name: _builtins.str
+    """the new name; empty when the node has no SOURCE"""
+    error: _builtins.str
+    """set when this node failed"""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        name: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "name", b"name", "node", b"node"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeTagResult: _TypeAlias = NodeTagResult  # noqa: Y015
+
+@_typing.final
+class ImageTagResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeTagResult]: ...
+    def __init__(
+        self,
+        *,
+        nodes: _abc.Iterable[Global___NodeTagResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nodes", b"nodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageTagResponse: _TypeAlias = ImageTagResponse  # noqa: Y015
+
+@_typing.final
 class JoinRequest(_message.Message):
     """Joining a node (bootstrap port, with a bootstrap token) and renewing its certificate
     (API port, with the node's current certificate). See controlplane/security/README.md.

@@ -245,6 +245,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     PushImage = streaming(images.push_image)
     PruneImages = unary(images.prune_images)
     Build = streaming(build.build)        # controlplane/apiserver/build.py
+    TagImage = unary(images.tag_image)
 
     # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
 

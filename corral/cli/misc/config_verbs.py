@@ -9,7 +9,7 @@ import yaml
 from common.files import write_atomic
 from corral import config, kubeconfig
 from corral.cli.common import Cli, CliError
-from corral.cli.misc import configview
+from corral.cli.misc.configview import view as config_view
 from corral.cli.misc.verbparser import FMT, verb_parser
 from corral.printers import table
 from corral.printers.output import to_json, to_yaml
@@ -86,7 +86,7 @@ def _load(cli: Cli) -> config.Config:
 
 def run_config_view(cli: Cli, args: argparse.Namespace) -> int:
     try:
-        doc = configview.view(_load(cli), raw=args.raw, minified=args.minify,
+        doc = config_view(_load(cli), raw=args.raw, minified=args.minify,
                               flattened=args.flatten, context=getattr(args, "context", None))
     except config.ConfigError as e:
         raise CliError(str(e)) from None
