@@ -15,16 +15,13 @@ settles the namespace, and prints `namespace/demo created` (`(dry run)`,
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TypeAlias
 
 from corral.cli.common import Cli, CliError, add_output_flag, meta_of
 from corral.printers.output import make_printer
 from proto import api_pb2, columns, kinds
 from proto.codec import DecodeError, decode
-
-# kubectl's annotation for --save-config (what `apply` merges against next time)
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+from proto.patch import LAST_APPLIED, last_applied
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -78,10 +75,9 @@ def build(cli: Cli, args: argparse.Namespace, manifest: dict[str, Any]) -> api_p
     kind = resource_of(manifest["apiVersion"], manifest["kind"])
     if kind.namespaced:
         manifest.setdefault("metadata", {})["namespace"] = cli.namespace
-    if getattr(args, "save_config", False):
-        config = json.dumps(manifest, separators=(",", ":"), sort_keys=True)
+    if getattr(args, "save_config", False):     # what `corral apply` merges with next time
         manifest.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = \
-            config + "\n"
+            last_applied(manifest)
     try:
         return decode(manifest)
     except DecodeError as e:

@@ -1,6 +1,7 @@
 """`corral diff -f FILE`: what `corral apply -f FILE` would change, as a unified diff of the
-live objects against the objects the server would make (a dry-run apply; nothing is
-written). Exit 0: no differences, 1: differences, 2 (more than 1): an error, as kubectl.
+live objects against what apply's three-way merge (corral/applying.py; --server-side:
+server-side apply) would make of them, sent as a dry run: nothing is written. Exit 0:
+no differences, 1: differences, 2 (more than 1): an error, as kubectl.
 
 Each object is a file LIVE/<group>.<version>.<Kind>.<namespace>.<name> against
 MERGED/<same>; $KUBECTL_EXTERNAL_DIFF (e.g. "diff -u -N --color") compares the two
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from corral import errors, manifests
+from corral import applying, errors, manifests
 from corral.cli.apply import prepare
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers.output import to_yaml
@@ -43,6 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE")
     p.add_argument("-R", "--recursive", action="store_true")
+    p.add_argument("--server-side", action="store_true",
+                   help="what a server-side apply would make (by field ownership)")
+    p.add_argument("--force-conflicts", action="store_true",
+                   help="with --server-side: as if taking over fields other managers own")
+    p.add_argument("--field-manager", default="corral", metavar="NAME",
+                   help="with --server-side: the manager's name (default %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -82,15 +89,19 @@ def _text(doc: dict[str, Any]) -> str:
     return to_yaml(doc) if doc else ""
 
 
-def _would_apply(cli: Cli, obj: api_pb2.Object) -> tuple[api_pb2.Object | None,
-                                                          api_pb2.Object]:
-    """(the live object or None, what apply would make of it) — nothing written."""
+def _would_apply(cli: Cli, obj: api_pb2.Object, args: argparse.Namespace,
+                 ) -> tuple[api_pb2.Object | None, api_pb2.Object]:
+    """(the live object or None, what `corral apply` would make of it): the same three-way
+    merge (or server-side apply), sent as a dry run — nothing is written."""
     k, m = kinds.of(obj), meta_of(obj)
     try:
         live: api_pb2.Object | None = cli.client.get(k.resource, m.name, m.namespace)
     except errors.NotFound:
         live = None
-    merged, _ = cli.client.apply(obj, dry_run=True)
+    if args.server_side:
+        return live, applying.server_side(cli.client, obj, args.field_manager,
+                                          force=args.force_conflicts, dry_run=True)
+    merged, _ = applying.client_side(cli.client, obj, dry_run=True)
     return live, merged
 
 
@@ -106,7 +117,7 @@ def _pairs(cli: Cli, args: argparse.Namespace) -> list[tuple[str, str, str]]:
             obj = prepare(cli, item.doc)
         except DecodeError as e:
             raise CliError(f"{item.where}: {e}") from None
-        live, merged = _would_apply(cli, obj)
+        live, merged = _would_apply(cli, obj, args)
         a, b = _doc(live), _doc(merged)
         mask_secrets(a, b)
         out.append((file_name(merged), _text(a), _text(b)))

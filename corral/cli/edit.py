@@ -18,8 +18,7 @@ from corral import errors
 from corral.cli import editfile
 from corral.cli.common import Cli, CliError, kubectl_message, meta_of, parse_targets
 from corral.cli.editfile import EditorError
-from corral.printers import columns
-from proto import api_pb2, codec, kinds
+from proto import api_pb2, codec, columns, kinds
 from proto.codec import DecodeError
 
 EXAMPLES = """\

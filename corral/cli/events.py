@@ -7,9 +7,8 @@ import argparse
 
 from corral import errors
 from corral.cli.common import Cli, CliError, lookup_kind
-from corral.printers import columns
 from corral.printers.output import Printer, make_printer
-from proto import api_pb2
+from proto import api_pb2, columns
 
 EXAMPLES = """\
 examples:

@@ -30,6 +30,7 @@ from corral.cli import (
     logs_exec,
     misc,
     nodes,
+    patch,
     plugins,
     replace,
     rollout,
@@ -92,7 +93,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint))
+    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

@@ -10,9 +10,8 @@ from corral import errors, manifests
 from corral.cli.apply import prepare
 from corral.cli.common import Cli, CliError, duration_arg, meta_of
 from corral.cli.delete import wait_for_deletion
-from corral.printers import columns
 from corral.printers.output import make_printer
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 from proto.codec import DecodeError
 
 EXAMPLES = """\

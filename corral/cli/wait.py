@@ -20,9 +20,8 @@ from typing import Any
 
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, parse_targets
-from corral.printers import columns
 from corral.printers.jsonpath import JSONPathError, evaluate, format_value, parse_path
-from proto import api_pb2, codec, kinds
+from proto import api_pb2, codec, columns, kinds
 
 EXAMPLES = """\
 examples:
