@@ -94,7 +94,9 @@ def test_logs_follow_every_replica_through_a_rolling_update(cluster: Cluster,
                            timeout=200)
             new = {p["metadata"]["name"] for p in cluster.running("app=ticker", 3)}
             assert not new & old
-            lines = follow.until(lambda seen: pods_in(seen) >= old | new, 90)
+            # all six pods, and ten lines of each new one (for the -l read below)
+            lines = follow.until(lambda seen: pods_in(seen) >= old | new and all(
+                sum(1 for ln in seen if f"[pod/{n}/" in ln) >= 10 for n in new), 90)
         finally:
             err = follow.stop()
         assert pods_in(lines) == old | new, err          # all six, in one command
