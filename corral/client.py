@@ -140,21 +140,6 @@ class Client:
                                   limit=limit, continue_token=continue_token)
         return self._unary(self._stub.List, req)
 
-    def list_chunked(self, resource: str, namespace: str = "", label_selector: str = "",
-                     field_selector: str = "", chunk_size: int = 500) -> api_pb2.ObjectList:
-        """Every object, read `chunk_size` at a time (0: in one answer), as one list."""
-        first = self.list(resource, namespace, label_selector, field_selector,
-                          limit=chunk_size)
-        token = first.continue_token
-        while token:
-            page = self.list(resource, namespace, label_selector, field_selector,
-                             limit=chunk_size, continue_token=token)
-            first.items.extend(page.items)
-            token = page.continue_token
-        first.continue_token = ""
-        first.ClearField("remaining_item_count")
-        return first
-
     def create(self, obj: api_pb2.Object, dry_run: bool = False) -> api_pb2.Object:
         return self._unary(self._stub.Create, api_pb2.CreateRequest(object=obj, dry_run=dry_run))
 

@@ -65,9 +65,23 @@ def _fetch(cli: Cli, target: Target, namespace: str, args: argparse.Namespace
             except errors.NotFound:
                 cli.server_error(not_found(target.kind, name))
         return objs, ""
-    lst = cli.client.list_chunked(target.kind.resource, namespace, args.selector,
-                                  args.field_selector, args.chunk_size)
-    return list(lst.items), lst.resource_version
+    return list_in_chunks(cli, target.kind.resource, namespace, args.selector,
+                          args.field_selector, args.chunk_size)
+
+
+def list_in_chunks(cli: Cli, resource: str, namespace: str, label_selector: str,
+                   field_selector: str, chunk_size: int) -> tuple[list[api_pb2.Object], str]:
+    """Every object, read `chunk_size` at a time (0: in one answer); and the revision of
+    the list (every page is read at the first one's)."""
+    items: list[api_pb2.Object] = []
+    token = ""
+    while True:
+        page = cli.client.list(resource, namespace, label_selector, field_selector,
+                               limit=chunk_size, continue_token=token)
+        items.extend(page.items)
+        token = page.continue_token
+        if not token:
+            return items, page.resource_version
 
 
 def run(cli: Cli, args: argparse.Namespace) -> int:

@@ -167,12 +167,6 @@ class FakeImages:
     async def prune(self, keep: set[str]) -> tuple[list[str], int]:
         return [], 0
 
-    async def tag(self, source: str, target: str) -> str:
-        if source not in self.images:
-            raise ImagePullError(f"No such image: {source}")
-        self.images[target] = self.images[source]
-        return target
-
 
 class FakeNetwork:
     def __init__(self) -> None:
