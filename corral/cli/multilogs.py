@@ -126,6 +126,7 @@ class Follower:
         self.waiting: deque[tuple[Source, int | None]] = deque()
         self.active = 0
         self.listed = False
+        self._told: set[Source] = set()         # waiting sources already named on stderr
 
     def run(self) -> int:
         threading.Thread(target=self._watch, daemon=True, name="pod-watch").start()
@@ -160,8 +161,10 @@ class Follower:
             self.active += 1
             threading.Thread(target=self._stream, args=(src, tail), daemon=True,
                              name=f"logs-{src.pod}-{src.container}").start()
-        if self.waiting:
-            names = ", ".join(f"pod/{s.pod}/{s.container}" for s, _ in self.waiting)
+        new = [s for s, _ in self.waiting if s not in self._told]
+        if new:
+            self._told.update(new)
+            names = ", ".join(f"pod/{s.pod}/{s.container}" for s in new)
             self.out.warn(f"{self.active} log streams open (--max-log-requests "
                           f"{self.opts.max_requests}); waiting: {names}")
 
