@@ -106,6 +106,11 @@ class ExecResult:
     timed_out: bool = False
 
 
+class ExecStartError(Exception):
+    """`exec` could not start the command: the container is not running (or gone), or
+    the command is not there. The message says which (a probe reports it)."""
+
+
 @dataclass
 class ContainerUsage:
     cpu_usage_core_nano_seconds: int = 0
@@ -226,6 +231,10 @@ class ImagePort(Protocol):
     def push(self, ref: str, target: str) -> AsyncIterator[Progress]: ...
     async def load(self, chunks: AsyncIterator[bytes]) -> list[str]: ...
     async def prune(self, keep: set[str]) -> tuple[list[str], int]: ...
+    async def tag(self, source: str, target: str) -> str:
+        """Another name for an image; the name as stored. ImagePullError (kind
+        not_found, invalid) when the source is not in the store or the target is bad."""
+        ...
 
 
 # ---- network -------------------------------------------------------------------

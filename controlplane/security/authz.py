@@ -25,7 +25,8 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
            plane owns (spec.podCIDR(s), unschedulable, taints after creation);
            never delete.
   leases   get / create / update / apply of lease N in namespace corral-node-lease.
-  events   create.
+  events   create; get / update of an event it reported itself (reportingInstance N):
+           a repeat raises the count and lastTimestamp, as kubelet does.
   persistentvolumeclaims   get (the claims of its pods' volumes).
   persistentvolumes        get / list / watch; update of a volume pinned to N by its
            nodeAffinity, changing nothing but metadata.finalizers (the local-path
@@ -222,6 +223,14 @@ def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namesp
 
     if resource == "events":
         if verb == "create":
+            return
+        if verb in ("get", "update"):
+            stored = obj if verb == "get" else old
+            if stored is None or stored.WhichOneof("kind") != "event":
+                raise deny("the event was not found")
+            mine = [stored] if verb == "get" else [stored, obj]
+            if any(e is None or e.event.reporting_instance != node for e in mine):
+                raise deny("a node may only read and update the events it reported")
             return
         raise deny()
 

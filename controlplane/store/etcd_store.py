@@ -172,14 +172,22 @@ class Store:
 
     async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
         """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
+        items, rev, _ = await self.list_page(resource, namespace, "", 0)
+        return items, rev
+
+    async def list_page(self, resource: str, namespace: str, after: str, limit: int,
+                        revision: int = 0) -> tuple[ObjList, int, int]:
+        """At most `limit` (0: all) objects after the key `after` ("": the first), read at
+        `revision` (0: now); the revision read, how many are left. Gone: compacted."""
         kinds.lookup(resource)
         p = keys.prefix(resource, namespace).encode()
         with self.conn.guard(f"listing {resource}"):
             resp = await (await self.conn.kv()).Range(
-                rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)),
+                rpc.RangeRequest(key=after.encode() + b"\x00" if after else p,
+                                 range_end=keys.prefix_end(p), limit=limit, revision=revision),
                 timeout=self.conn.timeout)
         items = [self._decode(kv.value, kv.mod_revision, kv.key) for kv in resp.kvs]
-        return items, resp.header.revision
+        return items, revision or resp.header.revision, int(resp.count) - len(resp.kvs)
 
     async def revision(self) -> int:
         return await self.conn.revision()
@@ -313,14 +321,26 @@ class Store:
 
     async def watch(self, resource: str, namespace: str = "",
                     resource_version: str = "") -> AsyncGenerator[StoreEvent, None]:
-        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted.
+        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted,
+        or if the store has not reached it (etcd restored from an older snapshot: the
+        client's view is newer than the store's, so it must relist, as Kubernetes'
+        "too large resource version" makes it).
 
         Besides ADDED/MODIFIED/DELETED, BOOKMARK events (key "") carry progress.
         """
-        after = (_parse_rv(resource_version, f"watch {resource}")
-                 if resource_version not in ("", "0") else await self.conn.revision())
+        fanout = self.fanout(resource)
+        if resource_version in ("", "0"):
+            after = await self.conn.revision()
+        else:
+            after = _parse_rv(resource_version, f"watch {resource}")
+            if after > fanout.last_seen:          # rarely: ask etcd where it is
+                current = await self.conn.revision()
+                if after > current:
+                    raise errors.Gone(
+                        f"too large resource version: {after}, the store is at {current} "
+                        f"(restored from a snapshot?); relist and watch again")
         p = keys.prefix(resource, namespace) if namespace else ""
-        async for ev in self.fanout(resource).stream(after):
+        async for ev in fanout.stream(after):
             if not p or not ev.key or ev.key.startswith(p):
                 yield ev
 
