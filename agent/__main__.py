@@ -38,6 +38,7 @@ from agent import leanstart, logs_setup, security
 from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args
+from agent.localpath import LocalPathCleaner
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
@@ -129,7 +130,7 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
         from agent import adapters
         from agent.buildrpc import BuildCalls
         service.builds = BuildCalls(adapters.build_backend(cfg, image_service, network),
-                                    cfg.data_dir)
+                                    cfg.data_dir, cfg.max_build_context)
     if tls is not None:
         server, port = await serve(service, cfg.listen, tls.server_credentials(),
                                    tls.interceptors())
@@ -144,7 +145,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
 
     async def node_loops() -> None:
         await node.register()
-        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.routes.run())
+        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.routes.run(),
+                             LocalPathCleaner(cfg, api).run())
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
              node_loops(),

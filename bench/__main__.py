@@ -44,6 +44,9 @@ BENCHMARKS = {
     "footprint": "bench.footprint",
     "api": "bench.api",
     "kube-api": "bench.kubeapi",
+    "secrets": "bench.secrets",
+    "build": "bench.build",
+    "jobs": "bench.jobs",
 }
 
 

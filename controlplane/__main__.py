@@ -47,7 +47,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane import logs
+from controlplane import atrest, logs
 from controlplane.etcd import EmbeddedEtcd
 from controlplane.members import flags as member_flags
 from controlplane.security import flags as security_flags
@@ -98,6 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
                    help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
                         "(default %(default)s; 0: off)")
+    atrest.add_arguments(p)
     security_flags.add_arguments(p)
     member_flags.add_arguments(p)
     args = p.parse_args(argv)
@@ -148,7 +149,9 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    store = Store(etcd_endpoints, tls=etcd_tls_of(args))
+    keyring = getattr(args, "keyring", None) or atrest.open_keyring(args)
+    store = Store(etcd_endpoints, tls=etcd_tls_of(args),
+                  transformers={atrest.RESOURCE: keyring})
     metrics = ControlPlaneMetrics()
     store.conn.observe = metrics.observe_etcd
     metrics.etcd_watch_source(lambda: store.conn.open_watches)
@@ -162,11 +165,13 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     try:
         registry = Registry(store)
         await _start_registry(registry)
-        members = Members(Path(args.data_dir), store.conn, clustered=args.clustered)
+        await atrest.check_stored(store, keyring)   # the wrong key file: refuse to start
+        members = Members(Path(args.data_dir), store.conn, clustered=args.clustered,
+                          key_file=atrest.key_file(args))
         server_kwargs = await server_security(args, store.conn, member_handlers(members))
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
-        server = ApiServer(registry, args.listen, **server_kwargs)
+        server = ApiServer(registry, args.listen, encryption_keys=keyring, **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
         kube = await start_kube_api(args, registry, server.service.access,
@@ -253,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         # while etcd starts: the cluster CA and ca.hash (agents may start now), imports
         from controlplane.security.serve import prepare
         args.prepared_security = prepare(args)
+        args.keyring = atrest.open_keyring(args)    # Secrets' keys, beside the cluster CA
         import controlplane.apiserver.server  # noqa: F401 (its imports, while etcd starts)
         endpoints: str | list[str] = args.etcd
         if args.clustered:

@@ -13,6 +13,8 @@
     +-- Unavailable               -> UNAVAILABLE   (etcd or a node agent unreachable; retry)
         +-- NoLeader              -> UNAVAILABLE   (our etcd member is in a minority: retry
                                                     on another control-plane member)
+    +-- Undecryptable             -> INTERNAL      (a stored Secret this control plane's keys
+                                                    cannot decrypt: the wrong key file)
 
 Raised anywhere in controlplane/; translated to gRPC status codes only at
 the API boundary (controlplane/apiserver/service.py).
@@ -90,3 +92,7 @@ class Unavailable(ApiError):
 class NoLeader(Unavailable):
     """The etcd member answered but has no leader: it is in a minority (a partition, or
     quorum lost). Nothing was read or written."""
+
+
+class Undecryptable(ApiError):
+    code = grpc.StatusCode.INTERNAL

@@ -13,9 +13,8 @@ with the server's message.
 from __future__ import annotations
 
 import builtins
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -23,53 +22,13 @@ from google.protobuf.message import Message
 from corral import credentials as credentials_mod
 from corral import errors
 from corral.credentials import Credentials
+from corral.streams import Stream
 from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds, membership_pb2
 
 T = TypeVar("T")
 
 DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
-
-
-class Stream(Generic[T]):
-    """An iterator over a server stream that translates errors and can be cancelled.
-
-    Cancelling from another thread ends the iteration quietly.
-    """
-
-    def __init__(self, call: object, address: str) -> None:
-        self._call = call
-        self._address = address
-        self._cancelled = threading.Event()
-
-    def __iter__(self) -> Iterator[T]:
-        return self
-
-    def __next__(self) -> T:
-        try:
-            item: T = next(self._call)  # type: ignore[call-overload]
-            return item
-        except grpc.RpcError as e:
-            if self._cancelled.is_set() or _code(e) == grpc.StatusCode.CANCELLED:
-                raise StopIteration from None
-            raise errors.from_rpc_error(e, self._address) from None
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        cancel = getattr(self._call, "cancel", None)
-        if callable(cancel):
-            cancel()
-
-    def __enter__(self) -> Stream[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
-
-
-def _code(e: grpc.RpcError) -> grpc.StatusCode | None:
-    fn = getattr(e, "code", None)
-    return fn() if callable(fn) else None
 
 
 def resource_name(resource: str) -> str:
@@ -133,11 +92,14 @@ class Client:
         return self._unary(self._stub.Get, req)
 
     def list(self, resource: str, namespace: str = "", label_selector: str = "",
-             field_selector: str = "") -> api_pb2.ObjectList:
+             field_selector: str = "", *, limit: int = 0,
+             continue_token: str = "") -> api_pb2.ObjectList:
+        """The objects; with `limit`, a page of them (`.continue_token` asks for the next)."""
         resource = resource_name(resource)
         req = api_pb2.ListRequest(resource=resource,
                                   namespace=_scoped_namespace(resource, namespace),
-                                  label_selector=label_selector, field_selector=field_selector)
+                                  label_selector=label_selector, field_selector=field_selector,
+                                  limit=limit, continue_token=continue_token)
         return self._unary(self._stub.List, req)
 
     def create(self, obj: api_pb2.Object, dry_run: bool = False) -> api_pb2.Object:
@@ -229,6 +191,19 @@ class Client:
 
     def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
         return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)
+
+    def encryption_keys(self) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.ListEncryptionKeys, api_pb2.EncryptionKeysRequest())
+
+    def rotate_encryption_key(self, timeout: float | None = None,
+                              ) -> api_pb2.RotateEncryptionKeyResponse:
+        """A new primary key, and every Secret re-encrypted with it (may take a while)."""
+        return self._unary(self._stub.RotateEncryptionKey,
+                           api_pb2.RotateEncryptionKeyRequest(), timeout)
+
+    def remove_encryption_key(self, name: str) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.RemoveEncryptionKey,
+                           api_pb2.RemoveEncryptionKeyRequest(name=name))
 
     def delete_token(self, token_id: str) -> None:
         self._unary(self._stub.DeleteToken, api_pb2.DeleteTokenRequest(id=token_id))
@@ -326,6 +301,11 @@ class Client:
     def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),
                            timeout=max(self.timeout or 0, 300))
+
+    def tag_image(self, source: str, target: str, node: str = "") -> api_pb2.ImageTagResponse:
+        """Another name for an image, on the nodes (node "": every node that has it)."""
+        return self._unary(self._stub.TagImage, api_pb2.ImageTagRequest(
+            node=node, source=source, target=target))
 
     def _server_stream(self, fn: Callable[..., Any], request: Message) -> Stream[Any]:
         try:

@@ -172,6 +172,26 @@ class ApiStub:
                 request_serializer=proto_dot_build__pb2.ImageBuildInput.SerializeToString,
                 response_deserializer=proto_dot_build__pb2.NodeBuildEvent.FromString,
                 _registered_method=True)
+        self.ListEncryptionKeys = channel.unary_unary(
+                '/corral.v1.Api/ListEncryptionKeys',
+                request_serializer=proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
+                _registered_method=True)
+        self.RotateEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RotateEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+                _registered_method=True)
+        self.RemoveEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RemoveEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
+                _registered_method=True)
+        self.TagImage = channel.unary_unary(
+                '/corral.v1.Api/TagImage',
+                request_serializer=proto_dot_api__pb2.ImageTagRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.ImageTagResponse.FromString,
+                _registered_method=True)
         self.JoinControlPlane = channel.unary_unary(
                 '/corral.v1.Api/JoinControlPlane',
                 request_serializer=proto_dot_membership__pb2.ControlPlaneJoinRequest.SerializeToString,
@@ -361,6 +381,33 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEncryptionKeys(self, request, context):
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TagImage(self, request, context):
+        """Another name for an image on the nodes (controlplane/apiserver/images.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def JoinControlPlane(self, request, context):
         """control-plane members (controlplane/members/): JoinControlPlane is public on the
         bootstrap port (a join-controlplane token); listing and removing: admins only
@@ -518,6 +565,26 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.Build,
                     request_deserializer=proto_dot_build__pb2.ImageBuildInput.FromString,
                     response_serializer=proto_dot_build__pb2.NodeBuildEvent.SerializeToString,
+            ),
+            'ListEncryptionKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEncryptionKeys,
+                    request_deserializer=proto_dot_api__pb2.EncryptionKeysRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
+            ),
+            'RotateEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.SerializeToString,
+            ),
+            'RemoveEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
+            ),
+            'TagImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagImage,
+                    request_deserializer=proto_dot_api__pb2.ImageTagRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.ImageTagResponse.SerializeToString,
             ),
             'JoinControlPlane': grpc.unary_unary_rpc_method_handler(
                     servicer.JoinControlPlane,
@@ -1264,6 +1331,114 @@ class Api:
             '/corral.v1.Api/Build',
             proto_dot_build__pb2.ImageBuildInput.SerializeToString,
             proto_dot_build__pb2.NodeBuildEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEncryptionKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/ListEncryptionKeys',
+            proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RotateEncryptionKey',
+            proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RemoveEncryptionKey',
+            proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/TagImage',
+            proto_dot_api__pb2.ImageTagRequest.SerializeToString,
+            proto_dot_api__pb2.ImageTagResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,14 @@ class ApiStub:
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _grpc.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]
+    RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
+    TagImage: _grpc.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]
+    """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
     JoinControlPlane: _grpc.UnaryUnaryMultiCallable[_membership_pb2.ControlPlaneJoinRequest, _membership_pb2.ControlPlaneJoinResponse]
     """control-plane members (controlplane/members/): JoinControlPlane is public on the
     bootstrap port (a join-controlplane token); listing and removing: admins only
@@ -118,6 +126,14 @@ class ApiAsyncStub(ApiStub):
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _aio.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]  # type: ignore[assignment]
+    RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    TagImage: _aio.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]  # type: ignore[assignment]
+    """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
     JoinControlPlane: _aio.UnaryUnaryMultiCallable[_membership_pb2.ControlPlaneJoinRequest, _membership_pb2.ControlPlaneJoinResponse]  # type: ignore[assignment]
     """control-plane members (controlplane/members/): JoinControlPlane is public on the
     bootstrap port (a join-controlplane token); listing and removing: admins only
@@ -322,6 +338,38 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
         """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+
+    @_abc_1.abstractmethod
+    def ListEncryptionKeys(
+        self,
+        request: _api_pb2.EncryptionKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]:
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateEncryptionKey(
+        self,
+        request: _api_pb2.RotateEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.RotateEncryptionKeyResponse, _abc.Awaitable[_api_pb2.RotateEncryptionKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveEncryptionKey(
+        self,
+        request: _api_pb2.RemoveEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]: ...
+
+    @_abc_1.abstractmethod
+    def TagImage(
+        self,
+        request: _api_pb2.ImageTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ImageTagResponse, _abc.Awaitable[_api_pb2.ImageTagResponse]]:
+        """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
 
     @_abc_1.abstractmethod
     def JoinControlPlane(

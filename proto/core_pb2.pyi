@@ -106,19 +106,27 @@ class EnvVarSource(_message.Message):
 
     FIELD_REF_FIELD_NUMBER: _builtins.int
     RESOURCE_FIELD_REF_FIELD_NUMBER: _builtins.int
+    CONFIG_MAP_KEY_REF_FIELD_NUMBER: _builtins.int
+    SECRET_KEY_REF_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def field_ref(self) -> Global___ObjectFieldSelector: ...
     @_builtins.property
     def resource_field_ref(self) -> Global___ResourceFieldSelector: ...
+    @_builtins.property
+    def config_map_key_ref(self) -> Global___ConfigMapKeySelector: ...
+    @_builtins.property
+    def secret_key_ref(self) -> Global___SecretKeySelector: ...
     def __init__(
         self,
         *,
         field_ref: Global___ObjectFieldSelector | None = ...,
         resource_field_ref: Global___ResourceFieldSelector | None = ...,
+        config_map_key_ref: Global___ConfigMapKeySelector | None = ...,
+        secret_key_ref: Global___SecretKeySelector | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["field_ref", b"field_ref", "resource_field_ref", b"resource_field_ref"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map_key_ref", b"config_map_key_ref", "field_ref", b"field_ref", "resource_field_ref", b"resource_field_ref", "secret_key_ref", b"secret_key_ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_ref", b"field_ref", "resource_field_ref", b"resource_field_ref"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map_key_ref", b"config_map_key_ref", "field_ref", b"field_ref", "resource_field_ref", b"resource_field_ref", "secret_key_ref", b"secret_key_ref"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -291,27 +299,71 @@ class HostPathVolumeSource(_message.Message):
 Global___HostPathVolumeSource: _TypeAlias = HostPathVolumeSource  # noqa: Y015
 
 @_typing.final
+class PersistentVolumeClaimVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_NAME_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    claim_name: _builtins.str
+    read_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        claim_name: _builtins.str = ...,
+        read_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_name", b"claim_name", "read_only", b"read_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersistentVolumeClaimVolumeSource: _TypeAlias = PersistentVolumeClaimVolumeSource  # noqa: Y015
+
+@_typing.final
 class Volume(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     EMPTY_DIR_FIELD_NUMBER: _builtins.int
     HOST_PATH_FIELD_NUMBER: _builtins.int
+    CONFIG_MAP_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    PROJECTED_FIELD_NUMBER: _builtins.int
+    DOWNWARD_API_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_CLAIM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     @_builtins.property
     def empty_dir(self) -> Global___EmptyDirVolumeSource: ...
     @_builtins.property
     def host_path(self) -> Global___HostPathVolumeSource: ...
+    @_builtins.property
+    def config_map(self) -> Global___ConfigMapVolumeSource: ...
+    @_builtins.property
+    def secret(self) -> Global___SecretVolumeSource: ...
+    @_builtins.property
+    def projected(self) -> Global___ProjectedVolumeSource: ...
+    @_builtins.property
+    def downward_api(self) -> Global___DownwardAPIVolumeSource: ...
+    @_builtins.property
+    def persistent_volume_claim(self) -> Global___PersistentVolumeClaimVolumeSource:
+        """Workloads (140-159)"""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         empty_dir: Global___EmptyDirVolumeSource | None = ...,
         host_path: Global___HostPathVolumeSource | None = ...,
+        config_map: Global___ConfigMapVolumeSource | None = ...,
+        secret: Global___SecretVolumeSource | None = ...,
+        projected: Global___ProjectedVolumeSource | None = ...,
+        downward_api: Global___DownwardAPIVolumeSource | None = ...,
+        persistent_volume_claim: Global___PersistentVolumeClaimVolumeSource | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["empty_dir", b"empty_dir", "host_path", b"host_path"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "persistent_volume_claim", b"persistent_volume_claim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["empty_dir", b"empty_dir", "host_path", b"host_path", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "name", b"name", "persistent_volume_claim", b"persistent_volume_claim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -649,6 +701,7 @@ class Container(_message.Message):
     TTY_FIELD_NUMBER: _builtins.int
     TERMINATION_MESSAGE_POLICY_FIELD_NUMBER: _builtins.int
     STDIN_ONCE_FIELD_NUMBER: _builtins.int
+    ENV_FROM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     image: _builtins.str
     working_dir: _builtins.str
@@ -680,6 +733,8 @@ class Container(_message.Message):
     def startup_probe(self) -> Global___Probe: ...
     @_builtins.property
     def security_context(self) -> Global___SecurityContext: ...
+    @_builtins.property
+    def env_from(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvFromSource]: ...
     def __init__(
         self,
         *,
@@ -702,10 +757,11 @@ class Container(_message.Message):
         tty: _builtins.bool = ...,
         termination_message_policy: _builtins.str = ...,
         stdin_once: _builtins.bool = ...,
+        env_from: _abc.Iterable[Global___EnvFromSource] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["liveness_probe", b"liveness_probe", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "env", b"env", "image", b"image", "image_pull_policy", b"image_pull_policy", "liveness_probe", b"liveness_probe", "name", b"name", "ports", b"ports", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe", "stdin", b"stdin", "stdin_once", b"stdin_once", "termination_message_path", b"termination_message_path", "termination_message_policy", b"termination_message_policy", "tty", b"tty", "volume_mounts", b"volume_mounts", "working_dir", b"working_dir"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "env", b"env", "env_from", b"env_from", "image", b"image", "image_pull_policy", b"image_pull_policy", "liveness_probe", b"liveness_probe", "name", b"name", "ports", b"ports", "readiness_probe", b"readiness_probe", "resources", b"resources", "security_context", b"security_context", "startup_probe", b"startup_probe", "stdin", b"stdin", "stdin_once", b"stdin_once", "termination_message_path", b"termination_message_path", "termination_message_policy", b"termination_message_policy", "tty", b"tty", "volume_mounts", b"volume_mounts", "working_dir", b"working_dir"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -745,6 +801,148 @@ class Toleration(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__toleration_seconds) -> _WhichOneofReturnType__toleration_seconds | None: ...
 
 Global___Toleration: _TypeAlias = Toleration  # noqa: Y015
+
+@_typing.final
+class NodeSelectorRequirement(_message.Message):
+    """Node affinity: node selector terms (ORed), each of requirements (ANDed) on the node's
+    labels (matchExpressions) or fields (matchFields: metadata.name).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    operator: _builtins.str
+    """In, NotIn, Exists, DoesNotExist, Gt, Lt"""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        operator: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "operator", b"operator", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorRequirement: _TypeAlias = NodeSelectorRequirement  # noqa: Y015
+
+@_typing.final
+class NodeSelectorTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCH_EXPRESSIONS_FIELD_NUMBER: _builtins.int
+    MATCH_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    @_builtins.property
+    def match_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    def __init__(
+        self,
+        *,
+        match_expressions: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+        match_fields: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["match_expressions", b"match_expressions", "match_fields", b"match_fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorTerm: _TypeAlias = NodeSelectorTerm  # noqa: Y015
+
+@_typing.final
+class NodeSelector(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_SELECTOR_TERMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def node_selector_terms(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorTerm]: ...
+    def __init__(
+        self,
+        *,
+        node_selector_terms: _abc.Iterable[Global___NodeSelectorTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_selector_terms", b"node_selector_terms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelector: _TypeAlias = NodeSelector  # noqa: Y015
+
+@_typing.final
+class PreferredSchedulingTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    PREFERENCE_FIELD_NUMBER: _builtins.int
+    weight: _builtins.int
+    @_builtins.property
+    def preference(self) -> Global___NodeSelectorTerm: ...
+    def __init__(
+        self,
+        *,
+        weight: _builtins.int = ...,
+        preference: Global___NodeSelectorTerm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreferredSchedulingTerm: _TypeAlias = PreferredSchedulingTerm  # noqa: Y015
+
+@_typing.final
+class NodeAffinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
+    PREFERRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def required_during_scheduling_ignored_during_execution(self) -> Global___NodeSelector: ...
+    @_builtins.property
+    def preferred_during_scheduling_ignored_during_execution(self) -> _containers.RepeatedCompositeFieldContainer[Global___PreferredSchedulingTerm]: ...
+    def __init__(
+        self,
+        *,
+        required_during_scheduling_ignored_during_execution: Global___NodeSelector | None = ...,
+        preferred_during_scheduling_ignored_during_execution: _abc.Iterable[Global___PreferredSchedulingTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["required_during_scheduling_ignored_during_execution", b"required_during_scheduling_ignored_during_execution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferred_during_scheduling_ignored_during_execution", b"preferred_during_scheduling_ignored_during_execution", "required_during_scheduling_ignored_during_execution", b"required_during_scheduling_ignored_during_execution"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeAffinity: _TypeAlias = NodeAffinity  # noqa: Y015
+
+@_typing.final
+class Affinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_AFFINITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def node_affinity(self) -> Global___NodeAffinity: ...
+    def __init__(
+        self,
+        *,
+        node_affinity: Global___NodeAffinity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["node_affinity", b"node_affinity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_affinity", b"node_affinity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Affinity: _TypeAlias = Affinity  # noqa: Y015
 
 @_typing.final
 class PodSpec(_message.Message):
@@ -791,6 +989,7 @@ class PodSpec(_message.Message):
     ENABLE_SERVICE_LINKS_FIELD_NUMBER: _builtins.int
     PRIORITY_CLASS_NAME_FIELD_NUMBER: _builtins.int
     PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
+    AFFINITY_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
     """Always, OnFailure, Never"""
     termination_grace_period_seconds: _builtins.int
@@ -820,6 +1019,10 @@ class PodSpec(_message.Message):
     def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]: ...
     @_builtins.property
     def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]: ...
+    @_builtins.property
+    def affinity(self) -> Global___Affinity:
+        """Workloads (140-159)"""
+
     def __init__(
         self,
         *,
@@ -844,10 +1047,11 @@ class PodSpec(_message.Message):
         enable_service_links: _builtins.bool | None = ...,
         priority_class_name: _builtins.str = ...,
         preemption_policy: _builtins.str = ...,
+        affinity: Global___Affinity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015
@@ -1819,3 +2023,419 @@ class Lease(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Lease: _TypeAlias = Lease  # noqa: Y015
+
+@_typing.final
+class ConfigMapKeySelector(_message.Message):
+    """---- ConfigMaps, Secrets and the downward API in pods ------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    key: _builtins.str
+    optional: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        key: _builtins.str = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "key", b"key", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___ConfigMapKeySelector: _TypeAlias = ConfigMapKeySelector  # noqa: Y015
+
+@_typing.final
+class SecretKeySelector(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    key: _builtins.str
+    optional: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        key: _builtins.str = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "key", b"key", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___SecretKeySelector: _TypeAlias = SecretKeySelector  # noqa: Y015
+
+@_typing.final
+class ConfigMapEnvSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    optional: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___ConfigMapEnvSource: _TypeAlias = ConfigMapEnvSource  # noqa: Y015
+
+@_typing.final
+class SecretEnvSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    optional: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___SecretEnvSource: _TypeAlias = SecretEnvSource  # noqa: Y015
+
+@_typing.final
+class EnvFromSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFIX_FIELD_NUMBER: _builtins.int
+    CONFIG_MAP_REF_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    prefix: _builtins.str
+    @_builtins.property
+    def config_map_ref(self) -> Global___ConfigMapEnvSource: ...
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretEnvSource: ...
+    def __init__(
+        self,
+        *,
+        prefix: _builtins.str = ...,
+        config_map_ref: Global___ConfigMapEnvSource | None = ...,
+        secret_ref: Global___SecretEnvSource | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map_ref", b"config_map_ref", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map_ref", b"config_map_ref", "prefix", b"prefix", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnvFromSource: _TypeAlias = EnvFromSource  # noqa: Y015
+
+@_typing.final
+class KeyToPath(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    path: _builtins.str
+    mode: _builtins.int
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        path: _builtins.str = ...,
+        mode: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_mode", b"_mode", "mode", b"mode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_mode", b"_mode", "key", b"key", "mode", b"mode", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__mode: _TypeAlias = _typing.Literal["mode"]  # noqa: Y015
+    _WhichOneofArgType__mode: _TypeAlias = _typing.Literal["_mode", b"_mode"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mode) -> _WhichOneofReturnType__mode | None: ...
+
+Global___KeyToPath: _TypeAlias = KeyToPath  # noqa: Y015
+
+@_typing.final
+class ConfigMapVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    default_mode: _builtins.int
+    optional: _builtins.bool
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        items: _abc.Iterable[Global___KeyToPath] | None = ...,
+        default_mode: _builtins.int | None = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "_optional", b"_optional", "default_mode", b"default_mode", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "_optional", b"_optional", "default_mode", b"default_mode", "items", b"items", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_mode: _TypeAlias = _typing.Literal["default_mode"]  # noqa: Y015
+    _WhichOneofArgType__default_mode: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode"]  # noqa: Y015
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_mode) -> _WhichOneofReturnType__default_mode | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___ConfigMapVolumeSource: _TypeAlias = ConfigMapVolumeSource  # noqa: Y015
+
+@_typing.final
+class SecretVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_NAME_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    secret_name: _builtins.str
+    default_mode: _builtins.int
+    optional: _builtins.bool
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def __init__(
+        self,
+        *,
+        secret_name: _builtins.str = ...,
+        items: _abc.Iterable[Global___KeyToPath] | None = ...,
+        default_mode: _builtins.int | None = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "_optional", b"_optional", "default_mode", b"default_mode", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "_optional", b"_optional", "default_mode", b"default_mode", "items", b"items", "optional", b"optional", "secret_name", b"secret_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_mode: _TypeAlias = _typing.Literal["default_mode"]  # noqa: Y015
+    _WhichOneofArgType__default_mode: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode"]  # noqa: Y015
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_mode) -> _WhichOneofReturnType__default_mode | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___SecretVolumeSource: _TypeAlias = SecretVolumeSource  # noqa: Y015
+
+@_typing.final
+class DownwardAPIVolumeFile(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    FIELD_REF_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_REF_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    mode: _builtins.int
+    @_builtins.property
+    def field_ref(self) -> Global___ObjectFieldSelector: ...
+    @_builtins.property
+    def resource_field_ref(self) -> Global___ResourceFieldSelector: ...
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        field_ref: Global___ObjectFieldSelector | None = ...,
+        resource_field_ref: Global___ResourceFieldSelector | None = ...,
+        mode: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_mode", b"_mode", "field_ref", b"field_ref", "mode", b"mode", "resource_field_ref", b"resource_field_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_mode", b"_mode", "field_ref", b"field_ref", "mode", b"mode", "path", b"path", "resource_field_ref", b"resource_field_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__mode: _TypeAlias = _typing.Literal["mode"]  # noqa: Y015
+    _WhichOneofArgType__mode: _TypeAlias = _typing.Literal["_mode", b"_mode"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mode) -> _WhichOneofReturnType__mode | None: ...
+
+Global___DownwardAPIVolumeFile: _TypeAlias = DownwardAPIVolumeFile  # noqa: Y015
+
+@_typing.final
+class DownwardAPIVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    default_mode: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___DownwardAPIVolumeFile]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___DownwardAPIVolumeFile] | None = ...,
+        default_mode: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "default_mode", b"default_mode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "default_mode", b"default_mode", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_mode: _TypeAlias = _typing.Literal["default_mode"]  # noqa: Y015
+    _WhichOneofArgType__default_mode: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_mode) -> _WhichOneofReturnType__default_mode | None: ...
+
+Global___DownwardAPIVolumeSource: _TypeAlias = DownwardAPIVolumeSource  # noqa: Y015
+
+@_typing.final
+class ConfigMapProjection(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    optional: _builtins.bool
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        items: _abc.Iterable[Global___KeyToPath] | None = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "items", b"items", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___ConfigMapProjection: _TypeAlias = ConfigMapProjection  # noqa: Y015
+
+@_typing.final
+class SecretProjection(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    optional: _builtins.bool
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        items: _abc.Iterable[Global___KeyToPath] | None = ...,
+        optional: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "optional", b"optional"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optional", b"_optional", "items", b"items", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__optional: _TypeAlias = _typing.Literal["optional"]  # noqa: Y015
+    _WhichOneofArgType__optional: _TypeAlias = _typing.Literal["_optional", b"_optional"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
+
+Global___SecretProjection: _TypeAlias = SecretProjection  # noqa: Y015
+
+@_typing.final
+class DownwardAPIProjection(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___DownwardAPIVolumeFile]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___DownwardAPIVolumeFile] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownwardAPIProjection: _TypeAlias = DownwardAPIProjection  # noqa: Y015
+
+@_typing.final
+class VolumeProjection(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    DOWNWARD_API_FIELD_NUMBER: _builtins.int
+    CONFIG_MAP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def secret(self) -> Global___SecretProjection: ...
+    @_builtins.property
+    def downward_api(self) -> Global___DownwardAPIProjection: ...
+    @_builtins.property
+    def config_map(self) -> Global___ConfigMapProjection: ...
+    def __init__(
+        self,
+        *,
+        secret: Global___SecretProjection | None = ...,
+        downward_api: Global___DownwardAPIProjection | None = ...,
+        config_map: Global___ConfigMapProjection | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "secret", b"secret"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VolumeProjection: _TypeAlias = VolumeProjection  # noqa: Y015
+
+@_typing.final
+class ProjectedVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCES_FIELD_NUMBER: _builtins.int
+    DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    default_mode: _builtins.int
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___VolumeProjection]: ...
+    def __init__(
+        self,
+        *,
+        sources: _abc.Iterable[Global___VolumeProjection] | None = ...,
+        default_mode: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "default_mode", b"default_mode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode", "default_mode", b"default_mode", "sources", b"sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_mode: _TypeAlias = _typing.Literal["default_mode"]  # noqa: Y015
+    _WhichOneofArgType__default_mode: _TypeAlias = _typing.Literal["_default_mode", b"_default_mode"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_mode) -> _WhichOneofReturnType__default_mode | None: ...
+
+Global___ProjectedVolumeSource: _TypeAlias = ProjectedVolumeSource  # noqa: Y015

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
-from proto import api_pb2, apps_pb2, core_pb2, kinds, quantity
+from controlplane.apiserver.defaults_config import default_config_volumes, default_secret
+from controlplane.apiserver.defaults_workloads import WORKLOAD_TYPES, default_workload
+from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, quantity
 
 __all__ = [
     "apply_defaults",
@@ -42,9 +44,14 @@ def apply_defaults(obj: api_pb2.Object) -> None:
         _default_deployment(msg)
     elif isinstance(msg, apps_pb2.ReplicaSet):
         _default_replicaset(msg)
+    elif isinstance(msg, WORKLOAD_TYPES):
+        for template in default_workload(msg):
+            _default_template(template)
     elif isinstance(msg, core_pb2.Namespace):
         if not msg.status.phase:
             msg.status.phase = "Active"
+    elif isinstance(msg, config_pb2.Secret):
+        default_secret(msg)
     elif isinstance(msg, core_pb2.Event):
         if msg.count == 0:
             msg.count = 1
@@ -72,6 +79,7 @@ def default_pod_spec(spec: core_pb2.PodSpec) -> None:
         spec.dns_policy = "ClusterFirst"
     if not spec.scheduler_name:
         spec.scheduler_name = DEFAULT_SCHEDULER
+    default_config_volumes(spec)
     for c in [*spec.init_containers, *spec.containers]:
         _default_container(c, spec.host_network)
 

@@ -6,9 +6,10 @@ etcd (as a learner) and the cluster's shared files out.
 
 The shared files are what every member must hold alike: the cluster CA and its key
 (each member signs node certificates and its own), and the keys that encrypt Secrets
-at rest when there are any. They travel over TLS that the joiner verified against the
-CA it pinned by hash, and only to a holder of a join-controlplane token: such a token
-is as good as the CA key, so it is short-lived and for admins' hands only.
+at rest (read from this member's --encryption-key-file, written to the joiner's).
+They travel over TLS that the joiner verified against the CA it pinned by hash, and
+only to a holder of a join-controlplane token: such a token is as good as the CA key,
+so it is short-lived and for admins' hands only.
 
 A member that lost its disk joins again under its old name and address: its old etcd
 member (same name and peer URL, not answering) is removed first, then added anew.
@@ -32,8 +33,8 @@ from proto import membership_pb2
 log = logging.getLogger(__name__)
 
 # (path under the data dir, mode): the files every member holds alike
-SHARED_FILES = (("pki/ca.crt", 0o644), ("pki/ca.key", 0o600),
-                ("pki/secret-keys.yaml", 0o600))
+KEY_FILE = "pki/secret-keys.yaml"     # sent under this name wherever --encryption-key-file is
+SHARED_FILES = (("pki/ca.crt", 0o644), ("pki/ca.key", 0o600), (KEY_FILE, 0o600))
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -62,6 +63,7 @@ class Admission:
     tokens: BootstrapTokens
     conn: Connection
     tls: EtcdTLS | None = None
+    key_file: Path | None = None          # --encryption-key-file (None: DATA_DIR/KEY_FILE)
 
     async def admit(self, req: membership_pb2.ControlPlaneJoinRequest,
                     ) -> membership_pb2.ControlPlaneJoinResponse:
@@ -89,7 +91,7 @@ class Admission:
             etcd_endpoints=[u for m in now if m.id != new.id and not m.learner
                             for u in m.client_urls])
         for path, mode in SHARED_FILES:
-            f = self.data_dir / path
+            f = self.key_file if path == KEY_FILE and self.key_file else self.data_dir / path
             if f.exists():
                 resp.files.add(path=path, content=f.read_bytes(), mode=mode)
         log.info("control-plane member %s joins at %s (etcd member %x, a learner until it "

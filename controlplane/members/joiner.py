@@ -27,7 +27,7 @@ from cryptography import x509
 from common.files import write_atomic
 from common.tlspin import peer_chain
 from controlplane.members import JoinFailed
-from controlplane.members.admit import SHARED_FILES
+from controlplane.members.admit import KEY_FILE, SHARED_FILES
 from controlplane.security import pki
 from proto import api_pb2_grpc, membership_pb2
 
@@ -105,15 +105,16 @@ def join(addresses: list[str], request: membership_pb2.ControlPlaneJoinRequest,
 
 
 def write_files(data_dir: Path, resp: membership_pb2.ControlPlaneJoinResponse,
-                ca_pem: bytes) -> None:
-    """The shared files the cluster sent: only the known ones, the CA the pinned one."""
+                ca_pem: bytes, key_file: Path | None = None) -> None:
+    """The shared files the cluster sent: only the known ones, the CA the pinned one; the
+    Secrets' keys to `key_file` (--encryption-key-file) when given."""
     allowed = dict(SHARED_FILES)
     for f in resp.files:
         if f.path not in allowed:
             raise JoinFailed(f"the cluster sent a file this member does not take: {f.path!r}")
         if f.path == "pki/ca.crt" and pki.ca_hash_of(bytes(f.content)) != pki.ca_hash_of(ca_pem):
             raise JoinFailed("the cluster sent a CA other than the pinned one")
-        target = data_dir / f.path
+        target = key_file if f.path == KEY_FILE and key_file else data_dir / f.path
         if target.exists() and target.read_bytes() != bytes(f.content):
             raise JoinFailed(f"{target} exists with other content (another cluster's?): move "
                              "it away to join this cluster")

@@ -44,6 +44,7 @@ class Members:
     conn: Connection
     clustered: bool = True            # this control plane runs a member of a clustered etcd
     leader_key: str = DEFAULT_KEY
+    key_file: Path | None = None      # the Secrets' keys a joiner gets (--encryption-key-file)
 
     @property
     def tokens(self) -> BootstrapTokens:
@@ -58,7 +59,8 @@ class Members:
             raise errors.BadRequest(
                 "this control plane's etcd takes no members: start the cluster's first "
                 "control plane with --cluster-init (and --advertise-address) to join others")
-        return await Admission(self.data_dir, self.tokens, self.conn, self.tls).admit(req)
+        return await Admission(self.data_dir, self.tokens, self.conn, self.tls,
+                               self.key_file).admit(req)
 
     async def list(self, req: pb.ListControlPlanesRequest) -> pb.ControlPlaneList:
         _require_admin("list control-plane members")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.files import read_json, write_json_atomic
-from controlplane import errors
+from controlplane import atrest, errors
 from controlplane.etcd import EmbeddedEtcd, Peering, free_port
 from controlplane.members import JoinFailed, etcdadmin, joiner
 from controlplane.members.admit import hostport
@@ -100,7 +100,7 @@ def plan_member(args: argparse.Namespace) -> MemberPlan:
     if args.join and not (data / "etcd" / "member").is_dir():
         resp, ca_pem = joiner.join([a.strip() for a in args.join.split(",") if a.strip()],
                                    _join_request(args), args.ca_cert_hash)
-        joiner.write_files(data, resp, ca_pem)
+        joiner.write_files(data, resp, ca_pem, atrest.key_file(args))
         initial, state = resp.initial_cluster, "existing"
         known = Known(sorted({*resp.addresses, addr}), list(resp.etcd_endpoints))
         known.save(data)

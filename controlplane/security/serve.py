@@ -64,13 +64,14 @@ def check_insecure(addresses: list[str]) -> None:
 def authorize_current(verb: str, resource: str, namespace: str = "", name: str = "",
                       obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None,
                       *, field_selector: str = "", grace_period_seconds: int | None = None,
-                      ) -> None:
+                      used_by_nodes: frozenset[str] | None = None) -> None:
     """The ApiService hook: authz.authorize for the identity AuthInterceptor established."""
     ident = authn.current_identity()
     if ident is None:
         raise errors.Unauthenticated("this call has no authenticated identity")
     authz.authorize(ident, verb, resource, namespace, name, obj, old,
-                    field_selector=field_selector, grace_period_seconds=grace_period_seconds)
+                    field_selector=field_selector, grace_period_seconds=grace_period_seconds,
+                    used_by_nodes=used_by_nodes)
 
 
 class ServerOptions(TypedDict, total=False):

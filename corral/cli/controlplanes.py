@@ -30,7 +30,7 @@ examples:
 
 def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    c = sub.add_parser("controlplane", aliases=["controlplanes", "cp"], parents=parents,
+    c = sub.add_parser("controlplane", aliases=["controlplanes"], parents=parents,
                        help="list and remove the members of a highly available control plane",
                        epilog=HELP, formatter_class=fmt)
     csub = c.add_subparsers(dest="controlplane_verb", metavar="VERB")

@@ -34,6 +34,16 @@ _QUANTITY_FIELDS = frozenset({
     ("corral.v1.NodeStatus", "allocatable"),
     ("corral.v1.EmptyDirVolumeSource", "size_limit"),
     ("corral.v1.ResourceFieldSelector", "divisor"),
+    ("corral.v1.PersistentVolumeSpec", "capacity"),
+    ("corral.v1.VolumeResourceRequirements", "limits"),
+    ("corral.v1.VolumeResourceRequirements", "requests"),
+    ("corral.v1.PersistentVolumeClaimStatus", "capacity"),
+})
+
+# Map fields whose values are secrets: a decoding error names their type, never the value.
+_SECRET_VALUE_FIELDS = frozenset({
+    ("corral.v1.Secret", "data"),
+    ("corral.v1.Secret", "string_data"),
 })
 
 
@@ -95,7 +105,8 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
         fpath = join_path(path, key)
         quantity_ok = (desc.full_name, fd.name) in _QUANTITY_FIELDS
         if is_map(fd):
-            _decode_map(msg, fd, value, fpath, quantity_ok)
+            _decode_map(msg, fd, value, fpath, quantity_ok,
+                        (desc.full_name, fd.name) in _SECRET_VALUE_FIELDS)
         elif fd.is_repeated:
             if not isinstance(value, list | tuple):
                 raise DecodeError(fpath, f"expected array, got {describe_value(value)}")
@@ -119,9 +130,10 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
 
 
 def _decode_map(msg: Message, fd: FieldDesc, value: object, path: str,
-                quantity_ok: bool) -> None:
+                quantity_ok: bool, redact: bool = False) -> None:
     if not isinstance(value, Mapping):
-        raise DecodeError(path, f"expected object (map), got {describe_value(value)}")
+        shown = type_name(value) if redact else describe_value(value)
+        raise DecodeError(path, f"expected object (map), got {shown}")
     vfd: FieldDesc = fd.message_type.fields_by_name["value"]
     kfd = fd.message_type.fields_by_name["key"]
     container = getattr(msg, fd.name)
@@ -139,7 +151,7 @@ def _decode_map(msg: Message, fd: FieldDesc, value: object, path: str,
             if v is None:  # like Kubernetes: a null map value is the zero value
                 container[key] = decode_scalar(vfd, zero_value(vfd), kpath, False)
                 continue
-            container[key] = decode_scalar(vfd, v, kpath, quantity_ok)
+            container[key] = decode_scalar(vfd, v, kpath, quantity_ok, redact)
 
 
 def _decode_message_value(target: Message, value: object, path: str) -> None:

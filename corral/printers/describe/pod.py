@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from corral.printers import table
+from corral.printers.describe.podconfig import config_volume, env_from_section, env_source
 from corral.printers.describe.sections import (
     Related,
     Writer,
@@ -122,10 +123,13 @@ def containers_section(w: Writer, level: int, title: str, containers: Sequence[c
             w.kv(lv, "Readiness", _probe(c.readiness_probe))
         if c.HasField("startup_probe"):
             w.kv(lv, "Startup", _probe(c.startup_probe))
+        env_from_section(w, lv, c)
         if c.env:
             w.line(lv, "Environment:")
             for e in c.env:
-                if e.HasField("value_from"):
+                if env_source(e) is not None:
+                    w.kv(lv + 1, e.name, env_source(e))
+                elif e.HasField("value_from"):
                     if e.value_from.HasField("field_ref"):
                         val = f" ({e.value_from.field_ref.api_version or 'v1'}:" \
                               f"{e.value_from.field_ref.field_path})"
@@ -159,6 +163,13 @@ def volumes_section(w: Writer, spec: core_pb2.PodSpec, level: int = 0) -> None:
             w.kv(level + 2, "Type", "HostPath (bare host directory volume)")
             w.kv(level + 2, "Path", v.host_path.path)
             w.kv(level + 2, "HostPathType", v.host_path.type)
+        elif v.HasField("persistent_volume_claim"):
+            w.kv(level + 2, "Type", "PersistentVolumeClaim (a reference to a "
+                                    "PersistentVolumeClaim in the same namespace)")
+            w.kv(level + 2, "ClaimName", v.persistent_volume_claim.claim_name)
+            w.kv(level + 2, "ReadOnly", str(v.persistent_volume_claim.read_only).lower())
+        else:
+            config_volume(w, level + 2, v)
 
 
 def _tolerations(w: Writer, spec: core_pb2.PodSpec) -> None:
