@@ -13,6 +13,7 @@ left for quorum, ...), NotFound (no such member).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,10 +97,25 @@ async def promote(conn: Connection, member_id: int) -> None:
             rpc.MemberPromoteRequest(ID=member_id), timeout=conn.timeout)
 
 
-async def remove(conn: Connection, member_id: int) -> None:
-    with _guard(conn, f"removing etcd member {member_id:x}"):
-        await (await conn.client()).clusterstub.MemberRemove(
-            rpc.MemberRemoveRequest(ID=member_id), timeout=conn.timeout)
+# etcd's strict reconfiguration check refuses a removal ("unhealthy cluster") until each
+# member that remains has been connected to the leader for 5 s (its HealthInterval), as
+# right after one (re)started: that passes, so a removal is retried for this long
+UNHEALTHY_WAIT = 15.0
+
+
+async def remove(conn: Connection, member_id: int, wait: float = UNHEALTHY_WAIT) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while True:
+        try:
+            with _guard(conn, f"removing etcd member {member_id:x}"):
+                await (await conn.client()).clusterstub.MemberRemove(
+                    rpc.MemberRemoveRequest(ID=member_id), timeout=conn.timeout)
+            return
+        except errors.Unavailable as e:
+            if "unhealthy cluster" not in e.message or loop.time() > end:
+                raise
+        await asyncio.sleep(0.5)
 
 
 async def member_status(url: str, tls: EtcdTLS | None, timeout: float = 1.5) -> MemberStatus:
