@@ -27,6 +27,7 @@ from proto import api_pb2, api_pb2_grpc, membership_pb2
 
 from .conftest import (
     Cluster,
+    all_nodes_ready,
     api,
     apply,
     cluster_fixture,
@@ -151,8 +152,8 @@ def test_leader_killed_during_a_rolling_update(ha: Cluster) -> None:
             assert bound == 1, f"{p.metadata.name} scheduled {bound} times"
         uids = {p.metadata.uid for p in pods}
         with api(ha) as stub:
-            everything = {p.metadata.uid for p in stub.List(api_pb2.ListRequest(
-                resource="pods"), timeout=10).items for p in [p.pod]}
+            everything = {o.pod.metadata.uid for o in stub.List(api_pb2.ListRequest(
+                resource="pods"), timeout=10).items}
         live = {ctr.get("pod_uid") for n in record(ha).nodes for ctr in _running(n)}
         assert uids <= live, f"pods of roll without a running container: {uids - live}"
         assert live <= everything, f"containers of pods the API does not have: " \
@@ -339,3 +340,43 @@ def test_quorum_lost_then_back(ha: Cluster) -> None:
         stub.Delete(api_pb2.DeleteRequest(resource="leases", namespace="default",
                                           name="quorum-back"), timeout=10)
     delete_and_wait(ha, "deployment", "keep", "app=keep")
+
+
+def test_agents_and_the_cli_fail_over_when_a_member_dies(ha: Cluster) -> None:
+    """Agents and `corral` name every member: with one member SIGKILLed (not the loops'
+    leader, so the loops stay put), the CLI keeps answering, every agent renews its node
+    lease through another member, and a DaemonSet made afterwards runs a pod on every node
+    (each agent's pod watch moved to a live member)."""
+    wait_for(lambda: all_healthy(ha), 60, "three healthy members")
+    leader, _ = leaders(ha)
+    victim = next(m.name for m in record(ha).controlplanes if m.name != leader)
+    nodes = sorted(n.name for n in record(ha).nodes)
+    kill_member(ha, victim)
+    killed = dt.datetime.now(dt.UTC)
+    try:
+        for _ in range(6):      # several processes: round-robin would also pick the dead one
+            out = ha.corral("get", "nodes", "--request-timeout", "15s")
+            assert all(n in out for n in nodes), out
+        with api(ha) as stub:
+            def renewed() -> bool:
+                items = stub.List(api_pb2.ListRequest(
+                    resource="leases", namespace="corral-node-lease"), timeout=5).items
+                when = {o.lease.metadata.name:
+                        o.lease.spec.renew_time.ToDatetime().replace(tzinfo=dt.UTC)
+                        for o in items}
+                return all(when.get(n, killed) > killed + dt.timedelta(seconds=2)
+                           for n in nodes)
+
+            wait_for(renewed, 30, "every node's lease renewed after the kill")
+            ds = deployment("everywhere", 0, "sleep 3600")
+            ds["kind"] = "DaemonSet"
+            del ds["spec"]["replicas"]
+            apply(ha, ds)
+            pods = wait_for(lambda: ready_pods(stub, "app=everywhere", len(nodes)), 90,
+                            "a pod of everywhere on every node")
+            assert sorted(p.spec.node_name for p in pods) == nodes
+            assert all_nodes_ready(stub, nodes)
+    finally:
+        start_member(ha, victim)
+        wait_for(lambda: all_healthy(ha), 90, "the killed member back")
+        delete_and_wait(ha, "daemonset", "everywhere", "app=everywhere")
