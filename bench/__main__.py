@@ -41,6 +41,7 @@ BENCHMARKS = {
     "scheduling": "bench.scheduling",
     "bring-up": "bench.bring_up",
     "failover": "bench.failover",
+    "ha": "bench.ha",
     "footprint": "bench.footprint",
     "api": "bench.api",
     "kube-api": "bench.kubeapi",

@@ -88,9 +88,35 @@ def test_three_members_one_etcd_cluster(members: MemberCluster) -> None:
     # a write through one member is read through each of the others
     with members.channel(members.members[:1]) as ch:
         create(api_pb2_grpc.ApiStub(ch), "written-at-cp-1")
-    for m in members.members[1:]:
-        with members.channel([m]) as ch:
-            assert exists(api_pb2_grpc.ApiStub(ch), "written-at-cp-1"), m.name
+    for other in members.members[1:]:
+        with members.channel([other]) as ch:
+            assert exists(api_pb2_grpc.ApiStub(ch), "written-at-cp-1"), other.name
+
+
+def test_every_member_reads_the_secrets_another_encrypted(members: MemberCluster) -> None:
+    """The Secrets' key file travels with the join: a Secret encrypted by one member is
+    read by each other one, and every member holds the same key file."""
+    wait_for(lambda: all_healthy(members, 3), 30, "three healthy members")
+    obj = api_pb2.Object()
+    obj.secret.metadata.name, obj.secret.metadata.namespace = "db-password", "default"
+    obj.secret.data["password"] = b"s3cret-across-members"
+    with members.channel(members.members[1:2]) as ch:
+        api_pb2_grpc.ApiStub(ch).Create(api_pb2.CreateRequest(object=obj), timeout=10)
+    try:
+        for m in members.members:
+            with members.channel([m]) as ch:
+                got = api_pb2_grpc.ApiStub(ch).Get(api_pb2.GetRequest(
+                    resource="secrets", namespace="default", name="db-password"), timeout=10)
+            assert got.secret.data["password"] == b"s3cret-across-members", m.name
+        files = {m.name: (m.dir / "pki" / "secret-keys.yaml").read_bytes()
+                 for m in members.members}
+        assert len(set(files.values())) == 1, "members with different Secret keys"
+        assert all((m.dir / "pki" / "secret-keys.yaml").stat().st_mode & 0o077 == 0
+                   for m in members.members), "a key file readable by others"
+    finally:
+        with members.channel() as ch:
+            api_pb2_grpc.ApiStub(ch).Delete(api_pb2.DeleteRequest(
+                resource="secrets", namespace="default", name="db-password"), timeout=10)
 
 
 def _etcd_call(url: str, ca: bytes, cert: bytes, key: bytes) -> str:
@@ -289,6 +315,10 @@ def test_quorum_lost_then_back(members: MemberCluster) -> None:
             create(stub, "without-quorum", timeout=20)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
         down[0].start()
-        wait_for(lambda: create(stub, "quorum-back") is None, 60, "writes again")
+        def written() -> bool:
+            create(stub, "quorum-back")
+            return True
+
+        wait_for(written, 60, "writes again")
     down[1].start()
     wait_for(lambda: all_healthy(members, 3), 60, "all three")
