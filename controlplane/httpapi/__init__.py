@@ -12,7 +12,8 @@ back into Kubernetes' JSON (metav1.Status for errors). It holds no API logic of 
                      subresource)
     status.py        errors.ApiError -> metav1.Status and its HTTP code (the ONE boundary)
     discovery.py     /api, /apis, resource lists, aggregated discovery, /version
-    bodies.py        request bodies (JSON or YAML) -> Object, query parameters
+    call.py          one request: its target, query parameters and body (JSON, YAML, or
+                     Kubernetes protobuf read by proto/wire/) -> Object
     reads.py         get and list (label/field selectors, limit/continue), Table printing
     watch.py         watch: chunked JSON events, resourceVersion semantics, bookmarks
     writes.py        create, update, delete, deletecollection
