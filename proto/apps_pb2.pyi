@@ -23,6 +23,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ReplicaSetSpec(_message.Message):
+    """The pods a ReplicaSet keeps running."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPLICAS_FIELD_NUMBER: _builtins.int
@@ -30,11 +32,17 @@ class ReplicaSetSpec(_message.Message):
     SELECTOR_FIELD_NUMBER: _builtins.int
     TEMPLATE_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """How many pods to run. Default 1."""
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready before it counts as available. Default 0."""
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the ReplicaSet; it must match the template's labels."""
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to create."""
+
     def __init__(
         self,
         *,
@@ -122,6 +130,10 @@ Global___ReplicaSetStatus: _TypeAlias = ReplicaSetStatus  # noqa: Y015
 
 @_typing.final
 class ReplicaSet(_message.Message):
+    """Keeps a number of identical pods running. Deployments make and manage ReplicaSets; use a
+    Deployment rather than a ReplicaSet of your own.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -134,9 +146,13 @@ class ReplicaSet(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___ReplicaSetSpec: ...
+    def spec(self) -> Global___ReplicaSetSpec:
+        """The pods to keep running."""
+
     @_builtins.property
-    def status(self) -> Global___ReplicaSetStatus: ...
+    def status(self) -> Global___ReplicaSetStatus:
+        """How many pods exist and are ready. Read-only."""
+
     def __init__(
         self,
         *,
@@ -156,14 +172,24 @@ Global___ReplicaSet: _TypeAlias = ReplicaSet  # noqa: Y015
 
 @_typing.final
 class RollingUpdateDeployment(_message.Message):
+    """The pace of a rolling update."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MAX_UNAVAILABLE_FIELD_NUMBER: _builtins.int
     MAX_SURGE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def max_unavailable(self) -> _meta_pb2.IntOrString: ...
+    def max_unavailable(self) -> _meta_pb2.IntOrString:
+        """How many pods (a number, or a percentage of replicas, rounded down) may be unavailable
+        during the update. Default 25%.
+        """
+
     @_builtins.property
-    def max_surge(self) -> _meta_pb2.IntOrString: ...
+    def max_surge(self) -> _meta_pb2.IntOrString:
+        """How many pods (a number, or a percentage of replicas, rounded up) may run beyond
+        replicas during the update. Default 25%.
+        """
+
     def __init__(
         self,
         *,
@@ -180,14 +206,20 @@ Global___RollingUpdateDeployment: _TypeAlias = RollingUpdateDeployment  # noqa: 
 
 @_typing.final
 class DeploymentStrategy(_message.Message):
+    """How a Deployment replaces old pods with new ones."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TYPE_FIELD_NUMBER: _builtins.int
     ROLLING_UPDATE_FIELD_NUMBER: _builtins.int
     type: _builtins.str
-    """RollingUpdate, Recreate"""
+    """RollingUpdate (the default) replaces a few pods at a time; Recreate stops every old pod
+    before any new one starts.
+    """
     @_builtins.property
-    def rolling_update(self) -> Global___RollingUpdateDeployment: ...
+    def rolling_update(self) -> Global___RollingUpdateDeployment:
+        """The pace of a RollingUpdate."""
+
     def __init__(
         self,
         *,
@@ -204,6 +236,8 @@ Global___DeploymentStrategy: _TypeAlias = DeploymentStrategy  # noqa: Y015
 
 @_typing.final
 class DeploymentSpec(_message.Message):
+    """The pods a Deployment runs and how it updates them."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPLICAS_FIELD_NUMBER: _builtins.int
@@ -215,16 +249,33 @@ class DeploymentSpec(_message.Message):
     PAUSED_FIELD_NUMBER: _builtins.int
     PROGRESS_DEADLINE_SECONDS_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """How many pods to run. Default 1."""
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready, with no container crashing, before it counts as
+    available. Default 0.
+    """
     revision_history_limit: _builtins.int
+    """How many old ReplicaSets to keep for kubectl rollout undo. Default 10."""
     paused: _builtins.bool
+    """While true, changes of the template are not rolled out."""
     progress_deadline_seconds: _builtins.int
+    """Seconds a rollout may go without progress before the Deployment reports it failed
+    (condition Progressing False, reason ProgressDeadlineExceeded). Default 600.
+    """
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the Deployment; it must match the template's labels and cannot
+        change.
+        """
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to create."""
+
     @_builtins.property
-    def strategy(self) -> Global___DeploymentStrategy: ...
+    def strategy(self) -> Global___DeploymentStrategy:
+        """How a changed template replaces the old pods."""
+
     def __init__(
         self,
         *,
@@ -294,6 +345,8 @@ Global___DeploymentCondition: _TypeAlias = DeploymentCondition  # noqa: Y015
 
 @_typing.final
 class DeploymentStatus(_message.Message):
+    """How far a Deployment has got."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OBSERVED_GENERATION_FIELD_NUMBER: _builtins.int
@@ -305,14 +358,22 @@ class DeploymentStatus(_message.Message):
     CONDITIONS_FIELD_NUMBER: _builtins.int
     COLLISION_COUNT_FIELD_NUMBER: _builtins.int
     observed_generation: _builtins.int
+    """The generation of the Deployment its controller last acted on."""
     replicas: _builtins.int
+    """Pods of the Deployment that exist."""
     updated_replicas: _builtins.int
+    """Pods that run the current template."""
     ready_replicas: _builtins.int
+    """Pods that are ready."""
     available_replicas: _builtins.int
+    """Pods that have been ready for minReadySeconds."""
     unavailable_replicas: _builtins.int
+    """Pods still needed for the Deployment to have all its replicas available."""
     collision_count: _builtins.int
     @_builtins.property
-    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeploymentCondition]: ...
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeploymentCondition]:
+        """Available and Progressing, with their reasons."""
+
     def __init__(
         self,
         *,
@@ -337,6 +398,10 @@ Global___DeploymentStatus: _TypeAlias = DeploymentStatus  # noqa: Y015
 
 @_typing.final
 class Deployment(_message.Message):
+    """Keeps a number of identical pods running from a template, through ReplicaSets, and rolls
+    a changed template out step by step (kubectl rollout).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -349,9 +414,13 @@ class Deployment(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___DeploymentSpec: ...
+    def spec(self) -> Global___DeploymentSpec:
+        """The pods to run and how to update them."""
+
     @_builtins.property
-    def status(self) -> Global___DeploymentStatus: ...
+    def status(self) -> Global___DeploymentStatus:
+        """How far the Deployment has got. Read-only."""
+
     def __init__(
         self,
         *,

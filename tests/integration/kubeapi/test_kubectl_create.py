@@ -1,7 +1,8 @@
 """kubectl's own generators against a real control plane: `kubectl create namespace|
 deployment|configmap|secret` send Kubernetes protobuf (client-go's typed clients do,
 with no JSON fallback), and what they create is what the same object sent as JSON
-creates. Bad protobuf bodies get Kubernetes' Status and write nothing."""
+creates. Bad protobuf bodies get Kubernetes' Status and write nothing. `kubectl explain`
+shows the schema's descriptions."""
 
 from __future__ import annotations
 
@@ -102,6 +103,13 @@ def test_what_was_created_reads_back_as_kubectl_shows_it(kubectl: Kubectl) -> No
     assert got["spec"]["replicas"] == 4
     assert got["metadata"]["labels"] == {"app": "web", "tier": "front"}
     assert got["metadata"]["annotations"]["note"] == "hi"
+
+
+def test_explain_shows_the_descriptions_of_the_schema(kubectl: Kubectl) -> None:
+    out = kubectl("explain", "deployment.spec.replicas")
+    assert "DESCRIPTION:\n    How many pods to run. Default 1." in out
+    out = kubectl("explain", "secret")
+    assert "stringData\t<map[string]string>\n    The same as data, with plain-text values" in out
 
 
 def test_an_invalid_object_from_a_generator_is_422_with_its_field(kubectl: Kubectl) -> None:
