@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from controlplane import errors
-from controlplane.apiserver import batchcreate, binding
+from controlplane.apiserver import batchcreate, binding, readversion
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
@@ -45,17 +45,29 @@ class Registry:
 
     # -- reads --------------------------------------------------------------
 
-    async def get(self, resource: str, namespace: str, name: str) -> Object:
+    async def get(self, resource: str, namespace: str, name: str,
+                  resource_version: str = "") -> Object:
+        """The object; `resource_version` (readversion.py): not older than that."""
         kind = o.kind_named(resource)
-        return await self.store.get(kind.resource, namespace if kind.namespaced else "", name)
+        want = readversion.parse(resource_version, listing=False)
+        obj = await self.store.get(kind.resource, namespace if kind.namespaced else "", name)
+        if want.at_least > int(o.meta(obj).resource_version or 0):
+            want.check(await self.store.revision())
+        return obj
 
     async def list(self, resource: str, namespace: str = "", label_selector: str = "",
-                   field_selector: str = "") -> api_pb2.ObjectList:
+                   field_selector: str = "", resource_version: str = "",
+                   resource_version_match: str = "") -> api_pb2.ObjectList:
+        """The objects that match; `resource_version` and its match as readversion.py
+        says (Exact: the list as it was at that revision)."""
         kind = o.kind_named(resource)
         flt = Filter(kind.resource, label_selector, field_selector)
-        items, rev = await self.store.list(kind.resource, namespace if kind.namespaced else "")
+        want = readversion.parse(resource_version, resource_version_match)
+        items, rev = await self.store.list(kind.resource, namespace if kind.namespaced else "",
+                                           revision=want.revision)
+        want.check(rev)
         return api_pb2.ObjectList(items=[i for i in items if flt.matches(i)],
-                                  resource_version=str(rev))
+                                  resource_version=str(want.revision or rev))
 
     async def watch(self, resource: str, namespace: str = "", label_selector: str = "",
                     field_selector: str = "", resource_version: str = "",

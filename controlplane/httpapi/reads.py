@@ -1,8 +1,10 @@
-"""get and list: label and field selectors, limit/continue pages, and Table answers.
+"""get and list: resourceVersion (and resourceVersionMatch), label and field selectors,
+limit/continue pages, and Table answers.
 
 A page's `continue` token carries the list's resourceVersion and the key of its last
-object; the next page lists again and goes on after that key (unlike Kubernetes, later
-pages are read at the current revision, not the first page's snapshot).
+object; the next page lists again at that revision (etcd's history: every page sees
+the first page's snapshot, as in Kubernetes) and goes on after that key. Once etcd has
+compacted that revision the token is too old: 410 Expired, list again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from controlplane import errors
+from controlplane.apiserver import readversion
 from controlplane.httpapi import tables
 from controlplane.httpapi.call import Call, dumps, encoded, respond, respond_raw
 from proto import api_pb2, kinds
@@ -21,7 +24,8 @@ from proto import api_pb2, kinds
 
 async def get(call: Call) -> web.StreamResponse:
     t = call.target
-    obj = await call.house.registry.get(t.resource, call.namespace, t.name)
+    obj = await call.house.registry.get(t.resource, call.namespace, t.name,
+                                        call.param("resourceVersion"))
     call.house.access.check("get", t.resource, call.namespace, t.name, obj)
     if call.accepts_table():
         return respond(tables.table([obj], t.resource,
@@ -33,10 +37,25 @@ async def list_(call: Call) -> web.StreamResponse:
     t = call.target
     label_selector, field_selector = call.param("labelSelector"), call.param("fieldSelector")
     call.house.access.check("list", t.resource, call.namespace, field_selector=field_selector)
-    lst = await call.house.registry.list(t.resource, call.namespace, label_selector,
-                                         field_selector)
+    token = call.param("continue")
+    rv, match, after = call.param("resourceVersion"), call.param("resourceVersionMatch"), ""
+    if token:
+        if rv not in ("", "0") or match:
+            raise readversion.invalid("continue", "Forbidden: specifying resource version is "
+                                                  "not allowed when using continue")
+        rv, after = _read_token(token)
+        match = "Exact"
+    try:
+        lst = await call.house.registry.list(t.resource, call.namespace, label_selector,
+                                             field_selector, rv, match)
+    except errors.Gone:
+        if not token:
+            raise
+        raise errors.Gone("The provided continue parameter is too old to display a "
+                          "consistent list result. You can start a new list without the "
+                          "continue parameter.") from None
     items, rv, token, remaining = page(list(lst.items), lst.resource_version,
-                                       call.int_param("limit"), call.param("continue"))
+                                       call.int_param("limit"), after)
     if call.accepts_table():
         return respond(tables.table(items, t.resource, resource_version=rv,
                                     include_object=call.param("includeObject", "Metadata"),
@@ -51,11 +70,11 @@ async def list_(call: Call) -> web.StreamResponse:
                        + b"]}")
 
 
-def page(items: list[api_pb2.Object], rv: str, limit: int | None, token: str,
+def page(items: list[api_pb2.Object], rv: str, limit: int | None, after: str,
          ) -> tuple[list[api_pb2.Object], str, str, int]:
-    """(this page's items, the list's resourceVersion, the next token or "", remaining)."""
-    if token:
-        rv, after = _read_token(token)
+    """(this page's items, the list's resourceVersion, the next token or "", remaining);
+    `after`: the key the previous page ended with ("" for the first page)."""
+    if after:
         items = [i for i in items if kinds.key_of(i) > after]
     if limit is None or limit <= 0 or len(items) <= limit:
         return items, rv, "", 0

@@ -170,13 +170,15 @@ class Store:
         kv = resp.kvs[0]
         return self._decode(kv.value, kv.mod_revision, kv.key)
 
-    async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
-        """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
+    async def list(self, resource: str, namespace: str = "", *,
+                   revision: int = 0) -> tuple[ObjList, int]:
+        """Every object of `resource` (in `namespace`, or all) and the revision of the read;
+        `revision`: as they were then (errors.Gone once etcd compacted it)."""
         kinds.lookup(resource)
         p = keys.prefix(resource, namespace).encode()
         with self.conn.guard(f"listing {resource}"):
             resp = await (await self.conn.kv()).Range(
-                rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)),
+                rpc.RangeRequest(key=p, range_end=keys.prefix_end(p), revision=revision),
                 timeout=self.conn.timeout)
         items = [self._decode(kv.value, kv.mod_revision, kv.key) for kv in resp.kvs]
         return items, resp.header.revision
