@@ -19,6 +19,7 @@ from controlplane.apiserver.agents import Agents
 from controlplane.apiserver.fieldmanager.entries import manager_from
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi.paths import Target
+from controlplane.httpapi.podconn import PodDialer
 from controlplane.httpapi.status import Subject, UnsupportedMediaType
 from proto import api_pb2, codec, kinds, wire
 
@@ -27,11 +28,12 @@ MAX_BODY = 3 * 1024 * 1024     # Kubernetes' limit for a request body
 
 @dataclass(frozen=True)
 class House:
-    """The rooms both doors share."""
+    """The rooms both doors share (and how this one reaches a pod's port)."""
 
     registry: Registry
     access: Access
     agents: Agents
+    dial_pod: PodDialer | None = None     # pods/portforward; None: not served
 
 
 @dataclass

@@ -40,6 +40,7 @@ def _sub(k: kinds.Kind, sub: str) -> dict[str, Any]:
         "log": ("Pod", ["get"], "", ""),
         "exec": ("PodExecOptions", ["create", "get"], "", ""),
         "attach": ("PodAttachOptions", ["create", "get"], "", ""),
+        "portforward": ("PodPortForwardOptions", ["create", "get"], "", ""),
         "eviction": ("Eviction", ["create"], "policy", "v1"),
         "binding": ("Binding", ["create"], "", ""),
     }

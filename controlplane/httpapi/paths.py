@@ -18,7 +18,7 @@ from proto import kinds
 
 # Subresources by resource ("" = every kind with a status has status). The door
 # serves each of them; a new kind gets status (and scale, when it has replicas) for free.
-POD_SUBRESOURCES = ("log", "exec", "attach", "eviction", "binding")
+POD_SUBRESOURCES = ("log", "exec", "attach", "portforward", "eviction", "binding")
 NAMESPACE_SUBRESOURCES = ("status",)
 
 

@@ -35,7 +35,8 @@ def test_discovery(api: Rest) -> None:
     by_name = {r["name"]: r for r in core["resources"]}
     assert by_name["pods"]["shortNames"] == ["po"] and by_name["pods"]["categories"] == ["all"]
     assert by_name["pods/eviction"]["group"] == "policy"
-    assert {"pods/log", "pods/exec", "pods/attach", "pods/status", "nodes/status"} <= \
+    assert {"pods/log", "pods/exec", "pods/attach", "pods/portforward", "pods/status",
+            "nodes/status"} <= \
         set(by_name)
     assert "deletecollection" not in by_name["namespaces"]["verbs"]
     apps = {r["name"]: r for r in api.ok("GET", "/apis/apps/v1")["resources"]}
