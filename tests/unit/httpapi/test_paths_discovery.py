@@ -31,7 +31,7 @@ def test_paths_name_their_targets(path: str, want: tuple) -> None:
 
 @pytest.mark.parametrize("path", [
     "/api/v2/pods", "/apis/apps/v2/deployments", "/api/v1/services",
-    "/api/v1/namespaces/web/nodes", "/api/v1/namespaces/web/pods/x/portforward",
+    "/api/v1/namespaces/web/nodes", "/api/v1/namespaces/web/pods/x/proxy",
     "/api/v1/nodes/n1/log", "/apis/apps/v1/namespaces/d/pods", "/healthz",
     "/api/v1/namespaces/a/pods/b/c/d",
 ])
@@ -63,7 +63,7 @@ def test_aggregated_discovery_nests_subresources() -> None:
     assert [i["metadata"]["name"] for i in core] == [""]
     pods = next(r for r in core[0]["versions"][0]["resources"] if r["resource"] == "pods")
     assert {s["subresource"] for s in pods["subresources"]} == \
-        {"status", "log", "exec", "attach", "eviction", "binding"}
+        {"status", "log", "exec", "attach", "portforward", "eviction", "binding"}
     eviction = next(s for s in pods["subresources"] if s["subresource"] == "eviction")
     assert eviction["responseKind"] == {"group": "policy", "version": "v1", "kind": "Eviction"}
 
