@@ -1,25 +1,19 @@
 """get and list: resourceVersion (and resourceVersionMatch), label and field selectors,
 limit/continue pages, and Table answers.
 
-A page's `continue` token carries the list's resourceVersion and the key of its last
-object; the next page lists again at that revision (etcd's history: every page sees
-the first page's snapshot, as in Kubernetes) and goes on after that key. Once etcd has
-compacted that revision the token is too old: 410 Expired, list again.
+What a resourceVersion asks for is the registry's (controlplane/apiserver/readversion.py),
+and so are pages (`limit`, `continue`), as for the gRPC door's List
+(controlplane/apiserver/paging.py): every page is read at the first page's revision.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from aiohttp import web
 
-from controlplane import errors
-from controlplane.apiserver import readversion
 from controlplane.httpapi import tables
 from controlplane.httpapi.call import Call, dumps, encoded, respond, respond_raw
-from proto import api_pb2, kinds
 
 
 async def get(call: Call) -> web.StreamResponse:
@@ -37,25 +31,13 @@ async def list_(call: Call) -> web.StreamResponse:
     t = call.target
     label_selector, field_selector = call.param("labelSelector"), call.param("fieldSelector")
     call.house.access.check("list", t.resource, call.namespace, field_selector=field_selector)
-    token = call.param("continue")
-    rv, match, after = call.param("resourceVersion"), call.param("resourceVersionMatch"), ""
-    if token:
-        if rv not in ("", "0") or match:
-            raise readversion.invalid("continue", "Forbidden: specifying resource version is "
-                                                  "not allowed when using continue")
-        rv, after = _read_token(token)
-        match = "Exact"
-    try:
-        lst = await call.house.registry.list(t.resource, call.namespace, label_selector,
-                                             field_selector, rv, match)
-    except errors.Gone:
-        if not token:
-            raise
-        raise errors.Gone("The provided continue parameter is too old to display a "
-                          "consistent list result. You can start a new list without the "
-                          "continue parameter.") from None
-    items, rv, token, remaining = page(list(lst.items), lst.resource_version,
-                                       call.int_param("limit"), after)
+    lst = await call.house.registry.list(t.resource, call.namespace, label_selector,
+                                         field_selector, limit=call.int_param("limit") or 0,
+                                         continue_token=call.param("continue"),
+                                         resource_version=call.param("resourceVersion"),
+                                         resource_version_match=call.param(
+                                             "resourceVersionMatch"))
+    items, rv, token = list(lst.items), lst.resource_version, lst.continue_token
     if call.accepts_table():
         return respond(tables.table(items, t.resource, resource_version=rv,
                                     include_object=call.param("includeObject", "Metadata"),
@@ -63,34 +45,9 @@ async def list_(call: Call) -> web.StreamResponse:
     meta: dict[str, Any] = {"resourceVersion": rv}
     if token:
         meta["continue"] = token
-        meta["remainingItemCount"] = remaining
+    if lst.HasField("remaining_item_count"):
+        meta["remainingItemCount"] = lst.remaining_item_count
     head = dumps({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
                   "metadata": meta})
     return respond_raw(head[:-1] + b',"items":[' + b",".join(encoded(i) for i in items)
                        + b"]}")
-
-
-def page(items: list[api_pb2.Object], rv: str, limit: int | None, after: str,
-         ) -> tuple[list[api_pb2.Object], str, str, int]:
-    """(this page's items, the list's resourceVersion, the next token or "", remaining);
-    `after`: the key the previous page ended with ("" for the first page)."""
-    if after:
-        items = [i for i in items if kinds.key_of(i) > after]
-    if limit is None or limit <= 0 or len(items) <= limit:
-        return items, rv, "", 0
-    head = items[:limit]
-    return head, rv, _token(rv, kinds.key_of(head[-1])), len(items) - limit
-
-
-def _token(rv: str, after: str) -> str:
-    raw = json.dumps({"v": 1, "rv": rv, "start": after}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _read_token(token: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw)
-        return str(doc["rv"]), str(doc["start"])
-    except (ValueError, KeyError, TypeError):
-        raise errors.BadRequest(f'continue key is not valid: "{token}"') from None

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from corral import applying, errors, manifests
-from corral.cli import createconfig
+from corral.cli import createconfig, creategen
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers.output import Printer, make_printer
 from proto import api_pb2, columns, kinds
@@ -35,6 +35,11 @@ CREATE_EXAMPLES = """\
 examples:
   # Create the objects of a file; existing ones are an error
   corral create -f manifests/pod.yaml
+
+  # An object from flags, as kubectl's generators make it
+  corral create namespace demo
+  corral create deployment web --image=demo:latest --replicas=3 --port=8080
+  corral create deployment web --image=demo --dry-run=client -o yaml > web.yaml
 
   # A ConfigMap or Secret from literals, files, directories or env files
   corral create configmap game-config --from-file=game.properties --from-literal=lives=3
@@ -72,6 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            help="with --server-side: the manager's name (default %(default)s)")
         p.set_defaults(func=func)
         if verb == "create":
+            creategen.register(p, parents)
             createconfig.register(p, parents)
 
 

@@ -69,7 +69,8 @@ def test_exec_command_after_double_dash_keeps_its_options() -> None:
 @pytest.mark.parametrize("verb", [
     "apply", "create", "get", "describe", "delete", "logs", "exec", "scale", "cordon",
     "uncordon", "drain", "version", "api-resources", "explain", "completion", "label",
-    "annotate", "top", "rollout", "set", "image", "config",
+    "annotate", "top", "rollout", "set", "image", "config", "edit", "patch", "replace", "diff",
+    "wait", "events", "cp", "taint",
 ])
 def test_every_verb_has_help_with_an_example(verb: str, capsys: pytest.CaptureFixture[str]
                                              ) -> None:
