@@ -94,6 +94,8 @@ class PodSpec(_message.Message):
     PRIORITY_FIELD_NUMBER: _builtins.int
     ENABLESERVICELINKS_FIELD_NUMBER: _builtins.int
     PREEMPTIONPOLICY_FIELD_NUMBER: _builtins.int
+    HOSTALIASES_FIELD_NUMBER: _builtins.int
+    DNSCONFIG_FIELD_NUMBER: _builtins.int
     restartPolicy: _builtins.str
     terminationGracePeriodSeconds: _builtins.int
     activeDeadlineSeconds: _builtins.int
@@ -122,6 +124,10 @@ class PodSpec(_message.Message):
     def initContainers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Container]: ...
     @_builtins.property
     def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]: ...
+    @_builtins.property
+    def hostAliases(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostAlias]: ...
+    @_builtins.property
+    def dnsConfig(self) -> Global___PodDNSConfig: ...
     def __init__(
         self,
         *,
@@ -146,14 +152,89 @@ class PodSpec(_message.Message):
         priority: _builtins.int | None = ...,
         enableServiceLinks: _builtins.bool | None = ...,
         preemptionPolicy: _builtins.str | None = ...,
+        hostAliases: _abc.Iterable[Global___HostAlias] | None = ...,
+        dnsConfig: Global___PodDNSConfig | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "nodeName", b"nodeName", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "nodeName", b"nodeName", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "containers", b"containers", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "imagePullSecrets", b"imagePullSecrets", "initContainers", b"initContainers", "nodeName", b"nodeName", "nodeSelector", b"nodeSelector", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "containers", b"containers", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostAliases", b"hostAliases", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "imagePullSecrets", b"imagePullSecrets", "initContainers", b"initContainers", "nodeName", b"nodeName", "nodeSelector", b"nodeSelector", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PodSpec: _TypeAlias = PodSpec  # noqa: Y015
+
+@_typing.final
+class HostAlias(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IP_FIELD_NUMBER: _builtins.int
+    HOSTNAMES_FIELD_NUMBER: _builtins.int
+    ip: _builtins.str
+    @_builtins.property
+    def hostnames(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        ip: _builtins.str | None = ...,
+        hostnames: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ip", b"ip"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostnames", b"hostnames", "ip", b"ip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HostAlias: _TypeAlias = HostAlias  # noqa: Y015
+
+@_typing.final
+class PodDNSConfigOption(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str | None = ...,
+        value: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodDNSConfigOption: _TypeAlias = PodDNSConfigOption  # noqa: Y015
+
+@_typing.final
+class PodDNSConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESERVERS_FIELD_NUMBER: _builtins.int
+    SEARCHES_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nameservers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def searches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def options(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodDNSConfigOption]: ...
+    def __init__(
+        self,
+        *,
+        nameservers: _abc.Iterable[_builtins.str] | None = ...,
+        searches: _abc.Iterable[_builtins.str] | None = ...,
+        options: _abc.Iterable[Global___PodDNSConfigOption] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nameservers", b"nameservers", "options", b"options", "searches", b"searches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodDNSConfig: _TypeAlias = PodDNSConfig  # noqa: Y015
 
 @_typing.final
 class Volume(_message.Message):

@@ -6,7 +6,8 @@
 
 A message's or field's leading comment (the `//` lines right above it) is its
 description, and a trailing comment on the same line is added to it; comments set
-apart by a blank line are notes for the reader of the .proto, not descriptions. The
+apart by a blank line are notes for the reader of the .proto, not descriptions, and
+so is a line that names a range of field numbers ("Services and DNS (100-119)"). The
 JSON maps a message's full name to {"": its description, field name: description}
 (proto/descriptions.py reads it: the OpenAPI documents, `kubectl explain`,
 `corral explain`). The wire messages (package corral.kubepb) are left out.
@@ -15,6 +16,7 @@ JSON maps a message's full name to {"": its description, field name: description
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -22,12 +24,14 @@ from google.protobuf import descriptor_pb2
 
 MESSAGE_TYPE, FIELD, NESTED_TYPE = 4, 2, 3     # FileDescriptorProto / DescriptorProto tags
 SKIP_PACKAGES = ("corral.kubepb",)
+# "Services and DNS (100-119)": a team's range of field numbers, not a description
+SECTION = re.compile(r"^[A-Za-z][\w /+.&-]*\(\d+-\d+\)")
 
 
 def _text(loc: Any) -> str:
     parts = [loc.leading_comments, loc.trailing_comments]
     lines = [ln.strip() for part in parts for ln in part.strip().splitlines()]
-    return " ".join(ln for ln in lines if ln)
+    return " ".join(ln for ln in lines if ln and not SECTION.match(ln))
 
 
 def _messages(prefix: str, path: tuple[int, ...], messages: Any,

@@ -20,6 +20,7 @@ from proto.kubepb_core_pb2 import (
 )
 from proto.kubepb_groups_pb2 import Deployment, Eviction, Lease, ReplicaSet, Scale
 from proto.kubepb_meta_pb2 import DeleteOptions
+from proto.kubepb_services_pb2 import Endpoints, EndpointSlice, Service
 from proto.wire.envelope import unwrap
 from proto.wire.tojson import message
 
@@ -31,6 +32,9 @@ MESSAGES: dict[tuple[str, str], type[Message]] = {
     ("v1", "ConfigMap"): ConfigMap,
     ("v1", "Secret"): Secret,
     ("v1", "Binding"): Binding,
+    ("v1", "Service"): Service,
+    ("v1", "Endpoints"): Endpoints,
+    ("discovery.k8s.io/v1", "EndpointSlice"): EndpointSlice,
     ("apps/v1", "Deployment"): Deployment,
     ("apps/v1", "ReplicaSet"): ReplicaSet,
     ("coordination.k8s.io/v1", "Lease"): Lease,

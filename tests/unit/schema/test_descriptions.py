@@ -64,6 +64,7 @@ def test_leading_and_trailing_comments_describe_and_detached_ones_do_not(
         "// The thing.\nmessage Thing {\n"
         "  // Its name,\n  // on two lines.\n  string name = 1;  // required\n"
         "  // Field numbers 100-119: another team's.\n\n  int32 size = 100;\n"
+        "  // Services and DNS (100-119)\n  int32 port = 102;\n"
         "  bool flag = 101;\n}\n")
     pb = tmp_path / "x.pb"
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(tmp_path),

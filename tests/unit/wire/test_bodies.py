@@ -138,3 +138,20 @@ def test_delete_options_come_in_any_group_version() -> None:
     assert doc == {"apiVersion": "apps/v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
                    "preconditions": {"uid": "u-1"}, "propagationPolicy": "Foreground",
                    "dryRun": ["All"]}
+
+
+def test_services_and_endpoint_slices_have_their_wire_form() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "labels": {"app": "web"}},
+           "spec": {"ports": [{"name": "80-8080", "protocol": "TCP", "port": 80,
+                               "targetPort": 8080}, {"name": "dns", "port": 53,
+                                                     "targetPort": "dns"}],
+                    "selector": {"app": "web"}, "type": "ClusterIP",
+                    "clusterIPs": ["10.96.0.10"]}}
+    assert wire.to_json(body(svc)) == svc
+    slice_ = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": {"name": "web-abc"}, "addressType": "IPv4",
+              "endpoints": [{"addresses": ["10.1.0.5"], "conditions": {"ready": False},
+                             "targetRef": {"kind": "Pod", "name": "web-1"}}],
+              "ports": [{"name": "http", "port": 8080}]}
+    assert wire.to_json(body(slice_)) == slice_
