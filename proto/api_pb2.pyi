@@ -14,8 +14,10 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from proto import agent_pb2 as _agent_pb2
 from proto import apps_pb2 as _apps_pb2
+from proto import batch_pb2 as _batch_pb2
 from proto import config_pb2 as _config_pb2
 from proto import core_pb2 as _core_pb2
+from proto import storage_pb2 as _storage_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -40,6 +42,14 @@ class Object(_message.Message):
     REPLICA_SET_FIELD_NUMBER: _builtins.int
     CONFIG_MAP_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    JOB_FIELD_NUMBER: _builtins.int
+    CRON_JOB_FIELD_NUMBER: _builtins.int
+    DAEMON_SET_FIELD_NUMBER: _builtins.int
+    STATEFUL_SET_FIELD_NUMBER: _builtins.int
+    CONTROLLER_REVISION_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_CLAIM_FIELD_NUMBER: _builtins.int
+    STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def pod(self) -> _core_pb2.Pod: ...
     @_builtins.property
@@ -58,6 +68,24 @@ class Object(_message.Message):
     def config_map(self) -> _config_pb2.ConfigMap: ...
     @_builtins.property
     def secret(self) -> _config_pb2.Secret: ...
+    @_builtins.property
+    def job(self) -> _batch_pb2.Job:
+        """Workloads and volumes (30-49)"""
+
+    @_builtins.property
+    def cron_job(self) -> _batch_pb2.CronJob: ...
+    @_builtins.property
+    def daemon_set(self) -> _apps_pb2.DaemonSet: ...
+    @_builtins.property
+    def stateful_set(self) -> _apps_pb2.StatefulSet: ...
+    @_builtins.property
+    def controller_revision(self) -> _apps_pb2.ControllerRevision: ...
+    @_builtins.property
+    def persistent_volume(self) -> _storage_pb2.PersistentVolume: ...
+    @_builtins.property
+    def persistent_volume_claim(self) -> _storage_pb2.PersistentVolumeClaim: ...
+    @_builtins.property
+    def storage_class(self) -> _storage_pb2.StorageClass: ...
     def __init__(
         self,
         *,
@@ -70,12 +98,20 @@ class Object(_message.Message):
         replica_set: _apps_pb2.ReplicaSet | None = ...,
         config_map: _config_pb2.ConfigMap | None = ...,
         secret: _config_pb2.Secret | None = ...,
+        job: _batch_pb2.Job | None = ...,
+        cron_job: _batch_pb2.CronJob | None = ...,
+        daemon_set: _apps_pb2.DaemonSet | None = ...,
+        stateful_set: _apps_pb2.StatefulSet | None = ...,
+        controller_revision: _apps_pb2.ControllerRevision | None = ...,
+        persistent_volume: _storage_pb2.PersistentVolume | None = ...,
+        persistent_volume_claim: _storage_pb2.PersistentVolumeClaim | None = ...,
+        storage_class: _storage_pb2.StorageClass | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret", "job", "cron_job", "daemon_set", "stateful_set", "controller_revision", "persistent_volume", "persistent_volume_claim", "storage_class"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -96,6 +96,7 @@ class PodSpec(_message.Message):
     PREEMPTIONPOLICY_FIELD_NUMBER: _builtins.int
     HOSTALIASES_FIELD_NUMBER: _builtins.int
     DNSCONFIG_FIELD_NUMBER: _builtins.int
+    AFFINITY_FIELD_NUMBER: _builtins.int
     restartPolicy: _builtins.str
     terminationGracePeriodSeconds: _builtins.int
     activeDeadlineSeconds: _builtins.int
@@ -128,6 +129,8 @@ class PodSpec(_message.Message):
     def hostAliases(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostAlias]: ...
     @_builtins.property
     def dnsConfig(self) -> Global___PodDNSConfig: ...
+    @_builtins.property
+    def affinity(self) -> Global___Affinity: ...
     def __init__(
         self,
         *,
@@ -154,14 +157,174 @@ class PodSpec(_message.Message):
         preemptionPolicy: _builtins.str | None = ...,
         hostAliases: _abc.Iterable[Global___HostAlias] | None = ...,
         dnsConfig: Global___PodDNSConfig | None = ...,
+        affinity: Global___Affinity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "nodeName", b"nodeName", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "affinity", b"affinity", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "nodeName", b"nodeName", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "containers", b"containers", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostAliases", b"hostAliases", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "imagePullSecrets", b"imagePullSecrets", "initContainers", b"initContainers", "nodeName", b"nodeName", "nodeSelector", b"nodeSelector", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activeDeadlineSeconds", b"activeDeadlineSeconds", "affinity", b"affinity", "containers", b"containers", "dnsConfig", b"dnsConfig", "dnsPolicy", b"dnsPolicy", "enableServiceLinks", b"enableServiceLinks", "hostAliases", b"hostAliases", "hostNetwork", b"hostNetwork", "hostname", b"hostname", "imagePullSecrets", b"imagePullSecrets", "initContainers", b"initContainers", "nodeName", b"nodeName", "nodeSelector", b"nodeSelector", "preemptionPolicy", b"preemptionPolicy", "priority", b"priority", "priorityClassName", b"priorityClassName", "restartPolicy", b"restartPolicy", "schedulerName", b"schedulerName", "securityContext", b"securityContext", "serviceAccountName", b"serviceAccountName", "subdomain", b"subdomain", "terminationGracePeriodSeconds", b"terminationGracePeriodSeconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PodSpec: _TypeAlias = PodSpec  # noqa: Y015
+
+@_typing.final
+class Affinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODEAFFINITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nodeAffinity(self) -> Global___NodeAffinity: ...
+    def __init__(
+        self,
+        *,
+        nodeAffinity: Global___NodeAffinity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["nodeAffinity", b"nodeAffinity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nodeAffinity", b"nodeAffinity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Affinity: _TypeAlias = Affinity  # noqa: Y015
+
+@_typing.final
+class NodeAffinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIREDDURINGSCHEDULINGIGNOREDDURINGEXECUTION_FIELD_NUMBER: _builtins.int
+    PREFERREDDURINGSCHEDULINGIGNOREDDURINGEXECUTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requiredDuringSchedulingIgnoredDuringExecution(self) -> Global___NodeSelector: ...
+    @_builtins.property
+    def preferredDuringSchedulingIgnoredDuringExecution(self) -> _containers.RepeatedCompositeFieldContainer[Global___PreferredSchedulingTerm]: ...
+    def __init__(
+        self,
+        *,
+        requiredDuringSchedulingIgnoredDuringExecution: Global___NodeSelector | None = ...,
+        preferredDuringSchedulingIgnoredDuringExecution: _abc.Iterable[Global___PreferredSchedulingTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["requiredDuringSchedulingIgnoredDuringExecution", b"requiredDuringSchedulingIgnoredDuringExecution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferredDuringSchedulingIgnoredDuringExecution", b"preferredDuringSchedulingIgnoredDuringExecution", "requiredDuringSchedulingIgnoredDuringExecution", b"requiredDuringSchedulingIgnoredDuringExecution"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeAffinity: _TypeAlias = NodeAffinity  # noqa: Y015
+
+@_typing.final
+class NodeSelector(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODESELECTORTERMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nodeSelectorTerms(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorTerm]: ...
+    def __init__(
+        self,
+        *,
+        nodeSelectorTerms: _abc.Iterable[Global___NodeSelectorTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nodeSelectorTerms", b"nodeSelectorTerms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelector: _TypeAlias = NodeSelector  # noqa: Y015
+
+@_typing.final
+class NodeSelectorTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHEXPRESSIONS_FIELD_NUMBER: _builtins.int
+    MATCHFIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def matchExpressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    @_builtins.property
+    def matchFields(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    def __init__(
+        self,
+        *,
+        matchExpressions: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+        matchFields: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matchExpressions", b"matchExpressions", "matchFields", b"matchFields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorTerm: _TypeAlias = NodeSelectorTerm  # noqa: Y015
+
+@_typing.final
+class NodeSelectorRequirement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    operator: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str | None = ...,
+        operator: _builtins.str | None = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "operator", b"operator"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "operator", b"operator", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorRequirement: _TypeAlias = NodeSelectorRequirement  # noqa: Y015
+
+@_typing.final
+class PreferredSchedulingTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    PREFERENCE_FIELD_NUMBER: _builtins.int
+    weight: _builtins.int
+    @_builtins.property
+    def preference(self) -> Global___NodeSelectorTerm: ...
+    def __init__(
+        self,
+        *,
+        weight: _builtins.int | None = ...,
+        preference: Global___NodeSelectorTerm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference", "weight", b"weight"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreferredSchedulingTerm: _TypeAlias = PreferredSchedulingTerm  # noqa: Y015
+
+@_typing.final
+class PersistentVolumeClaimVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMNAME_FIELD_NUMBER: _builtins.int
+    READONLY_FIELD_NUMBER: _builtins.int
+    claimName: _builtins.str
+    readOnly: _builtins.bool
+    def __init__(
+        self,
+        *,
+        claimName: _builtins.str | None = ...,
+        readOnly: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claimName", b"claimName", "readOnly", b"readOnly"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimName", b"claimName", "readOnly", b"readOnly"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersistentVolumeClaimVolumeSource: _TypeAlias = PersistentVolumeClaimVolumeSource  # noqa: Y015
 
 @_typing.final
 class HostAlias(_message.Message):
@@ -2312,6 +2475,7 @@ class VolumeSource(_message.Message):
     HOSTPATH_FIELD_NUMBER: _builtins.int
     EMPTYDIR_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    PERSISTENTVOLUMECLAIM_FIELD_NUMBER: _builtins.int
     DOWNWARDAPI_FIELD_NUMBER: _builtins.int
     CONFIGMAP_FIELD_NUMBER: _builtins.int
     PROJECTED_FIELD_NUMBER: _builtins.int
@@ -2321,6 +2485,8 @@ class VolumeSource(_message.Message):
     def emptyDir(self) -> Global___EmptyDirVolumeSource: ...
     @_builtins.property
     def secret(self) -> Global___SecretVolumeSource: ...
+    @_builtins.property
+    def persistentVolumeClaim(self) -> Global___PersistentVolumeClaimVolumeSource: ...
     @_builtins.property
     def downwardAPI(self) -> Global___DownwardAPIVolumeSource: ...
     @_builtins.property
@@ -2333,13 +2499,14 @@ class VolumeSource(_message.Message):
         hostPath: Global___HostPathVolumeSource | None = ...,
         emptyDir: Global___EmptyDirVolumeSource | None = ...,
         secret: Global___SecretVolumeSource | None = ...,
+        persistentVolumeClaim: Global___PersistentVolumeClaimVolumeSource | None = ...,
         downwardAPI: Global___DownwardAPIVolumeSource | None = ...,
         configMap: Global___ConfigMapVolumeSource | None = ...,
         projected: Global___ProjectedVolumeSource | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["configMap", b"configMap", "downwardAPI", b"downwardAPI", "emptyDir", b"emptyDir", "hostPath", b"hostPath", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["configMap", b"configMap", "downwardAPI", b"downwardAPI", "emptyDir", b"emptyDir", "hostPath", b"hostPath", "persistentVolumeClaim", b"persistentVolumeClaim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configMap", b"configMap", "downwardAPI", b"downwardAPI", "emptyDir", b"emptyDir", "hostPath", b"hostPath", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configMap", b"configMap", "downwardAPI", b"downwardAPI", "emptyDir", b"emptyDir", "hostPath", b"hostPath", "persistentVolumeClaim", b"persistentVolumeClaim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17proto/kubepb_meta.proto\x12\rcorral.kubepb\x1a google/protobuf/descriptor.proto\",\n\x08TypeMeta\x12\x12\n\napiVersion\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"o\n\x07Unknown\x12)\n\x08typeMeta\x18\x01 \x01(\x0b\x32\x17.corral.kubepb.TypeMeta\x12\x0b\n\x03raw\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63ontentEncoding\x18\x03 \x01(\t\x12\x13\n\x0b\x63ontentType\x18\x04 \x01(\t\"&\n\x04Time\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"+\n\tMicroTime\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"\x1a\n\x08Quantity\x12\x0e\n\x06string\x18\x01 \x01(\t\";\n\x0bIntOrString\x12\x0c\n\x04type\x18\x01 \x01(\x03\x12\x0e\n\x06intVal\x18\x02 \x01(\x05\x12\x0e\n\x06strVal\x18\x03 \x01(\t\"\x17\n\x08\x46ieldsV1\x12\x0b\n\x03raw\x18\x01 \x01(\x0c\"\xe2\x04\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cgenerateName\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\x12\x17\n\x0fresourceVersion\x18\x06 \x01(\t\x12\x12\n\ngeneration\x18\x07 \x01(\x03\x12.\n\x11\x63reationTimestamp\x18\x08 \x01(\x0b\x32\x13.corral.kubepb.Time\x12.\n\x11\x64\x65letionTimestamp\x18\t \x01(\x0b\x32\x13.corral.kubepb.Time\x12\"\n\x1a\x64\x65letionGracePeriodSeconds\x18\n \x01(\x03\x12\x35\n\x06labels\x18\x0b \x03(\x0b\x32%.corral.kubepb.ObjectMeta.LabelsEntry\x12?\n\x0b\x61nnotations\x18\x0c \x03(\x0b\x32*.corral.kubepb.ObjectMeta.AnnotationsEntry\x12\x36\n\x0fownerReferences\x18\r \x03(\x0b\x32\x1d.corral.kubepb.OwnerReference\x12\x12\n\nfinalizers\x18\x0e \x03(\t\x12\x38\n\rmanagedFields\x18\x11 \x03(\x0b\x32!.corral.kubepb.ManagedFieldsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"}\n\x0eOwnerReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x12\n\napiVersion\x18\x05 \x01(\t\x12\x12\n\ncontroller\x18\x06 \x01(\x08\x12\x1a\n\x12\x62lockOwnerDeletion\x18\x07 \x01(\x08\"\xc3\x01\n\x12ManagedFieldsEntry\x12\x0f\n\x07manager\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x12\n\napiVersion\x18\x03 \x01(\t\x12!\n\x04time\x18\x04 \x01(\x0b\x32\x13.corral.kubepb.Time\x12\x12\n\nfieldsType\x18\x06 \x01(\t\x12)\n\x08\x66ieldsV1\x18\x07 \x01(\x0b\x32\x17.corral.kubepb.FieldsV1\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\"\xca\x01\n\rLabelSelector\x12\x42\n\x0bmatchLabels\x18\x01 \x03(\x0b\x32-.corral.kubepb.LabelSelector.MatchLabelsEntry\x12\x41\n\x10matchExpressions\x18\x02 \x03(\x0b\x32\'.corral.kubepb.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"5\n\rPreconditions\x12\x0b\n\x03uid\x18\x01 \x01(\t\x12\x17\n\x0fresourceVersion\x18\x02 \x01(\t\"\xa5\x01\n\rDeleteOptions\x12\x1a\n\x12gracePeriodSeconds\x18\x01 \x01(\x03\x12\x33\n\rpreconditions\x18\x02 \x01(\x0b\x32\x1c.corral.kubepb.Preconditions\x12\x18\n\x10orphanDependents\x18\x03 \x01(\x08\x12\x19\n\x11propagationPolicy\x18\x04 \x01(\t\x12\x0e\n\x06\x64ryRun\x18\x05 \x03(\t:/\n\x06inline\x12\x1d.google.protobuf.FieldOptions\x18\xb8\x8e\x03 \x01(\x08')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17proto/kubepb_meta.proto\x12\rcorral.kubepb\x1a google/protobuf/descriptor.proto\",\n\x08TypeMeta\x12\x12\n\napiVersion\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"o\n\x07Unknown\x12)\n\x08typeMeta\x18\x01 \x01(\x0b\x32\x17.corral.kubepb.TypeMeta\x12\x0b\n\x03raw\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63ontentEncoding\x18\x03 \x01(\t\x12\x13\n\x0b\x63ontentType\x18\x04 \x01(\t\"&\n\x04Time\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"+\n\tMicroTime\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"\x1a\n\x08Quantity\x12\x0e\n\x06string\x18\x01 \x01(\t\";\n\x0bIntOrString\x12\x0c\n\x04type\x18\x01 \x01(\x03\x12\x0e\n\x06intVal\x18\x02 \x01(\x05\x12\x0e\n\x06strVal\x18\x03 \x01(\t\"\x17\n\x08\x46ieldsV1\x12\x0b\n\x03raw\x18\x01 \x01(\x0c\"\x1b\n\x0cRawExtension\x12\x0b\n\x03raw\x18\x01 \x01(\x0c\"\xe2\x04\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cgenerateName\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\x12\x17\n\x0fresourceVersion\x18\x06 \x01(\t\x12\x12\n\ngeneration\x18\x07 \x01(\x03\x12.\n\x11\x63reationTimestamp\x18\x08 \x01(\x0b\x32\x13.corral.kubepb.Time\x12.\n\x11\x64\x65letionTimestamp\x18\t \x01(\x0b\x32\x13.corral.kubepb.Time\x12\"\n\x1a\x64\x65letionGracePeriodSeconds\x18\n \x01(\x03\x12\x35\n\x06labels\x18\x0b \x03(\x0b\x32%.corral.kubepb.ObjectMeta.LabelsEntry\x12?\n\x0b\x61nnotations\x18\x0c \x03(\x0b\x32*.corral.kubepb.ObjectMeta.AnnotationsEntry\x12\x36\n\x0fownerReferences\x18\r \x03(\x0b\x32\x1d.corral.kubepb.OwnerReference\x12\x12\n\nfinalizers\x18\x0e \x03(\t\x12\x38\n\rmanagedFields\x18\x11 \x03(\x0b\x32!.corral.kubepb.ManagedFieldsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"}\n\x0eOwnerReference\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x12\n\napiVersion\x18\x05 \x01(\t\x12\x12\n\ncontroller\x18\x06 \x01(\x08\x12\x1a\n\x12\x62lockOwnerDeletion\x18\x07 \x01(\x08\"\xc3\x01\n\x12ManagedFieldsEntry\x12\x0f\n\x07manager\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x12\n\napiVersion\x18\x03 \x01(\t\x12!\n\x04time\x18\x04 \x01(\x0b\x32\x13.corral.kubepb.Time\x12\x12\n\nfieldsType\x18\x06 \x01(\t\x12)\n\x08\x66ieldsV1\x18\x07 \x01(\x0b\x32\x17.corral.kubepb.FieldsV1\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\"\xca\x01\n\rLabelSelector\x12\x42\n\x0bmatchLabels\x18\x01 \x03(\x0b\x32-.corral.kubepb.LabelSelector.MatchLabelsEntry\x12\x41\n\x10matchExpressions\x18\x02 \x03(\x0b\x32\'.corral.kubepb.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"5\n\rPreconditions\x12\x0b\n\x03uid\x18\x01 \x01(\t\x12\x17\n\x0fresourceVersion\x18\x02 \x01(\t\"\xa5\x01\n\rDeleteOptions\x12\x1a\n\x12gracePeriodSeconds\x18\x01 \x01(\x03\x12\x33\n\rpreconditions\x18\x02 \x01(\x0b\x32\x1c.corral.kubepb.Preconditions\x12\x18\n\x10orphanDependents\x18\x03 \x01(\x08\x12\x19\n\x11propagationPolicy\x18\x04 \x01(\t\x12\x0e\n\x06\x64ryRun\x18\x05 \x03(\t:/\n\x06inline\x12\x1d.google.protobuf.FieldOptions\x18\xb8\x8e\x03 \x01(\x08')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,24 +52,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTORSTRING']._serialized_end=407
   _globals['_FIELDSV1']._serialized_start=409
   _globals['_FIELDSV1']._serialized_end=432
-  _globals['_OBJECTMETA']._serialized_start=435
-  _globals['_OBJECTMETA']._serialized_end=1045
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=948
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=993
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=995
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=1045
-  _globals['_OWNERREFERENCE']._serialized_start=1047
-  _globals['_OWNERREFERENCE']._serialized_end=1172
-  _globals['_MANAGEDFIELDSENTRY']._serialized_start=1175
-  _globals['_MANAGEDFIELDSENTRY']._serialized_end=1370
-  _globals['_LABELSELECTOR']._serialized_start=1373
-  _globals['_LABELSELECTOR']._serialized_end=1575
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=1525
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=1575
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=1577
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=1650
-  _globals['_PRECONDITIONS']._serialized_start=1652
-  _globals['_PRECONDITIONS']._serialized_end=1705
-  _globals['_DELETEOPTIONS']._serialized_start=1708
-  _globals['_DELETEOPTIONS']._serialized_end=1873
+  _globals['_RAWEXTENSION']._serialized_start=434
+  _globals['_RAWEXTENSION']._serialized_end=461
+  _globals['_OBJECTMETA']._serialized_start=464
+  _globals['_OBJECTMETA']._serialized_end=1074
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=977
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=1022
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=1024
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=1074
+  _globals['_OWNERREFERENCE']._serialized_start=1076
+  _globals['_OWNERREFERENCE']._serialized_end=1201
+  _globals['_MANAGEDFIELDSENTRY']._serialized_start=1204
+  _globals['_MANAGEDFIELDSENTRY']._serialized_end=1399
+  _globals['_LABELSELECTOR']._serialized_start=1402
+  _globals['_LABELSELECTOR']._serialized_end=1604
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=1554
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=1604
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=1606
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=1679
+  _globals['_PRECONDITIONS']._serialized_start=1681
+  _globals['_PRECONDITIONS']._serialized_end=1734
+  _globals['_DELETEOPTIONS']._serialized_start=1737
+  _globals['_DELETEOPTIONS']._serialized_end=1902
 # @@protoc_insertion_point(module_scope)

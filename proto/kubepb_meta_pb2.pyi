@@ -208,6 +208,27 @@ class FieldsV1(_message.Message):
 Global___FieldsV1: _TypeAlias = FieldsV1  # noqa: Y015
 
 @_typing.final
+class RawExtension(_message.Message):
+    """an embedded object, as JSON bytes"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RAW_FIELD_NUMBER: _builtins.int
+    raw: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        raw: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["raw", b"raw"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["raw", b"raw"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RawExtension: _TypeAlias = RawExtension  # noqa: Y015
+
+@_typing.final
 class ObjectMeta(_message.Message):
     """---- object metadata and selectors ----------------------------------------------"""
 

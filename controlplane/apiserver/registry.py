@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from controlplane import errors
-from controlplane.apiserver import batchcreate, binding, paging, readversion
+from controlplane.apiserver import batchcreate, binding, builtins, paging, readversion
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
@@ -25,7 +25,8 @@ from proto import api_pb2
 log = logging.getLogger(__name__)
 
 Object = api_pb2.Object
-SYSTEM_NAMESPACES = ("default", "corral-system", "corral-node-lease")
+SYSTEM_NAMESPACES = ("default", "corral-system", "corral-node-lease",
+                     "kube-system", "kube-public", "kube-node-lease")
 
 
 class Registry:
@@ -34,12 +35,17 @@ class Registry:
         self.writer = Writer(store)
 
     async def start(self) -> None:
-        """Make sure the namespaces that always exist do."""
+        """Make sure the namespaces that always exist do, and the built-in objects."""
         for name in SYSTEM_NAMESPACES:
             ns = Object()
             ns.namespace.metadata.name = name
             try:
                 await self.create(ns)
+            except errors.AlreadyExists:
+                pass
+        for obj in builtins.objects():
+            try:
+                await self.create(obj)
             except errors.AlreadyExists:
                 pass
 

@@ -47,6 +47,11 @@ examples:
   corral create secret tls my-tls --cert=tls.crt --key=tls.key
   corral create secret docker-registry regcred --docker-server=registry.example:5000 \\
       --docker-username=robot --docker-password=...
+
+  # A Job or CronJob from flags, or one run of a CronJob now
+  corral create job pi --image=demo -- sh -c 'echo 3.14159'
+  corral create cronjob hello --image=demo --schedule='*/5 * * * *' -- date
+  corral create job hello-manual --from=cronjob/hello
 """
 
 

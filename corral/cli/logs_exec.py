@@ -10,6 +10,8 @@ from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
 from corral.cli.terminal import write_bytes
 from proto import agent_pb2
 
+WITH_PODS = ("deployments", "replicasets", "jobs", "daemonsets", "statefulsets")
+
 LOGS_EXAMPLES = """\
 examples:
   corral logs web                          # the pod's only container

@@ -34,6 +34,7 @@ from corral.cli import (
     plugins,
     replace,
     rollout,
+    scale,
     secretkeys,
     taint,
     tokens,
@@ -93,7 +94,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch))
+    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

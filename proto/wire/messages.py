@@ -21,6 +21,16 @@ from proto.kubepb_core_pb2 import (
 from proto.kubepb_groups_pb2 import Deployment, Eviction, Lease, ReplicaSet, Scale
 from proto.kubepb_meta_pb2 import DeleteOptions
 from proto.kubepb_services_pb2 import Endpoints, EndpointSlice, Service
+from proto.kubepb_workloads_pb2 import (
+    ControllerRevision,
+    CronJob,
+    DaemonSet,
+    Job,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StatefulSet,
+    StorageClass,
+)
 from proto.wire.envelope import unwrap
 from proto.wire.tojson import message
 
@@ -35,6 +45,14 @@ MESSAGES: dict[tuple[str, str], type[Message]] = {
     ("v1", "Service"): Service,
     ("v1", "Endpoints"): Endpoints,
     ("discovery.k8s.io/v1", "EndpointSlice"): EndpointSlice,
+    ("v1", "PersistentVolume"): PersistentVolume,
+    ("v1", "PersistentVolumeClaim"): PersistentVolumeClaim,
+    ("apps/v1", "DaemonSet"): DaemonSet,
+    ("apps/v1", "StatefulSet"): StatefulSet,
+    ("apps/v1", "ControllerRevision"): ControllerRevision,
+    ("batch/v1", "Job"): Job,
+    ("batch/v1", "CronJob"): CronJob,
+    ("storage.k8s.io/v1", "StorageClass"): StorageClass,
     ("apps/v1", "Deployment"): Deployment,
     ("apps/v1", "ReplicaSet"): ReplicaSet,
     ("coordination.k8s.io/v1", "Lease"): Lease,

@@ -5,7 +5,7 @@ Field names are already the JSON names. What differs from a plain walk:
     Time, MicroTime     RFC 3339 strings; an all-zero Time (Go's zero time) is null
     Quantity            its string ("250m")
     IntOrString         the number or the string, by its type
-    FieldsV1            the JSON object its bytes hold
+    FieldsV1, RawExtension  the JSON object their bytes hold
     bytes               standard base64, as in JSON
     [(inline) = true]   an embedded Go struct: its fields go into the parent's object
 
@@ -83,11 +83,11 @@ def _int_or_string(value: Any, _path: str) -> int | str:
     return value.strVal if value.type == 1 else value.intVal
 
 
-def _fields(value: Any, path: str) -> Any:
+def _json(value: Any, path: str) -> Any:
     try:
         return json.loads(value.raw or b"{}")
     except ValueError:
-        raise DecodeError(path, "the field set is not valid JSON") from None
+        raise DecodeError(path, "not valid JSON") from None
 
 
 _SPECIAL = {
@@ -95,7 +95,8 @@ _SPECIAL = {
     "MicroTime": _time(6),
     "Quantity": lambda value, _path: value.string,
     "IntOrString": _int_or_string,
-    "FieldsV1": _fields,
+    "FieldsV1": _json,
+    "RawExtension": _json,
 }
 
 

@@ -131,7 +131,7 @@ def test_bad_protobuf_bodies_write_nothing(api: Rest) -> None:
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
     assert "not valid Kubernetes protobuf" in r.json()["message"]
     r = api("POST", "/apis/apps/v1/namespaces/default/deployments",
-            _envelope("batch/v1", "Job", b""), content_type=PROTOBUF)
+            _envelope("networking.k8s.io/v1", "Ingress", b""), content_type=PROTOBUF)
     assert r.status_code == 415 and r.json()["reason"] == "UnsupportedMediaType"
     # PodSpec field 12 (hostPID, which corral does not serve) set to true
     raw = b"\x0a\x05\x0a\x03bad" + b"\x12\x02\x60\x01"

@@ -22,7 +22,9 @@ def test_parse_targets_forms() -> None:
     assert [(x.kind.resource, x.names) for x in t] == [("pods", ["web"]),
                                                        ("deployments", ["web"])]
     t = parse_targets(["all"])
-    assert [x.kind.resource for x in t] == ["pods", "deployments", "replicasets"]
+    # kubectl's "all": pods, daemonsets, deployments, replicasets, statefulsets, jobs, cronjobs
+    assert [x.kind.resource for x in t] == ["pods", "daemonsets", "deployments", "replicasets",
+                                            "statefulsets", "jobs", "cronjobs"]
     assert parse_targets(["deployments.apps"])[0].kind.resource == "deployments"
     for short, full in (("no", "nodes"), ("ns", "namespaces"), ("ev", "events"),
                         ("rs", "replicasets"), ("Pod", "pods")):

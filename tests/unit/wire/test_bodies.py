@@ -125,8 +125,8 @@ def test_bodies_that_are_not_kubernetes_protobuf() -> None:
         wire.to_json(_raw_body("Pod", b"\x0a\x05ab"))
     with pytest.raises(codec.DecodeError, match="names no kind"):
         wire.to_json(_raw_body("", b""))
-    with pytest.raises(wire.Unsupported, match="batch/v1 Job is not served"):
-        wire.to_json(_raw_body("Job", b"", "batch/v1"))
+    with pytest.raises(wire.Unsupported, match="v1 Ingress is not served"):
+        wire.to_json(_raw_body("Ingress", b"", "networking.k8s.io/v1"))
 
 
 def test_delete_options_come_in_any_group_version() -> None:

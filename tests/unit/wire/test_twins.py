@@ -56,6 +56,8 @@ def _compare(c: Any, w: Any, path: str, seen: set[tuple[str, str]], out: list[st
     if w.message_type is None:
         out.append(f"{path}: corral has a {c.message_type.name}, the wire a scalar")
         return
+    if w.message_type.name == "RawExtension":
+        return               # any object, as JSON (ControllerRevision's data)
     _walk(c.message_type, w.message_type, path, seen, out)
 
 
@@ -65,8 +67,8 @@ def _walk(c: Any, w: Any, path: str, seen: set[tuple[str, str]], out: list[str])
     seen.add((c.full_name, w.full_name))
     wire = _flat(w)
     for f in c.fields:
-        if not path and f.json_name in ("apiVersion", "kind"):
-            continue         # in the envelope, not in the object's message
+        if f.json_name in ("apiVersion", "kind") and "metadata" in c.fields_by_name:
+            continue         # an object's: in the envelope, never in its message
         fpath = f"{path}.{f.json_name}" if path else f.json_name
         twin = wire.get(f.json_name)
         if twin is None:
