@@ -1,5 +1,5 @@
 """kubectl's own generators against a real control plane: `kubectl create namespace|
-deployment|configmap|secret` send Kubernetes protobuf (client-go's typed clients do,
+deployment|configmap|secret|job|cronjob` send Kubernetes protobuf (client-go's typed clients do,
 with no JSON fallback), and what they create is what the same object sent as JSON
 creates. Bad protobuf bodies get Kubernetes' Status and write nothing. `kubectl explain`
 shows the schema's descriptions."""
@@ -103,6 +103,20 @@ def test_what_was_created_reads_back_as_kubectl_shows_it(kubectl: Kubectl) -> No
     assert got["spec"]["replicas"] == 4
     assert got["metadata"]["labels"] == {"app": "web", "tier": "front"}
     assert got["metadata"]["annotations"]["note"] == "hi"
+
+
+def test_job_and_cronjob_generators(kubectl: Kubectl) -> None:
+    kubectl("create", "cronjob", "tick", "--image=demo", "--schedule=*/5 * * * *", "--",
+            "echo", "tick")
+    kubectl("create", "job", "once", "--image=demo", "--", "echo", "once")
+    kubectl("create", "job", "now", "--from=cronjob/tick")
+    cron = json.loads(kubectl("get", "cronjob", "tick", "-o", "json"))
+    assert cron["spec"]["schedule"] == "*/5 * * * *"
+    for name, args in (("once", ["echo", "once"]), ("now", ["echo", "tick"])):
+        job = json.loads(kubectl("get", "job", name, "-o", "json"))
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == args
+    owner = json.loads(kubectl("get", "job", "now", "-o", "json"))["metadata"]
+    assert owner["ownerReferences"][0]["name"] == "tick"
 
 
 def test_explain_shows_the_descriptions_of_the_schema(kubectl: Kubectl) -> None:
