@@ -19,7 +19,9 @@ back into Kubernetes' JSON (metav1.Status for errors). It holds no API logic of 
     writes.py        create, update, delete, deletecollection
     patching.py      the four patch types (proto/patch/ does the merging)
     subresources.py  status, scale, eviction, binding
-    streams.py       pods/log; exec and attach over WebSocket (v5/v4.channel.k8s.io)
+    streams.py       exec and attach over WebSocket (v5/v4.channel.k8s.io); logs.py pods/log
+    portforward.py   pods/portforward: kubectl port-forward's SPDY streams (spdy.py: the
+                     framing) in a WebSocket, to a PodDialer (podconn.py, the House's)
     openapi/         the OpenAPI v2 and v3 documents, generated from the schema
 
 Errors: every handler raises only controlplane.errors.ApiError (or lets an unexpected
