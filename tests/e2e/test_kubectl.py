@@ -186,28 +186,21 @@ def test_rollout_watched_scaled_undone_restarted(kubectl: Kubectl) -> None:
 
 
 def test_the_tutorials_first_commands(kubectl: Kubectl) -> None:
-    """kubectl's generators (Kubernetes protobuf on the wire) make objects that run."""
-    ns = "ka-tutorial"
-    kubectl("create", "namespace", ns)
-    try:
-        kubectl("create", "configmap", "greeting", "-n", ns, "--from-literal=WORD=hello")
-        kubectl("create", "deployment", "hello", "-n", ns, "--image=demo:latest",
-                "--replicas=2", "--", "sh", "-c", "echo word=$WORD; exec sleep 3600")
-        kubectl("set", "env", "deploy/hello", "-n", ns, "--from=configmap/greeting")
-        kubectl("rollout", "status", "deploy/hello", "-n", ns, "--timeout", "90s")
-        kubectl("scale", "deploy/hello", "-n", ns, "--replicas=3")
-        kubectl("rollout", "status", "deploy/hello", "-n", ns, "--timeout", "90s")
-        pods = kubectl.json("get", "pods", "-n", ns, "-l", "app=hello")["items"]
-        running = [p for p in pods if p["status"]["phase"] == "Running"
-                   and not p["metadata"].get("deletionTimestamp")]
-        assert len(running) == 3
-        name = running[0]["metadata"]["name"]
-        wait_for(lambda: "word=hello" in kubectl("logs", "-n", ns, name), 30,
-                 "the configmap's value in the log")
-        rows = kubectl("get", "cm,deploy", "-n", ns).split()
-        assert "configmap/greeting" in rows and "deployment.apps/hello" in rows
-    finally:
-        kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
+    ns = "ka-tutorial"        # kubectl's generators send Kubernetes protobuf
+    for args in (["create", "namespace", ns],
+                 ["create", "configmap", "greeting", "--from-literal=WORD=hello"],
+                 ["create", "deployment", "hello", "--image=demo:latest", "--replicas=2",
+                  "--", "sh", "-c", "echo word=$WORD; exec sleep 3600"],
+                 ["set", "env", "deploy/hello", "--from=configmap/greeting"],
+                 ["scale", "deploy/hello", "--replicas=3"],
+                 ["rollout", "status", "deploy/hello", "--timeout", "90s"]):
+        kubectl("-n", ns, *args)
+    pods = kubectl.json("-n", ns, "get", "pods", "-l", "app=hello")["items"]
+    running = [p["metadata"]["name"] for p in pods if p["status"]["phase"] == "Running"
+               and not p["metadata"].get("deletionTimestamp")]
+    assert len(running) == 3
+    wait_for(lambda: "word=hello" in kubectl("-n", ns, "logs", running[0]), 30, "log")
+    kubectl("delete", "namespace", ns, "--wait=false")
 
 
 def test_describe_logs_follow_and_exec(kubectl: Kubectl) -> None:
