@@ -77,7 +77,8 @@ class Call:
     @property
     def subject(self) -> Subject:
         k = self.target.kind
-        return Subject(self.target.resource, k.group, self.target.name or self.body_name)
+        return Subject(self.target.resource, k.group, self.target.name or self.body_name,
+                       k.kind)
 
     @property
     def namespace(self) -> str:

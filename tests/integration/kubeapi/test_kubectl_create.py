@@ -129,7 +129,7 @@ def test_explain_shows_the_descriptions_of_the_schema(kubectl: Kubectl) -> None:
 def test_an_invalid_object_from_a_generator_is_422_with_its_field(kubectl: Kubectl) -> None:
     r = kubectl.run("create", "configmap", "Not_A_Name", "--from-literal=a=1")
     assert r.returncode != 0
-    assert 'Not_A_Name" is invalid: metadata.name: Invalid value' in r.stderr
+    assert 'ConfigMap "Not_A_Name" is invalid: metadata.name: Invalid value' in r.stderr
     assert kubectl.run("get", "configmap", "Not_A_Name").returncode != 0
 
 

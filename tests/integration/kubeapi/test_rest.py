@@ -69,6 +69,10 @@ def test_create_get_conflict_and_errors_as_kubernetes_has_them(api: Rest) -> Non
     r = api("POST", APPS + "/deployments", bad)
     assert r.status_code == 422 and status_of(r)["reason"] == "Invalid"
     assert [c["field"] for c in r.json()["details"]["causes"]] == ["spec.replicas"]
+    # Invalid names the kind (kubectl prints 'The Deployment "d-invalid" is invalid: ...')
+    assert (r.json()["details"]["kind"], r.json()["details"]["group"]) == ("Deployment", "apps")
+    assert r.json()["message"].startswith('Deployment.apps "d-invalid" is invalid: '
+                                          "spec.replicas: Invalid value")
     assert api("GET", APPS + "/deployments/d-invalid").status_code == 404
 
 
