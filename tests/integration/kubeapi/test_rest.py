@@ -35,9 +35,10 @@ def test_discovery(api: Rest) -> None:
     by_name = {r["name"]: r for r in core["resources"]}
     assert by_name["pods"]["shortNames"] == ["po"] and by_name["pods"]["categories"] == ["all"]
     assert by_name["pods/eviction"]["group"] == "policy"
-    assert {"pods/log", "pods/exec", "pods/attach", "pods/portforward", "pods/status",
-            "nodes/status"} <= \
+    assert {"pods/log", "pods/exec", "pods/attach", "pods/status", "nodes/status"} <= \
         set(by_name)
+    # this control plane has no way to a pod's ports (no dialer): not advertised
+    assert not {"pods/portforward", "pods/proxy"} & set(by_name)
     assert "deletecollection" not in by_name["namespaces"]["verbs"]
     apps = {r["name"]: r for r in api.ok("GET", "/apis/apps/v1")["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale"
@@ -114,6 +115,12 @@ def test_identities_meet_the_same_authorization_as_on_grpc(cp, certs, api: Rest)
     assert api.ok("GET", NS + "/pods/p-node2")["status"].get("phase") != "Running"
     r = as_(cp, certs, "nobody")("GET", NS + "/pods")
     assert r.status_code == 403 and 'user "jane"' in r.json()["message"]
+    # a pod's ports (pods/proxy, like exec and port-forward): admins only
+    proxy = NS + "/pods/p-node2:8080/proxy/x"
+    assert as_(cp, certs, None)("GET", proxy).status_code == 401
+    for who in ("node-1", "nobody"):
+        r = as_(cp, certs, who)("GET", proxy)
+        assert r.status_code == 403 and status_of(r)["reason"] == "Forbidden", (who, r.text)
 
 
 def test_patches_of_every_kind(api: Rest) -> None:

@@ -1,12 +1,15 @@
-"""`kubectl port-forward` (the unmodified kubectl: SPDY/3.1 tunneled in a WebSocket)
-against the Kubernetes API in this process, on a real etcd, with a PodDialer that
-reaches a TCP server of the test in place of the agent's relay: bytes both ways,
-half-close, several connections at once, and a failure that kubectl reports."""
+"""Reaching a pod's ports through the Kubernetes API in this process, on a real etcd,
+with a PodDialer that reaches servers of the test in place of the agent's relay:
+`kubectl port-forward` (the unmodified kubectl: SPDY/3.1 tunneled in a WebSocket; bytes
+both ways, half-close, several connections at once, a failure that kubectl reports)
+and pods/proxy (`kubectl get --raw`: paths, queries, bodies, named ports, chunked
+answers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 
 from controlplane import errors
 from controlplane.apiserver.access import Access
@@ -56,16 +60,32 @@ class Conn:
 
 
 class Dialer:
-    """Port 8080 of any pod is the test's upper-casing echo server; others refuse."""
+    """Port 8080 of any pod is the test's upper-casing echo server, 8081 its HTTP server;
+    others refuse."""
 
-    def __init__(self, port: int) -> None:
-        self.port, self.asked = port, []
+    def __init__(self, ports: dict[int, int]) -> None:
+        self.ports, self.asked = ports, []
 
     async def __call__(self, namespace: str, pod: str, port: int) -> Conn:
         self.asked.append((namespace, pod, port))
-        if port != 8080:
+        if port not in self.ports:
             raise errors.Unavailable(f"dial tcp 127.0.0.1:{port}: connect: connection refused")
-        return Conn(*await asyncio.open_connection("127.0.0.1", self.port))
+        return Conn(*await asyncio.open_connection("127.0.0.1", self.ports[port]))
+
+
+async def _http(request: web.Request) -> web.StreamResponse:
+    if request.path == "/chunked":
+        out = web.StreamResponse(headers={"X-Pod": "web"})
+        out.enable_chunked_encoding()
+        await out.prepare(request)
+        for i in range(3):
+            await out.write(f"part{i};".encode())
+        await out.write_eof()
+        return out
+    return web.json_response({"method": request.method, "path": request.path,
+                              "query": dict(request.query), "body": await request.text(),
+                              "host": request.host}, status=201 if request.can_read_body
+                             else 200)
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -100,7 +120,13 @@ async def _through(port: int, payload: bytes) -> bytes:
 
 async def _scenario(endpoint: str, tmp: Path) -> None:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
-    dialer = Dialer(echo.sockets[0].getsockname()[1])
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _http)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    http_port = runner.addresses[0][1]
+    dialer = Dialer({8080: echo.sockets[0].getsockname()[1], 8081: http_port})
     store = Store(endpoint)
     registry = Registry(store)
     await registry.start()
@@ -112,7 +138,9 @@ async def _scenario(endpoint: str, tmp: Path) -> None:
         pod: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
                                "metadata": {"name": "web", "namespace": "default"},
                                "spec": {"nodeName": "node-1",
-                                        "containers": [{"name": "c", "image": "demo"}]}}
+                                        "containers": [{"name": "c", "image": "demo",
+                                                        "ports": [{"name": "http",
+                                                                   "containerPort": 8081}]}]}}
         created = await registry.create(codec.decode(pod))
         created.pod.status.phase = "Running"
         await registry.update_status(created)
@@ -140,6 +168,7 @@ async def _scenario(endpoint: str, tmp: Path) -> None:
         _, err = await asyncio.wait_for(procs[1].communicate(), 30)
         assert "error forwarding port 9 to pod web: dial tcp 127.0.0.1:9: connect: " \
                "connection refused" in err.decode()
+        await _proxy(config)
     finally:
         for p in procs:
             if p.returncode is None:
@@ -147,8 +176,40 @@ async def _scenario(endpoint: str, tmp: Path) -> None:
                 await p.wait()
         await server.stop()
         await store.close()
+        await runner.cleanup()
         echo.close()
 
 
-def test_kubectl_port_forward(etcd: EtcdProcess, tmp_path: Path) -> None:
+async def _raw(config: Path, *args: str) -> tuple[int, str, str]:
+    proc = await _kubectl(config, *args)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def _proxy(config: Path) -> None:
+    code, out, err = await _raw(config, "get", "--raw", "/api/v1")
+    assert code == 0, err
+    assert {"pods/portforward", "pods/proxy"} <= {r["name"] for r in json.loads(out)["resources"]}
+    base = "/api/v1/namespaces/default/pods"
+    code, out, err = await _raw(config, "get", "--raw", f"{base}/web:8081/proxy/a/b?x=1&y=2")
+    assert code == 0, err
+    assert json.loads(out) == {"method": "GET", "path": "/a/b", "query": {"x": "1", "y": "2"},
+                               "body": "", "host": "web:8081"}
+    # a named container port, a body, and the pod's status code
+    body = json.dumps({"k": "v"})
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(config), "create", "--raw",
+        f"{base}/web:http/proxy/post", "-f", "-", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(config.parent)})
+    out_b, err_b = await asyncio.wait_for(proc.communicate(body.encode()), 30)
+    assert proc.returncode == 0, err_b
+    assert json.loads(out_b)["body"] == body
+    code, out, _ = await _raw(config, "get", "--raw", f"{base}/web:8081/proxy/chunked")
+    assert (code, out) == (0, "part0;part1;part2;")
+    code, _, err = await _raw(config, "get", "--raw", f"{base}/web:9/proxy/")
+    assert code != 0 and "connection refused" in err
+
+
+def test_kubectl_port_forward_and_pod_proxy(etcd: EtcdProcess, tmp_path: Path) -> None:
     run(_scenario(etcd.endpoint, tmp_path), timeout=120)
