@@ -22,6 +22,7 @@ back into Kubernetes' JSON (metav1.Status for errors). It holds no API logic of 
     streams.py       exec and attach over WebSocket (v5/v4.channel.k8s.io); logs.py pods/log
     portforward.py   pods/portforward: kubectl port-forward's SPDY streams (spdy.py: the
                      framing) in a WebSocket, to a PodDialer (podconn.py, the House's)
+    podproxy.py      pods/proxy: an HTTP request to a pod's port by the same PodDialer
     openapi/         the OpenAPI v2 and v3 documents, generated from the schema
 
 Errors: every handler raises only controlplane.errors.ApiError (or lets an unexpected
