@@ -128,9 +128,9 @@ async def proxy(call: Call) -> web.StreamResponse:
         raise errors.BadRequest("proxying to pods is not served by this control plane (its "
                                 "agents cannot reach pods' ports)")
     port = port_of(pod, port_spec)
-    raw = req.rel_url.raw_path
-    marker = f"/{t.name}/proxy"
-    path = raw[raw.index(marker) + len(marker):] or "/"
+    # /api/v1/namespaces/NS/pods/NAME/proxy[/PATH], PATH as sent (still escaped)
+    segments = req.rel_url.raw_path.split("/", 8)
+    path = "/" + (segments[8] if len(segments) == 9 else "")
     query = f"?{req.rel_url.raw_query_string}" if req.rel_url.raw_query_string else ""
     body = await req.read()
     lines = [f"{req.method} {path}{query} HTTP/1.1", f"Host: {name}:{port}",

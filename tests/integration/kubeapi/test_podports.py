@@ -205,6 +205,8 @@ async def _proxy(config: Path) -> None:
     out_b, err_b = await asyncio.wait_for(proc.communicate(body.encode()), 30)
     assert proc.returncode == 0, err_b
     assert json.loads(out_b)["body"] == body
+    code, out, err = await _raw(config, "get", "--raw", f"{base}/web%3A8081/proxy")
+    assert code == 0 and json.loads(out)["path"] == "/", err
     code, out, _ = await _raw(config, "get", "--raw", f"{base}/web:8081/proxy/chunked")
     assert (code, out) == (0, "part0;part1;part2;")
     code, _, err = await _raw(config, "get", "--raw", f"{base}/web:9/proxy/")
