@@ -13,17 +13,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
-from corral import credentials as cli_credentials
-from localcluster import members, netns, procs, state
-from localcluster import up as cluster_up
-from proto import api_pb2, api_pb2_grpc, membership_pb2
+from localcluster import netns, procs, state
+from proto import api_pb2
 
 from .conftest import (
     Cluster,
@@ -39,6 +36,18 @@ from .conftest import (
     runtime_containers,
     wait_for,
 )
+from .haops import (
+    all_healthy,
+    code_of,
+    direct,
+    etcd_pid,
+    kill_member,
+    leaders,
+    lease,
+    listing,
+    member,
+    start_member,
+)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,75 +56,6 @@ pytestmark = pytest.mark.timeout(900)
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster_fixture(tmp_path_factory, "ha", nodes=3, control_planes=3) as c:
         yield c
-
-
-# ---- members --------------------------------------------------------------------------
-
-def member(c: Cluster, name: str) -> state.ControlPlaneRecord:
-    return next(m for m in record(c).controlplanes if m.name == name)
-
-
-def listing(c: Cluster) -> membership_pb2.ControlPlaneList | None:
-    try:
-        with api(c) as stub:
-            lst: membership_pb2.ControlPlaneList = stub.ListControlPlanes(
-                membership_pb2.ListControlPlanesRequest(), timeout=5)
-            return lst
-    except grpc.RpcError:
-        return None
-
-
-def all_healthy(c: Cluster) -> bool:
-    lst = listing(c)
-    return lst is not None and len(lst.items) == 3 and bool(lst.loops_leader) \
-        and all(m.healthy and not m.learner for m in lst.items) \
-        and sum(m.etcd_leader for m in lst.items) == 1
-
-
-def leaders(c: Cluster) -> tuple[str, str]:
-    """(the loops' leader, the etcd leader)."""
-    lst = wait_for(lambda: listing(c), 30, "the member list")
-    return lst.loops_leader, next(m.name for m in lst.items if m.etcd_leader)
-
-
-def kill_member(c: Cluster, name: str) -> None:
-    """SIGKILL a member's control plane; its etcd dies with it."""
-    m = member(c, name)
-    os.kill(m.pid, signal.SIGKILL)
-    wait_for(lambda: not procs.alive(m.pid), 15, f"{name} gone")
-
-
-def start_member(c: Cluster, name: str) -> None:
-    rec = record(c)
-    m = next(x for x in rec.controlplanes if x.name == name)
-    assert not procs.alive(m.pid), f"{name} is running"
-    members.start(rec, m, cluster_up.join_token(rec))
-    rec.save()
-
-
-@contextmanager
-def direct(c: Cluster, name: str) -> Iterator[api_pb2_grpc.ApiStub]:
-    """One member's API only (no balancing, no failover)."""
-    rec = record(c)
-    m = member(c, name)
-    with cli_credentials.secure_channel(f"{m.ip}:{members.API_PORT}",
-                                        cluster_up.admin_credentials(rec)) as ch:
-        yield api_pb2_grpc.ApiStub(ch)
-
-
-def lease(name: str) -> api_pb2.Object:
-    obj = api_pb2.Object()
-    obj.lease.metadata.name, obj.lease.metadata.namespace = name, "default"
-    obj.lease.spec.holder_identity = name
-    return obj
-
-
-def code_of(fn: Any) -> str:
-    try:
-        fn()
-        return "OK"
-    except grpc.RpcError as e:
-        return e.code().name
 
 
 # ---- the faults -----------------------------------------------------------------------
@@ -198,7 +138,7 @@ def test_etcd_leader_killed_writes_resume_nothing_acknowledged_lost(ha: Cluster)
     t.start()
     try:
         wait_for(lambda: len(acked) >= 20, 30, "writes before the fault")
-        pid = _etcd_pid(member(ha, etcd_leader))
+        pid = etcd_pid(member(ha, etcd_leader))
         killed_at.append(time.monotonic())
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: first_after, 30, "a write after the etcd leader died")
@@ -218,15 +158,6 @@ def test_etcd_leader_killed_writes_resume_nothing_acknowledged_lost(ha: Cluster)
             if name.startswith("w-"):
                 stub.Delete(api_pb2.DeleteRequest(resource="leases", namespace="default",
                                                   name=name), timeout=10)
-
-
-def _etcd_pid(m: state.ControlPlaneRecord) -> int:
-    for children in Path(f"/proc/{m.pid}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            if argv0.endswith(b"etcd"):
-                return int(pid)
-    raise AssertionError(f"no etcd under {m.name}")
 
 
 def test_partitioned_member_steps_down_and_refuses(ha: Cluster) -> None:
