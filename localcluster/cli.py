@@ -190,7 +190,8 @@ def cmd_hachaos(cli: Cli, args: argparse.Namespace) -> int:
             took = hachaos.run(
                 rec, lambda: hachaos.kill_controlplane(rec, m, restart, cli.print), cli.print,
                 healthy=everyone if restart is not None else everyone - {m.name},
-                timeout=args.timeout, avoid_leader=m.name if leader == m.name else "")
+                timeout=args.timeout, avoid_leader=m.name if leader == m.name else "",
+                comeback_after=None if restart is None else restart + hachaos.lease_ttl(rec))
         elif verb == "partition-controlplane":
             took = hachaos.run(rec, lambda: hachaos.partition(rec, m), cli.print,
                                healthy=everyone - {m.name}, timeout=args.timeout,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from controlplane import profiles
 from corral import credentials as cli_credentials
 from localcluster import chaos, netns, observe, observemembers, procs, state, up
 from localcluster import members as cpmembers
@@ -105,7 +106,8 @@ def partition(rec: state.ClusterRecord, m: state.ControlPlaneRecord, heal: bool 
 
 
 def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str], None],
-        healthy: set[str], timeout: float = 120.0, avoid_leader: str = "") -> float | None:
+        healthy: set[str], timeout: float = 120.0, avoid_leader: str = "",
+        comeback_after: float | None = None) -> float | None:
     """Inject, narrate, and return seconds until the control plane is whole and the
     workloads converged (None: not within `timeout`)."""
     t0 = time.monotonic()
@@ -115,9 +117,11 @@ def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str]
     timeline = observe.Timeline(rec.server, t0, log, creds).start()
     probe = observemembers.WriteProbe(rec.server, creds, t0, log).start()
     try:
-        log(f"  +{time.monotonic() - t0:5.1f} s  {action()}")
+        said = action()           # stamped when it is done (a restart comes after a delay)
+        log(f"  +{time.monotonic() - t0:5.1f} s  {said}")
         took = observemembers.wait_members(rec.server, creds, t0, log, healthy, timeout,
-                                           avoid_leader=avoid_leader, before=before)
+                                           avoid_leader=avoid_leader,
+                                           comeback_after=comeback_after, before=before)
         if took is not None:
             took = observe.wait_converged(rec.server, t0, log, diverge_within=1.0,
                                           timeout=max(1.0, timeout - took), credentials=creds)
@@ -128,3 +132,9 @@ def run(rec: state.ClusterRecord, action: Callable[[], str], log: Callable[[str]
     if took is None:
         log(f"not converged after {timeout:.0f} s")
     return took
+
+
+def lease_ttl(rec: state.ClusterRecord) -> float:
+    """The loops' leader lease of the cluster's profile (s): a killed leader's lease ends
+    this long after its last renewal."""
+    return float(profiles.get(rec.profile).leader_lease_ttl)

@@ -46,11 +46,13 @@ def describe(lst: membership_pb2.ControlPlaneList) -> dict[str, str]:
 
 def wait_members(server: str, credentials: Credentials | None, t0: float,
                  log: Callable[[str], None], healthy: set[str], timeout: float = 120.0,
-                 avoid_leader: str = "",
+                 avoid_leader: str = "", comeback_after: float | None = None,
                  before: membership_pb2.ControlPlaneList | None = None) -> float | None:
     """Narrate leadership and health (changes since `before`) until the members in
     `healthy` are healthy, the others may be anything, there is an etcd leader and a loops
-    leader (not `avoid_leader`, which the fault took away). Seconds since `t0`, None on
+    leader (not `avoid_leader`, which the fault took away; unless `comeback_after` s since
+    `t0` passed: the killed leader was restarted and still holds the lease after the old
+    one would have expired, so its new process renewed it). Seconds since `t0`, None on
     timeout."""
     seen: dict[str, str] = describe(before) if before is not None else {}
     with cli_credentials.secure_channel(server, credentials) as ch:
@@ -66,8 +68,10 @@ def wait_members(server: str, credentials: Credentials | None, t0: float,
                             f"{seen.get(key, '<none>')} -> {value}")
                 seen = now
                 ok = {m.name for m in lst.items if m.healthy and not m.learner}
+                came_back = comeback_after is not None and \
+                    time.monotonic() - t0 > comeback_after
                 if healthy <= ok and etcd_leader(lst) and lst.loops_leader \
-                        and lst.loops_leader != avoid_leader:
+                        and (lst.loops_leader != avoid_leader or came_back):
                     took = time.monotonic() - t0
                     log(f"control plane: loops on {lst.loops_leader}, etcd leader "
                         f"{etcd_leader(lst)}, {len(ok)}/{len(lst.items)} members healthy "
