@@ -10,7 +10,10 @@ by a pod watch (on its own channel in the same process).
 Figures: create latency p50/p99 (per call, all 50 clients), the create rate
 (creates / wall time of the creating), the end-to-end rate (pods / first
 create sent .. last pod seen bound on the watch), and the time from the last
-create until all are bound and all are Running.  The pair of runs -- one API
+create until all are bound and all are Running; and the CPU time per pod of
+the control plane (all its processes), etcd, the hollow agent and the load
+client over the run (seconds of CPU do not depend on how busy the machine is
+the way wall times do: the figure to compare under load).  The pair of runs -- one API
 process, then N workers -- is measured one after the other in the same run,
 so the machine's load hits both alike.
 """
@@ -18,13 +21,14 @@ so the machine's load hits both alike.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import SYSTEM_REPO, BenchResult, pod_doc, summary, system_env
+from bench.common import SYSTEM_REPO, BenchResult, pod_doc, summary, system_env, tree_pids
 
 NAME = "api-write"
 CLIENTS = 50
@@ -121,6 +125,26 @@ def _wait_nodes(address: str, hollow: subprocess.Popen[bytes], log: Path) -> Non
             time.sleep(0.2)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of `pids` (and their reaped children), seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in f[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(cp_pid: int, hollow_pid: int) -> dict[str, float]:
+    pids = tree_pids(cp_pid)
+    etcd = [p for p in pids if Path(f"/proc/{p}/comm").read_text().strip() == "etcd"]
+    return {"control plane": cpu_seconds([p for p in pids if p not in etcd]),
+            "etcd": cpu_seconds(etcd), "hollow agent": cpu_seconds([hollow_pid]),
+            "load client": cpu_seconds([os.getpid()])}
+
+
 def workers_flag() -> bool:
     """Does the tree under test have ``--api-workers``?"""
     out = subprocess.run([sys.executable, "-m", "controlplane", "--help"], cwd=SYSTEM_REPO,
@@ -142,7 +166,12 @@ def one_run(workers: int, per_client: int) -> dict[str, Any]:
             with Client(cp.address) as cl:
                 cl.create(codec.decode({"apiVersion": "v1", "kind": "Namespace",
                                         "metadata": {"name": "load"}}))
-            return asyncio.run(_drive(cp.address, CLIENTS, per_client))
+            assert cp.pid is not None
+            before = _cpu(cp.pid, hollow.pid)
+            out = asyncio.run(_drive(cp.address, CLIENTS, per_client))
+            after = _cpu(cp.pid, hollow.pid)
+            out["cpu"] = {k: after[k] - before[k] for k in before}
+            return out
         finally:
             hollow.terminate()
             try:
@@ -163,6 +192,8 @@ def report(res: BenchResult, label: str, d: dict[str, Any], target: bool) -> Non
             total / (d["last_bound"] - d["first_sent"]), "pods/s", ">= 1000" if target else "")
     res.add(f"{label}: last create -> all bound", d["last_bound"] - d["t_created"], "s")
     res.add(f"{label}: last create -> all Running", d["last_running"] - d["t_created"], "s")
+    for who, sec in d["cpu"].items():
+        res.add(f"{label}: CPU per pod, {who}", sec * 1000 / total, "ms")
 
 
 def run(quick: bool = False) -> BenchResult:

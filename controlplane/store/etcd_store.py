@@ -32,6 +32,7 @@ from controlplane.objects import describe
 from controlplane.objects import meta_of as meta
 from controlplane.store import keys
 from controlplane.store.etcdio import Connection
+from controlplane.store.recent import RecentVersions
 from controlplane.store.watch import Fanout, StoreEvent
 from proto import api_pb2, kinds
 
@@ -82,6 +83,7 @@ class Store:
         self.history = history
         self.transformers: dict[str, ValueTransformer] = dict(transformers or {})
         self._fanouts: dict[str, Fanout] = {}
+        self.recent = RecentVersions()
 
     async def close(self) -> None:
         for f in self._fanouts.values():
@@ -109,12 +111,15 @@ class Store:
                 f"limit of {MAX_OBJECT_BYTES} bytes")
         return data
 
-    def _decode(self, data: bytes, revision: int, key: bytes) -> api_pb2.Object:
-        """The object stored at etcd key `key` (decrypted if its resource is)."""
-        if self.transformers:
-            transform = self.transformers.get(keys.resource_of(key))
-            if transform is not None:
-                data = transform.from_storage(key, data)
+    def _decode(self, data: bytes, revision: int, key: bytes,
+                remember: bool = False) -> api_pb2.Object:
+        """The object stored at etcd key `key` (decrypted if its resource is); with
+        `remember`, `data` is what the key holds at `revision` (self.recent keeps it)."""
+        transform = self.transformers.get(keys.resource_of(key)) if self.transformers else None
+        if transform is not None:
+            data = transform.from_storage(key, data)
+        elif remember:
+            self.recent.remember(key, revision, data)
         obj = api_pb2.Object.FromString(data)
         meta(obj).resource_version = str(revision)
         return obj
@@ -135,7 +140,7 @@ class Store:
         if raw.type == rpc.Event.EventType.DELETE:
             obj = prev if prev is not None else self._stub_from_key(key, rev)
             return StoreEvent("DELETED", obj, rev, key, prev)
-        obj = self._decode(raw.kv.value, rev, raw.kv.key)
+        obj = self._decode(raw.kv.value, rev, raw.kv.key, remember=True)
         kind = "ADDED" if raw.kv.create_revision == rev else "MODIFIED"
         return StoreEvent(kind, obj, rev, key, prev)
 
@@ -168,7 +173,17 @@ class Store:
         if not resp.kvs:
             raise errors.NotFound(f"{what} not found")
         kv = resp.kvs[0]
-        return self._decode(kv.value, kv.mod_revision, kv.key)
+        return self._decode(kv.value, kv.mod_revision, kv.key, remember=True)
+
+    def cached(self, resource: str, namespace: str, name: str,
+               resource_version: str) -> api_pb2.Object | None:
+        """The object as it was at `resource_version`, if this process saw that version
+        recently (self.recent); None otherwise (read it). Not proof that it is current."""
+        if not resource_version.isdigit():
+            return None
+        key = keys.key(resource, namespace, name).encode()
+        data = self.recent.at(key, int(resource_version))
+        return None if data is None else self._decode(data, int(resource_version), key)
 
     async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
         """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
@@ -227,7 +242,7 @@ class Store:
                 if not kvs or str(kvs[0].mod_revision) != guard[3]:
                     raise GuardChanged(f"{describe(*guard[:3])} changed while creating {what}")
             raise errors.AlreadyExists(f"{what} already exists")
-        return self._decode(data, resp.header.revision, key)
+        return self._decode(data, resp.header.revision, key, remember=True)
 
     async def update(self, obj: api_pb2.Object) -> api_pb2.Object:
         """Write `obj` if its resourceVersion is still current ("" = just must exist)."""
@@ -247,7 +262,7 @@ class Store:
             [rpc.RequestOp(request_range=rpc.RangeRequest(key=key, keys_only=True))])
         if not resp.succeeded:
             self._precondition_failed(resp, what, m.resource_version)
-        return self._decode(data, resp.header.revision, key)
+        return self._decode(data, resp.header.revision, key, remember=True)
 
     @staticmethod
     def _precondition_failed(resp: rpc.TxnResponse, what: str, rv: str) -> None:
