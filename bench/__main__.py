@@ -40,10 +40,10 @@ from bench.common import (
     REPO,
     SYSTEM_REPO,
     BenchResult,
+    child_env,
     loadavg,
     machine_info,
     results_path,
-    system_env,
     table,
     update_readme,
     write_json,
@@ -86,7 +86,7 @@ def run_isolated(name: str, quick: bool, timeout: float) -> BenchResult:
     """Run one benchmark as ``python -m bench --child`` in a fresh network namespace."""
     fd, out = tempfile.mkstemp(prefix="corral-bench-", suffix=".json")
     os.close(fd)
-    argv = [sys.executable, "-m", "bench", "--child", name, "--out", out,
+    argv = [sys.executable, "-P", "-m", "bench", "--child", name, "--out", out,
             *(["--quick"] if quick else [])]
     ns = ""
     if os.geteuid() == 0:
@@ -95,8 +95,8 @@ def run_isolated(name: str, quick: bool, timeout: float) -> BenchResult:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         argv = ["nsenter", f"--net=/var/run/netns/{ns}", "--", *argv]
     try:
-        # cwd and PYTHONPATH: the system under test first (``python -m`` puts cwd first)
-        proc = subprocess.run(argv, cwd=SYSTEM_REPO, env=system_env(), timeout=timeout,
+        # bench/ from here, the rest from the system under test (bench/common/trees.py)
+        proc = subprocess.run(argv, cwd=SYSTEM_REPO, env=child_env(), timeout=timeout,
                               check=False)
         text = Path(out).read_text()
         if not text:
