@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +21,13 @@ import agent.runtime.sandbox as sandbox
 import agent.runtime.state as state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
-from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
+from agent.runtime.errors import (
+    ContainerExists,
+    ContainerNotFound,
+    ExecError,
+    MountError,
+    RuntimeError_,
+)
 from agent.runtime.exec import ExecProcess
 from agent.runtime.helpers import check_id, remove_cgroup, wait_pid_exit
 from agent.runtime.model import (
@@ -34,6 +39,7 @@ from agent.runtime.model import (
     Sandbox,
 )
 from agent.runtime.spec import ShimSpec
+from agent.runtime.trash import Trash
 from agent.runtime.zygote_client import ZygoteClient
 
 SHIM_EXIT_TIMEOUT = 10.0
@@ -55,6 +61,7 @@ class Runtime:
         self.cgroups = CgroupManager(cgroup_root_name, cgroup_root, cgroup_driver)
         self.default_pids_limit = default_pids_limit
         self._shims: dict[str, subprocess.Popen[bytes]] = {}
+        self.trash = Trash(self.state_dir)   # removed directories are deleted in the background
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
@@ -80,7 +87,7 @@ class Runtime:
             meta = state.read_json(d / "meta.json")   # not list(): no status of every container
             if meta is not None and meta.get("pod_uid") == pod_uid:
                 self.remove(d.name, grace_seconds)
-        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
 
     # ---- containers ----------------------------------------------------------
     def _dir(self, cid: str) -> Path:
@@ -234,7 +241,9 @@ class Runtime:
             proc.poll()
         if cdir.exists():
             mountinfo.unmount_under(str(cdir))
-            shutil.rmtree(cdir, ignore_errors=False)
+            if mountinfo.under(str(cdir)):
+                raise MountError(f"mounts left under {cdir}")
+            self.trash.discard(cdir)
 
     def stats(self, cid: str) -> ContainerStats:
         meta = self._meta(cid)
@@ -280,7 +289,7 @@ class Runtime:
             if pod_uid in pods_with_containers:
                 continue
             if keep_pods is None or pod_uid not in keep_pods:
-                sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+                sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
 
     def _orphan(self, cdir: Path) -> None:
         cid = cdir.name
