@@ -240,8 +240,7 @@ class Runtime:
         if proc is not None:
             proc.poll()
         if cdir.exists():
-            mountinfo.unmount_under(str(cdir))
-            if mountinfo.under(str(cdir)):
+            if mountinfo.unmount_under(str(cdir)):
                 raise MountError(f"mounts left under {cdir}")
             self.trash.discard(cdir)
 
