@@ -22,6 +22,7 @@ from controlplane.apiserver.access import Authorize
 from controlplane.apiserver.agents import ChannelFactory
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
+from controlplane.apiserver.wirewatch import WatchWire
 from controlplane.security.tokens import BootstrapTokens
 from controlplane.store.encryption import KeyRing
 from proto import api_pb2, api_pb2_grpc
@@ -87,7 +88,8 @@ class ApiServer:
 
     async def start(self) -> int:
         options = [*OPTIONS, ("grpc.so_reuseport", 1 if self.reuse_port else 0)]
-        server = grpc.aio.server(options=options, interceptors=self.interceptors or None)
+        # WatchWire innermost: Watch answers with bytes serialized once (wirewatch.py)
+        server = grpc.aio.server(options=options, interceptors=[*self.interceptors, WatchWire()])
         api_pb2_grpc.add_ApiServicer_to_server(self.service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
