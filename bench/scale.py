@@ -106,6 +106,52 @@ def _wait_nodes(cl: Any, nodes: int, hollow: subprocess.Popen[bytes], log: Path)
         time.sleep(1.0)
 
 
+def _phase(res: BenchResult, what: str, fn: Any) -> None:
+    """Run one measuring phase; a failure is noted (and kept in res.error) and the
+    next phase still runs, so one timeout under load does not lose every figure."""
+    import traceback
+
+    try:
+        fn()
+    except Exception as e:
+        res.notes.append(f"{what} failed: {e!r}"[:300])
+        res.error = res.error or f"{what}: {traceback.format_exc()}"
+
+
+def measure_at_rest(res: BenchResult, address: str, cp_pid: int, names: list[str],
+                    pods: int, watchers: int) -> None:
+    def rest() -> None:
+        r = at_rest(cp_pid)
+        res.add("at rest: control plane CPU", r["cp_cpu"], "% core")
+        res.add("at rest: etcd CPU", r["etcd_cpu"], "% core")
+        res.add("at rest: control plane RSS", r["cp_rss"], "MiB")
+        res.add("at rest: etcd RSS", r["etcd_rss"], "MiB")
+        res.add("at rest: control plane RSS per pod", r["cp_rss"] * 1024 / pods, "KiB")
+
+    def calls() -> None:
+        lat = asyncio.run(scaleprobe.call_latency(address, "scale", names))
+        for verb in ("get", "create", "update"):
+            s = summary(lat[verb])
+            res.add(f"{verb} p50 (20 clients)", s["p50"] * 1000, "ms")
+            res.add(f"{verb} p99 (20 clients)", s["p99"] * 1000, "ms", "<= 1000")
+
+    def lists() -> None:
+        took, n_items = asyncio.run(scaleprobe.list_all(address))
+        res.add(f"list all pods ({n_items}) max of {len(took)}", max(took), "s", "<= 30")
+        res.add(f"list all pods ({n_items}) min of {len(took)}", min(took), "s")
+
+    def fan() -> None:
+        worst, median = asyncio.run(scaleprobe.fanout(address, watchers, 20))
+        ws = summary(worst)
+        res.add(f"watch fan-out to all {watchers} p50", ws["p50"] * 1000, "ms")
+        res.add(f"watch fan-out to all {watchers} p99", ws["p99"] * 1000, "ms")
+        res.add("watch fan-out to median watcher p50", summary(median)["p50"] * 1000, "ms")
+
+    for what, fn in (("at rest", rest), ("API calls", calls), ("list", lists),
+                     ("fan-out", fan)):
+        _phase(res, what, fn)
+
+
 def run(quick: bool = False) -> BenchResult:
     from corral.client import Client
     from localcluster.cpprocess import ControlPlaneProcess
@@ -141,25 +187,7 @@ def run(quick: bool = False) -> BenchResult:
                         pods / (st[-1] - st[0]), "pods/s", ">= 1000")
             time.sleep(10)   # let the last status writes and events settle before measuring
             assert cp.pid is not None
-            rest = at_rest(cp.pid)
-            res.add("at rest: control plane CPU", rest["cp_cpu"], "% core")
-            res.add("at rest: etcd CPU", rest["etcd_cpu"], "% core")
-            res.add("at rest: control plane RSS", rest["cp_rss"], "MiB")
-            res.add("at rest: etcd RSS", rest["etcd_rss"], "MiB")
-            res.add("at rest: control plane RSS per pod", rest["cp_rss"] * 1024 / pods, "KiB")
-            lat = asyncio.run(scaleprobe.call_latency(cp.address, "scale", names))
-            for verb in ("get", "create", "update"):
-                s = summary(lat[verb])
-                res.add(f"{verb} p50 (20 clients)", s["p50"] * 1000, "ms")
-                res.add(f"{verb} p99 (20 clients)", s["p99"] * 1000, "ms", "<= 1000")
-            lists, n_items = asyncio.run(scaleprobe.list_all(cp.address))
-            res.add(f"list all pods ({n_items}) max of {len(lists)}", max(lists), "s", "<= 30")
-            res.add(f"list all pods ({n_items}) min of {len(lists)}", min(lists), "s")
-            worst, median = asyncio.run(scaleprobe.fanout(cp.address, watchers, 20))
-            ws = summary(worst)
-            res.add(f"watch fan-out to all {watchers} p50", ws["p50"] * 1000, "ms")
-            res.add(f"watch fan-out to all {watchers} p99", ws["p99"] * 1000, "ms")
-            res.add("watch fan-out to median watcher p50", summary(median)["p50"] * 1000, "ms")
+            measure_at_rest(res, cp.address, cp.pid, names, pods, watchers)
             res.add("hollow agent RSS", rss_kb(hollow.pid) / 1024, "MiB")
         finally:
             hollow.terminate()
