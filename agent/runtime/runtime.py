@@ -62,6 +62,9 @@ class Runtime:
         self.default_pids_limit = default_pids_limit
         self._shims: dict[str, subprocess.Popen[bytes]] = {}
         self.trash = Trash(self.state_dir)   # removed directories are deleted in the background
+        # meta.json is written once, at create: kept here after the first read (listings
+        # read every container's state; meta need not be read and parsed each time)
+        self._metas: dict[str, dict[str, Any]] = {}
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
@@ -84,7 +87,7 @@ class Runtime:
 
     def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
         for d in sorted(self.containers_dir.iterdir()):
-            meta = state.read_json(d / "meta.json")   # not list(): no status of every container
+            meta = self._metas.get(d.name) or state.read_json(d / "meta.json")
             if meta is not None and meta.get("pod_uid") == pod_uid:
                 self.remove(d.name, grace_seconds)
         sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
@@ -95,9 +98,15 @@ class Runtime:
         return self.containers_dir / cid
 
     def _meta(self, cid: str) -> dict[str, Any]:
-        meta = state.read_json(self._dir(cid) / "meta.json")
+        cdir = self._dir(cid)
+        known = self._metas.get(cid)
+        if known is not None and cdir.is_dir():
+            return known
+        meta = state.read_json(cdir / "meta.json")
         if meta is None:
+            self._metas.pop(cid, None)
             raise ContainerNotFound(cid)
+        self._metas[cid] = meta
         return meta
 
     def start_container(self, cfg: ContainerConfig) -> ContainerInfo:
@@ -108,6 +117,7 @@ class Runtime:
             cdir.mkdir()
         except FileExistsError:
             raise ContainerExists(cfg.id) from None
+        self._metas.pop(cfg.id, None)    # a new container of an old id: its own meta
         try:
             for sub in ("rootfs", "upper", "work"):
                 (cdir / sub).mkdir()
@@ -223,7 +233,7 @@ class Runtime:
 
     def _destroy(self, cid: str) -> None:
         cdir = self._dir(cid)
-        meta = state.read_json(cdir / "meta.json") or {}
+        meta = self._metas.pop(cid, None) or state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
         if rel:
             remove_cgroup(self.cgroups, rel)
