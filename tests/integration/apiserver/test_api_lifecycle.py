@@ -138,6 +138,9 @@ def test_many_watchers_get_one_encoding_and_filtered_ones_their_own(
         front = api.Watch(api_pb2.WatchRequest(resource="pods", namespace=ns,
                                                label_selector="tier=front",
                                                resource_version=lst.resource_version))
+        await api.Create(api_pb2.CreateRequest(object=pod("warm", ns, tier="back")))
+        for w in plain:                 # each watcher is live now (past any catch-up read)
+            assert (await w.read()).object.pod.metadata.name == "warm"
         assert cp.registry is not None
         hits = cp.registry.encodings.hits
         a = await api.Create(api_pb2.CreateRequest(object=pod("a", ns, tier="back")))
