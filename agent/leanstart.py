@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +29,11 @@ def lean_pyroute2() -> None:
     """pyroute2's package __init__ imports all of pyroute2 (NDB with sqlite3, IPDB,
     conntrack, plan9, multiprocessing): ~6 MB the agent never uses, as agent/network
     needs only IPRoute and a few submodules. `IPRoute` comes from pyroute2.iproute.linux."""
-    lean_package("pyroute2", {"IPRoute": "pyroute2.iproute.linux"})
+    def iproute() -> Any:
+        from pyroute2.iproute.linux import IPRoute
+        return IPRoute
+
+    lean_package("pyroute2", {"IPRoute": iproute})
 
 
 def lean_prometheus_client() -> None:
@@ -40,9 +45,9 @@ def lean_prometheus_client() -> None:
     lean_package("prometheus_client", {})
 
 
-def lean_package(name: str, names: dict[str, str]) -> None:
+def lean_package(name: str, names: dict[str, Callable[[], Any]]) -> None:
     """Register package `name` without running its __init__: submodules import as
-    usual, a name of `names` comes from the module given there, and any other
+    usual, a name of `names` comes from its function (a plain import), and any other
     top-level name (not a submodule) runs the real __init__ on first use."""
     if name in sys.modules:
         return
@@ -55,7 +60,7 @@ def lean_package(name: str, names: dict[str, str]) -> None:
     def attr(attr_name: str) -> Any:
         if attr_name in names:
             with contextlib.suppress(ImportError, AttributeError):
-                return getattr(importlib.import_module(names[attr_name]), attr_name)
+                return names[attr_name]()
         if attr_name.startswith("__"):
             raise AttributeError(attr_name)
         if importlib.util.find_spec(f"{name}.{attr_name}") is not None:     # a submodule
