@@ -24,18 +24,21 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-
-import grpc
+from typing import TYPE_CHECKING
 
 from bench.common import BenchResult
-from localcluster.cpmembers import MemberCluster
-from proto import api_pb2, api_pb2_grpc, membership_pb2
+
+if TYPE_CHECKING:        # corral's own code is imported inside the functions (bench rule)
+    from localcluster.cpmembers import MemberCluster
+    from proto import api_pb2, api_pb2_grpc, membership_pb2
 
 NAME = "ha"
 CLIENTS = 10
 
 
 def _obj(kind: str, name: str) -> api_pb2.Object:
+    from proto import api_pb2
+
     obj = api_pb2.Object()
     if kind == "lease":
         obj.lease.metadata.name, obj.lease.metadata.namespace = name, "default"
@@ -52,6 +55,8 @@ def _obj(kind: str, name: str) -> api_pb2.Object:
 
 
 def _wait(cond: Callable[[], object], timeout: float, what: str) -> object:
+    import grpc
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -66,6 +71,10 @@ def _wait(cond: Callable[[], object], timeout: float, what: str) -> object:
 
 def _create(stub: api_pb2_grpc.ApiStub, obj: api_pb2.Object) -> bool:
     """Created (also: by an earlier attempt whose answer was lost)."""
+    import grpc
+
+    from proto import api_pb2
+
     try:
         stub.Create(api_pb2.CreateRequest(object=obj), timeout=10)
     except grpc.RpcError as e:
@@ -87,6 +96,10 @@ class Clients:
                         for i in range(CLIENTS)]
 
     def _run(self, i: int) -> None:
+        import grpc
+
+        from proto import api_pb2, api_pb2_grpc
+
         with self.mc.channel() as ch:
             stub = api_pb2_grpc.ApiStub(ch)
             n = 0
@@ -124,6 +137,8 @@ class Clients:
 
 
 def _listing(mc: MemberCluster) -> membership_pb2.ControlPlaneList:
+    from proto import api_pb2_grpc, membership_pb2
+
     with mc.channel() as ch:
         lst: membership_pb2.ControlPlaneList = api_pb2_grpc.ApiStub(ch).ListControlPlanes(
             membership_pb2.ListControlPlanesRequest(), timeout=5)
@@ -138,6 +153,8 @@ def _healthy(mc: MemberCluster) -> bool:
 
 def loops_failover(mc: MemberCluster, tag: str) -> tuple[float, float]:
     """(seconds from the kill to the ReplicaSet, error rate %)."""
+    from proto import api_pb2, api_pb2_grpc
+
     _wait(lambda: _healthy(mc), 120, "three healthy members")
     victim = mc.member(_listing(mc).loops_leader)
     with mc.channel() as ch, Clients(mc, f"{tag}-l") as clients:
@@ -158,6 +175,10 @@ def loops_failover(mc: MemberCluster, tag: str) -> tuple[float, float]:
 
 def etcd_failover(mc: MemberCluster, tag: str) -> tuple[float, float]:
     """(seconds from killing the etcd leader to the first acknowledged write, error %)."""
+    import grpc
+
+    from proto import api_pb2, api_pb2_grpc
+
     _wait(lambda: _healthy(mc), 120, "three healthy members")
     leader = next(m.name for m in _listing(mc).items if m.etcd_leader)
     pid = mc.member(leader).etcd_pid()
@@ -185,6 +206,8 @@ def etcd_failover(mc: MemberCluster, tag: str) -> tuple[float, float]:
 
 
 def run(quick: bool = False) -> BenchResult:
+    from localcluster.cpmembers import MemberCluster
+
     res = BenchResult(NAME)
     for profile in ("demo",) if quick else ("demo", "default"):
         with MemberCluster(3, profile=profile) as mc:

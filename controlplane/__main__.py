@@ -42,12 +42,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane import atrest, logs
+from controlplane import atrest, logs, workers
 from controlplane.etcd import EmbeddedEtcd
 from controlplane.members import flags as member_flags
 from controlplane.security import flags as security_flags
@@ -101,7 +102,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     atrest.add_arguments(p)
     security_flags.add_arguments(p)
     member_flags.add_arguments(p)
+    workers.add_arguments(p)
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.api_workers < 1:
+        p.error("--api-workers must be at least 1")
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
@@ -162,6 +167,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     compactor: asyncio.Future[None] | None = None
     electors: list[LeaderElector] = []
     background: list[asyncio.Future[None]] = []   # end the process if they end
+    api_workers: workers.Workers | None = None
     try:
         registry = Registry(store)
         await _start_registry(registry)
@@ -171,11 +177,20 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
         server_kwargs = await server_security(args, store.conn, member_handlers(members))
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
-        server = ApiServer(registry, args.listen, encryption_keys=keyring, **server_kwargs)
+        server = ApiServer(registry, args.listen, encryption_keys=keyring,
+                           reuse_port=workers.reuse_port(args), **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
         kube = await start_kube_api(args, registry, server.service.access,
                                     server.service.agents, metrics.observe_kube)
+        if args.api_workers > 1 and not args.api_worker_of:
+            etcd_list = etcd_endpoints if isinstance(etcd_endpoints, str) \
+                else ",".join(etcd_endpoints)     # (not clustered: refused in parse_args)
+            api_workers = workers.Workers(workers.worker_argv(
+                args.argv, parent=os.getpid(), etcd=etcd_list, listen=server.bound_listen,
+                kube_listen=kube.bound_listen if kube else "",
+                bootstrap_listen=server.extra_listen(0)), args.api_workers - 1)
+            await api_workers.start()
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         background.append(asyncio.ensure_future(server.track_readiness(
@@ -206,6 +221,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     finally:
         for task in background:
             task.cancel()
+        if api_workers is not None:
+            await api_workers.stop()
         if compactor is not None:
             compactor.cancel()
         if loops_task is not None:
@@ -242,6 +259,8 @@ async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.api_worker_of:
+        workers.die_with_parent(args.api_worker_of)
     logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:

@@ -52,6 +52,10 @@ def check(args: argparse.Namespace) -> str:
         return "--cluster-init starts a new cluster and --join joins one: pick one"
     if args.clustered and args.etcd:
         return "--cluster-init/--join run an embedded etcd member; --etcd uses an external one"
+    if args.clustered and getattr(args, "api_workers", 1) > 1:
+        return ("--api-workers above 1 is not supported with --cluster-init/--join yet (the "
+                "workers would need the member's etcd TLS and its join port): run one API "
+                "process per member; the members share the load")
     if args.clustered and args.insecure:
         return "a clustered control plane serves TLS (its members trade the cluster CA)"
     if args.join and not (args.token and args.ca_cert_hash):
