@@ -48,10 +48,14 @@ def leaders(c: Cluster) -> tuple[str, str]:
 
 
 def kill_member(c: Cluster, name: str) -> None:
-    """SIGKILL a member's control plane; its etcd dies with it."""
+    """SIGKILL a member's control plane; its etcd follows (SIGTERM from the kernel when its
+    parent dies: a graceful stop that keeps answering its peers for a moment), so wait
+    for both: only then is the member really gone from the etcd cluster."""
     m = member(c, name)
+    etcd = etcd_pid(m)
     os.kill(m.pid, signal.SIGKILL)
-    wait_for(lambda: not procs.alive(m.pid), 15, f"{name} gone")
+    wait_for(lambda: not procs.alive(m.pid) and not procs.alive(etcd), 15,
+             f"{name} and its etcd gone")
 
 
 def start_member(c: Cluster, name: str) -> None:
