@@ -124,7 +124,9 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     node = NodeAgent(cfg, api, network)
     metrics.pods_source(lambda: [pod_phase(w) for w in list(manager.workers.values())])
     metrics.heartbeat_source(lambda: node.last_heartbeat, node.registered.is_set)
-    service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis)
+    from agent.network.dial import dial_pod
+    service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis,
+                           dial_pod=dial_pod)
     if tls is not None:
         server, port = await serve(service, cfg.listen, tls.server_credentials(),
                                    tls.interceptors())

@@ -79,6 +79,11 @@ class AgentStub:
                 request_serializer=proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.PruneImagesResponse.FromString,
                 _registered_method=True)
+        self.PortForward = channel.stream_stream(
+                '/corral.v1.Agent/PortForward',
+                request_serializer=proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.PortForwardOutput.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -138,6 +143,12 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PortForward(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +196,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.PruneImages,
                     request_deserializer=proto_dot_agent__pb2.PruneImagesRequest.FromString,
                     response_serializer=proto_dot_agent__pb2.PruneImagesResponse.SerializeToString,
+            ),
+            'PortForward': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForward,
+                    request_deserializer=proto_dot_agent__pb2.PortForwardInput.FromString,
+                    response_serializer=proto_dot_agent__pb2.PortForwardOutput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +446,33 @@ class Agent:
             '/corral.v1.Agent/PruneImages',
             proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
             proto_dot_agent__pb2.PruneImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForward(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Agent/PortForward',
+            proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+            proto_dot_agent__pb2.PortForwardOutput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,6 +15,8 @@ from google.protobuf.internal import containers as _containers
 from proto import agent_pb2 as _agent_pb2
 from proto import apps_pb2 as _apps_pb2
 from proto import core_pb2 as _core_pb2
+from proto import discovery_pb2 as _discovery_pb2
+from proto import service_pb2 as _service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -37,6 +39,9 @@ class Object(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     DEPLOYMENT_FIELD_NUMBER: _builtins.int
     REPLICA_SET_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    ENDPOINTS_FIELD_NUMBER: _builtins.int
+    ENDPOINT_SLICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def pod(self) -> _core_pb2.Pod: ...
     @_builtins.property
@@ -51,6 +56,14 @@ class Object(_message.Message):
     def deployment(self) -> _apps_pb2.Deployment: ...
     @_builtins.property
     def replica_set(self) -> _apps_pb2.ReplicaSet: ...
+    @_builtins.property
+    def service(self) -> _service_pb2.Service:
+        """Services and DNS (10-19)"""
+
+    @_builtins.property
+    def endpoints(self) -> _service_pb2.Endpoints: ...
+    @_builtins.property
+    def endpoint_slice(self) -> _discovery_pb2.EndpointSlice: ...
     def __init__(
         self,
         *,
@@ -61,12 +74,15 @@ class Object(_message.Message):
         lease: _core_pb2.Lease | None = ...,
         deployment: _apps_pb2.Deployment | None = ...,
         replica_set: _apps_pb2.ReplicaSet | None = ...,
+        service: _service_pb2.Service | None = ...,
+        endpoints: _service_pb2.Endpoints | None = ...,
+        endpoint_slice: _discovery_pb2.EndpointSlice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "endpoint_slice", b"endpoint_slice", "endpoints", b"endpoints", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "service", b"service"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "endpoint_slice", b"endpoint_slice", "endpoints", b"endpoints", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "service", b"service"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "service", "endpoints", "endpoint_slice"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
-from proto import api_pb2, apps_pb2, core_pb2, kinds, quantity
+from controlplane.apiserver.defaults_service import (
+    default_endpoint_slice,
+    default_endpoints,
+    default_service,
+)
+from proto import api_pb2, apps_pb2, core_pb2, discovery_pb2, kinds, quantity, service_pb2
 
 __all__ = [
     "apply_defaults",
@@ -42,6 +47,12 @@ def apply_defaults(obj: api_pb2.Object) -> None:
         _default_deployment(msg)
     elif isinstance(msg, apps_pb2.ReplicaSet):
         _default_replicaset(msg)
+    elif isinstance(msg, service_pb2.Service):
+        default_service(msg)
+    elif isinstance(msg, discovery_pb2.EndpointSlice):
+        default_endpoint_slice(msg)
+    elif isinstance(msg, service_pb2.Endpoints):
+        default_endpoints(msg)
     elif isinstance(msg, core_pb2.Namespace):
         if not msg.status.phase:
             msg.status.phase = "Active"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images, top
+from controlplane.apiserver import attach, imageload, images, portforward, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -215,6 +215,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     Exec = streaming(attach.exec_)        # controlplane/apiserver/attach.py
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
+    PortForward = streaming(portforward.port_forward)   # controlplane/apiserver/portforward.py
 
     async def _nodes(self, name: str) -> list[str]:
         if name:

@@ -4,6 +4,7 @@ tolerations; each container is checked by validation_container.py."""
 from __future__ import annotations
 
 from controlplane.apiserver.validation_container import validate_container
+from controlplane.apiserver.validation_dns import validate_pod_dns
 from controlplane.apiserver.validation_util import Errors, has, join
 from proto import core_pb2, labels
 
@@ -27,6 +28,7 @@ def validate_pod_spec(spec: core_pb2.PodSpec, path: str, errs: Errors) -> None:
                                init=field == "initContainers")
     errs.enum(join(path, "restartPolicy"), spec.restart_policy, RESTART_POLICIES)
     errs.enum(join(path, "dnsPolicy"), spec.dns_policy, DNS_POLICIES)
+    validate_pod_dns(spec, path, errs)
     if spec.HasField("termination_grace_period_seconds"):
         errs.non_negative(join(path, "terminationGracePeriodSeconds"),
                           spec.termination_grace_period_seconds)

@@ -16,6 +16,7 @@ from __future__ import annotations
 # (field selectors).
 from proto.labels.fields import FieldRequirement, FieldSelector, parse_field_selector
 from proto.labels.names import (
+    dns1035_label_errors,
     dns1123_label_errors,
     dns1123_subdomain_errors,
     label_value_errors,
@@ -35,6 +36,7 @@ __all__ = [
     "Requirement",
     "Selector",
     "SelectorError",
+    "dns1035_label_errors",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "from_label_selector",
