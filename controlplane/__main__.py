@@ -71,6 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cluster-cidr", default="10.244.0.0/16",
                    help="pod network of the cluster, split into per-node pod CIDRs "
                         "(default %(default)s)")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", metavar="CIDR",
+                   help="cluster IPs of Services come from here; the first is the "
+                        "`kubernetes` Service's, the tenth the cluster DNS address "
+                        "(default %(default)s)")
+    p.add_argument("--service-node-port-range", default="30000-32767", metavar="FROM-TO",
+                   help="node ports of NodePort Services (default %(default)s)")
+    p.add_argument("--advertise-address", default="", metavar="IP",
+                   help="the address the `kubernetes` Service's endpoints name for this API "
+                        "server (default: the --listen host, or the default route's)")
     p.add_argument("--no-loops", action="store_true",
                    help="serve the API only: no scheduler, no controllers")
     p.add_argument("--log-level", default="info", type=str.lower, choices=logs.LEVELS,
@@ -83,6 +92,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s; 0: off)")
     security_flags.add_arguments(p)
     args = p.parse_args(argv)
+    from controlplane.apiserver.services.network import NetworkConfigError, ServiceNetwork
+    try:
+        args.service_network = ServiceNetwork.parse(args.service_cluster_ip_range,
+                                                    args.service_node_port_range)
+    except NetworkConfigError as e:
+        p.error(str(e))
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
@@ -110,6 +125,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
+    from controlplane.apiserver.services.apiserver import ApiServerEndpoints, advertise_address
     from controlplane.loops import run_loops
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.security.serve import server_security
@@ -129,8 +145,9 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     server: ApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
+    kubernetes_svc: asyncio.Future[None] | None = None
     try:
-        registry = Registry(store)
+        registry = Registry(store, service_network=args.service_network)
         await _start_registry(registry)
         server_kwargs = await server_security(args, store.conn)
         server_kwargs["interceptors"] = [metrics.interceptor(),
@@ -147,6 +164,11 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 on_loops=metrics.attach_loops))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
+        # the `kubernetes` Service and this API server among its endpoints (every replica)
+        kubernetes_svc = asyncio.ensure_future(ApiServerEndpoints(
+            registry, args.service_network, advertise_address(args.listen,
+                                                              args.advertise_address),
+            int(server.address.rpartition(":")[2])).run())
         print(f"corral-controlplane: serving on {server.address}", flush=True)
         waiters = [asyncio.ensure_future(_stopped(stop))]
         if loops_task is not None:
@@ -157,6 +179,10 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         log.info("shutting down")
         return 0
     finally:
+        if kubernetes_svc is not None:
+            kubernetes_svc.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await kubernetes_svc
         if compactor is not None:
             compactor.cancel()
         if loops_task is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from controlplane import events, profiles
 from controlplane.client import Client
 from controlplane.controllers.deployment import DeploymentController
+from controlplane.controllers.endpoints import EndpointsController
 from controlplane.controllers.gc import GarbageCollector
 from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
@@ -47,20 +48,21 @@ class Loops:
     nodes: NodeLifecycleController
     gc: GarbageCollector
     ipam: NodeIpamController
+    endpoints: EndpointsController
     recorders: list[events.EventRecorder] = field(default_factory=list)
 
     def queues(self) -> dict[str, Sized]:
         """Each loop's work queue by name (the metrics report their depths)."""
         return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
-                "gc": self.gc.queue, "ipam": self.ipam.queue}
+                "gc": self.gc.queue, "ipam": self.ipam.queue, "endpoints": self.endpoints.queue}
 
     async def run(self) -> None:
         self.factory.start()
         tasks = [asyncio.create_task(c.run(), name=n) for n, c in (
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
-            ("gc", self.gc), ("nodeipam", self.ipam))]
+            ("gc", self.gc), ("nodeipam", self.ipam), ("endpoints", self.endpoints))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -94,6 +96,7 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                             backoff_max=min(profile.workqueue_backoff_max, 5.0)),
         ipam=NodeIpamController(client, factory, cluster_cidr=cluster_cidr,
                                 node_mask=node_cidr_mask, recorder=rec["node-ipam-controller"]),
+        endpoints=EndpointsController(client, factory, profile=profile),
         recorders=list(rec.values()))
 
 
