@@ -41,6 +41,7 @@ from agent.config import AgentConfig, parse_args
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
+from agent.nodeservices import NodeServices
 from agent.podsync import emptydir
 from agent.podsync.events import EventRecorder
 from agent.podsync.manager import PodManager
@@ -91,7 +92,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
                     api: ApiPort | None = None, stop: asyncio.Event | None = None,
                     metrics_listen: str = "") -> None:
     """Run until `stop`. `metrics_listen` HOST:PORT serves /metrics, /healthz and /readyz
-    ("" or "0": not served)."""
+    ("" or "0": not served). The service proxy and the cluster DNS run as `cfg` says
+    (agent/nodeservices.py)."""
     os.makedirs(cfg.data_dir, exist_ok=True)
     # security: join (first start) or load <data>/pki, then mTLS both ways; --insecure
     # (loopback only, agent/config.py) keeps everything plaintext
@@ -136,6 +138,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     ops = await start_ops_server(metrics_listen, metrics.registry,
                                  ready=lambda: agent_ready(node, metrics))
     await node.routes.restore()
+    node_services = NodeServices(cfg, api) if cfg.service_proxy or cfg.cluster_dns else None
+    service_loops = await node_services.start() if node_services is not None else []
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 
@@ -145,7 +149,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
              node_loops(),
-             emptydir.run(lambda: list(manager.workers.values()), p.volume_usage_interval)]
+             emptydir.run(lambda: list(manager.workers.values()), p.volume_usage_interval),
+             *service_loops]
     if tls is not None:
         async def renewed(new: NodeCredentials) -> None:
             if grpc_api is not None:
@@ -170,6 +175,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await manager.stop()
+        if node_services is not None:
+            node_services.stop()      # DNS stops; the service rules stay (traffic flows on)
         await server.stop(grace=1)
         if ops is not None:
             await ops.stop()

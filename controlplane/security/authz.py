@@ -25,6 +25,9 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
            never delete.
   leases   get / create / update / apply of lease N in namespace corral-node-lease.
   events   create.
+  services, endpointslices, endpoints   get / list / watch (the node's service proxy and
+           DNS, and the service environment of its pods), like kube-proxy's and the
+           kubelet's read access.
   anything else: Forbidden. Users that are neither admins nor nodes get nothing.
 """
 
@@ -37,6 +40,7 @@ from controlplane.security.authn import Identity
 from proto import api_pb2, kinds
 
 NODE_LEASE_NAMESPACE = "corral-node-lease"
+SERVICE_READ = frozenset({"services", "endpointslices", "endpoints"})
 
 VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
                    "delete", "bind", "proxy", "manage_images", "attach", "version",
@@ -186,6 +190,11 @@ def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namesp
         if verb == "create":
             return
         raise deny()
+
+    if resource in SERVICE_READ:
+        if verb in ("get", "list", "watch"):
+            return
+        raise deny("a node may only read services and their endpoints")
 
     raise deny()
 

@@ -59,6 +59,10 @@ ALLOWED = [
     (A, "create", "events", "default", "x", {}),
     (A, "version", "", "", "", {}),
     (ALICE, "discovery", "", "", "", {}),
+    # the node's service proxy and DNS read Services and their endpoints
+    (A, "list", "services", "", "", {}),
+    (A, "watch", "endpointslices", "", "", {}),
+    (A, "get", "endpoints", "default", "web", {}),
 ]
 
 DENIED = [
@@ -107,6 +111,8 @@ DENIED = [
     (A, "get", "deployments", "default", "web", {}, 'may not get deployment "default/web"'),
     (A, "create", "namespaces", "", "evil", {}, "may not create"),
     (A, "delete", "events", "default", "x", {}, "may not delete"),
+    (A, "update", "endpointslices", "default", "web", {}, "may only read services"),
+    (A, "create", "services", "default", "web", {}, "may only read services"),
     (A, "proxy", "pods", "default", "web", {}, "reach the agent"),
     (B, "get", "pods", "default", "web", dict(obj=pod()), 'node "node-b" may not get'),
     # neither admin nor node

@@ -1,0 +1,99 @@
+"""The node's part of Services: one ServiceWatch feeding the service proxy (nftables)
+and the node-local DNS server; what `run_agent` starts beside the pod workers.
+
+    services = NodeServices(cfg, api)
+    loops = await services.start()     # coroutines to run; DNS is bound when this returns
+    ...
+    services.stop()                    # DNS down; the rules stay (traffic keeps flowing)
+
+Everything happens in the network namespace the agent runs in (the node's).
+With `--service-proxy none` no rules are made; with `--cluster-dns ""` no DNS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from agent.backoff import RetryBackoff
+from agent.config import AgentConfig
+from agent.dns.server import DnsServer
+from agent.dns.zone import build_zone, reverse_zones
+from agent.network import servicenet
+from agent.ports import ApiPort
+from agent.proxy.conntrack import ConntrackCommand
+from agent.proxy.nft import NftCommand
+from agent.proxy.proxier import Proxier, ProxyConfig
+from agent.proxy.publish import SyncedRevision
+from agent.servicewatch import ServiceWatch
+
+log = logging.getLogger("corral.agent.services")
+
+BRIDGE = "corral0"      # agent/adapters/network.py's pod bridge
+
+
+class NodeServices:
+    def __init__(self, cfg: AgentConfig, api: ApiPort) -> None:
+        self.cfg = cfg
+        p = cfg.profile
+        self.watch = ServiceWatch(api, lambda: RetryBackoff(p.api_retry_initial,
+                                                            p.api_retry_max))
+        self.publisher = SyncedRevision(api, cfg.node_name,
+                                        RetryBackoff(p.api_retry_initial, p.api_retry_max))
+        self.proxier: Proxier | None = None
+        if cfg.service_proxy:
+            self.proxier = Proxier(
+                ProxyConfig(node_name=cfg.node_name, cluster_cidr=cfg.cluster_cidr,
+                            service_cidr=cfg.service_cidr, dns_ip=cfg.cluster_dns),
+                self.watch, NftCommand(), ConntrackCommand(), plumbing=self._plumbing,
+                publish=self.publisher)
+        self.dns: DnsServer | None = None
+
+    async def _plumbing(self, present: bool) -> None:
+        if present:
+            await asyncio.to_thread(servicenet.ensure_route, self.cfg.service_cidr, BRIDGE)
+        else:
+            await asyncio.to_thread(servicenet.remove_route, self.cfg.service_cidr)
+
+    async def start(self) -> list[Coroutine[Any, Any, None]]:
+        """Bind the DNS server (its address first) and return the loops to run."""
+        loops: list[Coroutine[Any, Any, None]] = [self._watch()]
+        if self.proxier is not None:
+            loops += [self.proxier.run(), self.publisher.run()]
+        if self.cfg.cluster_dns:
+            await asyncio.to_thread(servicenet.ensure_dns_address, self.cfg.cluster_dns)
+            nets = [self.cfg.service_cidr, self.cfg.cluster_cidr]
+            self.dns = DnsServer([(self.cfg.cluster_dns, 53)], self.cfg.dns_upstreams,
+                                 reverse_nets=[z for n in nets for z in reverse_zones(n)])
+            await asyncio.to_thread(self.dns.start)
+            log.info("cluster DNS for %s on %s:53 (upstream: %s)", self.cfg.cluster_domain,
+                     self.cfg.cluster_dns, ", ".join(self.cfg.dns_upstreams) or "none")
+            loops.append(self._keep_zone())
+        return loops
+
+    async def _watch(self) -> None:
+        await asyncio.gather(*self.watch.start())
+
+    async def _keep_zone(self) -> None:
+        changed = asyncio.Event()
+        self.watch.services.listeners.append(changed.set)
+        self.watch.slices.listeners.append(changed.set)
+        await asyncio.gather(self.watch.services.synced.wait(),
+                             self.watch.slices.synced.wait())
+        while True:
+            changed.clear()
+            if self.dns is not None:
+                self.dns.zone = build_zone(self.watch.services.items().values(),
+                                           self.watch.slices.items().values(),
+                                           self.cfg.cluster_domain)
+            await changed.wait()
+
+    def stop(self) -> None:
+        if self.dns is not None:
+            self.dns.stop()
+
+    def nameserver(self) -> str:
+        """What pods with dnsPolicy ClusterFirst get as their nameserver ("": none)."""
+        return self.cfg.cluster_dns if self.dns is not None else ""
