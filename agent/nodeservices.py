@@ -22,6 +22,7 @@ from agent.config import AgentConfig
 from agent.dns.server import DnsServer
 from agent.dns.zone import build_zone, reverse_zones
 from agent.network import servicenet
+from agent.network.errors import NetworkError
 from agent.ports import ApiPort
 from agent.proxy.conntrack import ConntrackCommand
 from agent.proxy.nft import NftCommand
@@ -63,11 +64,21 @@ class NodeServices:
         if self.proxier is not None:
             loops += [self.proxier.run(), self.publisher.run()]
         if self.cfg.cluster_dns:
-            await asyncio.to_thread(servicenet.ensure_dns_address, self.cfg.cluster_dns)
+            try:
+                await asyncio.to_thread(servicenet.ensure_dns_address, self.cfg.cluster_dns)
+            except NetworkError as e:
+                log.error("no cluster DNS on this node: %s", e)
+                return loops
             nets = [self.cfg.service_cidr, self.cfg.cluster_cidr]
             self.dns = DnsServer([(self.cfg.cluster_dns, 53)], self.cfg.dns_upstreams,
                                  reverse_nets=[z for n in nets for z in reverse_zones(n)])
-            await asyncio.to_thread(self.dns.start)
+            try:
+                await asyncio.to_thread(self.dns.start)
+            except OSError as e:
+                log.error("no cluster DNS on this node: cannot listen on %s:53: %s",
+                          self.cfg.cluster_dns, e)
+                self.dns = None
+                return loops
             log.info("cluster DNS for %s on %s:53 (upstream: %s)", self.cfg.cluster_domain,
                      self.cfg.cluster_dns, ", ".join(self.cfg.dns_upstreams) or "none")
             loops.append(self._keep_zone())

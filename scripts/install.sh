@@ -18,6 +18,7 @@ APT_PACKAGES=(
   docker-registry                        # a real OCI registry on loopback
   runc                                   # benchmark peer
   util-linux procps kmod                 # unshare, ps, modprobe overlay
+  nftables conntrack                     # the agents' service proxy (nft -f, conntrack -D)
   shellcheck                             # lints vagrant/ provisioning scripts
 )
 missing=()

@@ -5,9 +5,10 @@
   the node (or a hostNetwork pod) reaching a cluster IP needs some route for
   the packet to reach the nftables output hook, where the proxy DNATs it.
   Pods need none: their packets reach the node through the bridge.
-- A dummy link `corral-dns` holding the cluster DNS address (10.96.0.10/32),
-  like NodeLocal DNSCache's: pods send their queries there and this node's DNS
-  server answers, without any proxying.
+- The cluster DNS address (10.96.0.10/32) on the loopback link, labelled
+  `lo:corral-dns` (NodeLocal DNSCache puts it on a dummy link; lo needs no
+  kernel module): pods send their queries there and this node's DNS server
+  answers, without any proxying.
 
     ensure_route("10.96.0.0/12", "corral0")     remove_route("10.96.0.0/12")
     ensure_dns_address("10.96.0.10")             remove_dns_address()
@@ -26,7 +27,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from agent.network.errors import LinkError, RouteError
 
 RTPROT_SERVICES = 0x44
-DNS_LINK = "corral-dns"
+DNS_LABEL = "lo:corral-dns"
 MAIN_TABLE = 254
 
 
@@ -45,15 +46,13 @@ def _route(ipr: Any, cidr: str, bridge: str) -> None:
 
 def _dns_address(ipr: Any, dns_ip: str) -> None:
     try:
-        if not ipr.link_lookup(ifname=DNS_LINK):
-            ipr.link("add", ifname=DNS_LINK, kind="dummy")
-        idx = ipr.link_lookup(ifname=DNS_LINK)[0]
+        idx = ipr.link_lookup(ifname="lo")[0]
         have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
         if dns_ip not in have:
-            ipr.addr("add", index=idx, address=dns_ip, prefixlen=32)
+            ipr.addr("add", index=idx, address=dns_ip, prefixlen=32, label=DNS_LABEL)
         ipr.link("set", index=idx, state="up")
     except NetlinkError as e:
-        raise LinkError(f"cannot put the cluster DNS address {dns_ip} on {DNS_LINK}: "
+        raise LinkError(f"cannot put the cluster DNS address {dns_ip} on lo: "
                         f"{e.args[-1]}") from e
 
 
@@ -79,8 +78,11 @@ def remove_route(service_cidr: str) -> None:
 
 def remove_dns_address() -> None:
     with IPRoute() as ipr:
-        for idx in ipr.link_lookup(ifname=DNS_LINK):
-            try:
-                ipr.link("del", index=idx)
-            except NetlinkError:
-                pass
+        idx = ipr.link_lookup(ifname="lo")[0]
+        for a in ipr.get_addr(index=idx, family=2):
+            if a.get_attr("IFA_LABEL") == DNS_LABEL:
+                try:
+                    ipr.addr("del", index=idx, address=a.get_attr("IFA_ADDRESS"),
+                             prefixlen=a["prefixlen"])
+                except NetlinkError:
+                    pass

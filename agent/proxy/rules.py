@@ -118,8 +118,10 @@ def static_chains(net: NodeNet) -> dict[str, tuple[str, ...]]:
             "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",),
         "nodeport-endpoints-check": (
             f"{LOCAL} meta l4proto . th dport vmap @no-endpoint-nodeports",),
-        "cluster-ips-check": (f"ip daddr @{IPS_SET} reject", *unallocated),
-        "reject-chain": ("reject",),
+        "cluster-ips-check": (f"ip daddr @{IPS_SET} goto reject-chain", *unallocated),
+        # a TCP reset, not only ICMP: the kernel rate-limits ICMP errors per host, and a
+        # client must hear "refused" at once, every time
+        "reject-chain": ("meta l4proto tcp reject with tcp reset", "reject"),
     }
 
 
