@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from corral import errors, manifests
+from corral.cli import createservice
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers import columns
 from corral.printers.output import Printer, make_printer
@@ -28,6 +29,10 @@ CREATE_EXAMPLES = """\
 examples:
   # Create the objects of a file; existing ones are an error
   corral create -f manifests/pod.yaml
+
+  # A Service from flags
+  corral create service clusterip web --tcp=80:8080
+  corral create service nodeport web --tcp=80:8080 --node-port=30080
 """
 
 
@@ -50,6 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         p.add_argument("-o", "--output", default="", metavar="FORMAT",
                        help="print the results as yaml|json|name instead of a line each")
         p.set_defaults(func=func)
+        if verb == "create":
+            createservice.register(p, parents)
 
 
 def run_apply(cli: Cli, args: argparse.Namespace) -> int:

@@ -18,11 +18,13 @@ from corral.cli import (
     attach,
     delete,
     describe,
+    expose,
     get,
     images,
     logs_exec,
     misc,
     nodes,
+    portforward,
     rollout,
     tokens,
 )
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
     for module in (apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes,
-                   misc, images, tokens):
+                   misc, images, tokens, expose, portforward):
         module.register(sub, parents)
     _register_plugins(sub, parents)
     return parser

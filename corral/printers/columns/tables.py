@@ -9,6 +9,7 @@ from corral.printers.columns.base import TableDef
 from corral.printers.columns.nodes import node_row, node_wide
 from corral.printers.columns.other_kinds import event_row, generic_row, lease_row, ns_row
 from corral.printers.columns.pods import pod_row, pod_wide
+from corral.printers.columns.services import ep_row, slice_row, svc_row, svc_wide
 from corral.printers.columns.workloads import deploy_row, deploy_wide, rs_row, rs_wide
 from proto import api_pb2, kinds
 
@@ -26,6 +27,10 @@ TABLES: dict[str, TableDef] = {
     "events": TableDef(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), event_row,
                        status_column=1),
     "leases": TableDef(("NAME", "HOLDER", "AGE"), lease_row),
+    "services": TableDef(("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
+                         svc_row, ("SELECTOR",), svc_wide),
+    "endpoints": TableDef(("NAME", "ENDPOINTS", "AGE"), ep_row),
+    "endpointslices": TableDef(("NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"), slice_row),
 }
 
 GENERIC = TableDef(("NAME", "AGE"), generic_row)

@@ -11,6 +11,11 @@ import time
 from corral.printers.describe.cluster import describe_generic, describe_namespace, describe_node
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
+from corral.printers.describe.services import (
+    describe_endpoint_slice,
+    describe_endpoints,
+    describe_service,
+)
 from corral.printers.describe.workloads import describe_deployment, describe_replicaset, revision
 from proto import api_pb2, kinds
 
@@ -22,6 +27,9 @@ RENDERERS = {
     "replicasets": describe_replicaset,
     "nodes": describe_node,
     "namespaces": describe_namespace,
+    "services": describe_service,
+    "endpoints": describe_endpoints,
+    "endpointslices": describe_endpoint_slice,
 }
 
 

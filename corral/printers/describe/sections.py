@@ -8,7 +8,7 @@ from typing import Any
 
 from corral.printers import columns, table
 from corral.printers.humanize import human_duration, is_set, seconds_of
-from proto import apps_pb2, core_pb2, meta_pb2
+from proto import apps_pb2, core_pb2, discovery_pb2, meta_pb2
 
 
 @dataclass
@@ -18,6 +18,7 @@ class Related:
     events: list[core_pb2.Event] = field(default_factory=list)
     replica_sets: list[apps_pb2.ReplicaSet] = field(default_factory=list)   # a deployment's
     pods: list[core_pb2.Pod] = field(default_factory=list)                  # an rs's, a node's
+    endpoint_slices: list[discovery_pb2.EndpointSlice] = field(default_factory=list)  # a svc's
 
 
 class Writer:
