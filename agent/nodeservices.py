@@ -27,7 +27,7 @@ from agent.ports import ApiPort
 from agent.proxy.conntrack import ConntrackCommand
 from agent.proxy.nft import NftCommand
 from agent.proxy.proxier import Proxier, ProxyConfig
-from agent.proxy.publish import SyncedRevision
+from agent.proxy.publish import ANNOTATION, SyncedRevision
 from agent.servicewatch import ServiceWatch
 
 log = logging.getLogger("corral.agent.services")
@@ -42,7 +42,8 @@ class NodeServices:
         self.watch = ServiceWatch(api, lambda: RetryBackoff(p.api_retry_initial,
                                                             p.api_retry_max))
         self.publisher = SyncedRevision(api, cfg.node_name,
-                                        RetryBackoff(p.api_retry_initial, p.api_retry_max))
+                                        RetryBackoff(p.api_retry_initial, p.api_retry_max),
+                                        seen=self._published)
         self.proxier: Proxier | None = None
         if cfg.service_proxy:
             self.proxier = Proxier(
@@ -51,6 +52,11 @@ class NodeServices:
                 self.watch, NftCommand(), ConntrackCommand(), plumbing=self._plumbing,
                 publish=self.publisher)
         self.dns: DnsServer | None = None
+
+    def _published(self) -> str | None:
+        """This node's synced-revision annotation as the nodes watch has it."""
+        obj = self.watch.nodes.items().get(self.cfg.node_name)
+        return obj.node.metadata.annotations.get(ANNOTATION, "") if obj is not None else None
 
     async def _plumbing(self, present: bool) -> None:
         if present:

@@ -197,11 +197,13 @@ class DnsServer:
 
     async def _forward(self, q: dns.message.Message, tcp: bool) -> bytes | None:
         for upstream in self.upstreams:
+            host, _, port = upstream.partition(":")     # "IP" or "IP:PORT"
+            where = int(port or 53)
             try:
                 if tcp:
-                    resp = await dns.asyncquery.tcp(q, upstream, timeout=2.0)
+                    resp = await dns.asyncquery.tcp(q, host, timeout=2.0, port=where)
                 else:
-                    resp = await dns.asyncquery.udp(q, upstream, timeout=2.0,
+                    resp = await dns.asyncquery.udp(q, host, timeout=2.0, port=where,
                                                     ignore_trailing=True)
                 return _wire(resp, q, tcp)
             except (dns.exception.DNSException, OSError) as e:

@@ -146,7 +146,8 @@ class Proxier:
             script = transaction(want, None, existing)
         else:
             script = transaction(want, self.have)
-        await self.nft.apply(script)
+        if script:
+            await self.nft.apply(script)
         self.have = want
         self._removed = False
         new_ports = {p.key: p for p in ports}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from agent.backoff import RetryBackoff
 from agent.ports import ApiConflict, ApiNotFound, ApiPort, ApiUnavailable
@@ -28,16 +29,21 @@ def revision_of(node: core_pb2.Node) -> int | None:
 
 
 class SyncedRevision:
-    def __init__(self, api: ApiPort, node_name: str, backoff: RetryBackoff) -> None:
+    """`seen()`: the annotation as the node's own watch has it now (None: the Node is
+    not known), so a Node that was deleted and registered again gets it back."""
+
+    def __init__(self, api: ApiPort, node_name: str, backoff: RetryBackoff,
+                 seen: Callable[[], str | None] = lambda: None) -> None:
         self.api = api
         self.node_name = node_name
         self.backoff = backoff
+        self.seen = seen
         self._want = ""
         self._written = ""
         self._wake = asyncio.Event()
 
     def __call__(self, revision: str) -> None:
-        if revision and revision != self._want:
+        if revision and (revision != self._want or self.seen() != revision):
             self._want = revision
             self._wake.set()
 
@@ -46,7 +52,7 @@ class SyncedRevision:
             await self._wake.wait()
             self._wake.clear()
             want = self._want
-            if want == self._written:
+            if want == self._written and self.seen() in (None, want):
                 continue
             try:
                 await self._write(want)
