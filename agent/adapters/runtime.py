@@ -247,8 +247,8 @@ class RuntimeAdapter:
 
         def communicate() -> ExecResult:
             try:
-                if proc.stdin is not None:
-                    proc.stdin.close()
+                # communicate() closes stdin itself (it flushes it first: closing it here
+                # made every exec probe fail with "flush of closed file")
                 out, err = proc.proc.communicate(timeout=timeout)
                 return ExecResult(int(proc.proc.returncode), (out or b"") + (err or b""))
             except subprocess.TimeoutExpired:

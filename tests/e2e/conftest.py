@@ -95,6 +95,9 @@ def leftovers(name: str, cdir: Path) -> list[str]:
             out.append(f"cgroup {h / 'corral' / name}")
     if (cdir / name).exists():
         out.append(f"dir {cdir / name}")
+    # the service proxy works in the node namespaces only: never in the host's ruleset
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    out += [f"nftables {line}" for line in tables.splitlines() if "corral-proxy" in line]
     return out
 
 

@@ -1,0 +1,200 @@
+"""Services and cluster DNS on a local 3-node cluster, through the real CLI: a pod on
+node-1 reaches pods on node-2 and node-3 by cluster IP and by name, the host reaches a
+node port on every node, UDP, hairpin, readiness, a deleted Service's rules and name,
+an agent killed with -9, and a rolling update under load."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Cluster, wait_for
+
+HERE = Path(__file__).resolve().parent
+
+
+def pod(name: str, node: str, labels: dict[str, str], command: str,
+        image: str = "demo:latest", readiness: str = "") -> str:
+    lbl = ", ".join(f"{k}: {v}" for k, v in labels.items())
+    probe = (f"    readinessProbe:\n      exec: {{command: [sh, -c, {readiness!r}]}}\n"
+             "      periodSeconds: 1\n      failureThreshold: 1\n") if readiness else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{{lbl}}}}}\n"
+            f"spec:\n  terminationGracePeriodSeconds: 1\n"
+            f"  nodeSelector: {{kubernetes.io/hostname: {node}}}\n"
+            f"  containers:\n  - name: app\n    image: {image}\n"
+            f"    imagePullPolicy: IfNotPresent\n    command: [sh, -c, {command!r}]\n"
+            f"    ports: [{{name: http, containerPort: 8080}}]\n{probe}")
+
+
+SERVE = "echo $HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def service(name: str, selector: dict[str, str], *, type_: str = "ClusterIP",
+            port: int = 80, target: str = "http", protocol: str = "TCP") -> str:
+    sel = ", ".join(f"{k}: {v}" for k, v in selector.items())
+    return (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n"
+            f"  type: {type_}\n  selector: {{{sel}}}\n  ports:\n"
+            f"  - {{port: {port}, targetPort: {target}, protocol: {protocol}}}\n")
+
+
+def apply(cluster: Cluster, tmp: Path, *docs: str) -> None:
+    f = tmp / f"m{len(list(tmp.iterdir()))}.yaml"
+    f.write_text("---\n".join(docs))
+    cluster.corral("apply", "-f", str(f))
+
+
+def fetch(cluster: Cluster, pod_name: str, url: str) -> str:
+    out = cluster.corral("exec", pod_name, "--", "timeout", "3", "wget", "-q", "-O", "-", url,
+                         check=False)
+    return out.strip()
+
+
+def svc(cluster: Cluster, name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = cluster.json("get", "svc", name)["spec"]
+    return spec
+
+
+def node_of(cluster: Cluster, name: str) -> dict[str, Any]:
+    return next(n for n in cluster.record()["nodes"] if n["name"] == name)
+
+
+def http_get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return str(r.read().decode().strip())
+    except OSError as e:
+        return f"error: {e}"
+
+
+@pytest.fixture(scope="module")
+def backends(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    tmp = tmp_path_factory.mktemp("svc")
+    apply(cluster, tmp,
+          pod("web-b", "node-2", {"app": "web", "who": "web-b"}, SERVE),
+          pod("web-c", "node-3", {"app": "web"}, SERVE),
+          pod("client", "node-1", {"role": "client"}, "exec sleep 100000"),
+          service("web", {"app": "web"}, type_="NodePort"),
+          service("self-b", {"who": "web-b"}))
+    wait_for(lambda: cluster.running("app=web", 2) and cluster.running("role=client", 1),
+             90, "backends and client Running")
+    return cluster
+
+
+def test_cluster_ip_and_name_from_another_node(backends: Cluster) -> None:
+    c = backends
+    ip = svc(c, "web")["clusterIP"]
+    seen = wait_for(lambda: {fetch(c, "client", f"http://{ip}/") for _ in range(8)} >=
+                    {"web-b", "web-c"} or None, 30, "both backends through the cluster IP")
+    assert seen
+    # the name resolves at the node's DNS, to the cluster IP
+    out = c.corral("exec", "client", "--", "nslookup", "web.default.svc.cluster.local",
+                   "10.96.0.10")
+    assert ip in out, out
+    # hairpin: a pod reaching itself through a Service that selects only it
+    self_ip = svc(c, "self-b")["clusterIP"]
+    assert wait_for(lambda: fetch(c, "web-b", f"http://{self_ip}/") == "web-b", 20,
+                    "web-b through its own Service")
+
+
+def test_node_port_on_every_node_from_the_host(backends: Cluster) -> None:
+    c = backends
+    node_port = svc(c, "web")["ports"][0]["nodePort"]
+    for node in c.record()["nodes"]:
+        url = f"http://{node['ip']}:{node_port}/"
+        assert wait_for(lambda u=url: http_get(u) in ("web-b", "web-c"), 20,
+                        f"node port on {node['name']}")
+
+
+@pytest.fixture(scope="module")
+def udpecho(backends: Cluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the UDP echo image")
+    from agent.images import __main__ as images
+    root = tmp_path_factory.mktemp("udproot")
+    images.build_busybox(str(root))
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(root / "bin" / "udpecho"),
+                    str(HERE / "udpecho.c")], check=True)
+    backends.corral("image", "import", str(root), "udpecho:e2e", timeout=300)
+    return "udpecho:e2e"
+
+
+def test_udp_service(backends: Cluster, udpecho: str,
+                                     tmp_path: Path) -> None:
+    c = backends
+    apply(c, tmp_path,
+          pod("udp-b", "node-2", {"app": "udp"}, "exec udpecho -l 9000", image=udpecho),
+          pod("udp-client", "node-1", {"role": "udp"}, "exec sleep 100000", image=udpecho),
+          service("udp", {"app": "udp"}, port=53, target="9000", protocol="UDP"))
+    wait_for(lambda: c.running("app=udp", 1) and c.running("role=udp", 1), 90, "udp pods")
+    ip = svc(c, "udp")["clusterIP"]
+    assert wait_for(lambda: "udp-b" in c.corral("exec", "udp-client", "--", "udpecho", ip,
+                                                "53", check=False), 30, "a UDP answer")
+
+
+def test_readiness_moves_endpoints_and_traffic(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    apply(c, tmp_path,
+          pod("ready-a", "node-2", {"app": "rd"}, "touch /tmp/ready && " + SERVE,
+              readiness="test -f /tmp/ready"),
+          pod("ready-b", "node-3", {"app": "rd"}, SERVE),
+          service("rd", {"app": "rd"}))
+    wait_for(lambda: c.running("app=rd", 2), 90, "rd pods")
+    ip = svc(c, "rd")["clusterIP"]
+
+    def ready_ips() -> set[str]:
+        ep = c.json("get", "endpoints", "rd")
+        return {a["ip"] for s in ep.get("subsets", []) for a in s.get("addresses", [])}
+
+    wait_for(lambda: len(ready_ips()) == 2, 30, "2 ready endpoints")
+    c.corral("exec", "ready-a", "--", "rm", "/tmp/ready")
+    wait_for(lambda: len(ready_ips()) == 1, 30, "ready-a out of the endpoints")
+    assert {fetch(c, "client", f"http://{ip}/") for _ in range(6)} == {"ready-b"}
+    c.corral("exec", "ready-a", "--", "touch", "/tmp/ready")
+    wait_for(lambda: len(ready_ips()) == 2, 30, "ready-a back")
+    assert wait_for(lambda: "ready-a" in {fetch(c, "client", f"http://{ip}/")
+                                          for _ in range(6)}, 30, "traffic to ready-a again")
+
+
+def test_deleted_service_loses_rules_and_name(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    apply(c, tmp_path, service("gone", {"app": "web"}))
+    ip = svc(c, "gone")["clusterIP"]
+    ns = node_of(c, "node-1")["netns"]
+
+    def rules() -> str:
+        return subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "map", "ip",
+                               "corral-proxy", "service-ips"],
+                              capture_output=True, text=True).stdout
+
+    wait_for(lambda: ip in rules(), 20, "the Service's rules")
+    assert wait_for(lambda: ip in c.corral("exec", "client", "--", "nslookup",
+                                           "gone.default.svc.cluster.local", "10.96.0.10",
+                                           check=False), 20, "the name")
+    c.corral("delete", "svc", "gone")
+    wait_for(lambda: ip not in rules(), 20, "the rules gone")
+    assert wait_for(lambda: "NXDOMAIN" in c.corral(
+        "exec", "client", "--", "nslookup", "gone.default.svc.cluster.local", "10.96.0.10",
+        check=False), 20, "the name gone")
+
+
+def test_agent_killed_keeps_serving_and_resyncs(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    node_port = svc(c, "web")["ports"][0]["nodePort"]
+    n1 = node_of(c, "node-1")
+    url = f"http://{n1['ip']}:{node_port}/"
+    c.corral("chaos", "kill-agent", "node-1", "--no-restart")
+    try:
+        # node-1's agent is down: its rules keep serving
+        assert {http_get(url) for _ in range(8)} <= {"web-b", "web-c"}
+        # a change made while it is away is in node-1's rules once it is back
+        apply(c, tmp_path, pod("web-d", "node-3", {"app": "web"}, SERVE))
+        wait_for(lambda: c.running("app=web", 3), 60, "web-d Running")
+    finally:
+        c.corral("chaos", "restart-agent", "node-1")
+    assert wait_for(lambda: "web-d" in {http_get(url) for _ in range(8)}, 60,
+                    "web-d served through node-1 after the agent's restart")
