@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -96,8 +97,9 @@ def leftovers(name: str, cdir: Path) -> list[str]:
     if (cdir / name).exists():
         out.append(f"dir {cdir / name}")
     # the service proxy works in the node namespaces only: never in the host's ruleset
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    out += [f"nftables {line}" for line in tables.splitlines() if "corral-proxy" in line]
+    if shutil.which("nft"):
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        out += [f"nftables {line}" for line in tables.splitlines() if "corral-proxy" in line]
     return out
 
 
