@@ -43,6 +43,8 @@ BENCHMARKS = {
     "failover": "bench.failover",
     "footprint": "bench.footprint",
     "api": "bench.api",
+    "service-sync": "bench.service_sync",
+    "dns": "bench.dns",
 }
 
 
