@@ -46,14 +46,13 @@ def main(argv: list[str]) -> int:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.connect((server, 53))
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ)
+        sel.register(s, selectors.EVENT_READ, s)
         send(s)
     end = time.perf_counter() + seconds
     last_check = time.perf_counter()
     while (now := time.perf_counter()) < end:
         for key, _ in sel.select(0.1):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            s = key.data
             try:
                 data = s.recv(4096)
             except OSError:
