@@ -140,6 +140,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     await node.routes.restore()
     node_services = NodeServices(cfg, api) if cfg.service_proxy or cfg.cluster_dns else None
     service_loops = await node_services.start() if node_services is not None else []
+    if node_services is not None:
+        node_services.observe(metrics)
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 

@@ -21,6 +21,7 @@ from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
 from agent.dns.server import DnsServer
 from agent.dns.zone import build_zone, reverse_zones
+from agent.metrics import AgentMetrics
 from agent.network import servicenet
 from agent.network.errors import NetworkError
 from agent.ports import ApiPort
@@ -106,6 +107,14 @@ class NodeServices:
                                            self.watch.slices.items().values(),
                                            self.cfg.cluster_domain)
             await changed.wait()
+
+    def observe(self, metrics: AgentMetrics) -> None:
+        """Report proxy syncs and DNS queries to the agent's metrics."""
+        if self.proxier is not None:
+            self.proxier.on_sync = metrics.proxy_synced
+        dns = self.dns
+        if dns is not None:
+            metrics.dns_source(lambda: dns.queries)
 
     def stop(self) -> None:
         if self.dns is not None:
