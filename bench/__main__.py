@@ -45,6 +45,7 @@ BENCHMARKS = {
     "api": "bench.api",
     "service-sync": "bench.service_sync",
     "dns": "bench.dns",
+    "rollout-drain": "bench.rollout_drain",
 }
 
 
