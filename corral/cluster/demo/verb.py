@@ -11,6 +11,7 @@ from corral.cluster.demo.healing import node_failure, self_healing
 from corral.cluster.demo.rollout import rolling_update, scaling
 from corral.cluster.demo.runner import run_demo
 from corral.cluster.demo.script import Demo
+from corral.cluster.demo.service import service
 
 DEMOS: dict[str, Callable[[], Demo]] = {
     "self-healing": self_healing,
@@ -19,6 +20,7 @@ DEMOS: dict[str, Callable[[], Demo]] = {
     "rolling-update": rolling_update,
     "oom": oom,
     "crash-loop": crash_loop,
+    "service": service,
 }
 
 
