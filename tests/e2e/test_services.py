@@ -198,3 +198,93 @@ def test_agent_killed_keeps_serving_and_resyncs(backends: Cluster, tmp_path: Pat
         c.corral("chaos", "restart-agent", "node-1")
     assert wait_for(lambda: "web-d" in {http_get(url) for _ in range(8)}, 60,
                     "web-d served through node-1 after the agent's restart")
+
+
+# ---- what pods get from Services: names, environment, resolv.conf; the drain --------------
+
+def test_by_name_env_and_resolv_conf(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    # the short name, through the pod's search path, at the node's DNS
+    assert wait_for(lambda: fetch(c, "client", "http://web/") in ("web-b", "web-c"), 30,
+                    "http://web/ from the client")
+    assert fetch(c, "client", "http://web.default.svc.cluster.local/") in ("web-b", "web-c")
+    conf = c.corral("exec", "client", "--", "cat", "/etc/resolv.conf")
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in conf
+    assert "nameserver 10.96.0.10" in conf and "options ndots:5" in conf
+    # the Kubernetes docs' commands.yaml, image changed: printenv finds KUBERNETES_PORT
+    (tmp_path / "commands.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: command-demo\n  labels:\n"
+        "    purpose: demonstrate-command\nspec:\n  containers:\n"
+        "  - name: command-demo-container\n    image: demo:latest\n"
+        "    command: [\"printenv\"]\n    args: [\"HOSTNAME\", \"KUBERNETES_PORT\"]\n"
+        "  restartPolicy: OnFailure\n")
+    c.corral("apply", "-f", str(tmp_path / "commands.yaml"))
+    wait_for(lambda: c.json("get", "pod", "command-demo")["status"].get("phase")
+             == "Succeeded", 60, "command-demo Succeeded")
+    out = c.corral("logs", "command-demo")
+    assert out.splitlines() == ["command-demo", "tcp://10.96.0.1:443"], out
+    # dnsPolicy None with dnsConfig, and hostAliases
+    doc = pod("dnsnone", "node-2", {"role": "dns"}, "exec sleep 100000") + (
+        "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [192.0.2.53]\n"
+        "    searches: [corp.example]\n    options: [{name: ndots, value: \"2\"}]\n"
+        "  hostAliases:\n  - {ip: 10.1.2.3, hostnames: [foo.local]}\n")
+    apply(c, tmp_path, doc)
+    wait_for(lambda: c.running("role=dns", 1), 60, "dnsnone Running")
+    conf = c.corral("exec", "dnsnone", "--", "cat", "/etc/resolv.conf")
+    assert conf.split("\n")[:3] == ["search corp.example", "nameserver 192.0.2.53",
+                                    "options ndots:2"], conf
+    hosts = c.corral("exec", "dnsnone", "--", "cat", "/etc/hosts")
+    assert "10.1.2.3\tfoo.local" in hosts and "\tdnsnone" in hosts, hosts
+
+
+SERVE_TERM = ("echo $HOSTNAME > /www/index.html; trap 'exit 0' TERM; "
+              "httpd -f -p 8080 -h /www & wait")
+
+
+def test_rolling_update_under_load_loses_no_request(backends: Cluster, tmp_path: Path) -> None:
+    import threading
+    c = backends
+    deploy = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: roll}\nspec:\n"
+        "  replicas: 3\n  selector: {matchLabels: {app: roll}}\n"
+        "  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n"
+        "  template:\n    metadata: {labels: {app: roll}}\n    spec:\n"
+        "      terminationGracePeriodSeconds: 5\n      containers:\n"
+        "      - name: web\n        image: demo:latest\n        imagePullPolicy: IfNotPresent\n"
+        f"        command: [sh, -c, {SERVE_TERM!r}]\n"
+        "        ports: [{name: http, containerPort: 8080}]\n"
+        "        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}\n")
+    apply(c, tmp_path, deploy, service("roll", {"app": "roll"}, type_="NodePort"))
+    c.corral("rollout", "status", "deploy/roll", "--timeout", "120s", timeout=150)
+    port = svc(c, "roll")["ports"][0]["nodePort"]
+    urls = [f"http://{n['ip']}:{port}/" for n in c.record()["nodes"]]
+    counts = {"ok": 0, "failed": 0}
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        n = i
+        while not stop.is_set():
+            got = http_get(urls[n % len(urls)])
+            n += 1
+            if got.startswith("error"):
+                counts["failed"] += 1
+                errors.append(got)
+            else:
+                counts["ok"] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: counts["ok"] > 20, 30, "requests flowing")
+        c.corral("set", "image", "deploy/roll", "web=demo:v2")
+        c.corral("rollout", "status", "deploy/roll", "--timeout", "120s", timeout=150)
+        wait_for(lambda: counts["ok"] > 0, 1, "")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    print(f"rolling update under load: {counts['ok'] + counts['failed']} requests, "
+          f"{counts['failed']} failed")
+    assert counts["failed"] == 0, (counts, errors[:5])
