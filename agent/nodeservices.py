@@ -34,6 +34,7 @@ from agent.servicewatch import ServiceWatch
 log = logging.getLogger("corral.agent.services")
 
 BRIDGE = "corral0"      # agent/adapters/network.py's pod bridge
+DNS_BIND_TRIES = 10
 
 
 class NodeServices:
@@ -46,7 +47,10 @@ class NodeServices:
                                         RetryBackoff(p.api_retry_initial, p.api_retry_max),
                                         seen=self._published)
         self.proxier: Proxier | None = None
-        if cfg.service_proxy:
+        if cfg.service_proxy and not NftCommand.installed():
+            log.error("no service proxy on this node: the nft command is not installed "
+                      "(apt-get install nftables conntrack)")
+        elif cfg.service_proxy:
             self.proxier = Proxier(
                 ProxyConfig(node_name=cfg.node_name, cluster_cidr=cfg.cluster_cidr,
                             service_cidr=cfg.service_cidr, dns_ip=cfg.cluster_dns),
@@ -77,15 +81,20 @@ class NodeServices:
                 log.error("no cluster DNS on this node: %s", e)
                 return loops
             nets = [self.cfg.service_cidr, self.cfg.cluster_cidr]
-            self.dns = DnsServer([(self.cfg.cluster_dns, 53)], self.cfg.dns_upstreams,
-                                 reverse_nets=[z for n in nets for z in reverse_zones(n)])
-            try:
-                await asyncio.to_thread(self.dns.start)
-            except OSError as e:
-                log.error("no cluster DNS on this node: cannot listen on %s:53: %s",
-                          self.cfg.cluster_dns, e)
-                self.dns = None
-                return loops
+            reverse = [z for n in nets for z in reverse_zones(n)]
+            for attempt in range(DNS_BIND_TRIES):     # a previous agent may still be going
+                dns = DnsServer([(self.cfg.cluster_dns, 53)], self.cfg.dns_upstreams,
+                                reverse_nets=reverse)
+                try:
+                    await asyncio.to_thread(dns.start)
+                    self.dns = dns
+                    break
+                except OSError as e:
+                    if attempt + 1 == DNS_BIND_TRIES:
+                        log.error("no cluster DNS on this node: cannot listen on %s:53: %s",
+                                  self.cfg.cluster_dns, e)
+                        return loops
+                    await asyncio.sleep(0.5)
             log.info("cluster DNS for %s on %s:53 (upstream: %s)", self.cfg.cluster_domain,
                      self.cfg.cluster_dns, ", ".join(self.cfg.dns_upstreams) or "none")
             loops.append(self._keep_zone())

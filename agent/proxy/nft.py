@@ -23,6 +23,11 @@ class NftCommand:
         self.binary = binary or shutil.which("nft") or "/usr/sbin/nft"
         self.prefix = ["ip", "netns", "exec", netns] if netns else []
 
+    @staticmethod
+    def installed() -> bool:
+        return shutil.which("nft") is not None or shutil.which("nft", path="/usr/sbin:/sbin") \
+            is not None
+
     async def _run(self, *args: str, stdin: str = "") -> str:
         try:
             proc = await asyncio.create_subprocess_exec(
