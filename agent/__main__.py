@@ -111,9 +111,11 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     p = cfg.profile
     statuses = StatusSender(api, RetryBackoff(p.api_retry_initial, p.api_retry_max))
     events = EventRecorder(api, cfg.node_name, RetryBackoff(p.api_retry_initial, p.api_retry_max))
+    node_services = NodeServices(cfg, api)    # proxy and DNS as cfg says; env, resolv.conf
     ctx = SyncContext(runtime=runtime, images=images, network=network, api=api,
                       statuses=statuses, store=PodStateStore(cfg.data_dir), profile=p,
-                      node_name=cfg.node_name, host_ip=cfg.node_ip, events=events)
+                      node_name=cfg.node_name, host_ip=cfg.node_ip, events=events,
+                      services=node_services)
     metrics = AgentMetrics(cfg.node_name)
     ctx.on_container_start = metrics.container_started
     image_service = getattr(images, "svc", None)      # ImagesAdapter's ImageService
@@ -138,10 +140,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     ops = await start_ops_server(metrics_listen, metrics.registry,
                                  ready=lambda: agent_ready(node, metrics))
     await node.routes.restore()
-    node_services = NodeServices(cfg, api) if cfg.service_proxy or cfg.cluster_dns else None
-    service_loops = await node_services.start() if node_services is not None else []
-    if node_services is not None:
-        node_services.observe(metrics)
+    service_loops = await node_services.start()
+    node_services.observe(metrics)
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 
@@ -177,8 +177,7 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await manager.stop()
-        if node_services is not None:
-            node_services.stop()      # DNS stops; the service rules stay (traffic flows on)
+        node_services.stop()          # DNS stops; the service rules stay (traffic flows on)
         await server.stop(grace=1)
         if ops is not None:
             await ops.stop()

@@ -28,6 +28,8 @@ class Profile:
     api_retry_initial: float        # reconnecting to the control plane
     api_retry_max: float
     volume_usage_interval: float = 10.0   # emptyDir usage vs sizeLimit (eviction) check
+    drain_timeout: float = 10.0     # a deleted pod waits at most this long to leave the
+                                    # service rules of every node (agent/drain.py)
 
 
 PROFILES: dict[str, Profile] = {
@@ -44,6 +46,7 @@ PROFILES: dict[str, Profile] = {
         crash_backoff_initial=1.0, crash_backoff_max=10.0, crash_backoff_reset=60.0,
         pull_backoff_initial=1.0, pull_backoff_max=10.0,
         api_retry_initial=0.2, api_retry_max=3.0, volume_usage_interval=1.0,
+        drain_timeout=5.0,
     ),
 }
 

@@ -1,5 +1,7 @@
 """The node's part of Services: one ServiceWatch feeding the service proxy (nftables)
-and the node-local DNS server; what `run_agent` starts beside the pod workers.
+and the node-local DNS server, and what pods get from Services (the ServicesPort of
+agent/ports.py: environment, resolv.conf, hosts file, the drain); what `run_agent`
+starts beside the pod workers.
 
     services = NodeServices(cfg, api)
     loops = await services.start()     # coroutines to run; DNS is bound when this returns
@@ -7,7 +9,8 @@ and the node-local DNS server; what `run_agent` starts beside the pod workers.
     services.stop()                    # DNS down; the rules stay (traffic keeps flowing)
 
 Everything happens in the network namespace the agent runs in (the node's).
-With `--service-proxy none` no rules are made; with `--cluster-dns ""` no DNS.
+With `--service-proxy none` no rules are made; with `--cluster-dns ""` no DNS (pods
+then get the node's resolv.conf, as the kubelet does without a cluster DNS).
 """
 
 from __future__ import annotations
@@ -19,21 +22,28 @@ from typing import Any
 
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
+from agent.dns.resolvconf import ClusterDNS, ResolvConf, hosts_file, resolv_conf
 from agent.dns.server import DnsServer
 from agent.dns.zone import build_zone, reverse_zones
+from agent.drain import Drain
+from agent.drain import bound as drain_bound
 from agent.metrics import AgentMetrics
 from agent.network import servicenet
 from agent.network.errors import NetworkError
-from agent.ports import ApiPort
+from agent.ports import ApiPort, DrainProgress
 from agent.proxy.conntrack import ConntrackCommand
 from agent.proxy.nft import NftCommand
 from agent.proxy.proxier import Proxier, ProxyConfig
 from agent.proxy.publish import ANNOTATION, SyncedRevision
+from agent.serviceenv import service_env
 from agent.servicewatch import ServiceWatch
+from proto import core_pb2
 
 log = logging.getLogger("corral.agent.services")
 
 BRIDGE = "corral0"      # agent/adapters/network.py's pod bridge
+NODE_RESOLV_CONF = "/etc/resolv.conf"
+NODE_HOSTS = "/etc/hosts"
 DNS_BIND_TRIES = 10
 
 
@@ -57,6 +67,7 @@ class NodeServices:
                 self.watch, NftCommand(), ConntrackCommand(), plumbing=self._plumbing,
                 publish=self.publisher)
         self.dns: DnsServer | None = None
+        self.drainer = Drain(self.watch)
 
     def _published(self) -> str | None:
         """This node's synced-revision annotation as the nodes watch has it."""
@@ -125,6 +136,29 @@ class NodeServices:
         if dns is not None:
             metrics.dns_source(lambda: dns.queries)
 
+    # ---- ServicesPort: what pods get ------------------------------------------------
+
+    def service_env(self, pod: core_pb2.Pod) -> list[tuple[str, str]] | None:
+        if not self.watch.services.synced.is_set():
+            return None
+        return service_env(pod, self.watch.services.items().values())
+
+    def resolv_conf(self, pod: core_pb2.Pod) -> str:
+        cluster = ClusterDNS(self.nameserver(), self.cfg.cluster_domain)
+        return resolv_conf(pod, cluster, ResolvConf.parse(_read(NODE_RESOLV_CONF)))
+
+    def hosts_file(self, pod: core_pb2.Pod, pod_ip: str) -> str:
+        return hosts_file(pod, pod_ip, self.cfg.cluster_domain, _read(NODE_HOSTS))
+
+    def drain(self, pod: core_pb2.Pod) -> DrainProgress:
+        st = self.drainer.check(pod)
+        return DrainProgress(st.done, st.why, len(st.services), len(st.nodes))
+
+    def drain_bound(self, pod: core_pb2.Pod) -> float:
+        if self.proxier is None:
+            return 0.0
+        return drain_bound(pod, self.cfg.profile.drain_timeout)
+
     def stop(self) -> None:
         if self.dns is not None:
             self.dns.stop()
@@ -132,3 +166,11 @@ class NodeServices:
     def nameserver(self) -> str:
         """What pods with dnsPolicy ClusterFirst get as their nameserver ("": none)."""
         return self.cfg.cluster_dns if self.dns is not None else ""
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
