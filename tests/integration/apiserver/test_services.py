@@ -12,8 +12,8 @@ import pytest
 from controlplane import errors
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.services.network import ServiceNetwork
-from controlplane.store.etcd_store import Store
 from controlplane.store.claims import ALLOCATIONS, claimed
+from controlplane.store.etcd_store import Store
 from proto import api_pb2
 from tests.support.aio import run
 from tests.support.etcd import EtcdProcess
