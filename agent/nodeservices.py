@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
@@ -43,6 +44,7 @@ log = logging.getLogger("corral.agent.services")
 
 BRIDGE = "corral0"      # agent/adapters/network.py's pod bridge
 NODE_RESOLV_CONF = "/etc/resolv.conf"
+SERVICES_CACHE = "services.pb"     # in the data dir: what pods get while the API is away
 NODE_HOSTS = "/etc/hosts"
 DNS_BIND_TRIES = 10
 
@@ -52,7 +54,8 @@ class NodeServices:
         self.cfg = cfg
         p = cfg.profile
         self.watch = ServiceWatch(api, lambda: RetryBackoff(p.api_retry_initial,
-                                                            p.api_retry_max))
+                                                            p.api_retry_max),
+                                  cache_path=os.path.join(cfg.data_dir, SERVICES_CACHE))
         self.publisher = SyncedRevision(api, cfg.node_name,
                                         RetryBackoff(p.api_retry_initial, p.api_retry_max),
                                         seen=self._published)
@@ -118,14 +121,18 @@ class NodeServices:
         changed = asyncio.Event()
         self.watch.services.listeners.append(changed.set)
         self.watch.slices.listeners.append(changed.set)
-        await asyncio.gather(self.watch.services.synced.wait(),
-                             self.watch.slices.synced.wait())
+        if not self.watch.restored:       # a zone from the cache serves until the API answers
+            await asyncio.gather(self.watch.services.synced.wait(),
+                                 self.watch.slices.synced.wait())
         while True:
             changed.clear()
             if self.dns is not None:
-                self.dns.zone = build_zone(self.watch.services.items().values(),
-                                           self.watch.slices.items().values(),
-                                           self.cfg.cluster_domain)
+                try:
+                    self.dns.zone = build_zone(self.watch.services.items().values(),
+                                               self.watch.slices.items().values(),
+                                               self.cfg.cluster_domain)
+                except Exception:     # keep answering from the zone we have
+                    log.exception("cannot build the DNS zone")
             await changed.wait()
 
     def observe(self, metrics: AgentMetrics) -> None:
@@ -139,7 +146,7 @@ class NodeServices:
     # ---- ServicesPort: what pods get ------------------------------------------------
 
     def service_env(self, pod: core_pb2.Pod) -> list[tuple[str, str]] | None:
-        if not self.watch.services.synced.is_set():
+        if not self.watch.known():
             return None
         return service_env(pod, self.watch.services.items().values())
 

@@ -44,6 +44,10 @@ class WatchCache:
     def items(self) -> dict[str, api_pb2.Object]:
         return self._items
 
+    def seed(self, objs: list[api_pb2.Object]) -> None:
+        """Start from these (a cache from disk) until the first list replaces them."""
+        self._items = {kinds.key_of(o): o for o in objs}
+
     async def changed(self, seen: int) -> int:
         """Wait until `version` is newer than `seen`; the new version."""
         async with self._cond:

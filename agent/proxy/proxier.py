@@ -130,6 +130,10 @@ class Proxier:
                 log.warning("service proxy sync failed (retrying with a full sync): %s", e)
                 self.have = None
                 wait = self.cfg.retry
+            except Exception:      # a bug must not take the agent (and its pods) down
+                log.exception("service proxy sync failed (retrying with a full sync)")
+                self.have = None
+                wait = self.cfg.retry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), wait)
 

@@ -58,9 +58,16 @@ class SyncedRevision:
                 await self._write(want)
                 self._written = want
                 self.backoff.reset()
-            except (ApiUnavailable, ApiConflict) as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:    # unreachable, a lost race (even one the node
+                # restriction answers before the CAS, like a podCIDR assigned meanwhile):
+                # read the Node again later; publishing must never stop the agent
                 delay = self.backoff.next()
-                log.debug("publishing the proxy revision: %s; retrying in %.1fs", e, delay)
+                level = logging.DEBUG if isinstance(e, ApiUnavailable | ApiConflict) \
+                    else logging.WARNING
+                log.log(level, "publishing the proxy revision: %s; retrying in %.1fs", e,
+                        delay)
                 await asyncio.sleep(delay)
                 self._wake.set()
 

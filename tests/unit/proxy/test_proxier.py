@@ -103,3 +103,31 @@ def test_sync_loop() -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     run(main(), timeout=30)
+
+
+def test_services_cache_survives_an_agent_restart(tmp_path) -> None:
+    """What an agent knew of Services is on disk: a new agent, with the control plane
+    away, starts from it (service variables and DNS keep working)."""
+    async def main() -> None:
+        path = str(tmp_path / "services.pb")
+        api = FakeApi()
+        api.put(svc("web"))
+        api.put(eps("web", ("10.244.1.2", *READY)))
+        w = ServiceWatch(api, lambda: RetryBackoff(0.01, 0.05), cache_path=path)
+        assert not w.restored and not w.known()
+        tasks = w.start()
+        try:
+            await eventually(lambda: (tmp_path / "services.pb").exists(), timeout=5,
+                             what="the cache written")
+            assert w.known()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        api.down = True
+        again = ServiceWatch(api, lambda: RetryBackoff(0.01, 0.05), cache_path=path)
+        assert again.restored and again.known() and not again.services.synced.is_set()
+        assert list(again.services.items()) == ["ns/web"]
+        assert list(again.slices.items()) == ["ns/web-x"]
+
+    run(main(), timeout=30)
