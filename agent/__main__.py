@@ -111,7 +111,9 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     p = cfg.profile
     statuses = StatusSender(api, RetryBackoff(p.api_retry_initial, p.api_retry_max))
     events = EventRecorder(api, cfg.node_name, RetryBackoff(p.api_retry_initial, p.api_retry_max))
-    node_services = NodeServices(cfg, api)    # proxy and DNS as cfg says; env, resolv.conf
+    from agent.adapters.servicenet import ServiceNetAdapter, dial_pod
+    node_services = NodeServices(cfg, api,    # proxy and DNS as cfg says; env, resolv.conf
+                                 ServiceNetAdapter() if ports is None else None)
     ctx = SyncContext(runtime=runtime, images=images, network=network, api=api,
                       statuses=statuses, store=PodStateStore(cfg.data_dir), profile=p,
                       node_name=cfg.node_name, host_ip=cfg.node_ip, events=events,
@@ -128,9 +130,13 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     node = NodeAgent(cfg, api, network)
     metrics.pods_source(lambda: [pod_phase(w) for w in list(manager.workers.values())])
     metrics.heartbeat_source(lambda: node.last_heartbeat, node.registered.is_set)
-    from agent.network.dial import dial_pod
     service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis,
                            dial_pod=dial_pod)
+    if image_service is not None and ports is None:      # the real node: it builds images
+        from agent import adapters
+        from agent.buildrpc import BuildCalls
+        service.builds = BuildCalls(adapters.build_backend(cfg, image_service, network),
+                                    cfg.data_dir)
     if tls is not None:
         server, port = await serve(service, cfg.listen, tls.server_credentials(),
                                    tls.interceptors())

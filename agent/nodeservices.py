@@ -3,7 +3,7 @@ and the node-local DNS server, and what pods get from Services (the ServicesPort
 agent/ports.py: environment, resolv.conf, hosts file, the drain); what `run_agent`
 starts beside the pod workers.
 
-    services = NodeServices(cfg, api)
+    services = NodeServices(cfg, api, ServiceNetAdapter())   # agent/adapters/servicenet.py
     loops = await services.start()     # coroutines to run; DNS is bound when this returns
     ...
     services.stop()                    # DNS down; the rules stay (traffic keeps flowing)
@@ -29,11 +29,10 @@ from agent.dns.zone import build_zone, reverse_zones
 from agent.drain import Drain
 from agent.drain import bound as drain_bound
 from agent.metrics import AgentMetrics
-from agent.network import servicenet
-from agent.network.errors import NetworkError
 from agent.ports import ApiPort, DrainProgress
 from agent.proxy.conntrack import ConntrackCommand
 from agent.proxy.nft import NftCommand
+from agent.proxy.ports import PlumbingError, ServiceNet
 from agent.proxy.proxier import Proxier, ProxyConfig
 from agent.proxy.publish import ANNOTATION, SyncedRevision
 from agent.serviceenv import service_env
@@ -50,8 +49,9 @@ DNS_BIND_TRIES = 10
 
 
 class NodeServices:
-    def __init__(self, cfg: AgentConfig, api: ApiPort) -> None:
+    def __init__(self, cfg: AgentConfig, api: ApiPort, net: ServiceNet | None = None) -> None:
         self.cfg = cfg
+        self.net = net      # None: no route, no DNS address (tests); agent/adapters/servicenet
         p = cfg.profile
         self.watch = ServiceWatch(api, lambda: RetryBackoff(p.api_retry_initial,
                                                             p.api_retry_max),
@@ -78,10 +78,12 @@ class NodeServices:
         return obj.node.metadata.annotations.get(ANNOTATION, "") if obj is not None else None
 
     async def _plumbing(self, present: bool) -> None:
+        if self.net is None:
+            return
         if present:
-            await asyncio.to_thread(servicenet.ensure_route, self.cfg.service_cidr, BRIDGE)
+            await self.net.ensure_route(self.cfg.service_cidr, BRIDGE)
         else:
-            await asyncio.to_thread(servicenet.remove_route, self.cfg.service_cidr)
+            await self.net.remove_route(self.cfg.service_cidr)
 
     async def start(self) -> list[Coroutine[Any, Any, None]]:
         """Bind the DNS server (its address first) and return the loops to run."""
@@ -90,8 +92,9 @@ class NodeServices:
             loops += [self.proxier.run(), self.publisher.run()]
         if self.cfg.cluster_dns:
             try:
-                await asyncio.to_thread(servicenet.ensure_dns_address, self.cfg.cluster_dns)
-            except NetworkError as e:
+                if self.net is not None:
+                    await self.net.ensure_dns_address(self.cfg.cluster_dns)
+            except PlumbingError as e:
                 log.error("no cluster DNS on this node: %s", e)
                 return loops
             nets = [self.cfg.service_cidr, self.cfg.cluster_cidr]

@@ -119,8 +119,8 @@ async def _fanout(address: str, watchers: int, writes: int) -> tuple[list[float]
 
 def run(quick: bool = False) -> BenchResult:
     from corral.client import Client
+    from localcluster.cpprocess import ControlPlaneProcess
     from proto import codec
-    from tests.support.controlplane import ControlPlaneProcess
 
     per_client, writes = (5, 5) if quick else (20, 30)
     res = BenchResult(NAME)

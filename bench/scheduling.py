@@ -36,8 +36,8 @@ NAME = "scheduling"
 
 def run(quick: bool = False) -> BenchResult:
     from corral.client import Client
+    from localcluster.cpprocess import ControlPlaneProcess
     from proto import codec
-    from tests.support.controlplane import ControlPlaneProcess
 
     nodes, pods = (20, 200) if quick else (100, 1000)
     res = BenchResult(NAME)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -22,26 +21,13 @@ from google.protobuf.message import Message
 
 from corral import credentials as credentials_mod
 from corral import errors
-from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+from corral.credentials import Credentials
+from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
 
 T = TypeVar("T")
 
 DEFAULT_ADDRESS = "127.0.0.1:6443"
 DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """TLS material, as PEM bytes. All empty: a plaintext channel."""
-
-    ca_cert: bytes | None = None
-    client_cert: bytes | None = None
-    client_key: bytes | None = None
-    server_name: str | None = None   # TLS name override (ssl_target_name_override)
-
-    @property
-    def tls(self) -> bool:
-        return bool(self.ca_cert or self.client_cert)
 
 
 class Stream(Generic[T]):
@@ -301,6 +287,22 @@ class Client:
             return self._stub.LoadImage(requests(), timeout=None)
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
+
+    def build(self, start: build_pb2.ImageBuildStart,
+              chunks: Iterable[bytes]) -> Stream[build_pb2.NodeBuildEvent]:
+        """Build an image on a node: the start, then the context tar in pieces; the build's
+        events as they come (proto/build.proto)."""
+
+        def requests() -> Iterator[build_pb2.ImageBuildInput]:
+            yield build_pb2.ImageBuildInput(start=start)
+            for c in chunks:
+                yield build_pb2.ImageBuildInput(context=c)
+
+        try:
+            call = self._stub.Build(requests(), timeout=None)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
 
     def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),

@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from corral.client import DEFAULT_ADDRESS, Credentials
+from corral.client import DEFAULT_ADDRESS
+from corral.credentials import Credentials
 
 DEFAULT_NAMESPACE = "default"
 

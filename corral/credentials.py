@@ -1,6 +1,6 @@
 """gRPC channel credentials for the CLI from a config context's TLS material.
 
-    creds = settings.credentials                      # corral.client.Credentials | None
+    creds = settings.credentials                      # Credentials | None
     check(creds)                                      # CredentialsError says what is wrong
     channel = secure_channel(address, creds, options) # or insecure when creds is None
 
@@ -13,14 +13,26 @@ error naming what is missing, before any connection is made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-if TYPE_CHECKING:   # corral.client may import this module: no import cycle at run time
-    from corral.client import Credentials
+
+@dataclass(frozen=True)
+class Credentials:
+    """TLS material, as PEM bytes. All empty: a plaintext channel."""
+
+    ca_cert: bytes | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
+    server_name: str | None = None   # TLS name override (ssl_target_name_override)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.ca_cert or self.client_cert)
 
 
 class CredentialsError(Exception):

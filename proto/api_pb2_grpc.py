@@ -5,6 +5,7 @@ import warnings
 
 from proto import agent_pb2 as proto_dot_agent__pb2
 from proto import api_pb2 as proto_dot_api__pb2
+from proto import build_pb2 as proto_dot_build__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -164,6 +165,11 @@ class ApiStub:
                 '/corral.v1.Api/PortForward',
                 request_serializer=proto_dot_agent__pb2.PortForwardInput.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.PortForwardOutput.FromString,
+                _registered_method=True)
+        self.Build = channel.stream_stream(
+                '/corral.v1.Api/Build',
+                request_serializer=proto_dot_build__pb2.ImageBuildInput.SerializeToString,
+                response_deserializer=proto_dot_build__pb2.NodeBuildEvent.FromString,
                 _registered_method=True)
 
 
@@ -333,6 +339,13 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Build(self, request_iterator, context):
+        """Build an image from a Dockerfile on a node (proto/build.proto; admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -465,6 +478,11 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.PortForward,
                     request_deserializer=proto_dot_agent__pb2.PortForwardInput.FromString,
                     response_serializer=proto_dot_agent__pb2.PortForwardOutput.SerializeToString,
+            ),
+            'Build': grpc.stream_stream_rpc_method_handler(
+                    servicer.Build,
+                    request_deserializer=proto_dot_build__pb2.ImageBuildInput.FromString,
+                    response_serializer=proto_dot_build__pb2.NodeBuildEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1169,6 +1187,33 @@ class Api:
             '/corral.v1.Api/PortForward',
             proto_dot_agent__pb2.PortForwardInput.SerializeToString,
             proto_dot_agent__pb2.PortForwardOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Build(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Api/Build',
+            proto_dot_build__pb2.ImageBuildInput.SerializeToString,
+            proto_dot_build__pb2.NodeBuildEvent.FromString,
             options,
             channel_credentials,
             insecure,

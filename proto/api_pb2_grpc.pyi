@@ -11,6 +11,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from proto import agent_pb2 as _agent_pb2
 from proto import api_pb2 as _api_pb2
+from proto import build_pb2 as _build_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -71,6 +72,8 @@ class ApiStub:
     """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
     on the pod, like Exec): the first message is `start`, then data both ways.
     """
+    Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -110,6 +113,8 @@ class ApiAsyncStub(ApiStub):
     """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
     on the pod, like Exec): the first message is `start`, then data both ways.
     """
+    Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -302,5 +307,13 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
         on the pod, like Exec): the first message is `start`, then data both ways.
         """
+
+    @_abc_1.abstractmethod
+    def Build(
+        self,
+        request_iterator: _MaybeAsyncIterator[_build_pb2.ImageBuildInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
+        """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,7 +6,8 @@
 
 The help is rendered 100 columns wide whatever the terminal, so the output is
 the same on every machine. Do not edit docs/cli.md by hand: change the help
-strings and epilogs in corral/cli (or corral/cluster/cli.py) and run this.
+strings and epilogs in corral/cli (or localcluster/: `corral cluster|chaos|demo`
+are the local-cluster tool's plugins, rendered from its own parser) and run this.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def render() -> str:
     os.environ["COLUMNS"] = "100"
     sys.path.insert(0, str(REPO))
     from corral.cli.main import build_parser
+    from localcluster.main import register as localcluster_verbs
 
-    parser = build_parser()
+    parser = build_parser([localcluster_verbs])
     parts = [HEADER, "## Contents\n\n"]
     sections: list[str] = []
 

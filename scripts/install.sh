@@ -17,6 +17,7 @@ APT_PACKAGES=(
   busybox-static                         # the demo and test images are built from it offline
   docker-registry                        # a real OCI registry on loopback
   runc                                   # benchmark peer
+  buildah                                # `corral build`'s peer in tests and bench (offline)
   util-linux procps kmod                 # unshare, ps, modprobe overlay
   nftables conntrack                     # the agents' service proxy (nft -f, conntrack -D)
   shellcheck                             # lints vagrant/ provisioning scripts
@@ -46,7 +47,7 @@ fi
 .venv/bin/python -m pip install -q --require-hashes -r requirements-dev.lock
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
-for s in corral corral-controlplane corral-agent; do
+for s in corral corral-controlplane corral-agent corral-cluster corral-chaos corral-demo; do
   ln -sf "$PWD/.venv/bin/$s" "/usr/local/bin/$s"
 done
 echo "install.sh: corral installed ($(.venv/bin/corral version --client 2>/dev/null || echo 'corral'))"

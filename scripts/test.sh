@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every check and every test: generated code fresh, ruff, mypy, then
-# unit, integration (real etcd, real kernel features; root) and e2e tests.
+# Run every check and every test: generated code fresh, ruff, mypy, the import
+# contracts and module sizes, then unit, integration (real etcd, real kernel
+# features; root) and e2e tests.
 # Usage: scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ PATH="$PWD/.venv/bin:$PATH" scripts/genproto.sh --check
 echo "== ruff"
 $PY -m ruff check .
 echo "== mypy"
-$PY -m mypy proto common controlplane agent corral
+$PY -m mypy proto common controlplane agent corral localcluster scripts/check_imports.py \
+  scripts/check_sizes.py
 MYPYPATH=scripts/vm $PY -m mypy scripts/vm/vmlane.py tests/vm
 echo "== shellcheck"
 shopt -s nullglob
@@ -24,6 +26,11 @@ if command -v vagrant >/dev/null 2>&1; then
 else
   echo "== vagrant validate: skipped (vagrant not installed; .ci/run installs it)"
 fi
+echo "== import contracts (pyproject.toml: lint-imports, then cycles at any depth)"
+lint-imports
+$PY scripts/check_imports.py
+echo "== module sizes (at most 350 lines)"
+$PY scripts/check_sizes.py
 echo "== pytest"
 $PY -m pytest -q -p no:cacheprovider "${@:-tests}"
 

@@ -77,6 +77,7 @@ class ImageService:
         # the images pods use (any reference form, ids, diffIDs); settable after start
         self.in_use = in_use
         self._gc = gc.SharedExclusive()
+        self.pins = gc.Pins()      # what running builds hold (agent/images/buildstore.py)
 
     # -- lookups -----------------------------------------------------------------
 
@@ -309,7 +310,7 @@ class ImageService:
         "repo@sha256:..."), image digests or ids, layer diffIDs or layer dirs.
         """
         removed: builtins.list[str] = []
-        in_use = gc.normalise(in_use)
+        in_use = gc.normalise(in_use | self.pins.keys())
         with self._gc.exclusive():
             for name, rec in self.store.records().items():
                 if not (gc.image_keys(self.store, self.layers, name, rec) & in_use):
@@ -328,7 +329,7 @@ class ImageService:
         if gc.usage_percent(self.root) <= self.gc_high_percent:
             return
         low = self.gc_low_percent if self.gc_low_percent is not None else self.gc_high_percent
-        in_use = gc.normalise(self.in_use() | keep)
+        in_use = gc.normalise(self.in_use() | keep | self.pins.keys())
         with self._gc.exclusive():
             records = sorted(self.store.records().items(),
                              key=lambda kv: float(kv[1].get("last_used", 0)))

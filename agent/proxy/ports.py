@@ -25,3 +25,16 @@ class Conntrack(Protocol):
                         dst_nat: str = "") -> None:
         """Delete UDP flows to orig_dst[:orig_port] (that were DNATed to dst_nat)."""
         ...
+
+
+class PlumbingError(Exception):
+    """The service route or the cluster DNS address could not be put in place."""
+
+
+class ServiceNet(Protocol):
+    """The node's plumbing for Services (real: agent/adapters/servicenet.py over
+    agent/network/servicenet.py); every call is idempotent and raises PlumbingError."""
+
+    async def ensure_route(self, service_cidr: str, bridge: str) -> None: ...
+    async def remove_route(self, service_cidr: str) -> None: ...
+    async def ensure_dns_address(self, dns_ip: str) -> None: ...

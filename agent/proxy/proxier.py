@@ -24,10 +24,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from agent.network.errors import NetworkError
 from agent.proxy import ProxyError
 from agent.proxy.model import ServicePort, service_ports
-from agent.proxy.ports import Conntrack, Netfilter
+from agent.proxy.ports import Conntrack, Netfilter, PlumbingError
 from agent.proxy.rules import NodeNet, Ruleset, desired
 from agent.proxy.transaction import Existing, transaction
 from agent.servicewatch import ServiceWatch
@@ -179,7 +178,7 @@ class Proxier:
         try:
             await self.plumbing(True)
             self._plumbed = True
-        except NetworkError as e:
+        except PlumbingError as e:
             log.debug("service route / DNS address not in place yet: %s", e)
 
     async def remove(self) -> None:
@@ -189,6 +188,6 @@ class Proxier:
         log.info("node %s was removed: removing its service rules", self.cfg.node_name)
         await self.nft.delete_table()
         if self.plumbing is not None:
-            with contextlib.suppress(NetworkError):
+            with contextlib.suppress(PlumbingError):
                 await self.plumbing(False)
         self.have, self.ports, self._plumbed, self._removed = None, {}, False, True

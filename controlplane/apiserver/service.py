@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images, portforward, top
+from controlplane.apiserver import attach, build, imageload, images, portforward, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -231,6 +231,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     LoadImage = unary(imageload.load_image)
     PushImage = streaming(images.push_image)
     PruneImages = unary(images.prune_images)
+    Build = streaming(build.build)        # controlplane/apiserver/build.py
 
     # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
 

@@ -1,21 +1,24 @@
 """`corral`: the entry point, global flags and the table of verbs.
 
 Global flags (--server, -n/--namespace, --config, --context, --request-timeout)
-are accepted before or after the verb, like kubectl's.
+are accepted before or after the verb, like kubectl's. A verb corral does not
+have runs the executable `corral-<verb>` (corral.cli.plugins): that is how the
+local-cluster tool's `corral cluster|chaos|demo` run, without the CLI importing it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
-from typing import Any, NoReturn, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO, TypeAlias
 
 from corral import errors
 from corral.cli import (
     apply,
     attach,
+    build,
     delete,
     describe,
     expose,
@@ -24,6 +27,7 @@ from corral.cli import (
     logs_exec,
     misc,
     nodes,
+    plugins,
     portforward,
     rollout,
     tokens,
@@ -76,36 +80,36 @@ class Parser(argparse.ArgumentParser):
         self.exit(1, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# A group of verbs: `register(subparsers, parents)` adds parsers whose
+# `func(cli, args) -> int` runs the verb.
+Register: TypeAlias = (
+    "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
+BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
+    apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
+    build, tokens, expose, portforward))
+
+
+def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:
+    """corral's parser; `verbs` adds more (a plugin's process adds its own verbs)."""
     parents = [global_flags()]
     parser = Parser(
         prog="corral", description="corral controls a corral cluster, like kubectl.",
         epilog=EXAMPLES, formatter_class=_Formatter, parents=parents)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", title="commands")
-    for module in (apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes,
-                   misc, images, tokens, expose, portforward):
-        module.register(sub, parents)
-    _register_plugins(sub, parents)
+    for register in (*BUILTIN, *verbs):
+        register(sub, parents)
+    plugins.register_stubs(sub, parents)
     return parser
 
 
-# Verb groups that live outside corral/cli: a module with
-# `register(subparsers, parents)` adding parsers whose `func(cli, args) -> int`.
-PLUGINS = ("corral.cluster.cli",)
+def _verbs_action(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def _register_plugins(sub: argparse._SubParsersAction[Any],
-                      parents: list[argparse.ArgumentParser]) -> None:
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue          # not written yet
-            raise
-        register = getattr(module, "register", None)
-        if callable(register):
-            register(sub, parents)
+def _value_flags() -> set[str]:
+    """The global flags that take a value (their value is no verb)."""
+    return {o for a in global_flags()._actions if a.nargs is None and a.option_strings
+            for o in a.option_strings}
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
@@ -123,10 +127,20 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
 
 
 def run(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,
-        client: Client | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 1 error)."""
-    parser = build_parser()
+        client: Client | None = None, verbs: Sequence[Register] = (),
+        exec_plugins: bool = False) -> int:
+    """Run one command; returns the exit code (0 ok, 1 error). A plugin's verb runs the
+    plugin (in its place with `exec_plugins`, else as a child)."""
+    parser = build_parser(verbs)
     argv = sys.argv[1:] if argv is None else list(argv)
+    plugin = plugins.find(argv, plugins.builtin_verbs(_verbs_action(parser)), _value_flags())
+    if isinstance(plugin, str):
+        (err or sys.stderr).write(f"error: {plugin}\n")
+        return 1
+    if plugin is not None:
+        if exec_plugins:
+            plugins.exec_(plugin)
+        return plugins.run(plugin, out, err)
     args = parse_args(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(out or sys.stdout)
@@ -150,11 +164,17 @@ def run(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO
             cli.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, verbs: Sequence[Register] = ()) -> None:
     """Console entry point: `corral`."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(run())
+    sys.exit(run(argv, verbs=verbs, exec_plugins=True))
+
+
+def plugin_main(verb: str, verbs: Sequence[Register]) -> None:
+    """Console entry point of a plugin `corral-<verb>` that runs corral's parser with
+    its `verbs` added: its arguments are corral's minus the verb (corral.cli.plugins)."""
+    main(plugins.with_verb(verb, sys.argv[1:], _value_flags()), verbs)
 
 
 if __name__ == "__main__":

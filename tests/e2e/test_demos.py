@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cluster.demo import DEMOS, MANIFESTS
+from localcluster.demo import DEMOS, MANIFESTS
 from tests.e2e.conftest import Cluster
 
 # The lines that prove each demo's claims (narration, command output, proofs).

@@ -28,8 +28,8 @@ import pytest
 import yaml
 
 from corral import credentials as cli_credentials
-from corral.cluster import procs, state
-from corral.cluster import up as cluster_up
+from localcluster import procs, state
+from localcluster import up as cluster_up
 from proto import api_pb2_grpc
 from tests.e2e.conftest import Cluster, down, up, wait_for
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from corral.cluster import procs
+from localcluster import procs
 from proto import api_pb2_grpc
 
 from .conftest import Cluster, delete_and_wait, list_pods, node_of, wait_for

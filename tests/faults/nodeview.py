@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from corral.cluster import procs, state
+from localcluster import procs, state
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 

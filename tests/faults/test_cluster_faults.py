@@ -19,8 +19,8 @@ import pytest
 from controlplane.apiserver.validation import validate
 from controlplane.store.etcd_store import Store
 from corral import credentials as cli_credentials
-from corral.cluster import procs
-from corral.cluster import up as cluster_up
+from localcluster import procs
+from localcluster import up as cluster_up
 from proto import api_pb2, api_pb2_grpc
 
 from .conftest import (
@@ -37,13 +37,11 @@ from .conftest import (
     node_ready,
     ready_pods,
     record,
-    residue,
-    running_pids,
-    runtime_containers,
     start_controlplane,
     wait_empty,
     wait_for,
 )
+from .nodeview import residue, running_pids, runtime_containers
 
 OUTAGE_SECONDS = 60          # the spec: etcd and the control plane down for a minute
 KILLS = 8                    # control plane SIGKILLs during rollouts

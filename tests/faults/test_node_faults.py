@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from corral.cluster import procs
-from corral.cluster import up as cluster_up
+from localcluster import procs
+from localcluster import up as cluster_up
 from proto import api_pb2, api_pb2_grpc
 
 from . import nodeops as ops

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "  source <(corral completion bash)\n"
                     "  corral completion zsh > ~/.zfunc/_corral\n")
     p.add_argument("shell", choices=("bash", "zsh"))
-    p.set_defaults(func=run_completion)
+    # every verb of the parser this registers into, read when the verb runs (all are there)
+    p.set_defaults(func=run_completion, completion_verbs=lambda: sorted(sub.choices))
 
 
 VERBS = ("annotate", "api-resources", "apply", "attach", "completion", "config", "cordon", "create",
@@ -78,21 +79,10 @@ autoload -U +X bashcompinit && bashcompinit
 """
 
 
-def _verbs() -> list[str]:
-    """Every verb of the parser (plugins such as `cluster` included), else VERBS."""
-    try:
-        from corral.cli.main import build_parser
-        parser = build_parser()
-    except Exception:
-        return list(VERBS)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return sorted(action.choices)
-    return list(VERBS)
-
-
 def run_completion(cli: Cli, args: argparse.Namespace) -> int:
-    script = BASH.replace("__VERBS__", " ".join(_verbs())).replace(
+    verbs = args.completion_verbs() if callable(getattr(args, "completion_verbs", None)) \
+        else VERBS
+    script = BASH.replace("__VERBS__", " ".join(verbs)).replace(
         "__RESOURCES__", " ".join(_resource_words()))
     cli.out.write(ZSH + script if args.shell == "zsh" else script)
     return 0
