@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -46,6 +47,8 @@ NODE_RESOLV_CONF = "/etc/resolv.conf"
 SERVICES_CACHE = "services.pb"     # in the data dir: what pods get while the API is away
 NODE_HOSTS = "/etc/hosts"
 DNS_BIND_TRIES = 10
+ZONE_PACE = 3.0          # pause after a zone rebuild: 3x what it took ...
+ZONE_PAUSE_MAX = 1.0     # ... at most 1 s
 
 
 class NodeServices:
@@ -129,6 +132,7 @@ class NodeServices:
                                  self.watch.slices.synced.wait())
         while True:
             changed.clear()
+            t0 = time.monotonic()
             if self.dns is not None:
                 try:
                     self.dns.zone = build_zone(self.watch.services.items().values(),
@@ -136,6 +140,9 @@ class NodeServices:
                                                self.cfg.cluster_domain)
                 except Exception:     # keep answering from the zone we have
                     log.exception("cannot build the DNS zone")
+            # a burst of changes (1,000 Services created) is one rebuild per pause, not one
+            # per change: building the zone stays under a quarter of the loop's time
+            await asyncio.sleep(min(ZONE_PACE * (time.monotonic() - t0), ZONE_PAUSE_MAX))
             await changed.wait()
 
     def observe(self, metrics: AgentMetrics) -> None:

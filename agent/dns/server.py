@@ -39,6 +39,7 @@ log = logging.getLogger("corral.agent.dns")
 
 TTL = 5
 CACHE_SIZE = 10000
+PORT_ZERO_TRIES = 10     # tests listen on port 0: UDP picks, TCP must get the same
 REVERSE = ".in-addr.arpa."
 R = dns.rdatatype
 
@@ -96,12 +97,20 @@ class DnsServer:
         servers: list[asyncio.Server] = []
         try:
             for host, port in self.listen:
-                t, _ = await self._loop.create_datagram_endpoint(
-                    lambda: _Udp(self), local_addr=(host, port))
-                transports.append(t)
-                sock = t.get_extra_info("sockname")
-                self.bound.append((sock[0], sock[1]))
-                servers.append(await asyncio.start_server(self._tcp, host, sock[1]))
+                for attempt in range(PORT_ZERO_TRIES if port == 0 else 1):
+                    t, _ = await self._loop.create_datagram_endpoint(
+                        lambda: _Udp(self), local_addr=(host, port))
+                    sock = t.get_extra_info("sockname")
+                    try:
+                        servers.append(await asyncio.start_server(self._tcp, host, sock[1]))
+                    except OSError:     # port 0: UDP's pick may be taken for TCP; pick again
+                        t.close()
+                        if attempt + 1 == (PORT_ZERO_TRIES if port == 0 else 1):
+                            raise
+                        continue
+                    transports.append(t)
+                    self.bound.append((sock[0], sock[1]))
+                    break
             self._ready.set()
             await self._stop.wait()
         finally:

@@ -39,6 +39,7 @@ class Records:
 class Zone:
     domain: str                                  # "cluster.local." (absolute)
     names: dict[str, Records] = field(default_factory=dict)
+    _parents: set[str] | None = field(default=None, repr=False, compare=False)
 
     def lookup(self, name: str) -> Records | None:
         name = name.lower()
@@ -57,8 +58,15 @@ class Zone:
 
     def has_subdomain(self, name: str) -> bool:
         """Some name ends with `name` (an empty non-terminal: NODATA, not NXDOMAIN)."""
-        suffix = "." + name.lower()
-        return any(n.endswith(suffix) for n in self.names)
+        if self._parents is None:     # built once: a zone is not changed after build_zone
+            parents: set[str] = set()
+            for n in self.names:
+                dot = n.find(".")
+                while dot != -1 and dot + 1 < len(n):
+                    parents.add(n[dot + 1:])
+                    dot = n.find(".", dot + 1)
+            self._parents = parents
+        return name.lower() in self._parents
 
     def covers(self, name: str) -> bool:
         """Whether `name` is ours to answer (the cluster zone, or the reverse zone)."""
@@ -66,6 +74,7 @@ class Zone:
         return n == self.domain or n.endswith("." + self.domain)
 
     def add(self, name: str) -> Records:
+        self._parents = None
         return self.names.setdefault(name.lower(), Records())
 
 

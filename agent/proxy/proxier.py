@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from agent.proxy import ProxyError
 from agent.proxy.model import ServicePort, service_ports
 from agent.proxy.ports import Conntrack, Netfilter, PlumbingError
-from agent.proxy.rules import NodeNet, Ruleset, desired
+from agent.proxy.rules import NodeNet, RenderCache, Ruleset, desired
 from agent.proxy.transaction import Existing, transaction
 from agent.servicewatch import ServiceWatch
 
@@ -44,6 +44,7 @@ class ProxyConfig:
     dns_ip: str = "10.96.0.10"
     full_resync: float = 300.0
     retry: float = 1.0
+    pause_max: float = 1.0       # the longest pause between syncs (see run)
 
 
 def stale_udp_flows(old: dict[str, ServicePort], new: dict[str, ServicePort]) -> list[Flow]:
@@ -78,9 +79,11 @@ class Proxier:
         self.plumbing = plumbing      # plumbing(True): route + DNS address; (False): remove
         self.publish = publish
         self.have: Ruleset | None = None
+        self._rendered: RenderCache = {}     # each Service port's rules as last rendered
         self.ports: dict[str, ServicePort] = {}
         self.synced_revision = ""
         self.syncs = 0
+        self.last_seconds = 0.0       # how long the last sync took
         self.on_sync: Callable[[float, bool], None] | None = None   # metrics
         self._dirty = asyncio.Event()
         self._node_seen = False
@@ -133,6 +136,9 @@ class Proxier:
                 log.exception("service proxy sync failed (retrying with a full sync)")
                 self.have = None
                 wait = self.cfg.retry
+            # changes that keep coming (1,000 Services created) are batched: the next sync
+            # waits as long as the last took, so the proxy takes at most half a core
+            await asyncio.sleep(min(self.last_seconds, self.cfg.pause_max))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), wait)
 
@@ -143,7 +149,7 @@ class Proxier:
                               self.watch.slices.items().values())
         net = NodeNet(pod_cidr=self._node()[1], cluster_cidr=self.cfg.cluster_cidr,
                       service_cidr=self.cfg.service_cidr, dns_ip=self.cfg.dns_ip)
-        want = desired(ports, net)
+        want = desired(ports, net, self._rendered)
         if full or self.have is None:
             existing = await self.nft.existing() or Existing()
             script = transaction(want, None, existing)
@@ -164,7 +170,7 @@ class Proxier:
         await self._plumb()
         self.syncs += 1
         self.synced_revision = revision
-        seconds = time.perf_counter() - t0
+        seconds = self.last_seconds = time.perf_counter() - t0
         if self.on_sync is not None:
             self.on_sync(seconds, full)
         log.debug("service proxy: %s sync of %d service ports in %.3fs (revision %s)",

@@ -25,6 +25,7 @@ The static part (base chains, maps, hooks) is BASE_* below.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
@@ -125,11 +126,16 @@ def static_chains(net: NodeNet) -> dict[str, tuple[str, ...]]:
     }
 
 
+@functools.lru_cache(maxsize=32)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _in(ip: str, cidr: str) -> bool:
     if not cidr:
         return False
     try:
-        return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+        return ipaddress.ip_address(ip) in _network(cidr)
     except ValueError:
         return False
 
@@ -160,27 +166,58 @@ def _service_rules(sp: ServicePort, net: NodeNet) -> tuple[str, ...]:
     return tuple(rules)
 
 
-def desired(ports: list[ServicePort], net: NodeNet) -> Ruleset:
-    rs = Ruleset(chains=static_chains(net))
-    for sp in ports:
-        rs.ips.add(sp.cluster_ip)
-        key = f"{sp.cluster_ip} . {sp.protocol} . {sp.port}"
-        nkey = f"{sp.protocol} . {sp.node_port}"
-        if not sp.endpoints:
-            rs.maps["no-endpoint-services"][key] = "goto reject-chain"
-            if sp.node_port:
-                rs.maps["no-endpoint-nodeports"][nkey] = "goto reject-chain"
-            continue
-        svc = service_chain(sp)
-        rs.chains[svc] = _service_rules(sp, net)
-        rs.maps["service-ips"][key] = f"goto {svc}"
+@dataclass(frozen=True)
+class Fragment:
+    """One Service port's share of the ruleset."""
+
+    chains: tuple[tuple[str, tuple[str, ...]], ...]
+    sets: tuple[tuple[str, str], ...]
+    entries: tuple[tuple[str, str, str], ...]     # (map, key, verdict)
+
+
+# what the last render made of each Service port: the next reuses what did not change
+RenderCache = dict[tuple[ServicePort, NodeNet], Fragment]
+
+
+def fragment(sp: ServicePort, net: NodeNet) -> Fragment:
+    key = f"{sp.cluster_ip} . {sp.protocol} . {sp.port}"
+    nkey = f"{sp.protocol} . {sp.node_port}"
+    if not sp.endpoints:
+        entries = [("no-endpoint-services", key, "goto reject-chain")]
         if sp.node_port:
-            ext = external_chain(sp)
-            rs.chains[ext] = ("jump mark-for-masquerade", f"goto {svc}")
-            rs.maps["service-nodeports"][nkey] = f"goto {ext}"
-        for ep in sp.endpoints:
-            rs.chains[endpoint_chain(sp, ep)] = _endpoint_rules(sp, ep, net)
-            if sp.affinity_seconds:
-                rs.sets[affinity_set(sp, ep)] = (f"type ipv4_addr; flags dynamic,timeout; "
-                                                 f"timeout {sp.affinity_seconds}s;")
+            entries.append(("no-endpoint-nodeports", nkey, "goto reject-chain"))
+        return Fragment((), (), tuple(entries))
+    svc = service_chain(sp)
+    chains = [(svc, _service_rules(sp, net))]
+    entries = [("service-ips", key, f"goto {svc}")]
+    if sp.node_port:
+        ext = external_chain(sp)
+        chains.append((ext, ("jump mark-for-masquerade", f"goto {svc}")))
+        entries.append(("service-nodeports", nkey, f"goto {ext}"))
+    sets = []
+    for ep in sp.endpoints:
+        chains.append((endpoint_chain(sp, ep), _endpoint_rules(sp, ep, net)))
+        if sp.affinity_seconds:
+            sets.append((affinity_set(sp, ep), f"type ipv4_addr; flags dynamic,timeout; "
+                                               f"timeout {sp.affinity_seconds}s;"))
+    return Fragment(tuple(chains), tuple(sets), tuple(entries))
+
+
+def desired(ports: list[ServicePort], net: NodeNet, cache: RenderCache | None = None) -> Ruleset:
+    """The whole ruleset; with `cache` (kept by the caller between calls) only the
+    Service ports that changed since the last call are rendered again."""
+    rs = Ruleset(chains=static_chains(net))
+    fresh: RenderCache = {}
+    for sp in ports:
+        k = (sp, net)
+        frag = cache.get(k) if cache is not None else None
+        fresh[k] = frag = frag if frag is not None else fragment(sp, net)
+        rs.ips.add(sp.cluster_ip)
+        rs.chains.update(frag.chains)
+        rs.sets.update(frag.sets)
+        for name, key, verdict in frag.entries:
+            rs.maps[name][key] = verdict
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     return rs

@@ -76,6 +76,12 @@ def test_service_names(server: DnsServer) -> None:
     assert r.rcode() == dns.rcode.NOERROR and not r.answer and r.authority
     r = ask(server, "nope.default.svc.cluster.local")
     assert r.rcode() == dns.rcode.NXDOMAIN and r.authority[0].rdtype == dns.rdatatype.SOA
+    # names above a Service's (empty non-terminals) exist: NODATA
+    for name in ("default.svc.cluster.local", "svc.cluster.local", "_tcp.web.default.svc."
+                 "cluster.local"):
+        r = ask(server, name)
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer, name
+    assert ask(server, "efault.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN
     # SRV for named ports only
     r = ask(server, "_http._tcp.web.default.svc.cluster.local", "SRV")
     assert answers(r) == ["0 100 80 web.default.svc.cluster.local."]

@@ -5,6 +5,7 @@ rules removed when the node is deleted and back when it returns."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from agent.backoff import RetryBackoff
 from agent.proxy import NftError
@@ -105,7 +106,7 @@ def test_sync_loop() -> None:
     run(main(), timeout=30)
 
 
-def test_services_cache_survives_an_agent_restart(tmp_path) -> None:
+def test_services_cache_survives_an_agent_restart(tmp_path: Path) -> None:
     """What an agent knew of Services is on disk: a new agent, with the control plane
     away, starts from it (service variables and DNS keep working)."""
     async def main() -> None:

@@ -7,6 +7,7 @@ from agent.proxy.model import Endpoint, ServicePort, service_ports
 from agent.proxy.proxier import stale_udp_flows
 from agent.proxy.rules import (
     NodeNet,
+    RenderCache,
     affinity_set,
     desired,
     endpoint_chain,
@@ -132,6 +133,23 @@ def test_partial_transaction_touches_only_what_changed() -> None:
     assert "delete element ip corral-proxy service-ips { 10.96.0.5 . tcp . 80 }" in lines
     assert ("add element ip corral-proxy no-endpoint-services { 10.96.0.5 . tcp . 80 : "
             "goto reject-chain }") in lines
+
+
+def test_render_cache_reuses_unchanged_ports_and_matches_a_fresh_render() -> None:
+    cache: RenderCache = {}
+    objs = [svc("a"), svc("b", "10.96.0.6", type_="NodePort", node_port=30080, affinity=True)]
+    first = [eps("a", ("10.244.1.2", *READY)), eps("b", ("10.244.2.4", *READY))]
+    one = desired(service_ports(objs, first), NET, cache)
+    assert one == desired(service_ports(objs, first), NET)
+    kept = {k: v for k, v in cache.items() if k[0].name == "b"}
+    second = [eps("a", ("10.244.1.3", *READY)), first[1]]
+    two = desired(service_ports(objs, second), NET, cache)
+    assert two == desired(service_ports(objs, second), NET)
+    assert len(cache) == 2                                   # the old "a" was dropped
+    assert all(cache[k] is v for k, v in kept.items())        # "b" was not rendered again
+    other_net = NodeNet(pod_cidr="10.244.2.0/24", cluster_cidr=NET.cluster_cidr)
+    assert desired(service_ports(objs, second), other_net, cache) == \
+        desired(service_ports(objs, second), other_net)
 
 
 def sp(eps_: tuple[str, ...], proto: str = "udp", node_port: int = 0) -> ServicePort:
