@@ -12,6 +12,7 @@ without its object (or an object without its claims).
     await update_claiming(store, obj, claims=[...], releases=[...])
     await delete_releasing(store, "services", ns, name, rv, releases=[...])
     taken = await claimed(store, prefix)     # {key suffix: owner}
+    names = await claimed_keys(store, prefix)   # {key suffix}
 
 A claim that is taken raises `Claimed` (a Conflict naming the key); the
 object's own preconditions fail as in Store (AlreadyExists, Conflict,
@@ -85,6 +86,16 @@ async def claimed(store: Store, prefix: str) -> dict[str, str]:
         resp = await (await store.conn.kv()).Range(
             rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)), timeout=store.conn.timeout)
     return {kv.key.decode()[len(prefix):]: kv.value.decode(errors="replace") for kv in resp.kvs}
+
+
+async def claimed_keys(store: Store, prefix: str) -> set[str]:
+    """The key suffixes under `prefix`, without their values (cheaper)."""
+    p = prefix.encode()
+    with store.conn.guard(f"listing {prefix}"):
+        resp = await (await store.conn.kv()).Range(
+            rpc.RangeRequest(key=p, range_end=keys.prefix_end(p), keys_only=True),
+            timeout=store.conn.timeout)
+    return {kv.key.decode()[len(prefix):] for kv in resp.kvs}
 
 
 async def create_claiming(store: Store, obj: api_pb2.Object, guard: Guard | None,

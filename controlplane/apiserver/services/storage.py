@@ -28,7 +28,7 @@ from controlplane.store.claims import (
     ALLOCATIONS,
     Claim,
     Claimed,
-    claimed,
+    claimed_keys,
     create_claiming,
     delete_releasing,
     update_claiming,
@@ -55,11 +55,13 @@ class ServiceStorage:
         self.network = network or ServiceNetwork.parse()
         self.rng = rng or random.Random()
 
-    async def taken(self) -> tuple[set[str], set[int]]:
-        """Every cluster IP and node port some Service holds."""
-        ips = await claimed(self.store, f"{ALLOCATIONS}{allocation.IPS}/")
-        ports = await claimed(self.store, f"{ALLOCATIONS}{allocation.PORTS}/")
-        return set(ips), {int(p) for p in ports if p.isdigit()}
+    async def taken(self, ips: bool = True, ports: bool = True) -> tuple[set[str], set[int]]:
+        """Every cluster IP and node port some Service holds (only the pools asked for)."""
+        held_ips = await claimed_keys(self.store, f"{ALLOCATIONS}{allocation.IPS}/") \
+            if ips else set()
+        held_ports = await claimed_keys(self.store, f"{ALLOCATIONS}{allocation.PORTS}/") \
+            if ports else set()
+        return held_ips, {int(p) for p in held_ports if p.isdigit()}
 
     def _claims(self, svc: service_pb2.Service, items: allocation.Held) -> list[Claim]:
         owner = owner_of(svc)
@@ -80,7 +82,9 @@ class ServiceStorage:
             raise errors.Invalid(o.describe(obj), problems)
 
     async def _assign(self, obj: api_pb2.Object, old: api_pb2.Object | None) -> None:
-        ips, ports = await self.taken()
+        spec = obj.service.spec
+        ips, ports = await self.taken(allocation.needs_cluster_ip(spec),
+                                      allocation.needs_node_ports(spec))
         problems = allocation.assign(obj.service.spec, old.service.spec if old else None,
                                      self.network, ips, ports, self.rng)
         if problems:
