@@ -136,7 +136,7 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
         from agent import adapters
         from agent.buildrpc import BuildCalls
         service.builds = BuildCalls(adapters.build_backend(cfg, image_service, network),
-                                    cfg.data_dir)
+                                    cfg.data_dir, cfg.max_build_context)
     if tls is not None:
         server, port = await serve(service, cfg.listen, tls.server_credentials(),
                                    tls.interceptors())

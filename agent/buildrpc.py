@@ -35,11 +35,12 @@ from agent.build.errors import BaseImageError, BuildError, ContextError, Dockerf
 from agent.build.executor import Builder, BuildOptions
 from agent.build.ports import BuildBackend
 from agent.build.sources import unpack_context
+from agent.config import DEFAULT_MAX_BUILD_CONTEXT
 from proto import agent_pb2, build_pb2
 
 log = logging.getLogger("corral.agent.build")
 
-DEFAULT_MAX_CONTEXT = 1 << 30
+DEFAULT_MAX_CONTEXT = DEFAULT_MAX_BUILD_CONTEXT     # corral-agent --max-build-context-size
 
 
 def _code(e: BuildError) -> grpc.StatusCode:

@@ -46,6 +46,9 @@ BENCHMARKS = {
     "service-sync": "bench.service_sync",
     "dns": "bench.dns",
     "rollout-drain": "bench.rollout_drain",
+    "kube-api": "bench.kubeapi",
+    "secrets": "bench.secrets",
+    "build": "bench.build",
 }
 
 

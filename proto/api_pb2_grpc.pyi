@@ -72,8 +72,16 @@ class ApiStub:
     """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
     on the pod, like Exec): the first message is `start`, then data both ways.
     """
+    Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _grpc.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]
+    RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -113,8 +121,16 @@ class ApiAsyncStub(ApiStub):
     """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
     on the pod, like Exec): the first message is `start`, then data both ways.
     """
+    Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
     """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _aio.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]  # type: ignore[assignment]
+    RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -309,11 +325,43 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def Patch(
+        self,
+        request: _api_pb2.PatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+
+    @_abc_1.abstractmethod
     def Build(
         self,
         request_iterator: _MaybeAsyncIterator[_build_pb2.ImageBuildInput],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
         """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+
+    @_abc_1.abstractmethod
+    def ListEncryptionKeys(
+        self,
+        request: _api_pb2.EncryptionKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]:
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateEncryptionKey(
+        self,
+        request: _api_pb2.RotateEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.RotateEncryptionKeyResponse, _abc.Awaitable[_api_pb2.RotateEncryptionKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveEncryptionKey(
+        self,
+        request: _api_pb2.RemoveEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]: ...
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from proto import api_pb2, apps_pb2, core_pb2, discovery_pb2, service_pb2
+from proto import api_pb2, apps_pb2, config_pb2, core_pb2, discovery_pb2, service_pb2
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ KINDS: tuple[Kind, ...] = (
          service_pb2.Endpoints, ("ep",)),
     Kind("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io/v1", True,
          "endpoint_slice", discovery_pb2.EndpointSlice),
+    Kind("configmaps", "configmap", "ConfigMap", "v1", True, "config_map",
+         config_pb2.ConfigMap, ("cm",)),
+    Kind("secrets", "secret", "Secret", "v1", True, "secret", config_pb2.Secret),
 )
 
 _BY_NAME: dict[str, Kind] = {}

@@ -11,10 +11,11 @@ had there, so nothing is ever written outside the layer directory.
 Docker's rules: several sources (or a glob) need a destination ending in
 `/`; a directory source copies its contents; a file goes to DEST/name when
 DEST ends in `/` or is a directory, else to DEST; context files are 0:0 unless
---chown; --chmod sets the mode of what is copied; modes and mtimes are kept; owners too for
-`--from` sources (BuildKit's behaviour).
+--chown; --chmod sets the mode of what is copied; modes, mtimes and the extended attributes
+a layer carries (security.capability, user.*) are kept; owners too for `--from`
+sources (BuildKit's behaviour).
 ADD extracts a local tar (plain, gzip, bzip2 or xz) into the destination,
-keeping the archive's owners unless --chown.
+keeping the archive's owners unless --chown, and its carried xattrs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from agent.build.errors import ContextError
 from agent.build.view import View, parts_of
 
 _MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# what a layer carries (agent/images/unpack.py keeps the same ones)
+_XATTRS, _XATTR_PREFIXES = ("security.capability",), ("user.",)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class Copier:
                 self._clear(host)
             target = self.ensure_dir(target, st)
             self.copy_contents(src, src_path, target, keep_owner)
-            self._dir_attrs(self._host(target), st, keep_owner)    # after: keeps its mtime
+            self._dir_attrs(self._host(target), st, keep_owner, entry.path)  # after: its mtime
             return
         self._clear(host)
         if stat.S_ISLNK(st.st_mode):
@@ -126,22 +129,26 @@ class Copier:
             fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out, open(entry.path, "rb") as inp:
                 shutil.copyfileobj(inp, out, 1 << 20)
-            self._file_attrs(host, st, keep_owner)
+            self._file_attrs(host, st, keep_owner, entry.path)
         elif stat.S_ISFIFO(st.st_mode):
             os.mkfifo(host, 0o600)
             self._file_attrs(host, st, keep_owner)
         # sockets and devices are not copied
 
-    def _file_attrs(self, host: str, st: os.stat_result, keep_owner: bool) -> None:
+    def _file_attrs(self, host: str, st: os.stat_result, keep_owner: bool,
+                    src: str | None = None) -> None:
         uid, gid = (st.st_uid, st.st_gid) if keep_owner else (0, 0)
         if self.opts.owner is not None:
             uid, gid = self.opts.owner
         os.chown(host, uid, gid, follow_symlinks=False)
+        if src is not None:
+            _copy_xattrs(src, host)        # after chown, which drops security.capability
         os.chmod(host, self.opts.mode if self.opts.mode is not None else stat.S_IMODE(st.st_mode))
         os.utime(host, ns=(st.st_mtime_ns, st.st_mtime_ns))
 
-    def _dir_attrs(self, host: str, st: os.stat_result, keep_owner: bool) -> None:
-        self._file_attrs(host, st, keep_owner)
+    def _dir_attrs(self, host: str, st: os.stat_result, keep_owner: bool,
+                   src: str | None = None) -> None:
+        self._file_attrs(host, st, keep_owner, src)
 
     def copy_contents(self, src: View, src_dir: str, dest_dir: str, keep_owner: bool) -> None:
         for name in src.listdir(src_dir):
@@ -177,11 +184,39 @@ class Copier:
             try:
                 with tarfile.open(archive, "r:*") as tf:
                     tf.extractall(tmp, filter=_archive_filter(tmp, self.what))
+                    _tar_xattrs(tf.getmembers(), tmp)
             except tarfile.TarError as e:
                 raise ContextError(f"{self.what}: cannot extract {posixpath.basename(archive)}: "
                                    f"{e}") from None
             real = self.ensure_dir(dest)
             self.copy_contents(View([tmp]), "/", real, keep_owner=True)
+
+
+def _copy_xattrs(src: str, dst: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listxattr(src, follow_symlinks=False):
+            if name in _XATTRS or name.startswith(_XATTR_PREFIXES):
+                os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False),
+                            follow_symlinks=False)
+
+
+def _tar_xattrs(members: list[tarfile.TarInfo], root: str) -> None:
+    """The carried xattrs of an extracted archive's files and directories (PAX
+    SCHILY.xattr records, which tarfile does not apply), set on what was extracted."""
+    real_root = os.path.realpath(root)
+    for m in members:
+        if not (m.isreg() or m.isdir()):
+            continue
+        name = m.name.lstrip("/")
+        path = os.path.join(real_root, name)
+        if ".." in name.split("/") or os.path.realpath(path) != path.rstrip("/"):
+            continue                  # refused or reached through a symlink: not touched
+        for key, value in m.pax_headers.items():
+            xname = key.removeprefix("SCHILY.xattr.")
+            if xname != key and (xname in _XATTRS or xname.startswith(_XATTR_PREFIXES)):
+                with contextlib.suppress(OSError):
+                    os.setxattr(path, xname, value.encode("utf-8", "surrogateescape"),
+                                follow_symlinks=False)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@ sorted order (names relative, no "./", owners numeric, modes and mtimes as on
 disk, hard links as links), where a character device 0/0 (overlayfs' mark of a
 deletion) becomes an empty `.wh.<name>` entry and a directory with
 trusted.overlay.opaque=y gets a `.wh..wh..opq` entry (its lower contents are
-hidden). The tar is gzipped (mtime 0) and stored as a blob; both the blob's
+hidden). Extended attributes that unpacking keeps (security.capability,
+user.*) go along as PAX SCHILY.xattr records, as docker and buildah write them.
+The tar is gzipped (mtime 0) and stored as a blob; both the blob's
 digest and the tar's (the diffID) are hashed in the same pass. The same tree
 gives the same layer, so a layer built twice is stored once.
 """
@@ -21,7 +23,7 @@ from typing import IO, BinaryIO, cast
 from agent.images.digest import HashingWriter
 from agent.images.manifest import OCI_LAYER_GZIP, Descriptor
 from agent.images.store import ContentStore
-from agent.images.unpack import OPAQUE, WHITEOUT_PREFIX
+from agent.images.unpack import OPAQUE, WHITEOUT_PREFIX, carried_xattr
 
 GZIP_LEVEL = 6
 
@@ -35,6 +37,24 @@ def _is_opaque(path: str) -> bool:
         return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
     except OSError:
         return False
+
+
+def xattr_headers(path: str) -> dict[str, str]:
+    """PAX records for the extended attributes of path that a layer carries."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for name in sorted(names):
+        if not carried_xattr(name):
+            continue
+        try:
+            value = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+        out["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
+    return out
 
 
 def _marker(name: str, mtime: float = 0) -> tarfile.TarInfo:
@@ -57,6 +77,7 @@ def _walk(tf: tarfile.TarFile, root: str, rel: str) -> None:
         if ti is None:          # a socket: not part of an image
             continue
         ti.uname = ti.gname = ""
+        ti.pax_headers = {**ti.pax_headers, **xattr_headers(path)}
         if ti.isreg():
             with open(path, "rb") as src:
                 tf.addfile(ti, src)

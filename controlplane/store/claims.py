@@ -127,7 +127,7 @@ async def create_claiming(store: Store, obj: api_pb2.Object, guard: Guard | None
                 raise GuardChanged(f"{describe(*guard[:3])} changed while creating {what}")
         _raise_claimed(resp, claims, len(checks))
         raise errors.Conflict(f"creating {what}: a claim changed meanwhile; try again")
-    return store._decode(data, resp.header.revision)
+    return store._decode(data, resp.header.revision, key)
 
 
 async def update_claiming(store: Store, obj: api_pb2.Object, claims: Sequence[Claim],
@@ -157,7 +157,7 @@ async def update_claiming(store: Store, obj: api_pb2.Object, claims: Sequence[Cl
                                   "version and try again")
         _raise_claimed(resp, claims, 1)
         raise errors.Conflict(f"updating {what}: a claim changed meanwhile; try again")
-    return store._decode(data, resp.header.revision)
+    return store._decode(data, resp.header.revision, key)
 
 
 async def delete_releasing(store: Store, resource: str, namespace: str, name: str,
@@ -179,4 +179,4 @@ async def delete_releasing(store: Store, resource: str, namespace: str, name: st
     prev = resp.responses[0].response_delete_range.prev_kvs
     if not prev:
         raise errors.NotFound(f"{what} not found")
-    return store._decode(prev[0].value, resp.header.revision)
+    return store._decode(prev[0].value, resp.header.revision, key)

@@ -30,6 +30,7 @@ from corral.cli import (
     plugins,
     portforward,
     rollout,
+    secretkeys,
     tokens,
 )
 from corral.cli import run as run_verb
@@ -86,7 +87,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, expose, portforward))
+    build, tokens, secretkeys, expose, portforward))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
-from corral.printers.columns import format_selector
 from proto import agent_pb2, api_pb2
+from proto.columns import format_selector
 
 EXAMPLES = """\
 examples:

@@ -88,7 +88,7 @@ def lane() -> Iterator[Lane]:
 def corral(lane: Lane, args: str, check: bool = True, timeout: float = 120) -> str:
     # the admin credentials the control plane writes (when it serves TLS)
     cmd = (f"{{ [ -f {ADMIN_CONF} ] && export CORRAL_CONFIG={ADMIN_CONF}; }}; "
-           f"CORRAL_SERVER={lane.cp.ip}:6443 corral {args}")
+           f"CORRAL_SERVER={lane.cp.ip}:6445 corral {args}")
     return lane.run(lane.cp, cmd, check=check, timeout=timeout).stdout
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from corral.printers.describe.cluster import describe_generic, describe_namespace, describe_node
+from corral.printers.describe.config import describe_configmap, describe_secret
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
 from corral.printers.describe.services import (
@@ -30,6 +31,8 @@ RENDERERS = {
     "services": describe_service,
     "endpoints": describe_endpoints,
     "endpointslices": describe_endpoint_slice,
+    "configmaps": describe_configmap,
+    "secrets": describe_secret,
 }
 
 

@@ -192,9 +192,10 @@ LOOP_CONTROL = (
 )
 
 
+@pytest.mark.cgroup_specific
 def test_devices_cgroup_denies_other_devices(env: Env) -> None:
     if env.rt.cgroups.version != "v1":
-        pytest.skip("device filtering on cgroup v2 needs eBPF (not implemented)")
+        pytest.skip("cgroup v1 only: device filtering on v2 needs eBPF (not implemented)")
     if not Path("/dev/loop-control").exists():
         pytest.skip("no /dev/loop-control on this host")
     env.sandbox()
@@ -205,9 +206,10 @@ def test_devices_cgroup_denies_other_devices(env: Env) -> None:
     assert "dev=denied" in env.output(cfg.id)
 
 
+@pytest.mark.cgroup_specific
 def test_privileged_may_open_devices(env: Env) -> None:
     if env.rt.cgroups.version != "v1":
-        pytest.skip("v1 devices controller only")
+        pytest.skip("cgroup v1 only: the devices controller")
     if not Path("/dev/loop-control").exists():
         pytest.skip("no /dev/loop-control on this host")
     env.sandbox()

@@ -7,9 +7,8 @@ import pytest
 from corral.cli.common import CliError
 from corral.cli.portforward import parse_ports
 from corral.cli.servicebuild import BuildError, ExposeFlags, created, exposed
-from corral.printers import columns
-from corral.printers.columns.services import format_endpoints, slice_endpoints, svc_row
-from proto import api_pb2
+from proto import api_pb2, columns
+from proto.columns.services import format_endpoints, slice_endpoints, svc_row
 
 
 def deployment(*ports: int) -> api_pb2.Object:
