@@ -42,7 +42,6 @@ def default_service(svc: service_pb2.Service) -> None:
         s.cluster_ips.append(s.cluster_ip)
     elif not s.cluster_ip and s.cluster_ips:
         s.cluster_ip = s.cluster_ips[0]
-    svc.status.load_balancer.SetInParent()
 
 
 def default_endpoint_slice(es: discovery_pb2.EndpointSlice) -> None:
