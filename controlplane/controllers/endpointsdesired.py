@@ -55,9 +55,10 @@ def in_endpoints(pod: core_pb2.Pod) -> bool:
 def endpoint_of(svc: service_pb2.Service, pod: core_pb2.Pod,
                 node_of: Callable[[str], str]) -> discovery_pb2.Endpoint:
     terminating = pod.metadata.HasField("deletion_timestamp")
-    serving = _pod_ready(pod) or svc.spec.publish_not_ready_addresses
+    serving = _pod_ready(pod)       # the pod's Ready condition, whatever the Service says
     ep = discovery_pb2.Endpoint(addresses=[pod.status.pod_ip])
-    ep.conditions.ready = serving and (not terminating or svc.spec.publish_not_ready_addresses)
+    # never ready while terminating, unless publishNotReadyAddresses (Kubernetes' rule)
+    ep.conditions.ready = svc.spec.publish_not_ready_addresses or (serving and not terminating)
     ep.conditions.serving = serving
     ep.conditions.terminating = terminating
     if pod.spec.hostname and pod.spec.subdomain == svc.metadata.name:

@@ -60,6 +60,12 @@ def test_publish_not_ready_hostnames_chunks_and_empty() -> None:
                                        subdomain="web")])
     (e,) = groups[(("http", "TCP", 8080),)]
     assert e.conditions.ready and e.hostname == "b-0"
+    assert not e.conditions.serving          # serving is the pod's Ready, as in Kubernetes
+    gone = pod("c", "10.0.0.3", ready=True)
+    gone.metadata.deletion_timestamp.seconds = 1
+    (t,) = want.endpoint_groups(svc(8080, publish=True), [gone])[(("http", "TCP", 8080),)]
+    assert (t.conditions.ready, t.conditions.serving, t.conditions.terminating) == \
+        (True, True, True)
     many = [pod(f"p{i:03}", f"10.0.{i // 200}.{i % 200 + 1}") for i in range(250)]
     slices = want.desired_slices(svc(), want.endpoint_groups(svc(), many))
     assert [len(s.endpoints) for s in slices] == [100, 100, 50]
