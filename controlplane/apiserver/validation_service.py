@@ -161,7 +161,7 @@ def _affinity(s: service_pb2.ServiceSpec, errs: Errors) -> None:
 def _traffic_policies(s: service_pb2.ServiceSpec, errs: Errors) -> None:
     etp = s.external_traffic_policy
     if etp:
-        if s.type != "NodePort":
+        if s.type not in ("NodePort", "LoadBalancer"):   # LoadBalancer: refused by its type
             errs.invalid("spec.externalTrafficPolicy", etp,
                          "may only be set for externally-accessible services")
         elif etp == "Local":
