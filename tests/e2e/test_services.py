@@ -5,70 +5,29 @@ an agent killed with -9, and a rolling update under load."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-import urllib.request
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Cluster, wait_for
+from tests.e2e.servicekit import (
+    SERVE,
+    Kubectl,
+    Load,
+    apply,
+    fetch,
+    http_get,
+    node_of,
+    pod,
+    service,
+    svc,
+)
 
 HERE = Path(__file__).resolve().parent
-
-
-def pod(name: str, node: str, labels: dict[str, str], command: str,
-        image: str = "demo:latest", readiness: str = "") -> str:
-    lbl = ", ".join(f"{k}: {v}" for k, v in labels.items())
-    probe = (f"    readinessProbe:\n      exec: {{command: [sh, -c, {readiness!r}]}}\n"
-             "      periodSeconds: 1\n      failureThreshold: 1\n") if readiness else ""
-    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{{lbl}}}}}\n"
-            f"spec:\n  terminationGracePeriodSeconds: 1\n"
-            f"  nodeSelector: {{kubernetes.io/hostname: {node}}}\n"
-            f"  containers:\n  - name: app\n    image: {image}\n"
-            f"    imagePullPolicy: IfNotPresent\n    command: [sh, -c, {command!r}]\n"
-            f"    ports: [{{name: http, containerPort: 8080}}]\n{probe}")
-
-
-SERVE = "echo $HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def service(name: str, selector: dict[str, str], *, type_: str = "ClusterIP",
-            port: int = 80, target: str = "http", protocol: str = "TCP") -> str:
-    sel = ", ".join(f"{k}: {v}" for k, v in selector.items())
-    return (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n"
-            f"  type: {type_}\n  selector: {{{sel}}}\n  ports:\n"
-            f"  - {{port: {port}, targetPort: {target}, protocol: {protocol}}}\n")
-
-
-def apply(cluster: Cluster, tmp: Path, *docs: str) -> None:
-    f = tmp / f"m{len(list(tmp.iterdir()))}.yaml"
-    f.write_text("---\n".join(docs))
-    cluster.corral("apply", "-f", str(f))
-
-
-def fetch(cluster: Cluster, pod_name: str, url: str) -> str:
-    out = cluster.corral("exec", pod_name, "--", "timeout", "3", "wget", "-q", "-O", "-", url,
-                         check=False)
-    return out.strip()
-
-
-def svc(cluster: Cluster, name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = cluster.json("get", "svc", name)["spec"]
-    return spec
-
-
-def node_of(cluster: Cluster, name: str) -> dict[str, Any]:
-    return next(n for n in cluster.record()["nodes"] if n["name"] == name)
-
-
-def http_get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as r:
-            return str(r.read().decode().strip())
-    except OSError as e:
-        return f"error: {e}"
 
 
 @pytest.fixture(scope="module")
@@ -222,12 +181,85 @@ def test_by_name_env_and_resolv_conf(backends: Cluster, tmp_path: Path) -> None:
     assert "10.1.2.3\tfoo.local" in hosts and "\tdnsnone" in hosts, hosts
 
 
+def nslookup(c: Cluster, *args: str) -> str:
+    return c.corral("exec", "client", "--", "nslookup", *args, "10.96.0.10", check=False)
+
+
+def test_headless_pod_names_srv_and_external_name(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    apply(c, tmp_path,
+          service("db", {"app": "db"}, port=5432, target="8080", port_name="pg",
+                  cluster_ip="None"),
+          pod("db-0", "node-2", {"app": "db"}, SERVE,
+              extra="  hostname: db-0\n  subdomain: db\n"),
+          "apiVersion: v1\nkind: Service\nmetadata: {name: search}\n"
+          "spec: {type: ExternalName, externalName: search.example.com}\n")
+    wait_for(lambda: c.running("app=db", 1), 60, "db-0 Running")
+    ip = c.json("get", "pod", "db-0")["status"]["podIP"]
+    # a headless Service answers its ready pods' IPs; the pod has a name of its own
+    assert wait_for(lambda: ip in nslookup(c, "db.default.svc.cluster.local"), 30,
+                    "db's A record")
+    assert ip in nslookup(c, "db-0.db.default.svc.cluster.local")
+    srv = nslookup(c, "-type=srv", "_pg._tcp.db.default.svc.cluster.local")
+    assert "8080 db-0.db.default.svc.cluster.local" in srv, srv
+    cname = nslookup(c, "-type=cname", "search.default.svc.cluster.local")
+    assert "canonical name = search.example.com" in cname, cname
+    hosts = c.corral("exec", "db-0", "--", "cat", "/etc/hosts")
+    assert f"{ip}\tdb-0.db.default.svc.cluster.local\tdb-0" in hosts, hosts
+
+
+def test_kubernetes_service_reaches_the_api_server(backends: Cluster) -> None:
+    c = backends
+    ep = c.json("get", "endpoints", "kubernetes")["subsets"][0]
+    assert ep["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
+    assert [a["ip"] for a in ep["addresses"]] == [c.record()["gateway"]]
+    assert "10.96.0.1" in nslookup(c, "kubernetes.default.svc.cluster.local")
+    # a pod's TCP connection through the Service; a node's HTTPS request to the API
+    out = c.corral("exec", "client", "--", "sh", "-c", "nc -w 3 10.96.0.1 443 -e true && "
+                   "echo connected", check=False)
+    assert "connected" in out, out
+    code = ("import ssl, urllib.request as u; print(u.urlopen('https://10.96.0.1/version', "
+            "context=ssl._create_unverified_context(), timeout=5).read().decode())")
+    r = subprocess.run(["ip", "netns", "exec", node_of(c, "node-2")["netns"], sys.executable,
+                        "-c", code], capture_output=True, text=True, timeout=30)
+    assert '"major":"1"' in r.stdout.replace(" ", ""), r.stdout + r.stderr
+
+
+def test_kubectl_expose_get_describe_and_apply(backends: Cluster, tmp_path: Path) -> None:
+    c = backends
+    k = Kubectl(c, tmp_path)
+    assert "service/web-b-svc exposed" in k("expose", "pod", "web-b", "--name", "web-b-svc",
+                                            "--port", "80", "--target-port", "8080")
+    rows = [ln.split() for ln in k("get", "svc", "web-b-svc").splitlines()]
+    assert rows[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    ip = svc(c, "web-b-svc")["clusterIP"]
+    assert rows[1][:5] == ["web-b-svc", "ClusterIP", ip, "<none>", "80/TCP"], rows
+    b_ip = c.json("get", "pod", "web-b")["status"]["podIP"]
+    assert wait_for(lambda: f"{b_ip}:8080" in k("get", "endpoints", "web-b-svc"), 30,
+                    "the endpoints of web-b-svc")
+    assert b_ip in k("get", "endpointslices", "-l", "kubernetes.io/service-name=web-b-svc")
+    described = k("describe", "svc", "web-b-svc")
+    assert re.search(rf"Endpoints:\s+{re.escape(b_ip)}:8080\n", described), described
+    assert wait_for(lambda: fetch(c, "client", "http://web-b-svc/") == "web-b", 30,
+                    "web-b through the exposed Service")
+    # kubectl apply, then a change of its ports, then server-side apply (no warning)
+    f = tmp_path / "svc.yaml"
+    f.write_text(service("kapply", {"app": "web"}, port_name="http"))
+    k("apply", "-f", str(f))
+    f.write_text(service("kapply", {"app": "web"}, port_name="http", target="8080"))
+    k("apply", "-f", str(f))
+    out = k("apply", "--server-side", "-f", str(f))
+    assert "serverside-applied" in out and "Warning" not in out, out
+    got = k.json("get", "svc", "kapply")
+    assert [(p["port"], p["targetPort"]) for p in got["spec"]["ports"]] == [(80, 8080)]
+    assert got["status"] == {"loadBalancer": {}}
+
+
 SERVE_TERM = ("echo $HOSTNAME > /www/index.html; trap 'exit 0' TERM; "
               "httpd -f -p 8080 -h /www & wait")
 
 
 def test_rolling_update_under_load_loses_no_request(backends: Cluster, tmp_path: Path) -> None:
-    import threading
     c = backends
     deploy = (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: roll}\nspec:\n"
@@ -242,53 +274,32 @@ def test_rolling_update_under_load_loses_no_request(backends: Cluster, tmp_path:
     apply(c, tmp_path, deploy, service("roll", {"app": "roll"}, type_="NodePort"))
     c.corral("rollout", "status", "deploy/roll", "--timeout", "120s", timeout=150)
     port = svc(c, "roll")["ports"][0]["nodePort"]
-    urls = [f"http://{n['ip']}:{port}/" for n in c.record()["nodes"]]
-    counts = {"ok": 0, "failed": 0}
-    errors: list[str] = []
-    stop = threading.Event()
-
-    def client(i: int) -> None:
-        n = i
-        while not stop.is_set():
-            got = http_get(urls[n % len(urls)])
-            n += 1
-            if got.startswith("error"):
-                counts["failed"] += 1
-                errors.append(got)
-            else:
-                counts["ok"] += 1
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        wait_for(lambda: counts["ok"] > 20, 30, "requests flowing")
+    with Load([f"http://{n['ip']}:{port}/" for n in c.record()["nodes"]]) as load:
+        wait_for(lambda: load.ok > 20, 30, "requests flowing")
         c.corral("set", "image", "deploy/roll", "web=demo:v2")
         c.corral("rollout", "status", "deploy/roll", "--timeout", "120s", timeout=150)
-        wait_for(lambda: counts["ok"] > 0, 1, "")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-    print(f"rolling update under load: {counts['ok'] + counts['failed']} requests, "
-          f"{counts['failed']} failed")
-    assert counts["failed"] == 0, (counts, errors[:5])
+    print(f"rolling update under load: {load.summary()}")
+    assert load.failed == 0, load.summary()
 
 
 # last: the node's pods (the client) are evicted while its agent is down
 def test_agent_killed_keeps_serving_and_resyncs(backends: Cluster, tmp_path: Path) -> None:
     c = backends
     node_port = svc(c, "web")["ports"][0]["nodePort"]
-    n1 = node_of(c, "node-1")
-    url = f"http://{n1['ip']}:{node_port}/"
-    c.corral("chaos", "kill-agent", "node-1", "--no-restart")
-    try:
-        # node-1's agent is down: its rules keep serving
-        assert {http_get(url) for _ in range(8)} <= {"web-b", "web-c"}
-        # a change made while it is away is in node-1's rules once it is back
-        apply(c, tmp_path, pod("web-d", "node-3", {"app": "web"}, SERVE))
-        wait_for(lambda: c.running("app=web", 3), 60, "web-d Running")
-    finally:
-        c.corral("chaos", "restart-agent", "node-1")
-    assert wait_for(lambda: "web-d" in {http_get(url) for _ in range(8)}, 60,
-                    "web-d served through node-1 after the agent's restart")
+    url = f"http://{node_of(c, 'node-1')['ip']}:{node_port}/"
+    with Load([url], clients=2) as load:
+        wait_for(lambda: load.ok > 10, 30, "requests flowing through node-1")
+        c.corral("chaos", "kill-agent", "node-1", "--no-restart")       # SIGKILL
+        try:
+            # node-1's agent is down: its rules keep serving
+            before = load.ok
+            wait_for(lambda: load.ok > before + 10, 30, "requests while the agent is down")
+            # a change made while it is away is in node-1's rules once it is back
+            apply(c, tmp_path, pod("web-d", "node-3", {"app": "web"}, SERVE))
+            wait_for(lambda: c.running("app=web", 3), 60, "web-d Running")
+        finally:
+            c.corral("chaos", "restart-agent", "node-1")
+        assert wait_for(lambda: "web-d" in {http_get(url) for _ in range(8)}, 60,
+                        "web-d served through node-1 after the agent's restart")
+    print(f"agent killed and restarted under load: {load.summary()}")
+    assert load.failed == 0, load.summary()
