@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="node ports of NodePort Services (default %(default)s)")
     p.add_argument("--advertise-address", default="", metavar="IP",
                    help="the address the `kubernetes` Service's endpoints name for this API "
-                        "server (default: the --listen host, or the default route's)")
+                        "server (default: the --kube-listen host, or the default route's)")
     p.add_argument("--no-loops", action="store_true",
                    help="serve the API only: no scheduler, no controllers")
     p.add_argument("--log-level", default="info", type=str.lower, choices=logs.LEVELS,
