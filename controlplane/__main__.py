@@ -107,6 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                     args.service_node_port_range)
     except NetworkConfigError as e:
         p.error(str(e))
+    # the serving certificate names the `kubernetes` Service, as kube-apiserver's does
+    args.tls_san = [*args.tls_san, args.service_network.kubernetes_ip, "kubernetes",
+                    "kubernetes.default", "kubernetes.default.svc"]
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd

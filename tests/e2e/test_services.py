@@ -218,10 +218,13 @@ def test_kubernetes_service_reaches_the_api_server(backends: Cluster) -> None:
     out = c.corral("exec", "client", "--", "sh", "-c", "nc -w 3 10.96.0.1 443 -e true && "
                    "echo connected", check=False)
     assert "connected" in out, out
-    code = ("import ssl, urllib.request as u; print(u.urlopen('https://10.96.0.1/version', "
-            "context=ssl._create_unverified_context(), timeout=5).read().decode())")
+    # the certificate names the Service's IP, as kube-apiserver's does
+    ca = c.dir / c.name / "controlplane" / "pki" / "ca.crt"
+    code = ("import ssl, sys, urllib.request as u; print(u.urlopen('https://10.96.0.1/version',"
+            " context=ssl.create_default_context(cafile=sys.argv[1]), timeout=5).read()"
+            ".decode())")
     r = subprocess.run(["ip", "netns", "exec", node_of(c, "node-2")["netns"], sys.executable,
-                        "-c", code], capture_output=True, text=True, timeout=30)
+                        "-c", code, str(ca)], capture_output=True, text=True, timeout=30)
     assert '"major":"1"' in r.stdout.replace(" ", ""), r.stdout + r.stderr
 
 
