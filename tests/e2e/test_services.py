@@ -228,6 +228,27 @@ def test_kubernetes_service_reaches_the_api_server(backends: Cluster) -> None:
     assert '"major":"1"' in r.stdout.replace(" ", ""), r.stdout + r.stderr
 
 
+def test_port_forward_to_a_service_and_a_pod(backends: Cluster) -> None:
+    """`corral port-forward svc/web :80` forwards a free local port to a pod of the
+    Service (its targetPort, by name), through the API server to the pod's agent."""
+    c = backends
+    for target, port, who in (("svc/self-b", ":80", {"web-b"}),
+                              ("pod/web-c", "0:8080", {"web-c"})):
+        proc = subprocess.Popen([sys.executable, "-m", "corral.cli.main", "port-forward",
+                                 target, port], env=c.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()      # Forwarding from 127.0.0.1:PORT -> 8080
+            m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080$", line.strip())
+            assert m, line + (proc.stdout.read() if proc.poll() is not None else "")
+            url = f"http://127.0.0.1:{m.group(1)}/"
+            assert {http_get(url) for _ in range(3)} == who     # a connection each
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def test_kubectl_expose_get_describe_and_apply(backends: Cluster, tmp_path: Path) -> None:
     c = backends
     k = Kubectl(c, tmp_path)
