@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import socket
 from dataclasses import dataclass
 
@@ -86,6 +87,8 @@ class AgentConfig:
     service_cidr: str = "10.96.0.0/12"
     cluster_cidr: str = "10.244.0.0/16"
     dns_upstreams: tuple[str, ...] = ()   # where names outside the cluster go (none: NXDOMAIN)
+    local_path_dir: str = ""        # local-path volumes (agent/localpath.py); default
+                                    # <data-dir>/local-path
 
     @property
     def listen_port(self) -> int:
@@ -123,6 +126,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                         "least recently used first (100: never)")
     p.add_argument("--image-gc-low-threshold", type=float, default=80.0, metavar="PERCENT",
                    help="image GC stops below this disk use")
+    p.add_argument("--local-path-dir", default="", metavar="DIR",
+                   help="where this node keeps local-path volumes, one directory per claim "
+                        "(default DATA_DIR/local-path)")
     p.add_argument("--max-build-context-size", default="1Gi", metavar="SIZE",
                    help="the largest build context (`corral build`) this node takes, as a "
                         "quantity (256Mi, 2Gi); bigger ones are refused before unpacking")
@@ -212,6 +218,7 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         service_proxy=a.service_proxy == "nftables", cluster_dns=a.cluster_dns,
         cluster_domain=a.cluster_domain.strip("."), service_cidr=a.service_cluster_ip_range,
         cluster_cidr=a.cluster_cidr, dns_upstreams=upstreams,
+        local_path_dir=os.path.abspath(a.local_path_dir) if a.local_path_dir else "",
     )
 
 

@@ -18,6 +18,7 @@ from controlplane.apiserver.defaults_service import (
     default_endpoints,
     default_service,
 )
+from controlplane.apiserver.defaults_workloads import WORKLOAD_TYPES, default_workload
 from proto import (
     api_pb2,
     apps_pb2,
@@ -63,6 +64,9 @@ def apply_defaults(obj: api_pb2.Object) -> None:
         default_endpoint_slice(msg)
     elif isinstance(msg, service_pb2.Endpoints):
         default_endpoints(msg)
+    elif isinstance(msg, WORKLOAD_TYPES):
+        for template in default_workload(msg):
+            _default_template(template)
     elif isinstance(msg, core_pb2.Namespace):
         if not msg.status.phase:
             msg.status.phase = "Active"

@@ -32,6 +32,11 @@ from controlplane.apiserver.validation_endpoints import (
 from controlplane.apiserver.validation_pod import TAINT_EFFECTS, validate_pod_spec
 from controlplane.apiserver.validation_service import validate_service, validate_service_update
 from controlplane.apiserver.validation_util import Errors, join, show
+from controlplane.apiserver.validation_workload_kinds import KINDS as WORKLOAD_KINDS
+from controlplane.apiserver.validation_workload_kinds import (
+    validate_workload,
+    validate_workload_update,
+)
 from controlplane.errors import FieldError
 from proto import (
     api_pb2,
@@ -78,6 +83,8 @@ def validate(obj: api_pb2.Object, old: api_pb2.Object | None = None) -> list[Fie
         validate_endpoint_slice(msg, errs)
     elif isinstance(msg, service_pb2.Endpoints):
         validate_endpoints(msg, errs)
+    elif isinstance(msg, WORKLOAD_KINDS):
+        validate_workload(msg, errs)
     elif isinstance(msg, core_pb2.Namespace):
         errs.enum("status.phase", msg.status.phase, NAMESPACE_PHASES)
     elif isinstance(msg, core_pb2.Event):
@@ -203,6 +210,8 @@ def _update(msg: Message, old_obj: api_pb2.Object, kind: kinds.Kind, errs: Error
         validate_apps_update(msg, old, errs)
     elif isinstance(msg, service_pb2.Service) and isinstance(old, service_pb2.Service):
         validate_service_update(msg, old, errs)
+    elif isinstance(msg, WORKLOAD_KINDS) and isinstance(old, WORKLOAD_KINDS):
+        validate_workload_update(msg, old, errs)
     elif isinstance(msg, config_pb2.ConfigMap) and isinstance(old, config_pb2.ConfigMap):
         validate_configmap_update(msg, old, errs)
     elif isinstance(msg, config_pb2.Secret) and isinstance(old, config_pb2.Secret):

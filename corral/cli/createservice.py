@@ -11,32 +11,30 @@ from __future__ import annotations
 
 import argparse
 
-from corral.cli.common import Cli, CliError, add_output_flag
+from corral.cli.common import Cli, CliError
+from corral.cli.creating import generator, kinds_of, send
 from corral.cli.servicebuild import BuildError, created
-from corral.printers.output import make_printer
+from proto import codec
 
-
-def _kinds(create: argparse.ArgumentParser) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The `create KIND` subcommands (one set per parser: other kinds may add theirs)."""
-    for action in create._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return create.add_subparsers(dest="create_kind", metavar="KIND", required=False,
-                                 title="create from flags")
+_EXAMPLES = {
+    "clusterip": "  corral create service clusterip web --tcp=80:8080\n"
+                 "  corral create service clusterip db --clusterip=None\n",
+    "nodeport": "  corral create service nodeport web --tcp=80:8080 --node-port=30080\n",
+    "externalname": "  corral create service externalname search "
+                    "--external-name=search.example.com\n",
+}
 
 
 def register(create: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]) -> None:
-    svc = _kinds(create).add_parser("service", parents=parents, aliases=["svc"],
-                                    help="create a service of a given type",
-                                    description="Create a service: clusterip, nodeport or "
-                                                "externalname.")
+    svc = kinds_of(create).add_parser("service", parents=parents, aliases=["svc"],
+                                      help="create a service of a given type",
+                                      description="Create a service: clusterip, nodeport or "
+                                                  "externalname.")
     types = svc.add_subparsers(dest="service_kind", metavar="TYPE", required=True)
     for kind, help_ in (("clusterip", "a ClusterIP service"),
                         ("nodeport", "a NodePort service"),
                         ("externalname", "an ExternalName service")):
-        p = types.add_parser(kind, parents=parents, help=f"create {help_}",
-                             description=f"Create {help_}.")
-        p.add_argument("name", metavar="NAME")
+        p = generator(types, kind, parents, f"create {help_}", _EXAMPLES[kind])
         if kind != "externalname":
             p.add_argument("--tcp", action="append", default=[], metavar="PORT[:TARGET]",
                            help="a port and the pod's port it forwards to; repeatable")
@@ -49,9 +47,6 @@ def register(create: argparse.ArgumentParser, parents: list[argparse.ArgumentPar
         if kind == "externalname":
             p.add_argument("--external-name", required=True,
                            help="the external DNS name the service stands for")
-        p.add_argument("--dry-run", nargs="?", const="server", default="none",
-                       choices=("none", "server", "client"))
-        add_output_flag(p)
         p.set_defaults(func=run, service_kind=kind)
 
 
@@ -64,12 +59,4 @@ def run(cli: Cli, args: argparse.Namespace) -> int:
                       namespace=cli.namespace)
     except BuildError as e:
         raise CliError(str(e)) from None
-    out = svc if args.dry_run == "client" else \
-        cli.client.create(svc, dry_run=args.dry_run == "server")
-    if args.output:
-        cli.out.write(make_printer(args.output).print([out], single=True))
-    else:
-        suffix = " (dry run)" if args.dry_run == "client" else \
-            " (server dry run)" if args.dry_run == "server" else ""
-        cli.print(f"service/{out.service.metadata.name} created{suffix}")
-    return 0
+    return send(cli, args, codec.encode(svc))
