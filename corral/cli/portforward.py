@@ -6,9 +6,9 @@ through the API server to the pod's agent (like kubectl's, authenticated like ex
     corral port-forward deploy/web :8080       # a free local port, printed
     corral port-forward --address 0.0.0.0 pod/web 8080
 
-A Service or workload is resolved to one running pod once, at start (as kubectl
-does); a Service port is translated to the pod's port (a named targetPort by the
-pod's container ports). Each local connection is one PortForward stream.
+A Service or workload (deploy, rs, sts, ds, job) is resolved to one running pod
+once, at start (as kubectl does); a Service port is translated to the pod's port
+(a named targetPort by the pod's container ports). Each local connection is one PortForward stream.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import Iterator
 
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
-from proto import agent_pb2, api_pb2
-from proto.columns import format_selector
+from corral.cli.podsof import format_selector as json_selector
+from proto import agent_pb2, api_pb2, codec
 
 EXAMPLES = """\
 examples:
@@ -41,13 +41,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                        description="Forward one or more local ports to a pod.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="TYPE/NAME", help="pod/NAME, svc/NAME, deploy/NAME, "
-                   "rs/NAME, or a pod's NAME")
+                   "rs/NAME, sts/NAME, ds/NAME, job/NAME, or a pod's NAME")
     p.add_argument("ports", nargs="+", metavar="[LOCAL_PORT:]REMOTE_PORT")
     p.add_argument("--address", action="append", default=[], metavar="ADDRESS",
                    help="addresses to listen on (repeatable; default localhost: 127.0.0.1)")
     p.add_argument("--pod-running-timeout", type=duration_arg, default=60.0,
                    metavar="DURATION", help="how long to wait for a running pod (default 1m)")
     p.set_defaults(func=run)
+
+
+_WORKLOADS = frozenset({"deployments", "replicasets", "statefulsets", "daemonsets", "jobs"})
 
 
 def _select(cli: Cli, kind_name: str, name: str) -> tuple[str, api_pb2.Object | None]:
@@ -59,12 +62,10 @@ def _select(cli: Cli, kind_name: str, name: str) -> tuple[str, api_pb2.Object | 
         if not sel:
             raise CliError(f"cannot attach to service/{name}: the service has no selector")
         return ",".join(f"{k}={v}" for k, v in sorted(sel.items())), obj
-    if kind.resource == "deployments":
-        return format_selector(obj.deployment.spec.selector), None
-    if kind.resource == "replicasets":
-        return format_selector(obj.replica_set.spec.selector), None
+    if kind.resource in _WORKLOADS:       # kubectl's AttachablePodForObject
+        return json_selector(codec.encode(obj).get("spec", {}).get("selector", {})), None
     raise CliError(f"cannot port-forward to a {kind.singular}: use a pod, service, "
-                   "deployment or replicaset")
+                   "deployment, replicaset, statefulset, daemonset or job")
 
 
 def resolve(cli: Cli, target: str, timeout: float) -> tuple[api_pb2.Object, api_pb2.Object | None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from corral.cli.common import CliError
-from corral.cli.portforward import parse_ports
+from corral.cli.portforward import _select, parse_ports
 from corral.cli.servicebuild import BuildError, ExposeFlags, created, exposed
 from proto import api_pb2, columns
 from proto.columns.services import format_endpoints, slice_endpoints, svc_row
@@ -74,3 +76,21 @@ def test_port_forward_port_specs() -> None:
                                                           (0, "http")]
     with pytest.raises(CliError):
         parse_ports(["x:80"])
+
+
+def test_port_forward_targets_every_workload_with_a_selector() -> None:
+    sts = api_pb2.Object()
+    sts.stateful_set.metadata.name = "web"
+    sts.stateful_set.spec.selector.match_labels["app"] = "nginx"
+    ds = api_pb2.Object()
+    ds.daemon_set.spec.selector.match_expressions.add(key="tier", operator="In",
+                                                      values=["a", "b"])
+    cm = api_pb2.Object()
+    cm.config_map.metadata.name = "c"
+    objects = {"statefulsets": sts, "daemonsets": ds, "configmaps": cm}
+    cli = SimpleNamespace(namespace="default", client=SimpleNamespace(
+        get=lambda resource, name, ns: objects[resource]))
+    assert _select(cli, "sts", "web") == ("app=nginx", None)       # type: ignore[arg-type]
+    assert _select(cli, "ds", "x") == ("tier in (a,b)", None)      # type: ignore[arg-type]
+    with pytest.raises(CliError, match="cannot port-forward to a configmap"):
+        _select(cli, "cm", "c")                                    # type: ignore[arg-type]
