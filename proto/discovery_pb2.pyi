@@ -29,8 +29,13 @@ class EndpointConditions(_message.Message):
     SERVING_FIELD_NUMBER: _builtins.int
     TERMINATING_FIELD_NUMBER: _builtins.int
     ready: _builtins.bool
+    """Traffic may go here: serving and not terminating (or the Service publishes
+    addresses that are not ready).
+    """
     serving: _builtins.bool
+    """The pod is ready, terminating or not."""
     terminating: _builtins.bool
+    """The pod is being deleted."""
     def __init__(
         self,
         *,
@@ -98,6 +103,8 @@ Global___EndpointHints: _TypeAlias = EndpointHints  # noqa: Y015
 
 @_typing.final
 class Endpoint(_message.Message):
+    """One pod behind a Service."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ADDRESSES_FIELD_NUMBER: _builtins.int
@@ -108,14 +115,24 @@ class Endpoint(_message.Message):
     ZONE_FIELD_NUMBER: _builtins.int
     HINTS_FIELD_NUMBER: _builtins.int
     hostname: _builtins.str
+    """The pod's hostname when its subdomain is the Service's name: the DNS name
+    HOSTNAME.SERVICE.NAMESPACE.svc.cluster.local (a StatefulSet's pods).
+    """
     node_name: _builtins.str
+    """The node of the pod."""
     zone: _builtins.str
     @_builtins.property
-    def addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The pod's IP (one)."""
+
     @_builtins.property
-    def conditions(self) -> Global___EndpointConditions: ...
+    def conditions(self) -> Global___EndpointConditions:
+        """Whether traffic may go to it: ready, serving, terminating."""
+
     @_builtins.property
-    def target_ref(self) -> _meta_pb2.ObjectReference: ...
+    def target_ref(self) -> _meta_pb2.ObjectReference:
+        """The pod."""
+
     @_builtins.property
     def hints(self) -> Global___EndpointHints: ...
     def __init__(
@@ -157,8 +174,11 @@ class EndpointSlicePort(_message.Message):
     PORT_FIELD_NUMBER: _builtins.int
     APP_PROTOCOL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The Service port's name."""
     protocol: _builtins.str
+    """TCP or UDP."""
     port: _builtins.int
+    """The pods' port number (a named targetPort resolved)."""
     app_protocol: _builtins.str
     def __init__(
         self,
@@ -193,6 +213,10 @@ Global___EndpointSlicePort: _TypeAlias = EndpointSlicePort  # noqa: Y015
 
 @_typing.final
 class EndpointSlice(_message.Message):
+    """A part of the endpoints of a Service (label kubernetes.io/service-name), at most
+    100, with the same ports: what the service proxy and the cluster DNS read.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -204,13 +228,17 @@ class EndpointSlice(_message.Message):
     api_version: _builtins.str
     kind: _builtins.str
     address_type: _builtins.str
-    """IPv4 (only)"""
+    """IPv4 (only)."""
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Endpoint]: ...
+    def endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Endpoint]:
+        """The pods behind the Service."""
+
     @_builtins.property
-    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointSlicePort]: ...
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointSlicePort]:
+        """The ports of these endpoints."""
+
     def __init__(
         self,
         *,

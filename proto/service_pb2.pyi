@@ -24,6 +24,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ServicePort(_message.Message):
+    """One port a Service serves."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -33,15 +35,24 @@ class ServicePort(_message.Message):
     TARGET_PORT_FIELD_NUMBER: _builtins.int
     NODE_PORT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The port's name (DNS label); required when a Service has several ports, and the
+    name of its SRV record (_NAME._tcp.SERVICE.NAMESPACE.svc.cluster.local).
+    """
     protocol: _builtins.str
-    """TCP (default), UDP"""
+    """TCP (default) or UDP."""
     app_protocol: _builtins.str
+    """The application protocol of the port (a hint; not used by corral)."""
     port: _builtins.int
+    """The port the Service serves on its cluster IP."""
     node_port: _builtins.int
-    """NodePort services: allocated from 30000-32767 unless set"""
+    """With type NodePort: the port on every node's address, from 30000-32767
+    (allocated when not given).
+    """
     @_builtins.property
     def target_port(self) -> _meta_pb2.IntOrString:
-        """number, or the name of a container port; default: port"""
+        """The pods' port: a number, or the name of a container port (resolved per pod).
+        Default: the same as port.
+        """
 
     def __init__(
         self,
@@ -67,7 +78,9 @@ class ClientIPConfig(_message.Message):
 
     TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     timeout_seconds: _builtins.int
-    """default 10800 (3 h)"""
+    """How long a client sticks to its endpoint after its last connection, in seconds:
+    1-86400, default 10800 (3 h).
+    """
     def __init__(
         self,
         *,
@@ -89,7 +102,9 @@ class SessionAffinityConfig(_message.Message):
 
     CLIENT_IP_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def client_ip(self) -> Global___ClientIPConfig: ...
+    def client_ip(self) -> Global___ClientIPConfig:
+        """The settings of ClientIP session affinity."""
+
     def __init__(
         self,
         *,
@@ -105,6 +120,8 @@ Global___SessionAffinityConfig: _TypeAlias = SessionAffinityConfig  # noqa: Y015
 
 @_typing.final
 class ServiceSpec(_message.Message):
+    """What a Service serves and which pods serve it."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -141,30 +158,46 @@ class ServiceSpec(_message.Message):
     IP_FAMILIES_FIELD_NUMBER: _builtins.int
     IP_FAMILY_POLICY_FIELD_NUMBER: _builtins.int
     cluster_ip: _builtins.str
-    """"None": headless"""
+    """The virtual IP of the Service, from the service CIDR (allocated when not given;
+    immutable). "None": a headless Service, whose DNS name answers its pods' IPs.
+    """
     type: _builtins.str
-    """ClusterIP (default), NodePort, ExternalName"""
+    """ClusterIP (default), NodePort (also a port on every node) or ExternalName (a DNS
+    CNAME to externalName). LoadBalancer is refused.
+    """
     session_affinity: _builtins.str
-    """None (default), ClientIP"""
+    """None (default) or ClientIP: a client's connections go to the same endpoint."""
     external_name: _builtins.str
+    """With type ExternalName: the DNS name the Service's name is a CNAME of."""
     external_traffic_policy: _builtins.str
-    """Cluster (only)"""
+    """Cluster (the default for NodePort; Local is refused)."""
     internal_traffic_policy: _builtins.str
-    """Cluster (only)"""
+    """Cluster (the default; Local is refused)."""
     publish_not_ready_addresses: _builtins.bool
+    """Publish the addresses of pods that are not ready too (DNS and endpoints)."""
     ip_family_policy: _builtins.str
-    """SingleStack, PreferDualStack (single-stack here)"""
+    """SingleStack or PreferDualStack (single-stack here; RequireDualStack is refused)."""
     @_builtins.property
-    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServicePort]: ...
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServicePort]:
+        """The ports the Service serves."""
+
     @_builtins.property
-    def selector(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def selector(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The labels of the pods traffic goes to. Without a selector, no endpoints are
+        made (write Endpoints/EndpointSlices yourself).
+        """
+
     @_builtins.property
-    def cluster_ips(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def cluster_ips(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The cluster IP again, as a list (one IPv4 address here)."""
+
     @_builtins.property
-    def session_affinity_config(self) -> Global___SessionAffinityConfig: ...
+    def session_affinity_config(self) -> Global___SessionAffinityConfig:
+        """The settings of sessionAffinity ClientIP."""
+
     @_builtins.property
     def ip_families(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """IPv4 (only)"""
+        """IPv4 (only)."""
 
     def __init__(
         self,
@@ -246,7 +279,9 @@ class ServiceStatus(_message.Message):
 
     LOAD_BALANCER_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def load_balancer(self) -> Global___LoadBalancerStatus: ...
+    def load_balancer(self) -> Global___LoadBalancerStatus:
+        """Always empty: corral has no load balancers."""
+
     def __init__(
         self,
         *,
@@ -262,6 +297,10 @@ Global___ServiceStatus: _TypeAlias = ServiceStatus  # noqa: Y015
 
 @_typing.final
 class Service(_message.Message):
+    """A stable virtual address and DNS name (NAME.NAMESPACE.svc.cluster.local) for the
+    pods its selector picks, load-balanced by every node's service proxy.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -274,9 +313,13 @@ class Service(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___ServiceSpec: ...
+    def spec(self) -> Global___ServiceSpec:
+        """What the Service serves and which pods serve it."""
+
     @_builtins.property
-    def status(self) -> Global___ServiceStatus: ...
+    def status(self) -> Global___ServiceStatus:
+        """The Service's status (no load balancer: empty)."""
+
     def __init__(
         self,
         *,
@@ -359,17 +402,25 @@ Global___EndpointPort: _TypeAlias = EndpointPort  # noqa: Y015
 
 @_typing.final
 class EndpointSubset(_message.Message):
+    """Addresses that share the same ports."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ADDRESSES_FIELD_NUMBER: _builtins.int
     NOT_READY_ADDRESSES_FIELD_NUMBER: _builtins.int
     PORTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]: ...
+    def addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]:
+        """The ready addresses."""
+
     @_builtins.property
-    def not_ready_addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]: ...
+    def not_ready_addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]:
+        """The addresses of pods that are not ready (terminating pods are left out)."""
+
     @_builtins.property
-    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointPort]: ...
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointPort]:
+        """The ports of these addresses."""
+
     def __init__(
         self,
         *,
@@ -387,6 +438,10 @@ Global___EndpointSubset: _TypeAlias = EndpointSubset  # noqa: Y015
 
 @_typing.final
 class Endpoints(_message.Message):
+    """The addresses behind a Service, for older clients: the endpoints controller
+    writes them beside the EndpointSlices (the source the proxy and the DNS read).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -398,7 +453,9 @@ class Endpoints(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def subsets(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointSubset]: ...
+    def subsets(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointSubset]:
+        """Groups of addresses with the same ports."""
+
     def __init__(
         self,
         *,

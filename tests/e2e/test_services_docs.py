@@ -3,14 +3,17 @@ cluster, its Deployment and Service applied unchanged but for the image
 (tests/e2e/k8sdocs/run-my-nginx.yaml, nginx-svc.yaml): a pod on a node without
 a replica reaches both replicas by the Service's name, the name resolves to the
 cluster IP through the search path, the pod sees the Service's environment
-variables, and `corral expose deployment/my-nginx` makes the docs' Service."""
+variables, `corral expose deployment/my-nginx` makes the docs' Service, and the
+unmodified kubectl's port-forward and pods/proxy reach the replicas."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 from tests.e2e.conftest import Cluster, wait_for
-from tests.e2e.servicekit import apply, fetch, pod, svc
+from tests.e2e.servicekit import KUBECTL, Kubectl, apply, fetch, http_get, pod, svc
 
 DOCS = Path(__file__).resolve().parent / "k8sdocs"
 
@@ -60,6 +63,23 @@ def test_docs_deployment_and_service_by_name_from_another_node(
     assert spec["selector"] == {"run": "my-nginx"}
     assert [(p["port"], p["protocol"], p["targetPort"]) for p in spec["ports"]] == \
         [(80, "TCP", 80)]
+    # the unmodified kubectl: port-forward to the Service (pods/portforward through the
+    # pod's agent) and get --raw through pods/proxy
+    k = Kubectl(c, tmp_path)
+    proc = subprocess.Popen([KUBECTL, "port-forward", "svc/my-nginx", ":80"], env=k.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()          # Forwarding from 127.0.0.1:PORT -> 80
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 80$", line.strip())
+        assert m, line + (proc.stdout.read() if proc.poll() is not None else "")
+        assert http_get(f"http://127.0.0.1:{m.group(1)}/") in names
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    one = sorted(names)[0]
+    assert k("get", "--raw", f"/api/v1/namespaces/default/pods/{one}:80/proxy/").strip() == one
+
     c.corral("delete", "svc", "my-nginx-exposed", "my-nginx")
     c.corral("delete", "-f", str(DOCS / "run-my-nginx.yaml"))
     c.corral("delete", "pod", "docs-client")
