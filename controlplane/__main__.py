@@ -34,12 +34,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane import atrest, logs
+from controlplane import atrest, logs, workers
 from controlplane.etcd import EmbeddedEtcd
 from controlplane.security import flags as security_flags
 
@@ -100,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s; 0: off)")
     atrest.add_arguments(p)
     security_flags.add_arguments(p)
+    workers.add_arguments(p)
     args = p.parse_args(argv)
     from controlplane.apiserver.services.network import NetworkConfigError, ServiceNetwork
     try:
@@ -110,6 +112,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # the serving certificate names the `kubernetes` Service, as kube-apiserver's does
     args.tls_san = [*args.tls_san, args.service_network.kubernetes_ip, "kubernetes",
                     "kubernetes.default", "kubernetes.default.svc"]
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.api_workers < 1:
+        p.error("--api-workers must be at least 1")
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
@@ -161,6 +166,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
     kubernetes_svc: asyncio.Future[None] | None = None
+    api_workers: workers.Workers | None = None
     try:
         registry = Registry(store, service_network=args.service_network)
         await _start_registry(registry)
@@ -168,11 +174,18 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         server_kwargs = await server_security(args, store.conn)
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
-        server = ApiServer(registry, args.listen, encryption_keys=keyring, **server_kwargs)
+        server = ApiServer(registry, args.listen, encryption_keys=keyring,
+                           reuse_port=workers.reuse_port(args), **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
         kube = await start_kube_api(args, registry, server.service.access,
                                     server.service.agents, metrics.observe_kube)
+        if args.api_workers > 1 and not args.api_worker_of:
+            api_workers = workers.Workers(workers.worker_argv(
+                args.argv, parent=os.getpid(), etcd=etcd_endpoints, listen=server.bound_listen,
+                kube_listen=kube.bound_listen if kube else "",
+                bootstrap_listen=server.extra_listen(0)), args.api_workers - 1)
+            await api_workers.start()
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         if not args.no_loops:
@@ -182,13 +195,15 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 on_loops=metrics.attach_loops))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
-        # the `kubernetes` Service and this API server among its endpoints (every replica):
-        # the Kubernetes API's port, as kube-apiserver's (the gRPC port without it)
+        # the `kubernetes` Service and this API server among its endpoints (every replica;
+        # its --api-workers share its address and need no entry of their own): the
+        # Kubernetes API's port, as kube-apiserver's (the gRPC port without it)
         endpoint = kube.address if kube is not None else server.address
-        kubernetes_svc = asyncio.ensure_future(ApiServerEndpoints(
-            registry, args.service_network,
-            advertise_address(endpoint, args.advertise_address),
-            int(endpoint.rpartition(":")[2])).run())
+        if not args.api_worker_of:
+            kubernetes_svc = asyncio.ensure_future(ApiServerEndpoints(
+                registry, args.service_network,
+                advertise_address(endpoint, args.advertise_address),
+                int(endpoint.rpartition(":")[2])).run())
         print(f"corral-controlplane: serving on {server.address}"
               + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
         waiters = [asyncio.ensure_future(_stopped(stop))]
@@ -204,6 +219,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
             kubernetes_svc.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await kubernetes_svc
+        if api_workers is not None:
+            await api_workers.stop()
         if compactor is not None:
             compactor.cancel()
         if loops_task is not None:
@@ -236,6 +253,8 @@ async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.api_worker_of:
+        workers.die_with_parent(args.api_worker_of)
     logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:

@@ -21,6 +21,7 @@ from controlplane.httpapi import handlers, openapi, tls
 from controlplane.httpapi.agentdial import AgentDialer
 from controlplane.httpapi.call import House
 from controlplane.httpapi.server import KubeApiServer, Observe
+from controlplane.workers import reuse_port
 
 KUBE_PORT = 6443
 
@@ -59,6 +60,7 @@ async def start(args: argparse.Namespace, registry: Registry, access: Access,
     house = House(registry, access, agents, dial_pod=AgentDialer(agents))   # pods' ports
     server = KubeApiServer(house, listen, ssl_context=ssl_context,
                            corral_version=_version(), extra=handlers.EXTRA,
-                           documents=openapi.documents, observe=observe)
+                           documents=openapi.documents, observe=observe,
+                           reuse_port=reuse_port(args))
     await server.start()
     return server
