@@ -50,6 +50,17 @@ def test_limits_as_the_kernel_holds_them(env: Env) -> None:
     assert len(devices.attached(cg)) == 1
 
 
+def test_pod_level_limits(env: Env) -> None:
+    """A pod's own limits cover all its containers; no pids limit at that level."""
+    env.rt.create_pod_sandbox(env.pod_uid, "limited", cgroup_limits=Resources(
+        memory_limit_bytes=256 << 20, cpu_quota_millis=1500))
+    pod = CG / env.rt.cgroups.pod_rel(env.pod_uid)
+    assert (pod / "memory.max").read_text().strip() == str(256 << 20)
+    assert (pod / "cpu.max").read_text().split() == ["150000", "100000"]
+    assert (pod / "pids.max").read_text().strip() == "max"
+    assert len(devices.attached(pod)) == 0   # device access is the containers' business
+
+
 def test_cpu_weight_range_accepted_by_the_kernel(env: Env) -> None:
     """Kubernetes' shares -> weight conversion lands inside the kernel's [1, 10000]."""
     env.sandbox()

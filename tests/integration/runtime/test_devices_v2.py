@@ -4,10 +4,15 @@ root with CAP_MKNOD and no seccomp, the allowed ones can, privileged gets all.""
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
+from agent.runtime import bpf
+from agent.runtime.cgroups import Limits
 from agent.runtime.cgroups.v2 import devices
-from tests.integration.runtime.conftest import Env
+from tests.integration.runtime.conftest import Env, wait_for
 from tests.integration.runtime.v2env import v2env_fixture  # noqa: F401  (the v2env fixture)
 
 pytestmark = pytest.mark.root
@@ -52,9 +57,17 @@ def test_privileged_may_open_any_device(v2env: Env) -> None:
     assert "kmsg=opened" in out and "null=ok" in out, out
 
 
-def test_reapplying_replaces_the_program(v2env: Env) -> None:
-    from agent.runtime.cgroups import Limits
+def loaded(prog_id: int) -> bool:
+    """Whether the kernel still holds the program ``prog_id``."""
+    try:
+        os.close(bpf.prog_fd_by_id(prog_id))
+        return True
+    except OSError as e:
+        assert e.errno == errno.ENOENT, e
+        return False
 
+
+def test_reapplying_replaces_the_program_and_none_is_left(v2env: Env) -> None:
     v2env.sandbox()
     rel = v2env.rt.cgroups.create_container(v2env.pod_uid, "devs", Limits(devices="default"))
     path = v2env.rt.cgroups.root / rel
@@ -62,5 +75,12 @@ def test_reapplying_replaces_the_program(v2env: Env) -> None:
     v2env.rt.cgroups.driver.apply(rel, Limits(devices="default"))
     second = devices.attached(path)
     assert len(first) == len(second) == 1 and first != second
+    wait_for(lambda: not loaded(first[0]), 10, "the replaced program to be freed")
     v2env.rt.cgroups.driver.apply(rel, Limits(devices="all"))
     assert devices.attached(path) == []
+    wait_for(lambda: not loaded(second[0]), 10, "the detached program to be freed")
+    v2env.rt.cgroups.driver.apply(rel, Limits(devices="default"))
+    third = devices.attached(path)
+    # removing the cgroup releases its program: nothing of ours stays in the kernel
+    v2env.rt.cgroups.remove(rel)
+    wait_for(lambda: not loaded(third[0]), 30, "the removed cgroup's program to be freed")
