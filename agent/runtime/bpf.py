@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from agent.runtime import syscalls as sc
+import agent.runtime.syscalls as sc
 
 # commands (linux/bpf.h enum bpf_cmd)
 BPF_PROG_LOAD = 5

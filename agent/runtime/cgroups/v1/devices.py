@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.runtime.cgroups import devrules
+import agent.runtime.cgroups.devrules as devrules
 from agent.runtime.cgroups.base import Limits, write
 
 NAME = "devices"

@@ -32,9 +32,9 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.runtime import bpf
-from agent.runtime import syscalls as sc
-from agent.runtime.cgroups import devrules
+import agent.runtime.bpf as bpf
+import agent.runtime.cgroups.devrules as devrules
+import agent.runtime.syscalls as sc
 from agent.runtime.cgroups.base import Limits
 from agent.runtime.errors import CgroupError
 
