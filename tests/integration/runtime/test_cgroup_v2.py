@@ -31,7 +31,7 @@ def cgroup_of(env: Env, cid: str) -> Path:
 
 def test_limits_as_the_kernel_holds_them(env: Env) -> None:
     env.sandbox()
-    res = Resources(cpu_shares=512, cpu_quota_millis=250, memory_limit_bytes=64 << 20,
+    res = Resources(cpu_request_millis=500, cpu_quota_millis=250, memory_limit_bytes=64 << 20,
                     pids_limit=77)
     cfg = env.config(["sleep", "1000"], resources=res)
     info = env.rt.start_container(cfg)
