@@ -125,6 +125,11 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     metrics.pods_source(lambda: [pod_phase(w) for w in list(manager.workers.values())])
     metrics.heartbeat_source(lambda: node.last_heartbeat, node.registered.is_set)
     service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis)
+    if image_service is not None and ports is None:      # the real node: it builds images
+        from agent import adapters
+        from agent.buildrpc import BuildCalls
+        service.builds = BuildCalls(adapters.build_backend(cfg, image_service, network),
+                                    cfg.data_dir, cfg.max_build_context)
     if tls is not None:
         server, port = await serve(service, cfg.listen, tls.server_credentials(),
                                    tls.interceptors())

@@ -48,6 +48,9 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+DEFAULT_MAX_BUILD_CONTEXT = 1 << 30     # bytes of build context one build may send (1Gi)
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     server: str
@@ -65,6 +68,7 @@ class AgentConfig:
     registries: dict[str, object] = dataclasses.field(default_factory=dict)  # images config
     image_gc_high: float = 85.0     # disk use (%) of the data dir that starts image GC
     image_gc_low: float = 80.0      # ... and where it stops
+    max_build_context: int = DEFAULT_MAX_BUILD_CONTEXT   # a build's context, refused above
     # security (agent/security.py): join with a bootstrap token on first start, then mTLS
     token: str = ""                 # bootstrap token, only needed until <data>/pki has a cert
     ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
@@ -107,6 +111,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                         "least recently used first (100: never)")
     p.add_argument("--image-gc-low-threshold", type=float, default=80.0, metavar="PERCENT",
                    help="image GC stops below this disk use")
+    p.add_argument("--max-build-context-size", default="1Gi", metavar="SIZE",
+                   help="the largest build context (`corral build`) this node takes, as a "
+                        "quantity (256Mi, 2Gi); bigger ones are refused before unpacking")
     g = p.add_argument_group("security")
     g.add_argument("--token", default="", metavar="ID.SECRET",
                    help="bootstrap token to join the cluster with (first start; afterwards "
@@ -127,6 +134,12 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         to_bytes(a.reserve_memory)
     except QuantityError as e:
         p.error(f"--reserve-memory: {e}")
+    try:
+        max_build_context = to_bytes(a.max_build_context_size)
+    except QuantityError as e:
+        p.error(f"--max-build-context-size: {e}")
+    if max_build_context <= 0:
+        p.error("--max-build-context-size must be positive")
     if a.pods_limit <= 0:
         p.error("--pods-limit must be positive")
     if not 0 < a.image_gc_low_threshold <= a.image_gc_high_threshold <= 100:
@@ -153,7 +166,7 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         pods_limit=a.pods_limit, log_level=a.log_level.upper(),
         token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
         insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
-        image_gc_low=a.image_gc_low_threshold,
+        image_gc_low=a.image_gc_low_threshold, max_build_context=int(max_build_context),
     )
 
 

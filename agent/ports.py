@@ -10,7 +10,7 @@ Every method is async: adapters run blocking work in a thread.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -104,6 +104,11 @@ class ExecResult:
     exit_code: int
     output: bytes = b""
     timed_out: bool = False
+
+
+class ExecStartError(Exception):
+    """`exec` could not start the command: the container is not running (or gone), or
+    the command is not there. The message says which (a probe reports it)."""
 
 
 @dataclass
@@ -215,9 +220,11 @@ class Progress:
 
 class ImagePort(Protocol):
     async def ensure(self, ref: str, pull_policy: str,
-                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
+                     on_pulling: Callable[[], None] | None = None,
+                     pull_secrets: Sequence[bytes] = ()) -> ImageInfo:
         """The image, pulled if the policy says so; `on_pulling()` (on the event loop)
-        just before a pull starts."""
+        just before a pull starts. `pull_secrets`: the Docker configs (.dockerconfigjson)
+        of the pod's imagePullSecrets, whose credentials for the image's registry are used."""
         ...
     async def list_images(self) -> list[ImageSummaryInfo]: ...
     def pull(self, ref: str) -> AsyncIterator[Progress]: ...

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from agent.ports import ExecResult
+from agent.ports import ExecResult, ExecStartError
 from proto import core_pb2, meta_pb2
 
 LIVENESS = "liveness"
@@ -100,6 +100,10 @@ class ProbeTracker:
 ExecFn = Callable[[list[str], float], Awaitable[ExecResult]]
 
 
+class UnknownPort(ValueError):
+    """A probe names a port the container does not declare."""
+
+
 def resolve_port(port: meta_pb2.IntOrString, container: core_pb2.Container) -> int:
     """An IntOrString port: a number, or the name of one of the container's ports."""
     if port.WhichOneof("value") == "int_val":
@@ -110,15 +114,23 @@ def resolve_port(port: meta_pb2.IntOrString, container: core_pb2.Container) -> i
     for cp in container.ports:
         if cp.name == name:
             return int(cp.container_port)
-    raise ValueError(f"port {name!r} is not one of the container's named ports")
+    raise UnknownPort(f"port {name!r} is not one of the container's named ports")
 
 
 async def run_probe(probe: core_pb2.Probe, container: core_pb2.Container, pod_ip: str,
                     exec_fn: ExecFn, timeout: float) -> tuple[bool, str]:
-    """Run one check; (success, message for the status/event)."""
+    """Run one check; (success, message for the status/event).
+
+    Only what a probe can meet counts as a failure (the command exits non-zero or
+    cannot start, a timeout, a refused or broken connection, a named port that is
+    not there); anything else is a bug and raises rather than kill a healthy container.
+    """
     try:
         if probe.HasField("exec"):
-            r = await exec_fn(list(probe.exec.command), timeout)
+            try:
+                r = await exec_fn(list(probe.exec.command), timeout)
+            except ExecStartError as e:
+                return False, str(e)
             if r.timed_out:
                 return False, f"command timed out after {timeout:g}s"
             if r.exit_code != 0:
@@ -126,7 +138,8 @@ async def run_probe(probe: core_pb2.Probe, container: core_pb2.Container, pod_ip
                 return False, f"command exited {r.exit_code}" + (f": {out}" if out else "")
             return True, ""
         if probe.HasField("http_get"):
-            return await asyncio.wait_for(_http_get(probe.http_get, container, pod_ip), timeout)
+            port = resolve_port(probe.http_get.port, container)
+            return await asyncio.wait_for(_http_get(probe.http_get, port, pod_ip), timeout)
         if probe.HasField("tcp_socket"):
             host = probe.tcp_socket.host or pod_ip
             port = resolve_port(probe.tcp_socket.port, container)
@@ -135,15 +148,13 @@ async def run_probe(probe: core_pb2.Probe, container: core_pb2.Container, pod_ip
             return True, ""
     except TimeoutError:
         return False, f"probe timed out after {timeout:g}s"
-    except (OSError, ValueError) as e:
+    except (OSError, UnknownPort) as e:
         return False, str(e)
     return True, ""
 
 
-async def _http_get(h: core_pb2.HTTPGetAction, container: core_pb2.Container,
-                    pod_ip: str) -> tuple[bool, str]:
+async def _http_get(h: core_pb2.HTTPGetAction, port: int, pod_ip: str) -> tuple[bool, str]:
     host = h.host or pod_ip
-    port = resolve_port(h.port, container)
     path = h.path or "/"
     if h.scheme.upper() == "HTTPS":
         import ssl
@@ -161,7 +172,10 @@ async def _http_get(h: core_pb2.HTTPGetAction, container: core_pb2.Container,
         req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         w.write((req + "\r\n").encode())
         await w.drain()
-        line = await r.readline()
+        try:
+            line = await r.readline()
+        except ValueError:          # a status line past the stream's limit
+            return False, "malformed HTTP response: the status line is too long"
         parts = line.decode(errors="replace").split(" ", 2)
         if len(parts) < 2 or not parts[1].isdigit():
             return False, f"malformed HTTP response: {line[:80]!r}"

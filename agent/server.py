@@ -18,12 +18,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent import attach, logs
+from agent.buildrpc import BuildCalls
 from agent.imagerpc import ImageCalls, image_status, images_in_use
 from agent.nodestats import NodeStats
 from agent.podlookup import PodLookup
 from agent.podsync.manager import PodManager
 from agent.ports import EXITED, RUNNING, ContainerRuntimePort, ImagePort
-from proto import agent_pb2, agent_pb2_grpc
+from proto import agent_pb2, agent_pb2_grpc, build_pb2
 
 __all__ = ["AgentService", "image_status", "images_in_use", "serve"]
 
@@ -42,6 +43,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self.pods = PodLookup(node_name, manager, runtime)
         self.node_stats = NodeStats(node_name, manager, runtime, cpu_capacity_millis)
         self.image_calls = ImageCalls(images, runtime, manager)
+        self.builds: BuildCalls | None = None        # agent/buildrpc.py; None: no builder
 
     # ---- Logs ----------------------------------------------------------------------
 
@@ -180,6 +182,26 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def PruneImages(self, request: agent_pb2.PruneImagesRequest,
                           context: grpc.aio.ServicerContext) -> agent_pb2.PruneImagesResponse:
         return await self.image_calls.prune()
+
+    # ---- builds (agent/buildrpc.py) ---------------------------------------------------------
+
+    async def _builder(self, context: grpc.aio.ServicerContext) -> BuildCalls:
+        if self.builds is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                                f"node {self.node_name} cannot build images")
+        assert self.builds is not None
+        return self.builds
+
+    async def Build(self, request_iterator: AsyncIterator[build_pb2.BuildInput],
+                    context: grpc.aio.ServicerContext) -> AsyncIterator[build_pb2.BuildEvent]:
+        async for ev in (await self._builder(context)).build(request_iterator, context):
+            yield ev
+
+    async def SaveImage(self, request: build_pb2.SaveImageRequest,
+                        context: grpc.aio.ServicerContext
+                        ) -> AsyncIterator[agent_pb2.LoadImageChunk]:
+        async for chunk in (await self._builder(context)).save(request, context):
+            yield chunk
 
 
 async def serve(service: AgentService, listen: str,

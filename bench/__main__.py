@@ -43,6 +43,9 @@ BENCHMARKS = {
     "failover": "bench.failover",
     "footprint": "bench.footprint",
     "api": "bench.api",
+    "kube-api": "bench.kubeapi",
+    "secrets": "bench.secrets",
+    "build": "bench.build",
 }
 
 

@@ -1,8 +1,12 @@
 """corral-controlplane: the API server, plus the scheduler and controllers.
 
     corral-controlplane                  # embedded etcd in /var/lib/corral/controlplane
-    corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6443
+    corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6445
     corral-controlplane --metrics-listen 0.0.0.0:10251 --log-format json
+
+Two doors to one registry: corral's gRPC API on --listen (default port 6445) and the
+Kubernetes API over HTTPS on --kube-listen (default: the --listen host, port 6443),
+for kubectl and Kubernetes client libraries (controlplane/httpapi/).
 
 Metrics (Prometheus), /healthz and /readyz (ready: etcd answers) are served on
 --metrics-listen (default 127.0.0.1:10251; 0 disables them); see docs/operations.md.
@@ -35,12 +39,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane import logs
+from controlplane import atrest, logs
 from controlplane.etcd import EmbeddedEtcd
 from controlplane.security import flags as security_flags
 
 if TYPE_CHECKING:
     from controlplane.apiserver.registry import Registry
+    from controlplane.httpapi.server import KubeApiServer
     from controlplane.store.etcd_store import Store
 
 log = logging.getLogger("controlplane")
@@ -50,8 +55,11 @@ DEFAULT_METRICS_LISTEN = "127.0.0.1:10251"   # controlplane.metrics.DEFAULT_LIST
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="corral-controlplane", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--listen", default="127.0.0.1:6443", metavar="HOST:PORT",
-                   help="where the API server listens (default %(default)s)")
+    p.add_argument("--listen", default="127.0.0.1:6445", metavar="HOST:PORT",
+                   help="where the gRPC API server listens (default %(default)s)")
+    p.add_argument("--kube-listen", default="", metavar="HOST:PORT",
+                   help="where the Kubernetes API (HTTPS) listens (default: the --listen "
+                        "host, port 6443; 0: not served)")
     p.add_argument("--etcd", default="", metavar="HOST:PORT,...",
                    help="external etcd endpoints; without it an embedded etcd is started")
     p.add_argument("--embedded-etcd", action="store_true",
@@ -81,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metrics-listen", default=DEFAULT_METRICS_LISTEN, metavar="HOST:PORT",
                    help="serve Prometheus /metrics, /healthz and /readyz over HTTP here "
                         "(default %(default)s; 0: off)")
+    atrest.add_arguments(p)
     security_flags.add_arguments(p)
     args = p.parse_args(argv)
     if args.etcd and args.embedded_etcd:
@@ -110,6 +119,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
+    from controlplane.httpapi.serve import start as start_kube_api
     from controlplane.loops import run_loops
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.security.serve import server_security
@@ -121,23 +131,28 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    store = Store(etcd_endpoints)
+    keyring = getattr(args, "keyring", None) or atrest.open_keyring(args)
+    store = Store(etcd_endpoints, transformers={atrest.RESOURCE: keyring})
     metrics = ControlPlaneMetrics()
     store.conn.observe = metrics.observe_etcd
     metrics.etcd_watch_source(lambda: store.conn.open_watches)
     ops = None
     server: ApiServer | None = None
+    kube: KubeApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
     try:
         registry = Registry(store)
         await _start_registry(registry)
+        await atrest.check_stored(store, keyring)   # the wrong key file: refuse to start
         server_kwargs = await server_security(args, store.conn)
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
-        server = ApiServer(registry, args.listen, **server_kwargs)
+        server = ApiServer(registry, args.listen, encryption_keys=keyring, **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
+        kube = await start_kube_api(args, registry, server.service.access,
+                                    server.service.agents, metrics.observe_kube)
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         if not args.no_loops:
@@ -147,7 +162,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 on_loops=metrics.attach_loops))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
-        print(f"corral-controlplane: serving on {server.address}", flush=True)
+        print(f"corral-controlplane: serving on {server.address}"
+              + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
         waiters = [asyncio.ensure_future(_stopped(stop))]
         if loops_task is not None:
             waiters.append(loops_task)
@@ -165,6 +181,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 await loops_task
         if ops is not None:
             await ops.stop()
+        if kube is not None:
+            await kube.stop()
         if server is not None:
             await server.stop()
         await store.close()
@@ -198,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         # while etcd starts: the cluster CA and ca.hash (agents may start now), imports
         from controlplane.security.serve import prepare
         args.prepared_security = prepare(args)
+        args.keyring = atrest.open_keyring(args)    # Secrets' keys, beside the cluster CA
         import controlplane.apiserver.server  # noqa: F401 (its imports, while etcd starts)
         if etcd is not None:
             etcd.wait_healthy()

@@ -11,6 +11,8 @@
     +-- Unauthenticated           -> UNAUTHENTICATED
     +-- TooLarge                  -> RESOURCE_EXHAUSTED (over etcd's request limit)
     +-- Unavailable               -> UNAVAILABLE   (etcd or a node agent unreachable; retry)
+    +-- Undecryptable             -> INTERNAL      (a stored Secret this control plane's keys
+                                                    cannot decrypt: the wrong key file)
 
 Raised anywhere in controlplane/; translated to gRPC status codes only at
 the API boundary (controlplane/apiserver/service.py).
@@ -83,3 +85,7 @@ class TooLarge(ApiError):
 
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class Undecryptable(ApiError):
+    code = grpc.StatusCode.INTERNAL

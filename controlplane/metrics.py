@@ -16,6 +16,8 @@ Metrics (names as exposed):
     corral_apiserver_requests_total{method,code}             counter
     corral_apiserver_request_duration_seconds{method,code}   histogram
     corral_apiserver_watches{resource}                       gauge: open Watch streams
+    corral_kubeapi_requests_total{method,resource,code}      counter: the Kubernetes API (HTTPS)
+    corral_kubeapi_request_duration_seconds{method,resource} histogram (watches: their life)
     corral_etcd_request_duration_seconds{operation,result}   histogram
     corral_etcd_watches                                      gauge: open etcd watches
     corral_scheduler_attempts_total{result}                  counter (scheduled|unschedulable)
@@ -76,6 +78,14 @@ class ControlPlaneMetrics:
             "corral_apiserver_request_duration_seconds",
             "API request latency (streams: their whole life), by method and status code",
             ["method", "code"], buckets=LATENCY_BUCKETS, registry=r)
+        self.kube_requests = Counter(
+            "corral_kubeapi_requests", "Kubernetes API requests, by HTTP method, resource "
+            "(with its subresource) and HTTP status", ["method", "resource", "code"],
+            registry=r)
+        self.kube_latency = Histogram(
+            "corral_kubeapi_request_duration_seconds",
+            "Kubernetes API request latency (watches and streams: their whole life)",
+            ["method", "resource"], buckets=LATENCY_BUCKETS, registry=r)
         self.etcd_latency = Histogram(
             "corral_etcd_request_duration_seconds", "etcd request latency by operation",
             ["operation", "result"], buckets=LATENCY_BUCKETS, registry=r)
@@ -88,6 +98,11 @@ class ControlPlaneMetrics:
         self._queues: dict[str, Callable[[], int]] = {}
         self._loops: LoopsView | None = None   # the current leader term's (attach_loops)
         r.register(_Gauges(self))
+
+    def observe_kube(self, method: str, resource: str, code: int, seconds: float) -> None:
+        """After each Kubernetes API request (controlplane/httpapi/server.py's hook)."""
+        self.kube_requests.labels(method, resource, str(code)).inc()
+        self.kube_latency.labels(method, resource).observe(seconds)
 
     # -- sources read at scrape time ------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """A synchronous Python client for corral's `Api` gRPC service.
 
-    with Client("127.0.0.1:6443") as c:
+    with Client("127.0.0.1:6445") as c:
         pod = c.get("pods", "web", namespace="default")
         for ev in c.watch("pods", namespace="default"):
             ...
@@ -22,11 +22,11 @@ from google.protobuf.message import Message
 from corral import credentials as credentials_mod
 from corral import errors
 from corral.credentials import Credentials
-from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
 
 T = TypeVar("T")
 
-DEFAULT_ADDRESS = "127.0.0.1:6443"
+DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -150,6 +150,17 @@ class Client:
         resp = self._unary(self._stub.Apply, api_pb2.ApplyRequest(object=obj, dry_run=dry_run))
         return resp.object, resp.result
 
+    def patch(self, resource: str, name: str, namespace: str, patch_type: str, patch: str, *,
+              subresource: str = "", dry_run: bool = False, field_manager: str = "",
+              force: bool = False) -> api_pb2.Object:
+        """A patch of one object: patch_type json, merge, strategic or apply."""
+        resource = resource_name(resource)
+        req = api_pb2.PatchRequest(resource=resource, name=name,
+                                   namespace=_scoped_namespace(resource, namespace),
+                                   type=patch_type, patch=patch, subresource=subresource,
+                                   dry_run=dry_run, field_manager=field_manager, force=force)
+        return self._unary(self._stub.Patch, req)
+
     def delete(self, resource: str, name: str, namespace: str = "", *,
                grace_period_seconds: int | None = None, propagation_policy: str = "",
                resource_version: str = "", dry_run: bool = False) -> api_pb2.Object:
@@ -203,6 +214,19 @@ class Client:
 
     def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
         return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)
+
+    def encryption_keys(self) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.ListEncryptionKeys, api_pb2.EncryptionKeysRequest())
+
+    def rotate_encryption_key(self, timeout: float | None = None,
+                              ) -> api_pb2.RotateEncryptionKeyResponse:
+        """A new primary key, and every Secret re-encrypted with it (may take a while)."""
+        return self._unary(self._stub.RotateEncryptionKey,
+                           api_pb2.RotateEncryptionKeyRequest(), timeout)
+
+    def remove_encryption_key(self, name: str) -> api_pb2.EncryptionKeyList:
+        return self._unary(self._stub.RemoveEncryptionKey,
+                           api_pb2.RemoveEncryptionKeyRequest(name=name))
 
     def delete_token(self, token_id: str) -> None:
         self._unary(self._stub.DeleteToken, api_pb2.DeleteTokenRequest(id=token_id))
@@ -280,6 +304,22 @@ class Client:
             return self._stub.LoadImage(requests(), timeout=None)
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
+
+    def build(self, start: build_pb2.ImageBuildStart,
+              chunks: Iterable[bytes]) -> Stream[build_pb2.NodeBuildEvent]:
+        """Build an image on a node: the start, then the context tar in pieces; the build's
+        events as they come (proto/build.proto)."""
+
+        def requests() -> Iterator[build_pb2.ImageBuildInput]:
+            yield build_pb2.ImageBuildInput(start=start)
+            for c in chunks:
+                yield build_pb2.ImageBuildInput(context=c)
+
+        try:
+            call = self._stub.Build(requests(), timeout=None)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+        return Stream(call, self.address)
 
     def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),

@@ -5,7 +5,8 @@ Location: $CORRAL_CONFIG, else ~/.corral/config. YAML:
     current-context: local
     contexts:
     - name: local
-      server: 127.0.0.1:6443
+      server: 127.0.0.1:6445                      # corral's gRPC API
+      kubernetes-server: https://127.0.0.1:6443   # the Kubernetes API (corral config kubeconfig)
       namespace: default
       certificate-authority: /etc/corral/ca.crt   # or certificate-authority-data: PEM/base64
       client-certificate: /etc/corral/admin.crt       # or client-certificate-data
@@ -13,7 +14,7 @@ Location: $CORRAL_CONFIG, else ~/.corral/config. YAML:
       tls-server-name: corral
 
 The server address comes from `--server`, then $CORRAL_SERVER, then the
-context, then 127.0.0.1:6443.
+context, then 127.0.0.1:6445.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Context:
     client_key: str = ""
     client_key_data: str = ""
     tls_server_name: str = ""
+    kubernetes_server: str = ""
 
     def credentials(self) -> Credentials | None:
         ca = _material(self.certificate_authority, self.certificate_authority_data)

@@ -165,7 +165,8 @@ def write_context(rec: state.ClusterRecord) -> None:
     (from the control plane's admin.conf), so `corral get nodes` works at once."""
     cfg = config.load()
     name = f"corral-{rec.name}"
-    ctx = config.Context(name=name, server=rec.server, namespace="default")
+    ctx = config.Context(name=name, server=rec.server, namespace="default",
+                         kubernetes_server=rec.kube_server)
     admin_path = up.admin_config_path(rec)
     if admin_path.exists():
         admin = config.load(admin_path).context()

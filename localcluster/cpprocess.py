@@ -5,6 +5,7 @@ way it runs for real, for the tests and the benchmarks (bench/).
 
     with ControlPlaneProcess(etcd_endpoint) as cp:
         cp.address          # "127.0.0.1:41235": dial it with grpc / the corral client
+        cp.kube_url         # "https://127.0.0.1:41236": the Kubernetes API (http:// if --insecure)
         cp.stop()           # SIGTERM, wait (SIGKILL after 10 s)
         cp.start()          # again, same port
         cp.kill()           # SIGKILL (a crash)
@@ -93,6 +94,7 @@ class ControlPlaneProcess:
         self.profile = profile
         self.extra_args = list(extra_args or [])
         self.port = port or free_port()
+        self.kube_port = free_port()
         self.etcd_ports = (free_port(), free_port())
         self.dir = Path(tempfile.mkdtemp(prefix="corral-cp-"))
         self.log_path = self.dir / "controlplane.log"
@@ -101,6 +103,10 @@ class ControlPlaneProcess:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def kube_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.kube_port}"
 
     @property
     def bootstrap_address(self) -> str:
@@ -145,6 +151,7 @@ class ControlPlaneProcess:
             etcd = ["--embedded-etcd", "--etcd-port", str(self.etcd_ports[0]),
                     "--etcd-peer-port", str(self.etcd_ports[1])]
         cmd = [sys.executable, "-m", "controlplane", "--listen", self.address,
+               "--kube-listen", f"127.0.0.1:{self.kube_port}",
                *etcd, "--data-dir", str(self.dir / "data"),
                "--profile", self.profile, *([] if self.loops else ["--no-loops"]),
                *self._security_args(), *self.extra_args]

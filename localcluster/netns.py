@@ -9,11 +9,12 @@ NAT; pod CIDRs are routed between node namespaces by the agents (host-gw).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
 NETNS_DIR = Path("/var/run/netns")
 
@@ -46,9 +47,16 @@ def indices_in_use() -> set[int]:
 
 
 def delete_link(name: str) -> None:
+    """Remove the link if it exists. A veth whose peer's namespace was just
+    deleted may vanish between the lookup and the delete (the kernel tears
+    namespaces down from a work queue): that is the same end, not an error."""
     with IPRoute() as ipr:
         for idx in ipr.link_lookup(ifname=name):
-            ipr.link("del", index=idx)
+            try:
+                ipr.link("del", index=idx)
+            except NetlinkError as e:
+                if e.code != errno.ENODEV:
+                    raise
 
 
 def create_node_ns(ns_name: str, host_veth: str, bridge: str, address: str,

@@ -55,10 +55,15 @@ class ClusterRecord:
     nodes: list[NodeRecord] = field(default_factory=list)
     controlplane_pid: int = 0
     registry_pid: int = 0
+    kube_port: int = 6443         # the Kubernetes API (HTTPS); api_port is corral's gRPC API
 
     @property
     def server(self) -> str:
         return f"{self.gateway}:{self.api_port}"
+
+    @property
+    def kube_server(self) -> str:
+        return f"https://{self.gateway}:{self.kube_port}"
 
     @property
     def registry(self) -> str:

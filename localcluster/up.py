@@ -28,7 +28,8 @@ from corral.credentials import Credentials
 from localcluster import netns, procs, registry, state
 from proto import api_pb2, api_pb2_grpc
 
-API_PORT = 6443
+API_PORT = 6445                 # corral's gRPC API
+KUBE_PORT = 6443                # the Kubernetes API (HTTPS)
 REGISTRY_PORT = 5000
 AGENT_PORT = 10250
 METRICS_PORT_BASE = 10300       # cluster i: control plane metrics on 127.0.0.1:10300+i
@@ -51,7 +52,8 @@ def plan(name: str, nodes: int, profile: str,
     d = state.clusters_dir() / name
     rec = state.ClusterRecord(
         name=name, index=idx, bridge=f"crl-{name}", gateway=f"10.213.{idx}.1",
-        api_port=API_PORT, registry_port=REGISTRY_PORT, profile=profile, dir=str(d),
+        api_port=API_PORT, kube_port=KUBE_PORT, registry_port=REGISTRY_PORT, profile=profile,
+        dir=str(d),
     )
     for k, node in enumerate(node_names(name, nodes), start=1):
         rec.nodes.append(state.NodeRecord(
@@ -108,6 +110,7 @@ def controlplane_argv(rec: state.ClusterRecord) -> list[str]:
     return [
         sys.executable, "-m", "controlplane",
         "--listen", rec.server,
+        "--kube-listen", f"{rec.gateway}:{rec.kube_port}",
         "--embedded-etcd",
         # ports of this cluster's own: two local clusters (or a cluster and a test's
         # etcd) must never share an etcd; below the kernel's ephemeral port range
@@ -208,7 +211,7 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
         if seeding is not None:
             seeding.abort(timeout)
         raise
-    log(f" ✓ control plane at {rec.server}")
+    log(f" ✓ control plane at {rec.server}, Kubernetes API at {rec.kube_server}")
     if seeding is not None:
         seeding.finish(timeout)
         log(f" ✓ registry at {rec.registry}, seeded with {registry.DEMO_IMAGE} and demo:v2")

@@ -23,63 +23,64 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from proto import build_pb2 as proto_dot_build__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11proto/agent.proto\x12\tcorral.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x02\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x17\n\ntail_lines\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\rsince_seconds\x18\x06 \x01(\x03H\x01\x88\x01\x01\x12.\n\nsince_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08previous\x18\x08 \x01(\x08\x12\x12\n\ntimestamps\x18\t \x01(\x08\x12\x16\n\x0e\x61ll_containers\x18\n \x01(\x08\x42\r\n\x0b_tail_linesB\x10\n\x0e_since_seconds\";\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\"-\n\x0cTerminalSize\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\"\x92\x01\n\tExecStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\x12%\n\x04size\x18\x07 \x01(\x0b\x32\x17.corral.v1.TerminalSize\"\x8e\x01\n\tExecInput\x12%\n\x05start\x18\x01 \x01(\x0b\x32\x14.corral.v1.ExecStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12)\n\x06resize\x18\x03 \x01(\x0b\x32\x17.corral.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\",\n\x08\x45xecExit\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"_\n\nExecOutput\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12#\n\x04\x65xit\x18\x03 \x01(\x0b\x32\x13.corral.v1.ExecExitH\x00\x42\x08\n\x06output\"\x83\x01\n\x0b\x41ttachStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x0b\n\x03tty\x18\x05 \x01(\x08\x12%\n\x04size\x18\x06 \x01(\x0b\x32\x17.corral.v1.TerminalSize\"\x92\x01\n\x0b\x41ttachInput\x12\'\n\x05start\x18\x01 \x01(\x0b\x32\x16.corral.v1.AttachStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12)\n\x06resize\x18\x03 \x01(\x0b\x32\x17.corral.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\".\n\x0cStatsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\"\xad\x01\n\x0e\x43ontainerStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14\x63pu_usage_nano_cores\x18\x02 \x01(\x04\x12#\n\x1b\x63pu_usage_core_nano_seconds\x18\x03 \x01(\x04\x12 \n\x18memory_working_set_bytes\x18\x04 \x01(\x04\x12\x1a\n\x12memory_usage_bytes\x18\x05 \x01(\x04\x12\x0c\n\x04pids\x18\x06 \x01(\x04\"Z\n\x08PodStats\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\ncontainers\x18\x03 \x03(\x0b\x32\x19.corral.v1.ContainerStats\"\x94\x01\n\tNodeStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14\x63pu_usage_nano_cores\x18\x02 \x01(\x04\x12 \n\x18memory_working_set_bytes\x18\x03 \x01(\x04\x12\x1d\n\x15memory_capacity_bytes\x18\x04 \x01(\x04\x12\x1a\n\x12\x63pu_capacity_cores\x18\x05 \x01(\r\"\x85\x01\n\rStatsResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.corral.v1.NodeStats\x12!\n\x04pods\x18\x02 \x03(\x0b\x32\x13.corral.v1.PodStats\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0cImageSummary\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12+\n\x07\x63reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11ListImagesRequest\"=\n\x12ListImagesResponse\x12\'\n\x06images\x18\x01 \x03(\x0b\x32\x17.corral.v1.ImageSummary\"!\n\x10PullImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\"\\\n\x0cPullProgress\x12\r\n\x05layer\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x1e\n\x0eLoadImageChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\"\n\x11LoadImageResponse\x12\r\n\x05names\x18\x01 \x03(\t\"1\n\x10PushImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"\x14\n\x12PruneImagesRequest\";\n\x13PruneImagesResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x03\x32\xdb\x04\n\x05\x41gent\x12\x35\n\x04Logs\x12\x16.corral.v1.LogsRequest\x1a\x13.corral.v1.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x14.corral.v1.ExecInput\x1a\x15.corral.v1.ExecOutput(\x01\x30\x01\x12;\n\x06\x41ttach\x12\x16.corral.v1.AttachInput\x1a\x15.corral.v1.ExecOutput(\x01\x30\x01\x12:\n\x05Stats\x12\x17.corral.v1.StatsRequest\x1a\x18.corral.v1.StatsResponse\x12I\n\nListImages\x12\x1c.corral.v1.ListImagesRequest\x1a\x1d.corral.v1.ListImagesResponse\x12\x43\n\tPullImage\x12\x1b.corral.v1.PullImageRequest\x1a\x17.corral.v1.PullProgress0\x01\x12\x46\n\tLoadImage\x12\x19.corral.v1.LoadImageChunk\x1a\x1c.corral.v1.LoadImageResponse(\x01\x12\x43\n\tPushImage\x12\x1b.corral.v1.PushImageRequest\x1a\x17.corral.v1.PullProgress0\x01\x12L\n\x0bPruneImages\x12\x1d.corral.v1.PruneImagesRequest\x1a\x1e.corral.v1.PruneImagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11proto/agent.proto\x12\tcorral.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11proto/build.proto\"\x94\x02\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x17\n\ntail_lines\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\rsince_seconds\x18\x06 \x01(\x03H\x01\x88\x01\x01\x12.\n\nsince_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08previous\x18\x08 \x01(\x08\x12\x12\n\ntimestamps\x18\t \x01(\x08\x12\x16\n\x0e\x61ll_containers\x18\n \x01(\x08\x42\r\n\x0b_tail_linesB\x10\n\x0e_since_seconds\";\n\x08LogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\"-\n\x0cTerminalSize\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\"\x92\x01\n\tExecStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\x12%\n\x04size\x18\x07 \x01(\x0b\x32\x17.corral.v1.TerminalSize\"\x8e\x01\n\tExecInput\x12%\n\x05start\x18\x01 \x01(\x0b\x32\x14.corral.v1.ExecStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12)\n\x06resize\x18\x03 \x01(\x0b\x32\x17.corral.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\",\n\x08\x45xecExit\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"_\n\nExecOutput\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12#\n\x04\x65xit\x18\x03 \x01(\x0b\x32\x13.corral.v1.ExecExitH\x00\x42\x08\n\x06output\"\x83\x01\n\x0b\x41ttachStart\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x0b\n\x03tty\x18\x05 \x01(\x08\x12%\n\x04size\x18\x06 \x01(\x0b\x32\x17.corral.v1.TerminalSize\"\x92\x01\n\x0b\x41ttachInput\x12\'\n\x05start\x18\x01 \x01(\x0b\x32\x16.corral.v1.AttachStartH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12)\n\x06resize\x18\x03 \x01(\x0b\x32\x17.corral.v1.TerminalSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05input\".\n\x0cStatsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03pod\x18\x02 \x01(\t\"\xad\x01\n\x0e\x43ontainerStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14\x63pu_usage_nano_cores\x18\x02 \x01(\x04\x12#\n\x1b\x63pu_usage_core_nano_seconds\x18\x03 \x01(\x04\x12 \n\x18memory_working_set_bytes\x18\x04 \x01(\x04\x12\x1a\n\x12memory_usage_bytes\x18\x05 \x01(\x04\x12\x0c\n\x04pids\x18\x06 \x01(\x04\"Z\n\x08PodStats\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\ncontainers\x18\x03 \x03(\x0b\x32\x19.corral.v1.ContainerStats\"\x94\x01\n\tNodeStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14\x63pu_usage_nano_cores\x18\x02 \x01(\x04\x12 \n\x18memory_working_set_bytes\x18\x03 \x01(\x04\x12\x1d\n\x15memory_capacity_bytes\x18\x04 \x01(\x04\x12\x1a\n\x12\x63pu_capacity_cores\x18\x05 \x01(\r\"\x85\x01\n\rStatsResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.corral.v1.NodeStats\x12!\n\x04pods\x18\x02 \x03(\x0b\x32\x13.corral.v1.PodStats\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0cImageSummary\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12+\n\x07\x63reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11ListImagesRequest\"=\n\x12ListImagesResponse\x12\'\n\x06images\x18\x01 \x03(\x0b\x32\x17.corral.v1.ImageSummary\"!\n\x10PullImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\"\\\n\x0cPullProgress\x12\r\n\x05layer\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x1e\n\x0eLoadImageChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\"\n\x11LoadImageResponse\x12\r\n\x05names\x18\x01 \x03(\t\"1\n\x10PushImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"\x14\n\x12PruneImagesRequest\";\n\x13PruneImagesResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x03\x32\xdd\x05\n\x05\x41gent\x12\x35\n\x04Logs\x12\x16.corral.v1.LogsRequest\x1a\x13.corral.v1.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x14.corral.v1.ExecInput\x1a\x15.corral.v1.ExecOutput(\x01\x30\x01\x12;\n\x06\x41ttach\x12\x16.corral.v1.AttachInput\x1a\x15.corral.v1.ExecOutput(\x01\x30\x01\x12:\n\x05Stats\x12\x17.corral.v1.StatsRequest\x1a\x18.corral.v1.StatsResponse\x12I\n\nListImages\x12\x1c.corral.v1.ListImagesRequest\x1a\x1d.corral.v1.ListImagesResponse\x12\x43\n\tPullImage\x12\x1b.corral.v1.PullImageRequest\x1a\x17.corral.v1.PullProgress0\x01\x12\x46\n\tLoadImage\x12\x19.corral.v1.LoadImageChunk\x1a\x1c.corral.v1.LoadImageResponse(\x01\x12\x43\n\tPushImage\x12\x1b.corral.v1.PushImageRequest\x1a\x17.corral.v1.PullProgress0\x01\x12L\n\x0bPruneImages\x12\x1d.corral.v1.PruneImagesRequest\x1a\x1e.corral.v1.PruneImagesResponse\x12\x39\n\x05\x42uild\x12\x15.corral.v1.BuildInput\x1a\x15.corral.v1.BuildEvent(\x01\x30\x01\x12\x45\n\tSaveImage\x12\x1b.corral.v1.SaveImageRequest\x1a\x19.corral.v1.LoadImageChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGSREQUEST']._serialized_start=66
-  _globals['_LOGSREQUEST']._serialized_end=342
-  _globals['_LOGCHUNK']._serialized_start=344
-  _globals['_LOGCHUNK']._serialized_end=403
-  _globals['_TERMINALSIZE']._serialized_start=405
-  _globals['_TERMINALSIZE']._serialized_end=450
-  _globals['_EXECSTART']._serialized_start=453
-  _globals['_EXECSTART']._serialized_end=599
-  _globals['_EXECINPUT']._serialized_start=602
-  _globals['_EXECINPUT']._serialized_end=744
-  _globals['_EXECEXIT']._serialized_start=746
-  _globals['_EXECEXIT']._serialized_end=790
-  _globals['_EXECOUTPUT']._serialized_start=792
-  _globals['_EXECOUTPUT']._serialized_end=887
-  _globals['_ATTACHSTART']._serialized_start=890
-  _globals['_ATTACHSTART']._serialized_end=1021
-  _globals['_ATTACHINPUT']._serialized_start=1024
-  _globals['_ATTACHINPUT']._serialized_end=1170
-  _globals['_STATSREQUEST']._serialized_start=1172
-  _globals['_STATSREQUEST']._serialized_end=1218
-  _globals['_CONTAINERSTATS']._serialized_start=1221
-  _globals['_CONTAINERSTATS']._serialized_end=1394
-  _globals['_PODSTATS']._serialized_start=1396
-  _globals['_PODSTATS']._serialized_end=1486
-  _globals['_NODESTATS']._serialized_start=1489
-  _globals['_NODESTATS']._serialized_end=1637
-  _globals['_STATSRESPONSE']._serialized_start=1640
-  _globals['_STATSRESPONSE']._serialized_end=1773
-  _globals['_IMAGESUMMARY']._serialized_start=1775
-  _globals['_IMAGESUMMARY']._serialized_end=1881
-  _globals['_LISTIMAGESREQUEST']._serialized_start=1883
-  _globals['_LISTIMAGESREQUEST']._serialized_end=1902
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=1904
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=1965
-  _globals['_PULLIMAGEREQUEST']._serialized_start=1967
-  _globals['_PULLIMAGEREQUEST']._serialized_end=2000
-  _globals['_PULLPROGRESS']._serialized_start=2002
-  _globals['_PULLPROGRESS']._serialized_end=2094
-  _globals['_LOADIMAGECHUNK']._serialized_start=2096
-  _globals['_LOADIMAGECHUNK']._serialized_end=2126
-  _globals['_LOADIMAGERESPONSE']._serialized_start=2128
-  _globals['_LOADIMAGERESPONSE']._serialized_end=2162
-  _globals['_PUSHIMAGEREQUEST']._serialized_start=2164
-  _globals['_PUSHIMAGEREQUEST']._serialized_end=2213
-  _globals['_PRUNEIMAGESREQUEST']._serialized_start=2215
-  _globals['_PRUNEIMAGESREQUEST']._serialized_end=2235
-  _globals['_PRUNEIMAGESRESPONSE']._serialized_start=2237
-  _globals['_PRUNEIMAGESRESPONSE']._serialized_end=2296
-  _globals['_AGENT']._serialized_start=2299
-  _globals['_AGENT']._serialized_end=2902
+  _globals['_LOGSREQUEST']._serialized_start=85
+  _globals['_LOGSREQUEST']._serialized_end=361
+  _globals['_LOGCHUNK']._serialized_start=363
+  _globals['_LOGCHUNK']._serialized_end=422
+  _globals['_TERMINALSIZE']._serialized_start=424
+  _globals['_TERMINALSIZE']._serialized_end=469
+  _globals['_EXECSTART']._serialized_start=472
+  _globals['_EXECSTART']._serialized_end=618
+  _globals['_EXECINPUT']._serialized_start=621
+  _globals['_EXECINPUT']._serialized_end=763
+  _globals['_EXECEXIT']._serialized_start=765
+  _globals['_EXECEXIT']._serialized_end=809
+  _globals['_EXECOUTPUT']._serialized_start=811
+  _globals['_EXECOUTPUT']._serialized_end=906
+  _globals['_ATTACHSTART']._serialized_start=909
+  _globals['_ATTACHSTART']._serialized_end=1040
+  _globals['_ATTACHINPUT']._serialized_start=1043
+  _globals['_ATTACHINPUT']._serialized_end=1189
+  _globals['_STATSREQUEST']._serialized_start=1191
+  _globals['_STATSREQUEST']._serialized_end=1237
+  _globals['_CONTAINERSTATS']._serialized_start=1240
+  _globals['_CONTAINERSTATS']._serialized_end=1413
+  _globals['_PODSTATS']._serialized_start=1415
+  _globals['_PODSTATS']._serialized_end=1505
+  _globals['_NODESTATS']._serialized_start=1508
+  _globals['_NODESTATS']._serialized_end=1656
+  _globals['_STATSRESPONSE']._serialized_start=1659
+  _globals['_STATSRESPONSE']._serialized_end=1792
+  _globals['_IMAGESUMMARY']._serialized_start=1794
+  _globals['_IMAGESUMMARY']._serialized_end=1900
+  _globals['_LISTIMAGESREQUEST']._serialized_start=1902
+  _globals['_LISTIMAGESREQUEST']._serialized_end=1921
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=1923
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1984
+  _globals['_PULLIMAGEREQUEST']._serialized_start=1986
+  _globals['_PULLIMAGEREQUEST']._serialized_end=2019
+  _globals['_PULLPROGRESS']._serialized_start=2021
+  _globals['_PULLPROGRESS']._serialized_end=2113
+  _globals['_LOADIMAGECHUNK']._serialized_start=2115
+  _globals['_LOADIMAGECHUNK']._serialized_end=2145
+  _globals['_LOADIMAGERESPONSE']._serialized_start=2147
+  _globals['_LOADIMAGERESPONSE']._serialized_end=2181
+  _globals['_PUSHIMAGEREQUEST']._serialized_start=2183
+  _globals['_PUSHIMAGEREQUEST']._serialized_end=2232
+  _globals['_PRUNEIMAGESREQUEST']._serialized_start=2234
+  _globals['_PRUNEIMAGESREQUEST']._serialized_end=2254
+  _globals['_PRUNEIMAGESRESPONSE']._serialized_start=2256
+  _globals['_PRUNEIMAGESRESPONSE']._serialized_end=2315
+  _globals['_AGENT']._serialized_start=2318
+  _globals['_AGENT']._serialized_end=3051
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from proto import agent_pb2 as proto_dot_agent__pb2
+from proto import build_pb2 as proto_dot_build__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -79,6 +80,16 @@ class AgentStub:
                 request_serializer=proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.PruneImagesResponse.FromString,
                 _registered_method=True)
+        self.Build = channel.stream_stream(
+                '/corral.v1.Agent/Build',
+                request_serializer=proto_dot_build__pb2.BuildInput.SerializeToString,
+                response_deserializer=proto_dot_build__pb2.BuildEvent.FromString,
+                _registered_method=True)
+        self.SaveImage = channel.unary_stream(
+                '/corral.v1.Agent/SaveImage',
+                request_serializer=proto_dot_build__pb2.SaveImageRequest.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.LoadImageChunk.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -138,6 +149,20 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Build(self, request_iterator, context):
+        """docs/build.md
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveImage(self, request, context):
+        """an OCI layout tar
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +210,16 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.PruneImages,
                     request_deserializer=proto_dot_agent__pb2.PruneImagesRequest.FromString,
                     response_serializer=proto_dot_agent__pb2.PruneImagesResponse.SerializeToString,
+            ),
+            'Build': grpc.stream_stream_rpc_method_handler(
+                    servicer.Build,
+                    request_deserializer=proto_dot_build__pb2.BuildInput.FromString,
+                    response_serializer=proto_dot_build__pb2.BuildEvent.SerializeToString,
+            ),
+            'SaveImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.SaveImage,
+                    request_deserializer=proto_dot_build__pb2.SaveImageRequest.FromString,
+                    response_serializer=proto_dot_agent__pb2.LoadImageChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +465,60 @@ class Agent:
             '/corral.v1.Agent/PruneImages',
             proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
             proto_dot_agent__pb2.PruneImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Build(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Agent/Build',
+            proto_dot_build__pb2.BuildInput.SerializeToString,
+            proto_dot_build__pb2.BuildEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/corral.v1.Agent/SaveImage',
+            proto_dot_build__pb2.SaveImageRequest.SerializeToString,
+            proto_dot_agent__pb2.LoadImageChunk.FromString,
             options,
             channel_credentials,
             insecure,

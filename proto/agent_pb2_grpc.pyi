@@ -8,6 +8,7 @@ proxies it for the CLI; the agent accepts only the control plane's identity.
 from collections import abc as _abc
 from grpc import aio as _aio
 from proto import agent_pb2 as _agent_pb2
+from proto import build_pb2 as _build_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -42,6 +43,10 @@ class AgentStub:
     LoadImage: _grpc.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]
     PushImage: _grpc.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]
     PruneImages: _grpc.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]
+    Build: _grpc.StreamStreamMultiCallable[_build_pb2.BuildInput, _build_pb2.BuildEvent]
+    """docs/build.md"""
+    SaveImage: _grpc.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]
+    """an OCI layout tar"""
 
 @_typing.type_check_only
 class AgentAsyncStub(AgentStub):
@@ -55,6 +60,10 @@ class AgentAsyncStub(AgentStub):
     LoadImage: _aio.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]  # type: ignore[assignment]
     PushImage: _aio.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]  # type: ignore[assignment]
     PruneImages: _aio.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]  # type: ignore[assignment]
+    Build: _aio.StreamStreamMultiCallable[_build_pb2.BuildInput, _build_pb2.BuildEvent]  # type: ignore[assignment]
+    """docs/build.md"""
+    SaveImage: _aio.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]  # type: ignore[assignment]
+    """an OCI layout tar"""
 
 class AgentServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -119,5 +128,21 @@ class AgentServicer(metaclass=_abc_1.ABCMeta):
         request: _agent_pb2.PruneImagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.PruneImagesResponse, _abc.Awaitable[_agent_pb2.PruneImagesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Build(
+        self,
+        request_iterator: _MaybeAsyncIterator[_build_pb2.BuildInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_build_pb2.BuildEvent], _abc.AsyncIterator[_build_pb2.BuildEvent]]:
+        """docs/build.md"""
+
+    @_abc_1.abstractmethod
+    def SaveImage(
+        self,
+        request: _build_pb2.SaveImageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.LoadImageChunk], _abc.AsyncIterator[_agent_pb2.LoadImageChunk]]:
+        """an OCI layout tar"""
 
 def add_AgentServicer_to_server(servicer: AgentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,6 +14,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from proto import agent_pb2 as _agent_pb2
 from proto import apps_pb2 as _apps_pb2
+from proto import config_pb2 as _config_pb2
 from proto import core_pb2 as _core_pb2
 import builtins as _builtins
 import sys
@@ -37,6 +38,8 @@ class Object(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     DEPLOYMENT_FIELD_NUMBER: _builtins.int
     REPLICA_SET_FIELD_NUMBER: _builtins.int
+    CONFIG_MAP_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def pod(self) -> _core_pb2.Pod: ...
     @_builtins.property
@@ -51,6 +54,10 @@ class Object(_message.Message):
     def deployment(self) -> _apps_pb2.Deployment: ...
     @_builtins.property
     def replica_set(self) -> _apps_pb2.ReplicaSet: ...
+    @_builtins.property
+    def config_map(self) -> _config_pb2.ConfigMap: ...
+    @_builtins.property
+    def secret(self) -> _config_pb2.Secret: ...
     def __init__(
         self,
         *,
@@ -61,12 +68,14 @@ class Object(_message.Message):
         lease: _core_pb2.Lease | None = ...,
         deployment: _apps_pb2.Deployment | None = ...,
         replica_set: _apps_pb2.ReplicaSet | None = ...,
+        config_map: _config_pb2.ConfigMap | None = ...,
+        secret: _config_pb2.Secret | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -350,6 +359,56 @@ class DeleteRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__grace_period_seconds) -> _WhichOneofReturnType__grace_period_seconds | None: ...
 
 Global___DeleteRequest: _TypeAlias = DeleteRequest  # noqa: Y015
+
+@_typing.final
+class PatchRequest(_message.Message):
+    """A patch of one object, as the Kubernetes API's PATCH: type "json" (RFC 6902), "merge"
+    (RFC 7386), "strategic" (strategic merge patch) or "apply" (server-side apply, with
+    field_manager; force takes over fields other managers own).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    PATCH_FIELD_NUMBER: _builtins.int
+    SUBRESOURCE_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    FIELD_MANAGER_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    namespace: _builtins.str
+    name: _builtins.str
+    type: _builtins.str
+    patch: _builtins.str
+    """the patch: JSON (YAML or JSON for "apply")"""
+    subresource: _builtins.str
+    """"" or "status" """
+    dry_run: _builtins.bool
+    field_manager: _builtins.str
+    force: _builtins.bool
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+        patch: _builtins.str = ...,
+        subresource: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+        field_manager: _builtins.str = ...,
+        force: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "field_manager", b"field_manager", "force", b"force", "name", b"name", "namespace", b"namespace", "patch", b"patch", "resource", b"resource", "subresource", b"subresource", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatchRequest: _TypeAlias = PatchRequest  # noqa: Y015
 
 @_typing.final
 class BindRequest(_message.Message):
@@ -1042,3 +1101,140 @@ class DeleteTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteTokenResponse: _TypeAlias = DeleteTokenResponse  # noqa: Y015
+
+@_typing.final
+class EncryptionKeyInfo(_message.Message):
+    """---- Secret encryption at rest (controlplane/store/encryption.py; admins only) ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    PRIMARY_FIELD_NUMBER: _builtins.int
+    SECRETS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """the key id written into every stored value"""
+    primary: _builtins.bool
+    """new writes are encrypted with it"""
+    secrets: _builtins.int
+    """Secrets stored encrypted with it now"""
+    @_builtins.property
+    def created(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        created: _timestamp_pb2.Timestamp | None = ...,
+        primary: _builtins.bool = ...,
+        secrets: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created", b"created"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "name", b"name", "primary", b"primary", "secrets", b"secrets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EncryptionKeyInfo: _TypeAlias = EncryptionKeyInfo  # noqa: Y015
+
+@_typing.final
+class EncryptionKeysRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EncryptionKeysRequest: _TypeAlias = EncryptionKeysRequest  # noqa: Y015
+
+@_typing.final
+class EncryptionKeyList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    KEY_FILE_FIELD_NUMBER: _builtins.int
+    key_file: _builtins.str
+    """where the serving control plane keeps them"""
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___EncryptionKeyInfo]:
+        """the primary first"""
+
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___EncryptionKeyInfo] | None = ...,
+        key_file: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_file", b"key_file", "keys", b"keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EncryptionKeyList: _TypeAlias = EncryptionKeyList  # noqa: Y015
+
+@_typing.final
+class RotateEncryptionKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateEncryptionKeyRequest: _TypeAlias = RotateEncryptionKeyRequest  # noqa: Y015
+
+@_typing.final
+class RotateEncryptionKeyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    REENCRYPTED_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """the new primary key's name"""
+    reencrypted: _builtins.int
+    """Secrets rewritten with it"""
+    @_builtins.property
+    def keys(self) -> Global___EncryptionKeyList: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        reencrypted: _builtins.int = ...,
+        keys: Global___EncryptionKeyList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "keys", b"keys", "reencrypted", b"reencrypted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateEncryptionKeyResponse: _TypeAlias = RotateEncryptionKeyResponse  # noqa: Y015
+
+@_typing.final
+class RemoveEncryptionKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveEncryptionKeyRequest: _TypeAlias = RemoveEncryptionKeyRequest  # noqa: Y015

@@ -5,6 +5,7 @@ import warnings
 
 from proto import agent_pb2 as proto_dot_agent__pb2
 from proto import api_pb2 as proto_dot_api__pb2
+from proto import build_pb2 as proto_dot_build__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -159,6 +160,31 @@ class ApiStub:
                 '/corral.v1.Api/DeleteToken',
                 request_serializer=proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.DeleteTokenResponse.FromString,
+                _registered_method=True)
+        self.Patch = channel.unary_unary(
+                '/corral.v1.Api/Patch',
+                request_serializer=proto_dot_api__pb2.PatchRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.Object.FromString,
+                _registered_method=True)
+        self.Build = channel.stream_stream(
+                '/corral.v1.Api/Build',
+                request_serializer=proto_dot_build__pb2.ImageBuildInput.SerializeToString,
+                response_deserializer=proto_dot_build__pb2.NodeBuildEvent.FromString,
+                _registered_method=True)
+        self.ListEncryptionKeys = channel.unary_unary(
+                '/corral.v1.Api/ListEncryptionKeys',
+                request_serializer=proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
+                _registered_method=True)
+        self.RotateEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RotateEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+                _registered_method=True)
+        self.RemoveEncryptionKey = channel.unary_unary(
+                '/corral.v1.Api/RemoveEncryptionKey',
+                request_serializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
                 _registered_method=True)
 
 
@@ -320,6 +346,40 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Patch(self, request, context):
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Build(self, request_iterator, context):
+        """Build an image from a Dockerfile on a node (proto/build.proto; admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEncryptionKeys(self, request, context):
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveEncryptionKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -447,6 +507,31 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.DeleteToken,
                     request_deserializer=proto_dot_api__pb2.DeleteTokenRequest.FromString,
                     response_serializer=proto_dot_api__pb2.DeleteTokenResponse.SerializeToString,
+            ),
+            'Patch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Patch,
+                    request_deserializer=proto_dot_api__pb2.PatchRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.Object.SerializeToString,
+            ),
+            'Build': grpc.stream_stream_rpc_method_handler(
+                    servicer.Build,
+                    request_deserializer=proto_dot_build__pb2.ImageBuildInput.FromString,
+                    response_serializer=proto_dot_build__pb2.NodeBuildEvent.SerializeToString,
+            ),
+            'ListEncryptionKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEncryptionKeys,
+                    request_deserializer=proto_dot_api__pb2.EncryptionKeysRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
+            ),
+            'RotateEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RotateEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.RotateEncryptionKeyResponse.SerializeToString,
+            ),
+            'RemoveEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveEncryptionKey,
+                    request_deserializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1124,6 +1209,141 @@ class Api:
             '/corral.v1.Api/DeleteToken',
             proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
             proto_dot_api__pb2.DeleteTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Patch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/Patch',
+            proto_dot_api__pb2.PatchRequest.SerializeToString,
+            proto_dot_api__pb2.Object.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Build(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Api/Build',
+            proto_dot_build__pb2.ImageBuildInput.SerializeToString,
+            proto_dot_build__pb2.NodeBuildEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEncryptionKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/ListEncryptionKeys',
+            proto_dot_api__pb2.EncryptionKeysRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RotateEncryptionKey',
+            proto_dot_api__pb2.RotateEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.RotateEncryptionKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RemoveEncryptionKey',
+            proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
+            proto_dot_api__pb2.EncryptionKeyList.FromString,
             options,
             channel_credentials,
             insecure,

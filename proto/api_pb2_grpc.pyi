@@ -11,6 +11,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from proto import agent_pb2 as _agent_pb2
 from proto import api_pb2 as _api_pb2
+from proto import build_pb2 as _build_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -67,6 +68,16 @@ class ApiStub:
     CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]
     ListTokens: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]
     DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
+    Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+    Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _grpc.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]
+    RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -102,6 +113,16 @@ class ApiAsyncStub(ApiStub):
     CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]  # type: ignore[assignment]
     ListTokens: _aio.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]  # type: ignore[assignment]
     DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
+    Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
+    """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+    Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
+    """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+    ListEncryptionKeys: _aio.UnaryUnaryMultiCallable[_api_pb2.EncryptionKeysRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    """Secret encryption at rest (admins only): list the keys, add a new primary key and
+    re-encrypt every Secret with it, remove a key no Secret uses any more.
+    """
+    RotateEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]  # type: ignore[assignment]
+    RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -284,5 +305,45 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.DeleteTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.DeleteTokenResponse, _abc.Awaitable[_api_pb2.DeleteTokenResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Patch(
+        self,
+        request: _api_pb2.PatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
+        """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
+
+    @_abc_1.abstractmethod
+    def Build(
+        self,
+        request_iterator: _MaybeAsyncIterator[_build_pb2.ImageBuildInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_build_pb2.NodeBuildEvent], _abc.AsyncIterator[_build_pb2.NodeBuildEvent]]:
+        """Build an image from a Dockerfile on a node (proto/build.proto; admins only)."""
+
+    @_abc_1.abstractmethod
+    def ListEncryptionKeys(
+        self,
+        request: _api_pb2.EncryptionKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]:
+        """Secret encryption at rest (admins only): list the keys, add a new primary key and
+        re-encrypt every Secret with it, remove a key no Secret uses any more.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateEncryptionKey(
+        self,
+        request: _api_pb2.RotateEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.RotateEncryptionKeyResponse, _abc.Awaitable[_api_pb2.RotateEncryptionKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveEncryptionKey(
+        self,
+        request: _api_pb2.RemoveEncryptionKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]: ...
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from proto import api_pb2, apps_pb2, core_pb2
+from proto import api_pb2, apps_pb2, config_pb2, core_pb2
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ KINDS: tuple[Kind, ...] = (
          apps_pb2.Deployment, ("deploy",)),
     Kind("replicasets", "replicaset", "ReplicaSet", "apps/v1", True, "replica_set",
          apps_pb2.ReplicaSet, ("rs",)),
+    Kind("configmaps", "configmap", "ConfigMap", "v1", True, "config_map",
+         config_pb2.ConfigMap, ("cm",)),
+    Kind("secrets", "secret", "Secret", "v1", True, "secret", config_pb2.Secret),
 )
 
 _BY_NAME: dict[str, Kind] = {}

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   busybox-static                         # the demo and test images are built from it offline
   docker-registry                        # a real OCI registry on loopback
   runc                                   # benchmark peer
+  buildah                                # `corral build`'s peer in tests and bench (offline)
   util-linux procps kmod                 # unshare, ps, modprobe overlay
   shellcheck                             # lints vagrant/ provisioning scripts
 )

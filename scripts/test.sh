@@ -32,7 +32,10 @@ $PY scripts/check_imports.py
 echo "== module sizes (at most 350 lines)"
 $PY scripts/check_sizes.py
 echo "== pytest"
-$PY -m pytest -q -p no:cacheprovider "${@:-tests}"
+# -rfEs: failures, errors and every skip with its reason. With CI=true (.ci/run sets
+# it) a skipped runtime, network, image, agent, e2e or fault test fails the run
+# (tests/support/skips.py): on CI everything is installed and we run as root.
+$PY -m pytest -q -rfEs -p no:cacheprovider "${@:-tests}"
 
 # The VM lane: 3 QEMU VMs (pure cgroup v2) provisioned with vagrant/'s scripts.
 # Needs debootstrap and qemu (.ci/run installs them); CORRAL_SKIP_VM_LANE=1 skips it.

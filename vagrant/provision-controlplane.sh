@@ -36,7 +36,7 @@ Wants=network-online.target
 
 [Service]
 EnvironmentFile=/etc/corral/controlplane.env
-ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6443 --embedded-etcd --data-dir ${DATA} --profile ${PROFILE} \$CORRAL_BOOTSTRAP
+ExecStart=/usr/local/bin/corral-controlplane --listen ${CP_IP}:6445 --embedded-etcd --data-dir ${DATA} --profile ${PROFILE} \$CORRAL_BOOTSTRAP
 Restart=always
 RestartSec=2
 KillMode=mixed

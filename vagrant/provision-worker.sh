@@ -29,7 +29,7 @@ Wants=network-online.target
 
 [Service]
 EnvironmentFile=/etc/corral/agent.env
-ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6443 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent --profile ${PROFILE} \$CORRAL_JOIN
+ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6445 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent --profile ${PROFILE} \$CORRAL_JOIN
 Restart=always
 RestartSec=2
 # The shims keep containers running when the agent stops or restarts.

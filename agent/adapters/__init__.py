@@ -12,13 +12,24 @@ import os
 from pathlib import Path
 
 from agent.adapters.api import GrpcApi, translate
+from agent.adapters.build import BuildBackendAdapter, BuildRunner, build_runtime
 from agent.adapters.images import ImagesAdapter
 from agent.adapters.network import NetworkAdapter
 from agent.adapters.runtime import RuntimeAdapter, resolve_user
 from agent.config import AgentConfig
+from agent.ports import NetworkPort
 
-__all__ = ["GrpcApi", "ImagesAdapter", "NetworkAdapter", "RuntimeAdapter", "build_ports",
-           "resolve_user", "translate"]
+__all__ = [
+    "BuildBackendAdapter",
+    "GrpcApi",
+    "ImagesAdapter",
+    "NetworkAdapter",
+    "RuntimeAdapter",
+    "build_backend",
+    "build_ports",
+    "resolve_user",
+    "translate",
+]
 
 
 def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, NetworkAdapter]:
@@ -32,3 +43,11 @@ def build_ports(cfg: AgentConfig) -> tuple[RuntimeAdapter, ImagesAdapter, Networ
                            os.path.join(data, "tmp"))
     network = NetworkAdapter(os.path.join(data, "network"), cfg.node_ip, cfg.netns_prefix)
     return runtime, images, network
+
+
+def build_backend(cfg: AgentConfig, image_service: object,
+                  network: NetworkPort | None) -> BuildBackendAdapter:
+    """The image builder's backend: the node's image store and a Runtime for RUN steps."""
+    data = os.path.abspath(cfg.data_dir)
+    return BuildBackendAdapter(image_service,
+                               BuildRunner(build_runtime(data, cfg.cgroup_root), network))

@@ -7,7 +7,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +56,11 @@ class ImagesAdapter:
         os.makedirs(tmp_dir, exist_ok=True)
 
     async def ensure(self, ref: str, pull_policy: str,
-                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
+                     on_pulling: Callable[[], None] | None = None,
+                     pull_secrets: Sequence[bytes] = ()) -> ImageInfo:
         from agent.images.errors import ImageError
+        from agent.images.pullsecrets import credentials_of
+        creds = credentials_of(pull_secrets)
         loop = asyncio.get_running_loop()
         started: list[float] = []
 
@@ -68,7 +71,7 @@ class ImagesAdapter:
                     loop.call_soon_threadsafe(on_pulling)
 
         try:
-            img = await run_blocking(self.svc.ensure, ref, pull_policy, progress)
+            img = await run_blocking(self.svc.ensure, ref, pull_policy, progress, creds)
         except ImageError as e:
             raise _image_error(e) from None
         info = _image_info(self.svc, img)

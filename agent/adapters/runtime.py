@@ -26,6 +26,7 @@ from agent.ports import (
     ContainerUsage,
     ExecResult,
     ExecSession,
+    ExecStartError,
 )
 
 
@@ -243,12 +244,16 @@ class RuntimeAdapter:
             pass
 
     async def exec(self, container_id: str, argv: list[str], timeout: float) -> ExecResult:
-        proc = await run_blocking(self.rt.exec, container_id, argv, False)
+        from agent.runtime.errors import ContainerNotFound, ExecError
+        try:
+            proc = await run_blocking(self.rt.exec, container_id, argv, False)
+        except (ExecError, ContainerNotFound) as e:
+            raise ExecStartError(str(e)) from e
 
         def communicate() -> ExecResult:
+            # communicate() closes stdin itself (an empty input); closing it first made
+            # it flush a closed file: ValueError, every exec probe failed
             try:
-                if proc.stdin is not None:
-                    proc.stdin.close()
                 out, err = proc.proc.communicate(timeout=timeout)
                 return ExecResult(int(proc.proc.returncode), (out or b"") + (err or b""))
             except subprocess.TimeoutExpired:

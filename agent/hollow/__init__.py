@@ -5,7 +5,7 @@ Nodes, heartbeats them and reports their pods Running without starting anything.
 
 In-process (tests):
 
-    agent = HollowAgent("127.0.0.1:6443", nodes=3, prefix="h-", heartbeat=1.0)
+    agent = HollowAgent("127.0.0.1:6445", nodes=3, prefix="h-", heartbeat=1.0)
     await agent.start()
     agent.stop_node("h-1")    # "kill" it: no heartbeat, its pods are left alone
     agent.resume_node("h-1")  # back: heartbeats, reports status, confirms deletions

@@ -1,7 +1,7 @@
 """A hollow agent (like kubemark / KWOK): many fake nodes in one process.
 
-    python -m agent.hollow --server 10.0.0.5:6443 --admin-config admin.conf --nodes 100
-    python -m agent.hollow --server 127.0.0.1:6443 --insecure --nodes 100   # plaintext CP
+    python -m agent.hollow --server 10.0.0.5:6445 --admin-config admin.conf --nodes 100
+    python -m agent.hollow --server 127.0.0.1:6445 --insecure --nodes 100   # plaintext CP
 
 Its one watch for all nodes is more than node restriction lets a node certificate
 do, so it authenticates as an admin (`--admin-config`: the control plane's

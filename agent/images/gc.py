@@ -59,6 +59,33 @@ class SharedExclusive:
                 self._cv.notify_all()
 
 
+class Pins:
+    """Keys (blob digests, diffIDs) that running builds hold: never collected while held.
+    Counted, so two builds sharing a layer may each let go of it."""
+
+    def __init__(self) -> None:
+        self._mu = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def pin(self, keys: Iterable[str]) -> None:
+        with self._mu:
+            for k in keys:
+                self._counts[k] = self._counts.get(k, 0) + 1
+
+    def unpin(self, keys: Iterable[str]) -> None:
+        with self._mu:
+            for k in keys:
+                n = self._counts.get(k, 0) - 1
+                if n > 0:
+                    self._counts[k] = n
+                else:
+                    self._counts.pop(k, None)
+
+    def keys(self) -> set[str]:
+        with self._mu:
+            return set(self._counts)
+
+
 def normalise(in_use: Iterable[str]) -> set[str]:
     """in_use plus normal forms: "nginx" also counts as docker.io/library/nginx:latest."""
     items = set(in_use)
@@ -105,7 +132,7 @@ def collect(store: ContentStore, layers: LayerStore, in_use: set[str]) -> int:
         diffs.update(diff_ids)
     freed = 0
     for digest in store.list_blobs():
-        if digest not in blobs:
+        if digest not in blobs and digest not in in_use:
             freed += store.remove_blob(digest)
     for diff_id in layers.list():
         if diff_id in diffs or diff_id in in_use or layers.path(diff_id) in in_use:

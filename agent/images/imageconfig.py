@@ -8,6 +8,8 @@ from typing import Any
 
 from agent.images.errors import ImageError
 
+IMPORTED = "corral: a layer imported from a directory"
+
 
 @dataclass(frozen=True)
 class ContainerDefaults:
@@ -91,8 +93,12 @@ def config_json(
     defaults: ContainerDefaults | None = None,
     variant: str = "",
     created: str = "1970-01-01T00:00:00Z",
+    history: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """A canonical image config document (for images made locally)."""
+    """A canonical image config document (for images made locally).
+
+    history: one entry per layer unless given (OCI makes it optional, but tools
+    that build on an image, buildah among them, want every layer in it)."""
     d = defaults or ContainerDefaults()
     c: dict[str, Any] = {}
     if d.entrypoint:
@@ -112,7 +118,9 @@ def config_json(
     if d.labels:
         c["Labels"] = d.labels
     doc: dict[str, Any] = {"architecture": architecture, "os": os_name, "created": created,
-                           "config": c, "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+                           "config": c, "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                           "history": history if history is not None else [
+                               {"created": created, "created_by": IMPORTED} for _ in diff_ids]}
     if variant:
         doc["variant"] = variant
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()

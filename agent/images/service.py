@@ -7,12 +7,13 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import agent.images.gc as gc
 import agent.images.progress as prog
+import agent.images.pullsecrets as pullsecrets
 from agent.images.archive import load_archive, save_oci
 from agent.images.build import build_image
 from agent.images.client import RegistryClient
@@ -77,6 +78,7 @@ class ImageService:
         # the images pods use (any reference form, ids, diffIDs); settable after start
         self.in_use = in_use
         self._gc = gc.SharedExclusive()
+        self.pins = gc.Pins()      # what running builds hold (agent/images/buildstore.py)
 
     # -- lookups -----------------------------------------------------------------
 
@@ -144,6 +146,7 @@ class ImageService:
         ref: str,
         pull_policy: str | PullPolicy | None = None,
         progress: prog.ProgressFn | None = None,
+        credentials: Sequence[pullsecrets.RegistryCredential] = (),
     ) -> Image:
         r = parse_reference(ref)
         policy = PullPolicy.parse(pull_policy, r)
@@ -156,12 +159,16 @@ class ImageService:
         if policy is PullPolicy.IF_NOT_PRESENT and img is not None:
             self.store.touch_record(img.reference)
             return img
-        return self.pull(str(r), progress)
+        return self.pull(str(r), progress, credentials)
 
-    def pull(self, ref: str, progress: prog.ProgressFn | None = None) -> Image:
+    def pull(self, ref: str, progress: prog.ProgressFn | None = None,
+             credentials: Sequence[pullsecrets.RegistryCredential] = ()) -> Image:
+        """A pod's pull-secret `credentials` for the registry in turn, else the node's."""
         t0, fetched, ok = time.monotonic(), {"bytes": 0}, False
+        clients = pullsecrets.clients_for(self.client, self.registries, ref, credentials)
         try:
-            img = self._pull(ref, progress, fetched)
+            img = pullsecrets.first_admitted(clients, lambda c: self._pull(ref, progress,
+                                                                           fetched, c))
             ok = True
             return img
         finally:
@@ -169,28 +176,28 @@ class ImageService:
                 self.on_pull(ref, fetched["bytes"], time.monotonic() - t0, ok)
 
     def _pull(self, ref: str, progress: prog.ProgressFn | None,
-              stats: dict[str, int]) -> Image:
+              stats: dict[str, int], client: RegistryClient) -> Image:
         r = parse_reference(ref)
         with self._gc.shared():
             prog.emit(progress, "", prog.RESOLVING)
-            raw, ctype, top = self.client.get_manifest(r)
+            raw, ctype, top = client.get_manifest(r)
             prog.emit(progress, "", prog.RESOLVING, 1, 1)
             self.store.put_bytes(raw, top)
             m = parse(raw, ctype, f"image {r}")
             mdigest = top
             if isinstance(m, Index):
                 d = select_platform(m, self.platform, f"image {r}")
-                raw, ctype, mdigest = self.client.get_manifest(r, d.digest, d.size)
+                raw, ctype, mdigest = client.get_manifest(r, d.digest, d.size)
                 self.store.put_bytes(raw, mdigest)
                 m = parse(raw, ctype or d.media_type, f"image {r}")
                 if not isinstance(m, Manifest):
                     raise Unsupported(f"image {r}: nested image indexes are not supported")
-            self._fetch(r, m.config, None)
+            self._fetch(client, r, m.config, None)
             cfg = parse_config(self.store.read_blob(m.config.digest), f"image {r} config")
             if len(cfg.diff_ids) != len(m.layers):
                 raise ImageError(f"image {r}: manifest has {len(m.layers)} layers, the config "
                                  f"lists {len(cfg.diff_ids)} diff_ids")
-            fetched = [self._fetch(r, d, progress) for d in m.layers]
+            fetched = [self._fetch(client, r, d, progress) for d in m.layers]
             stats["bytes"] = sum(d.size for d, f in zip(m.layers, fetched, strict=True) if f)
             for d, diff_id, was_fetched in zip(m.layers, cfg.diff_ids, fetched, strict=True):
                 self._unpack(str(r), d, diff_id, progress, was_fetched)
@@ -200,13 +207,14 @@ class ImageService:
         self._auto_prune(keep={str(r)})
         return self._image(str(r), self.store.records()[str(r)])
 
-    def _fetch(self, r: Reference, d: Descriptor, progress: prog.ProgressFn | None) -> bool:
+    def _fetch(self, client: RegistryClient, r: Reference, d: Descriptor,
+               progress: prog.ProgressFn | None) -> bool:
         with self.store.lock(d.digest):
             if self.store.has_blob(d.digest, d.size):
                 return False
             prog.emit(progress, d.digest, prog.DOWNLOADING, 0, d.size)
             on_bytes = prog.throttled(progress, d.digest, prog.DOWNLOADING, d.size)
-            self.client.fetch_blob(r, d, self.store, on_bytes)
+            client.fetch_blob(r, d, self.store, on_bytes)
             prog.emit(progress, d.digest, prog.VERIFYING, d.size, d.size)
             return True
 
@@ -309,7 +317,7 @@ class ImageService:
         "repo@sha256:..."), image digests or ids, layer diffIDs or layer dirs.
         """
         removed: builtins.list[str] = []
-        in_use = gc.normalise(in_use)
+        in_use = gc.normalise(in_use | self.pins.keys())
         with self._gc.exclusive():
             for name, rec in self.store.records().items():
                 if not (gc.image_keys(self.store, self.layers, name, rec) & in_use):
@@ -328,7 +336,7 @@ class ImageService:
         if gc.usage_percent(self.root) <= self.gc_high_percent:
             return
         low = self.gc_low_percent if self.gc_low_percent is not None else self.gc_high_percent
-        in_use = gc.normalise(self.in_use() | keep)
+        in_use = gc.normalise(self.in_use() | keep | self.pins.keys())
         with self._gc.exclusive():
             records = sorted(self.store.records().items(),
                              key=lambda kv: float(kv[1].get("last_used", 0)))

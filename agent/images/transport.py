@@ -15,12 +15,13 @@ host's credentials and returns the open response when its status is expected:
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import json
 import ssl
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, Self
 from urllib.parse import urljoin, urlsplit
 
 from agent.images.auth import Challenge, TokenCache, basic_header, fetch_token, parse_challenges
@@ -104,6 +105,15 @@ class Transport:
         self._sleep = sleep
         self._tokens = TokenCache()
         self._challenges: dict[str, Challenge] = {}
+
+    def with_config(self, config: RegistriesConfig) -> Self:
+        """The same transport with other registries (credentials): no tokens or
+        challenges shared with this one."""
+        other = copy.copy(self)
+        other.config = config
+        other._tokens = TokenCache()
+        other._challenges = {}
+        return other
 
     # -- transport ---------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Safe unpacking of one layer tar into an empty directory, whiteouts as overlayfs wants.
 
-`unpack_layer(src, dest, ...)` decompresses (gzip; zstd when the `zstandard`
-module is importable; plain tar), hashes the uncompressed stream (the diffID)
+`unpack_layer(src, dest, ...)` decompresses (gzip; zstd with the `zstandard`
+package, a dependency; plain tar), hashes the uncompressed stream (the diffID)
 and extracts it into `dest`, an empty directory the caller owns (LayerStore
 gives a temp dir and renames it into place afterwards). It returns the diffID
 and the uncompressed size; the caller compares the diffID with the image
@@ -16,7 +16,9 @@ Policy (what this module guarantees; every refusal is UnsafeLayer naming the ent
   inside the container) but never followed: an entry whose parent path goes
   through a symlink is refused (a layer diff never legitimately has one), and
   an existing entry is unlinked before it is replaced, so no write can pass
-  through a link. Parents that are missing are created (0755).
+  through a link. Directory attributes, set after the last entry, are skipped
+  for a directory a later entry replaced (or moved behind a symlink). Parents
+  that are missing are created (0755).
 - Hardlinks must point at an entry already extracted into this same layer
   (not a directory); "/etc/passwd" becomes "etc/passwd", and if that is not
   in the layer the tar is refused.
@@ -50,6 +52,8 @@ import zlib
 from collections.abc import Callable
 from typing import IO, BinaryIO, cast
 
+import zstandard
+
 from agent.images.digest import CHUNK, Readable
 from agent.images.errors import LayerTooLarge, UnsafeLayer, Unsupported
 
@@ -59,20 +63,15 @@ OPAQUE = ".wh..wh..opq"
 _ALLOWED_XATTR_PREFIXES = ("user.",)
 _ALLOWED_XATTRS = ("security.capability",)
 
-try:  # optional
-    import zstandard as _zstd  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the machine
-    _zstd = None  # type: ignore[assignment,unused-ignore]
+
+def carried_xattr(name: str) -> bool:
+    """An extended attribute a layer may carry (user.*, security.capability)."""
+    return name.startswith(_ALLOWED_XATTR_PREFIXES) or name in _ALLOWED_XATTRS
 
 
 # what a corrupt compressed stream raises while it is read
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error,
-    *((_zstd.ZstdError,) if _zstd is not None else ()))
-
-
-def zstd_available() -> bool:
-    return _zstd is not None
+    tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
 
 
 def decompressed(src: BinaryIO) -> Readable:
@@ -82,9 +81,7 @@ def decompressed(src: BinaryIO) -> Readable:
     if head[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=src, mode="rb")
     if head == b"\x28\xb5\x2f\xfd":
-        if _zstd is None:
-            raise Unsupported("layer is zstd-compressed and the zstandard module is not installed")
-        return cast(Readable, _zstd.ZstdDecompressor().stream_reader(src))
+        return cast(Readable, zstandard.ZstdDecompressor().stream_reader(src))
     return src
 
 
@@ -286,7 +283,7 @@ class _Extractor:
             if not key.startswith("SCHILY.xattr."):
                 continue
             xname = key[len("SCHILY.xattr.") :]
-            if xname.startswith(_ALLOWED_XATTR_PREFIXES) or xname in _ALLOWED_XATTRS:
+            if carried_xattr(xname):
                 with contextlib.suppress(OSError):
                     raw = value.encode("utf-8", "surrogateescape")
                     os.setxattr(path, xname, raw, follow_symlinks=False)
@@ -297,4 +294,18 @@ class _Extractor:
 
     def finish(self) -> None:
         for path, m in reversed(self.dirs):
-            self._attrs(path, m)
+            if self._still_a_dir(path):
+                self._attrs(path, m)
+
+    def _still_a_dir(self, path: str) -> bool:
+        """A directory entry's path is still a directory reached through no symlink (a
+        later entry may have replaced it, or a parent, with a link: chmod follows it)."""
+        cur = self.root
+        for c in os.path.relpath(path, self.root).split(os.sep):
+            cur = os.path.join(cur, c)
+            try:
+                if not stat.S_ISDIR(os.lstat(cur).st_mode):
+                    return False
+            except FileNotFoundError:
+                return False
+        return True

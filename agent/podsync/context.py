@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from agent.backoff import KeyedBackoff
 from agent.config import Profile
+from agent.podsync.configdata.objects import ConfigObjects
 from agent.podsync.events import EventRecorder
 from agent.podsync.listing import RuntimeListing
 from agent.podsync.state import PodStateStore
@@ -37,10 +38,13 @@ class SyncContext:
     crash_backoff: KeyedBackoff = field(init=False)
     pull_backoff: KeyedBackoff = field(init=False)
     listing: RuntimeListing = field(init=False)     # shared, coalesced runtime listings
+    # the ConfigMaps and Secrets the node's pods use (one watch per object)
+    config: ConfigObjects = field(init=False)
 
     def __post_init__(self) -> None:
         p = self.profile
         self.listing = RuntimeListing(self.runtime)
+        self.config = ConfigObjects(self.api)
         self.crash_backoff = KeyedBackoff(p.crash_backoff_initial, p.crash_backoff_max,
                                           self.clock)
         self.pull_backoff = KeyedBackoff(p.pull_backoff_initial, p.pull_backoff_max, self.clock)

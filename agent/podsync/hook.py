@@ -145,6 +145,11 @@ class Hooks:
     volumes: dict[str, VolumeSource] = field(default_factory=dict)
 
 
+# sources whose volumes containers always see read-only (the kubelet's
+# ReadOnlyAPIDataVolumes): what they hold comes from the API
+READ_ONLY_SOURCES = frozenset({"config_map", "secret", "projected", "downward_api"})
+
+
 def volume_source(volume: core_pb2.Volume) -> str:
     """The source field a Volume sets (`empty_dir` when none, as Kubernetes defaults)."""
     for f, _ in volume.ListFields():

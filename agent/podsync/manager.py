@@ -198,3 +198,4 @@ class PodManager:
             t.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.ctx.config.close()

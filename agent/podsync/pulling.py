@@ -5,10 +5,14 @@ Pulling/Pulled events."""
 from __future__ import annotations
 
 from agent import status as st
+from agent.podsync.configdata.envsources import pull_secret_configs
+from agent.podsync.configdata.objects import NotSynced
 from agent.podsync.events import NORMAL, WARNING
 from agent.podsync.run import PodRun
 from agent.ports import ImageInfo, ImageNeverPullError, ImagePullError
 from proto import core_pb2
+
+NOT_SYNCED_RETRY = 1.0
 
 
 def pull_policy(c: core_pb2.Container) -> str:
@@ -38,9 +42,14 @@ class ImagePuller:
                                        if not msg.startswith("Back-off") else msg)
             run.soon(left)
             return None
+        secrets = self._pull_secrets()
+        if secrets is None:
+            run.waiting[c.name] = (st.CONTAINER_CREATING, "reading the image pull secrets")
+            run.soon(NOT_SYNCED_RETRY)
+            return None
         try:
             image = await self.ctx.images.ensure(c.image, pull_policy(c), lambda: run.event(
-                NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name))
+                NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name), secrets)
         except ImageNeverPullError as e:
             run.waiting[c.name] = (st.ERR_IMAGE_NEVER_PULL, str(e))
             bo.fail(key)
@@ -61,3 +70,21 @@ class ImagePuller:
                   f"Image size: {image.size_bytes} bytes." if took >= 0 else
                   f'Container image "{c.image}" already present on machine', c.name)
         return image
+
+    def _pull_secrets(self) -> list[bytes] | None:
+        """The Docker configs of the pod's imagePullSecrets (None: not read yet). Missing
+        ones are reported, and the pull goes on without them, as the kubelet does."""
+        run = self.run
+        if not run.pod.spec.image_pull_secrets:
+            return []
+        ns = run.pod.metadata.namespace
+        try:
+            configs, unusable = pull_secret_configs(
+                run.pod, lambda r, n: self.ctx.config.lookup(r, ns, n))
+        except NotSynced:
+            return None
+        if unusable:
+            run.event(WARNING, "FailedToRetrieveImagePullSecret",
+                      f"Unable to retrieve some image pull secrets ({', '.join(unusable)}); "
+                      "attempting to pull the image may not succeed.")
+        return configs

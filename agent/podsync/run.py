@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from agent import status as st
 from agent.podsync.context import SyncContext
@@ -49,6 +50,9 @@ class PodRun:
         if pod.status.phase == st.FAILED and pod.status.reason == EVICTED:
             self.evicted = (pod.status.reason, pod.status.message)
         self.deadline: float = ctx.profile.resync_interval    # of the pass under way
+        # run a pass soon (the worker sets it): for hooks woken by something else,
+        # e.g. a ConfigMap the pod mounts changed
+        self.wake: Callable[[], None] = lambda: None
 
     def event(self, type_: str, reason: str, message: str, container: str = "") -> None:
         if self.ctx.events is not None:

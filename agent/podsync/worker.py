@@ -55,6 +55,7 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._adopted = False
         self._held: set[str] = set()     # containers waiting on a prerun hook's NotReady
+        self.state.wake = self.wake
 
     # the pod's state, as the manager, the Agent service and the eviction check see it
 

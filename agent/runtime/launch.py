@@ -17,6 +17,7 @@ from agent.runtime.helpers import helper_argv, helper_env, read_until_eof
 from agent.runtime.model import DEFAULT_PIDS_LIMIT, ContainerConfig, Resources, Sandbox
 from agent.runtime.spec import DEFAULT_PATH, InitSpec, MountSpec, ShimSpec
 from agent.runtime.zygote_client import MAYBE, ZygoteClient
+from common.files import write_atomic
 
 SHIM_START_TIMEOUT = 60.0
 
@@ -99,7 +100,7 @@ def spawn_shim(cid: str, cdir: Path, spec: ShimSpec,
     zygote reaps it); if it does not take the request, spawn a new
     interpreter (the Popen is returned for the caller to reap)."""
     spec_path = cdir / "spec.marshal"
-    spec_path.write_bytes(spec.to_marshal())
+    write_atomic(spec_path, spec.to_marshal(), durable=False)   # 0600: env may hold Secrets
     if zygote is not None:
         r, w = os.pipe()
         try:
@@ -136,7 +137,8 @@ def _write_spec_json(cdir: Path, spec: ShimSpec) -> None:
     """``spec.json`` for people and exec (the shim reads ``spec.marshal``)."""
     path = cdir / "spec.json"
     if not path.exists():
-        path.write_text(spec.to_json())
+        write_atomic(path, spec.to_json().encode(), durable=False)
+
 
 
 def _answer(cid: str, r: int, w: int, meanwhile: Callable[[], None]) -> str:

@@ -2,8 +2,8 @@
 
     creds = await ensure_credentials(data_dir, node_name,
                                      bootstrap="10.0.0.5:6444", token="abcdef.0123456789abcdef",
-                                     ca_hash="sha256:...", server="10.0.0.5:6443")
-    channel = grpc.aio.secure_channel("10.0.0.5:6443", channel_credentials(creds))
+                                     ca_hash="sha256:...", server="10.0.0.5:6445")
+    channel = grpc.aio.secure_channel("10.0.0.5:6445", channel_credentials(creds))
     server.add_secure_port(listen, agent_server_credentials(creds))  # + ControlPlaneOnly
     await run_renewal(server_address, creds_dir, node_name, on_renewed=...)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
-from proto import api_pb2, apps_pb2, core_pb2, kinds, quantity
+from controlplane.apiserver.defaults_config import default_config_volumes, default_secret
+from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, quantity
 
 __all__ = [
     "apply_defaults",
@@ -45,6 +46,8 @@ def apply_defaults(obj: api_pb2.Object) -> None:
     elif isinstance(msg, core_pb2.Namespace):
         if not msg.status.phase:
             msg.status.phase = "Active"
+    elif isinstance(msg, config_pb2.Secret):
+        default_secret(msg)
     elif isinstance(msg, core_pb2.Event):
         if msg.count == 0:
             msg.count = 1
@@ -72,6 +75,7 @@ def default_pod_spec(spec: core_pb2.PodSpec) -> None:
         spec.dns_policy = "ClusterFirst"
     if not spec.scheduler_name:
         spec.scheduler_name = DEFAULT_SCHEDULER
+    default_config_volumes(spec)
     for c in [*spec.init_containers, *spec.containers]:
         _default_container(c, spec.host_network)
 

@@ -1,6 +1,6 @@
 """The gRPC server: the Api service, standard health checking and reflection.
 
-    server = ApiServer(registry, "127.0.0.1:6443")
+    server = ApiServer(registry, "127.0.0.1:6445")
     port = await server.start()     # the bound port (useful with ":0")
     ...
     await server.stop()
@@ -23,6 +23,7 @@ from controlplane.apiserver.agents import ChannelFactory
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
 from controlplane.security.tokens import BootstrapTokens
+from controlplane.store.encryption import KeyRing
 from proto import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,18 @@ class ApiServer:
     agent_channel (address, node name) -> grpc.aio.Channel to that node's agent
                   (controlplane/apiserver/agents.py; default: plaintext)
     tokens        the bootstrap token store behind CreateToken/ListTokens/DeleteToken
+    encryption_keys  the Secret encryption keys (controlplane/store/encryption.py) behind
+                  ListEncryptionKeys/RotateEncryptionKey/RemoveEncryptionKey
     """
 
-    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6443", *,
+    def __init__(self, registry: Registry, listen: str = "127.0.0.1:6445", *,
                  credentials: grpc.ServerCredentials | None = None,
                  extra_ports: Sequence[tuple[str, grpc.ServerCredentials | None]] = (),
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
                  authorize: Authorize | None = None,
                  agent_channel: ChannelFactory | None = None,
-                 tokens: BootstrapTokens | None = None) -> None:
+                 tokens: BootstrapTokens | None = None,
+                 encryption_keys: KeyRing | None = None) -> None:
         self.registry = registry
         self.listen = listen
         self.port = 0
@@ -69,7 +73,7 @@ class ApiServer:
         self.extra_bound: list[int] = []
         self.interceptors = list(interceptors)
         self.service = ApiService(registry, authorize, agent_channel=agent_channel,
-                                  tokens=tokens)
+                                  tokens=tokens, encryption_keys=encryption_keys)
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, imageload, images, top
+from controlplane.apiserver import attach, build, encryptionkeys, imageload, images, patch_rpc, top
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -33,6 +33,7 @@ from controlplane.rpc import CallContext
 from controlplane.security import authn
 from controlplane.security import join as joining
 from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
+from controlplane.store.encryption import KeyRing
 from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
 
 if TYPE_CHECKING:
@@ -91,11 +92,13 @@ def _version() -> str:
 class ApiService(api_pb2_grpc.ApiServicer):
     def __init__(self, registry: Registry, authorize: Authorize | None = None, *,
                  agent_channel: ChannelFactory | None = None,
-                 tokens: BootstrapTokens | None = None) -> None:
+                 tokens: BootstrapTokens | None = None,
+                 encryption_keys: KeyRing | None = None) -> None:
         self.registry = registry
         self.agents = Agents(registry, agent_channel)
         self.access = Access(registry, authorize)
         self.tokens = tokens
+        self.encryption_keys = encryption_keys
         self.open_watches: dict[str, int] = {}   # resource -> open Watch streams (metrics)
 
     async def close(self) -> None:
@@ -110,22 +113,34 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     @unary
     async def Get(self, request: api_pb2.GetRequest, context: Ctx) -> api_pb2.Object:
+        if self.access.pod_scoped(request.resource):   # decided before the read
+            await self.access.check_read("get", request.resource, request.namespace,
+                                         request.name)
+            return await self.registry.get(request.resource, request.namespace, request.name)
         obj = await self.registry.get(request.resource, request.namespace, request.name)
         self.access.check("get", request.resource, request.namespace, request.name, obj)
         return obj
 
     @unary
     async def List(self, request: api_pb2.ListRequest, context: Ctx) -> api_pb2.ObjectList:
-        self.access.check("list", request.resource, request.namespace,
-                          field_selector=request.field_selector)
+        if self.access.pod_scoped(request.resource):
+            await self.access.check_read("list", request.resource, request.namespace,
+                                         field_selector=request.field_selector)
+        else:
+            self.access.check("list", request.resource, request.namespace,
+                              field_selector=request.field_selector)
         return await self.registry.list(request.resource, request.namespace,
                                         request.label_selector, request.field_selector)
 
     @streaming
     async def Watch(self, request: api_pb2.WatchRequest,
                     context: Ctx) -> AsyncIterator[api_pb2.WatchEvent]:
-        self.access.check("watch", request.resource, request.namespace,
-                          field_selector=request.field_selector)
+        if self.access.pod_scoped(request.resource):
+            await self.access.check_read("watch", request.resource, request.namespace,
+                                         field_selector=request.field_selector)
+        else:
+            self.access.check("watch", request.resource, request.namespace,
+                              field_selector=request.field_selector)
         stream = self.registry.watch(request.resource, request.namespace,
                                      request.label_selector, request.field_selector,
                                      request.resource_version,
@@ -165,6 +180,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
             request.resource, request.namespace, request.name, grace_period_seconds=grace,
             propagation_policy=request.propagation_policy or "Background",
             resource_version=request.resource_version, dry_run=request.dry_run)
+
+    Patch = unary(patch_rpc.patch)        # controlplane/apiserver/patch_rpc.py
 
     @unary
     async def Bind(self, request: api_pb2.BindRequest, context: Ctx) -> api_pb2.Object:
@@ -217,10 +234,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
 
     async def _nodes(self, name: str) -> list[str]:
-        if name:
-            return [name]
-        lst = await self.registry.list("nodes")
-        return [n.node.metadata.name for n in lst.items]
+        return await top.node_names(self.registry, name)
 
     Top = unary(top.top)                  # controlplane/apiserver/top.py
 
@@ -230,6 +244,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     LoadImage = unary(imageload.load_image)
     PushImage = streaming(images.push_image)
     PruneImages = unary(images.prune_images)
+    Build = streaming(build.build)        # controlplane/apiserver/build.py
 
     # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
 
@@ -279,25 +294,14 @@ class ApiService(api_pb2_grpc.ApiServicer):
         await joining.delete_token(self._token_store(), authn.current_identity(), request.id)
         return api_pb2.DeleteTokenResponse()
 
+    # Secret encryption keys (admins only): controlplane/apiserver/encryptionkeys.py
+    ListEncryptionKeys = unary(encryptionkeys.list_keys)
+    RotateEncryptionKey = unary(encryptionkeys.rotate_key)
+    RemoveEncryptionKey = unary(encryptionkeys.remove_key)
+
     async def _each_node(self, nodes: list[str], call: Callable[[AgentAsyncStub], Awaitable[T]],
                          ) -> list[tuple[str, T]]:
-        """Ask every node's agent; skip the silent ones, Unavailable if none answers."""
-        async def one(node: str) -> tuple[str, T]:
-            stub, addr = await self.agents.stub_for_node(node)
-            with agent_call(node, addr):
-                return node, await call(stub)
-
-        results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
-        answers = [r for r in results if not isinstance(r, BaseException)]
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for f in failures:
-            if not isinstance(f, errors.Unavailable | errors.NotFound | AgentError):
-                raise f
-        if failures and (not answers or len(nodes) == 1):
-            raise failures[0]
-        for f in failures:
-            log.info("skipping a node: %s", f)
-        return answers
+        return await top.each_node(self.agents, nodes, call)
 
 
 def _token_message(t: TokenInfo) -> api_pb2.BootstrapToken:

@@ -28,6 +28,8 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
     for f in o.SYSTEM_META:
         m.ClearField(f)
     m.uid, m.generation = om.uid, om.generation
+    if not len(m.managed_fields):   # a writer that does not know them keeps them
+        m.managed_fields.extend(om.managed_fields)
     if om.HasField("creation_timestamp"):
         m.creation_timestamp.CopyFrom(om.creation_timestamp)
     if om.HasField("deletion_timestamp"):

@@ -19,10 +19,16 @@ from controlplane.apiserver.validation_apps import (
     validate_deployment,
     validate_replicaset,
 )
+from controlplane.apiserver.validation_config import (
+    validate_configmap,
+    validate_configmap_update,
+    validate_secret,
+    validate_secret_update,
+)
 from controlplane.apiserver.validation_pod import TAINT_EFFECTS, validate_pod_spec
 from controlplane.apiserver.validation_util import Errors, join, show
 from controlplane.errors import FieldError
-from proto import api_pb2, apps_pb2, core_pb2, kinds, labels, meta_pb2
+from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, labels, meta_pb2
 
 __all__ = ["validate"]
 
@@ -61,6 +67,10 @@ def validate(obj: api_pb2.Object, old: api_pb2.Object | None = None) -> list[Fie
             errs.invalid("spec.leaseDurationSeconds", msg.spec.lease_duration_seconds,
                          "must be greater than 0")
         errs.non_negative("spec.leaseTransitions", msg.spec.lease_transitions)
+    elif isinstance(msg, config_pb2.ConfigMap):
+        validate_configmap(msg, errs)
+    elif isinstance(msg, config_pb2.Secret):
+        validate_secret(msg, errs)
     if old is not None:
         _update(msg, old, kind, errs)
     return list(errs)
@@ -170,6 +180,10 @@ def _update(msg: Message, old_obj: api_pb2.Object, kind: kinds.Kind, errs: Error
     elif isinstance(msg, apps_pb2.Deployment | apps_pb2.ReplicaSet) and isinstance(
             old, apps_pb2.Deployment | apps_pb2.ReplicaSet):
         validate_apps_update(msg, old, errs)
+    elif isinstance(msg, config_pb2.ConfigMap) and isinstance(old, config_pb2.ConfigMap):
+        validate_configmap_update(msg, old, errs)
+    elif isinstance(msg, config_pb2.Secret) and isinstance(old, config_pb2.Secret):
+        validate_secret_update(msg, old, errs)
     elif (isinstance(msg, core_pb2.Node) and isinstance(old, core_pb2.Node)
           and old.spec.pod_cidr and msg.spec.pod_cidr != old.spec.pod_cidr):
         errs.forbidden("spec.podCIDR", "node updates may not change podCIDR except from "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from controlplane.apiserver.validation_podconfig import validate_env_from, validate_env_source
 from controlplane.apiserver.validation_util import Errors, has, iana_port_name_errors, join
 from proto import core_pb2, meta_pb2
 
@@ -40,6 +41,7 @@ def validate_container(c: core_pb2.Container, path: str, volumes: set[str], name
                      "must be an absolute path")
     _ports(c, join(path, "ports"), errs)
     _env(c, join(path, "env"), errs)
+    validate_env_from(c, join(path, "envFrom"), errs)
     _resources(c.resources, join(path, "resources"), errs)
     mounts: set[str] = set()
     for i, m in enumerate(c.volume_mounts):
@@ -101,13 +103,19 @@ def _env(c: core_pb2.Container, path: str, errs: Errors) -> None:
                          "characters, digits, '_', '-', or '.', and must not start with a digit")
         if e.HasField("value_from"):
             vf = e.value_from
-            refs = [r for r in ("field_ref", "resource_field_ref") if vf.HasField(r)]
+            refs = [r for r in ("field_ref", "resource_field_ref", "config_map_key_ref",
+                                "secret_key_ref") if vf.HasField(r)]
             if e.value:
                 errs.invalid(join(ep, "valueFrom"), "",
                              "may not be specified when `value` is not empty")
-            if len(refs) != 1:
+            if len(refs) > 1:
                 errs.invalid(join(ep, "valueFrom"), "",
-                             "must specify one of: `fieldRef` or `resourceFieldRef`")
+                             "may not have more than one field specified at a time")
+            elif not refs:
+                errs.invalid(join(ep, "valueFrom"), "",
+                             "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                             "`configMapKeyRef` or `secretKeyRef`")
+            validate_env_source(vf, join(ep, "valueFrom"), errs)
             if vf.HasField("field_ref") and not vf.field_ref.field_path:
                 errs.required(join(ep, "valueFrom.fieldRef.fieldPath"))
             if vf.HasField("resource_field_ref"):

@@ -4,6 +4,11 @@ tolerations; each container is checked by validation_container.py."""
 from __future__ import annotations
 
 from controlplane.apiserver.validation_container import validate_container
+from controlplane.apiserver.validation_podconfig import (
+    CONFIG_VOLUME_SOURCES,
+    validate_config_volume,
+    validate_pull_secrets,
+)
 from controlplane.apiserver.validation_util import Errors, has, join
 from proto import core_pb2, labels
 
@@ -55,6 +60,7 @@ def validate_pod_spec(spec: core_pb2.PodSpec, path: str, errs: Errors) -> None:
         errs.non_negative(f"{spath}.supplementalGroups[{i}]", g)
     for i, t in enumerate(spec.tolerations):
         _toleration(t, f"{path}.tolerations[{i}]", errs)
+    validate_pull_secrets(spec, join(path, "imagePullSecrets"), errs)
 
 
 def _volumes(spec: core_pb2.PodSpec, path: str, errs: Errors) -> set[str]:
@@ -68,11 +74,14 @@ def _volumes(spec: core_pb2.PodSpec, path: str, errs: Errors) -> set[str]:
             if v.name in names:
                 errs.duplicate(join(vp, "name"), v.name)
             names.add(v.name)
-        sources = [s for s in ("empty_dir", "host_path") if v.HasField(s)]
+        sources = [s for s in ("empty_dir", "host_path", *CONFIG_VOLUME_SOURCES)
+                   if has(v, s)]
         if not sources:
             errs.required(vp, "must specify a volume type")
         elif len(sources) > 1:
-            errs.forbidden(join(vp, "hostPath"), "may not specify more than 1 volume type")
+            second = v.DESCRIPTOR.fields_by_name[sources[1]].json_name
+            errs.forbidden(join(vp, second), "may not specify more than 1 volume type")
+        validate_config_volume(v, vp, errs)
         if v.HasField("empty_dir"):
             ed = v.empty_dir
             errs.enum(join(vp, "emptyDir.medium"), ed.medium, ("Memory",))

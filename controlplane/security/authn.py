@@ -2,7 +2,7 @@
 
 THE DESIGN: one grpc.aio server, two ports.
 
-* the API port (`--listen`, 6443) uses `api_server_credentials(...)`: TLS with
+* the API port (`--listen`, 6445) uses `api_server_credentials(...)`: TLS with
   `require_client_auth=True`, client certificates verified against the cluster CA.
   Every caller there has a verified certificate.
 * the bootstrap port (`--bootstrap-listen`, 6444) uses `bootstrap_server_credentials(...)`:

@@ -6,8 +6,9 @@
 Verbs: get, list, watch, create, update, update_status, apply, delete, bind, and
 `proxy` for the calls the API server forwards to agents (logs, exec, top, node
 images); `manage_images` (pull, load, push and prune images on nodes) is for
-admins only, never a node, and so is `attach` (joining a running container's
-stdin and output, proxied to its agent); `version` and `discovery` (api-resources) are open to
+admins only, never a node, and so are `attach` (joining a running container's
+stdin and output, proxied to its agent) and `manage_encryption` (the keys that
+encrypt Secrets in etcd); `version` and `discovery` (api-resources) are open to
 any authenticated caller.
 
 What the service passes in:
@@ -24,7 +25,13 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
            plane owns (spec.podCIDR(s), unschedulable, taints after creation);
            never delete.
   leases   get / create / update / apply of lease N in namespace corral-node-lease.
-  events   create.
+  events   create; get / update of an event it reported itself (reportingInstance N):
+           a repeat raises the count and lastTimestamp, as kubelet does.
+  configmaps, secrets
+           get of one that a pod bound to N references (`used_by_nodes`, which the API
+           service computes when this first refuses: controlplane/apiserver/access.py);
+           list / watch the same, only with field selector metadata.name=<that name> in
+           its namespace. Never a write. Like Kubernetes' Node authorizer.
   anything else: Forbidden. Users that are neither admins nor nodes get nothing.
 """
 
@@ -34,20 +41,23 @@ from typing import Protocol
 
 from controlplane import errors
 from controlplane.security.authn import Identity
-from proto import api_pb2, kinds
+from proto import api_pb2, kinds, labels
 
 NODE_LEASE_NAMESPACE = "corral-node-lease"
 
 VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
                    "delete", "bind", "proxy", "manage_images", "attach", "version",
-                   "discovery"})
+                   "discovery", "manage_encryption"})
 OPEN_VERBS = frozenset({"version", "discovery"})
-ADMIN_VERBS = frozenset({"manage_images", "attach"})
+ADMIN_VERBS = frozenset({"manage_images", "attach", "manage_encryption"})
 _ADMIN_WHY = {"manage_images": "only admins (group system:masters) manage images",
-              "attach": "only admins (group system:masters) attach to containers"}
+              "attach": "only admins (group system:masters) attach to containers",
+              "manage_encryption": "only admins (group system:masters) manage the "
+                                   "encryption keys"}
 
 _VERB_TEXT = {"update_status": "update the status of", "proxy": "reach the agent of",
-              "bind": "bind", "manage_images": "manage the images of", "attach": "attach to"}
+              "bind": "bind", "manage_images": "manage the images of", "attach": "attach to",
+              "manage_encryption": "manage the encryption keys of"}
 
 
 def _kind_word(resource: str) -> str:
@@ -78,6 +88,7 @@ def _node_of_pod(obj: api_pb2.Object | None) -> str:
     return obj.pod.spec.node_name
 
 
+
 def _selects_node(field_selector: str, node: str) -> bool:
     """Whether the selector has the requirement spec.nodeName=<node> (= or ==)."""
     for term in field_selector.split(","):
@@ -98,14 +109,16 @@ class Authorize(Protocol):
 
     def __call__(self, verb: str, resource: str, namespace: str = "", name: str = "",
                  obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None, *,
-                 field_selector: str = "", grace_period_seconds: int | None = None) -> None:
+                 field_selector: str = "", grace_period_seconds: int | None = None,
+                 used_by_nodes: frozenset[str] | None = None) -> None:
         ...
 
 
 def authorize(identity: Identity, verb: str, resource: str, namespace: str = "",
               name: str = "", obj: api_pb2.Object | None = None,
               old: api_pb2.Object | None = None, *, field_selector: str = "",
-              grace_period_seconds: int | None = None) -> None:
+              grace_period_seconds: int | None = None,
+              used_by_nodes: frozenset[str] | None = None) -> None:
     """Return if `identity` may do this; raise errors.Forbidden with the reason if not."""
     if verb not in VERBS:
         raise errors.Forbidden(f"unknown verb {verb!r}")
@@ -118,8 +131,29 @@ def authorize(identity: Identity, verb: str, resource: str, namespace: str = "",
     if identity.node_name is None:
         raise _deny(identity, verb, resource, namespace, name,
                     "only admins (group system:masters) and nodes have access")
+    if resource in ("configmaps", "secrets"):
+        _authorize_node_config(identity, identity.node_name, verb, resource, namespace, name,
+                               field_selector, used_by_nodes)
+        return
     _authorize_node(identity, identity.node_name, verb, resource, namespace, name, obj, old,
                     field_selector, grace_period_seconds)
+
+
+def _authorize_node_config(ident: Identity, node: str, verb: str, resource: str,
+                           namespace: str, name: str, field_selector: str,
+                           used_by_nodes: frozenset[str] | None) -> None:
+    """A node reads a ConfigMap or Secret only while a pod bound to it references it."""
+    if verb in ("list", "watch"):
+        name = labels.selected_name(field_selector)
+        if not name or not namespace:
+            raise _deny(ident, verb, resource, namespace, "",
+                        f"a node may {verb} only one {_kind_word(resource)} by name (field "
+                        "selector metadata.name=NAME, in its namespace)")
+    elif verb != "get":
+        raise _deny(ident, verb, resource, namespace, name)
+    if used_by_nodes is None or node not in used_by_nodes:
+        raise _deny(ident, verb, resource, namespace, name,
+                    f'no pod bound to node "{node}" references it')
 
 
 def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namespace: str,
@@ -184,6 +218,14 @@ def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namesp
 
     if resource == "events":
         if verb == "create":
+            return
+        if verb in ("get", "update"):
+            stored = obj if verb == "get" else old
+            if stored is None or stored.WhichOneof("kind") != "event":
+                raise deny("the event was not found")
+            mine = [stored] if verb == "get" else [stored, obj]
+            if any(e is None or e.event.reporting_instance != node for e in mine):
+                raise deny("a node may only read and update the events it reported")
             return
         raise deny()
 

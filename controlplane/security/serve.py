@@ -2,7 +2,7 @@
 
     corral-controlplane [--tls-san 10.0.0.5 ...] [--bootstrap-listen 0.0.0.0:6444]
                         [--bootstrap-token abcdef.0123456789abcdef --bootstrap-token-ttl 24h]
-    corral-controlplane --insecure --listen 127.0.0.1:6443     # plaintext, loopback only
+    corral-controlplane --insecure --listen 127.0.0.1:6445     # plaintext, loopback only
 
 TLS is ON by default (`--tls` is accepted and changes nothing):
   * the cluster CA (DATA_DIR/pki) is created on first start and loaded afterwards;
@@ -63,13 +63,14 @@ def check_insecure(addresses: list[str]) -> None:
 def authorize_current(verb: str, resource: str, namespace: str = "", name: str = "",
                       obj: api_pb2.Object | None = None, old: api_pb2.Object | None = None,
                       *, field_selector: str = "", grace_period_seconds: int | None = None,
-                      ) -> None:
+                      used_by_nodes: frozenset[str] | None = None) -> None:
     """The ApiService hook: authz.authorize for the identity AuthInterceptor established."""
     ident = authn.current_identity()
     if ident is None:
         raise errors.Unauthenticated("this call has no authenticated identity")
     authz.authorize(ident, verb, resource, namespace, name, obj, old,
-                    field_selector=field_selector, grace_period_seconds=grace_period_seconds)
+                    field_selector=field_selector, grace_period_seconds=grace_period_seconds,
+                    used_by_nodes=used_by_nodes)
 
 
 class ServerOptions(TypedDict, total=False):
@@ -92,9 +93,18 @@ def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
         return None
     data_dir = Path(args.data_dir)
     listen_host = host_of(args.listen)
-    sec = setup.prepare(data_dir, [listen_host, *args.tls_san],
-                        server=args.listen if listen_host not in ("0.0.0.0", "::", "")
-                        else "127.0.0.1:" + args.listen.rpartition(":")[2])
+    kube = getattr(args, "kube_listen", "")
+    kube_host = host_of(kube) if kube and kube != "0" else ""
+    server = args.listen if listen_host not in ("0.0.0.0", "::", "") \
+        else "127.0.0.1:" + args.listen.rpartition(":")[2]
+    kube_server = ""
+    if kube != "0":   # the Kubernetes API (controlplane/httpapi/serve.py: port 6443)
+        kube_addr = kube or f"{server.rpartition(':')[0]}:6443"
+        if host_of(kube_addr) in ("0.0.0.0", "::", ""):
+            kube_addr = "127.0.0.1:" + kube_addr.rpartition(":")[2]
+        kube_server = f"https://{kube_addr}"
+    sec = setup.prepare(data_dir, [listen_host, kube_host, *args.tls_san], server=server,
+                        kubernetes_server=kube_server)
     write_atomic(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(), mode=0o644)
     return sec
 
@@ -103,7 +113,9 @@ async def server_security(args: argparse.Namespace, etcd: Connection) -> ServerO
     if getattr(args, "insecure", False):
         if getattr(args, "tls", False):
             raise InsecureRefused("--tls and --insecure exclude each other")
-        check_insecure([args.listen, getattr(args, "bootstrap_listen", "")])
+        kube = getattr(args, "kube_listen", "")
+        check_insecure([args.listen, getattr(args, "bootstrap_listen", ""),
+                        "" if kube == "0" else kube])
         log.warning("serving the API in PLAINTEXT without authentication on %s (--insecure)",
                     args.listen)
         return {}

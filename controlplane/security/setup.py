@@ -1,6 +1,6 @@
 """Everything the control plane process needs at start, in one call.
 
-    sec = prepare(Path(args.data_dir), hosts=["10.0.0.5"], server="10.0.0.5:6443")
+    sec = prepare(Path(args.data_dir), hosts=["10.0.0.5"], server="10.0.0.5:6445")
     server.add_secure_port(args.listen, sec.api_server_credentials())
     server.add_secure_port(args.bootstrap_listen, sec.bootstrap_server_credentials())
     grpc.aio.server(interceptors=[sec.interceptor()], ...)
@@ -108,8 +108,9 @@ def _server_keypair(ca: pki.ClusterCA, directory: Path, hosts: Sequence[str]) ->
 
 
 def admin_config(server: str, ca_pem: bytes, kp: pki.KeyPair, context: str = "corral",
-                 tls_server_name: str = "") -> str:
-    """A corral CLI config (corral/config.py's format) with inline PEM material."""
+                 tls_server_name: str = "", kubernetes_server: str = "") -> str:
+    """A corral CLI config (corral/config.py's format) with inline PEM material;
+    `kubernetes_server` is the Kubernetes API's URL (for `corral config kubeconfig`)."""
     ctx: dict[str, str] = {
         "name": context, "server": server, "namespace": "default",
         "certificate-authority-data": ca_pem.decode(),
@@ -118,18 +119,22 @@ def admin_config(server: str, ca_pem: bytes, kp: pki.KeyPair, context: str = "co
     }
     if tls_server_name:
         ctx["tls-server-name"] = tls_server_name
+    if kubernetes_server:
+        ctx["kubernetes-server"] = kubernetes_server
     return yaml.safe_dump({"current-context": context, "contexts": [ctx]}, sort_keys=False)
 
 
-def prepare(data_dir: Path, hosts: Sequence[str] = (), *, server: str = "127.0.0.1:6443",
-            write_admin_config: bool = True) -> ControlPlaneCredentials:
+def prepare(data_dir: Path, hosts: Sequence[str] = (), *, server: str = "127.0.0.1:6445",
+            write_admin_config: bool = True,
+            kubernetes_server: str = "") -> ControlPlaneCredentials:
     directory = Path(data_dir) / "pki"
     ca = pki.ClusterCA.load_or_create(directory)
     with pki.locked(directory):
         srv = _server_keypair(ca, directory, hosts)
     admin_path = Path(data_dir) / ADMIN_CONFIG
     if write_admin_config and not admin_path.exists():
-        text = admin_config(server, ca.cert_pem, ca.issue_admin())
+        text = admin_config(server, ca.cert_pem, ca.issue_admin(),
+                            kubernetes_server=kubernetes_server)
         write_atomic(admin_path, text.encode(), mode=0o600)
         log.info("wrote an admin CLI config to %s", admin_path)
     log.info("cluster CA %s (agents join with --ca-cert-hash %s)", directory / pki.CA_CERT_FILE,

@@ -34,7 +34,7 @@ async def create_all(store: Store, objs: Sequence[api_pb2.Object],
         kind, m = kinds.of(obj), meta(obj)
         key = keys.key_of(obj).encode()
         data = store._encode(obj, describe(kind.resource, m.namespace, m.name))
-        datas.append(data)
+        datas.append((data, key))
         compare.append(rpc.Compare(key=key, target=rpc.Compare.CREATE,
                                    result=rpc.Compare.EQUAL, create_revision=0))
         puts.append(rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data)))
@@ -51,7 +51,7 @@ async def create_all(store: Store, objs: Sequence[api_pb2.Object],
             if not kvs or str(kvs[0].mod_revision) != g[3]:
                 raise GuardChanged(f"{describe(*g[:3])} changed")
         raise errors.AlreadyExists("one of the objects exists already")
-    return [store._decode(d, resp.header.revision) for d in datas]
+    return [store._decode(d, resp.header.revision, k) for d, k in datas]
 
 
 async def update_all(store: Store, objs: Sequence[api_pb2.Object]) -> list[api_pb2.Object]:
@@ -67,11 +67,11 @@ async def update_all(store: Store, objs: Sequence[api_pb2.Object]) -> list[api_p
             raise errors.BadRequest(f"{what}: a batched update needs a resourceVersion")
         key = keys.key_of(obj).encode()
         data = store._encode(obj, what)
-        datas.append(data)
+        datas.append((data, key))
         compare.append(rpc.Compare(key=key, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL,
                                    mod_revision=int(m.resource_version)))
         puts.append(rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=data)))
     resp = await store._txn(f"updating {len(objs)} objects", compare, puts, [])
     if not resp.succeeded:
         raise errors.Conflict("one of the objects has been modified")
-    return [store._decode(d, resp.header.revision) for d in datas]
+    return [store._decode(d, resp.header.revision, k) for d, k in datas]

@@ -10,14 +10,20 @@
     await store.close()
 
 metadata.resourceVersion is the etcd mod revision of the key; it is set on
-every object returned and never stored. Failures are errors.ApiError
+every object returned and never stored. `transformers` (resource -> ValueTransformer)
+change a resource's values on their way to etcd and back: the control plane
+encrypts Secrets (controlplane/store/encryption.py), and a Store without a
+transformer for a resource of ENCRYPTED_RESOURCES refuses to write it. A watch
+event whose value cannot be decrypted is logged and skipped. Failures are errors.ApiError
 (Unavailable when etcd is down, TooLarge over etcd's request limit).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
 
 from aetcd import rpc
 
@@ -29,6 +35,12 @@ from controlplane.store.etcdio import Connection
 from controlplane.store.watch import Fanout, StoreEvent
 from proto import api_pb2, kinds
 
+log = logging.getLogger(__name__)
+
+# Resources whose objects never reach etcd unencrypted: a Store without a transformer
+# for them refuses to write them (controlplane/store/encryption.py).
+ENCRYPTED_RESOURCES = frozenset({"secrets"})
+
 # etcd's default --max-request-bytes is 1.5 MiB; keep room for the request envelope.
 MAX_OBJECT_BYTES = 1536 * 1024 - 512
 
@@ -38,6 +50,14 @@ Compares = list[rpc.Compare]
 Ops = list[rpc.RequestOp]
 # a guard on a write: (resource, namespace, name, resourceVersion) that must still be current
 Guard = tuple[str, str, str, str]
+
+
+class ValueTransformer(Protocol):
+    """What is done to a resource's serialized objects on their way to etcd and back
+    (encryption); `etcd_key` is authenticated with the value."""
+
+    def to_storage(self, etcd_key: bytes, plaintext: bytes) -> bytes: ...
+    def from_storage(self, etcd_key: bytes, stored: bytes) -> bytes: ...
 
 
 class GuardChanged(errors.Conflict):
@@ -56,9 +76,11 @@ def _parse_rv(rv: str, what: str) -> int:
 
 class Store:
     def __init__(self, endpoints: str | Sequence[str], *, timeout: float = 5.0,
-                 history: int = 1000) -> None:
+                 history: int = 1000,
+                 transformers: Mapping[str, ValueTransformer] | None = None) -> None:
         self.conn = Connection(endpoints, timeout)
         self.history = history
+        self.transformers: dict[str, ValueTransformer] = dict(transformers or {})
         self._fanouts: dict[str, Fanout] = {}
 
     async def close(self) -> None:
@@ -74,26 +96,46 @@ class Store:
         clean.CopyFrom(obj)
         meta(clean).resource_version = ""
         data = clean.SerializeToString()
+        resource = kinds.of(obj).resource
+        transform = self.transformers.get(resource)
+        if transform is not None:
+            data = transform.to_storage(keys.key_of(obj).encode(), data)
+        elif resource in ENCRYPTED_RESOURCES:
+            raise errors.ApiError(f"refusing to store {what} unencrypted: this control plane "
+                                  "has no encryption key for it")
         if len(data) > MAX_OBJECT_BYTES:
             raise errors.TooLarge(
                 f"{what} is too large: {len(data)} bytes encoded, over etcd's request "
                 f"limit of {MAX_OBJECT_BYTES} bytes")
         return data
 
-    @staticmethod
-    def _decode(data: bytes, revision: int) -> api_pb2.Object:
+    def _decode(self, data: bytes, revision: int, key: bytes) -> api_pb2.Object:
+        """The object stored at etcd key `key` (decrypted if its resource is)."""
+        if self.transformers:
+            transform = self.transformers.get(keys.resource_of(key))
+            if transform is not None:
+                data = transform.from_storage(key, data)
         obj = api_pb2.Object.FromString(data)
         meta(obj).resource_version = str(revision)
         return obj
 
-    def _decode_event(self, raw: rpc.Event) -> StoreEvent:
+    def _decode_event(self, raw: rpc.Event) -> StoreEvent | None:
+        """A watch event; None (skipped, logged) for a value that cannot be decrypted."""
+        try:
+            return self._decode_raw_event(raw)
+        except errors.Undecryptable as e:
+            log.error("watch: skipping an event at revision %d: %s", raw.kv.mod_revision, e)
+            return None
+
+    def _decode_raw_event(self, raw: rpc.Event) -> StoreEvent:
         key = raw.kv.key.decode()
         rev = raw.kv.mod_revision
-        prev = self._decode(raw.prev_kv.value, rev) if raw.HasField("prev_kv") else None
+        prev = self._decode(raw.prev_kv.value, rev, raw.kv.key) \
+            if raw.HasField("prev_kv") else None
         if raw.type == rpc.Event.EventType.DELETE:
             obj = prev if prev is not None else self._stub_from_key(key, rev)
             return StoreEvent("DELETED", obj, rev, key, prev)
-        obj = self._decode(raw.kv.value, rev)
+        obj = self._decode(raw.kv.value, rev, raw.kv.key)
         kind = "ADDED" if raw.kv.create_revision == rev else "MODIFIED"
         return StoreEvent(kind, obj, rev, key, prev)
 
@@ -126,7 +168,7 @@ class Store:
         if not resp.kvs:
             raise errors.NotFound(f"{what} not found")
         kv = resp.kvs[0]
-        return self._decode(kv.value, kv.mod_revision)
+        return self._decode(kv.value, kv.mod_revision, kv.key)
 
     async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
         """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
@@ -136,7 +178,7 @@ class Store:
             resp = await (await self.conn.kv()).Range(
                 rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)),
                 timeout=self.conn.timeout)
-        items = [self._decode(kv.value, kv.mod_revision) for kv in resp.kvs]
+        items = [self._decode(kv.value, kv.mod_revision, kv.key) for kv in resp.kvs]
         return items, resp.header.revision
 
     async def revision(self) -> int:
@@ -177,7 +219,7 @@ class Store:
                 if not kvs or str(kvs[0].mod_revision) != guard[3]:
                     raise GuardChanged(f"{describe(*guard[:3])} changed while creating {what}")
             raise errors.AlreadyExists(f"{what} already exists")
-        return self._decode(data, resp.header.revision)
+        return self._decode(data, resp.header.revision, key)
 
     async def update(self, obj: api_pb2.Object) -> api_pb2.Object:
         """Write `obj` if its resourceVersion is still current ("" = just must exist)."""
@@ -197,7 +239,7 @@ class Store:
             [rpc.RequestOp(request_range=rpc.RangeRequest(key=key, keys_only=True))])
         if not resp.succeeded:
             self._precondition_failed(resp, what, m.resource_version)
-        return self._decode(data, resp.header.revision)
+        return self._decode(data, resp.header.revision, key)
 
     @staticmethod
     def _precondition_failed(resp: rpc.TxnResponse, what: str, rv: str) -> None:
@@ -229,7 +271,7 @@ class Store:
         prev = resp.responses[0].response_delete_range.prev_kvs
         if not prev:
             raise errors.NotFound(f"{what} not found")
-        return self._decode(prev[0].value, resp.header.revision)
+        return self._decode(prev[0].value, resp.header.revision, key)
 
     async def guaranteed_update(
         self, resource: str, namespace: str, name: str,
@@ -271,14 +313,26 @@ class Store:
 
     async def watch(self, resource: str, namespace: str = "",
                     resource_version: str = "") -> AsyncGenerator[StoreEvent, None]:
-        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted.
+        """Events after `resource_version` ("" or "0": from now). errors.Gone if compacted,
+        or if the store has not reached it (etcd restored from an older snapshot: the
+        client's view is newer than the store's, so it must relist, as Kubernetes'
+        "too large resource version" makes it).
 
         Besides ADDED/MODIFIED/DELETED, BOOKMARK events (key "") carry progress.
         """
-        after = (_parse_rv(resource_version, f"watch {resource}")
-                 if resource_version not in ("", "0") else await self.conn.revision())
+        fanout = self.fanout(resource)
+        if resource_version in ("", "0"):
+            after = await self.conn.revision()
+        else:
+            after = _parse_rv(resource_version, f"watch {resource}")
+            if after > fanout.last_seen:          # rarely: ask etcd where it is
+                current = await self.conn.revision()
+                if after > current:
+                    raise errors.Gone(
+                        f"too large resource version: {after}, the store is at {current} "
+                        f"(restored from a snapshot?); relist and watch again")
         p = keys.prefix(resource, namespace) if namespace else ""
-        async for ev in self.fanout(resource).stream(after):
+        async for ev in fanout.stream(after):
             if not p or not ev.key or ev.key.startswith(p):
                 yield ev
 

@@ -29,6 +29,14 @@ def key_of(obj: api_pb2.Object) -> str:
     return key(kinds.of(obj).resource, meta.namespace, meta.name)
 
 
+def resource_of(etcd_key: bytes) -> str:
+    """"secrets" of b"/corral/secrets/default/db" ("" outside /corral/)."""
+    root = ROOT.encode()
+    if not etcd_key.startswith(root):
+        return ""
+    return etcd_key[len(root):].partition(b"/")[0].decode("ascii", "replace")
+
+
 def prefix_end(p: bytes) -> bytes:
     """The range end covering every key starting with `p`."""
     b = bytearray(p)

@@ -46,7 +46,7 @@ class StoreEvent:
     prev: api_pb2.Object | None = None  # the state before (MODIFIED, DELETED)
 
 
-Decoder = Callable[[rpc.Event], StoreEvent]   # an etcd watch event -> a StoreEvent
+Decoder = Callable[[rpc.Event], StoreEvent | None]   # None: an event to skip (logged)
 BOOKMARK = "BOOKMARK"  # no change: every event up to `revision` has been delivered
 
 
@@ -128,7 +128,9 @@ class Fanout:
                         self.last_seen = progress
                         self._progress(progress)
                     for raw in events:
-                        self._publish(self.decode(raw))
+                        ev = self.decode(raw)
+                        if ev is not None:
+                            self._publish(ev)
             except Compacted as e:
                 log.warning("%s watch fell behind a compaction (%s); watchers must relist",
                             self.resource, e)
@@ -191,6 +193,8 @@ class Fanout:
             async for progress, events in self.conn.watch(self.key_prefix, after + 1):
                 for raw in events:
                     ev = self.decode(raw)
+                    if ev is None:
+                        continue
                     if ev.revision > boundary:
                         return
                     last = ev.revision

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from corral import errors, manifests
+from corral import applying, errors, manifests
+from corral.cli import createconfig
 from corral.cli.common import Cli, CliError, meta_of
-from corral.printers import columns
 from corral.printers.output import Printer, make_printer
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 from proto.codec import DecodeError, decode
 
 APPLY_EXAMPLES = """\
@@ -22,12 +22,26 @@ examples:
 
   # Apply from stdin
   cat pod.yaml | corral apply -f -
+
+  # Server-side apply: the server merges by field ownership
+  corral apply --server-side -f manifests/web.yaml
+
+Apply is kubectl's: a three-way merge of the last applied configuration (the
+kubectl.kubernetes.io/last-applied-configuration annotation), the new one and the
+live object, so fields set by others (corral scale) and not in the file survive.
 """
 
 CREATE_EXAMPLES = """\
 examples:
   # Create the objects of a file; existing ones are an error
   corral create -f manifests/pod.yaml
+
+  # A ConfigMap or Secret from literals, files, directories or env files
+  corral create configmap game-config --from-file=game.properties --from-literal=lives=3
+  corral create secret generic db-user-pass --from-file=password=./password.txt
+  corral create secret tls my-tls --cert=tls.crt --key=tls.key
+  corral create secret docker-registry regcred --docker-server=registry.example:5000 \\
+      --docker-username=robot --docker-password=...
 """
 
 
@@ -49,7 +63,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                        help="validate on the server without persisting")
         p.add_argument("-o", "--output", default="", metavar="FORMAT",
                        help="print the results as yaml|json|name instead of a line each")
+        if verb == "apply":
+            p.add_argument("--server-side", action="store_true",
+                           help="apply on the server, by field ownership (managedFields)")
+            p.add_argument("--force-conflicts", action="store_true",
+                           help="with --server-side: take over fields other managers own")
+            p.add_argument("--field-manager", default="corral", metavar="NAME",
+                           help="with --server-side: the manager's name (default %(default)s)")
         p.set_defaults(func=func)
+        if verb == "create":
+            createconfig.register(p, parents)
 
 
 def run_apply(cli: Cli, args: argparse.Namespace) -> int:
@@ -121,8 +144,12 @@ def _run(cli: Cli, args: argparse.Namespace, verb: str) -> int:
         try:
             if args.dry_run == "client":
                 result_obj, result = obj, "created" if verb == "create" else "configured"
+            elif verb == "apply" and args.server_side:
+                result_obj = applying.server_side(cli.client, obj, args.field_manager,
+                                                  force=args.force_conflicts, dry_run=dry_run)
+                result = "serverside-applied"
             elif verb == "apply":
-                result_obj, result = cli.client.apply(obj, dry_run=dry_run)
+                result_obj, result = applying.client_side(cli.client, obj, dry_run=dry_run)
             else:
                 result_obj, result = cli.client.create(obj, dry_run=dry_run), "created"
         except (errors.Unavailable, errors.Unauthenticated):

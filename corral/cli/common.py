@@ -12,8 +12,7 @@ from typing import TextIO
 
 from corral import config, errors
 from corral.client import Client
-from corral.printers import columns
-from proto import api_pb2, kinds, meta_pb2
+from proto import api_pb2, columns, kinds, meta_pb2
 
 Handler = Callable[["Cli", argparse.Namespace], int]
 

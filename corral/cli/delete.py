@@ -8,8 +8,7 @@ import time
 from corral import errors, manifests
 from corral.cli.apply import prepare
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, not_found, parse_targets
-from corral.printers import columns
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 from proto.codec import DecodeError
 
 EXAMPLES = """\

@@ -6,9 +6,8 @@ import argparse
 
 from corral import errors
 from corral.cli.common import Cli, CliError, Target, meta_of, not_found, parse_targets
-from corral.printers import columns
 from corral.printers.output import Printer, make_printer, sort_key
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 
 EXAMPLES = """\
 examples:

@@ -69,7 +69,7 @@ def resolve_pod(cli: Cli, ref: str) -> str:
         return name
     if kind.resource not in ("deployments", "replicasets"):
         raise CliError(f"cannot get the pods of a {kind.singular}")
-    from corral.printers.columns import format_selector
+    from proto.columns import format_selector
 
     obj = cli.client.get(kind.resource, name, cli.namespace)
     sel = obj.deployment.spec.selector if kind.resource == "deployments" \

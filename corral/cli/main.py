@@ -18,6 +18,7 @@ from corral import errors
 from corral.cli import (
     apply,
     attach,
+    build,
     delete,
     describe,
     get,
@@ -27,6 +28,7 @@ from corral.cli import (
     nodes,
     plugins,
     rollout,
+    secretkeys,
     tokens,
 )
 from corral.cli import run as run_verb
@@ -83,7 +85,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    tokens))
+    build, tokens, secretkeys))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

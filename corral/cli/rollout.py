@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 from corral import errors
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, mutate, one_target
-from corral.printers import columns
 from corral.printers.describe import Writer, revision
 from corral.printers.describe.pod import containers_section
 from corral.printers.describe.sections import map_section
-from proto import api_pb2, apps_pb2, core_pb2, kinds
+from proto import api_pb2, apps_pb2, columns, core_pb2, kinds
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from corral.printers import columns, jsonpath, table
-from proto import api_pb2, kinds
+from corral.printers import jsonpath, table
+from proto import api_pb2, columns, kinds
 
 FORMATS = ("wide", "yaml", "json", "name", "jsonpath=", "jsonpath-as-json=",
            "custom-columns=")

@@ -20,8 +20,8 @@ from __future__ import annotations
 # The package: descriptors (schema lookups both directions share), errors
 # (DecodeError and its wording), scalars and decode (manifest -> message),
 # encode (message -> Kubernetes' JSON form).
-from proto.codec.decode import decode, decode_message
-from proto.codec.encode import encode, encode_list, format_timestamp, to_json
+from proto.codec.decode import decode, decode_message, is_quantity
+from proto.codec.encode import encode, encode_list, format_timestamp, is_micro_time, to_json
 from proto.codec.errors import DecodeError
 
 __all__ = [
@@ -31,5 +31,7 @@ __all__ = [
     "encode",
     "encode_list",
     "format_timestamp",
+    "is_micro_time",
+    "is_quantity",
     "to_json",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from proto import api_pb2, kinds
 from proto.codec.descriptors import (
     INT_OR_STRING,
+    STRUCT,
     TIMESTAMP,
     FieldDesc,
     MsgDesc,
@@ -20,6 +22,7 @@ from proto.codec.descriptors import (
     zero_value,
 )
 from proto.codec.errors import DecodeError, describe_value, join_path, type_name, unknown_field
+from proto.codec.presence import ALWAYS, NULL_WHEN_UNSET
 from proto.codec.scalars import INT_RANGES, decode_scalar, decode_timestamp
 
 # String fields (and map<string,string> values) holding quantities: like
@@ -32,6 +35,17 @@ _QUANTITY_FIELDS = frozenset({
     ("corral.v1.EmptyDirVolumeSource", "size_limit"),
     ("corral.v1.ResourceFieldSelector", "divisor"),
 })
+
+# Map fields whose values are secrets: a decoding error names their type, never the value.
+_SECRET_VALUE_FIELDS = frozenset({
+    ("corral.v1.Secret", "data"),
+    ("corral.v1.Secret", "string_data"),
+})
+
+
+def is_quantity(message: str, field: str) -> bool:
+    """Whether (message full name, proto field name) holds Kubernetes quantities."""
+    return (message, field) in _QUANTITY_FIELDS
 
 
 def decode(doc: object) -> api_pb2.Object:
@@ -75,6 +89,7 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
     if not isinstance(doc, Mapping):
         raise DecodeError(path, f"expected object, got {describe_value(doc)}")
     fields = json_fields(desc)
+    always = ALWAYS.get(desc.full_name, frozenset())
     for key, value in doc.items():
         if not isinstance(key, str):
             raise DecodeError(path, f"field names must be strings, got {describe_value(key)}")
@@ -86,7 +101,8 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
         fpath = join_path(path, key)
         quantity_ok = (desc.full_name, fd.name) in _QUANTITY_FIELDS
         if is_map(fd):
-            _decode_map(msg, fd, value, fpath, quantity_ok)
+            _decode_map(msg, fd, value, fpath, quantity_ok,
+                        (desc.full_name, fd.name) in _SECRET_VALUE_FIELDS)
         elif fd.is_repeated:
             if not isinstance(value, list | tuple):
                 raise DecodeError(fpath, f"expected array, got {describe_value(value)}")
@@ -100,15 +116,20 @@ def _decode_into(msg: Message, doc: object, path: str) -> None:
                 else:
                     container.append(decode_scalar(fd, item, ipath, quantity_ok))
         elif fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
-            _decode_message_value(getattr(msg, fd.name), value, fpath)
+            sub = getattr(msg, fd.name)
+            _decode_message_value(sub, value, fpath)
+            if key in always and not sub.ByteSize() and fd.message_type.full_name != TIMESTAMP \
+                    and (desc.full_name, fd.name) not in NULL_WHEN_UNSET:
+                msg.ClearField(fd.name)   # a struct Kubernetes always writes: {} is unset
         else:
             setattr(msg, fd.name, decode_scalar(fd, value, fpath, quantity_ok))
 
 
 def _decode_map(msg: Message, fd: FieldDesc, value: object, path: str,
-                quantity_ok: bool) -> None:
+                quantity_ok: bool, redact: bool = False) -> None:
     if not isinstance(value, Mapping):
-        raise DecodeError(path, f"expected object (map), got {describe_value(value)}")
+        shown = type_name(value) if redact else describe_value(value)
+        raise DecodeError(path, f"expected object (map), got {shown}")
     vfd: FieldDesc = fd.message_type.fields_by_name["value"]
     kfd = fd.message_type.fields_by_name["key"]
     container = getattr(msg, fd.name)
@@ -126,7 +147,7 @@ def _decode_map(msg: Message, fd: FieldDesc, value: object, path: str,
             if v is None:  # like Kubernetes: a null map value is the zero value
                 container[key] = decode_scalar(vfd, zero_value(vfd), kpath, False)
                 continue
-            container[key] = decode_scalar(vfd, v, kpath, quantity_ok)
+            container[key] = decode_scalar(vfd, v, kpath, quantity_ok, redact)
 
 
 def _decode_message_value(target: Message, value: object, path: str) -> None:
@@ -134,6 +155,13 @@ def _decode_message_value(target: Message, value: object, path: str) -> None:
     if name == TIMESTAMP:
         assert isinstance(target, Timestamp)
         target.CopyFrom(decode_timestamp(value, path))
+    elif name == STRUCT:
+        if not isinstance(value, Mapping):
+            raise DecodeError(path, f"expected object, got {describe_value(value)}")
+        try:
+            json_format.ParseDict(dict(value), target)
+        except json_format.ParseError as e:
+            raise DecodeError(path, str(e)) from None
     elif name == INT_OR_STRING:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise DecodeError(path, f"expected integer or string, got {describe_value(value)}")

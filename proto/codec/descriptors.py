@@ -9,6 +9,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 TIMESTAMP = "google.protobuf.Timestamp"
 INT_OR_STRING = "corral.v1.IntOrString"
+STRUCT = "google.protobuf.Struct"       # free-form JSON (managedFields' fieldsV1)
 
 # Descriptors come from upb at run time and from descriptor.py in the stubs;
 # they are typed loosely here.

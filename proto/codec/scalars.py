@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from proto import quantity
 from proto.codec.descriptors import FieldDesc
-from proto.codec.errors import DecodeError, describe_value
+from proto.codec.errors import DecodeError, describe_value, type_name
 
 INT_RANGES = {
     FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
@@ -59,16 +59,42 @@ def _fraction_nanos(text: str) -> int:
     return int((digits + "000000000")[:9])
 
 
-def decode_scalar(fd: FieldDesc, value: object, path: str, quantity_ok: bool) -> Any:
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def decode_base64(text: str, path: str) -> bytes:
+    """Standard base64 with padding, as Kubernetes' []byte fields take it (line breaks are
+    ignored); an error names the first bad byte, never the data."""
+    raw = text.encode("utf-8", "surrogatepass")
+    data = bytearray()
+    first_pad = -1
+    for i, b in enumerate(raw):
+        if b in (0x0A, 0x0D):
+            continue
+        if b == 0x3D:  # "="
+            first_pad = i if first_pad < 0 else first_pad
+        elif b not in _B64:
+            raise DecodeError(path, f"illegal base64 data at input byte {i}")
+        elif first_pad >= 0:        # data after the padding: the padding is wrong
+            raise DecodeError(path, f"illegal base64 data at input byte {first_pad}")
+        data.append(b)
+    try:
+        return base64.b64decode(bytes(data), validate=True)
+    except ValueError:
+        at = first_pad if first_pad >= 0 else len(raw)
+        raise DecodeError(path, f"illegal base64 data at input byte {at}") from None
+
+
+def decode_scalar(fd: FieldDesc, value: object, path: str, quantity_ok: bool,
+                  redact: bool = False) -> Any:
+    """One scalar; `redact`: a secret's value, so errors name its type, never the value."""
+    show = type_name if redact else describe_value
     ct = fd.cpp_type
     if ct == FieldDescriptor.CPPTYPE_STRING:
         if fd.type == FieldDescriptor.TYPE_BYTES:
             if not isinstance(value, str):
-                raise DecodeError(path, f"expected base64 string, got {describe_value(value)}")
-            try:
-                return base64.b64decode(value, validate=True)
-            except ValueError:
-                raise DecodeError(path, "invalid base64 data") from None
+                raise DecodeError(path, f"expected base64 string, got {show(value)}")
+            return decode_base64(value, path)
         if isinstance(value, str):
             return value
         if quantity_ok and isinstance(value, int | float) and not isinstance(value, bool):
@@ -76,7 +102,7 @@ def decode_scalar(fd: FieldDesc, value: object, path: str, quantity_ok: bool) ->
                 return quantity.from_number(value)
             except quantity.QuantityError as e:
                 raise DecodeError(path, e.reason) from None
-        raise DecodeError(path, f"expected string, got {describe_value(value)}")
+        raise DecodeError(path, f"expected string, got {show(value)}")
     if ct == FieldDescriptor.CPPTYPE_BOOL:
         if not isinstance(value, bool):
             raise DecodeError(path, f"expected boolean, got {describe_value(value)}")

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 # The package: names (name/label syntax), selector (label selectors), fields
 # (field selectors).
-from proto.labels.fields import FieldRequirement, FieldSelector, parse_field_selector
+from proto.labels.fields import (
+    FieldRequirement,
+    FieldSelector,
+    parse_field_selector,
+    selected_name,
+)
 from proto.labels.names import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
@@ -42,4 +47,5 @@ __all__ = [
     "parse_field_selector",
     "parse_selector",
     "qualified_name_errors",
+    "selected_name",
 ]

@@ -58,8 +58,9 @@ FIELDS: dict[str, tuple[frozenset[str] | None, _Getter]] = {
     "involvedObject.fieldPath": (frozenset({"events"}), _event("field_path")),
     "reason": (frozenset({"events"}),
                lambda o: o.event.reason if o.WhichOneof("kind") == "event" else ""),
-    "type": (frozenset({"events"}),
-             lambda o: o.event.type if o.WhichOneof("kind") == "event" else ""),
+    "type": (frozenset({"events", "secrets"}),
+             lambda o: o.event.type if o.WhichOneof("kind") == "event" else
+             o.secret.type if o.WhichOneof("kind") == "secret" else ""),
 }
 
 
@@ -162,3 +163,14 @@ def parse_field_selector(s: str, resource: str = "") -> FieldSelector:
                                 f"(supported: {', '.join(supported)})")
         reqs.append(FieldRequirement(name, op, _unescape(raw, part_s)))
     return FieldSelector(tuple(reqs))
+
+
+def selected_name(field_selector: str) -> str:
+    """NAME when the selector is exactly `metadata.name=NAME` (or `==`); "" otherwise."""
+    terms = [t.strip() for t in field_selector.split(",") if t.strip()]
+    if len(terms) == 1:
+        for op in ("==", "="):
+            key, sep, value = terms[0].partition(op)
+            if sep and not key.endswith("!") and key.strip() == "metadata.name":
+                return value.strip()
+    return ""

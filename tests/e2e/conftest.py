@@ -108,8 +108,9 @@ def up(name: str, tmp: Path, nodes: int = 3) -> Cluster:
 
 
 def down(c: Cluster) -> list[str]:
-    c.corral("cluster", "down", "--name", c.name, check=False)
-    return leftovers(c.name, c.dir)
+    out = c.corral("cluster", "down", "--name", c.name, check=False)
+    left = leftovers(c.name, c.dir)
+    return [*left, f"(cluster down said: {out.strip()})"] if left else []
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ reaches everything, exec included, through the control plane."""
 from __future__ import annotations
 
 import base64
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import yaml
 
 from proto import agent_pb2, agent_pb2_grpc, api_pb2, api_pb2_grpc
 from tests.e2e.conftest import Cluster, wait_for
+from tests.support.refusal import refusal_code
 
 POD = """\
 apiVersion: v1
@@ -33,14 +36,29 @@ def _exec_inputs() -> Iterator[agent_pb2.ExecInput]:
 
 
 def _code(fn: object) -> grpc.StatusCode:
+    """The code a server answered with (an UNAVAILABLE from a closed port fails)."""
     try:
         out = fn()   # type: ignore[operator]
         if hasattr(out, "__iter__"):
             list(out)
     except grpc.RpcError as e:
-        code: grpc.StatusCode = e.code()
-        return code
+        return refusal_code(e)
     raise AssertionError("the call succeeded")
+
+
+def _serves_tls(address: str, ca: bytes, cert: bytes, key: bytes, tmp: Path) -> bool:
+    """A TLS handshake with this cluster's server there (its certificate verified
+    against the cluster CA): the positive control that a port is open and ours."""
+    (tmp / "c.pem").write_bytes(cert)
+    (tmp / "k.pem").write_bytes(key)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False      # the chain is verified (CERT_REQUIRED), not the name
+    ctx.load_verify_locations(cadata=ca.decode())
+    ctx.load_cert_chain(tmp / "c.pem", tmp / "k.pem")
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            ctx.wrap_socket(raw) as conn:
+        return bool(conn.getpeercert())
 
 
 def _pem(ctx: dict[str, str], key: str) -> bytes:
@@ -67,7 +85,18 @@ def test_ports_refuse_plaintext_and_strangers_exec_works(cluster: Cluster,
         == "through-the-control-plane"
     assert "ready" in cluster.corral("logs", "sec")
 
-    # plaintext gets nothing anywhere: API, join port, agent
+    # each port is open and is this cluster's (positive controls) ...
+    cfg = yaml.safe_load(Path(cluster.env["CORRAL_CONFIG"]).read_text())
+    ctx = next(c for c in cfg["contexts"] if c["name"] == cfg["current-context"])
+    ca, cert, key = (_pem(ctx, k) for k in ("certificate-authority", "client-certificate",
+                                             "client-key"))
+    for address in (api, boot, agent):
+        assert _serves_tls(address, ca, cert, key, tmp_path), address
+    with grpc.secure_channel(boot, grpc.ssl_channel_credentials(ca)) as ch:
+        assert _code(lambda: api_pb2_grpc.ApiStub(ch).List(
+            api_pb2.ListRequest(resource="pods"), timeout=5)) == \
+            grpc.StatusCode.UNAUTHENTICATED           # the join port answers, anonymously
+    # ... and plaintext gets nothing anywhere: API, join port, agent
     with grpc.insecure_channel(api) as ch:
         stub = api_pb2_grpc.ApiStub(ch)
         assert _code(lambda: stub.List(api_pb2.ListRequest(resource="pods"),
@@ -85,11 +114,7 @@ def test_ports_refuse_plaintext_and_strangers_exec_works(cluster: Cluster,
             namespace="default", pod="sec"), timeout=5)) == grpc.StatusCode.UNAVAILABLE
 
     # even the admin's certificate does not open the agent: only the control plane's does
-    cfg = yaml.safe_load(Path(cluster.env["CORRAL_CONFIG"]).read_text())
-    ctx = next(c for c in cfg["contexts"] if c["name"] == cfg["current-context"])
-    creds = grpc.ssl_channel_credentials(_pem(ctx, "certificate-authority"),
-                                         _pem(ctx, "client-key"),
-                                         _pem(ctx, "client-certificate"))
+    creds = grpc.ssl_channel_credentials(ca, key, cert)
     with grpc.secure_channel(agent, creds, options=[
             ("grpc.ssl_target_name_override", f"{node['name']}.node.corral.internal")]) as ch:
         assert _code(lambda: agent_pb2_grpc.AgentStub(ch).Exec(_exec_inputs(), timeout=5)) \

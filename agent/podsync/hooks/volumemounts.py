@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 
 from agent import status as st
-from agent.podsync.hook import ContainerSetup, NotReady, VolumeSource, volume_source
+from agent.podsync.hook import (
+    READ_ONLY_SOURCES,
+    ContainerSetup,
+    NotReady,
+    VolumeSource,
+    volume_source,
+)
 from agent.podsync.run import PodRun
 from agent.ports import MountSpec
 
@@ -50,5 +56,6 @@ class VolumeMountsHook:
                         os.makedirs(host, exist_ok=True)
                 except OSError as e:
                     return NotReady(st.CREATE_CONTAINER_ERROR, str(e))
-            setup.mounts.append(MountSpec(vm.mount_path, host, vm.read_only))
+            setup.mounts.append(MountSpec(vm.mount_path, host,
+                                          vm.read_only or kind in READ_ONLY_SOURCES))
         return None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from corral import config
+import yaml
+
+from common.files import write_atomic
+from corral import config, kubeconfig
 from corral.cli.common import Cli, CliError
 from corral.cli.misc.verbparser import FMT, verb_parser
 from corral.printers import table
@@ -15,8 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
              parents: list[argparse.ArgumentParser]) -> None:
     p = verb_parser(sub, parents, "config", "view and change the CLI config file",
                     "  corral config view\n  corral config get-contexts\n"
-                    "  corral config set-context local --server 10.0.0.1:6443 --namespace dev\n"
-                    "  corral config use-context local\n")
+                    "  corral config set-context local --server 10.0.0.1:6445 --namespace dev\n"
+                    "  corral config use-context local\n"
+                    "  corral config kubeconfig > ~/.kube/config     # for kubectl\n"
+                    "  corral config kubeconfig --merge              # into $KUBECONFIG\n")
     csub = p.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", required=True)
     cp = csub.add_parser("view", parents=parents, help="print the config",
                          formatter_class=FMT, epilog="examples:\n  corral config view\n")
@@ -36,12 +41,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     cp = csub.add_parser("set-context", parents=parents, help="create or change a context",
                          formatter_class=FMT,
                          epilog="examples:\n  corral config set-context local "
-                                "--server 127.0.0.1:6443 -n dev\n")
+                                "--server 127.0.0.1:6445 -n dev\n")
     cp.add_argument("name")
     cp.add_argument("--ca", dest="certificate_authority", default=None)
     cp.add_argument("--client-certificate", default=None)
     cp.add_argument("--client-key", default=None)
     cp.set_defaults(func=run_config_set)
+    cp = csub.add_parser("kubeconfig", parents=parents,
+                         help="print a kubeconfig for kubectl and Kubernetes clients",
+                         formatter_class=FMT,
+                         epilog="examples:\n  corral config kubeconfig > ~/.kube/config\n"
+                                "  corral config kubeconfig --merge\n"
+                                "  corral config kubeconfig --kube-server https://10.0.0.5:6443\n")
+    cp.add_argument("--kube-server", default="", metavar="URL",
+                    help="the Kubernetes API's URL (default: the context's kubernetes-server, "
+                         "else its host on port 6443)")
+    cp.add_argument("--merge", action="store_true",
+                    help="merge into the first file of $KUBECONFIG (or ~/.kube/config) and "
+                         "make it the current context, instead of printing it")
+    cp.set_defaults(func=run_config_kubeconfig)
 
 
 def _load(cli: Cli) -> config.Config:
@@ -102,3 +120,29 @@ def run_config_set(cli: Cli, args: argparse.Namespace) -> int:
     cli.print(f'Context "{args.name}" {"modified" if existed else "created"}.')
     return 0
 
+
+
+def run_config_kubeconfig(cli: Cli, args: argparse.Namespace) -> int:
+    cfg = _load(cli)
+    try:
+        ctx = cfg.context(getattr(args, "context", None))
+        name = ctx.name if ctx.name != "default" or cfg.contexts else "corral"
+        doc = kubeconfig.build(ctx, name, args.kube_server)
+    except config.ConfigError as e:
+        raise CliError(str(e)) from None
+    if not args.merge:
+        cli.out.write(to_yaml(doc))
+        return 0
+    path = kubeconfig.default_path()
+    try:
+        existing = yaml.safe_load(path.read_text()) if path.exists() else None
+    except (OSError, yaml.YAMLError) as e:
+        raise CliError(f"cannot read {path}: {e}") from None
+    try:
+        merged = kubeconfig.merge(existing if isinstance(existing, dict) else None, doc)
+    except config.ConfigError as e:
+        raise CliError(f"{path}: {e}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, to_yaml(merged).encode(), mode=0o600, durable=False)
+    cli.print(f'Context "{name}" written to {path} and made current.')
+    return 0

@@ -7,8 +7,7 @@ import argparse
 
 from corral.cli.common import Cli, CliError, meta_of, mutate, parse_targets
 from corral.cli.misc.verbparser import verb_parser
-from corral.printers import columns
-from proto import api_pb2, kinds
+from proto import api_pb2, columns, kinds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],

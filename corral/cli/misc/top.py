@@ -7,8 +7,8 @@ import argparse
 from corral.cli.common import Cli, CliError
 from corral.cli.misc.verbparser import verb_parser
 from corral.printers import table
-from corral.printers.humanize import format_bytes
 from proto import kinds
+from proto.columns.humanize import format_bytes
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],

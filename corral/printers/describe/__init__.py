@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from corral.printers.describe.cluster import describe_generic, describe_namespace, describe_node
+from corral.printers.describe.config import describe_configmap, describe_secret
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
 from corral.printers.describe.workloads import describe_deployment, describe_replicaset, revision
@@ -22,6 +23,8 @@ RENDERERS = {
     "replicasets": describe_replicaset,
     "nodes": describe_node,
     "namespaces": describe_namespace,
+    "configmaps": describe_configmap,
+    "secrets": describe_secret,
 }
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.printers import columns, table
+from corral.printers import table
 from corral.printers.describe.sections import (
     Related,
     Writer,
     events_section,
     map_section,
 )
-from corral.printers.humanize import age, is_set, long_date
 from corral.printers.output import encode
-from proto import api_pb2, core_pb2, kinds
+from proto import api_pb2, columns, core_pb2, kinds
+from proto.columns.humanize import age, is_set, long_date
 
 
 def describe_node(obj: api_pb2.Object, rel: Related, now: float) -> str:

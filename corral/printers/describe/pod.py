@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.printers import columns, table
+from corral.printers import table
+from corral.printers.describe.podconfig import config_volume, env_from_section, env_source
 from corral.printers.describe.sections import (
     Related,
     Writer,
@@ -13,8 +14,8 @@ from corral.printers.describe.sections import (
     events_section,
     map_section,
 )
-from corral.printers.humanize import age, is_set, long_date
-from proto import api_pb2, core_pb2
+from proto import api_pb2, columns, core_pb2
+from proto.columns.humanize import age, is_set, long_date
 
 
 def _probe(p: core_pb2.Probe) -> str:
@@ -122,10 +123,13 @@ def containers_section(w: Writer, level: int, title: str, containers: Sequence[c
             w.kv(lv, "Readiness", _probe(c.readiness_probe))
         if c.HasField("startup_probe"):
             w.kv(lv, "Startup", _probe(c.startup_probe))
+        env_from_section(w, lv, c)
         if c.env:
             w.line(lv, "Environment:")
             for e in c.env:
-                if e.HasField("value_from"):
+                if env_source(e) is not None:
+                    w.kv(lv + 1, e.name, env_source(e))
+                elif e.HasField("value_from"):
                     if e.value_from.HasField("field_ref"):
                         val = f" ({e.value_from.field_ref.api_version or 'v1'}:" \
                               f"{e.value_from.field_ref.field_path})"
@@ -159,6 +163,8 @@ def volumes_section(w: Writer, spec: core_pb2.PodSpec, level: int = 0) -> None:
             w.kv(level + 2, "Type", "HostPath (bare host directory volume)")
             w.kv(level + 2, "Path", v.host_path.path)
             w.kv(level + 2, "HostPathType", v.host_path.type)
+        else:
+            config_volume(w, level + 2, v)
 
 
 def _tolerations(w: Writer, spec: core_pb2.PodSpec) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.printers import columns, table
-from corral.printers.humanize import human_duration, is_set, seconds_of
-from proto import apps_pb2, core_pb2, meta_pb2
+from corral.printers import table
+from proto import apps_pb2, columns, core_pb2, meta_pb2
+from proto.columns.humanize import human_duration, is_set, seconds_of
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.printers import columns, table
+from corral.printers import table
 from corral.printers.describe.pod import containers_section, volumes_section
 from corral.printers.describe.sections import (
     Related,
@@ -14,8 +14,8 @@ from corral.printers.describe.sections import (
     events_section,
     map_section,
 )
-from corral.printers.humanize import long_date
-from proto import api_pb2, apps_pb2, core_pb2, meta_pb2
+from proto import api_pb2, apps_pb2, columns, core_pb2, meta_pb2
+from proto.columns.humanize import long_date
 
 
 def _template(w: Writer, tmpl: core_pb2.PodTemplateSpec) -> None:

@@ -11,6 +11,7 @@ import grpc
 
 from controlplane.security import pki
 from proto import agent_pb2, agent_pb2_grpc, api_pb2, core_pb2, kinds
+from tests.support.refusal import refusal_code
 
 from .conftest import AgentProcess, Cluster, wait_for
 
@@ -110,8 +111,7 @@ def _refused(ch: grpc.Channel) -> grpc.StatusCode:
     try:
         list(agent_pb2_grpc.AgentStub(ch).Exec(inputs(), timeout=10))
     except grpc.RpcError as e:
-        code: grpc.StatusCode = e.code()
-        return code
+        return refusal_code(e)
     raise AssertionError("the agent ran exec for an unauthorised caller")
 
 

@@ -115,7 +115,13 @@ def test_get_yaml_round_trips_into_apply(corral: Corral, tmp_path: Path) -> None
     f.write_text(r.out)
     r = corral("apply", "-f", str(f))
     assert r.code == 0, r.err
-    assert r.out == "deployment.apps/web unchanged\n"
+    # as with kubectl: the file (with the defaults the server filled in) is now the
+    # applied configuration (the annotation); the object itself does not change
+    assert r.out == "deployment.apps/web configured\n"
+    after = yaml.safe_load(corral("get", "deploy", "web", "-n", ns, "-o", "yaml").out)
+    assert after["spec"] == doc["spec"] and after["metadata"]["generation"] == \
+        doc["metadata"]["generation"]
+    assert corral("apply", "-f", str(f)).out == "deployment.apps/web unchanged\n"
     r = corral("get", "deploy", "-n", ns, "-o", "json")
     assert r.code == 0 and '"kind": "List"' in r.out
 
@@ -311,3 +317,4 @@ def test_get_watch_streams_new_rows(corral: Corral, client: Client) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+

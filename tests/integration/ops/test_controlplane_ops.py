@@ -98,6 +98,23 @@ def test_request_and_etcd_metrics_move(env: Env) -> None:
     assert after[hist] == before.get(hist, 0) + 1
 
 
+def test_kubernetes_api_request_metrics(env: Env) -> None:
+    found = ("corral_kubeapi_requests_total",
+             (("code", "200"), ("method", "GET"), ("resource", "pods")))
+    missing = ("corral_kubeapi_requests_total",
+               (("code", "404"), ("method", "GET"), ("resource", "pods")))
+    before = env.metrics()
+    base = env.cp.kube_url + "/api/v1/namespaces/default/pods"
+    assert get(base)[0] == 200
+    assert get(base + "/no-such-pod")[0] == 404
+    after = env.metrics()
+    assert after[found] == before.get(found, 0) + 1
+    assert after[missing] == before.get(missing, 0) + 1
+    hist = ("corral_kubeapi_request_duration_seconds_count",
+            (("method", "GET"), ("resource", "pods")))
+    assert after[hist] == before.get(hist, 0) + 2
+
+
 def test_open_watches_gauge(env: Env) -> None:
     key = ("corral_apiserver_watches", (("resource", "pods"),))
     assert env.metrics().get(key, 0) == 0

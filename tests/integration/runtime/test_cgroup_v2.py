@@ -18,7 +18,8 @@ from tests.integration.runtime.conftest import SKIP, Env, wait_for
 from tests.integration.runtime.v2env import host_version
 
 pytestmark = [
-    pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or ""),
+    pytest.mark.root, pytest.mark.cgroup_specific,
+    pytest.mark.skipif(bool(SKIP), reason=SKIP or ""),
     pytest.mark.skipif(host_version() != "v2", reason="cgroup v2 hosts only (the VM lane)"),
 ]
 

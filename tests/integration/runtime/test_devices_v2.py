@@ -15,7 +15,7 @@ from agent.runtime.cgroups.v2 import devices
 from tests.integration.runtime.conftest import Env, wait_for
 from tests.integration.runtime.v2env import v2env_fixture  # noqa: F401  (the v2env fixture)
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.cgroup_specific]
 
 # /dev/kmsg (1:11) exists on every kernel and is not in the list; 10:237 is loop-control
 PROBE = r"""

@@ -35,9 +35,10 @@ def test_fork_bomb_stops_at_pids_max(env: Env) -> None:
     assert "can't fork" in env.output(cfg.id).lower() or "resource temporarily" in \
         env.output(cfg.id).lower()
     assert 12 <= env.rt.stats(cfg.id).pids <= 16  # the inner shell itself has exited
-    if env.rt.cgroups.version == "v1":
-        rel = f"{env.rt.cgroups.root_name}/pod{env.pod_uid}/{cfg.id}"
-        assert Path("/sys/fs/cgroup/pids", rel, "pids.max").read_text().strip() == "16"
+    rel = f"{env.rt.cgroups.pod_rel(env.pod_uid)}/{cfg.id}"
+    pids_dir = Path("/sys/fs/cgroup/pids") if env.rt.cgroups.version == "v1" \
+        else env.rt.cgroups.root
+    assert (pids_dir / rel / "pids.max").read_text().strip() == "16"
     env.rt.stop(cfg.id, grace_seconds=0)
     assert env.rt.stats(cfg.id).pids == 0
 
@@ -54,15 +55,42 @@ def test_stats_report_usage(env: Env) -> None:
     assert st.pids >= 1
 
 
+def _pod_files(env: Env) -> dict[str, Path]:
+    """The kernel's files for the pod's cgroup, whatever the version."""
+    cg = env.rt.cgroups
+    rel = cg.pod_rel(env.pod_uid)
+    if cg.version == "v1":
+        base = Path("/sys/fs/cgroup")
+        return {"memory": base / "memory" / rel / "memory.limit_in_bytes",
+                "pids": base / "pids" / rel / "pids.max",
+                "hit": base / "memory" / rel / "memory.max_usage_in_bytes"}
+    d = cg.root / rel
+    return {"memory": d / "memory.max", "pids": d / "pids.max", "hit": d / "memory.events"}
+
+
+def _reached_limit(f: Path, limit: int) -> bool:
+    """The cgroup's usage (its children's included) reached its limit: v1 its peak
+    usage is the limit, v2 memory.events counts hits of memory.max (hierarchically)."""
+    text = f.read_text()
+    if f.name == "memory.max_usage_in_bytes":
+        return int(text) == limit
+    return int(dict(ln.split() for ln in text.splitlines())["max"]) > 0
+
+
 def test_pod_level_limits(env: Env) -> None:
+    """The pod's own cgroup carries the pod's limit (both versions), and the kernel
+    enforces it on a container that has no limit of its own."""
     env.rt.create_pod_sandbox(env.pod_uid, "limited",
-                              cgroup_limits=Resources(memory_limit_bytes=256 << 20))
-    st = env.rt.cgroups
-    rel = st.pod_rel(env.pod_uid)
-    if st.version == "v1":
-        mem = Path("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes").read_text().strip()
-        assert mem == str(256 << 20)
-        assert Path("/sys/fs/cgroup/pids", rel, "pids.max").read_text().strip() == "max"
+                              cgroup_limits=Resources(memory_limit_bytes=48 << 20))
+    files = _pod_files(env)
+    assert files["memory"].read_text().strip() == str(48 << 20)
+    assert files["pids"].read_text().strip() == "max"
+    cfg = env.config(["tail", "/dev/zero"])          # no limit of its own
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id, timeout=60)
+    info = env.rt.status(cfg.id)
+    assert info.oom_killed and info.exit_code == 137 and info.signal == 9
+    assert _reached_limit(files["hit"], 48 << 20)   # the pod's limit, not the node's
 
 
 def test_pod_stats_cover_all_containers(env: Env) -> None:
@@ -98,8 +126,9 @@ def test_container_sees_its_own_limits_in_sys_fs_cgroup(env: Env) -> None:
 UNIFIED = Path("/sys/fs/cgroup/unified")
 
 
+@pytest.mark.cgroup_specific
 @pytest.mark.skipif(not (UNIFIED / "cgroup.procs").exists(),
-                    reason="no cgroup2 hierarchy beside v1 (hybrid) here")
+                    reason="cgroup hybrid hosts only: no v2 hierarchy beside v1 here")
 def test_v2_driver_on_the_real_unified_hierarchy(busybox_root: Path) -> None:
     """On a hybrid host the v2 tree has no cpu/memory/pids: limits are skipped, but
     creating, joining, stats, kill-all (cgroup.kill) and removal run on a real cgroup2fs."""
@@ -117,12 +146,26 @@ def test_v2_driver_on_the_real_unified_hierarchy(busybox_root: Path) -> None:
         rt.create_pod_sandbox("p1", "v2pod")
         info = rt.start_container(ContainerConfig(
             id="v2c", pod_uid="p1", name="m", pod_name="v2pod", lower_dirs=[busybox_root],
-            argv=["sh", "-c", "sleep 1000 & sleep 1000"],
+            argv=["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; "
+                              "sleep 1000 & sleep 1000"],
             resources=Resources(memory_limit_bytes=64 << 20)))
         rel = f"{top}/node1/podp1/v2c"
         procs = (UNIFIED / rel / "cgroup.procs").read_text().split()
         assert str(info.pid) in procs
-        assert rt.stats("v2c").cpu_usage_ns >= 0
+        # the limit is where the kernel offers the controller, and only there
+        offered = (UNIFIED / rel).parent.joinpath("cgroup.controllers").read_text().split()
+        if "memory" in offered:
+            assert (UNIFIED / rel / "memory.max").read_text().strip() == str(64 << 20)
+        else:       # a hybrid host: memory belongs to v1, the v2 tree has no memory.max
+            assert not (UNIFIED / rel / "memory.max").exists()
+        # cpu.stat exists with or without the cpu controller: usage is the kernel's
+        def kernel_ns() -> int:
+            stat = (UNIFIED / rel / "cpu.stat").read_text().splitlines()
+            return int(dict(ln.split() for ln in stat)["usage_usec"]) * 1000
+        wait_for(lambda: rt.stats("v2c").cpu_usage_ns > 0, 30, "the busy loop's CPU time")
+        before = kernel_ns()
+        reported = rt.stats("v2c").cpu_usage_ns
+        assert before <= reported <= kernel_ns()
         after = rt.stop("v2c", grace_seconds=0)
         assert after.exit_code == 137
         rt.remove_pod_sandbox("p1")

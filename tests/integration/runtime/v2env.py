@@ -40,7 +40,7 @@ def v2env_fixture(busybox_root: Path) -> Iterator[Env]:
     """Like conftest's ``env``, with the v2 driver on the host's cgroup2 mount."""
     root = cgroup2_root()
     if root is None or SKIP:
-        pytest.skip(SKIP or "no cgroup2 hierarchy on this host")
+        pytest.skip(SKIP or "cgroup v1 only host: no cgroup2 hierarchy to filter devices on")
     tmp = Path(tempfile.mkdtemp(prefix="corral-rt2-"))
     top = f"corral-test-{uuid.uuid4().hex[:8]}"
     rt = Runtime(tmp / "state", f"{top}/node1", cgroup_driver="v2", cgroup_root=root)

@@ -22,6 +22,7 @@ from corral import credentials as cli_credentials
 from proto import api_pb2, api_pb2_grpc, core_pb2, kinds
 from tests.support.aio import run
 from tests.support.etcd import EtcdProcess
+from tests.support.refusal import refusal_code
 
 TOKEN = "abcdef.0123456789abcdef"
 
@@ -42,7 +43,7 @@ async def code_of(call: Any) -> tuple[grpc.StatusCode, str]:
     try:
         await call
     except grpc.aio.AioRpcError as e:
-        return e.code(), e.details() or ""
+        return refusal_code(e), e.details() or ""
     raise AssertionError("the call succeeded")
 
 

@@ -21,6 +21,7 @@ from controlplane.security import pki
 from proto import agent_pb2, api_pb2, api_pb2_grpc, core_pb2, kinds
 from tests.support.controlplane import REPO, ControlPlaneProcess
 from tests.support.etcd import EtcdProcess
+from tests.support.refusal import refusal_code
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,7 @@ def code_of(fn: Callable[[], Any]) -> grpc.StatusCode:
         if hasattr(result, "__iter__") and not isinstance(result, bytes):
             list(result)
     except grpc.RpcError as e:
-        code: grpc.StatusCode = e.code()
-        return code
+        return refusal_code(e)
     raise AssertionError("the call succeeded")
 
 

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controlplane.security import pki
@@ -21,11 +22,15 @@ from tests.integration.security.tlscluster import (
     whoami,
 )
 from tests.support.aio import run
+from tests.support.refusal import closed_port
 
 
 def test_plaintext_and_wrong_ca_refused() -> None:
     async def main() -> None:
         async with cluster() as c:
+            # the positive control: this port serves, to the right client
+            assert (await whoami(c.api, tls(c.ca.cert_pem, c.ca.issue_admin())))["user"] \
+                == "admin"
             code, _ = await code_of(whoami(c.api, None))
             assert code == grpc.StatusCode.UNAVAILABLE       # no TLS: no connection at all
             other = pki.ClusterCA.create()
@@ -35,6 +40,9 @@ def test_plaintext_and_wrong_ca_refused() -> None:
             assert code == grpc.StatusCode.UNAVAILABLE
             code, _ = await code_of(whoami(c.api, tls(other.cert_pem, c.ca.issue_admin())))
             assert code == grpc.StatusCode.UNAVAILABLE       # the client does not trust us
+            # the negative control: where nothing listens, code_of tells it apart
+            with pytest.raises(AssertionError, match="nothing listens"):
+                await code_of(whoami(f"127.0.0.1:{closed_port()}", None))
     run(main())
 
 

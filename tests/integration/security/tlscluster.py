@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from agent import security as agent_security
 from controlplane import errors
 from controlplane.security import authn, join, pki, tokens
+from tests.support.refusal import refusal_code
 
 WHOAMI = "/corral.v1.Api/Whoami"
 WHOAMI_STREAM = "/corral.v1.Api/WhoamiStream"
@@ -132,8 +133,9 @@ async def whoami(address: str, creds: grpc.ChannelCredentials | None,
 
 
 async def code_of(coro: Any) -> tuple[grpc.StatusCode, str]:
+    """The code a server answered with (an UNAVAILABLE from a closed port fails)."""
     try:
         await coro
     except grpc.aio.AioRpcError as e:
-        return e.code(), e.details() or ""
+        return refusal_code(e), e.details() or ""
     raise AssertionError("the call succeeded")

@@ -179,6 +179,29 @@ def test_watch_resume_no_gaps_no_duplicates(etcd: EtcdProcess) -> None:
     run(main())
 
 
+def test_watch_from_a_version_the_store_never_reached_is_gone(etcd: EtcdProcess) -> None:
+    """After etcd is restored from an older snapshot, a client's resourceVersion can be
+    ahead of the store: its watch must not wait silently (missing every change up to
+    there) but answer Gone, so the client relists."""
+    async def main() -> None:
+        store = Store(etcd.endpoint)
+        try:
+            ns = uniq()
+            now = await store.revision()
+            with pytest.raises(errors.Gone, match=f"too large resource version: {now + 50}"):
+                await take(store.watch("pods", ns, str(now + 50)), 1)
+            # the current revision itself is fine: the next change arrives
+            live = store.watch("pods", ns, str(await store.revision()))
+            first = asyncio.ensure_future(take(live, 1))
+            await eventually(lambda: store.fanout("pods").watcher_count > 0)
+            o = await store.create(pod("p", ns))
+            assert [e.revision for e in await first] == [int(meta(o).resource_version)]
+        finally:
+            await store.close()
+
+    run(main())
+
+
 def test_one_etcd_watch_per_resource(etcd: EtcdProcess) -> None:
     async def main() -> None:
         store = Store(etcd.endpoint)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterable
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 from agent.ports import (
     EXITED,
@@ -49,6 +50,8 @@ class FakeRuntime:
         self.exec_results: dict[tuple[str, ...], ExecResult] = {}
         self.orphan_calls: list[set[str]] = []
         self.fail_start: str = ""
+        self.volumes_root: str | None = None     # a real directory: volumes are made there
+        self.volume_media: dict[str, str] = {}   # volume name -> medium asked for
         self._ids = itertools.count(1)
         self._pids = itertools.count(1000)
 
@@ -60,7 +63,12 @@ class FakeRuntime:
         self.sandboxes.discard(pod_uid)
 
     async def volume_dir(self, pod_uid: str, name: str, medium: str, size_bytes: int) -> str:
-        return f"/vol/{pod_uid}/{name}"
+        if self.volumes_root is None:
+            return f"/vol/{pod_uid}/{name}"
+        path = os.path.join(self.volumes_root, pod_uid, name)
+        os.makedirs(path, exist_ok=True)
+        self.volume_media[name] = medium
+        return path
 
     async def start_container(self, spec: ContainerSpec) -> ContainerInfo:
         if self.fail_start:
@@ -124,6 +132,7 @@ class FakeImages:
         self.images: dict[str, ImageInfo] = {}
         self.fail: dict[str, str] = {}
         self.pulls: list[tuple[str, str]] = []
+        self.pull_secrets: list[list[bytes]] = []
 
     def add(self, ref: str, entrypoint: list[str] | None = None, cmd: list[str] | None = None,
             env: list[str] | None = None) -> ImageInfo:
@@ -133,8 +142,10 @@ class FakeImages:
         return img
 
     async def ensure(self, ref: str, pull_policy: str,
-                     on_pulling: Callable[[], None] | None = None) -> ImageInfo:
+                     on_pulling: Callable[[], None] | None = None,
+                     pull_secrets: Sequence[bytes] = ()) -> ImageInfo:
         self.pulls.append((ref, pull_policy))
+        self.pull_secrets.append(list(pull_secrets))
         if ref in self.fail:
             raise ImagePullError(self.fail[ref])
         if ref not in self.images:
@@ -240,13 +251,20 @@ class FakeApi:
         out.CopyFrom(o)
         return out
 
+    @staticmethod
+    def _selects(o: api_pb2.Object, namespace: str, field_selector: str) -> bool:
+        """spec.nodeName=N or metadata.name=N (one term), and the namespace."""
+        key, _, value = field_selector.partition("=")
+        meta = kinds.unwrap(o).metadata  # type: ignore[attr-defined]
+        got = {"spec.nodeName": o.pod.spec.node_name, "metadata.name": meta.name}.get(key, value)
+        return (not namespace or meta.namespace == namespace) and got == value
+
     async def list(self, resource: str, namespace: str = "",
                    field_selector: str = "") -> api_pb2.ObjectList:
         self._check("list")
         out = api_pb2.ObjectList(resource_version=str(self.rv))
-        node = field_selector.partition("=")[2] if field_selector else ""
         for (r, _, _), o in self.objects.items():
-            if r == resource and (not node or o.pod.spec.node_name == node):
+            if r == resource and self._selects(o, namespace, field_selector):
                 out.items.append(o)
         return out
 
@@ -264,7 +282,7 @@ class FakeApi:
                 if isinstance(ev, Exception):
                     raise ev
                 kind = kinds.of(ev.object).resource
-                if kind == resource:
+                if kind == resource and self._selects(ev.object, namespace, field_selector):
                     yield ev
         finally:
             self.watchers.remove(q)

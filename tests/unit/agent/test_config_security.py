@@ -6,7 +6,7 @@ import pytest
 
 from agent.config import is_loopback, parse_args
 
-BASE = ["--server", "10.0.0.5:6443", "--node-name", "n1", "--data-dir", "/tmp/x",
+BASE = ["--server", "10.0.0.5:6445", "--node-name", "n1", "--data-dir", "/tmp/x",
         "--node-ip", "10.0.0.7"]
 
 

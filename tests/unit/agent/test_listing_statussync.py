@@ -39,9 +39,14 @@ def test_listings_are_shared_but_never_older_than_the_request(
         # asked while the first listing runs: they need a newer one, and share it
         rt.containers.append(ContainerInfo(id="c1", pod_uid="u1", name="app", attempt=0,
                                            state="running"))
-        later = [asyncio.ensure_future(listing.fresh()) for _ in range(10)]
-        for _ in range(5):
-            await asyncio.sleep(0)      # let them all ask (no I/O: a few loop turns)
+        asked: list[int] = []
+
+        async def ask() -> object:
+            asked.append(1)             # fresh() then runs up to its wait in this same step
+            return await listing.fresh()
+        later = [asyncio.ensure_future(ask()) for _ in range(10)]
+        await until(lambda: len(asked) == 10)   # all asked while the first one runs
+        assert rt.calls == 1
         rt.gate.set()
         a = await first
         bs = await asyncio.gather(*later)

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 from agent.podsync.manager import PodManager
+from agent.podsync.worker import PodWorker
 from agent.ports import ApiUnavailable, ContainerSpec
 from proto import core_pb2, kinds
 
@@ -42,6 +43,21 @@ def run_manager(env: Env, body: Callable[[PodManager], Awaitable[None]]) -> None
             await asyncio.gather(*tasks, return_exceptions=True)
             await m.stop()
     asyncio.get_event_loop().run_until_complete(go())
+
+
+def count_passes(w: PodWorker) -> list[int]:
+    """A counter of the worker's completed sync passes from now on (a pass that raised
+    counts too: it is over)."""
+    done = [0]
+    inner = w.sync_once
+
+    async def counted() -> float:
+        try:
+            return await inner()
+        finally:
+            done[0] += 1
+    w.sync_once = counted    # type: ignore[method-assign]
+    return done
 
 
 def last_status(env: Env, name: str = "web") -> core_pb2.PodStatus:
@@ -194,9 +210,10 @@ def test_cached_pod_with_nothing_running_starts_nothing_until_confirmed(env: Env
     async def second(m: PodManager) -> None:
         assert m.restore() == 1
         await until(lambda: "uid-1" in m.workers and m.workers["uid-1"]._adopted)
-        for _ in range(5):                    # several sync passes while the API is away
+        passes = count_passes(m.workers["uid-1"])
+        for n in range(1, 4):                 # several whole sync passes while the API is away
             m.workers["uid-1"].wake()
-            await asyncio.sleep(0)
+            await until(lambda n=n: passes[0] >= n)
         assert env.runtime.running() == []
         env.api.down = False                  # the control plane confirms the pod
         await until(lambda: bool(env.runtime.running()))

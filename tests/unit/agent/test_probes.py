@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.ports import ExecResult
+import pytest
+
+from agent.ports import ExecResult, ExecStartError
 from agent.probes import LIVENESS, READINESS, STARTUP, ProbeParams, ProbeTracker, run_probe
 from proto import core_pb2, meta_pb2
 
@@ -89,3 +91,29 @@ def test_tcp_and_http_probes() -> None:
         assert await run_probe(ex, cont, "", exec3, 1) == (False, "command exited 3: nope")
 
     asyncio.run(asyncio.wait_for(go(), 20))
+
+
+def test_what_a_probe_can_meet_fails_it_and_a_bug_raises() -> None:
+    """A command that cannot start or a named port that is not there fail the probe
+    (with the reason); an error of our own (here a ValueError, as the closed-stdin bug
+    raised) is not a probe verdict: it raises, and no healthy container is killed."""
+    ex = core_pb2.Probe(exec=core_pb2.ExecAction(command=["x"]))
+    cont = core_pb2.Container(name="c")
+
+    async def cannot_start(argv: list[str], timeout: float) -> ExecResult:
+        raise ExecStartError("container c1 is not running")
+
+    async def buggy(argv: list[str], timeout: float) -> ExecResult:
+        raise ValueError("flush of closed file")
+
+    async def go() -> None:
+        assert await run_probe(ex, cont, "", cannot_start, 1) == \
+            (False, "container c1 is not running")
+        named = core_pb2.Probe(tcp_socket=core_pb2.TCPSocketAction(
+            port=meta_pb2.IntOrString(str_val="metrics")))
+        ok, msg = await run_probe(named, cont, "127.0.0.1", buggy, 1)
+        assert not ok and "'metrics' is not one of the container's named ports" in msg
+        with pytest.raises(ValueError, match="flush of closed file"):
+            await run_probe(ex, cont, "", buggy, 1)
+
+    asyncio.run(go())

@@ -7,6 +7,7 @@ CLI's verbs, nothing more.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import uuid
@@ -17,7 +18,8 @@ from typing import NoReturn
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds, labels, meta_pb2
+from proto import agent_pb2, api_pb2, api_pb2_grpc, codec, kinds, labels, meta_pb2
+from proto.patch import apply_patch
 
 Key = tuple[str, str, str]
 
@@ -193,6 +195,24 @@ class FakeApi(api_pb2_grpc.ApiServicer):
             m.creation_timestamp.CopyFrom(_meta(old).creation_timestamp)
             m.generation = _meta(old).generation + 1
             return api_pb2.ApplyResponse(object=self._store(obj), result="configured")
+
+    def Patch(self, request: api_pb2.PatchRequest, context: grpc.ServicerContext
+              ) -> api_pb2.Object:
+        """json / merge / strategic with proto/patch; apply as a merge of the configuration."""
+        key = self._key(request.resource, request.namespace, request.name)
+        with self.lock:
+            old = self.objects.get(key)
+            if old is None:
+                self._not_found(context, request.resource, request.name)
+            doc = codec.encode(old, precise=True)
+            kind = "merge" if request.type == "apply" else request.type
+            new = codec.decode(apply_patch(kind, doc, json.loads(request.patch),
+                                           kinds.of(old).message.DESCRIPTOR))
+            if request.dry_run:
+                return new
+            if codec.encode(new, full=True) == codec.encode(old, full=True):
+                return old
+            return self._store(new)
 
     def Delete(self, request: api_pb2.DeleteRequest, context: grpc.ServicerContext
                ) -> api_pb2.Object:

@@ -88,13 +88,13 @@ def test_config_file_contexts_and_overrides(tmp_path: Path, monkeypatch: pytest.
         "current-context: prod\n"
         "contexts:\n"
         "- name: local\n  server: 127.0.0.1:7000\n"
-        "- name: prod\n  server: 10.0.0.1:6443\n  namespace: web\n"
+        "- name: prod\n  server: 10.0.0.1:6445\n  namespace: web\n"
         "  certificate-authority-data: '-----BEGIN CERTIFICATE-----\\nabc'\n"
     )
     monkeypatch.delenv("CORRAL_SERVER", raising=False)
     cfg = config.load(path)
     s = config.resolve(cfg)
-    assert (s.server, s.namespace) == ("10.0.0.1:6443", "web")
+    assert (s.server, s.namespace) == ("10.0.0.1:6445", "web")
     assert s.credentials is not None and s.credentials.ca_cert is not None
     assert config.resolve(cfg, context="local").server == "127.0.0.1:7000"
     assert config.resolve(cfg, context="local").namespace == "default"
@@ -110,7 +110,7 @@ def test_missing_default_config_means_defaults(tmp_path: Path,
     monkeypatch.setenv("CORRAL_CONFIG", str(tmp_path / "none"))
     monkeypatch.delenv("CORRAL_SERVER", raising=False)
     s = config.resolve(config.load())
-    assert (s.server, s.namespace, s.credentials) == ("127.0.0.1:6443", "default", None)
+    assert (s.server, s.namespace, s.credentials) == ("127.0.0.1:6445", "default", None)
 
 
 def test_config_unknown_field_is_an_error(tmp_path: Path) -> None:
@@ -123,12 +123,12 @@ def test_config_unknown_field_is_an_error(tmp_path: Path) -> None:
 def test_config_set_and_use_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORRAL_CONFIG", str(tmp_path / "cfg"))
     out = io.StringIO()
-    assert run(["config", "set-context", "lab", "--server", "1.2.3.4:6443", "-n", "dev"],
+    assert run(["config", "set-context", "lab", "--server", "1.2.3.4:6445", "-n", "dev"],
                out=out) == 0
     assert run(["config", "use-context", "lab"], out=out) == 0
     cfg = config.load()
     assert cfg.current_context == "lab"
-    assert cfg.contexts["lab"].server == "1.2.3.4:6443"
+    assert cfg.contexts["lab"].server == "1.2.3.4:6445"
     assert cfg.contexts["lab"].namespace == "dev"
 
 

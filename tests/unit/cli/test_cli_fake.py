@@ -12,7 +12,7 @@ import yaml
 
 from proto import core_pb2, kinds
 from tests.unit.cli.conftest import Result, Runner
-from tests.unit.cli.fake_api import now_minus
+from tests.unit.cli.fake_api import FakeServer, now_minus
 from tests.unit.cli.samples import PODS, write
 
 
@@ -89,6 +89,22 @@ def test_get_yaml_round_trips_into_apply(corral: Runner, tmp_path: Path) -> None
     assert doc["kind"] == "Pod" and doc["metadata"]["name"] == "web"
     f = write(tmp_path, "back.yaml", r.out)
     assert corral("apply", "-f", f).out == "pod/web unchanged\n"
+
+
+def test_apply_keeps_what_others_set_and_drops_what_the_file_no_longer_says(
+        corral: Runner, tmp_path: Path, fake_server: FakeServer) -> None:
+    base = PODS.split("---")[0]
+    with_label = base.replace("labels: {app: web}", "labels: {app: web, tier: web}")
+    corral("apply", "-f", write(tmp_path, "p.yaml", with_label))
+    fake = fake_server.api
+    pod = fake.objects[("pods", "default", "web")]
+    pod.pod.spec.node_name = "node-1"             # set by someone else (the scheduler)
+    pod.pod.metadata.labels["by-other"] = "yes"
+    fake.put(pod)
+    assert corral("apply", "-f", write(tmp_path, "r.yaml", base)).out == "pod/web configured\n"
+    after = fake.objects[("pods", "default", "web")].pod
+    assert after.spec.node_name == "node-1"
+    assert dict(after.metadata.labels) == {"app": "web", "by-other": "yes"}
 
 
 def test_get_watch_streams_rows(corral: Runner, tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pytest
 import yaml
 
-from corral.printers import columns, table
-from corral.printers.humanize import human_duration
+from corral.printers import table
 from corral.printers.output import OutputError, make_printer
-from proto import api_pb2, apps_pb2, core_pb2, kinds
+from proto import api_pb2, apps_pb2, columns, core_pb2, kinds
+from proto.columns.humanize import human_duration
 from tests.unit.cli.fake_api import now_minus
 
 NOW = time.time()

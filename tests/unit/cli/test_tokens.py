@@ -11,8 +11,8 @@ from corral.cli.common import CliError
 
 def test_join_command_pins_the_ca() -> None:
     ca = pki.ClusterCA.create()
-    cmd = tokens.join_command("10.0.0.5:6443", "abcdef.0123456789abcdef", ca.cert_pem)
-    assert cmd.startswith("corral-agent --server 10.0.0.5:6443 --token abcdef.0123456789abcdef")
+    cmd = tokens.join_command("10.0.0.5:6445", "abcdef.0123456789abcdef", ca.cert_pem)
+    assert cmd.startswith("corral-agent --server 10.0.0.5:6445 --token abcdef.0123456789abcdef")
     assert f"--ca-cert-hash {ca.ca_hash()}" in cmd           # the same hash agents check
     assert "sha256:<" in tokens.join_command("h:1", "t", None)
 

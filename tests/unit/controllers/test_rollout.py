@@ -68,35 +68,51 @@ def test_old_scale_down_respects_availability():
     assert plan_old_scale_down(4, 0, 2, 2, [(1, 1), (3, 3)]) == [0, 2]
 
 
-def _simulate(desired, surge_v, unav_v):
+def _simulate(desired, surge_v, unav_v, max_surge, max_unavailable):
     """Step a rollout with the controller's arithmetic: new pods become available
-    one step after creation; deletions are immediate. Check the bounds each step."""
-    surge, unav = resolve_fenceposts(ios(surge_v), ios(unav_v), desired)
-    unav = min(unav, desired)
+    one step after creation; deletions are immediate. The bounds each step are the
+    documented ones, computed by hand (the parameters), not by the code under test:
+    at most desired + maxSurge pods, at least desired - maxUnavailable available."""
+    assert resolve_fenceposts(ios(surge_v), ios(unav_v), desired) == \
+        (max_surge, max_unavailable)
     old_spec, old_avail = desired, desired
     new_spec, new_avail = 0, 0
-    for _ in range(200):
+    for step in range(200):
         total = new_spec + old_spec
-        want = new_rs_replicas(desired, surge, total, new_spec)
-        new_spec = want
-        assert new_spec + old_spec <= desired + surge
-        (old_spec,) = plan_old_scale_down(desired, unav, new_spec, new_avail,
+        new_spec = new_rs_replicas(desired, max_surge, total, new_spec)
+        assert new_spec + old_spec <= desired + max_surge
+        (old_spec,) = plan_old_scale_down(desired, max_unavailable, new_spec, new_avail,
                                           [(old_spec, old_avail)])
         old_avail = min(old_avail, old_spec)
-        assert old_avail + new_avail >= desired - unav
-        assert new_spec + old_spec <= desired + surge
+        assert old_avail + new_avail >= desired - max_unavailable
+        assert new_spec + old_spec <= desired + max_surge
+        if step == 0:
+            # the docs: at once, the new ReplicaSet grows by maxSurge and the old one
+            # shrinks to desired - maxUnavailable (no new pod is available yet)
+            assert new_spec == min(max_surge, desired)
+            assert old_spec == desired - max_unavailable
         new_avail = new_spec  # they all become available
         if new_spec == desired and old_spec == 0:
             return
     raise AssertionError("rollout did not finish")
 
 
-@pytest.mark.parametrize("desired,surge,unav", [
-    (3, 1, 0), (3, 0, 1), (10, "25%", "25%"), (5, "10%", "10%"), (7, 2, 3), (1, 0, 1),
-    (1, 1, 0), (20, "50%", 0),
+# (desired, maxSurge, maxUnavailable) -> the counts Kubernetes documents: a percentage of
+# desired, maxSurge rounded up, maxUnavailable rounded down; both 0 -> maxUnavailable 1
+@pytest.mark.parametrize("desired,surge,unav,want_surge,want_unav", [
+    (3, 1, 0, 1, 0),
+    (3, 0, 1, 0, 1),
+    (10, "25%", "25%", 3, 2),      # 2.5 up, 2.5 down (the docs' own example)
+    (5, "10%", "10%", 1, 0),       # 0.5 up, 0.5 down
+    (7, 2, 3, 2, 3),
+    (1, 0, 1, 0, 1),
+    (1, 1, 0, 1, 0),
+    (20, "50%", 0, 10, 0),
+    (3, "0%", "10%", 0, 1),        # 0 and 0.3 down: both 0, so one may be unavailable
+    (10, "30%", "30%", 3, 3),      # the docs' 130% / 70%
 ])
-def test_rolling_update_math_bounds(desired, surge, unav):
-    _simulate(desired, surge, unav)
+def test_rolling_update_math_bounds(desired, surge, unav, want_surge, want_unav):
+    _simulate(desired, surge, unav, want_surge, want_unav)
 
 
 def test_deployment_fenceposts_recreate():

@@ -16,7 +16,7 @@ from agent.images import errors as ie
 from agent.images.progress import Progress
 from agent.server import image_status
 
-ARGS = ["--server", "127.0.0.1:6443", "--node-ip", "127.0.0.1", "--insecure",
+ARGS = ["--server", "127.0.0.1:6445", "--node-ip", "127.0.0.1", "--insecure",
         "--listen", "127.0.0.1:0"]
 
 
@@ -37,7 +37,7 @@ class Svc:
     def __init__(self, pulls: bool, error: Exception | None = None) -> None:
         self.pulls, self.error = pulls, error
 
-    def ensure(self, ref: str, policy: str, progress: Any = None) -> Any:
+    def ensure(self, ref: str, policy: str, progress: Any = None, credentials: Any = ()) -> Any:
         if self.error is not None:
             raise self.error
         if self.pulls:
@@ -59,9 +59,14 @@ def ensure(svc: Svc, tmp_path: Path) -> tuple[Any, list[str]]:
     seen: list[str] = []
 
     async def go() -> Any:
+        loop = asyncio.get_running_loop()
         info = await ImagesAdapter(svc, str(tmp_path)).ensure(
             "x", "Always", lambda: seen.append("pulling"))
-        await asyncio.sleep(0)        # on_pulling runs on the loop: let it
+        # on_pulling is queued onto the loop from the pulling thread, before ensure
+        # returned: once a callback queued after it has run, it has run too
+        flushed = loop.create_future()
+        loop.call_soon_threadsafe(flushed.set_result, None)
+        await flushed
         return info
     return asyncio.run(go()), seen
 

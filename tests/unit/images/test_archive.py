@@ -5,6 +5,7 @@ import tarfile
 from typing import BinaryIO, cast
 
 import pytest
+import zstandard as zstd
 
 from agent.images import ImageService
 from agent.images.errors import DigestMismatch, InvalidArchive
@@ -156,7 +157,6 @@ def test_docker_save_with_symlinked_layer(tmp_path):
 
 
 def test_oci_layout_with_zstd_layers(tmp_path):
-    zstd = pytest.importorskip("zstandard")
     svc = ImageService(str(tmp_path), platform="linux/amd64")
     l1 = make_tar([Entry("bin", "dir"), Entry("bin/base", data=b"base")])
     l2 = make_tar([Entry("etc", "dir"), Entry("etc/motd", data=b"zstd layer" * 100)])

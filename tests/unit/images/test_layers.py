@@ -1,3 +1,4 @@
+import contextlib
 import io
 import os
 import pathlib
@@ -58,3 +59,33 @@ def test_auto_prune_above_threshold(tmp_path):
     svc.import_rootfs(dirs[2], "c:1")  # the disk is "full": b goes, a is used, c was just made
     assert {i.reference for i in svc.list()} == {"docker.io/library/a:1",
                                                  "docker.io/library/c:1"}
+
+
+def test_a_layer_of_a_directory_carries_its_xattrs(tmp_path):
+    """difftar writes the xattrs a layer keeps (user.*, security.capability) as PAX
+    SCHILY.xattr records, binary values intact; overlayfs' trusted.* stay behind."""
+    import tarfile
+
+    from agent.images.difftar import layer_of_upper
+    store = ContentStore(str(tmp_path / "store"))
+    layers = LayerStore(str(tmp_path / "store"), store.lock)
+    root = tmp_path / "upper"
+    (root / "d").mkdir(parents=True)
+    f = root / "d" / "f"
+    f.write_bytes(b"x")
+    try:
+        os.setxattr(f, "user.bin", b"\x01\xff\x00\x80")
+        os.setxattr(root / "d", "user.dir", b"yes")
+    except OSError:
+        pytest.skip("no user xattrs on this filesystem")
+    with contextlib.suppress(PermissionError):       # trusted.* needs root
+        os.setxattr(f, "trusted.overlay.origin", b"forged")
+    desc, diff_id = layer_of_upper(store, str(root))
+    with tarfile.open(fileobj=store.open_blob(desc.digest), mode="r:gz") as tf:
+        pax = {m.name: m.pax_headers for m in tf}
+    assert "SCHILY.xattr.user.bin" in pax["d/f"] and "SCHILY.xattr.user.dir" in pax["d"]
+    assert not any("trusted" in k for h in pax.values() for k in h)
+    layers.ensure(diff_id, lambda: store.open_blob(desc.digest))
+    out = pathlib.Path(layers.path(diff_id))
+    assert os.getxattr(out / "d" / "f", "user.bin") == b"\x01\xff\x00\x80"
+    assert os.getxattr(out / "d", "user.dir") == b"yes"

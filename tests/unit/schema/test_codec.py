@@ -81,7 +81,7 @@ def test_encode_form():
     pod = spec["template"]["spec"]
     assert pod["volumes"] == [{"name": "data", "emptyDir": {}}]
     assert pod["containers"][0]["livenessProbe"]["httpGet"]["port"] == "http"
-    assert "status" not in out
+    assert out["status"] == {}          # Kubernetes always writes the status struct
     json.dumps(out)  # JSON-serialisable
     assert codec.decode(out) == obj
     assert json.loads(codec.to_json(obj)) == out
@@ -90,23 +90,24 @@ def test_encode_form():
 def test_encode_fills_api_version_and_kind():
     pod = core_pb2.Pod()
     pod.metadata.name = "p"
-    out = codec.encode(kinds.wrap(pod))
+    out = codec.encode(kinds.wrap(pod), full=False)
     assert list(out) == ["apiVersion", "kind", "metadata"]
     assert out["apiVersion"] == "v1" and out["kind"] == "Pod"
-    assert codec.encode(pod) == out
+    assert codec.encode(pod, full=False) == out
+    assert list(codec.encode(pod)) == ["apiVersion", "kind", "metadata", "spec", "status"]
     assert codec.encode(api_pb2.Object()) == {}
 
 
 def test_optional_presence_kept():
     obj = codec.decode({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {"replicas": 0}})
     assert obj.replica_set.spec.HasField("replicas")
-    assert codec.encode(obj)["spec"] == {"replicas": 0}
+    assert codec.encode(obj, full=False)["spec"] == {"replicas": 0}
     obj2 = codec.decode({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {}})
     assert not obj2.replica_set.spec.HasField("replicas")
     pod = codec.decode({"apiVersion": "v1", "kind": "Pod",
                         "spec": {"terminationGracePeriodSeconds": 0,
                                  "securityContext": {"runAsNonRoot": False}}})
-    assert codec.encode(pod)["spec"] == {"terminationGracePeriodSeconds": 0,
+    assert codec.encode(pod, full=False)["spec"] == {"terminationGracePeriodSeconds": 0,
                                          "securityContext": {"runAsNonRoot": False}}
 
 
@@ -116,7 +117,7 @@ def test_zero_scalars_omitted():
     pod.spec.restart_policy = ""
     c = pod.spec.containers.add(name="c", image="i")
     c.ports.add(container_port=80)
-    out = codec.encode(pod)
+    out = codec.encode(pod, full=False)
     assert out["spec"] == {"containers": [{"name": "c", "image": "i",
                                            "ports": [{"containerPort": 80}]}]}
 
@@ -279,8 +280,8 @@ def test_encode_list():
     pod = core_pb2.Pod()
     pod.metadata.name = "a"
     lst = api_pb2.ObjectList(items=[kinds.wrap(pod)], resource_version="42")
-    out = codec.encode_list(lst)
+    out = codec.encode_list(lst, full=False)
     assert out == {"apiVersion": "v1", "kind": "List",
                    "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}],
                    "metadata": {"resourceVersion": "42"}}
-    assert codec.encode_list([kinds.wrap(pod)])["items"] == out["items"]
+    assert codec.encode_list([kinds.wrap(pod)], full=False)["items"] == out["items"]

@@ -36,6 +36,12 @@ def lease(name: str, ns: str = "corral-node-lease") -> api_pb2.Object:
     return kinds.wrap(le)
 
 
+def event(reporter: str) -> api_pb2.Object:
+    e = core_pb2.Event(reason="Unhealthy", reporting_instance=reporter)
+    e.metadata.name, e.metadata.namespace = "x", "default"
+    return kinds.wrap(e)
+
+
 ALLOWED = [
     # pods bound to node-a
     (A, "get", "pods", "default", "web", dict(obj=pod())),
@@ -57,6 +63,8 @@ ALLOWED = [
     (A, "create", "leases", "corral-node-lease", "node-a", dict(obj=lease("node-a"))),
     (A, "update", "leases", "corral-node-lease", "node-a", dict(obj=lease("node-a"))),
     (A, "create", "events", "default", "x", {}),
+    (A, "get", "events", "default", "x", dict(obj=event("node-a"))),
+    (A, "update", "events", "default", "x", dict(obj=event("node-a"), old=event("node-a"))),
     (A, "version", "", "", "", {}),
     (ALICE, "discovery", "", "", "", {}),
 ]
@@ -107,6 +115,13 @@ DENIED = [
     (A, "get", "deployments", "default", "web", {}, 'may not get deployment "default/web"'),
     (A, "create", "namespaces", "", "evil", {}, "may not create"),
     (A, "delete", "events", "default", "x", {}, "may not delete"),
+    (A, "get", "events", "default", "x", dict(obj=event("node-b")), "events it reported"),
+    (A, "get", "events", "default", "x", {}, "the event was not found"),
+    (A, "update", "events", "default", "x", dict(obj=event("node-a"), old=event("node-b")),
+     "events it reported"),
+    (A, "update", "events", "default", "x", dict(obj=event("node-b"), old=event("node-a")),
+     "events it reported"),
+    (A, "list", "events", "default", "", {}, "may not list"),
     (A, "proxy", "pods", "default", "web", {}, "reach the agent"),
     (B, "get", "pods", "default", "web", dict(obj=pod()), 'node "node-b" may not get'),
     # neither admin nor node
@@ -141,3 +156,27 @@ def test_admins_may_do_anything(ident: Identity, verb: str, resource: str) -> No
 def test_unknown_verb_refused() -> None:
     with pytest.raises(errors.Forbidden):
         authorize(ADMIN, "escalate", "pods")
+
+
+@pytest.mark.parametrize("resource", ["secrets", "configmaps"])
+def test_nodes_read_the_config_of_their_pods_only(resource: str) -> None:
+    used = frozenset({"node-a"})
+    authorize(A, "get", resource, "default", "db", used_by_nodes=used)
+    authorize(A, "watch", resource, "default", "", field_selector="metadata.name=db",
+              used_by_nodes=used)
+    authorize(ADMIN, "list", resource, "", "")
+    with pytest.raises(errors.Forbidden, match='no pod bound to node "node-b" references it'):
+        authorize(B, "get", resource, "default", "db", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="references it"):
+        authorize(A, "get", resource, "default", "db")          # nothing known: refused
+    with pytest.raises(errors.Forbidden, match="by name"):
+        authorize(A, "list", resource, "default", "", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="by name"):
+        authorize(A, "watch", resource, "default", "",
+                  field_selector="metadata.name=db,metadata.namespace=default",
+                  used_by_nodes=used)
+    for verb in ("create", "update", "apply", "delete"):
+        with pytest.raises(errors.Forbidden):
+            authorize(A, verb, resource, "default", "db", used_by_nodes=used)
+    with pytest.raises(errors.Forbidden, match="only admins"):
+        authorize(A, "manage_encryption", "secrets")
