@@ -26,7 +26,7 @@ SUITE=bookworm
 PACKAGES=(
   systemd systemd-sysv dbus udev openssh-server
   python3 python3-venv iproute2 iputils-ping busybox-static util-linux procps kmod
-  ca-certificates linux-image-amd64 initramfs-tools zstd
+  ca-certificates linux-image-amd64 initramfs-tools zstd nftables conntrack
 )
 
 log() { printf 'build-image: %s\n' "$*" >&2; }
