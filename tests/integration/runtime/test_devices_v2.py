@@ -17,10 +17,12 @@ from tests.integration.runtime.v2env import v2env_fixture  # noqa: F401  (the v2
 
 pytestmark = [pytest.mark.root, pytest.mark.cgroup_specific]
 
-# /dev/kmsg (1:11) exists on every kernel and is not in the list; 10:237 is loop-control
+# Devices outside the list that anyone may open when nothing filters: /dev/kmsg (1:11)
+# write-only (reading it needs CAP_SYSLOG, which would refuse it with EPERM anyway)
+# and /dev/loop-control (10:237).
 PROBE = r"""
 mknod /tmp/kmsg c 1 11 && echo mknod=ok
-(exec 3</tmp/kmsg) 2>/tmp/err && echo kmsg=opened || echo "kmsg=refused $(cat /tmp/err)"
+(exec 3>/tmp/kmsg) 2>/tmp/err && echo kmsg=opened || echo "kmsg=refused $(cat /tmp/err)"
 mknod /tmp/lc c 10 237
 (exec 3</tmp/lc) 2>/tmp/err && echo lc=opened || echo "lc=refused $(cat /tmp/err)"
 mknod /tmp/null c 1 3 && echo hi > /tmp/null && echo mknull=ok
