@@ -38,6 +38,7 @@ from agent import leanstart, logs_setup, security
 from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args
+from agent.localpath import LocalPathCleaner
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
@@ -144,7 +145,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
 
     async def node_loops() -> None:
         await node.register()
-        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.routes.run())
+        await asyncio.gather(node.run_heartbeat(), node.run_status(), node.routes.run(),
+                             LocalPathCleaner(cfg, api).run())
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
              node_loops(),

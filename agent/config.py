@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import socket
 from dataclasses import dataclass
 
@@ -74,6 +75,8 @@ class AgentConfig:
     ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
     bootstrap_server: str = ""      # the control plane's join port (default: --server host:6444)
     insecure: bool = False          # plaintext both ways: loopback only
+    local_path_dir: str = ""        # local-path volumes (agent/localpath.py); default
+                                    # <data-dir>/local-path
 
     @property
     def listen_port(self) -> int:
@@ -111,6 +114,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                         "least recently used first (100: never)")
     p.add_argument("--image-gc-low-threshold", type=float, default=80.0, metavar="PERCENT",
                    help="image GC stops below this disk use")
+    p.add_argument("--local-path-dir", default="", metavar="DIR",
+                   help="where this node keeps local-path volumes, one directory per claim "
+                        "(default DATA_DIR/local-path)")
     p.add_argument("--max-build-context-size", default="1Gi", metavar="SIZE",
                    help="the largest build context (`corral build`) this node takes, as a "
                         "quantity (256Mi, 2Gi); bigger ones are refused before unpacking")
@@ -167,6 +173,7 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
         insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
         image_gc_low=a.image_gc_low_threshold, max_build_context=int(max_build_context),
+        local_path_dir=os.path.abspath(a.local_path_dir) if a.local_path_dir else "",
     )
 
 

@@ -1,5 +1,5 @@
 """The Agent service's image calls (ListImages, PullImage, PushImage, LoadImage,
-PruneImages) over the ImagePort, and what an image failure means to a caller."""
+PruneImages, TagImage) over the ImagePort, and what an image failure means to a caller."""
 
 from __future__ import annotations
 
@@ -69,6 +69,14 @@ class ImageCalls:
         except (ValueError, ImagePullError) as e:    # whatever is wrong, the archive is
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         return agent_pb2.LoadImageResponse(names=names)
+
+    async def tag(self, request: agent_pb2.TagImageRequest,
+                  context: grpc.aio.ServicerContext) -> agent_pb2.TagImageResponse:
+        try:
+            name = await self.images.tag(request.source, request.target)
+        except (ImagePullError, ValueError) as e:
+            await context.abort(image_status(e), str(e))
+        return agent_pb2.TagImageResponse(name=name)
 
     async def prune(self) -> agent_pb2.PruneImagesResponse:
         keep = {c.image for c in await self.runtime.list_containers()}

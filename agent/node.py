@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from agent import localpath
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig
 from agent.nodefacts import NodeFacts, arch, gather_facts, os_image, read
@@ -116,6 +117,7 @@ class NodeAgent:
         labels["kubernetes.io/os"] = "linux"
         labels["kubernetes.io/arch"] = arch()
         labels[CGROUP_LABEL] = self.facts.cgroup
+        n.metadata.annotations[localpath.ROOT_ANNOTATION] = localpath.root_of(self.cfg)
         n.status.CopyFrom(self.status(old.status if old is not None else None))
         return n
 
@@ -136,7 +138,8 @@ class NodeAgent:
             log.info("registered node %s", name)
             return out
         n = self.node(old)
-        if dict(n.metadata.labels) != dict(old.metadata.labels):
+        if dict(n.metadata.labels) != dict(old.metadata.labels) or \
+                dict(n.metadata.annotations) != dict(old.metadata.annotations):
             updated = (await self.api.update(kinds.wrap(n))).node
             n = self.node(updated)
         out = (await self.api.update_status(kinds.wrap(n))).node

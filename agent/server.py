@@ -203,6 +203,10 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         async for chunk in (await self._builder(context)).save(request, context):
             yield chunk
 
+    async def TagImage(self, request: agent_pb2.TagImageRequest,
+                       context: grpc.aio.ServicerContext) -> agent_pb2.TagImageResponse:
+        return await self.image_calls.tag(request, context)
+
 
 async def serve(service: AgentService, listen: str,
                 credentials: grpc.ServerCredentials | None = None,

@@ -46,6 +46,7 @@ BENCHMARKS = {
     "kube-api": "bench.kubeapi",
     "secrets": "bench.secrets",
     "build": "bench.build",
+    "jobs": "bench.jobs",
 }
 
 

@@ -23,11 +23,16 @@ from dataclasses import dataclass, field
 
 from controlplane import events, profiles
 from controlplane.client import Client
+from controlplane.controllers.cronjob import CronJobController
+from controlplane.controllers.daemonset import DaemonSetController
 from controlplane.controllers.deployment import DeploymentController
 from controlplane.controllers.gc import GarbageCollector
+from controlplane.controllers.job import JobController
 from controlplane.controllers.nodeipam import NodeIpamController
 from controlplane.controllers.nodelifecycle import NodeLifecycleController
 from controlplane.controllers.replicaset import ReplicaSetController
+from controlplane.controllers.statefulset import StatefulSetController
+from controlplane.controllers.volumes import VolumeController
 from controlplane.informer import InformerFactory
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
@@ -47,20 +52,29 @@ class Loops:
     nodes: NodeLifecycleController
     gc: GarbageCollector
     ipam: NodeIpamController
+    jobs: JobController
+    cronjobs: CronJobController
+    daemonsets: DaemonSetController
+    statefulsets: StatefulSetController
+    volumes: VolumeController
     recorders: list[events.EventRecorder] = field(default_factory=list)
 
     def queues(self) -> dict[str, Sized]:
         """Each loop's work queue by name (the metrics report their depths)."""
         return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
-                "gc": self.gc.queue, "ipam": self.ipam.queue}
+                "gc": self.gc.queue, "ipam": self.ipam.queue, "jobs": self.jobs.queue,
+                "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue,
+                "statefulsets": self.statefulsets.queue, "volumes": self.volumes.queue}
 
     async def run(self) -> None:
         self.factory.start()
         tasks = [asyncio.create_task(c.run(), name=n) for n, c in (
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
-            ("gc", self.gc), ("nodeipam", self.ipam))]
+            ("gc", self.gc), ("nodeipam", self.ipam), ("job", self.jobs),
+            ("cronjob", self.cronjobs), ("daemonset", self.daemonsets),
+            ("statefulset", self.statefulsets), ("volumes", self.volumes))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -79,7 +93,9 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
     factory = InformerFactory(client, resync_period=profile.resync_period)
     rec = {n: events.EventRecorder(client, n, identity) for n in (
         "default-scheduler", "replicaset-controller", "deployment-controller",
-        "node-controller", "garbage-collector", "node-ipam-controller")}
+        "node-controller", "garbage-collector", "node-ipam-controller", "job-controller",
+        "cronjob-controller", "daemonset-controller",
+        "statefulset-controller", "persistentvolume-controller")}
     return Loops(
         factory=factory,
         scheduler=Scheduler(client, factory, profile=profile, recorder=rec["default-scheduler"]),
@@ -94,6 +110,16 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                             backoff_max=min(profile.workqueue_backoff_max, 5.0)),
         ipam=NodeIpamController(client, factory, cluster_cidr=cluster_cidr,
                                 node_mask=node_cidr_mask, recorder=rec["node-ipam-controller"]),
+        jobs=JobController(client, factory, profile=profile, recorder=rec["job-controller"]),
+        cronjobs=CronJobController(client, factory, recorder=rec["cronjob-controller"],
+                                   backoff_initial=profile.workqueue_backoff_initial,
+                                   backoff_max=min(profile.workqueue_backoff_max, 5.0)),
+        daemonsets=DaemonSetController(client, factory, profile=profile,
+                                       recorder=rec["daemonset-controller"]),
+        statefulsets=StatefulSetController(client, factory, profile=profile,
+                                           recorder=rec["statefulset-controller"]),
+        volumes=VolumeController(client, factory, profile=profile,
+                                 recorder=rec["persistentvolume-controller"]),
         recorders=list(rec.values()))
 
 

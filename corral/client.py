@@ -130,11 +130,14 @@ class Client:
         return self._unary(self._stub.Get, req)
 
     def list(self, resource: str, namespace: str = "", label_selector: str = "",
-             field_selector: str = "") -> api_pb2.ObjectList:
+             field_selector: str = "", *, limit: int = 0,
+             continue_token: str = "") -> api_pb2.ObjectList:
+        """The objects; with `limit`, a page of them (`.continue_token` asks for the next)."""
         resource = resource_name(resource)
         req = api_pb2.ListRequest(resource=resource,
                                   namespace=_scoped_namespace(resource, namespace),
-                                  label_selector=label_selector, field_selector=field_selector)
+                                  label_selector=label_selector, field_selector=field_selector,
+                                  limit=limit, continue_token=continue_token)
         return self._unary(self._stub.List, req)
 
     def create(self, obj: api_pb2.Object, dry_run: bool = False) -> api_pb2.Object:
@@ -324,6 +327,11 @@ class Client:
     def prune_images(self, node: str = "") -> api_pb2.ImagePruneResponse:
         return self._unary(self._stub.PruneImages, api_pb2.ImagePruneRequest(node=node),
                            timeout=max(self.timeout or 0, 300))
+
+    def tag_image(self, source: str, target: str, node: str = "") -> api_pb2.ImageTagResponse:
+        """Another name for an image, on the nodes (node "": every node that has it)."""
+        return self._unary(self._stub.TagImage, api_pb2.ImageTagRequest(
+            node=node, source=source, target=target))
 
     def _server_stream(self, fn: Callable[..., Any], request: Message) -> Stream[Any]:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from corral import config
 from corral.cli.common import Cli
-from localcluster import chaos, down, state, up
+from localcluster import addnode, chaos, down, state, up
 from localcluster.target import pick, require_root
 
 DEFAULT_NAME = "corral"
@@ -21,6 +21,7 @@ examples:
   corral cluster up                       # 3 nodes, demo timings
   corral cluster up --name dev --nodes 2 --profile default
   corral cluster ls
+  corral cluster add-node --name dev      # one more node, Ready when it returns
   corral cluster down --name dev
 """
 
@@ -52,6 +53,13 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
                         epilog="example:\n  corral cluster down --name dev\n", formatter_class=fmt)
     p.add_argument("--name", default=DEFAULT_NAME)
     p.set_defaults(func=cmd_down)
+    p = csub.add_parser("add-node", help="add a node to a local cluster",
+                        epilog="example:\n  corral cluster add-node --name dev\n",
+                        formatter_class=fmt)
+    p.add_argument("--name", default=None, help="the cluster (default: the only one)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for the node to be Ready")
+    p.set_defaults(func=cmd_add_node)
     p = csub.add_parser("ls", help="list local clusters",
                         epilog="example:\n  corral cluster ls\n", formatter_class=fmt)
     p.set_defaults(func=cmd_ls)
@@ -120,6 +128,17 @@ def cmd_down(cli: Cli, args: argparse.Namespace) -> int:
         cli.error(f'cluster "{args.name}" not found')
         return 1
     remove_context(args.name)
+    return 0
+
+
+def cmd_add_node(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
+    rec = pick(args.name)
+    try:
+        addnode.add_node(rec, cli.print, timeout=args.timeout)
+    except (ValueError, RuntimeError) as e:
+        cli.error(str(e))
+        return 1
     return 0
 
 

@@ -90,6 +90,11 @@ class AgentStub:
                 request_serializer=proto_dot_build__pb2.SaveImageRequest.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.LoadImageChunk.FromString,
                 _registered_method=True)
+        self.TagImage = channel.unary_unary(
+                '/corral.v1.Agent/TagImage',
+                request_serializer=proto_dot_agent__pb2.TagImageRequest.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.TagImageResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -163,6 +168,12 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TagImage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +231,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.SaveImage,
                     request_deserializer=proto_dot_build__pb2.SaveImageRequest.FromString,
                     response_serializer=proto_dot_agent__pb2.LoadImageChunk.SerializeToString,
+            ),
+            'TagImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagImage,
+                    request_deserializer=proto_dot_agent__pb2.TagImageRequest.FromString,
+                    response_serializer=proto_dot_agent__pb2.TagImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -519,6 +535,33 @@ class Agent:
             '/corral.v1.Agent/SaveImage',
             proto_dot_build__pb2.SaveImageRequest.SerializeToString,
             proto_dot_agent__pb2.LoadImageChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Agent/TagImage',
+            proto_dot_agent__pb2.TagImageRequest.SerializeToString,
+            proto_dot_agent__pb2.TagImageResponse.FromString,
             options,
             channel_credentials,
             insecure,

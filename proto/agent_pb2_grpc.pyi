@@ -47,6 +47,7 @@ class AgentStub:
     """docs/build.md"""
     SaveImage: _grpc.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]
     """an OCI layout tar"""
+    TagImage: _grpc.UnaryUnaryMultiCallable[_agent_pb2.TagImageRequest, _agent_pb2.TagImageResponse]
 
 @_typing.type_check_only
 class AgentAsyncStub(AgentStub):
@@ -64,6 +65,7 @@ class AgentAsyncStub(AgentStub):
     """docs/build.md"""
     SaveImage: _aio.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]  # type: ignore[assignment]
     """an OCI layout tar"""
+    TagImage: _aio.UnaryUnaryMultiCallable[_agent_pb2.TagImageRequest, _agent_pb2.TagImageResponse]  # type: ignore[assignment]
 
 class AgentServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -144,5 +146,12 @@ class AgentServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_agent_pb2.LoadImageChunk], _abc.AsyncIterator[_agent_pb2.LoadImageChunk]]:
         """an OCI layout tar"""
+
+    @_abc_1.abstractmethod
+    def TagImage(
+        self,
+        request: _agent_pb2.TagImageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.TagImageResponse, _abc.Awaitable[_agent_pb2.TagImageResponse]]: ...
 
 def add_AgentServicer_to_server(servicer: AgentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,8 +14,10 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from proto import agent_pb2 as _agent_pb2
 from proto import apps_pb2 as _apps_pb2
+from proto import batch_pb2 as _batch_pb2
 from proto import config_pb2 as _config_pb2
 from proto import core_pb2 as _core_pb2
+from proto import storage_pb2 as _storage_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -40,6 +42,14 @@ class Object(_message.Message):
     REPLICA_SET_FIELD_NUMBER: _builtins.int
     CONFIG_MAP_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    JOB_FIELD_NUMBER: _builtins.int
+    CRON_JOB_FIELD_NUMBER: _builtins.int
+    DAEMON_SET_FIELD_NUMBER: _builtins.int
+    STATEFUL_SET_FIELD_NUMBER: _builtins.int
+    CONTROLLER_REVISION_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_CLAIM_FIELD_NUMBER: _builtins.int
+    STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def pod(self) -> _core_pb2.Pod: ...
     @_builtins.property
@@ -58,6 +68,24 @@ class Object(_message.Message):
     def config_map(self) -> _config_pb2.ConfigMap: ...
     @_builtins.property
     def secret(self) -> _config_pb2.Secret: ...
+    @_builtins.property
+    def job(self) -> _batch_pb2.Job:
+        """Workloads and volumes (30-49)"""
+
+    @_builtins.property
+    def cron_job(self) -> _batch_pb2.CronJob: ...
+    @_builtins.property
+    def daemon_set(self) -> _apps_pb2.DaemonSet: ...
+    @_builtins.property
+    def stateful_set(self) -> _apps_pb2.StatefulSet: ...
+    @_builtins.property
+    def controller_revision(self) -> _apps_pb2.ControllerRevision: ...
+    @_builtins.property
+    def persistent_volume(self) -> _storage_pb2.PersistentVolume: ...
+    @_builtins.property
+    def persistent_volume_claim(self) -> _storage_pb2.PersistentVolumeClaim: ...
+    @_builtins.property
+    def storage_class(self) -> _storage_pb2.StorageClass: ...
     def __init__(
         self,
         *,
@@ -70,12 +98,20 @@ class Object(_message.Message):
         replica_set: _apps_pb2.ReplicaSet | None = ...,
         config_map: _config_pb2.ConfigMap | None = ...,
         secret: _config_pb2.Secret | None = ...,
+        job: _batch_pb2.Job | None = ...,
+        cron_job: _batch_pb2.CronJob | None = ...,
+        daemon_set: _apps_pb2.DaemonSet | None = ...,
+        stateful_set: _apps_pb2.StatefulSet | None = ...,
+        controller_revision: _apps_pb2.ControllerRevision | None = ...,
+        persistent_volume: _storage_pb2.PersistentVolume | None = ...,
+        persistent_volume_claim: _storage_pb2.PersistentVolumeClaim | None = ...,
+        storage_class: _storage_pb2.StorageClass | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "deployment", b"deployment", "event", b"event", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret", "job", "cron_job", "daemon_set", "stateful_set", "controller_revision", "persistent_volume", "persistent_volume_claim", "storage_class"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -87,8 +123,16 @@ class ObjectList(_message.Message):
 
     ITEMS_FIELD_NUMBER: _builtins.int
     RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
+    CONTINUE_TOKEN_FIELD_NUMBER: _builtins.int
+    REMAINING_ITEM_COUNT_FIELD_NUMBER: _builtins.int
     resource_version: _builtins.str
     """list snapshot revision: watch from here"""
+    continue_token: _builtins.str
+    """CLI verbs (240-259): paging, as Kubernetes' ListMeta.continue / remainingItemCount
+    "": the last page
+    """
+    remaining_item_count: _builtins.int
+    """without selectors only"""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]: ...
     def __init__(
@@ -96,12 +140,16 @@ class ObjectList(_message.Message):
         *,
         items: _abc.Iterable[Global___Object] | None = ...,
         resource_version: _builtins.str = ...,
+        continue_token: _builtins.str = ...,
+        remaining_item_count: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_remaining_item_count", b"_remaining_item_count", "remaining_item_count", b"remaining_item_count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "resource_version", b"resource_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_item_count", b"_remaining_item_count", "continue_token", b"continue_token", "items", b"items", "remaining_item_count", b"remaining_item_count", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__remaining_item_count: _TypeAlias = _typing.Literal["remaining_item_count"]  # noqa: Y015
+    _WhichOneofArgType__remaining_item_count: _TypeAlias = _typing.Literal["_remaining_item_count", b"_remaining_item_count"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_item_count) -> _WhichOneofReturnType__remaining_item_count | None: ...
 
 Global___ObjectList: _TypeAlias = ObjectList  # noqa: Y015
 
@@ -161,6 +209,8 @@ class ListRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     LABEL_SELECTOR_FIELD_NUMBER: _builtins.int
     FIELD_SELECTOR_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    CONTINUE_TOKEN_FIELD_NUMBER: _builtins.int
     resource: _builtins.str
     namespace: _builtins.str
     """empty: all namespaces"""
@@ -168,6 +218,11 @@ class ListRequest(_message.Message):
     """"app=web,tier in (a,b),!legacy" """
     field_selector: _builtins.str
     """"spec.nodeName=node-1,metadata.name=x" """
+    limit: _builtins.int
+    """CLI verbs (240-259): a page of at most `limit` objects, after `continue_token`
+    (from the previous page; every page is read at the first page's revision)
+    """
+    continue_token: _builtins.str
     def __init__(
         self,
         *,
@@ -175,10 +230,12 @@ class ListRequest(_message.Message):
         namespace: _builtins.str = ...,
         label_selector: _builtins.str = ...,
         field_selector: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        continue_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_selector", b"field_selector", "label_selector", b"label_selector", "namespace", b"namespace", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["continue_token", b"continue_token", "field_selector", b"field_selector", "label_selector", b"label_selector", "limit", b"limit", "namespace", b"namespace", "resource", b"resource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -894,6 +951,82 @@ class ImagePruneResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImagePruneResponse: _TypeAlias = ImagePruneResponse  # noqa: Y015
+
+@_typing.final
+class ImageTagRequest(_message.Message):
+    """`corral image tag SOURCE TARGET` on one node or every node whose store has SOURCE
+    (the call is NOT_FOUND when none has it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    source: _builtins.str
+    target: _builtins.str
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        source: _builtins.str = ...,
+        target: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node", b"node", "source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageTagRequest: _TypeAlias = ImageTagRequest  # noqa: Y015
+
+@_typing.final
+class NodeTagResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    name: _builtins.str
+    """the new name; empty when the node has no SOURCE"""
+    error: _builtins.str
+    """set when this node failed"""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        name: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "name", b"name", "node", b"node"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeTagResult: _TypeAlias = NodeTagResult  # noqa: Y015
+
+@_typing.final
+class ImageTagResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeTagResult]: ...
+    def __init__(
+        self,
+        *,
+        nodes: _abc.Iterable[Global___NodeTagResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nodes", b"nodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageTagResponse: _TypeAlias = ImageTagResponse  # noqa: Y015
 
 @_typing.final
 class JoinRequest(_message.Message):

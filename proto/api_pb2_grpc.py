@@ -186,6 +186,11 @@ class ApiStub:
                 request_serializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.EncryptionKeyList.FromString,
                 _registered_method=True)
+        self.TagImage = channel.unary_unary(
+                '/corral.v1.Api/TagImage',
+                request_serializer=proto_dot_api__pb2.ImageTagRequest.SerializeToString,
+                response_deserializer=proto_dot_api__pb2.ImageTagResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServicer:
@@ -380,6 +385,13 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TagImage(self, request, context):
+        """Another name for an image on the nodes (controlplane/apiserver/images.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -532,6 +544,11 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.RemoveEncryptionKey,
                     request_deserializer=proto_dot_api__pb2.RemoveEncryptionKeyRequest.FromString,
                     response_serializer=proto_dot_api__pb2.EncryptionKeyList.SerializeToString,
+            ),
+            'TagImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagImage,
+                    request_deserializer=proto_dot_api__pb2.ImageTagRequest.FromString,
+                    response_serializer=proto_dot_api__pb2.ImageTagResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1344,6 +1361,33 @@ class Api:
             '/corral.v1.Api/RemoveEncryptionKey',
             proto_dot_api__pb2.RemoveEncryptionKeyRequest.SerializeToString,
             proto_dot_api__pb2.EncryptionKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/TagImage',
+            proto_dot_api__pb2.ImageTagRequest.SerializeToString,
+            proto_dot_api__pb2.ImageTagResponse.FromString,
             options,
             channel_credentials,
             insecure,

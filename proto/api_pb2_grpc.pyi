@@ -78,6 +78,8 @@ class ApiStub:
     """
     RotateEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]
     RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
+    TagImage: _grpc.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]
+    """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -123,6 +125,8 @@ class ApiAsyncStub(ApiStub):
     """
     RotateEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RotateEncryptionKeyRequest, _api_pb2.RotateEncryptionKeyResponse]  # type: ignore[assignment]
     RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
+    TagImage: _aio.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]  # type: ignore[assignment]
+    """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -345,5 +349,13 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.RemoveEncryptionKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.EncryptionKeyList, _abc.Awaitable[_api_pb2.EncryptionKeyList]]: ...
+
+    @_abc_1.abstractmethod
+    def TagImage(
+        self,
+        request: _api_pb2.ImageTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ImageTagResponse, _abc.Awaitable[_api_pb2.ImageTagResponse]]:
+        """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,33 +25,66 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from proto import meta_pb2 as proto_dot_meta__pb2
 from proto import core_pb2 as proto_dot_core__pb2
+from proto import storage_pb2 as proto_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10proto/apps.proto\x12\tcorral.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x10proto/meta.proto\x1a\x10proto/core.proto\"\xa9\x01\n\x0eReplicaSetSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11min_ready_seconds\x18\x02 \x01(\x05\x12*\n\x08selector\x18\x03 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x04 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpecB\x0b\n\t_replicas\"\x8e\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x38\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xc9\x01\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1e\n\x16\x66ully_labeled_replicas\x18\x02 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12\x32\n\nconditions\x18\x06 \x03(\x0b\x32\x1e.corral.v1.ReplicaSetCondition\"\xae\x01\n\nReplicaSet\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12\'\n\x04spec\x18\x04 \x01(\x0b\x32\x19.corral.v1.ReplicaSetSpec\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x1b.corral.v1.ReplicaSetStatus\"u\n\x17RollingUpdateDeployment\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.corral.v1.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.corral.v1.IntOrString\"^\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12:\n\x0erolling_update\x18\x02 \x01(\x0b\x32\".corral.v1.RollingUpdateDeployment\"\xf0\x02\n\x0e\x44\x65ploymentSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12*\n\x08selector\x18\x02 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x03 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpec\x12/\n\x08strategy\x18\x04 \x01(\x0b\x32\x1d.corral.v1.DeploymentStrategy\x12\x19\n\x11min_ready_seconds\x18\x05 \x01(\x05\x12#\n\x16revision_history_limit\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12&\n\x19progress_deadline_seconds\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x0b\n\t_replicasB\x19\n\x17_revision_history_limitB\x1c\n\x1a_progress_deadline_seconds\"\xc4\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x34\n\x10last_update_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x93\x02\n\x10\x44\x65ploymentStatus\x12\x1b\n\x13observed_generation\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x05 \x01(\x05\x12\x1c\n\x14unavailable_replicas\x18\x06 \x01(\x05\x12\x32\n\nconditions\x18\x07 \x03(\x0b\x32\x1e.corral.v1.DeploymentCondition\x12\x1c\n\x0f\x63ollision_count\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_collision_count\"\xae\x01\n\nDeployment\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12\'\n\x04spec\x18\x04 \x01(\x0b\x32\x19.corral.v1.DeploymentSpec\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x1b.corral.v1.DeploymentStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10proto/apps.proto\x12\tcorral.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x10proto/meta.proto\x1a\x10proto/core.proto\x1a\x13proto/storage.proto\"\xa9\x01\n\x0eReplicaSetSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11min_ready_seconds\x18\x02 \x01(\x05\x12*\n\x08selector\x18\x03 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x04 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpecB\x0b\n\t_replicas\"\x8e\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x38\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xc9\x01\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1e\n\x16\x66ully_labeled_replicas\x18\x02 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12\x32\n\nconditions\x18\x06 \x03(\x0b\x32\x1e.corral.v1.ReplicaSetCondition\"\xae\x01\n\nReplicaSet\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12\'\n\x04spec\x18\x04 \x01(\x0b\x32\x19.corral.v1.ReplicaSetSpec\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x1b.corral.v1.ReplicaSetStatus\"u\n\x17RollingUpdateDeployment\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.corral.v1.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.corral.v1.IntOrString\"^\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12:\n\x0erolling_update\x18\x02 \x01(\x0b\x32\".corral.v1.RollingUpdateDeployment\"\xf0\x02\n\x0e\x44\x65ploymentSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12*\n\x08selector\x18\x02 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x03 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpec\x12/\n\x08strategy\x18\x04 \x01(\x0b\x32\x1d.corral.v1.DeploymentStrategy\x12\x19\n\x11min_ready_seconds\x18\x05 \x01(\x05\x12#\n\x16revision_history_limit\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12&\n\x19progress_deadline_seconds\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x0b\n\t_replicasB\x19\n\x17_revision_history_limitB\x1c\n\x1a_progress_deadline_seconds\"\xc4\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x34\n\x10last_update_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x93\x02\n\x10\x44\x65ploymentStatus\x12\x1b\n\x13observed_generation\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x05 \x01(\x05\x12\x1c\n\x14unavailable_replicas\x18\x06 \x01(\x05\x12\x32\n\nconditions\x18\x07 \x03(\x0b\x32\x1e.corral.v1.DeploymentCondition\x12\x1c\n\x0f\x63ollision_count\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_collision_count\"\xae\x01\n\nDeployment\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12\'\n\x04spec\x18\x04 \x01(\x0b\x32\x19.corral.v1.DeploymentSpec\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x1b.corral.v1.DeploymentStatus\"t\n\x16RollingUpdateDaemonSet\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.corral.v1.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.corral.v1.IntOrString\"b\n\x17\x44\x61\x65monSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x39\n\x0erolling_update\x18\x02 \x01(\x0b\x32!.corral.v1.RollingUpdateDaemonSet\"\x81\x02\n\rDaemonSetSpec\x12*\n\x08selector\x18\x01 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x02 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpec\x12;\n\x0fupdate_strategy\x18\x03 \x01(\x0b\x32\".corral.v1.DaemonSetUpdateStrategy\x12\x19\n\x11min_ready_seconds\x18\x04 \x01(\x05\x12#\n\x16revision_history_limit\x18\x05 \x01(\x05H\x00\x88\x01\x01\x42\x19\n\x17_revision_history_limit\"\x8d\x01\n\x12\x44\x61\x65monSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x38\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xe2\x02\n\x0f\x44\x61\x65monSetStatus\x12 \n\x18\x63urrent_number_scheduled\x18\x01 \x01(\x05\x12\x1b\n\x13number_misscheduled\x18\x02 \x01(\x05\x12 \n\x18\x64\x65sired_number_scheduled\x18\x03 \x01(\x05\x12\x14\n\x0cnumber_ready\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12 \n\x18updated_number_scheduled\x18\x06 \x01(\x05\x12\x18\n\x10number_available\x18\x07 \x01(\x05\x12\x1a\n\x12number_unavailable\x18\x08 \x01(\x05\x12\x1c\n\x0f\x63ollision_count\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x31\n\nconditions\x18\n \x03(\x0b\x32\x1d.corral.v1.DaemonSetConditionB\x12\n\x10_collision_count\"\xab\x01\n\tDaemonSet\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12&\n\x04spec\x18\x04 \x01(\x0b\x32\x18.corral.v1.DaemonSetSpec\x12*\n\x06status\x18\x05 \x01(\x0b\x32\x1a.corral.v1.DaemonSetStatus\"H\n RollingUpdateStatefulSetStrategy\x12\x16\n\tpartition\x18\x01 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_partition\"n\n\x19StatefulSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x43\n\x0erolling_update\x18\x02 \x01(\x0b\x32+.corral.v1.RollingUpdateStatefulSetStrategy\"\\\n/StatefulSetPersistentVolumeClaimRetentionPolicy\x12\x14\n\x0cwhen_deleted\x18\x01 \x01(\t\x12\x13\n\x0bwhen_scaled\x18\x02 \x01(\t\"\x8e\x04\n\x0fStatefulSetSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12*\n\x08selector\x18\x02 \x01(\x0b\x32\x18.corral.v1.LabelSelector\x12,\n\x08template\x18\x03 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpec\x12@\n\x16volume_claim_templates\x18\x04 \x03(\x0b\x32 .corral.v1.PersistentVolumeClaim\x12\x14\n\x0cservice_name\x18\x05 \x01(\t\x12\x1d\n\x15pod_management_policy\x18\x06 \x01(\t\x12=\n\x0fupdate_strategy\x18\x07 \x01(\x0b\x32$.corral.v1.StatefulSetUpdateStrategy\x12#\n\x16revision_history_limit\x18\x08 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11min_ready_seconds\x18\t \x01(\x05\x12l\n(persistent_volume_claim_retention_policy\x18\n \x01(\x0b\x32:.corral.v1.StatefulSetPersistentVolumeClaimRetentionPolicyB\x0b\n\t_replicasB\x19\n\x17_revision_history_limit\"\x8f\x01\n\x14StatefulSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x38\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xc4\x02\n\x11StatefulSetStatus\x12\x1b\n\x13observed_generation\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x03 \x01(\x05\x12\x18\n\x10\x63urrent_replicas\x18\x04 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x05 \x01(\x05\x12\x18\n\x10\x63urrent_revision\x18\x06 \x01(\t\x12\x17\n\x0fupdate_revision\x18\x07 \x01(\t\x12\x1c\n\x0f\x63ollision_count\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x33\n\nconditions\x18\t \x03(\x0b\x32\x1f.corral.v1.StatefulSetCondition\x12\x1a\n\x12\x61vailable_replicas\x18\n \x01(\x05\x42\x12\n\x10_collision_count\"\xb1\x01\n\x0bStatefulSet\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12(\n\x04spec\x18\x04 \x01(\x0b\x32\x1a.corral.v1.StatefulSetSpec\x12,\n\x06status\x18\x05 \x01(\x0b\x32\x1c.corral.v1.StatefulSetStatus\"D\n\x14RevisionTemplateSpec\x12,\n\x08template\x18\x01 \x01(\x0b\x32\x1a.corral.v1.PodTemplateSpec\"=\n\x0cRevisionData\x12-\n\x04spec\x18\x01 \x01(\x0b\x32\x1f.corral.v1.RevisionTemplateSpec\"\x99\x01\n\x12\x43ontrollerRevision\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x08metadata\x18\x03 \x01(\x0b\x32\x15.corral.v1.ObjectMeta\x12%\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.corral.v1.RevisionData\x12\x10\n\x08revision\x18\x05 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.apps_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLICASETSPEC']._serialized_start=101
-  _globals['_REPLICASETSPEC']._serialized_end=270
-  _globals['_REPLICASETCONDITION']._serialized_start=273
-  _globals['_REPLICASETCONDITION']._serialized_end=415
-  _globals['_REPLICASETSTATUS']._serialized_start=418
-  _globals['_REPLICASETSTATUS']._serialized_end=619
-  _globals['_REPLICASET']._serialized_start=622
-  _globals['_REPLICASET']._serialized_end=796
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=798
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=915
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=917
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=1011
-  _globals['_DEPLOYMENTSPEC']._serialized_start=1014
-  _globals['_DEPLOYMENTSPEC']._serialized_end=1382
-  _globals['_DEPLOYMENTCONDITION']._serialized_start=1385
-  _globals['_DEPLOYMENTCONDITION']._serialized_end=1581
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1584
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1859
-  _globals['_DEPLOYMENT']._serialized_start=1862
-  _globals['_DEPLOYMENT']._serialized_end=2036
+  _globals['_REPLICASETSPEC']._serialized_start=122
+  _globals['_REPLICASETSPEC']._serialized_end=291
+  _globals['_REPLICASETCONDITION']._serialized_start=294
+  _globals['_REPLICASETCONDITION']._serialized_end=436
+  _globals['_REPLICASETSTATUS']._serialized_start=439
+  _globals['_REPLICASETSTATUS']._serialized_end=640
+  _globals['_REPLICASET']._serialized_start=643
+  _globals['_REPLICASET']._serialized_end=817
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=819
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=936
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=938
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=1032
+  _globals['_DEPLOYMENTSPEC']._serialized_start=1035
+  _globals['_DEPLOYMENTSPEC']._serialized_end=1403
+  _globals['_DEPLOYMENTCONDITION']._serialized_start=1406
+  _globals['_DEPLOYMENTCONDITION']._serialized_end=1602
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1605
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=1880
+  _globals['_DEPLOYMENT']._serialized_start=1883
+  _globals['_DEPLOYMENT']._serialized_end=2057
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_start=2059
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_end=2175
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_start=2177
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_end=2275
+  _globals['_DAEMONSETSPEC']._serialized_start=2278
+  _globals['_DAEMONSETSPEC']._serialized_end=2535
+  _globals['_DAEMONSETCONDITION']._serialized_start=2538
+  _globals['_DAEMONSETCONDITION']._serialized_end=2679
+  _globals['_DAEMONSETSTATUS']._serialized_start=2682
+  _globals['_DAEMONSETSTATUS']._serialized_end=3036
+  _globals['_DAEMONSET']._serialized_start=3039
+  _globals['_DAEMONSET']._serialized_end=3210
+  _globals['_ROLLINGUPDATESTATEFULSETSTRATEGY']._serialized_start=3212
+  _globals['_ROLLINGUPDATESTATEFULSETSTRATEGY']._serialized_end=3284
+  _globals['_STATEFULSETUPDATESTRATEGY']._serialized_start=3286
+  _globals['_STATEFULSETUPDATESTRATEGY']._serialized_end=3396
+  _globals['_STATEFULSETPERSISTENTVOLUMECLAIMRETENTIONPOLICY']._serialized_start=3398
+  _globals['_STATEFULSETPERSISTENTVOLUMECLAIMRETENTIONPOLICY']._serialized_end=3490
+  _globals['_STATEFULSETSPEC']._serialized_start=3493
+  _globals['_STATEFULSETSPEC']._serialized_end=4019
+  _globals['_STATEFULSETCONDITION']._serialized_start=4022
+  _globals['_STATEFULSETCONDITION']._serialized_end=4165
+  _globals['_STATEFULSETSTATUS']._serialized_start=4168
+  _globals['_STATEFULSETSTATUS']._serialized_end=4492
+  _globals['_STATEFULSET']._serialized_start=4495
+  _globals['_STATEFULSET']._serialized_end=4672
+  _globals['_REVISIONTEMPLATESPEC']._serialized_start=4674
+  _globals['_REVISIONTEMPLATESPEC']._serialized_end=4742
+  _globals['_REVISIONDATA']._serialized_start=4744
+  _globals['_REVISIONDATA']._serialized_end=4805
+  _globals['_CONTROLLERREVISION']._serialized_start=4808
+  _globals['_CONTROLLERREVISION']._serialized_end=4961
 # @@protoc_insertion_point(module_scope)

@@ -299,6 +299,28 @@ class HostPathVolumeSource(_message.Message):
 Global___HostPathVolumeSource: _TypeAlias = HostPathVolumeSource  # noqa: Y015
 
 @_typing.final
+class PersistentVolumeClaimVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_NAME_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    claim_name: _builtins.str
+    read_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        claim_name: _builtins.str = ...,
+        read_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_name", b"claim_name", "read_only", b"read_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersistentVolumeClaimVolumeSource: _TypeAlias = PersistentVolumeClaimVolumeSource  # noqa: Y015
+
+@_typing.final
 class Volume(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -309,6 +331,7 @@ class Volume(_message.Message):
     SECRET_FIELD_NUMBER: _builtins.int
     PROJECTED_FIELD_NUMBER: _builtins.int
     DOWNWARD_API_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_CLAIM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     @_builtins.property
     def empty_dir(self) -> Global___EmptyDirVolumeSource: ...
@@ -322,6 +345,10 @@ class Volume(_message.Message):
     def projected(self) -> Global___ProjectedVolumeSource: ...
     @_builtins.property
     def downward_api(self) -> Global___DownwardAPIVolumeSource: ...
+    @_builtins.property
+    def persistent_volume_claim(self) -> Global___PersistentVolumeClaimVolumeSource:
+        """Workloads (140-159)"""
+
     def __init__(
         self,
         *,
@@ -332,10 +359,11 @@ class Volume(_message.Message):
         secret: Global___SecretVolumeSource | None = ...,
         projected: Global___ProjectedVolumeSource | None = ...,
         downward_api: Global___DownwardAPIVolumeSource | None = ...,
+        persistent_volume_claim: Global___PersistentVolumeClaimVolumeSource | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "persistent_volume_claim", b"persistent_volume_claim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "name", b"name", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "downward_api", b"downward_api", "empty_dir", b"empty_dir", "host_path", b"host_path", "name", b"name", "persistent_volume_claim", b"persistent_volume_claim", "projected", b"projected", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -775,6 +803,148 @@ class Toleration(_message.Message):
 Global___Toleration: _TypeAlias = Toleration  # noqa: Y015
 
 @_typing.final
+class NodeSelectorRequirement(_message.Message):
+    """Node affinity: node selector terms (ORed), each of requirements (ANDed) on the node's
+    labels (matchExpressions) or fields (matchFields: metadata.name).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    operator: _builtins.str
+    """In, NotIn, Exists, DoesNotExist, Gt, Lt"""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        operator: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "operator", b"operator", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorRequirement: _TypeAlias = NodeSelectorRequirement  # noqa: Y015
+
+@_typing.final
+class NodeSelectorTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCH_EXPRESSIONS_FIELD_NUMBER: _builtins.int
+    MATCH_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    @_builtins.property
+    def match_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    def __init__(
+        self,
+        *,
+        match_expressions: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+        match_fields: _abc.Iterable[Global___NodeSelectorRequirement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["match_expressions", b"match_expressions", "match_fields", b"match_fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelectorTerm: _TypeAlias = NodeSelectorTerm  # noqa: Y015
+
+@_typing.final
+class NodeSelector(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_SELECTOR_TERMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def node_selector_terms(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorTerm]: ...
+    def __init__(
+        self,
+        *,
+        node_selector_terms: _abc.Iterable[Global___NodeSelectorTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_selector_terms", b"node_selector_terms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSelector: _TypeAlias = NodeSelector  # noqa: Y015
+
+@_typing.final
+class PreferredSchedulingTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    PREFERENCE_FIELD_NUMBER: _builtins.int
+    weight: _builtins.int
+    @_builtins.property
+    def preference(self) -> Global___NodeSelectorTerm: ...
+    def __init__(
+        self,
+        *,
+        weight: _builtins.int = ...,
+        preference: Global___NodeSelectorTerm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preference", b"preference", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreferredSchedulingTerm: _TypeAlias = PreferredSchedulingTerm  # noqa: Y015
+
+@_typing.final
+class NodeAffinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
+    PREFERRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def required_during_scheduling_ignored_during_execution(self) -> Global___NodeSelector: ...
+    @_builtins.property
+    def preferred_during_scheduling_ignored_during_execution(self) -> _containers.RepeatedCompositeFieldContainer[Global___PreferredSchedulingTerm]: ...
+    def __init__(
+        self,
+        *,
+        required_during_scheduling_ignored_during_execution: Global___NodeSelector | None = ...,
+        preferred_during_scheduling_ignored_during_execution: _abc.Iterable[Global___PreferredSchedulingTerm] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["required_during_scheduling_ignored_during_execution", b"required_during_scheduling_ignored_during_execution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferred_during_scheduling_ignored_during_execution", b"preferred_during_scheduling_ignored_during_execution", "required_during_scheduling_ignored_during_execution", b"required_during_scheduling_ignored_during_execution"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeAffinity: _TypeAlias = NodeAffinity  # noqa: Y015
+
+@_typing.final
+class Affinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_AFFINITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def node_affinity(self) -> Global___NodeAffinity: ...
+    def __init__(
+        self,
+        *,
+        node_affinity: Global___NodeAffinity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["node_affinity", b"node_affinity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_affinity", b"node_affinity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Affinity: _TypeAlias = Affinity  # noqa: Y015
+
+@_typing.final
 class PodSpec(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -819,6 +989,7 @@ class PodSpec(_message.Message):
     ENABLE_SERVICE_LINKS_FIELD_NUMBER: _builtins.int
     PRIORITY_CLASS_NAME_FIELD_NUMBER: _builtins.int
     PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
+    AFFINITY_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
     """Always, OnFailure, Never"""
     termination_grace_period_seconds: _builtins.int
@@ -848,6 +1019,10 @@ class PodSpec(_message.Message):
     def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]: ...
     @_builtins.property
     def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]: ...
+    @_builtins.property
+    def affinity(self) -> Global___Affinity:
+        """Workloads (140-159)"""
+
     def __init__(
         self,
         *,
@@ -872,10 +1047,11 @@ class PodSpec(_message.Message):
         enable_service_links: _builtins.bool | None = ...,
         priority_class_name: _builtins.str = ...,
         preemption_policy: _builtins.str = ...,
+        affinity: Global___Affinity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015

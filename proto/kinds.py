@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from proto import api_pb2, apps_pb2, config_pb2, core_pb2
+from proto import api_pb2, apps_pb2, batch_pb2, config_pb2, core_pb2, storage_pb2
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,22 @@ KINDS: tuple[Kind, ...] = (
     Kind("configmaps", "configmap", "ConfigMap", "v1", True, "config_map",
          config_pb2.ConfigMap, ("cm",)),
     Kind("secrets", "secret", "Secret", "v1", True, "secret", config_pb2.Secret),
+    # workloads and volumes
+    Kind("jobs", "job", "Job", "batch/v1", True, "job", batch_pb2.Job),
+    Kind("cronjobs", "cronjob", "CronJob", "batch/v1", True, "cron_job", batch_pb2.CronJob,
+         ("cj",)),
+    Kind("daemonsets", "daemonset", "DaemonSet", "apps/v1", True, "daemon_set",
+         apps_pb2.DaemonSet, ("ds",)),
+    Kind("statefulsets", "statefulset", "StatefulSet", "apps/v1", True, "stateful_set",
+         apps_pb2.StatefulSet, ("sts",)),
+    Kind("controllerrevisions", "controllerrevision", "ControllerRevision", "apps/v1", True,
+         "controller_revision", apps_pb2.ControllerRevision),
+    Kind("persistentvolumes", "persistentvolume", "PersistentVolume", "v1", False,
+         "persistent_volume", storage_pb2.PersistentVolume, ("pv",)),
+    Kind("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "v1", True,
+         "persistent_volume_claim", storage_pb2.PersistentVolumeClaim, ("pvc",)),
+    Kind("storageclasses", "storageclass", "StorageClass", "storage.k8s.io/v1", False,
+         "storage_class", storage_pb2.StorageClass, ("sc",)),
 )
 
 _BY_NAME: dict[str, Kind] = {}

@@ -145,5 +145,14 @@ class ImagesAdapter:
         removed, freed = await run_blocking(self.svc.prune, keep)
         return list(removed), int(freed)
 
+    async def tag(self, source: str, target: str) -> str:
+        from agent.images.errors import ImageError
+        from agent.images.tagging import tag
+        try:
+            name: str = await run_blocking(tag, self.svc, source, target)
+        except ImageError as e:
+            raise _image_error(e) from None
+        return name
+
 
 # ---- network ----------------------------------------------------------------------------------

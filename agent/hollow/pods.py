@@ -98,8 +98,8 @@ class PodReporter(HollowState):
                 if e.code() != grpc.StatusCode.NOT_FOUND:
                     raise
             return
-        if _reported(pod):
-            return
+        if _reported(pod) or pod.status.phase in ("Succeeded", "Failed"):
+            return      # a finished pod stays finished (a test may finish pods by hand)
         obj = api_pb2.Object()
         obj.pod.CopyFrom(pod)
         st = obj.pod.status

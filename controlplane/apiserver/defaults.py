@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from controlplane.apiserver.defaults_config import default_config_volumes, default_secret
+from controlplane.apiserver.defaults_workloads import WORKLOAD_TYPES, default_workload
 from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, quantity
 
 __all__ = [
@@ -43,6 +44,9 @@ def apply_defaults(obj: api_pb2.Object) -> None:
         _default_deployment(msg)
     elif isinstance(msg, apps_pb2.ReplicaSet):
         _default_replicaset(msg)
+    elif isinstance(msg, WORKLOAD_TYPES):
+        for template in default_workload(msg):
+            _default_template(template)
     elif isinstance(msg, core_pb2.Namespace):
         if not msg.status.phase:
             msg.status.phase = "Active"

@@ -7,6 +7,7 @@
     PushImage     from one node's store to a registry (no node given: the first, by
                   name, whose store has the image)
     PruneImages   per-node removed images and freed bytes
+    TagImage      another name for an image, on the nodes whose store has it
 
 Pull, load, push and prune change what the nodes store: verb `manage_images` on
 nodes, admins only (controlplane/security/authz.py). When several nodes are
@@ -190,4 +191,37 @@ async def prune_images(svc: Service, request: api_pb2.ImagePruneRequest,
     return api_pb2.ImagePruneResponse(nodes=[
         o if isinstance(o, api_pb2.NodePruneResult)
         else api_pb2.NodePruneResult(node=n, error=failure_text(o))
+        for n, o in zip(nodes, outcomes, strict=True)])
+
+
+# -- tag -----------------------------------------------------------------------------------------
+
+
+async def tag_image(svc: Service, request: api_pb2.ImageTagRequest,
+                    context: CallContext) -> api_pb2.ImageTagResponse:
+    """Tag on the selected nodes that have the source; a node without it is no failure
+    (its result has no name), unless no node has it (NotFound)."""
+    svc.access.check(VERB, "nodes", "", request.node)
+    if not request.source or not request.target:
+        raise errors.BadRequest("tag: give a source and a target image")
+    nodes = await selected(svc, request.node)
+    req = agent_pb2.TagImageRequest(source=request.source, target=request.target)
+
+    async def one(node: str) -> api_pb2.NodeTagResult:
+        stub, addr = await svc.agents.stub_for_node(node)
+        with agent_call(node, addr):
+            r = await stub.TagImage(req, timeout=30)
+        return api_pb2.NodeTagResult(node=node, name=r.name)
+
+    outcomes = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+    missing = {n for n, o in zip(nodes, outcomes, strict=True)
+               if isinstance(o, AgentError) and o.code == grpc.StatusCode.NOT_FOUND}
+    failures = {n: o for n, o in zip(nodes, outcomes, strict=True)
+                if isinstance(o, BaseException) and n not in missing}
+    if len(missing) == len(nodes):
+        raise errors.NotFound(f"No such image: {request.source}")
+    check_all_failed([n for n in nodes if n not in missing], failures)
+    return api_pb2.ImageTagResponse(nodes=[
+        o if isinstance(o, api_pb2.NodeTagResult)
+        else api_pb2.NodeTagResult(node=n, error="" if n in missing else failure_text(o))
         for n, o in zip(nodes, outcomes, strict=True)])

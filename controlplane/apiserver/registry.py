@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from controlplane import errors
-from controlplane.apiserver import batchcreate, binding
+from controlplane.apiserver import batchcreate, binding, builtins, paging
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
@@ -25,7 +25,8 @@ from proto import api_pb2
 log = logging.getLogger(__name__)
 
 Object = api_pb2.Object
-SYSTEM_NAMESPACES = ("default", "corral-system", "corral-node-lease")
+SYSTEM_NAMESPACES = ("default", "corral-system", "corral-node-lease",
+                     "kube-system", "kube-public", "kube-node-lease")
 
 
 class Registry:
@@ -34,12 +35,17 @@ class Registry:
         self.writer = Writer(store)
 
     async def start(self) -> None:
-        """Make sure the namespaces that always exist do."""
+        """Make sure the namespaces that always exist do, and the built-in objects."""
         for name in SYSTEM_NAMESPACES:
             ns = Object()
             ns.namespace.metadata.name = name
             try:
                 await self.create(ns)
+            except errors.AlreadyExists:
+                pass
+        for obj in builtins.objects():
+            try:
+                await self.create(obj)
             except errors.AlreadyExists:
                 pass
 
@@ -50,9 +56,16 @@ class Registry:
         return await self.store.get(kind.resource, namespace if kind.namespaced else "", name)
 
     async def list(self, resource: str, namespace: str = "", label_selector: str = "",
-                   field_selector: str = "") -> api_pb2.ObjectList:
+                   field_selector: str = "", *, limit: int = 0,
+                   continue_token: str = "") -> api_pb2.ObjectList:
+        """The matching objects; with `limit` or `continue_token`, one page of them
+        (controlplane/apiserver/paging.py)."""
         kind = o.kind_named(resource)
         flt = Filter(kind.resource, label_selector, field_selector)
+        if limit > 0 or continue_token:
+            return await paging.list_page(self.store, kind.resource,
+                                          namespace if kind.namespaced else "", flt, limit,
+                                          continue_token)
         items, rev = await self.store.list(kind.resource, namespace if kind.namespaced else "")
         return api_pb2.ObjectList(items=[i for i in items if flt.matches(i)],
                                   resource_version=str(rev))

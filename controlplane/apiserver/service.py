@@ -130,7 +130,9 @@ class ApiService(api_pb2_grpc.ApiServicer):
             self.access.check("list", request.resource, request.namespace,
                               field_selector=request.field_selector)
         return await self.registry.list(request.resource, request.namespace,
-                                        request.label_selector, request.field_selector)
+                                        request.label_selector, request.field_selector,
+                                        limit=request.limit,
+                                        continue_token=request.continue_token)
 
     @streaming
     async def Watch(self, request: api_pb2.WatchRequest,
@@ -245,6 +247,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
     PushImage = streaming(images.push_image)
     PruneImages = unary(images.prune_images)
     Build = streaming(build.build)        # controlplane/apiserver/build.py
+    TagImage = unary(images.tag_image)
 
     # -- bootstrap tokens (admins only: controlplane/security/join.py) -----------
 

@@ -44,6 +44,14 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
         if kind.resource == "nodes" and not new.node.spec.pod_cidr:
             new.node.spec.pod_cidr = old.node.spec.pod_cidr
             new.node.spec.pod_cidrs[:] = old.node.spec.pod_cidrs
+        if kind.resource == "persistentvolumeclaims":   # what the binder filled in
+            spec, ospec = new.persistent_volume_claim.spec, old.persistent_volume_claim.spec
+            spec.volume_name = spec.volume_name or ospec.volume_name
+            if not spec.HasField("storage_class_name") and ospec.HasField("storage_class_name"):
+                spec.storage_class_name = ospec.storage_class_name
+        if kind.resource == "persistentvolumes" and \
+                not new.persistent_volume.spec.HasField("claim_ref"):
+            new.persistent_volume.spec.claim_ref.CopyFrom(old.persistent_volume.spec.claim_ref)
         if not len(m.finalizers):
             m.finalizers.extend(om.finalizers)
         if not len(m.owner_references):

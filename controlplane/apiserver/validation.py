@@ -27,6 +27,11 @@ from controlplane.apiserver.validation_config import (
 )
 from controlplane.apiserver.validation_pod import TAINT_EFFECTS, validate_pod_spec
 from controlplane.apiserver.validation_util import Errors, join, show
+from controlplane.apiserver.validation_workload_kinds import KINDS as WORKLOAD_KINDS
+from controlplane.apiserver.validation_workload_kinds import (
+    validate_workload,
+    validate_workload_update,
+)
 from controlplane.errors import FieldError
 from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, labels, meta_pb2
 
@@ -57,6 +62,8 @@ def validate(obj: api_pb2.Object, old: api_pb2.Object | None = None) -> list[Fie
         validate_replicaset(msg, errs)
     elif isinstance(msg, core_pb2.Node):
         _node(msg, errs)
+    elif isinstance(msg, WORKLOAD_KINDS):
+        validate_workload(msg, errs)
     elif isinstance(msg, core_pb2.Namespace):
         errs.enum("status.phase", msg.status.phase, NAMESPACE_PHASES)
     elif isinstance(msg, core_pb2.Event):
@@ -180,6 +187,8 @@ def _update(msg: Message, old_obj: api_pb2.Object, kind: kinds.Kind, errs: Error
     elif isinstance(msg, apps_pb2.Deployment | apps_pb2.ReplicaSet) and isinstance(
             old, apps_pb2.Deployment | apps_pb2.ReplicaSet):
         validate_apps_update(msg, old, errs)
+    elif isinstance(msg, WORKLOAD_KINDS) and isinstance(old, WORKLOAD_KINDS):
+        validate_workload_update(msg, old, errs)
     elif isinstance(msg, config_pb2.ConfigMap) and isinstance(old, config_pb2.ConfigMap):
         validate_configmap_update(msg, old, errs)
     elif isinstance(msg, config_pb2.Secret) and isinstance(old, config_pb2.Secret):

@@ -1,4 +1,5 @@
-"""Validation of apps/v1 Deployments and ReplicaSets."""
+"""Validation of apps/v1 Deployments and ReplicaSets, and the selector, template and
+int-or-percent checks the other apps/v1 kinds share (validation_workloads.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def validate_selector(sel: meta_pb2.LabelSelector, path: str, errs: Errors) -> b
     return len(errs) == before
 
 
-def _selector_and_template(selector: meta_pb2.LabelSelector, has_selector: bool,
+def selector_and_template(selector: meta_pb2.LabelSelector, has_selector: bool,
                            template: core_pb2.PodTemplateSpec, path: str, what: str,
                            errs: Errors) -> None:
     spath = join(path, "selector")
@@ -73,11 +74,11 @@ def _replicas(spec: apps_pb2.DeploymentSpec | apps_pb2.ReplicaSetSpec, path: str
 
 def validate_replicaset(rs: apps_pb2.ReplicaSet, errs: Errors) -> None:
     _replicas(rs.spec, "spec", errs)
-    _selector_and_template(rs.spec.selector, rs.spec.HasField("selector"), rs.spec.template,
+    selector_and_template(rs.spec.selector, rs.spec.HasField("selector"), rs.spec.template,
                            "spec", "replicaset", errs)
 
 
-def _int_or_percent(v: meta_pb2.IntOrString, path: str, errs: Errors) -> int | None:
+def int_or_percent(v: meta_pb2.IntOrString, path: str, errs: Errors) -> int | None:
     """The int, or the percentage, of an IntOrString; None (and errors) when invalid."""
     which = v.WhichOneof("value")
     if which is None:
@@ -98,7 +99,7 @@ def _int_or_percent(v: meta_pb2.IntOrString, path: str, errs: Errors) -> int | N
 def validate_deployment(d: apps_pb2.Deployment, errs: Errors) -> None:
     s = d.spec
     _replicas(s, "spec", errs)
-    _selector_and_template(s.selector, s.HasField("selector"), s.template, "spec",
+    selector_and_template(s.selector, s.HasField("selector"), s.template, "spec",
                            "deployment", errs)
     if s.HasField("revision_history_limit"):
         errs.non_negative("spec.revisionHistoryLimit", s.revision_history_limit)
@@ -115,8 +116,8 @@ def validate_deployment(d: apps_pb2.Deployment, errs: Errors) -> None:
     if st.type in ("", "RollingUpdate") and st.HasField("rolling_update"):
         ru = st.rolling_update
         base = "spec.strategy.rollingUpdate"
-        unavailable = _int_or_percent(ru.max_unavailable, join(base, "maxUnavailable"), errs)
-        surge = _int_or_percent(ru.max_surge, join(base, "maxSurge"), errs)
+        unavailable = int_or_percent(ru.max_unavailable, join(base, "maxUnavailable"), errs)
+        surge = int_or_percent(ru.max_surge, join(base, "maxSurge"), errs)
         if (unavailable is not None and ru.max_unavailable.WhichOneof("value") == "str_val"
                 and unavailable > 100):
             errs.invalid(join(base, "maxUnavailable"), ru.max_unavailable.str_val,
@@ -134,10 +135,10 @@ def validate_apps_update(new: apps_pb2.Deployment | apps_pb2.ReplicaSet,
                          old: apps_pb2.Deployment | apps_pb2.ReplicaSet, errs: Errors) -> None:
     """apps/v1: the selector may not change."""
     if new.spec.selector != old.spec.selector:
-        errs.invalid("spec.selector", _show_selector(new.spec.selector), "field is immutable")
+        errs.invalid("spec.selector", show_selector(new.spec.selector), "field is immutable")
 
 
-def _show_selector(sel: meta_pb2.LabelSelector) -> str:
+def show_selector(sel: meta_pb2.LabelSelector) -> str:
     try:
         return str(labels.from_label_selector(sel))
     except labels.SelectorError:

@@ -3,6 +3,7 @@ tolerations; each container is checked by validation_container.py."""
 
 from __future__ import annotations
 
+from controlplane.apiserver.validation_affinity import validate_affinity
 from controlplane.apiserver.validation_container import validate_container
 from controlplane.apiserver.validation_podconfig import (
     CONFIG_VOLUME_SOURCES,
@@ -16,6 +17,7 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_OPERATORS = ("Exists", "Equal")
+VOLUME_SOURCES = ("empty_dir", "host_path", "persistent_volume_claim")
 HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
                    "CharDevice", "BlockDevice")
 
@@ -60,6 +62,8 @@ def validate_pod_spec(spec: core_pb2.PodSpec, path: str, errs: Errors) -> None:
         errs.non_negative(f"{spath}.supplementalGroups[{i}]", g)
     for i, t in enumerate(spec.tolerations):
         _toleration(t, f"{path}.tolerations[{i}]", errs)
+    if spec.HasField("affinity"):
+        validate_affinity(spec.affinity, join(path, "affinity"), errs)
     validate_pull_secrets(spec, join(path, "imagePullSecrets"), errs)
 
 
@@ -74,8 +78,7 @@ def _volumes(spec: core_pb2.PodSpec, path: str, errs: Errors) -> set[str]:
             if v.name in names:
                 errs.duplicate(join(vp, "name"), v.name)
             names.add(v.name)
-        sources = [s for s in ("empty_dir", "host_path", *CONFIG_VOLUME_SOURCES)
-                   if has(v, s)]
+        sources = [s for s in (*VOLUME_SOURCES, *CONFIG_VOLUME_SOURCES) if has(v, s)]
         if not sources:
             errs.required(vp, "must specify a volume type")
         elif len(sources) > 1:
@@ -94,6 +97,12 @@ def _volumes(spec: core_pb2.PodSpec, path: str, errs: Errors) -> set[str]:
                 errs.invalid(join(vp, "hostPath.path"), hp.path, "must not contain '..'")
             if hp.type not in HOST_PATH_TYPES:
                 errs.unsupported(join(vp, "hostPath.type"), hp.type, HOST_PATH_TYPES[1:])
+        if v.HasField("persistent_volume_claim"):
+            claim = v.persistent_volume_claim.claim_name
+            if not claim:
+                errs.required(join(vp, "persistentVolumeClaim.claimName"))
+            else:
+                errs.dns_subdomain(join(vp, "persistentVolumeClaim.claimName"), claim)
     return names
 
 

@@ -9,7 +9,8 @@
 * Orphan: an owner being deleted with the ``orphan`` finalizer gets its
   ownerReference removed from every dependent, then the finalizer removed.
 
-Works over pods, replicasets and deployments (the kinds that own or are owned).
+Works over the kinds that own or are owned: deployments, replicasets, pods, jobs,
+cronjobs, daemonsets, statefulsets, controllerrevisions, persistentvolumeclaims.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
-RESOURCES = ("deployments", "replicasets", "pods")
+RESOURCES = ("deployments", "replicasets", "pods", "jobs", "cronjobs", "daemonsets",
+             "statefulsets", "controllerrevisions", "persistentvolumeclaims")
 
 
 class GarbageCollector(Controller):

@@ -12,7 +12,9 @@ period:
   (controllers/noexecute.py): a pod that does not tolerate the unreachable
   taint is deleted once the taint is older than the profile's pod eviction
   timeout (grace 0: the node is away and cannot confirm; event "Node node-2
-  NotReady: evicting 3 pods"); a toleration with ``tolerationSeconds`` keeps
+  NotReady: evicting 3 pods"; a StatefulSet's pod is deleted gracefully instead
+  and keeps its name until the node confirms or the Node is deleted, so two pods
+  never share an identity); a toleration with ``tolerationSeconds`` keeps
   it that long, one without keeps it forever. Every other NoExecute taint (one
   a user put on a node) evicts the pods that do not tolerate it at once, with
   their normal grace period. Their owners create replacements elsewhere.
@@ -48,6 +50,11 @@ from .noexecute import UNREACHABLE, due, taint_id
 log = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = "corral-node-lease"
+
+
+def _stateful(pod: core_pb2.Pod) -> bool:
+    ref = podutil.controller_ref(pod.metadata)
+    return ref is not None and ref.kind == "StatefulSet"
 
 
 class NodeLifecycleController(Controller):
@@ -231,18 +238,27 @@ class NodeLifecycleController(Controller):
         pods = [p.pod for p in self.pods.by_index("nodeName", key)
                  if unreachable or not p.pod.metadata.HasField("deletion_timestamp")]
         victims, next_at = due(pods, taints, seen, self.profile.pod_eviction_timeout, now)
+        victims = [p for p in victims if not (_stateful(p)
+                                              and p.metadata.HasField("deletion_timestamp"))]
         if victims and unreachable:
             self.recorder.record(obj, events.WARNING, "NodeNotReady",
                                  f"Node {key} NotReady: evicting {len(victims)} pods")
         for pod in victims:
-            if not unreachable:
+            # a StatefulSet pod is deleted gracefully even from a lost node: its name stays
+            # taken until the node confirms or the Node is deleted, so no second pod with
+            # its identity can start meanwhile (Kubernetes' at-most-one guarantee)
+            stateful = _stateful(pod)
+            if not unreachable or stateful:
+                why = (f": a StatefulSet pod keeps its name until node {key} confirms or the "
+                       "Node is deleted" if unreachable else "")
                 self.recorder.record(api_pb2.Object(pod=pod), events.NORMAL,
                                      "TaintManagerEviction",
                                      f"Marking for deletion Pod {pod.metadata.namespace}/"
-                                     f"{pod.metadata.name}")
+                                     f"{pod.metadata.name}{why}")
             try:
                 await self.client.delete("pods", pod.metadata.namespace, pod.metadata.name,
-                                           grace_period_seconds=0 if unreachable else None)
+                                           grace_period_seconds=0 if unreachable and not stateful
+                                           else None)
                 self.evicted += 1
             except errors.NotFound:
                 pass

@@ -11,7 +11,16 @@ which makes either
   cannot reject this pod, so the scheduler skips it for the whole cycle; or
 * a ``ScorePlugin``: ``score(state, pod, node_info) -> tuple[int, Status]`` (how
   good is the node?). Raw scores are normalised to 0-100 across the feasible
-  nodes by its ``normalize`` (``normalize_scores``: the best is 100) and weighted.
+  nodes by its ``normalize`` (``normalize_scores``: the best is 100) and weighted;
+  a scorer whose ``relevant(pod)`` is False is left out for that pod.
+
+A plugin may also be a ``PreBindPlugin``: ``await prebind(pod, node) -> Status``
+runs after the pod was placed and before its bind is written (the VolumeBinding
+plugin names the node on the pod's unbound claims there); a failure sends the pod
+back to the queue. Plugins that read other objects find them through the
+``Handle`` in their args (``args["handle"]``): the loops' client, the shared
+informers, and ``requeue()`` to retry unschedulable pods when something they
+wait for changed.
 
 Plugins return a Status (the shared ``SUCCESS`` when fine) and never raise; a
 raising plugin is caught by the scheduler and counted as an Error status.
@@ -20,10 +29,12 @@ raising plugin is caught by the scheduler and counted as an Error status.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from controlplane.client import Client
+from controlplane.informer import InformerFactory
 from proto import core_pb2
 
 
@@ -161,12 +172,45 @@ class ScorePlugin(Protocol):
     name: str
     description: str          # how the score is named in the "Scheduled" event
 
+    def relevant(self, pod: PodInfo) -> bool:
+        """False: this scorer has nothing to say about the pod (left out of its score)."""
+        ...
+
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]: ...
 
     def normalize(self, scores: list[int]) -> list[int]:
         """The raw scores of the feasible nodes, scaled to 0..MAX_NODE_SCORE."""
         ...
+
+
+@runtime_checkable
+class PreBindPlugin(Protocol):
+    name: str
+
+    def relevant(self, pod: PodInfo) -> bool: ...
+
+    async def prebind(self, pod: PodInfo, node: str) -> Status:
+        """Prepare what the pod needs on `node` before it is bound (not SUCCESS: the bind
+        is not written and the pod is retried)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What the scheduler lends its plugins: the client, the shared informers, and
+    ``requeue()`` (unschedulable pods are tried again)."""
+
+    client: Client
+    informers: InformerFactory
+    requeue: Callable[[], None]
+
+
+def handle_of(args: PluginArgs, plugin: str) -> Handle:
+    h = args.get("handle") if args else None
+    if not isinstance(h, Handle):
+        raise ValueError(f"the {plugin} plugin needs the scheduler's handle (args['handle'])")
+    return h
 
 
 def normalize_scores(scores: list[int], reverse: bool = False) -> list[int]:

@@ -70,6 +70,8 @@ def find_node(filters: Sequence[FilterPlugin], scores: Sequence[tuple[ScorePlugi
     parts: list[tuple[str, list[int]]] = []
     weight_sum = 0
     for plugin, weight in scores:
+        if not plugin.relevant(pi):
+            continue
         raw: list[int] = []
         for ni in feasible:
             try:

@@ -30,7 +30,7 @@ from proto import api_pb2, core_pb2
 from . import plugins
 from .binder import Binder
 from .cache import Cache
-from .framework import PodInfo
+from .framework import Handle, PodInfo, PreBindPlugin, Status
 from .placement import Placement, find_node, fit_error_message
 from .queue import SchedulingQueue
 from .resources import pod_info
@@ -62,16 +62,21 @@ class Scheduler:
                  profile: Profile = DEFAULT, recorder: events.EventRecorder | None = None,
                  filters: Iterable[str] = plugins.DEFAULT_FILTERS,
                  scores: Iterable[tuple[str, int]] = plugins.DEFAULT_SCORES,
+                 prebinds: Iterable[str] = plugins.DEFAULT_PREBINDS,
                  bind_concurrency: int = 64) -> None:
         self.client = client
         self.recorder = recorder or events.EventRecorder(client, "default-scheduler")
         self.profile = profile
-        self.filters = [plugins.FILTERS[n](None) for n in filters]
-        self.scores = [(plugins.SCORES[n](None), w) for n, w in scores]
         self.cache = Cache()
         self.queue = SchedulingQueue(backoff_initial=profile.schedule_backoff_initial,
                                      backoff_max=profile.schedule_backoff_max,
                                      flush_after=profile.unschedulable_flush)
+        args = {"handle": Handle(client, factory, self.queue.move_all_to_active_or_backoff)}
+        self.filters = [plugins.FILTERS[n](args) for n in filters]
+        self.scores = [(plugins.SCORES[n](args), w) for n, w in scores]
+        by_name = {f.name: f for f in self.filters}
+        self.prebinds = [p if isinstance(p := by_name.get(n), PreBindPlugin)
+                         else plugins.PREBINDS[n](args) for n in prebinds]
         self.pods = factory.informer("pods")
         self.nodes = factory.informer("nodes")
         self.pods.add_handler(Handler(self._pod_added, self._pod_updated, self._pod_deleted))
@@ -219,6 +224,17 @@ class Scheduler:
         pod = obj.pod
         ns, name = pod.metadata.namespace, pod.metadata.name
         key = pi.key
+        for pb in self.prebinds:
+            try:
+                st = await pb.prebind(pi, node) if pb.relevant(pi) else None
+            except Exception as e:   # a plugin that raises must not lose the pod
+                st = Status.error(str(e), plugin=pb.name)
+            if st is not None and not st.ok:
+                self.cache.forget(pi.uid)
+                self.queue.add_backoff(key)
+                self.recorder.record(obj, events.WARNING, "FailedScheduling",
+                                     f"running PreBind plugin {pb.name!r}: {st.message}")
+                return
         try:
             await self.binder.bind(obj, node)
         except errors.Conflict:

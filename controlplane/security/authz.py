@@ -27,6 +27,10 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
   leases   get / create / update / apply of lease N in namespace corral-node-lease.
   events   create; get / update of an event it reported itself (reportingInstance N):
            a repeat raises the count and lastTimestamp, as kubelet does.
+  persistentvolumeclaims   get (the claims of its pods' volumes).
+  persistentvolumes        get / list / watch; update of a volume pinned to N by its
+           nodeAffinity, changing nothing but metadata.finalizers (the local-path
+           provisioner's cleanup: agent/localpath.py).
   configmaps, secrets
            get of one that a pod bound to N references (`used_by_nodes`, which the API
            service computes when this first refuses: controlplane/apiserver/access.py);
@@ -37,6 +41,7 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from controlplane import errors
@@ -229,7 +234,37 @@ def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namesp
             return
         raise deny()
 
+    if resource in ("persistentvolumeclaims", "persistentvolumes"):
+        _authorize_node_volumes(node, verb, resource, obj, old, deny)
+        return
+
     raise deny()
+
+
+def _authorize_node_volumes(node: str, verb: str, resource: str, obj: api_pb2.Object | None,
+                            old: api_pb2.Object | None,
+                            deny: Callable[[str], errors.Forbidden]) -> None:
+    """A node reads claims and volumes (what its pods mount), and finishes the cleanup of
+    a local volume on it by removing the finalizer that waited for it."""
+    if verb == "get" or (resource == "persistentvolumes" and verb in ("list", "watch")):
+        return
+    if resource != "persistentvolumes" or verb != "update":
+        raise deny("")
+    if old is None or obj is None or old.WhichOneof("kind") != "persistent_volume" \
+            or obj.WhichOneof("kind") != "persistent_volume":
+        raise deny("the volume was not found")
+    pinned = labels.pinned_node(old.persistent_volume.spec.node_affinity.required)
+    if pinned != node:
+        raise deny(f'the volume is not pinned to node "{node}"')
+    a, b = api_pb2.Object(), api_pb2.Object()
+    a.CopyFrom(obj)
+    b.CopyFrom(old)
+    for x in (a, b):
+        m = x.persistent_volume.metadata
+        m.ClearField("finalizers")
+        m.ClearField("resource_version")
+    if a.persistent_volume != b.persistent_volume:
+        raise deny("a node may only remove finalizers of a volume")
 
 
 def _check_node_spec(node: str, verb: str, obj: api_pb2.Object,

@@ -172,14 +172,22 @@ class Store:
 
     async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
         """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
+        items, rev, _ = await self.list_page(resource, namespace, "", 0)
+        return items, rev
+
+    async def list_page(self, resource: str, namespace: str, after: str, limit: int,
+                        revision: int = 0) -> tuple[ObjList, int, int]:
+        """At most `limit` (0: all) objects after the key `after` ("": the first), read at
+        `revision` (0: now); the revision read, how many are left. Gone: compacted."""
         kinds.lookup(resource)
         p = keys.prefix(resource, namespace).encode()
         with self.conn.guard(f"listing {resource}"):
             resp = await (await self.conn.kv()).Range(
-                rpc.RangeRequest(key=p, range_end=keys.prefix_end(p)),
+                rpc.RangeRequest(key=after.encode() + b"\x00" if after else p,
+                                 range_end=keys.prefix_end(p), limit=limit, revision=revision),
                 timeout=self.conn.timeout)
         items = [self._decode(kv.value, kv.mod_revision, kv.key) for kv in resp.kvs]
-        return items, resp.header.revision
+        return items, revision or resp.header.revision, int(resp.count) - len(resp.kvs)
 
     async def revision(self) -> int:
         return await self.conn.revision()

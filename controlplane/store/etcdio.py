@@ -122,6 +122,8 @@ class Connection:
             return errors.Unavailable(
                 f"etcd at {endpoint} is unavailable ({what}): {detail or code.name}; "
                 "retry later")
+        if code == grpc.StatusCode.OUT_OF_RANGE:     # a read at a compacted revision
+            return errors.Gone(f"{what}: etcd no longer has that revision: {detail}")
         return errors.ApiError(f"etcd error during {what}: {code.name}: {detail}")
 
     async def revision(self) -> int:

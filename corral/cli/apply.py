@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from corral import applying, errors, manifests
-from corral.cli import createconfig
+from corral.cli import createconfig, creategen
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers.output import Printer, make_printer
 from proto import api_pb2, columns, kinds
@@ -36,12 +36,22 @@ examples:
   # Create the objects of a file; existing ones are an error
   corral create -f manifests/pod.yaml
 
+  # An object from flags, as kubectl's generators make it
+  corral create namespace demo
+  corral create deployment web --image=demo:latest --replicas=3 --port=8080
+  corral create deployment web --image=demo --dry-run=client -o yaml > web.yaml
+
   # A ConfigMap or Secret from literals, files, directories or env files
   corral create configmap game-config --from-file=game.properties --from-literal=lives=3
   corral create secret generic db-user-pass --from-file=password=./password.txt
   corral create secret tls my-tls --cert=tls.crt --key=tls.key
   corral create secret docker-registry regcred --docker-server=registry.example:5000 \\
       --docker-username=robot --docker-password=...
+
+  # A Job or CronJob from flags, or one run of a CronJob now
+  corral create job pi --image=demo -- sh -c 'echo 3.14159'
+  corral create cronjob hello --image=demo --schedule='*/5 * * * *' -- date
+  corral create job hello-manual --from=cronjob/hello
 """
 
 
@@ -72,6 +82,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            help="with --server-side: the manager's name (default %(default)s)")
         p.set_defaults(func=func)
         if verb == "create":
+            creategen.register(p, parents)
             createconfig.register(p, parents)
 
 

@@ -99,20 +99,20 @@ class Cli:
         return _is_tty(self.out) and "NO_COLOR" not in os.environ
 
 
-_KIND_NOT_FOUND = re.compile(r'^(\w+) "(?:[^"/]*/)?([^"/]+)" not found$')
+_KIND_NAME = re.compile(r'^(\w+) "(?:[^"/]*/)?([^"/]+)" (not found|already exists)$')
 
 
 def kubectl_message(e: errors.ClientError) -> str:
-    """The server's message, with `Pod "ns/web" not found` put as kubectl says it:
-    `pods "web" not found`."""
-    if isinstance(e, errors.NotFound):
-        m = _KIND_NOT_FOUND.match(e.message)
+    """The server's message, with `Pod "ns/web" not found` (or `already exists`) put as
+    kubectl says it: `pods "web" not found`."""
+    if isinstance(e, errors.NotFound | errors.AlreadyExists):
+        m = _KIND_NAME.match(e.message)
         if m:
             try:
                 kind = kinds.lookup(m.group(1))
             except kinds.UnknownKind:
                 return e.message
-            return f'{columns.qualified_resource(kind)} "{m.group(2)}" not found'
+            return f'{columns.qualified_resource(kind)} "{m.group(2)}" {m.group(3)}'
     return e.message
 
 
@@ -146,6 +146,20 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def ttl_seconds(text: str, flag: str = "--ttl") -> int:
+    """Seconds of a duration flag (30m, 24h, 7d); it must be positive."""
+    units = {"d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return int(text[:-1]) * units[text[-1]]
+    try:
+        seconds = parse_duration(text)
+    except (CliError, ValueError) as e:
+        raise CliError(f"{flag}: {e}") from None
+    if seconds <= 0:
+        raise CliError(f"{flag} must be positive, got {text!r}")
+    return int(seconds)
+
+
 def duration_arg(text: str) -> float:
     try:
         return parse_duration(text)
@@ -155,7 +169,15 @@ def duration_arg(text: str) -> float:
 
 # -- resource arguments -------------------------------------------------------------------------
 
-ALL = ("pods", "deployments", "replicasets")
+# `get all`: kubectl's category "all", as far as the kind table serves it
+ALL_CATEGORY = ("pods", "services", "daemonsets", "deployments", "replicasets",
+                "statefulsets", "jobs", "cronjobs")
+
+
+def all_resources() -> tuple[str, ...]:
+    served = {k.resource for k in kinds.KINDS}
+    return tuple(r for r in ALL_CATEGORY if r in served)
+
 
 
 @dataclass
@@ -207,7 +229,7 @@ def parse_targets(args: list[str], verb: str = "get") -> list[Target]:
         if not t:
             continue
         if t == "all":
-            targets.extend(Target(kinds.lookup(r), list(names)) for r in ALL)
+            targets.extend(Target(kinds.lookup(r), list(names)) for r in all_resources())
         else:
             targets.append(Target(lookup_kind(t), list(names)))
     return targets

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from corral.cli.common import Cli, CliError, add_output_flag
+from corral.cli.creating import kinds_of
 from corral.configdata import (
     DOCKER_HUB,
     SourceError,
@@ -30,8 +31,7 @@ from proto import api_pb2
 
 def register(create: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]) -> None:
     """The kinds `corral create` builds from flags (beside `create -f`)."""
-    sub = create.add_subparsers(dest="create_kind", metavar="KIND", required=False,
-                                title="create from flags")
+    sub = kinds_of(create)
     p = _parser(sub, "configmap", parents, "create a configmap from files, directories, "
                 "env files or literal values", aliases=["cm"])
     _source_flags(p)

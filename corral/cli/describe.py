@@ -63,9 +63,16 @@ def related(cli: Cli, obj: api_pb2.Object, show_events: bool = True) -> Related:
         if k.resource == "deployments":
             rs = cli.client.list("replicasets", meta.namespace)
             rel.replica_sets = [o.replica_set for o in _owned(list(rs.items), meta.uid)]
-        elif k.resource == "replicasets":
+        elif k.resource in ("replicasets", "jobs", "daemonsets", "statefulsets"):
             pods = cli.client.list("pods", meta.namespace)
             rel.pods = [o.pod for o in _owned(list(pods.items), meta.uid)]
+        elif k.resource == "cronjobs":
+            jobs = cli.client.list("jobs", meta.namespace)
+            rel.jobs = [o.job for o in _owned(list(jobs.items), meta.uid)]
+        elif k.resource == "persistentvolumeclaims":
+            pods = cli.client.list("pods", meta.namespace)
+            rel.pods = [o.pod for o in pods.items if any(
+                v.persistent_volume_claim.claim_name == meta.name for v in o.pod.spec.volumes)]
         elif k.resource == "nodes":
             pods = cli.client.list("pods", "", field_selector=f"spec.nodeName={meta.name}")
             rel.pods = [o.pod for o in pods.items]

@@ -20,6 +20,7 @@ examples:
   corral get pods -o jsonpath='{.items[*].metadata.name}'
   corral get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP
   corral get pods -w                       # watch for changes
+  corral get pods -A --chunk-size 100      # a big list, 100 objects per request
 """
 
 
@@ -48,7 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--sort-by", default="", metavar="JSONPATH",
                    help="sort by a field, e.g. .metadata.creationTimestamp")
     p.add_argument("--no-headers", action="store_true", help="print tables without headers")
-    p.set_defaults(func=run)
+    p.add_argument("--chunk-size", type=int, default=500, metavar="N",
+                   help="read large lists N objects at a time (0: all at once)")
+    p.set_defaults(func=run, intermixed="resources")
 
 
 def _fetch(cli: Cli, target: Target, namespace: str, args: argparse.Namespace
@@ -62,11 +65,28 @@ def _fetch(cli: Cli, target: Target, namespace: str, args: argparse.Namespace
             except errors.NotFound:
                 cli.server_error(not_found(target.kind, name))
         return objs, ""
-    lst = cli.client.list(target.kind.resource, namespace, args.selector, args.field_selector)
-    return list(lst.items), lst.resource_version
+    return list_in_chunks(cli, target.kind.resource, namespace, args.selector,
+                          args.field_selector, args.chunk_size)
+
+
+def list_in_chunks(cli: Cli, resource: str, namespace: str, label_selector: str,
+                   field_selector: str, chunk_size: int) -> tuple[list[api_pb2.Object], str]:
+    """Every object, read `chunk_size` at a time (0: in one answer); and the revision of
+    the list (every page is read at the first one's)."""
+    items: list[api_pb2.Object] = []
+    token = ""
+    while True:
+        page = cli.client.list(resource, namespace, label_selector, field_selector,
+                               limit=chunk_size, continue_token=token)
+        items.extend(page.items)
+        token = page.continue_token
+        if not token:
+            return items, page.resource_version
 
 
 def run(cli: Cli, args: argparse.Namespace) -> int:
+    if args.chunk_size < 0:
+        raise CliError(f"--chunk-size must be 0 or more, not {args.chunk_size}")
     targets = parse_targets(args.resources, "get")
     all_ns = args.all_namespaces
     namespace = "" if all_ns else cli.namespace

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from corral.printers.progress import ProgressRenderer, format_size
 from proto import api_pb2
 
 T = TypeVar("T")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 FMT = argparse.RawDescriptionHelpFormatter
 CHUNK = 1 << 20
 
@@ -73,13 +75,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     help="the image's default command (split like a shell line)")
     verb("prune", "remove the images no pod uses from the nodes",
          "  corral image prune\n  corral image prune --node node-1\n", run_prune)
+    ip = verb("tag", "give an image of the nodes another name (docker tag)",
+              "  corral image tag demo:latest demo:stable\n"
+              "  corral image tag sha256:4b2e... app:1      # an unnamed image, by id\n",
+              run_tag)
+    ip.add_argument("source", metavar="SOURCE_IMAGE", help="a name, an image id or a digest")
+    ip.add_argument("target", metavar="TARGET_IMAGE")
 
 
 # -- ls -------------------------------------------------------------------------------------------
 
 
 def split_ref(ref: str) -> tuple[str, str]:
-    """("docker.io/library/busybox", "1.36") of a reference; "<none>" without a tag."""
+    """("docker.io/library/busybox", "1.36") of a reference; "<none>" without a tag, and
+    ("<none>", "<none>") for an unnamed image (known by its digest only), as Docker shows."""
+    if _DIGEST.fullmatch(ref):
+        return "<none>", "<none>"
     if "@" in ref:
         name, _, digest = ref.partition("@")
         return name, digest
@@ -101,7 +112,7 @@ def run_ls(cli: Cli, args: argparse.Namespace) -> int:
                 rows.append([node.node, repo, tag, image_id, format_size(img.size_bytes)])
     if args.quiet:
         for r in rows:
-            cli.print(f"{r[1]}:{r[2]}")
+            cli.print(r[3] if r[1] == "<none>" else f"{r[1]}:{r[2]}")
         return 0
     if not rows:
         cli.err.write("No images found\n")
@@ -208,3 +219,15 @@ def run_prune(cli: Cli, args: argparse.Namespace) -> int:
         cli.print(f"{n.node}: reclaimed {format_size(n.bytes_freed)}")
     cli.print(f"Total reclaimed space: {format_size(sum(n.bytes_freed for n in ok))}")
     return _check("prune", failed)
+
+
+# -- tag ------------------------------------------------------------------------------------------
+
+
+def run_tag(cli: Cli, args: argparse.Namespace) -> int:
+    resp = cli.client.tag_image(args.source, args.target, node=args.node)
+    ok, failed = _answered(cli, resp.nodes)
+    for n in ok:
+        if n.name:
+            cli.print(f"{n.node}: Tagged {args.source} as {n.name}")
+    return _check("tag", failed)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from corral.cli import terminal
+from corral.cli import multilogs, podsof, terminal
 from corral.cli.common import Cli, CliError, duration_arg, lookup_kind, meta_of
 from corral.cli.terminal import write_bytes
 from proto import agent_pb2
+
+WITH_PODS = ("deployments", "replicasets", "jobs", "daemonsets", "statefulsets")
 
 LOGS_EXAMPLES = """\
 examples:
@@ -17,7 +19,10 @@ examples:
   corral logs -f web --tail 20             # follow, starting with the last 20 lines
   corral logs web --since 5m --timestamps
   corral logs web --previous               # the last terminated instance
-  corral logs deploy/web                   # a pod of the deployment
+  corral logs -f deploy/web                # every pod and container of the deployment,
+                                           # new ones too (a rolling update's replicas)
+  corral logs -f -l app=web --max-log-requests 10
+  corral logs job/pi                       # also sts/NAME, rs/NAME, ds/NAME, svc/NAME
 """
 
 EXEC_EXAMPLES = """\
@@ -31,21 +36,29 @@ examples:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
              parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("logs", parents=parents, help="print the logs of a container in a pod",
-                       description="Print the logs for a container in a pod.",
+                       description="Print the logs for a container in a pod; of every pod "
+                                   "and container of a workload (TYPE/NAME) or a selector "
+                                   "(-l), each line prefixed [pod/NAME/CONTAINER].",
                        epilog=LOGS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("pod", metavar="POD | TYPE/NAME")
+    p.add_argument("pod", nargs="?", default="", metavar="POD | TYPE/NAME")
     p.add_argument("container_arg", nargs="?", metavar="CONTAINER", help=argparse.SUPPRESS)
+    p.add_argument("-l", "--selector", default="", metavar="SELECTOR",
+                   help="the pods with these labels (all of them, and new ones with -f)")
     p.add_argument("-c", "--container", default="", metavar="NAME")
     p.add_argument("-f", "--follow", action="store_true", help="stream the log as it grows")
-    p.add_argument("--tail", type=int, default=-1, metavar="N",
-                   help="the last N lines (-1: all)")
+    p.add_argument("--tail", type=int, default=None, metavar="N",
+                   help="the last N lines (-1: all; the default, but 10 with -l)")
     p.add_argument("--since", type=duration_arg, default=0.0, metavar="DURATION",
                    help="only lines newer than this, e.g. 5m, 1h")
     p.add_argument("-p", "--previous", action="store_true",
                    help="the previous instance of the container")
     p.add_argument("--all-containers", action="store_true", help="every container of the pod")
     p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
-    p.add_argument("--prefix", action="store_true", help="prefix each line with the container")
+    p.add_argument("--prefix", nargs="?", const="true", default=None, choices=("true", "false"),
+                   help="prefix each line with its pod and container (default: with several "
+                        "pods)")
+    p.add_argument("--max-log-requests", type=int, default=50, metavar="N",
+                   help="streams open at once with several pods; more wait for one to end")
     p.set_defaults(func=run_logs)
 
     p = sub.add_parser("exec", parents=parents, help="execute a command in a container",
@@ -60,21 +73,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def resolve_pod(cli: Cli, ref: str) -> str:
-    """A pod name from `web`, `pod/web`, `deploy/web` or `rs/web-abc` (the first such pod)."""
+    """A pod name from `web`, `pod/web`, or a workload's `deploy/web`, `job/pi`, ... (its
+    first running pod, as kubectl picks)."""
     if "/" not in ref:
         return ref
     type_, _, name = ref.partition("/")
     kind = lookup_kind(type_)
     if kind.resource == "pods":
         return name
-    if kind.resource not in ("deployments", "replicasets"):
-        raise CliError(f"cannot get the pods of a {kind.singular}")
-    from proto.columns import format_selector
-
-    obj = cli.client.get(kind.resource, name, cli.namespace)
-    sel = obj.deployment.spec.selector if kind.resource == "deployments" \
-        else obj.replica_set.spec.selector
-    pods = cli.client.list("pods", cli.namespace, format_selector(sel)).items
+    pods = cli.client.list("pods", cli.namespace, podsof.selector_of(cli, ref)).items
     if not pods:
         raise CliError(f"no pods found for {kind.singular}/{name}")
     running = [p for p in pods if p.pod.status.phase == "Running"] or list(pods)
@@ -85,19 +92,31 @@ def resolve_pod(cli: Cli, ref: str) -> str:
 
 
 def run_logs(cli: Cli, args: argparse.Namespace) -> int:
-    pod = resolve_pod(cli, args.pod)
+    if args.selector and args.pod:
+        raise CliError("only a selector (-l) or a POD name is allowed")
+    if not args.selector and not args.pod:
+        raise CliError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
+                       "POD or TYPE/NAME is a required argument for the logs command")
+    if args.max_log_requests < 1:
+        raise CliError("--max-log-requests must be greater than 0")
     container = args.container or args.container_arg or ""
+    workload = "/" in args.pod and lookup_kind(args.pod.partition("/")[0]).resource != "pods"
+    if args.selector or workload:
+        return _many(cli, args, container)
+    pod = args.pod.partition("/")[2] if "/" in args.pod else args.pod
+    tail = -1 if args.tail is None else args.tail
     stream = cli.client.logs(
         cli.namespace, pod, container, follow=args.follow,
-        tail_lines=args.tail if args.tail >= 0 else None,
+        tail_lines=tail if tail >= 0 else None,
         since_seconds=int(args.since) if args.since > 0 else None,
         previous=args.previous, timestamps=args.timestamps, all_containers=args.all_containers,
     )
+    prefix = args.prefix == "true"
     at_line_start: dict[str, bool] = {}
     try:
         for chunk in stream:
             data = chunk.data
-            if args.prefix and chunk.container:
+            if prefix and chunk.container:
                 prefix = f"[pod/{pod}/{chunk.container}] ".encode()
                 start = at_line_start.get(chunk.container, True)
                 lines = data.split(b"\n")
@@ -112,6 +131,25 @@ def run_logs(cli: Cli, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         stream.cancel()
     return 0
+
+
+def _many(cli: Cli, args: argparse.Namespace, container: str) -> int:
+    """Every pod of a workload or selector (corral/cli/multilogs.py)."""
+    if args.previous:
+        raise CliError("--previous is for one pod: name the pod")
+    selector = args.selector or podsof.selector_of(cli, args.pod)
+    tail = args.tail if args.tail is not None else (10 if args.selector else -1)
+    opts = multilogs.Options(
+        follow=args.follow, tail=tail if tail >= 0 else None,
+        since=int(args.since) if args.since > 0 else None, timestamps=args.timestamps,
+        container=container, prefix=args.prefix != "false", colour=cli.colour,
+        max_requests=args.max_log_requests)
+    if not args.follow:
+        return multilogs.read_all(cli, selector, opts)
+    try:
+        return multilogs.Follower(cli, selector, opts).run()
+    except KeyboardInterrupt:
+        return 0
 
 
 # -- exec -----------------------------------------------------------------------------------------

@@ -19,17 +19,26 @@ from corral.cli import (
     apply,
     attach,
     build,
+    cp,
     delete,
     describe,
+    diff,
+    edit,
+    events,
     get,
     images,
     logs_exec,
     misc,
     nodes,
+    patch,
     plugins,
+    replace,
     rollout,
+    scale,
     secretkeys,
+    taint,
     tokens,
+    wait,
 )
 from corral.cli import run as run_verb
 from corral.cli.common import Cli, CliError
@@ -85,7 +94,7 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, secretkeys))
+    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:
@@ -112,17 +121,27 @@ def _value_flags() -> set[str]:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse, keeping everything after `--` as the command of exec and run (options there
-    are the command's)."""
+    """Parse, keeping everything after `--` as the command of exec, run and the verbs that
+    set the default `tail` to the attribute taking it (options there are the command's).
+    A verb that sets the default `intermixed` to its positional list's attribute takes
+    positionals after options too (`label pods -l app=web tier=a`), as kubectl does."""
+    tail: list[str] | None = None
     if "--" in argv:
         i = argv.index("--")
-        head, tail = argv[:i], argv[i + 1:]
-        args = parser.parse_args(head)
-        dest = {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
-        if dest:
-            setattr(args, dest, list(getattr(args, dest, []) or []) + tail)
-            return args
-    return parser.parse_args(argv)
+        argv, tail = argv[:i], argv[i + 1:]
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        dest = getattr(args, "intermixed", None)
+        if not dest or any(e.startswith("-") for e in extra):
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        setattr(args, dest, list(getattr(args, dest)) + extra)
+    if tail is not None:
+        dest = getattr(args, "tail", None) or \
+            {"exec": "command", "run": "command_args"}.get(getattr(args, "verb", None) or "")
+        if not dest:
+            return parser.parse_args([*argv, "--", *tail])
+        setattr(args, dest, list(getattr(args, dest, []) or []) + tail)
+    return args
 
 
 def run(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,

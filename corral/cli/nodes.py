@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
             p.add_argument("--timeout", type=duration_arg, default=0.0, metavar="DURATION",
                            help="give up after this long (0: never)")
             p.add_argument("--ignore-daemonsets", action="store_true",
-                           help="accepted for kubectl compatibility (no DaemonSets here)")
+                           help="leave DaemonSet-managed pods (their DaemonSet would put them "
+                                "back at once)")
             p.add_argument("--delete-emptydir-data", action="store_true",
                            help="accepted for kubectl compatibility")
             p.add_argument("--dry-run", nargs="?", const="server", default="none",
@@ -90,6 +91,10 @@ def _has_controller(pod: api_pb2.Object) -> bool:
     return any(r.HasField("controller") and r.controller for r in meta_of(pod).owner_references)
 
 
+def _daemon(pod: api_pb2.Object) -> bool:
+    return any(r.controller and r.kind == "DaemonSet" for r in meta_of(pod).owner_references)
+
+
 def run_drain(cli: Cli, args: argparse.Namespace) -> int:
     dry = args.dry_run != "none"
     for ref in args.nodes:
@@ -100,6 +105,17 @@ def run_drain(cli: Cli, args: argparse.Namespace) -> int:
             changed = set_unschedulable(cli, name, True)
             cli.print(f"node/{name} cordoned" if changed else f"node/{name} already cordoned")
         pods = list(cli.client.list("pods", "", field_selector=f"spec.nodeName={name}").items)
+        daemons = [p for p in pods if _daemon(p)]
+        if daemons:
+            names = ", ".join(f"{meta_of(p).namespace}/{meta_of(p).name}" for p in daemons)
+            if not args.ignore_daemonsets:
+                cli.error(f'unable to drain node "{name}" due to error: cannot delete '
+                          "DaemonSet-managed Pods (use --ignore-daemonsets to ignore): "
+                          f"{names}")
+                cli.err.write(f"There are pending nodes to be drained:\n {name}\n")
+                continue
+            cli.err.write(f"Warning: ignoring DaemonSet-managed Pods: {names}\n")
+            pods = [p for p in pods if not _daemon(p)]
         unmanaged = [p for p in pods if not _has_controller(p)]
         if unmanaged:
             names = ", ".join(f"{meta_of(p).namespace}/{meta_of(p).name}" for p in unmanaged)

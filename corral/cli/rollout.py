@@ -1,4 +1,5 @@
-"""`corral rollout ...`, `corral scale` and `corral set image`: working with deployments."""
+"""`corral rollout ...`: the rollouts of deployments, daemon sets and stateful sets
+(the latter two's status and history: revisions.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from corral import errors
+from corral.cli import revisions
 from corral.cli.common import Cli, CliError, duration_arg, meta_of, mutate, one_target
 from corral.printers.describe import Writer, revision
 from corral.printers.describe.pod import containers_section
@@ -27,26 +29,19 @@ examples:
   corral rollout restart deploy/web        # new pods, same template
   corral rollout pause deploy/web
   corral rollout resume deploy/web
+  corral rollout status ds/fluentd -n kube-system
+  corral rollout undo sts/web --to-revision=1
 """
 
-SCALE_EXAMPLES = """\
-examples:
-  corral scale deploy/web --replicas=3
-  corral scale rs web-6f7c9 --replicas=0
-"""
-
-SET_EXAMPLES = """\
-examples:
-  corral set image deploy/web web=nginx:1.27   # container web
-  corral set image deploy/web '*=busybox:1.36' # every container
-"""
-
+ROLLABLE = ("deployments", "daemonsets", "statefulsets")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
              parents: list[argparse.ArgumentParser]) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser("rollout", parents=parents, help="manage the rollout of a deployment",
-                       description="Manage the rollout of a deployment.",
+    p = sub.add_parser("rollout", parents=parents, help="manage the rollout of a deployment, "
+                       "daemon set or stateful set",
+                       description="Manage the rollout of a deployment, daemon set or stateful "
+                                   "set.",
                        epilog=ROLLOUT_EXAMPLES, formatter_class=fmt)
     rsub = p.add_subparsers(dest="rollout_verb", metavar="SUBCOMMAND", required=True)
     specs = (
@@ -61,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         sp = rsub.add_parser(name, parents=parents, help=help_,
                              description=help_.capitalize() + ".",
                              epilog=ROLLOUT_EXAMPLES, formatter_class=fmt)
-        sp.add_argument("resources", nargs="+", metavar="deploy/NAME")
+        sp.add_argument("resources", nargs="+", metavar="TYPE/NAME")
         if name == "status":
             sp.add_argument("-w", "--watch", default="true", choices=("true", "false"),
                             nargs="?", const="true", help="wait for the rollout (default true)")
@@ -75,26 +70,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                             help="the revision to go back to (0: the previous one)")
         sp.set_defaults(func=func)
 
-    p = sub.add_parser("scale", parents=parents, help="set a new size for a deployment or "
-                       "replica set", description="Set a new size for a deployment or replica set.",
-                       epilog=SCALE_EXAMPLES, formatter_class=fmt)
-    p.add_argument("resources", nargs="+", metavar="TYPE/NAME")
-    p.add_argument("--replicas", type=int, required=True, metavar="N")
-    p.add_argument("--current-replicas", type=int, default=-1, metavar="N",
-                   help="precondition: scale only if the current size is N")
-    p.set_defaults(func=run_scale)
-
-    p = sub.add_parser("set", parents=parents, help="set specific features on objects",
-                       description="Set specific features on objects.", epilog=SET_EXAMPLES,
-                       formatter_class=fmt)
-    ssub = p.add_subparsers(dest="set_verb", metavar="SUBCOMMAND", required=True)
-    sp = ssub.add_parser("image", parents=parents, help="update the image of containers",
-                         description="Update the image of a pod template's containers.",
-                         epilog=SET_EXAMPLES, formatter_class=fmt)
-    sp.add_argument("resource", metavar="TYPE/NAME")
-    sp.add_argument("images", nargs="+", metavar="CONTAINER=IMAGE")
-    sp.set_defaults(func=run_set_image)
-
 
 def _deployment(args: list[str], verb: str) -> str:
     kind, name = one_target(args, verb)
@@ -102,6 +77,23 @@ def _deployment(args: list[str], verb: str) -> str:
         raise CliError(f"no {verb} support for {columns.qualified_resource(kind)}; "
                        "only deployments are supported")
     return name
+
+
+def _target(args: list[str], verb: str) -> tuple[kinds.Kind, str]:
+    kind, name = one_target(args, verb)
+    if kind.resource not in ROLLABLE:
+        raise CliError(f"no {verb} support for {columns.qualified_resource(kind)}; "
+                       "only deployments, daemonsets and statefulsets are supported")
+    return kind, name
+
+
+def status_message(obj: api_pb2.Object) -> tuple[str, bool]:
+    which = obj.WhichOneof("kind")
+    if which == "daemon_set":
+        return revisions.ds_message(obj.daemon_set)
+    if which == "stateful_set":
+        return revisions.sts_message(obj.stateful_set)
+    return rollout_message(obj.deployment)
 
 
 def rollout_message(d: apps_pb2.Deployment) -> tuple[str, bool]:
@@ -129,13 +121,13 @@ def rollout_message(d: apps_pb2.Deployment) -> tuple[str, bool]:
 
 
 def run_status(cli: Cli, args: argparse.Namespace) -> int:
-    name = _deployment(args.resources, "rollout status")
+    kind, name = _target(args.resources, "rollout status")
     ns = cli.namespace
     deadline = time.monotonic() + args.timeout if args.timeout > 0 else None
-    obj = cli.client.get("deployments", name, ns)
+    obj = cli.client.get(kind.resource, name, ns)
     last = ""
     while True:
-        msg, done = rollout_message(obj.deployment)
+        msg, done = status_message(obj)
         if msg != last:
             cli.print(msg)
             last = msg
@@ -144,16 +136,16 @@ def run_status(cli: Cli, args: argparse.Namespace) -> int:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise CliError("timed out waiting for the condition")
-        stream = cli.client.watch("deployments", ns, field_selector=f"metadata.name={name}",
+        stream = cli.client.watch(kind.resource, ns, field_selector=f"metadata.name={name}",
                                   resource_version=meta_of(obj).resource_version,
                                   timeout=remaining)
         try:
             for ev in stream:
                 if ev.type == "DELETED":
-                    raise CliError(f'deployment "{name}" was deleted')
+                    raise CliError(f'{kind.singular} "{name}" was deleted')
                 if ev.type in ("ADDED", "MODIFIED"):
                     obj = ev.object
-                    msg, done = rollout_message(obj.deployment)
+                    msg, done = status_message(obj)
                     if msg != last:
                         cli.print(msg)
                         last = msg
@@ -164,7 +156,7 @@ def run_status(cli: Cli, args: argparse.Namespace) -> int:
             raise CliError("timed out waiting for the condition") from None
         except errors.Gone:
             pass
-        obj = cli.client.get("deployments", name, ns)
+        obj = cli.client.get(kind.resource, name, ns)
 
 
 def replica_sets_of(cli: Cli, d: api_pb2.Object) -> list[apps_pb2.ReplicaSet]:
@@ -180,8 +172,10 @@ def replica_sets_of(cli: Cli, d: api_pb2.Object) -> list[apps_pb2.ReplicaSet]:
 
 
 def run_history(cli: Cli, args: argparse.Namespace) -> int:
-    name = _deployment(args.resources, "rollout history")
-    d = cli.client.get("deployments", name, cli.namespace)
+    kind, name = _target(args.resources, "rollout history")
+    d = cli.client.get(kind.resource, name, cli.namespace)
+    if kind.resource != "deployments":
+        return revisions.history(cli, d, args.revision)
     rsets = [r for r in replica_sets_of(cli, d) if revision(r.metadata) > 0]
     if args.revision:
         for r in rsets:
@@ -218,8 +212,10 @@ def _strip_hash(t: core_pb2.PodTemplateSpec) -> core_pb2.PodTemplateSpec:
 
 
 def run_undo(cli: Cli, args: argparse.Namespace) -> int:
-    name = _deployment(args.resources, "rollout undo")
-    d = cli.client.get("deployments", name, cli.namespace)
+    kind, name = _target(args.resources, "rollout undo")
+    d = cli.client.get(kind.resource, name, cli.namespace)
+    if kind.resource != "deployments":
+        return revisions.undo(cli, d, args.to_revision)
     rsets = [r for r in replica_sets_of(cli, d) if revision(r.metadata) > 0]
     if not rsets:
         raise CliError(f'no rollout history found for deployment "{name}"')
@@ -251,17 +247,18 @@ def run_undo(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def run_restart(cli: Cli, args: argparse.Namespace) -> int:
-    name = _deployment(args.resources, "rollout restart")
+    kind, name = _target(args.resources, "rollout restart")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def change(obj: api_pb2.Object) -> bool:
-        if obj.deployment.spec.paused:
+        if kind.resource == "deployments" and obj.deployment.spec.paused:
             raise CliError("can't restart paused deployment (run rollout resume first)")
-        obj.deployment.spec.template.metadata.annotations[RESTARTED_AT] = now
+        spec = kinds.unwrap(obj).spec  # type: ignore[attr-defined]
+        spec.template.metadata.annotations[RESTARTED_AT] = now
         return True
 
-    mutate(cli, "deployments", name, cli.namespace, change)
-    cli.print(f"deployment.apps/{name} restarted")
+    mutate(cli, kind.resource, name, cli.namespace, change)
+    cli.print(f"{columns.qualified_kind(kind)}/{name} restarted")
     return 0
 
 
@@ -287,55 +284,3 @@ def run_pause(cli: Cli, args: argparse.Namespace) -> int:
 
 def run_resume(cli: Cli, args: argparse.Namespace) -> int:
     return _set_paused(cli, args, False)
-
-
-def run_scale(cli: Cli, args: argparse.Namespace) -> int:
-    if args.replicas < 0:
-        raise CliError("The --replicas=COUNT flag is required, and COUNT must be greater than "
-                       "or equal to 0")
-    kind, name = one_target(args.resources, "scale")
-    if kind.resource not in ("deployments", "replicasets"):
-        raise CliError(f"cannot scale {columns.qualified_resource(kind)}")
-
-    def change(obj: api_pb2.Object) -> bool:
-        spec = obj.deployment.spec if kind.resource == "deployments" else obj.replica_set.spec
-        current = spec.replicas if spec.HasField("replicas") else 1
-        if args.current_replicas >= 0 and current != args.current_replicas:
-            raise CliError(f"Expected replicas to be {args.current_replicas}, was {current}")
-        spec.replicas = args.replicas
-        return True
-
-    mutate(cli, kind.resource, name, cli.namespace, change)
-    cli.print(f"{columns.qualified_kind(kind)}/{name} scaled")
-    return 0
-
-
-def run_set_image(cli: Cli, args: argparse.Namespace) -> int:
-    kind, name = one_target([args.resource], "set image")
-    if kind.resource not in ("deployments", "replicasets", "pods"):
-        raise CliError(f"cannot set the image of {columns.qualified_resource(kind)}")
-    wanted: dict[str, str] = {}
-    for spec in args.images:
-        cname, sep, image = spec.partition("=")
-        if not sep or not cname or not image:
-            raise CliError(f"expected CONTAINER=IMAGE, got {spec!r}")
-        wanted[cname] = image
-
-    def change(obj: api_pb2.Object) -> bool:
-        msg = kinds.unwrap(obj)
-        pod_spec = msg.spec if kind.resource == "pods" else msg.spec.template.spec  # type: ignore[attr-defined]
-        names = {c.name for c in pod_spec.containers} | {c.name for c in pod_spec.init_containers}
-        for cname in wanted:
-            if cname != "*" and cname not in names:
-                raise CliError(f'unable to find container named "{cname}"')
-        changed = False
-        for c in list(pod_spec.init_containers) + list(pod_spec.containers):
-            image = wanted.get(c.name, wanted.get("*"))
-            if image is not None and c.image != image:
-                c.image = image
-                changed = True
-        return changed
-
-    mutate(cli, kind.resource, name, cli.namespace, change)
-    cli.print(f"{columns.qualified_kind(kind)}/{name} image updated")
-    return 0

@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from corral.cli.common import Cli, CliError, parse_duration
+from corral.cli.common import Cli, ttl_seconds
 
 HELP = """\
 examples:
@@ -62,19 +62,6 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 1
 
 
-def _ttl_seconds(text: str) -> int:
-    units = {"d": 86400}
-    if text and text[-1] in units and text[:-1].isdigit():
-        return int(text[:-1]) * units[text[-1]]
-    try:
-        seconds = parse_duration(text)
-    except (CliError, ValueError) as e:
-        raise CliError(f"--ttl: {e}") from None
-    if seconds <= 0:
-        raise CliError(f"--ttl must be positive, got {text!r}")
-    return int(seconds)
-
-
 def ca_cert_hash(ca_pem: bytes) -> str:
     """sha256:<hex> of the CA's DER SubjectPublicKeyInfo (what agents pin)."""
     cert = x509.load_pem_x509_certificates(ca_pem)[0]
@@ -94,7 +81,7 @@ def join_command(server: str, token: str, ca_pem: bytes | None) -> str:
 
 
 def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
-    ttl = _ttl_seconds(args.ttl)
+    ttl = ttl_seconds(args.ttl)
     t = cli.client.create_token(ttl_seconds=ttl, description=args.description,
                                 token=args.token)
     creds = cli.settings.credentials

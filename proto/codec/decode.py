@@ -34,6 +34,10 @@ _QUANTITY_FIELDS = frozenset({
     ("corral.v1.NodeStatus", "allocatable"),
     ("corral.v1.EmptyDirVolumeSource", "size_limit"),
     ("corral.v1.ResourceFieldSelector", "divisor"),
+    ("corral.v1.PersistentVolumeSpec", "capacity"),
+    ("corral.v1.VolumeResourceRequirements", "limits"),
+    ("corral.v1.VolumeResourceRequirements", "requests"),
+    ("corral.v1.PersistentVolumeClaimStatus", "capacity"),
 })
 
 # Map fields whose values are secrets: a decoding error names their type, never the value.

@@ -65,10 +65,33 @@ ALWAYS: dict[str, frozenset[str]] = {
     _P + "ReplicaSetSpec": frozenset({"selector", "template"}),
     _P + "ReplicaSetStatus": frozenset({"replicas"}),
     _P + "ReplicaSetCondition": frozenset({"type", "status", "lastTransitionTime"}),
+    # workloads and volumes
+    _P + "Job": _OBJECT,
+    _P + "JobSpec": frozenset({"template"}),
+    _P + "JobCondition": frozenset({"type", "status", "lastProbeTime", "lastTransitionTime"}),
+    _P + "CronJob": _OBJECT,
+    _P + "CronJobSpec": frozenset({"schedule", "jobTemplate"}),
+    _P + "DaemonSet": _OBJECT,
+    _P + "DaemonSetSpec": frozenset({"selector", "template", "updateStrategy"}),
+    _P + "DaemonSetStatus": frozenset({"currentNumberScheduled", "numberMisscheduled",
+                                       "desiredNumberScheduled", "numberReady"}),
+    _P + "StatefulSet": _OBJECT,
+    _P + "StatefulSetSpec": frozenset({"selector", "template", "updateStrategy"}),
+    _P + "StatefulSetStatus": frozenset({"replicas", "availableReplicas"}),
+    _P + "ControllerRevision": frozenset({"metadata", "revision"}),
+    _P + "PersistentVolume": _OBJECT,
+    _P + "PersistentVolumeClaim": _OBJECT,
+    _P + "PersistentVolumeClaimSpec": frozenset({"resources"}),
+    _P + "StorageClass": frozenset({"metadata", "provisioner"}),
+    _P + "NodeSelectorTerm": frozenset(),
+    _P + "NodeSelectorRequirement": frozenset({"key", "operator"}),
+    _P + "NodeSelector": frozenset({"nodeSelectorTerms"}),
 }
 
 # message fields that are Go pointers without omitempty: null when unset
 NULL_WHEN_UNSET: frozenset[tuple[str, str]] = frozenset({
     (_P + "DeploymentSpec", "selector"),
     (_P + "ReplicaSetSpec", "selector"),
+    (_P + "DaemonSetSpec", "selector"),
+    (_P + "StatefulSetSpec", "selector"),
 })

@@ -1,9 +1,10 @@
 """The columns of each kind, computed like kubectl's: `corral get` prints them and the
 Kubernetes API serves them as a Table (controlplane/httpapi/tables.py).
 
-The package: base (TableDef), pods, workloads (deployments, replicasets), nodes,
-other_kinds (namespaces, events, leases, any other), tables (the table of each
-kind, headers and rows).
+The package: base (TableDef), pods, workloads (deployments, replicasets), batch
+(jobs, cronjobs, daemonsets, statefulsets, controllerrevisions), storage (claims,
+volumes, storage classes), config, nodes, other_kinds (namespaces, events, leases,
+any other), tables (the table of each kind, headers and rows).
 """
 
 from proto.columns.base import Row, TableDef, none_if_empty

@@ -7,10 +7,22 @@ import time
 
 from proto import api_pb2, kinds
 from proto.columns.base import TableDef
+from proto.columns.batch import (
+    cronjob_row,
+    cronjob_wide,
+    ds_row,
+    ds_wide,
+    job_row,
+    job_wide,
+    revision_row,
+    sts_row,
+    sts_wide,
+)
 from proto.columns.config import configmap_row, secret_row
 from proto.columns.nodes import node_row, node_wide
 from proto.columns.other_kinds import event_row, generic_row, lease_row, ns_row
 from proto.columns.pods import pod_row, pod_wide
+from proto.columns.storage import pv_row, pv_wide, pvc_row, pvc_wide, sc_row
 from proto.columns.workloads import deploy_row, deploy_wide, rs_row, rs_wide
 
 TABLES: dict[str, TableDef] = {
@@ -27,6 +39,27 @@ TABLES: dict[str, TableDef] = {
     "events": TableDef(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), event_row,
                        status_column=1),
     "leases": TableDef(("NAME", "HOLDER", "AGE"), lease_row),
+    # workloads and volumes
+    "jobs": TableDef(("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), job_row,
+                     ("CONTAINERS", "IMAGES", "SELECTOR"), job_wide, 1),
+    "cronjobs": TableDef(("NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE",
+                          "AGE"), cronjob_row, ("CONTAINERS", "IMAGES", "SELECTOR"),
+                         cronjob_wide),
+    "daemonsets": TableDef(("NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE",
+                            "NODE SELECTOR", "AGE"), ds_row,
+                           ("CONTAINERS", "IMAGES", "SELECTOR"), ds_wide),
+    "statefulsets": TableDef(("NAME", "READY", "AGE"), sts_row, ("CONTAINERS", "IMAGES"),
+                             sts_wide),
+    "controllerrevisions": TableDef(("NAME", "CONTROLLER", "REVISION", "AGE"), revision_row),
+    "persistentvolumeclaims": TableDef(("NAME", "STATUS", "VOLUME", "CAPACITY",
+                                        "ACCESS MODES", "STORAGECLASS",
+                                        "VOLUMEATTRIBUTESCLASS", "AGE"), pvc_row,
+                                       ("VOLUMEMODE",), pvc_wide, 1),
+    "persistentvolumes": TableDef(("NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY",
+                                   "STATUS", "CLAIM", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS",
+                                   "REASON", "AGE"), pv_row, ("VOLUMEMODE",), pv_wide, 4),
+    "storageclasses": TableDef(("NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
+                                "ALLOWVOLUMEEXPANSION", "AGE"), sc_row),
     "configmaps": TableDef(("NAME", "DATA", "AGE"), configmap_row),
     "secrets": TableDef(("NAME", "TYPE", "DATA", "AGE"), secret_row),
 }

@@ -5,6 +5,7 @@
     Selector.matches({"app": "web"})                -> bool
     parse_field_selector("spec.nodeName=node-1")    -> FieldSelector
     FieldSelector.matches(api_pb2.Object)           -> bool
+    matches_node_selector(core_pb2.NodeSelector, core_pb2.Node) -> bool  (node affinity)
 
 Syntax errors raise SelectorError (a ValueError) naming the offending part.
 The `*_errors` helpers return Kubernetes' messages (empty list: valid).
@@ -26,6 +27,7 @@ from proto.labels.names import (
     label_value_errors,
     qualified_name_errors,
 )
+from proto.labels.nodeselector import matches_node_selector, matches_term, pinned_node
 from proto.labels.selector import (
     Requirement,
     Selector,
@@ -44,8 +46,11 @@ __all__ = [
     "dns1123_subdomain_errors",
     "from_label_selector",
     "label_value_errors",
+    "matches_node_selector",
+    "matches_term",
     "parse_field_selector",
     "parse_selector",
+    "pinned_node",
     "qualified_name_errors",
     "selected_name",
 ]

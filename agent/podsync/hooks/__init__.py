@@ -16,6 +16,7 @@ from agent.podsync.hooks.env import EnvHook
 from agent.podsync.hooks.envfrom import EnvFromHook
 from agent.podsync.hooks.hostpath import HostPathVolume
 from agent.podsync.hooks.network import PodNetworkHook
+from agent.podsync.hooks.pvc import PersistentVolumeClaimVolume
 from agent.podsync.hooks.sandbox import SandboxHook
 from agent.podsync.hooks.securitycontext import SecurityContextHook
 from agent.podsync.hooks.volumemounts import VolumeMountsHook
@@ -29,6 +30,8 @@ def build(ctx: SyncContext) -> Hooks:
     hooks = Hooks()
     hooks.volumes["empty_dir"] = EmptyDirVolume(ctx.runtime)
     hooks.volumes["host_path"] = HostPathVolume()
+    hooks.volumes["persistent_volume_claim"] = PersistentVolumeClaimVolume(ctx.api,
+                                                                           ctx.node_name)
     config = ConfigVolumes(ctx.runtime, ctx.config)
     for source in ("config_map", "secret", "projected", "downward_api"):
         hooks.volumes[source] = config

@@ -56,6 +56,7 @@ class VolumeMountsHook:
                         os.makedirs(host, exist_ok=True)
                 except OSError as e:
                     return NotReady(st.CREATE_CONTAINER_ERROR, str(e))
-            setup.mounts.append(MountSpec(vm.mount_path, host,
-                                          vm.read_only or kind in READ_ONLY_SOURCES))
+            read_only = vm.read_only or kind in READ_ONLY_SOURCES or (
+                vol.HasField("persistent_volume_claim") and vol.persistent_volume_claim.read_only)
+            setup.mounts.append(MountSpec(vm.mount_path, host, read_only))
         return None

@@ -20,6 +20,9 @@ class LeastAllocated:
     name = NAME
     description = "least allocated"
 
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
+
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]:
         a = node_info.allocatable

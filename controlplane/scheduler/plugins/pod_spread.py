@@ -14,6 +14,9 @@ class PodSpread:
     name = NAME
     description = "spread"
 
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
+
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]:
         if not pod.owner_uid:

@@ -9,9 +9,10 @@ import yaml
 from common.files import write_atomic
 from corral import config, kubeconfig
 from corral.cli.common import Cli, CliError
+from corral.cli.misc.configview import view as config_view
 from corral.cli.misc.verbparser import FMT, verb_parser
 from corral.printers import table
-from corral.printers.output import to_yaml
+from corral.printers.output import to_json, to_yaml
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -23,11 +24,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "  corral config kubeconfig > ~/.kube/config     # for kubectl\n"
                     "  corral config kubeconfig --merge              # into $KUBECONFIG\n")
     csub = p.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", required=True)
-    cp = csub.add_parser("view", parents=parents, help="print the config",
-                         formatter_class=FMT, epilog="examples:\n  corral config view\n")
+    cp = csub.add_parser("view", parents=parents, help="print the config (keys and "
+                         "certificates left out unless --raw)", formatter_class=FMT,
+                         epilog="examples:\n  corral config view\n"
+                                "  corral config view --minify -o json\n"
+                                "  corral config view --flatten --minify > one-context.conf\n")
+    cp.add_argument("-o", "--output", default="yaml", choices=("yaml", "json"))
+    cp.add_argument("--raw", action="store_true", help="print the key and certificates")
+    cp.add_argument("--minify", action="store_true", help="only the context in use")
+    cp.add_argument("--flatten", action="store_true",
+                    help="the files' contents in the config (prints them, as --raw)")
     cp.set_defaults(func=run_config_view)
     cp = csub.add_parser("get-contexts", parents=parents, help="list the contexts",
-                         formatter_class=FMT, epilog="examples:\n  corral config get-contexts\n")
+                         formatter_class=FMT, epilog="examples:\n  corral config get-contexts\n"
+                                                     "  corral config get-contexts -o name\n")
+    cp.add_argument("names", nargs="*", metavar="NAME")
+    cp.add_argument("-o", "--output", default="", choices=("", "name"))
+    cp.add_argument("--no-headers", action="store_true")
     cp.set_defaults(func=run_config_get_contexts)
     cp = csub.add_parser("current-context", parents=parents, help="print the current context",
                          formatter_class=FMT,
@@ -41,8 +54,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     cp = csub.add_parser("set-context", parents=parents, help="create or change a context",
                          formatter_class=FMT,
                          epilog="examples:\n  corral config set-context local "
-                                "--server 127.0.0.1:6445 -n dev\n")
-    cp.add_argument("name")
+                                "--server 127.0.0.1:6445 -n dev\n"
+                                "  corral config set-context --current --namespace dev\n")
+    cp.add_argument("name", nargs="?", default="")
+    cp.add_argument("--current", action="store_true", help="change the current context")
     cp.add_argument("--ca", dest="certificate_authority", default=None)
     cp.add_argument("--client-certificate", default=None)
     cp.add_argument("--client-key", default=None)
@@ -70,15 +85,28 @@ def _load(cli: Cli) -> config.Config:
 
 
 def run_config_view(cli: Cli, args: argparse.Namespace) -> int:
-    cli.out.write(to_yaml(_load(cli).to_dict()))
+    try:
+        doc = config_view(_load(cli), raw=args.raw, minified=args.minify,
+                              flattened=args.flatten, context=getattr(args, "context", None))
+    except config.ConfigError as e:
+        raise CliError(str(e)) from None
+    cli.out.write(to_json(doc) if args.output == "json" else to_yaml(doc))
     return 0
 
 
 def run_config_get_contexts(cli: Cli, args: argparse.Namespace) -> int:
     cfg = _load(cli)
-    rows = [["*" if name == cfg.current_context else "", name, c.server or "", c.namespace]
-            for name, c in cfg.contexts.items()]
-    cli.out.write(table.render(["CURRENT", "NAME", "SERVER", "NAMESPACE"], rows))
+    for name in args.names:
+        if name not in cfg.contexts:
+            raise CliError(f'context {name} not found')
+    names = [n for n in cfg.contexts if not args.names or n in args.names]
+    if args.output == "name":
+        cli.out.write("".join(n + "\n" for n in names))
+        return 0
+    rows = [["*" if name == cfg.current_context else "", name, cfg.contexts[name].server or "",
+             cfg.contexts[name].namespace] for name in names]
+    hdr = None if args.no_headers else ["CURRENT", "NAME", "SERVER", "NAMESPACE"]
+    cli.out.write(table.render(hdr, rows))
     return 0
 
 
@@ -102,6 +130,14 @@ def run_config_use(cli: Cli, args: argparse.Namespace) -> int:
 
 def run_config_set(cli: Cli, args: argparse.Namespace) -> int:
     cfg = _load(cli)
+    if args.current == bool(args.name):
+        raise CliError("you must specify a non-empty context name or --current"
+                       if not args.current else "you cannot specify both a context name "
+                       "and --current")
+    if args.current:
+        if not cfg.current_context:
+            raise CliError("no current context is set")
+        args.name = cfg.current_context
     existed = args.name in cfg.contexts
     ctx = cfg.contexts.setdefault(args.name, config.Context(name=args.name))
     server = getattr(args, "server", None)

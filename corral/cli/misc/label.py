@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         p.add_argument("--overwrite", action="store_true", help="replace existing values")
         p.add_argument("-l", "--selector", default="", metavar="SELECTOR")
         p.add_argument("--all", action="store_true")
-        p.set_defaults(func=func, meta_field=what)
+        p.add_argument("--list", action="store_true", help=f"print the {what}")
+        p.set_defaults(func=func, meta_field=what, intermixed="args")
 
 
 def _meta_changes(items: list[str], what: str) -> tuple[dict[str, str], list[str]]:
@@ -38,8 +39,6 @@ def _meta_changes(items: list[str], what: str) -> tuple[dict[str, str], list[str
             sets[k] = v
         else:
             raise CliError(f"invalid {what[:-1]} spec: {item}, expected KEY=VALUE or KEY-")
-    if not sets and not removes:
-        raise CliError(f"at least one {what[:-1]} update is required")
     return sets, removes
 
 
@@ -58,9 +57,17 @@ def _run_meta(cli: Cli, args: argparse.Namespace, verb: str) -> int:
                 objs.append((t.kind, meta_of(o).name, meta_of(o).namespace))
         else:
             raise CliError("resource(s) were provided, but no name was specified")
-    past = "labeled" if verb == "label" else "annotated"
+    if args.list:
+        for kind, name, ns in objs:
+            m = getattr(meta_of(cli.client.get(kind.resource, name, ns)), what)
+            cli.out.write("".join(f"{k}={v}\n" for k, v in sorted(m.items())))
+        return 0
+    if not sets and not removes:
+        raise CliError(f"at least one {what[:-1]} update is required")
     for kind, name, ns in objs:
-        def change(obj: api_pb2.Object) -> bool:
+        missing: list[str] = []
+
+        def change(obj: api_pb2.Object, missing: list[str] = missing) -> bool:
             m = getattr(meta_of(obj), what)
             for k, v in sets.items():
                 if k in m and m[k] != v and not args.overwrite:
@@ -70,6 +77,7 @@ def _run_meta(cli: Cli, args: argparse.Namespace, verb: str) -> int:
                 if m.get(k) != v:
                     m[k] = v
                     changed = True
+            missing[:] = [k for k in removes if k not in m]
             for k in removes:
                 if k in m:
                     del m[k]
@@ -77,9 +85,19 @@ def _run_meta(cli: Cli, args: argparse.Namespace, verb: str) -> int:
             return changed
 
         result = mutate(cli, kind.resource, name, ns, change)
-        word = past if result is not None else "not " + past
-        cli.print(f"{columns.qualified_kind(kind)}/{name} {word}")
+        for k in missing:
+            cli.err.write(f'{what[:-1]} "{k}" not found.\n')
+        cli.print(f"{columns.qualified_kind(kind)}/{name} {_word(verb, result, sets)}")
     return 0
+
+
+def _word(verb: str, result: api_pb2.Object | None, sets: dict[str, str]) -> str:
+    """kubectl's: labeled, unlabeled (only removed), not labeled; annotated."""
+    if verb == "annotate":
+        return "annotated" if result is not None else "not annotated"
+    if result is None:
+        return "not labeled"
+    return "labeled" if sets else "unlabeled"
 
 
 def run_label(cli: Cli, args: argparse.Namespace) -> int:

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import time
 
+from corral.printers.describe.batch import (
+    describe_cronjob,
+    describe_daemonset,
+    describe_job,
+    describe_revision,
+    describe_statefulset,
+)
 from corral.printers.describe.cluster import describe_generic, describe_namespace, describe_node
 from corral.printers.describe.config import describe_configmap, describe_secret
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
+from corral.printers.describe.storage import describe_pv, describe_pvc, describe_storage_class
 from corral.printers.describe.workloads import describe_deployment, describe_replicaset, revision
 from proto import api_pb2, kinds
 
@@ -23,6 +31,14 @@ RENDERERS = {
     "replicasets": describe_replicaset,
     "nodes": describe_node,
     "namespaces": describe_namespace,
+    "jobs": describe_job,
+    "cronjobs": describe_cronjob,
+    "daemonsets": describe_daemonset,
+    "statefulsets": describe_statefulset,
+    "controllerrevisions": describe_revision,
+    "persistentvolumeclaims": describe_pvc,
+    "persistentvolumes": describe_pv,
+    "storageclasses": describe_storage_class,
     "configmaps": describe_configmap,
     "secrets": describe_secret,
 }

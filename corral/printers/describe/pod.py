@@ -163,6 +163,11 @@ def volumes_section(w: Writer, spec: core_pb2.PodSpec, level: int = 0) -> None:
             w.kv(level + 2, "Type", "HostPath (bare host directory volume)")
             w.kv(level + 2, "Path", v.host_path.path)
             w.kv(level + 2, "HostPathType", v.host_path.type)
+        elif v.HasField("persistent_volume_claim"):
+            w.kv(level + 2, "Type", "PersistentVolumeClaim (a reference to a "
+                                    "PersistentVolumeClaim in the same namespace)")
+            w.kv(level + 2, "ClaimName", v.persistent_volume_claim.claim_name)
+            w.kv(level + 2, "ReadOnly", str(v.persistent_volume_claim.read_only).lower())
         else:
             config_volume(w, level + 2, v)
 

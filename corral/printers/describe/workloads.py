@@ -18,7 +18,7 @@ from proto import api_pb2, apps_pb2, columns, core_pb2, meta_pb2
 from proto.columns.humanize import long_date
 
 
-def _template(w: Writer, tmpl: core_pb2.PodTemplateSpec) -> None:
+def template_section(w: Writer, tmpl: core_pb2.PodTemplateSpec) -> None:
     w.line(0, "Pod Template:")
     map_section(w, 1, "Labels", tmpl.metadata.labels)
     if tmpl.metadata.annotations:
@@ -74,7 +74,7 @@ def describe_deployment(obj: api_pb2.Object, rel: Related, now: float) -> str:
              f"{_ios(ru.max_surge, '25%')} max surge")
     if d.spec.paused:
         w.kv(0, "Paused", "true")
-    _template(w, d.spec.template)
+    template_section(w, d.spec.template)
     if d.status.conditions:
         w.line(0, "Conditions:")
         rows = [["----", "------", "------"]] + [[c.type, c.status, c.reason]
@@ -100,7 +100,7 @@ def _template_matches(rs: apps_pb2.ReplicaSet, d: apps_pb2.Deployment) -> bool:
     return a == b
 
 
-def _pods_status(pods: Sequence[core_pb2.Pod]) -> str:
+def pods_status(pods: Sequence[core_pb2.Pod]) -> str:
     counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
     for p in pods:
         if p.status.phase in counts:
@@ -121,8 +121,8 @@ def describe_replicaset(obj: api_pb2.Object, rel: Related, now: float) -> str:
         w.kv(0, "Controlled By", ctl)
     desired = r.spec.replicas if r.spec.HasField("replicas") else 1
     w.kv(0, "Replicas", f"{r.status.replicas} current / {desired} desired")
-    w.kv(0, "Pods Status", _pods_status(rel.pods))
-    _template(w, r.spec.template)
+    w.kv(0, "Pods Status", pods_status(rel.pods))
+    template_section(w, r.spec.template)
     if r.status.conditions:
         w.line(0, "Conditions:")
         rows = [["----", "------", "------"]] + [[c.type, c.status, c.reason]

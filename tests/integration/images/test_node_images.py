@@ -2,7 +2,7 @@
 real agent (a subprocess in its own network namespace) and real docker-registry processes.
 
 Pull with per-layer progress tagged with the node, load an archive, push to a registry,
-prune; unknown node, unknown image, a registry that refuses, a bad archive; a node's
+prune, tag; unknown node, unknown image, a registry that refuses, a bad archive; a node's
 own certificate may not manage images.
 """
 
@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import shutil
+import tarfile
 import tempfile
 import urllib.request
 import uuid
@@ -204,6 +205,41 @@ def test_load_push_and_prune(lab: Lab) -> None:
     assert not (before & lab.images()) and lab.images() == set()
 
 
+def bare_tag(archive: bytes, tag: str) -> bytes:
+    """The OCI layout archive with its ref name only a tag (as umoci writes it)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as src, \
+            tarfile.open(fileobj=out, mode="w") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+            if m.name == "index.json":
+                index = json.loads(data)
+                for d in index["manifests"]:
+                    d["annotations"] = {"org.opencontainers.image.ref.name": tag}
+                data = json.dumps(index).encode()
+                m.size = len(data)
+            dst.addfile(m, io.BytesIO(data) if m.isfile() else None)
+    return out.getvalue()
+
+
+def test_tag_names_an_image_loaded_without_a_name(lab: Lab) -> None:
+    resp = load(lab, bare_tag(lab.archive, "v1"))
+    ((digest,),) = [list(r.names) for r in resp.nodes]
+    assert digest.startswith("sha256:")              # a bare tag names nothing
+    tagged = lab.api.TagImage(api_pb2.ImageTagRequest(source=digest, target="loaded:v1"),
+                              timeout=30)
+    assert [(r.node, r.name, r.error) for r in tagged.nodes] == [
+        (lab.node, "docker.io/library/loaded:v1", "")]
+    assert {digest, "docker.io/library/loaded:v1"} <= lab.images()
+    code, msg = code_of(lambda: lab.api.TagImage(api_pb2.ImageTagRequest(
+        source="nothing:here", target="x:1"), timeout=30))
+    assert code == grpc.StatusCode.NOT_FOUND and "No such image: nothing:here" in msg
+    code, msg = code_of(lambda: lab.api.TagImage(api_pb2.ImageTagRequest(
+        source=digest, target="x@" + digest), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "digest reference" in msg
+    lab.api.PruneImages(api_pb2.ImagePruneRequest(node=lab.node), timeout=120)
+
+
 def test_a_node_may_not_manage_images(lab: Lab) -> None:
     pki = lab.data / "pki"
     creds = Credentials(ca_cert=(pki / "ca.crt").read_bytes(),
@@ -216,4 +252,7 @@ def test_a_node_may_not_manage_images(lab: Lab) -> None:
         assert code == grpc.StatusCode.PERMISSION_DENIED and "manage the images" in msg
         code, _ = code_of(lambda: list(api.PullImage(
             api_pb2.ImagePullRequest(image=lab.image, node=lab.node), timeout=30)))
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        code, _ = code_of(lambda: api.TagImage(api_pb2.ImageTagRequest(
+            source=lab.image, target="x:1", node=lab.node), timeout=30))
         assert code == grpc.StatusCode.PERMISSION_DENIED

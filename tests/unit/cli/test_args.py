@@ -22,7 +22,9 @@ def test_parse_targets_forms() -> None:
     assert [(x.kind.resource, x.names) for x in t] == [("pods", ["web"]),
                                                        ("deployments", ["web"])]
     t = parse_targets(["all"])
-    assert [x.kind.resource for x in t] == ["pods", "deployments", "replicasets"]
+    # kubectl's "all": pods, daemonsets, deployments, replicasets, statefulsets, jobs, cronjobs
+    assert [x.kind.resource for x in t] == ["pods", "daemonsets", "deployments", "replicasets",
+                                            "statefulsets", "jobs", "cronjobs"]
     assert parse_targets(["deployments.apps"])[0].kind.resource == "deployments"
     for short, full in (("no", "nodes"), ("ns", "namespaces"), ("ev", "events"),
                         ("rs", "replicasets"), ("Pod", "pods")):
@@ -69,7 +71,8 @@ def test_exec_command_after_double_dash_keeps_its_options() -> None:
 @pytest.mark.parametrize("verb", [
     "apply", "create", "get", "describe", "delete", "logs", "exec", "scale", "cordon",
     "uncordon", "drain", "version", "api-resources", "explain", "completion", "label",
-    "annotate", "top", "rollout", "set", "image", "config",
+    "annotate", "top", "rollout", "set", "image", "config", "edit", "patch", "replace", "diff",
+    "wait", "events", "cp", "taint",
 ])
 def test_every_verb_has_help_with_an_example(verb: str, capsys: pytest.CaptureFixture[str]
                                              ) -> None:

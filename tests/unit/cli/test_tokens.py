@@ -6,7 +6,7 @@ import pytest
 
 from controlplane.security import pki
 from corral.cli import tokens
-from corral.cli.common import CliError
+from corral.cli.common import CliError, ttl_seconds
 
 
 def test_join_command_pins_the_ca() -> None:
@@ -20,10 +20,10 @@ def test_join_command_pins_the_ca() -> None:
 @pytest.mark.parametrize("text,seconds", [("24h", 86400), ("30m", 1800), ("7d", 604800),
                                           ("90", 90), ("1h30m", 5400)])
 def test_ttl(text: str, seconds: int) -> None:
-    assert tokens._ttl_seconds(text) == seconds
+    assert ttl_seconds(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["0", "forever", "-1h"])
 def test_bad_ttl(text: str) -> None:
     with pytest.raises(CliError):
-        tokens._ttl_seconds(text)
+        ttl_seconds(text)

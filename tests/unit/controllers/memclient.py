@@ -3,7 +3,10 @@
 Objects by (resource, namespace, name), a resourceVersion counter with
 compare-and-swap on update, generateName, a kept status on update, watches
 replayed from an event log (so nothing between a list and its watch is lost).
-No validation, no defaulting, no two-phase deletion: a delete removes at once.
+No validation, no defaulting, no grace periods: a delete removes at once, unless the
+object has finalizers (then it gets deletionTimestamp and goes when an update removes
+the last one), and propagationPolicy Foreground/Orphan is not done (Background is, by
+the tests' own GC if they run one).
 It cannot batch: create_all/bind_all answer BadRequest, as the Protocol allows.
 """
 
@@ -113,6 +116,11 @@ class MemClient:
         kind = kinds.of(new)
         if "status" in kinds.unwrap(new).DESCRIPTOR.fields_by_name:
             getattr(new, kind.field).status.CopyFrom(getattr(cur, kind.field).status)
+        m = meta_of(new)
+        if meta_of(cur).HasField("deletion_timestamp"):
+            m.deletion_timestamp.CopyFrom(meta_of(cur).deletion_timestamp)
+            if not len(m.finalizers):
+                return await self._record("DELETED", new)
         return await self._record("MODIFIED", new)
 
     async def update_status(self, obj: Object) -> Object:
@@ -130,6 +138,14 @@ class MemClient:
                      propagation_policy: str = "Background",
                      resource_version: str = "") -> Object:
         cur = await self.get(resource, namespace, name)
+        if resource_version and resource_version != meta_of(cur).resource_version:
+            raise errors.Conflict(f"{name}: resourceVersion {resource_version} is stale")
+        m = meta_of(cur)
+        if len(m.finalizers):
+            if m.HasField("deletion_timestamp"):
+                return cur
+            m.deletion_timestamp.CopyFrom(now_ts())
+            return await self._record("MODIFIED", cur)
         return await self._record("DELETED", cur)
 
     async def bind(self, namespace: str, name: str, node_name: str,

@@ -1,4 +1,5 @@
-"""`corral image pull|load|push|prune` against an in-process fake Api (only the image calls)."""
+"""`corral image ls|pull|load|push|prune|tag` against an in-process fake Api (the image
+calls only)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,22 @@ class ImageApi(api_pb2_grpc.ApiServicer):
             api_pb2.NodePruneResult(node="n1", removed=["docker.io/library/old:1"],
                                     bytes_freed=3_000_000),
             api_pb2.NodePruneResult(node="n2", bytes_freed=0)])
+
+    def NodeImages(self, request: Any, context: Any) -> api_pb2.NodeImagesResponse:
+        unnamed = agent_pb2.ImageSummary(names=["sha256:" + "ab" * 32], id="sha256:" + "cd" * 32,
+                                         size_bytes=2_000_000)
+        named = agent_pb2.ImageSummary(names=["docker.io/library/app:1"],
+                                       id="sha256:" + "ef" * 32, size_bytes=1_000)
+        return api_pb2.NodeImagesResponse(nodes=[api_pb2.NodeImages(node="n1",
+                                                                    images=[unnamed, named])])
+
+    def TagImage(self, request: Any, context: Any) -> api_pb2.ImageTagResponse:
+        self.requests.append(request)
+        if request.source == "nope":
+            context.abort(grpc.StatusCode.NOT_FOUND, "No such image: nope")
+        return api_pb2.ImageTagResponse(nodes=[
+            api_pb2.NodeTagResult(node="n1", name="docker.io/library/" + request.target),
+            api_pb2.NodeTagResult(node="n2")])          # n2 has no such image: skipped
 
 
 @pytest.fixture
@@ -175,3 +192,25 @@ def test_import_a_directory_as_a_single_layer_image(api: tuple[ImageApi, str],
 
     code, _, err = corral(addr, "image", "import", str(tmp_path / "nope"), "app:1")
     assert code == 1 and "nope: not a directory" in err
+
+
+def test_ls_shows_an_unnamed_image_as_docker_does(api: tuple[ImageApi, str]) -> None:
+    _, addr = api
+    code, out, _ = corral(addr, "image", "ls")
+    assert code == 0
+    rows = [ln.split() for ln in out.splitlines()]
+    assert rows[0] == ["NODE", "IMAGE", "TAG", "IMAGE", "ID", "SIZE"]
+    assert rows[1] == ["n1", "<none>", "<none>", "cd" * 6, "2MB"]
+    assert rows[2] == ["n1", "docker.io/library/app", "1", "ef" * 6, "1kB"]
+    code, out, _ = corral(addr, "image", "ls", "-q")
+    assert out.splitlines() == ["cd" * 6, "docker.io/library/app:1"]
+
+
+def test_tag(api: tuple[ImageApi, str]) -> None:
+    fake, addr = api
+    code, out, err = corral(addr, "image", "tag", "cdcdcdcdcdcd", "app:2")
+    assert (code, err) == (0, "")
+    assert fake.requests[-1] == api_pb2.ImageTagRequest(source="cdcdcdcdcdcd", target="app:2")
+    assert out == "n1: Tagged cdcdcdcdcdcd as docker.io/library/app:2\n"
+    code, out, err = corral(addr, "image", "tag", "nope", "x")
+    assert code == 1 and err == "Error from server (NotFound): No such image: nope\n"
