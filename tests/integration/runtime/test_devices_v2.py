@@ -53,6 +53,20 @@ def test_device_filter_refuses_devices_outside_the_list(v2env: Env) -> None:
     assert "null=ok" in out and "urandom=16" in out, out
 
 
+def test_without_the_filter_the_same_probe_opens_them(v2env: Env,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mutation check of the test above: a runtime with the device filter left out
+    (devices.apply a no-op) runs the same unprivileged probe, and /dev/kmsg opens and
+    /dev/loop-control is not refused with EPERM, so the refusals asserted above come
+    from the filter alone and that test fails without it."""
+    monkeypatch.setattr(devices, "apply", lambda *_a, **_k: None)
+    out, progs = _run(v2env, privileged=False)
+    assert progs.startswith("0 "), progs
+    assert "kmsg=opened" in out, out
+    lc = next(ln for ln in out.splitlines() if ln.startswith("lc="))
+    assert "Operation not permitted" not in lc, out
+
+
 def test_privileged_may_open_any_device(v2env: Env) -> None:
     out, progs = _run(v2env, privileged=True)
     assert progs.startswith("0 "), progs
