@@ -24,6 +24,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ReplicaSetSpec(_message.Message):
+    """The pods a ReplicaSet keeps running."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPLICAS_FIELD_NUMBER: _builtins.int
@@ -31,11 +33,17 @@ class ReplicaSetSpec(_message.Message):
     SELECTOR_FIELD_NUMBER: _builtins.int
     TEMPLATE_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """How many pods to run. Default 1."""
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready before it counts as available. Default 0."""
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the ReplicaSet; it must match the template's labels."""
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to create."""
+
     def __init__(
         self,
         *,
@@ -123,6 +131,10 @@ Global___ReplicaSetStatus: _TypeAlias = ReplicaSetStatus  # noqa: Y015
 
 @_typing.final
 class ReplicaSet(_message.Message):
+    """Keeps a number of identical pods running. Deployments make and manage ReplicaSets; use a
+    Deployment rather than a ReplicaSet of your own.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -135,9 +147,13 @@ class ReplicaSet(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___ReplicaSetSpec: ...
+    def spec(self) -> Global___ReplicaSetSpec:
+        """The pods to keep running."""
+
     @_builtins.property
-    def status(self) -> Global___ReplicaSetStatus: ...
+    def status(self) -> Global___ReplicaSetStatus:
+        """How many pods exist and are ready. Read-only."""
+
     def __init__(
         self,
         *,
@@ -157,14 +173,24 @@ Global___ReplicaSet: _TypeAlias = ReplicaSet  # noqa: Y015
 
 @_typing.final
 class RollingUpdateDeployment(_message.Message):
+    """The pace of a rolling update."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MAX_UNAVAILABLE_FIELD_NUMBER: _builtins.int
     MAX_SURGE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def max_unavailable(self) -> _meta_pb2.IntOrString: ...
+    def max_unavailable(self) -> _meta_pb2.IntOrString:
+        """How many pods (a number, or a percentage of replicas, rounded down) may be unavailable
+        during the update. Default 25%.
+        """
+
     @_builtins.property
-    def max_surge(self) -> _meta_pb2.IntOrString: ...
+    def max_surge(self) -> _meta_pb2.IntOrString:
+        """How many pods (a number, or a percentage of replicas, rounded up) may run beyond
+        replicas during the update. Default 25%.
+        """
+
     def __init__(
         self,
         *,
@@ -181,14 +207,20 @@ Global___RollingUpdateDeployment: _TypeAlias = RollingUpdateDeployment  # noqa: 
 
 @_typing.final
 class DeploymentStrategy(_message.Message):
+    """How a Deployment replaces old pods with new ones."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TYPE_FIELD_NUMBER: _builtins.int
     ROLLING_UPDATE_FIELD_NUMBER: _builtins.int
     type: _builtins.str
-    """RollingUpdate, Recreate"""
+    """RollingUpdate (the default) replaces a few pods at a time; Recreate stops every old pod
+    before any new one starts.
+    """
     @_builtins.property
-    def rolling_update(self) -> Global___RollingUpdateDeployment: ...
+    def rolling_update(self) -> Global___RollingUpdateDeployment:
+        """The pace of a RollingUpdate."""
+
     def __init__(
         self,
         *,
@@ -205,6 +237,8 @@ Global___DeploymentStrategy: _TypeAlias = DeploymentStrategy  # noqa: Y015
 
 @_typing.final
 class DeploymentSpec(_message.Message):
+    """The pods a Deployment runs and how it updates them."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPLICAS_FIELD_NUMBER: _builtins.int
@@ -216,16 +250,33 @@ class DeploymentSpec(_message.Message):
     PAUSED_FIELD_NUMBER: _builtins.int
     PROGRESS_DEADLINE_SECONDS_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """How many pods to run. Default 1."""
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready, with no container crashing, before it counts as
+    available. Default 0.
+    """
     revision_history_limit: _builtins.int
+    """How many old ReplicaSets to keep for kubectl rollout undo. Default 10."""
     paused: _builtins.bool
+    """While true, changes of the template are not rolled out."""
     progress_deadline_seconds: _builtins.int
+    """Seconds a rollout may go without progress before the Deployment reports it failed
+    (condition Progressing False, reason ProgressDeadlineExceeded). Default 600.
+    """
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the Deployment; it must match the template's labels and cannot
+        change.
+        """
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to create."""
+
     @_builtins.property
-    def strategy(self) -> Global___DeploymentStrategy: ...
+    def strategy(self) -> Global___DeploymentStrategy:
+        """How a changed template replaces the old pods."""
+
     def __init__(
         self,
         *,
@@ -295,6 +346,8 @@ Global___DeploymentCondition: _TypeAlias = DeploymentCondition  # noqa: Y015
 
 @_typing.final
 class DeploymentStatus(_message.Message):
+    """How far a Deployment has got."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OBSERVED_GENERATION_FIELD_NUMBER: _builtins.int
@@ -306,14 +359,22 @@ class DeploymentStatus(_message.Message):
     CONDITIONS_FIELD_NUMBER: _builtins.int
     COLLISION_COUNT_FIELD_NUMBER: _builtins.int
     observed_generation: _builtins.int
+    """The generation of the Deployment its controller last acted on."""
     replicas: _builtins.int
+    """Pods of the Deployment that exist."""
     updated_replicas: _builtins.int
+    """Pods that run the current template."""
     ready_replicas: _builtins.int
+    """Pods that are ready."""
     available_replicas: _builtins.int
+    """Pods that have been ready for minReadySeconds."""
     unavailable_replicas: _builtins.int
+    """Pods still needed for the Deployment to have all its replicas available."""
     collision_count: _builtins.int
     @_builtins.property
-    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeploymentCondition]: ...
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeploymentCondition]:
+        """Available and Progressing, with their reasons."""
+
     def __init__(
         self,
         *,
@@ -338,6 +399,10 @@ Global___DeploymentStatus: _TypeAlias = DeploymentStatus  # noqa: Y015
 
 @_typing.final
 class Deployment(_message.Message):
+    """Keeps a number of identical pods running from a template, through ReplicaSets, and rolls
+    a changed template out step by step (kubectl rollout).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -350,9 +415,13 @@ class Deployment(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___DeploymentSpec: ...
+    def spec(self) -> Global___DeploymentSpec:
+        """The pods to run and how to update them."""
+
     @_builtins.property
-    def status(self) -> Global___DeploymentStatus: ...
+    def status(self) -> Global___DeploymentStatus:
+        """How far the Deployment has got. Read-only."""
+
     def __init__(
         self,
         *,
@@ -422,6 +491,8 @@ Global___DaemonSetUpdateStrategy: _TypeAlias = DaemonSetUpdateStrategy  # noqa: 
 
 @_typing.final
 class DaemonSetSpec(_message.Message):
+    """The pods a DaemonSet runs on each node."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SELECTOR_FIELD_NUMBER: _builtins.int
@@ -430,13 +501,21 @@ class DaemonSetSpec(_message.Message):
     MIN_READY_SECONDS_FIELD_NUMBER: _builtins.int
     REVISION_HISTORY_LIMIT_FIELD_NUMBER: _builtins.int
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready before it counts as available. Default 0."""
     revision_history_limit: _builtins.int
+    """How many old revisions to keep for rollbacks. Default 10."""
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the DaemonSet; it must match the template's labels."""
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pod to run on each node."""
+
     @_builtins.property
-    def update_strategy(self) -> Global___DaemonSetUpdateStrategy: ...
+    def update_strategy(self) -> Global___DaemonSetUpdateStrategy:
+        """How a changed template replaces the pods: RollingUpdate (default) or OnDelete."""
+
     def __init__(
         self,
         *,
@@ -539,6 +618,10 @@ Global___DaemonSetStatus: _TypeAlias = DaemonSetStatus  # noqa: Y015
 
 @_typing.final
 class DaemonSet(_message.Message):
+    """Runs one pod of a template on every node (or on every node that matches its nodeSelector
+    and affinity), as nodes come and go.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -551,9 +634,13 @@ class DaemonSet(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___DaemonSetSpec: ...
+    def spec(self) -> Global___DaemonSetSpec:
+        """The pods to run and how to update them."""
+
     @_builtins.property
-    def status(self) -> Global___DaemonSetStatus: ...
+    def status(self) -> Global___DaemonSetStatus:
+        """How many nodes run the pod. Read-only."""
+
     def __init__(
         self,
         *,
@@ -644,6 +731,8 @@ Global___StatefulSetPersistentVolumeClaimRetentionPolicy: _TypeAlias = StatefulS
 
 @_typing.final
 class StatefulSetSpec(_message.Message):
+    """The pods a StatefulSet runs."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPLICAS_FIELD_NUMBER: _builtins.int
@@ -657,21 +746,37 @@ class StatefulSetSpec(_message.Message):
     MIN_READY_SECONDS_FIELD_NUMBER: _builtins.int
     PERSISTENT_VOLUME_CLAIM_RETENTION_POLICY_FIELD_NUMBER: _builtins.int
     replicas: _builtins.int
+    """How many pods to run. Default 1."""
     service_name: _builtins.str
+    """The headless Service that gives the pods their DNS names (<pod>.<service>)."""
     pod_management_policy: _builtins.str
-    """OrderedReady, Parallel"""
+    """OrderedReady (default: one pod at a time, in order) or Parallel."""
     revision_history_limit: _builtins.int
+    """How many old revisions to keep. Default 10."""
     min_ready_seconds: _builtins.int
+    """Seconds a new pod must be ready before it counts as available. Default 0."""
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the StatefulSet; it must match the template's labels."""
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to create."""
+
     @_builtins.property
-    def volume_claim_templates(self) -> _containers.RepeatedCompositeFieldContainer[_storage_pb2.PersistentVolumeClaim]: ...
+    def volume_claim_templates(self) -> _containers.RepeatedCompositeFieldContainer[_storage_pb2.PersistentVolumeClaim]:
+        """Claims each pod gets for itself (named <claim>-<pod>), kept when the pod is replaced."""
+
     @_builtins.property
-    def update_strategy(self) -> Global___StatefulSetUpdateStrategy: ...
+    def update_strategy(self) -> Global___StatefulSetUpdateStrategy:
+        """How a changed template replaces the pods: RollingUpdate (default, from the highest
+        ordinal down) or OnDelete.
+        """
+
     @_builtins.property
-    def persistent_volume_claim_retention_policy(self) -> Global___StatefulSetPersistentVolumeClaimRetentionPolicy: ...
+    def persistent_volume_claim_retention_policy(self) -> Global___StatefulSetPersistentVolumeClaimRetentionPolicy:
+        """Whether the claims are kept or deleted when the StatefulSet is deleted or scaled down."""
+
     def __init__(
         self,
         *,
@@ -784,6 +889,10 @@ Global___StatefulSetStatus: _TypeAlias = StatefulSetStatus  # noqa: Y015
 
 @_typing.final
 class StatefulSet(_message.Message):
+    """Runs pods with stable identities (name-0, name-1, ...), each with its own persistent
+    volumes, created and updated in order.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -796,9 +905,13 @@ class StatefulSet(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___StatefulSetSpec: ...
+    def spec(self) -> Global___StatefulSetSpec:
+        """The pods, their volumes and how to update them."""
+
     @_builtins.property
-    def status(self) -> Global___StatefulSetStatus: ...
+    def status(self) -> Global___StatefulSetStatus:
+        """How many pods exist and are ready. Read-only."""
+
     def __init__(
         self,
         *,
@@ -864,6 +977,10 @@ Global___RevisionData: _TypeAlias = RevisionData  # noqa: Y015
 
 @_typing.final
 class ControllerRevision(_message.Message):
+    """A snapshot of a DaemonSet's or StatefulSet's pod template, for rollbacks. Written by the
+    controllers.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int

@@ -124,6 +124,8 @@ Global___PodFailurePolicy: _TypeAlias = PodFailurePolicy  # noqa: Y015
 
 @_typing.final
 class JobSpec(_message.Message):
+    """The pods a Job runs and when it is done."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARALLELISM_FIELD_NUMBER: _builtins.int
@@ -138,20 +140,39 @@ class JobSpec(_message.Message):
     SUSPEND_FIELD_NUMBER: _builtins.int
     POD_FAILURE_POLICY_FIELD_NUMBER: _builtins.int
     parallelism: _builtins.int
+    """How many pods may run at once. Default 1."""
     completions: _builtins.int
+    """How many pods must succeed. Default 1 (unset with parallelism: the first success ends
+    the Job).
+    """
     active_deadline_seconds: _builtins.int
+    """Seconds the Job may run before it is stopped and marked failed (DeadlineExceeded)."""
     backoff_limit: _builtins.int
+    """Failed pods allowed before the Job is marked failed (BackoffLimitExceeded). Default 6."""
     manual_selector: _builtins.bool
+    """Set the selector yourself instead of the generated one."""
     ttl_seconds_after_finished: _builtins.int
+    """Seconds after the Job finishes before it is deleted, with its pods."""
     completion_mode: _builtins.str
-    """NonIndexed, Indexed"""
+    """NonIndexed (default: any pods' successes count) or Indexed (each index 0..completions-1
+    must succeed once).
+    """
     suspend: _builtins.bool
+    """While true, no pods run (running ones are stopped)."""
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Which pods belong to the Job. Set by the system unless manualSelector is true."""
+
     @_builtins.property
-    def template(self) -> _core_pb2.PodTemplateSpec: ...
+    def template(self) -> _core_pb2.PodTemplateSpec:
+        """The pods to run; restartPolicy must be Never or OnFailure."""
+
     @_builtins.property
-    def pod_failure_policy(self) -> Global___PodFailurePolicy: ...
+    def pod_failure_policy(self) -> Global___PodFailurePolicy:
+        """How pod failures count, by exit code or pod condition: fail the Job at once, ignore, or
+        count toward backoffLimit.
+        """
+
     def __init__(
         self,
         *,
@@ -267,6 +288,8 @@ Global___UncountedTerminatedPods: _TypeAlias = UncountedTerminatedPods  # noqa: 
 
 @_typing.final
 class JobStatus(_message.Message):
+    """How far a Job has got."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CONDITIONS_FIELD_NUMBER: _builtins.int
@@ -280,17 +303,26 @@ class JobStatus(_message.Message):
     UNCOUNTED_TERMINATED_PODS_FIELD_NUMBER: _builtins.int
     TERMINATING_FIELD_NUMBER: _builtins.int
     active: _builtins.int
+    """Pods running."""
     succeeded: _builtins.int
+    """Pods that succeeded."""
     failed: _builtins.int
+    """Pods that failed."""
     completed_indexes: _builtins.str
     ready: _builtins.int
     terminating: _builtins.int
     @_builtins.property
-    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobCondition]: ...
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobCondition]:
+        """Complete or Failed when the Job has finished, and why."""
+
     @_builtins.property
-    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the Job started."""
+
     @_builtins.property
-    def completion_time(self) -> _timestamp_pb2.Timestamp: ...
+    def completion_time(self) -> _timestamp_pb2.Timestamp:
+        """When the Job completed."""
+
     @_builtins.property
     def uncounted_terminated_pods(self) -> Global___UncountedTerminatedPods: ...
     def __init__(
@@ -324,6 +356,10 @@ Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
 
 @_typing.final
 class Job(_message.Message):
+    """Runs pods until a number of them have completed successfully: a batch task, retried on
+    failure up to backoffLimit.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -336,9 +372,13 @@ class Job(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___JobSpec: ...
+    def spec(self) -> Global___JobSpec:
+        """The pods to run and how many must succeed."""
+
     @_builtins.property
-    def status(self) -> Global___JobStatus: ...
+    def status(self) -> Global___JobStatus:
+        """How far the Job has got. Read-only."""
+
     def __init__(
         self,
         *,
@@ -358,16 +398,23 @@ Global___Job: _TypeAlias = Job  # noqa: Y015
 
 @_typing.final
 class JobTemplateSpec(_message.Message):
-    """---- CronJob ---------------------------------------------------------------"""
+    """---- CronJob ---------------------------------------------------------------
+
+    The Jobs a CronJob creates.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    def metadata(self) -> _meta_pb2.ObjectMeta:
+        """The labels and annotations of the Jobs."""
+
     @_builtins.property
-    def spec(self) -> Global___JobSpec: ...
+    def spec(self) -> Global___JobSpec:
+        """The spec of the Jobs."""
+
     def __init__(
         self,
         *,
@@ -384,6 +431,8 @@ Global___JobTemplateSpec: _TypeAlias = JobTemplateSpec  # noqa: Y015
 
 @_typing.final
 class CronJobSpec(_message.Message):
+    """When a CronJob creates Jobs, and which."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SCHEDULE_FIELD_NUMBER: _builtins.int
@@ -395,15 +444,25 @@ class CronJobSpec(_message.Message):
     SUCCESSFUL_JOBS_HISTORY_LIMIT_FIELD_NUMBER: _builtins.int
     FAILED_JOBS_HISTORY_LIMIT_FIELD_NUMBER: _builtins.int
     schedule: _builtins.str
+    """When to run, in cron syntax ("*/5 * * * *", "@hourly")."""
     time_zone: _builtins.str
+    """The time zone of the schedule (Europe/Paris, ...). Default: the control plane's."""
     starting_deadline_seconds: _builtins.int
+    """Seconds after a scheduled time during which a missed run may still start."""
     concurrency_policy: _builtins.str
-    """Allow, Forbid, Replace"""
+    """What to do when a run is due while the last one still runs: Allow (default), Forbid
+    (skip) or Replace.
+    """
     suspend: _builtins.bool
+    """While true, no new Jobs are created."""
     successful_jobs_history_limit: _builtins.int
+    """Finished successful Jobs to keep. Default 3."""
     failed_jobs_history_limit: _builtins.int
+    """Failed Jobs to keep. Default 1."""
     @_builtins.property
-    def job_template(self) -> Global___JobTemplateSpec: ...
+    def job_template(self) -> Global___JobTemplateSpec:
+        """The Jobs to create."""
+
     def __init__(
         self,
         *,
@@ -473,6 +532,8 @@ Global___CronJobStatus: _TypeAlias = CronJobStatus  # noqa: Y015
 
 @_typing.final
 class CronJob(_message.Message):
+    """Creates a Job on a schedule, in cron syntax."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -485,9 +546,13 @@ class CronJob(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___CronJobSpec: ...
+    def spec(self) -> Global___CronJobSpec:
+        """The schedule and the Jobs to create."""
+
     @_builtins.property
-    def status(self) -> Global___CronJobStatus: ...
+    def status(self) -> Global___CronJobStatus:
+        """The Jobs running and the last run. Read-only."""
+
     def __init__(
         self,
         *,

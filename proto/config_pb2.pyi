@@ -21,6 +21,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ConfigMap(_message.Message):
+    """Configuration as key/value pairs that pods use as environment variables, command-line
+    arguments or files in a volume.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -72,13 +76,20 @@ class ConfigMap(_message.Message):
     api_version: _builtins.str
     kind: _builtins.str
     immutable: _builtins.bool
+    """When true, data and binaryData can never change: delete and recreate the ConfigMap to
+    change them.
+    """
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The configuration: UTF-8 values by key (keys are letters, digits, '-', '_' and '.'). A
+        key is in data or in binaryData, not both.
+        """
+
     @_builtins.property
     def binary_data(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]:
-        """base64 in JSON/YAML"""
+        """Values that are not UTF-8, base64-encoded in JSON and YAML."""
 
     def __init__(
         self,
@@ -104,6 +115,9 @@ Global___ConfigMap: _TypeAlias = ConfigMap  # noqa: Y015
 class Secret(_message.Message):
     """Stored encrypted in etcd (controlplane/store/encryption.py). `stringData` is a
     write-only convenience: merged into `data` on every write and never stored.
+
+    A small amount of sensitive data (a password, a token, a key) that pods use as
+    environment variables or files; corral stores it encrypted.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -158,16 +172,24 @@ class Secret(_message.Message):
     api_version: _builtins.str
     kind: _builtins.str
     type: _builtins.str
-    """Opaque (default), kubernetes.io/tls, ..."""
+    """What the Secret holds, which fixes the keys it must have: Opaque (the default:
+    anything), kubernetes.io/tls, kubernetes.io/dockerconfigjson, kubernetes.io/basic-auth,
+    ...
+    """
     immutable: _builtins.bool
+    """When true, data can never change: delete and recreate the Secret to change it."""
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
     def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]:
-        """base64 in JSON/YAML"""
+        """The secret data by key, each value base64-encoded in JSON and YAML."""
 
     @_builtins.property
-    def string_data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def string_data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The same as data, with plain-text values, for writing only: merged into data (its keys
+        win) and never read back.
+        """
+
     def __init__(
         self,
         *,

@@ -22,7 +22,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ContainerPort(_message.Message):
-    """---- Pod -------------------------------------------------------------------"""
+    """---- Pod -------------------------------------------------------------------
+
+    A port a container listens on.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -32,10 +35,17 @@ class ContainerPort(_message.Message):
     PROTOCOL_FIELD_NUMBER: _builtins.int
     HOST_IP_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """A name for the port (at most 15 characters) that probes and Services can use instead of
+    its number.
+    """
     host_port: _builtins.int
+    """A port of the node that leads to this one. Rarely needed."""
     container_port: _builtins.int
+    """The port number, on the pod's IP address."""
     protocol: _builtins.str
+    """TCP (default), UDP or SCTP."""
     host_ip: _builtins.str
+    """The node's address that hostPort binds."""
     def __init__(
         self,
         *,
@@ -102,6 +112,8 @@ Global___ResourceFieldSelector: _TypeAlias = ResourceFieldSelector  # noqa: Y015
 
 @_typing.final
 class EnvVarSource(_message.Message):
+    """Where an environment variable's value comes from (one of these)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     FIELD_REF_FIELD_NUMBER: _builtins.int
@@ -109,13 +121,23 @@ class EnvVarSource(_message.Message):
     CONFIG_MAP_KEY_REF_FIELD_NUMBER: _builtins.int
     SECRET_KEY_REF_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def field_ref(self) -> Global___ObjectFieldSelector: ...
+    def field_ref(self) -> Global___ObjectFieldSelector:
+        """A field of the pod: metadata.name, metadata.namespace, metadata.labels['<key>'],
+        spec.nodeName, status.podIP, ...
+        """
+
     @_builtins.property
-    def resource_field_ref(self) -> Global___ResourceFieldSelector: ...
+    def resource_field_ref(self) -> Global___ResourceFieldSelector:
+        """A request or limit of a container (limits.cpu, requests.memory, ...)."""
+
     @_builtins.property
-    def config_map_key_ref(self) -> Global___ConfigMapKeySelector: ...
+    def config_map_key_ref(self) -> Global___ConfigMapKeySelector:
+        """A key of a ConfigMap in the pod's namespace."""
+
     @_builtins.property
-    def secret_key_ref(self) -> Global___SecretKeySelector: ...
+    def secret_key_ref(self) -> Global___SecretKeySelector:
+        """A key of a Secret in the pod's namespace."""
+
     def __init__(
         self,
         *,
@@ -134,15 +156,23 @@ Global___EnvVarSource: _TypeAlias = EnvVarSource  # noqa: Y015
 
 @_typing.final
 class EnvVar(_message.Message):
+    """One environment variable of a container."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     VALUE_FROM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The variable's name."""
     value: _builtins.str
+    """Its value. $(VAR) refers to variables defined before it; $$ is a literal $."""
     @_builtins.property
-    def value_from(self) -> Global___EnvVarSource: ...
+    def value_from(self) -> Global___EnvVarSource:
+        """Where to read the value instead: a field of the pod, a resource of a container, a key
+        of a ConfigMap or of a Secret.
+        """
+
     def __init__(
         self,
         *,
@@ -160,6 +190,8 @@ Global___EnvVar: _TypeAlias = EnvVar  # noqa: Y015
 
 @_typing.final
 class ResourceRequirements(_message.Message):
+    """Compute resources of a container, as quantities (cpu: 500m or 0.5, memory: 128Mi)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -206,10 +238,16 @@ class ResourceRequirements(_message.Message):
     REQUESTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def limits(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """quantities: "500m", "128Mi" """
+        """The most the container may use: CPU above the limit is throttled, memory above it gets
+        the container killed (OOMKilled).
+        """
 
     @_builtins.property
-    def requests(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def requests(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """What the container needs: the scheduler places the pod on a node with that much free.
+        Default: the limits.
+        """
+
     def __init__(
         self,
         *,
@@ -226,6 +264,8 @@ Global___ResourceRequirements: _TypeAlias = ResourceRequirements  # noqa: Y015
 
 @_typing.final
 class VolumeMount(_message.Message):
+    """One volume mounted into a container."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -233,9 +273,13 @@ class VolumeMount(_message.Message):
     MOUNT_PATH_FIELD_NUMBER: _builtins.int
     SUB_PATH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The name of one of the pod's volumes."""
     read_only: _builtins.bool
+    """Mount it read-only. Default false."""
     mount_path: _builtins.str
+    """Where in the container the volume appears. It cannot contain ':'."""
     sub_path: _builtins.str
+    """A path inside the volume to mount instead of its root."""
     def __init__(
         self,
         *,
@@ -254,14 +298,16 @@ Global___VolumeMount: _TypeAlias = VolumeMount  # noqa: Y015
 
 @_typing.final
 class EmptyDirVolumeSource(_message.Message):
+    """A directory that starts empty when the pod starts and is removed with the pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MEDIUM_FIELD_NUMBER: _builtins.int
     SIZE_LIMIT_FIELD_NUMBER: _builtins.int
     medium: _builtins.str
-    """"" or "Memory" """
+    """Where it is kept: "" (the node's disk) or Memory (a tmpfs)."""
     size_limit: _builtins.str
-    """quantity"""
+    """The most it may hold (a quantity such as 64Mi)."""
     def __init__(
         self,
         *,
@@ -278,12 +324,18 @@ Global___EmptyDirVolumeSource: _TypeAlias = EmptyDirVolumeSource  # noqa: Y015
 
 @_typing.final
 class HostPathVolumeSource(_message.Message):
+    """A file or directory of the node, mounted into the pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PATH_FIELD_NUMBER: _builtins.int
     TYPE_FIELD_NUMBER: _builtins.int
     path: _builtins.str
+    """The path on the node."""
     type: _builtins.str
+    """What must be at the path: "" (no check), DirectoryOrCreate, Directory, FileOrCreate,
+    File, Socket, CharDevice or BlockDevice.
+    """
     def __init__(
         self,
         *,
@@ -300,12 +352,16 @@ Global___HostPathVolumeSource: _TypeAlias = HostPathVolumeSource  # noqa: Y015
 
 @_typing.final
 class PersistentVolumeClaimVolumeSource(_message.Message):
+    """A PersistentVolumeClaim used as a pod's volume."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CLAIM_NAME_FIELD_NUMBER: _builtins.int
     READ_ONLY_FIELD_NUMBER: _builtins.int
     claim_name: _builtins.str
+    """The claim's name, in the pod's namespace."""
     read_only: _builtins.bool
+    """Mount it read-only. Default false."""
     def __init__(
         self,
         *,
@@ -322,6 +378,10 @@ Global___PersistentVolumeClaimVolumeSource: _TypeAlias = PersistentVolumeClaimVo
 
 @_typing.final
 class Volume(_message.Message):
+    """A directory the pod's containers can mount, and where its content comes from (exactly one
+    source).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -333,21 +393,36 @@ class Volume(_message.Message):
     DOWNWARD_API_FIELD_NUMBER: _builtins.int
     PERSISTENT_VOLUME_CLAIM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The volume's name, which volumeMounts refer to (a DNS label, unique in the pod)."""
     @_builtins.property
-    def empty_dir(self) -> Global___EmptyDirVolumeSource: ...
+    def empty_dir(self) -> Global___EmptyDirVolumeSource:
+        """A directory that starts empty and lives as long as the pod."""
+
     @_builtins.property
-    def host_path(self) -> Global___HostPathVolumeSource: ...
+    def host_path(self) -> Global___HostPathVolumeSource:
+        """A file or directory of the node."""
+
     @_builtins.property
-    def config_map(self) -> Global___ConfigMapVolumeSource: ...
+    def config_map(self) -> Global___ConfigMapVolumeSource:
+        """The keys of a ConfigMap, as files."""
+
     @_builtins.property
-    def secret(self) -> Global___SecretVolumeSource: ...
+    def secret(self) -> Global___SecretVolumeSource:
+        """The keys of a Secret, as files (kept in memory, never on the node's disk)."""
+
     @_builtins.property
-    def projected(self) -> Global___ProjectedVolumeSource: ...
+    def projected(self) -> Global___ProjectedVolumeSource:
+        """Several sources (ConfigMaps, Secrets, the downward API) in one directory."""
+
     @_builtins.property
-    def downward_api(self) -> Global___DownwardAPIVolumeSource: ...
+    def downward_api(self) -> Global___DownwardAPIVolumeSource:
+        """Fields of the pod and resources of its containers, as files.
+        Workloads (140-159)
+        """
+
     @_builtins.property
     def persistent_volume_claim(self) -> Global___PersistentVolumeClaimVolumeSource:
-        """Workloads (140-159)"""
+        """A PersistentVolumeClaim of the pod's namespace: the volume bound to it."""
 
     def __init__(
         self,
@@ -371,11 +446,17 @@ Global___Volume: _TypeAlias = Volume  # noqa: Y015
 
 @_typing.final
 class ExecAction(_message.Message):
+    """A command a probe runs."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMAND_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The command and its arguments, run in the container without a shell; exit status 0
+        passes.
+        """
+
     def __init__(
         self,
         *,
@@ -413,6 +494,8 @@ Global___HTTPHeader: _TypeAlias = HTTPHeader  # noqa: Y015
 
 @_typing.final
 class HTTPGetAction(_message.Message):
+    """An HTTP GET a probe sends."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PATH_FIELD_NUMBER: _builtins.int
@@ -421,12 +504,19 @@ class HTTPGetAction(_message.Message):
     SCHEME_FIELD_NUMBER: _builtins.int
     HTTP_HEADERS_FIELD_NUMBER: _builtins.int
     path: _builtins.str
+    """The path to ask for. Default /."""
     host: _builtins.str
+    """The host to connect to. Default: the pod's IP address."""
     scheme: _builtins.str
+    """HTTP (default) or HTTPS (certificates are not checked)."""
     @_builtins.property
-    def port(self) -> _meta_pb2.IntOrString: ...
+    def port(self) -> _meta_pb2.IntOrString:
+        """The port: its number, or the name of one of the container's ports."""
+
     @_builtins.property
-    def http_headers(self) -> _containers.RepeatedCompositeFieldContainer[Global___HTTPHeader]: ...
+    def http_headers(self) -> _containers.RepeatedCompositeFieldContainer[Global___HTTPHeader]:
+        """Headers to send."""
+
     def __init__(
         self,
         *,
@@ -446,13 +536,18 @@ Global___HTTPGetAction: _TypeAlias = HTTPGetAction  # noqa: Y015
 
 @_typing.final
 class TCPSocketAction(_message.Message):
+    """A TCP connection a probe opens."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PORT_FIELD_NUMBER: _builtins.int
     HOST_FIELD_NUMBER: _builtins.int
     host: _builtins.str
+    """The host to connect to. Default: the pod's IP address."""
     @_builtins.property
-    def port(self) -> _meta_pb2.IntOrString: ...
+    def port(self) -> _meta_pb2.IntOrString:
+        """The port: its number, or the name of one of the container's ports."""
+
     def __init__(
         self,
         *,
@@ -469,6 +564,10 @@ Global___TCPSocketAction: _TypeAlias = TCPSocketAction  # noqa: Y015
 
 @_typing.final
 class Probe(_message.Message):
+    """A check the node runs on a container, by running a command, an HTTP GET or a TCP
+    connection.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EXEC_FIELD_NUMBER: _builtins.int
@@ -481,17 +580,31 @@ class Probe(_message.Message):
     FAILURE_THRESHOLD_FIELD_NUMBER: _builtins.int
     TERMINATION_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _builtins.int
     initial_delay_seconds: _builtins.int
+    """Seconds after the container started before the first check. Default 0."""
     timeout_seconds: _builtins.int
+    """Seconds a check may take. Default 1."""
     period_seconds: _builtins.int
+    """Seconds between checks. Default 10."""
     success_threshold: _builtins.int
+    """Passes in a row that count as passing after a failure. Default 1 (and 1 for liveness
+    and startup probes).
+    """
     failure_threshold: _builtins.int
+    """Failures in a row that count as failing. Default 3."""
     termination_grace_period_seconds: _builtins.int
+    """The grace period of a container this probe kills, instead of the pod's."""
     @_builtins.property
-    def exec(self) -> Global___ExecAction: ...
+    def exec(self) -> Global___ExecAction:
+        """Run a command in the container: exit status 0 passes."""
+
     @_builtins.property
-    def http_get(self) -> Global___HTTPGetAction: ...
+    def http_get(self) -> Global___HTTPGetAction:
+        """Send an HTTP GET: a status from 200 to 399 passes."""
+
     @_builtins.property
-    def tcp_socket(self) -> Global___TCPSocketAction: ...
+    def tcp_socket(self) -> Global___TCPSocketAction:
+        """Open a TCP connection: it passes if the port accepts it."""
+
     def __init__(
         self,
         *,
@@ -564,6 +677,8 @@ Global___SeccompProfile: _TypeAlias = SeccompProfile  # noqa: Y015
 
 @_typing.final
 class SecurityContext(_message.Message):
+    """Security settings of a container."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAPABILITIES_FIELD_NUMBER: _builtins.int
@@ -575,15 +690,27 @@ class SecurityContext(_message.Message):
     ALLOW_PRIVILEGE_ESCALATION_FIELD_NUMBER: _builtins.int
     SECCOMP_PROFILE_FIELD_NUMBER: _builtins.int
     privileged: _builtins.bool
+    """Run with every capability and the node's devices, with no confinement. Default false."""
     run_as_user: _builtins.int
+    """The user id the container's process runs as. Default: the image's user."""
     run_as_group: _builtins.int
+    """The group id the container's process runs as."""
     run_as_non_root: _builtins.bool
+    """Refuse to start the container if it would run as root (user id 0)."""
     read_only_root_filesystem: _builtins.bool
+    """Mount the container's root filesystem read-only."""
     allow_privilege_escalation: _builtins.bool
+    """Whether a process may gain more privileges than its parent (setuid programs, file
+    capabilities).
+    """
     @_builtins.property
-    def capabilities(self) -> Global___Capabilities: ...
+    def capabilities(self) -> Global___Capabilities:
+        """Linux capabilities to add to or drop from the default set."""
+
     @_builtins.property
-    def seccomp_profile(self) -> Global___SeccompProfile: ...
+    def seccomp_profile(self) -> Global___SeccompProfile:
+        """The system calls the container may make: RuntimeDefault or Unconfined."""
+
     def __init__(
         self,
         *,
@@ -629,6 +756,8 @@ Global___SecurityContext: _TypeAlias = SecurityContext  # noqa: Y015
 
 @_typing.final
 class PodSecurityContext(_message.Message):
+    """Security settings for every container of a pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RUN_AS_USER_FIELD_NUMBER: _builtins.int
@@ -638,13 +767,21 @@ class PodSecurityContext(_message.Message):
     SUPPLEMENTAL_GROUPS_FIELD_NUMBER: _builtins.int
     SECCOMP_PROFILE_FIELD_NUMBER: _builtins.int
     run_as_user: _builtins.int
+    """The user id the containers' processes run as."""
     run_as_group: _builtins.int
+    """The group id the containers' processes run as."""
     run_as_non_root: _builtins.bool
+    """Refuse to start a container that would run as root."""
     fs_group: _builtins.int
+    """A group that owns the pod's volumes, added to every container's groups."""
     @_builtins.property
-    def supplemental_groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def supplemental_groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """More groups for every container's first process."""
+
     @_builtins.property
-    def seccomp_profile(self) -> Global___SeccompProfile: ...
+    def seccomp_profile(self) -> Global___SeccompProfile:
+        """The system calls the containers may make: RuntimeDefault or Unconfined."""
+
     def __init__(
         self,
         *,
@@ -680,6 +817,10 @@ Global___PodSecurityContext: _TypeAlias = PodSecurityContext  # noqa: Y015
 
 @_typing.final
 class Container(_message.Message):
+    """One container of a pod: an image to run, with its command, environment, resources, mounts
+    and probes.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -703,38 +844,92 @@ class Container(_message.Message):
     STDIN_ONCE_FIELD_NUMBER: _builtins.int
     ENV_FROM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The container's name, unique in the pod (a DNS label). It cannot change."""
     image: _builtins.str
+    """The image to run (nginx, nginx:1.27, registry.example:5000/team/app@sha256:...), by
+    Docker's naming rules.
+    """
     working_dir: _builtins.str
+    """The directory the program starts in. Default: the image's."""
     termination_message_path: _builtins.str
+    """The file whose content becomes the message of the container's termination. Default
+    /dev/termination-log.
+    """
     image_pull_policy: _builtins.str
-    """Always, IfNotPresent, Never"""
+    """When to pull the image: Always, IfNotPresent or Never. Default Always for the tag
+    latest (or no tag), else IfNotPresent.
+    """
     stdin: _builtins.bool
+    """Keep a stdin open for the container (kubectl attach, kubectl run -i)."""
     tty: _builtins.bool
+    """Give the container a terminal (with stdin: kubectl run -it)."""
     termination_message_policy: _builtins.str
-    """File, FallbackToLogsOnError"""
+    """Where the termination message comes from: File (terminationMessagePath, the default) or
+    FallbackToLogsOnError (the end of the log when the file is empty and the container
+    failed).
+    """
     stdin_once: _builtins.bool
+    """Close the container's stdin when the first attached session ends."""
     @_builtins.property
-    def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The program to run, replacing the image's ENTRYPOINT; not run in a shell. $(VAR) refers
+        to the container's environment.
+        """
+
     @_builtins.property
-    def args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The program's arguments, replacing the image's CMD. $(VAR) refers to the container's
+        environment.
+        """
+
     @_builtins.property
-    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerPort]: ...
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerPort]:
+        """The ports the container listens on. Informational (an open port is reachable either
+        way); a name lets probes and Services refer to a port.
+        """
+
     @_builtins.property
-    def env(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvVar]: ...
+    def env(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvVar]:
+        """Environment variables to set in the container."""
+
     @_builtins.property
-    def resources(self) -> Global___ResourceRequirements: ...
+    def resources(self) -> Global___ResourceRequirements:
+        """The CPU and memory the container needs (requests: the scheduler finds a node with them
+        free) and may use at most (limits: enforced on the node).
+        """
+
     @_builtins.property
-    def volume_mounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___VolumeMount]: ...
+    def volume_mounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___VolumeMount]:
+        """Where the pod's volumes appear in the container's filesystem."""
+
     @_builtins.property
-    def liveness_probe(self) -> Global___Probe: ...
+    def liveness_probe(self) -> Global___Probe:
+        """A check that the container is alive: after failureThreshold failures in a row, the
+        container is restarted.
+        """
+
     @_builtins.property
-    def readiness_probe(self) -> Global___Probe: ...
+    def readiness_probe(self) -> Global___Probe:
+        """A check that the container is ready for work: while it fails, the pod is not Ready and
+        takes no Service traffic.
+        """
+
     @_builtins.property
-    def startup_probe(self) -> Global___Probe: ...
+    def startup_probe(self) -> Global___Probe:
+        """A check that the container has started: the other probes wait until it passes; after
+        failureThreshold failures in a row, the container is restarted.
+        """
+
     @_builtins.property
-    def security_context(self) -> Global___SecurityContext: ...
+    def security_context(self) -> Global___SecurityContext:
+        """Security settings of this container: user and group, capabilities, privileged, a read-
+        only root filesystem, seccomp.
+        """
+
     @_builtins.property
-    def env_from(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvFromSource]: ...
+    def env_from(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvFromSource]:
+        """Sources of many environment variables at once: every key of a ConfigMap or a Secret."""
+
     def __init__(
         self,
         *,
@@ -769,6 +964,8 @@ Global___Container: _TypeAlias = Container  # noqa: Y015
 
 @_typing.final
 class Toleration(_message.Message):
+    """A taint of nodes that the pod tolerates."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
@@ -777,12 +974,19 @@ class Toleration(_message.Message):
     EFFECT_FIELD_NUMBER: _builtins.int
     TOLERATION_SECONDS_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """The taint's key; empty with operator Exists matches every taint."""
     operator: _builtins.str
-    """Exists, Equal"""
+    """Equal (the taint's value must be value, the default) or Exists (any value)."""
     value: _builtins.str
+    """The taint's value, for operator Equal."""
     effect: _builtins.str
-    """NoSchedule, PreferNoSchedule, NoExecute"""
+    """The effect of the taints it matches: NoSchedule, PreferNoSchedule or NoExecute; empty
+    matches all.
+    """
     toleration_seconds: _builtins.int
+    """With effect NoExecute, how long the pod stays on a node after the taint appears; unset
+    means forever.
+    """
     def __init__(
         self,
         *,
@@ -806,6 +1010,8 @@ Global___Toleration: _TypeAlias = Toleration  # noqa: Y015
 class NodeSelectorRequirement(_message.Message):
     """Node affinity: node selector terms (ORed), each of requirements (ANDed) on the node's
     labels (matchExpressions) or fields (matchFields: metadata.name).
+
+    One requirement on a node's label or field.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -814,10 +1020,15 @@ class NodeSelectorRequirement(_message.Message):
     OPERATOR_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """The label's key, or the field (metadata.name)."""
     operator: _builtins.str
-    """In, NotIn, Exists, DoesNotExist, Gt, Lt"""
+    """How it must relate to the values: In, NotIn, Exists, DoesNotExist, Gt or Lt."""
     @_builtins.property
-    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The values: for In and NotIn, one or more; for Gt and Lt, one integer; none for Exists
+        and DoesNotExist.
+        """
+
     def __init__(
         self,
         *,
@@ -835,14 +1046,20 @@ Global___NodeSelectorRequirement: _TypeAlias = NodeSelectorRequirement  # noqa: 
 
 @_typing.final
 class NodeSelectorTerm(_message.Message):
+    """Requirements on a node, all of which must hold."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MATCH_EXPRESSIONS_FIELD_NUMBER: _builtins.int
     MATCH_FIELDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]:
+        """Requirements on the node's labels."""
+
     @_builtins.property
-    def match_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]: ...
+    def match_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorRequirement]:
+        """Requirements on the node's fields (metadata.name)."""
+
     def __init__(
         self,
         *,
@@ -859,11 +1076,15 @@ Global___NodeSelectorTerm: _TypeAlias = NodeSelectorTerm  # noqa: Y015
 
 @_typing.final
 class NodeSelector(_message.Message):
+    """Terms on nodes; a node matches when it matches any of them."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NODE_SELECTOR_TERMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def node_selector_terms(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorTerm]: ...
+    def node_selector_terms(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeSelectorTerm]:
+        """The terms, ORed."""
+
     def __init__(
         self,
         *,
@@ -879,13 +1100,18 @@ Global___NodeSelector: _TypeAlias = NodeSelector  # noqa: Y015
 
 @_typing.final
 class PreferredSchedulingTerm(_message.Message):
+    """A term the scheduler prefers, with its weight."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     WEIGHT_FIELD_NUMBER: _builtins.int
     PREFERENCE_FIELD_NUMBER: _builtins.int
     weight: _builtins.int
+    """Added to the score of a node that matches (1-100)."""
     @_builtins.property
-    def preference(self) -> Global___NodeSelectorTerm: ...
+    def preference(self) -> Global___NodeSelectorTerm:
+        """The term."""
+
     def __init__(
         self,
         *,
@@ -902,14 +1128,24 @@ Global___PreferredSchedulingTerm: _TypeAlias = PreferredSchedulingTerm  # noqa: 
 
 @_typing.final
 class NodeAffinity(_message.Message):
+    """Rules on nodes, for placing a pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUIRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
     PREFERRED_DURING_SCHEDULING_IGNORED_DURING_EXECUTION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def required_during_scheduling_ignored_during_execution(self) -> Global___NodeSelector: ...
+    def required_during_scheduling_ignored_during_execution(self) -> Global___NodeSelector:
+        """Nodes the pod may be placed on: those matching any of the terms. A pod already running
+        stays if its node stops matching.
+        """
+
     @_builtins.property
-    def preferred_during_scheduling_ignored_during_execution(self) -> _containers.RepeatedCompositeFieldContainer[Global___PreferredSchedulingTerm]: ...
+    def preferred_during_scheduling_ignored_during_execution(self) -> _containers.RepeatedCompositeFieldContainer[Global___PreferredSchedulingTerm]:
+        """Nodes the scheduler prefers, each term with a weight (1-100) added to the score of the
+        nodes it matches.
+        """
+
     def __init__(
         self,
         *,
@@ -926,11 +1162,15 @@ Global___NodeAffinity: _TypeAlias = NodeAffinity  # noqa: Y015
 
 @_typing.final
 class Affinity(_message.Message):
+    """Where a pod may be placed, or prefers to be."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NODE_AFFINITY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def node_affinity(self) -> Global___NodeAffinity: ...
+    def node_affinity(self) -> Global___NodeAffinity:
+        """Rules on the labels and fields of nodes."""
+
     def __init__(
         self,
         *,
@@ -946,6 +1186,10 @@ Global___Affinity: _TypeAlias = Affinity  # noqa: Y015
 
 @_typing.final
 class PodSpec(_message.Message):
+    """What a pod runs: its containers and volumes, how they restart, and where the pod may be
+    placed.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -991,37 +1235,93 @@ class PodSpec(_message.Message):
     PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
     AFFINITY_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
-    """Always, OnFailure, Never"""
+    """What the node does when a container exits: Always restarts it, OnFailure only when it
+    failed, Never leaves it stopped. Default Always.
+    """
     termination_grace_period_seconds: _builtins.int
+    """Seconds a container has between the stop signal (SIGTERM) and being killed. Default 30;
+    0 kills at once.
+    """
     active_deadline_seconds: _builtins.int
+    """Seconds the pod may run, counted from its start, before it is stopped and marked
+    Failed.
+    """
     dns_policy: _builtins.str
+    """How the pod's DNS resolver is set up: ClusterFirst (default), Default,
+    ClusterFirstWithHostNet or None.
+    """
     service_account_name: _builtins.str
+    """The service account the pod runs as."""
     node_name: _builtins.str
+    """The node the pod runs on. The scheduler sets it when it binds the pod; setting it
+    yourself skips the scheduler.
+    """
     host_network: _builtins.bool
+    """Run the pod in its node's network namespace: it gets the node's IP address and ports."""
     hostname: _builtins.str
+    """The pod's hostname. Default: the pod's name."""
     subdomain: _builtins.str
+    """With a subdomain, the pod's fully qualified name is
+    <hostname>.<subdomain>.<namespace>.svc.<cluster domain>.
+    """
     scheduler_name: _builtins.str
+    """The scheduler that places the pod. Default default-scheduler."""
     priority: _builtins.int
+    """The pod's priority, from its priorityClassName. Set by the system."""
     enable_service_links: _builtins.bool
+    """Whether the environment of the containers gets variables for the Services of the
+    namespace. Default true.
+    """
     priority_class_name: _builtins.str
+    """The PriorityClass that gives the pod its priority."""
     preemption_policy: _builtins.str
+    """Whether the pod may preempt pods of lower priority: PreemptLowerPriority (default) or
+    Never.
+    Workloads (140-159)
+    """
     @_builtins.property
-    def volumes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Volume]: ...
+    def volumes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Volume]:
+        """Volumes the pod's containers can mount."""
+
     @_builtins.property
-    def init_containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Container]: ...
+    def init_containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Container]:
+        """Containers that run one after the other, each to completion, before the app containers
+        start. A failed one is retried as restartPolicy says.
+        """
+
     @_builtins.property
-    def containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Container]: ...
+    def containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Container]:
+        """The pod's app containers, started together once the init containers are done. At least
+        one; their names are unique in the pod.
+        """
+
     @_builtins.property
-    def node_selector(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def node_selector(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels a node must have for the pod to be placed on it."""
+
     @_builtins.property
-    def security_context(self) -> Global___PodSecurityContext: ...
+    def security_context(self) -> Global___PodSecurityContext:
+        """Security settings for all of the pod's containers (user and group ids, seccomp); a
+        container's own securityContext wins.
+        """
+
     @_builtins.property
-    def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]: ...
+    def tolerations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Toleration]:
+        """The node taints the pod tolerates: it may be placed on, or keep running on, nodes with
+        them.
+        """
+
     @_builtins.property
-    def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]: ...
+    def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]:
+        """Secrets of the pod's namespace with the credentials to pull its images from private
+        registries.
+        """
+
     @_builtins.property
     def affinity(self) -> Global___Affinity:
-        """Workloads (140-159)"""
+        """Rules about the nodes the pod may be placed on or prefers (nodeAffinity), beyond
+        nodeSelector.
+        """
 
     def __init__(
         self,
@@ -1238,6 +1538,8 @@ Global___ContainerState: _TypeAlias = ContainerState  # noqa: Y015
 
 @_typing.final
 class ContainerStatus(_message.Message):
+    """The state of one container of a pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -1250,16 +1552,27 @@ class ContainerStatus(_message.Message):
     CONTAINER_ID_FIELD_NUMBER: _builtins.int
     STARTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The container's name."""
     ready: _builtins.bool
+    """Whether the container passes its readiness probe."""
     restart_count: _builtins.int
+    """How many times the container was restarted."""
     image: _builtins.str
+    """The image the container runs."""
     image_id: _builtins.str
+    """The id of the image the container runs."""
     container_id: _builtins.str
+    """The container's id on its node."""
     started: _builtins.bool
+    """Whether the container passed its startup probe."""
     @_builtins.property
-    def state(self) -> Global___ContainerState: ...
+    def state(self) -> Global___ContainerState:
+        """What the container is doing now: waiting, running or terminated."""
+
     @_builtins.property
-    def last_state(self) -> Global___ContainerState: ...
+    def last_state(self) -> Global___ContainerState:
+        """How the container's previous run ended."""
+
     def __init__(
         self,
         *,
@@ -1323,6 +1636,8 @@ Global___HostIP: _TypeAlias = HostIP  # noqa: Y015
 
 @_typing.final
 class PodStatus(_message.Message):
+    """What is happening to a pod."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PHASE_FIELD_NUMBER: _builtins.int
@@ -1339,25 +1654,40 @@ class PodStatus(_message.Message):
     QOS_CLASS_FIELD_NUMBER: _builtins.int
     NOMINATED_NODE_NAME_FIELD_NUMBER: _builtins.int
     phase: _builtins.str
-    """Pending, Running, Succeeded, Failed, Unknown"""
+    """Where the pod is in its life: Pending, Running, Succeeded, Failed or Unknown."""
     message: _builtins.str
+    """Why the pod is in this phase, for people."""
     reason: _builtins.str
+    """Why the pod is in this phase, in one word (Evicted, ...)."""
     host_ip: _builtins.str
+    """The IP address of the pod's node."""
     pod_ip: _builtins.str
+    """The pod's IP address."""
     qos_class: _builtins.str
+    """The pod's quality of service class, from its requests and limits: Guaranteed, Burstable
+    or BestEffort.
+    """
     nominated_node_name: _builtins.str
     @_builtins.property
-    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodCondition]: ...
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodCondition]:
+        """The pod's conditions: PodScheduled, Initialized, ContainersReady, Ready."""
+
     @_builtins.property
     def host_ips(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostIP]: ...
     @_builtins.property
     def pod_ips(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodIP]: ...
     @_builtins.property
-    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the node started the pod."""
+
     @_builtins.property
-    def init_container_statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerStatus]: ...
+    def init_container_statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerStatus]:
+        """The state of each init container."""
+
     @_builtins.property
-    def container_statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerStatus]: ...
+    def container_statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContainerStatus]:
+        """The state of each app container."""
+
     def __init__(
         self,
         *,
@@ -1385,6 +1715,10 @@ Global___PodStatus: _TypeAlias = PodStatus  # noqa: Y015
 
 @_typing.final
 class Pod(_message.Message):
+    """A group of containers that run together on one node, sharing a network namespace (one IP
+    address) and volumes: the smallest thing that is scheduled.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -1397,9 +1731,13 @@ class Pod(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___PodSpec: ...
+    def spec(self) -> Global___PodSpec:
+        """What the pod runs: its containers, volumes and placement."""
+
     @_builtins.property
-    def status(self) -> Global___PodStatus: ...
+    def status(self) -> Global___PodStatus:
+        """What is happening to the pod, as its node and the control plane last saw it. Read-only."""
+
     def __init__(
         self,
         *,
@@ -1419,14 +1757,20 @@ Global___Pod: _TypeAlias = Pod  # noqa: Y015
 
 @_typing.final
 class PodTemplateSpec(_message.Message):
+    """The pods to create: their metadata (labels, annotations) and spec."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    def metadata(self) -> _meta_pb2.ObjectMeta:
+        """The labels and annotations of the pods made from the template."""
+
     @_builtins.property
-    def spec(self) -> Global___PodSpec: ...
+    def spec(self) -> Global___PodSpec:
+        """The spec of the pods made from the template."""
+
     def __init__(
         self,
         *,
@@ -1474,6 +1818,8 @@ Global___Taint: _TypeAlias = Taint  # noqa: Y015
 
 @_typing.final
 class NodeSpec(_message.Message):
+    """How a node may be used."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     POD_CIDR_FIELD_NUMBER: _builtins.int
@@ -1482,12 +1828,16 @@ class NodeSpec(_message.Message):
     TAINTS_FIELD_NUMBER: _builtins.int
     PROVIDER_ID_FIELD_NUMBER: _builtins.int
     pod_cidr: _builtins.str
+    """The range of IP addresses the node gives its pods."""
     unschedulable: _builtins.bool
+    """No new pods are placed on the node (kubectl cordon)."""
     provider_id: _builtins.str
     @_builtins.property
     def pod_cidrs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
-    def taints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Taint]: ...
+    def taints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Taint]:
+        """Taints that keep pods without a matching toleration off the node."""
+
     def __init__(
         self,
         *,
@@ -1761,6 +2111,10 @@ Global___NodeStatus: _TypeAlias = NodeStatus  # noqa: Y015
 
 @_typing.final
 class Node(_message.Message):
+    """A machine (or, in a local cluster, a network namespace) that runs pods with its corral
+    agent.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -1773,9 +2127,15 @@ class Node(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___NodeSpec: ...
+    def spec(self) -> Global___NodeSpec:
+        """How the node may be used: schedulable or not, its taints, its pod CIDR."""
+
     @_builtins.property
-    def status(self) -> Global___NodeStatus: ...
+    def status(self) -> Global___NodeStatus:
+        """The node's capacity, conditions, addresses and system information, as its agent reports
+        them. Read-only.
+        """
+
     def __init__(
         self,
         *,
@@ -1837,6 +2197,10 @@ Global___NamespaceStatus: _TypeAlias = NamespaceStatus  # noqa: Y015
 
 @_typing.final
 class Namespace(_message.Message):
+    """A scope for names: the objects of a namespaced kind are unique by name within their
+    namespace. Deleting a namespace deletes everything in it.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -1849,9 +2213,13 @@ class Namespace(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___NamespaceSpec: ...
+    def spec(self) -> Global___NamespaceSpec:
+        """The namespace's finalizers."""
+
     @_builtins.property
-    def status(self) -> Global___NamespaceStatus: ...
+    def status(self) -> Global___NamespaceStatus:
+        """Whether the namespace is Active or Terminating. Read-only."""
+
     def __init__(
         self,
         *,
@@ -1895,6 +2263,10 @@ Global___EventSource: _TypeAlias = EventSource  # noqa: Y015
 
 @_typing.final
 class Event(_message.Message):
+    """A report of something that happened to an object (scheduled, pulled, started, killed,
+    ...).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -1914,19 +2286,26 @@ class Event(_message.Message):
     api_version: _builtins.str
     kind: _builtins.str
     reason: _builtins.str
+    """What happened, in one CamelCase word (Scheduled, Pulled, BackOff, ...)."""
     message: _builtins.str
+    """What happened, for people."""
     count: _builtins.int
+    """How many times it happened."""
     type: _builtins.str
-    """Normal, Warning"""
+    """Normal or Warning."""
     reporting_component: _builtins.str
     reporting_instance: _builtins.str
     action: _builtins.str
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def involved_object(self) -> _meta_pb2.ObjectReference: ...
+    def involved_object(self) -> _meta_pb2.ObjectReference:
+        """The object the event is about."""
+
     @_builtins.property
-    def source(self) -> Global___EventSource: ...
+    def source(self) -> Global___EventSource:
+        """The component that reported it."""
+
     @_builtins.property
     def first_timestamp(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1959,7 +2338,10 @@ Global___Event: _TypeAlias = Event  # noqa: Y015
 
 @_typing.final
 class LeaseSpec(_message.Message):
-    """---- Lease (coordination.k8s.io/v1) ----------------------------------------"""
+    """---- Lease (coordination.k8s.io/v1) ----------------------------------------
+
+    Who holds a lease and until when.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1969,12 +2351,19 @@ class LeaseSpec(_message.Message):
     RENEW_TIME_FIELD_NUMBER: _builtins.int
     LEASE_TRANSITIONS_FIELD_NUMBER: _builtins.int
     holder_identity: _builtins.str
+    """The holder of the lease."""
     lease_duration_seconds: _builtins.int
+    """Seconds the lease lasts after renewTime."""
     lease_transitions: _builtins.int
+    """How many times the lease changed hands."""
     @_builtins.property
-    def acquire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def acquire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the holder acquired the lease."""
+
     @_builtins.property
-    def renew_time(self) -> _timestamp_pb2.Timestamp: ...
+    def renew_time(self) -> _timestamp_pb2.Timestamp:
+        """When the holder last renewed the lease."""
+
     def __init__(
         self,
         *,
@@ -1996,6 +2385,8 @@ Global___LeaseSpec: _TypeAlias = LeaseSpec  # noqa: Y015
 
 @_typing.final
 class Lease(_message.Message):
+    """A lease held by one holder for a time (node heartbeats, leader election)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -2007,7 +2398,9 @@ class Lease(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___LeaseSpec: ...
+    def spec(self) -> Global___LeaseSpec:
+        """Who holds the lease and until when."""
+
     def __init__(
         self,
         *,
@@ -2026,7 +2419,10 @@ Global___Lease: _TypeAlias = Lease  # noqa: Y015
 
 @_typing.final
 class ConfigMapKeySelector(_message.Message):
-    """---- ConfigMaps, Secrets and the downward API in pods ------------------------"""
+    """---- ConfigMaps, Secrets and the downward API in pods ------------------------
+
+    A key of a ConfigMap.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2034,8 +2430,11 @@ class ConfigMapKeySelector(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The ConfigMap's name, in the pod's namespace."""
     key: _builtins.str
+    """The key."""
     optional: _builtins.bool
+    """Whether the ConfigMap or the key may be missing (the variable is then not set)."""
     def __init__(
         self,
         *,
@@ -2055,14 +2454,19 @@ Global___ConfigMapKeySelector: _TypeAlias = ConfigMapKeySelector  # noqa: Y015
 
 @_typing.final
 class SecretKeySelector(_message.Message):
+    """A key of a Secret."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The Secret's name, in the pod's namespace."""
     key: _builtins.str
+    """The key."""
     optional: _builtins.bool
+    """Whether the Secret or the key may be missing (the variable is then not set)."""
     def __init__(
         self,
         *,
@@ -2130,16 +2534,23 @@ Global___SecretEnvSource: _TypeAlias = SecretEnvSource  # noqa: Y015
 
 @_typing.final
 class EnvFromSource(_message.Message):
+    """A source of many environment variables: every key of a ConfigMap or a Secret."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PREFIX_FIELD_NUMBER: _builtins.int
     CONFIG_MAP_REF_FIELD_NUMBER: _builtins.int
     SECRET_REF_FIELD_NUMBER: _builtins.int
     prefix: _builtins.str
+    """A prefix added to each variable's name."""
     @_builtins.property
-    def config_map_ref(self) -> Global___ConfigMapEnvSource: ...
+    def config_map_ref(self) -> Global___ConfigMapEnvSource:
+        """The ConfigMap whose keys become variables."""
+
     @_builtins.property
-    def secret_ref(self) -> Global___SecretEnvSource: ...
+    def secret_ref(self) -> Global___SecretEnvSource:
+        """The Secret whose keys become variables."""
+
     def __init__(
         self,
         *,
@@ -2157,14 +2568,19 @@ Global___EnvFromSource: _TypeAlias = EnvFromSource  # noqa: Y015
 
 @_typing.final
 class KeyToPath(_message.Message):
+    """A key placed at a path of a volume."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """The key."""
     path: _builtins.str
+    """The file's path, relative to the volume (no '..')."""
     mode: _builtins.int
+    """The file's permission bits (0400, ...). Default: the volume's defaultMode."""
     def __init__(
         self,
         *,
@@ -2184,6 +2600,8 @@ Global___KeyToPath: _TypeAlias = KeyToPath  # noqa: Y015
 
 @_typing.final
 class ConfigMapVolumeSource(_message.Message):
+    """The keys of a ConfigMap as files, one per key."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -2191,10 +2609,15 @@ class ConfigMapVolumeSource(_message.Message):
     DEFAULT_MODE_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The ConfigMap's name, in the pod's namespace."""
     default_mode: _builtins.int
+    """The permission bits of the files. Default 0644."""
     optional: _builtins.bool
+    """Whether the ConfigMap may be missing (the volume is then empty)."""
     @_builtins.property
-    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]:
+        """Which keys to place, and where; default: every key under its own name."""
+
     def __init__(
         self,
         *,
@@ -2220,6 +2643,8 @@ Global___ConfigMapVolumeSource: _TypeAlias = ConfigMapVolumeSource  # noqa: Y015
 
 @_typing.final
 class SecretVolumeSource(_message.Message):
+    """The keys of a Secret as files, one per key, on tmpfs."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SECRET_NAME_FIELD_NUMBER: _builtins.int
@@ -2227,10 +2652,15 @@ class SecretVolumeSource(_message.Message):
     DEFAULT_MODE_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
     secret_name: _builtins.str
+    """The Secret's name, in the pod's namespace."""
     default_mode: _builtins.int
+    """The permission bits of the files. Default 0644."""
     optional: _builtins.bool
+    """Whether the Secret may be missing (the volume is then empty)."""
     @_builtins.property
-    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]: ...
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyToPath]:
+        """Which keys to place, and where; default: every key under its own name."""
+
     def __init__(
         self,
         *,

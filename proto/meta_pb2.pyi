@@ -22,6 +22,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class OwnerReference(_message.Message):
+    """An object that owns this one (its controller, or another owner)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -31,11 +33,17 @@ class OwnerReference(_message.Message):
     CONTROLLER_FIELD_NUMBER: _builtins.int
     BLOCK_OWNER_DELETION_FIELD_NUMBER: _builtins.int
     api_version: _builtins.str
+    """The API version of the owner."""
     kind: _builtins.str
+    """The kind of the owner."""
     name: _builtins.str
+    """The name of the owner."""
     uid: _builtins.str
+    """The uid of the owner: a new object under the same name is not the owner."""
     controller: _builtins.bool
+    """Whether the owner is the controller that manages this object (at most one owner is)."""
     block_owner_deletion: _builtins.bool
+    """With foreground deletion, the owner is not removed before this object is."""
     def __init__(
         self,
         *,
@@ -63,6 +71,10 @@ Global___OwnerReference: _TypeAlias = OwnerReference  # noqa: Y015
 
 @_typing.final
 class ObjectMeta(_message.Message):
+    """What every object carries besides its spec and status: its name and namespace, labels and
+    annotations, and what the system records about it.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -120,27 +132,72 @@ class ObjectMeta(_message.Message):
     FINALIZERS_FIELD_NUMBER: _builtins.int
     MANAGED_FIELDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The object's name, unique among the objects of its kind in its namespace. Required on
+    create unless generateName is set; it cannot change.
+    """
     generate_name: _builtins.str
+    """A prefix the server completes with a random suffix to make a unique name, when name is
+    empty.
+    """
     namespace: _builtins.str
+    """The namespace of the object (namespaced kinds only); empty means "default". It cannot
+    change.
+    """
     uid: _builtins.str
+    """The unique id the system gives the object when it is created, never reused. Read-only."""
     resource_version: _builtins.str
+    """The version of the object the system last stored, opaque to clients. An update that
+    carries it is made only if the object is still at that version (else 409 Conflict); a
+    watch resumes from it. Read-only.
+    """
     generation: _builtins.int
+    """A number the system raises on every change of the object's desired state (its spec).
+    Read-only.
+    """
     deletion_grace_period_seconds: _builtins.int
+    """The seconds the object was given to end gracefully when its deletion was asked for.
+    Read-only.
+    """
     @_builtins.property
-    def creation_timestamp(self) -> _timestamp_pb2.Timestamp: ...
+    def creation_timestamp(self) -> _timestamp_pb2.Timestamp:
+        """When the object was created (RFC 3339, UTC). Read-only."""
+
     @_builtins.property
-    def deletion_timestamp(self) -> _timestamp_pb2.Timestamp: ...
+    def deletion_timestamp(self) -> _timestamp_pb2.Timestamp:
+        """When the object's deletion was asked for: it goes once its finalizers are done and, for
+        a pod, once its node has stopped it. Set by the system. Read-only.
+        """
+
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Key/value pairs that organize and select objects (the selectors of Deployments and
+        ReplicaSets, `kubectl get -l`).
+        """
+
     @_builtins.property
-    def annotations(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def annotations(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Key/value pairs for tools and people, never used to select objects; values may be
+        large.
+        """
+
     @_builtins.property
-    def owner_references(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerReference]: ...
+    def owner_references(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerReference]:
+        """The objects this one depends on. When every owner is gone, the garbage collector
+        deletes this object; the owner with controller: true manages it.
+        """
+
     @_builtins.property
-    def finalizers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def finalizers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What must be done before the object is removed: a delete only sets deletionTimestamp
+        until this list is empty.
+        Kubernetes HTTP API (160-179): server-side apply's field ownership
+        """
+
     @_builtins.property
     def managed_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___ManagedFieldsEntry]:
-        """Kubernetes HTTP API (160-179): server-side apply's field ownership"""
+        """Which fields each manager (kubectl, a controller, a server-side apply) set, and how.
+        Kept by the system for server-side apply.
+        """
 
     def __init__(
         self,
@@ -172,7 +229,7 @@ Global___ObjectMeta: _TypeAlias = ObjectMeta  # noqa: Y015
 
 @_typing.final
 class ManagedFieldsEntry(_message.Message):
-    """Which fields a manager owns (server-side apply), as Kubernetes' metav1.ManagedFieldsEntry."""
+    """The fields one manager owns, and the operation that set them (server-side apply)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -184,16 +241,23 @@ class ManagedFieldsEntry(_message.Message):
     FIELDS_V1_FIELD_NUMBER: _builtins.int
     SUBRESOURCE_FIELD_NUMBER: _builtins.int
     manager: _builtins.str
+    """The manager's name: the fieldManager of its requests, else its program's name."""
     operation: _builtins.str
-    """Apply, Update"""
+    """Apply (a server-side apply) or Update (any other write)."""
     api_version: _builtins.str
+    """The API version the fields are named in."""
     fields_type: _builtins.str
-    """FieldsV1"""
+    """The format of fieldsV1: always FieldsV1."""
     subresource: _builtins.str
+    """The subresource the fields were written through (status, scale), or empty."""
     @_builtins.property
-    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the manager last changed one of its fields."""
+
     @_builtins.property
-    def fields_v1(self) -> _struct_pb2.Struct: ...
+    def fields_v1(self) -> _struct_pb2.Struct:
+        """The set of fields, as a tree of f:<name>, k:<key> and v:<value> entries."""
+
     def __init__(
         self,
         *,
@@ -215,16 +279,21 @@ Global___ManagedFieldsEntry: _TypeAlias = ManagedFieldsEntry  # noqa: Y015
 
 @_typing.final
 class LabelSelectorRequirement(_message.Message):
+    """One requirement on a label."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
     OPERATOR_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """The label's key."""
     operator: _builtins.str
-    """In, NotIn, Exists, DoesNotExist"""
+    """How the label must relate to the values: In, NotIn, Exists or DoesNotExist."""
     @_builtins.property
-    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The values, for In and NotIn (not empty); empty for Exists and DoesNotExist."""
+
     def __init__(
         self,
         *,
@@ -242,6 +311,10 @@ Global___LabelSelectorRequirement: _TypeAlias = LabelSelectorRequirement  # noqa
 
 @_typing.final
 class LabelSelector(_message.Message):
+    """A query over labels: an object matches when it has all of matchLabels and meets every
+    requirement of matchExpressions. An empty selector matches every object.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -267,9 +340,13 @@ class LabelSelector(_message.Message):
     MATCH_LABELS_FIELD_NUMBER: _builtins.int
     MATCH_EXPRESSIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def match_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def match_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels an object must have, with these values."""
+
     @_builtins.property
-    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___LabelSelectorRequirement]: ...
+    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___LabelSelectorRequirement]:
+        """Requirements on labels, all of which must hold."""
+
     def __init__(
         self,
         *,
@@ -312,6 +389,8 @@ Global___IntOrString: _TypeAlias = IntOrString  # noqa: Y015
 
 @_typing.final
 class ObjectReference(_message.Message):
+    """A reference to an object: enough to find it."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
@@ -322,12 +401,19 @@ class ObjectReference(_message.Message):
     RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     FIELD_PATH_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
+    """The kind of the object."""
     namespace: _builtins.str
+    """Its namespace."""
     name: _builtins.str
+    """Its name."""
     uid: _builtins.str
+    """Its uid."""
     api_version: _builtins.str
+    """Its API version."""
     resource_version: _builtins.str
+    """The version of the object that was meant."""
     field_path: _builtins.str
+    """A part of the object, when the reference is about one (spec.containers{web})."""
     def __init__(
         self,
         *,

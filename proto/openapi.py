@@ -20,7 +20,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from proto import codec, kinds
+from proto import codec, descriptions, kinds
 from proto.patch import meta as patchmeta
 
 META = "io.k8s.apimachinery.pkg.apis.meta.v1."
@@ -119,8 +119,8 @@ def definitions(table: Iterable[kinds.Kind], ref: Ref) -> dict[str, dict[str, An
     by_message = {k.message.DESCRIPTOR.full_name: k for k in table}
     out: dict[str, dict[str, Any]] = {name: dict(s) for name, s in SHARED.items()}
     for desc in namer.order:
-        schema = _message_schema(desc, namer.names, ref)
         k = by_message.get(desc.full_name)
+        schema = _message_schema(desc, namer.names, ref, is_kind=k is not None)
         if k is not None:
             schema["x-kubernetes-group-version-kind"] = [gvk(k)]
         if desc.full_name in patchmeta.ATOMIC_STRUCTS:
@@ -133,11 +133,25 @@ def definition_name(k: kinds.Kind) -> str:
     return f"{group_package(k.api_version)}.{k.kind}"
 
 
-def _message_schema(desc: Any, names: dict[str, str], ref: Ref) -> dict[str, Any]:
+def _message_schema(desc: Any, names: dict[str, str], ref: Ref,
+                    is_kind: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {}
     for fd in desc.fields:
-        props[fd.json_name] = _field_schema(desc, fd, names, ref)
-    return {"type": "object", "properties": props}
+        text = (descriptions.of_kind_field if is_kind else descriptions.of)(desc.full_name,
+                                                                             fd.name)
+        props[fd.json_name] = _described(_field_schema(desc, fd, names, ref), text)
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    return _described(out, descriptions.of(desc.full_name))
+
+
+def _described(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """The schema with its description (a lone $ref goes into allOf, as Kubernetes has it,
+    so the description beside it counts)."""
+    if not text:
+        return schema
+    if set(schema) == {"$ref"}:
+        return {"allOf": [schema], "description": text}
+    return {**schema, "description": text}
 
 
 def _value_schema(desc: Any, fd: Any, names: dict[str, str], ref: Ref) -> dict[str, Any]:

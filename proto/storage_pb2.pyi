@@ -71,6 +71,8 @@ Global___VolumeNodeAffinity: _TypeAlias = VolumeNodeAffinity  # noqa: Y015
 
 @_typing.final
 class PersistentVolumeSpec(_message.Message):
+    """What a PersistentVolume is."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -103,26 +105,37 @@ class PersistentVolumeSpec(_message.Message):
     VOLUME_MODE_FIELD_NUMBER: _builtins.int
     NODE_AFFINITY_FIELD_NUMBER: _builtins.int
     persistent_volume_reclaim_policy: _builtins.str
-    """Retain, Delete, Recycle"""
+    """What happens when its claim is deleted: Retain (the default for a volume made by
+    hand) or Delete.
+    """
     storage_class_name: _builtins.str
+    """The StorageClass it belongs to; only claims of that class bind to it."""
     volume_mode: _builtins.str
     """Filesystem"""
     @_builtins.property
     def capacity(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """quantities: {"storage": "1Gi"}"""
+        """Its size ({"storage": "1Gi"})."""
 
     @_builtins.property
-    def host_path(self) -> _core_pb2.HostPathVolumeSource: ...
+    def host_path(self) -> _core_pb2.HostPathVolumeSource:
+        """A directory of a node (for a single-node cluster or tests)."""
+
     @_builtins.property
-    def local(self) -> Global___LocalVolumeSource: ...
+    def local(self) -> Global___LocalVolumeSource:
+        """A local disk or directory of one node, with nodeAffinity naming the node."""
+
     @_builtins.property
     def access_modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod"""
+        """How it may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
 
     @_builtins.property
-    def claim_ref(self) -> _meta_pb2.ObjectReference: ...
+    def claim_ref(self) -> _meta_pb2.ObjectReference:
+        """The claim it is bound to."""
+
     @_builtins.property
-    def node_affinity(self) -> Global___VolumeNodeAffinity: ...
+    def node_affinity(self) -> Global___VolumeNodeAffinity:
+        """The nodes it can be used from."""
+
     def __init__(
         self,
         *,
@@ -178,6 +191,10 @@ Global___PersistentVolumeStatus: _TypeAlias = PersistentVolumeStatus  # noqa: Y0
 
 @_typing.final
 class PersistentVolume(_message.Message):
+    """A piece of storage in the cluster (a directory of a node), bound to at most one
+    PersistentVolumeClaim.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -190,9 +207,13 @@ class PersistentVolume(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___PersistentVolumeSpec: ...
+    def spec(self) -> Global___PersistentVolumeSpec:
+        """What the storage is and who may use it."""
+
     @_builtins.property
-    def status(self) -> Global___PersistentVolumeStatus: ...
+    def status(self) -> Global___PersistentVolumeStatus:
+        """Whether it is Available, Bound or Released. Read-only."""
+
     def __init__(
         self,
         *,
@@ -278,6 +299,8 @@ Global___VolumeResourceRequirements: _TypeAlias = VolumeResourceRequirements  # 
 
 @_typing.final
 class PersistentVolumeClaimSpec(_message.Message):
+    """The storage a claim asks for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCESS_MODES_FIELD_NUMBER: _builtins.int
@@ -287,15 +310,22 @@ class PersistentVolumeClaimSpec(_message.Message):
     STORAGE_CLASS_NAME_FIELD_NUMBER: _builtins.int
     VOLUME_MODE_FIELD_NUMBER: _builtins.int
     volume_name: _builtins.str
+    """The volume to bind to, by name."""
     storage_class_name: _builtins.str
-    """unset: the default class; "": none"""
+    """The class of storage; unset: the default StorageClass; "": no class."""
     volume_mode: _builtins.str
     @_builtins.property
-    def access_modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def access_modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How it must be mountable: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
+
     @_builtins.property
-    def selector(self) -> _meta_pb2.LabelSelector: ...
+    def selector(self) -> _meta_pb2.LabelSelector:
+        """Labels the volume must have."""
+
     @_builtins.property
-    def resources(self) -> Global___VolumeResourceRequirements: ...
+    def resources(self) -> Global___VolumeResourceRequirements:
+        """The size asked for (requests.storage)."""
+
     def __init__(
         self,
         *,
@@ -411,6 +441,10 @@ Global___PersistentVolumeClaimStatus: _TypeAlias = PersistentVolumeClaimStatus  
 
 @_typing.final
 class PersistentVolumeClaim(_message.Message):
+    """A request for storage: it binds to a PersistentVolume that satisfies it, and pods use it
+    as a volume.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     API_VERSION_FIELD_NUMBER: _builtins.int
@@ -423,9 +457,13 @@ class PersistentVolumeClaim(_message.Message):
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property
-    def spec(self) -> Global___PersistentVolumeClaimSpec: ...
+    def spec(self) -> Global___PersistentVolumeClaimSpec:
+        """The storage asked for."""
+
     @_builtins.property
-    def status(self) -> Global___PersistentVolumeClaimStatus: ...
+    def status(self) -> Global___PersistentVolumeClaimStatus:
+        """Whether it is Bound, and to what. Read-only."""
+
     def __init__(
         self,
         *,
@@ -445,7 +483,10 @@ Global___PersistentVolumeClaim: _TypeAlias = PersistentVolumeClaim  # noqa: Y015
 
 @_typing.final
 class StorageClass(_message.Message):
-    """---- StorageClass (storage.k8s.io/v1) ---------------------------------------"""
+    """---- StorageClass (storage.k8s.io/v1) ---------------------------------------
+
+    A class of storage that claims ask for, and how its volumes are bound.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -480,11 +521,14 @@ class StorageClass(_message.Message):
     api_version: _builtins.str
     kind: _builtins.str
     provisioner: _builtins.str
+    """What makes its volumes (kubernetes.io/no-provisioner: volumes are made by hand)."""
     reclaim_policy: _builtins.str
-    """Delete (default), Retain"""
+    """The reclaim policy of its volumes: Delete (default) or Retain."""
     allow_volume_expansion: _builtins.bool
     volume_binding_mode: _builtins.str
-    """Immediate (default), WaitForFirstConsumer"""
+    """When a claim binds: Immediate (default) or WaitForFirstConsumer (once a pod uses it, on
+    the pod's node).
+    """
     @_builtins.property
     def metadata(self) -> _meta_pb2.ObjectMeta: ...
     @_builtins.property

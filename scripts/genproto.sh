@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate proto/*_pb2*.py (and .pyi stubs) from proto/*.proto.
+# Regenerate proto/*_pb2*.py (and .pyi stubs) from proto/*.proto, and
+# proto/descriptions.json from their comments (scripts/protodocs.py).
 # Usage: scripts/genproto.sh            write the generated modules
 #        scripts/genproto.sh --check    fail if the committed ones are stale
 set -euo pipefail
@@ -15,6 +16,10 @@ target=$out
 python -m grpc_tools.protoc -I . \
   --python_out="$target" --grpc_python_out="$target" --mypy_out="$target" --mypy_grpc_out="$target" \
   proto/*.proto
+docs=$(mktemp)
+python -m grpc_tools.protoc -I . --include_source_info --descriptor_set_out="$docs" proto/*.proto
+python scripts/protodocs.py "$docs" > "$target/proto/descriptions.json"
+rm -f "$docs"
 if [[ "${1:-}" == "--check" ]]; then
   for f in "$out"/proto/*; do
     name=$(basename "$f")

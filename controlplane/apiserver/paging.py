@@ -44,10 +44,11 @@ def decode_token(token: str, prefix: str) -> tuple[int, str]:
 
 
 async def list_page(store: Store, resource: str, namespace: str, flt: Filter, limit: int,
-                    token: str) -> api_pb2.ObjectList:
-    """One page of at most `limit` matching objects (limit <= 0: all the rest)."""
+                    token: str, revision: int = 0) -> api_pb2.ObjectList:
+    """One page of at most `limit` matching objects (limit <= 0: all the rest); the first
+    page (no token) is read at `revision` (0: now)."""
     prefix = keys.prefix(resource, namespace)
-    revision, after = decode_token(token, prefix) if token else (0, "")
+    revision, after = decode_token(token, prefix) if token else (revision, "")
     want = limit if limit > 0 else 0
     items: list[api_pb2.Object] = []
     remaining = 0
@@ -67,6 +68,8 @@ async def list_page(store: Store, resource: str, namespace: str, flt: Filter, li
             if full or not remaining or not batch:
                 break
     except errors.Gone:
+        if not token:
+            raise
         raise errors.Gone(TOO_OLD) from None
     out = api_pb2.ObjectList(items=items, resource_version=str(revision))
     if remaining and items:

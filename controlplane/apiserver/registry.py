@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from controlplane import errors
-from controlplane.apiserver import batchcreate, binding, builtins, paging
+from controlplane.apiserver import batchcreate, binding, builtins, paging, readversion
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
@@ -51,22 +51,37 @@ class Registry:
 
     # -- reads --------------------------------------------------------------
 
-    async def get(self, resource: str, namespace: str, name: str) -> Object:
+    async def get(self, resource: str, namespace: str, name: str,
+                  resource_version: str = "") -> Object:
+        """The object; `resource_version` (readversion.py): not older than that."""
         kind = o.kind_named(resource)
-        return await self.store.get(kind.resource, namespace if kind.namespaced else "", name)
+        want = readversion.parse(resource_version, listing=False)
+        obj = await self.store.get(kind.resource, namespace if kind.namespaced else "", name)
+        if want.at_least > int(o.meta(obj).resource_version or 0):
+            want.check(await self.store.revision())
+        return obj
 
     async def list(self, resource: str, namespace: str = "", label_selector: str = "",
                    field_selector: str = "", *, limit: int = 0,
-                   continue_token: str = "") -> api_pb2.ObjectList:
+                   continue_token: str = "", resource_version: str = "",
+                   resource_version_match: str = "") -> api_pb2.ObjectList:
         """The matching objects; with `limit` or `continue_token`, one page of them
-        (controlplane/apiserver/paging.py)."""
+        (controlplane/apiserver/paging.py); `resource_version` and its match as
+        readversion.py says (Exact: the list as it was at that revision)."""
         kind = o.kind_named(resource)
         flt = Filter(kind.resource, label_selector, field_selector)
+        want = readversion.parse(resource_version, resource_version_match)
+        if continue_token and (resource_version not in ("", "0") or resource_version_match):
+            raise readversion.invalid("continue", "Forbidden: specifying resource version is "
+                                                  "not allowed when using continue")
+        ns = namespace if kind.namespaced else ""
         if limit > 0 or continue_token:
-            return await paging.list_page(self.store, kind.resource,
-                                          namespace if kind.namespaced else "", flt, limit,
-                                          continue_token)
-        items, rev = await self.store.list(kind.resource, namespace if kind.namespaced else "")
+            page = await paging.list_page(self.store, kind.resource, ns, flt, limit,
+                                          continue_token, want.revision)
+            want.check(int(page.resource_version))
+            return page
+        items, rev, _ = await self.store.list_page(kind.resource, ns, "", 0, want.revision)
+        want.check(rev)
         return api_pb2.ObjectList(items=[i for i in items if flt.matches(i)],
                                   resource_version=str(rev))
 

@@ -35,6 +35,7 @@ from .base import DONE, Controller, Result
 from .daemonsetutil import by_node, daemon_pod, fenceposts, is_updated, placement, plan_rolling
 from .history import REVISION_HASH, CollisionError, History
 from .ownership import claim, selecting
+from .podcontrol import PodControl
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class DaemonSetController(Controller):
         self.recorder = recorder or events.EventRecorder(client, "daemonset-controller")
         self.history = History(client, self.recorder)
         self.expectations = podutil.Expectations()
+        self.podcontrol = PodControl(client, self.recorder, self.expectations, "daemonset")
         self.failed_at: dict[tuple[str, str], tuple[int, float]] = {}   # (ds, node) -> n, t
         self.dss = factory.informer("daemonsets")
         self.pods = factory.informer("pods")
@@ -211,8 +213,8 @@ class DaemonSetController(Controller):
         for name, pods in node_pods.items():
             if name not in nodes:   # its node is gone (bound ones: the node controller)
                 delete.extend(p for p in pods if not p.spec.node_name and podutil.is_active(p))
-        await self._create(obj, key, create, hash_)
-        await self._delete(obj, key, delete)
+        await self.podcontrol.create(obj, key, (daemon_pod(obj, n, hash_) for n in create))
+        await self.podcontrol.delete(obj, key, delete)
         return wait
 
     async def _roll(self, obj: api_pb2.Object, key: str, nodes: dict[str, core_pb2.Node],
@@ -224,44 +226,8 @@ class DaemonSetController(Controller):
         wanted = {n: ps for n, ps in node_pods.items()
                   if n in nodes and placement(ds.spec.template, nodes[n])[1]}
         plan = plan_rolling(wanted, hash_, surge, unavailable, ds.spec.min_ready_seconds, now)
-        await self._create(obj, key, plan.surge_on, hash_)
-        await self._delete(obj, key, plan.delete)
-
-    async def _create(self, obj: api_pb2.Object, key: str, nodes: list[str],
-                      hash_: str) -> None:
-        if not nodes:
-            return
-        self.expectations.expect(key, adds=len(nodes))
-
-        async def one(node: str) -> None:
-            try:
-                pod = await self.client.create(daemon_pod(obj, node, hash_))
-                self.recorder.record(obj, events.NORMAL, "SuccessfulCreate",
-                                     f"Created pod: {pod.pod.metadata.name}")
-            except Exception as e:
-                self.expectations.creation_failed(key)
-                self.recorder.record(obj, events.WARNING, "FailedCreate",
-                                     f"Error creating: {e}")
-
-        await asyncio.gather(*(one(n) for n in nodes))
-
-    async def _delete(self, obj: api_pb2.Object, key: str, pods: list[core_pb2.Pod]) -> None:
-        if not pods:
-            return
-        names = [f"{p.metadata.namespace}/{p.metadata.name}" for p in pods]
-        self.expectations.expect(key, dels=names)
-
-        async def one(p: core_pb2.Pod, pk: str) -> None:
-            try:
-                await self.client.delete("pods", p.metadata.namespace, p.metadata.name)
-                self.recorder.record(obj, events.NORMAL, "SuccessfulDelete",
-                                     f"Deleted pod: {p.metadata.name}")
-            except Exception as e:
-                self.expectations.deletion_observed(key, pk)
-                if not isinstance(e, errors.NotFound):
-                    log.warning("daemonset %s: deleting %s failed: %s", key, pk, e)
-
-        await asyncio.gather(*(one(p, k) for p, k in zip(pods, names, strict=True)))
+        await self.podcontrol.create(obj, key, (daemon_pod(obj, n, hash_) for n in plan.surge_on))
+        await self.podcontrol.delete(obj, key, plan.delete)
 
     async def _status(self, obj: api_pb2.Object, nodes: dict[str, core_pb2.Node],
                       node_pods: dict[str, list[core_pb2.Pod]], hash_: str, now: float,

@@ -56,6 +56,7 @@ from .jobutil import (
     victims,
 )
 from .ownership import claim, selecting
+from .podcontrol import PodControl
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class JobController(Controller):
         self.clock = clock
         self.recorder = recorder or events.EventRecorder(client, "job-controller")
         self.expectations = podutil.Expectations()
+        self.podcontrol = PodControl(client, self.recorder, self.expectations, "job")
         self.jobs = factory.informer("jobs")
         self.pods = factory.informer("pods")
         self.pods.add_indexer("namespace", lambda o: [o.pod.metadata.namespace])
@@ -178,7 +180,7 @@ class JobController(Controller):
         now = self.clock()
         res = DONE
         if job.spec.suspend:
-            await self._delete(obj, key, view.active)
+            await self.podcontrol.delete(obj, key, view.active)
             if set_condition(st, "Suspended", "True", "JobSuspended", "Job suspended"):
                 self.recorder.record(obj, events.NORMAL, "Suspended", "Job suspended")
             return await self._write(obj, st, DONE, view)
@@ -193,12 +195,12 @@ class JobController(Controller):
             reason, message = failure
             if set_condition(st, "FailureTarget", "True", reason, message):
                 self.recorder.record(obj, events.WARNING, reason, message)
-            await self._delete(obj, key, view.active)
+            await self.podcontrol.delete(obj, key, view.active)
             if not view.active and not view.terminating and not uncounted(st):
                 set_condition(st, "Failed", "True", reason, message)
             return await self._write(obj, st, DONE, view)
         if complete(job, st):
-            await self._delete(obj, key, view.active)
+            await self.podcontrol.delete(obj, key, view.active)
             if not view.active and not uncounted(st):
                 set_condition(st, "Complete", "True", "CompletionsReached",
                               "Reached expected number of succeeded pods")
@@ -233,7 +235,7 @@ class JobController(Controller):
             want = min(want, max(left, 0))
             todo = [None] * max(want - len(view.active), 0)
         if len(view.active) > want:
-            await self._delete(obj, key, victims(view.active, len(view.active) - want))
+            await self.podcontrol.delete(obj, key, victims(view.active, len(view.active) - want))
             return None
         n = min(want - len(view.active), len(todo))
         if n <= 0:
@@ -244,42 +246,8 @@ class JobController(Controller):
                               prof.restart_backoff_max)
         if now < until:
             return until - now
-        await self._create(obj, key, todo[:n])
+        await self.podcontrol.create(obj, key, (new_pod(obj, i) for i in todo[:n]))
         return None
-
-    async def _create(self, obj: api_pb2.Object, key: str, indexes: list[int | None]) -> None:
-        self.expectations.expect(key, adds=len(indexes))
-
-        async def one(index: int | None) -> None:
-            try:
-                pod = await self.client.create(new_pod(obj, index))
-                self.recorder.record(obj, events.NORMAL, "SuccessfulCreate",
-                                     f"Created pod: {pod.pod.metadata.name}")
-            except Exception as e:
-                self.expectations.creation_failed(key)
-                log.warning("job %s: creating a pod failed: %s", key, e)
-                self.recorder.record(obj, events.WARNING, "FailedCreate",
-                                     f"Error creating: {e}")
-
-        await asyncio.gather(*(one(i) for i in indexes))
-
-    async def _delete(self, obj: api_pb2.Object, key: str, pods: list[core_pb2.Pod]) -> None:
-        if not pods:
-            return
-        names = [f"{p.metadata.namespace}/{p.metadata.name}" for p in pods]
-        self.expectations.expect(key, dels=names)
-
-        async def one(p: core_pb2.Pod, pk: str) -> None:
-            try:
-                await self.client.delete("pods", p.metadata.namespace, p.metadata.name)
-                self.recorder.record(obj, events.NORMAL, "SuccessfulDelete",
-                                     f"Deleted pod: {p.metadata.name}")
-            except Exception as e:
-                self.expectations.deletion_observed(key, pk)
-                if not isinstance(e, errors.NotFound):
-                    log.warning("job %s: deleting %s failed: %s", key, pk, e)
-
-        await asyncio.gather(*(one(p, k) for p, k in zip(pods, names, strict=True)))
 
     def _ttl_left(self, job: batch_pb2.Job, st: batch_pb2.JobStatus) -> float | None:
         """Seconds until ttlSecondsAfterFinished runs out (None: no TTL, or not finished)."""

@@ -12,13 +12,17 @@ back into Kubernetes' JSON (metav1.Status for errors). It holds no API logic of 
                      subresource)
     status.py        errors.ApiError -> metav1.Status and its HTTP code (the ONE boundary)
     discovery.py     /api, /apis, resource lists, aggregated discovery, /version
-    bodies.py        request bodies (JSON or YAML) -> Object, query parameters
+    call.py          one request: its target, query parameters and body (JSON, YAML, or
+                     Kubernetes protobuf read by proto/wire/) -> Object
     reads.py         get and list (label/field selectors, limit/continue), Table printing
     watch.py         watch: chunked JSON events, resourceVersion semantics, bookmarks
     writes.py        create, update, delete, deletecollection
     patching.py      the four patch types (proto/patch/ does the merging)
     subresources.py  status, scale, eviction, binding
-    streams.py       pods/log; exec and attach over WebSocket (v5/v4.channel.k8s.io)
+    streams.py       exec and attach over WebSocket (v5/v4.channel.k8s.io); logs.py pods/log
+    portforward.py   pods/portforward: kubectl port-forward's SPDY streams (spdy.py: the
+                     framing) in a WebSocket, to a PodDialer (podconn.py, the House's)
+    podproxy.py      pods/proxy: an HTTP request to a pod's port by the same PodDialer
     openapi/         the OpenAPI v2 and v3 documents, generated from the schema
 
 Errors: every handler raises only controlplane.errors.ApiError (or lets an unexpected

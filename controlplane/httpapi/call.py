@@ -19,19 +19,21 @@ from controlplane.apiserver.agents import Agents
 from controlplane.apiserver.fieldmanager.entries import manager_from
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi.paths import Target
+from controlplane.httpapi.podconn import PodDialer
 from controlplane.httpapi.status import Subject, UnsupportedMediaType
-from proto import api_pb2, codec, kinds
+from proto import api_pb2, codec, kinds, wire
 
 MAX_BODY = 3 * 1024 * 1024     # Kubernetes' limit for a request body
 
 
 @dataclass(frozen=True)
 class House:
-    """The rooms both doors share."""
+    """The rooms both doors share (and how this one reaches a pod's port)."""
 
     registry: Registry
     access: Access
     agents: Agents
+    dial_pod: PodDialer | None = None     # pods/portforward; None: not served
 
 
 @dataclass
@@ -75,7 +77,8 @@ class Call:
     @property
     def subject(self) -> Subject:
         k = self.target.kind
-        return Subject(self.target.resource, k.group, self.target.name or self.body_name)
+        return Subject(self.target.resource, k.group, self.target.name or self.body_name,
+                       k.kind)
 
     @property
     def namespace(self) -> str:
@@ -93,11 +96,13 @@ class Call:
             raise errors.TooLarge(f"the request body is {len(raw)} bytes, over the "
                                   f"{MAX_BODY} bytes limit")
         ctype = self.request.content_type
+        if wire.is_protobuf(ctype):
+            return _from_protobuf(raw)
         if "protobuf" in ctype or "cbor" in ctype:
             raise UnsupportedMediaType(
                 f'the body of the request was in an unknown format - accepted media types '
-                f'include: application/json, application/yaml (got "{ctype}"; Kubernetes\' '
-                "protobuf is not served)")
+                f'include: application/json, application/yaml, {wire.MEDIA_TYPE} '
+                f'(got "{ctype}")')
         if not raw.strip():
             raise errors.BadRequest("the request has no body")
         try:
@@ -144,6 +149,16 @@ class Call:
         if self.target.name:
             m.name = self.target.name
         self.body_name = m.name
+
+
+def _from_protobuf(raw: bytes) -> Any:
+    """A Kubernetes protobuf body (client-go's typed clients) as its JSON document."""
+    try:
+        return wire.to_json(raw)
+    except wire.Unsupported as e:
+        raise UnsupportedMediaType(str(e)) from None
+    except codec.DecodeError as e:
+        raise errors.BadRequest(f"the body is not valid Kubernetes protobuf: {e}") from None
 
 
 def _format(ctype: str) -> str:

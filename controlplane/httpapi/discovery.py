@@ -40,6 +40,8 @@ def _sub(k: kinds.Kind, sub: str) -> dict[str, Any]:
         "log": ("Pod", ["get"], "", ""),
         "exec": ("PodExecOptions", ["create", "get"], "", ""),
         "attach": ("PodAttachOptions", ["create", "get"], "", ""),
+        "portforward": ("PodPortForwardOptions", ["create", "get"], "", ""),
+        "proxy": ("PodProxyOptions", ["create", "delete", "get", "patch", "update"], "", ""),
         "eviction": ("Eviction", ["create"], "policy", "v1"),
         "binding": ("Binding", ["create"], "", ""),
     }
@@ -47,7 +49,9 @@ def _sub(k: kinds.Kind, sub: str) -> dict[str, Any]:
     return {"kind": kind, "verbs": verbs, "group": group, "version": version}
 
 
-def resource_list(gv: paths.GroupVersion) -> dict[str, Any]:
+def resource_list(gv: paths.GroupVersion, hidden: frozenset[str] = frozenset()
+                  ) -> dict[str, Any]:
+    """`hidden`: subresources this server does not serve (paths.DIALED without a dialer)."""
     resources: list[dict[str, Any]] = []
     for k in paths.kinds_of(gv):
         entry: dict[str, Any] = {"name": k.resource, "singularName": k.singular,
@@ -59,6 +63,8 @@ def resource_list(gv: paths.GroupVersion) -> dict[str, Any]:
             entry["categories"] = ["all"]
         resources.append(entry)
         for sub in paths.subresources(k):
+            if sub in hidden:
+                continue
             s = _sub(k, sub)
             item: dict[str, Any] = {"name": f"{k.resource}/{sub}", "singularName": "",
                                     "namespaced": k.namespaced, "kind": s["kind"],
@@ -102,7 +108,7 @@ def group(name: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
 
 
-def aggregated(core: bool) -> dict[str, Any]:
+def aggregated(core: bool, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The apidiscovery.k8s.io/v2 APIGroupDiscoveryList of /api (core) or /apis."""
     by_group: dict[str, list[paths.GroupVersion]] = {}
     for gv in all_group_versions():
@@ -110,7 +116,7 @@ def aggregated(core: bool) -> dict[str, Any]:
             by_group.setdefault(gv.group, []).append(gv)
     items = []
     for name, gvs in by_group.items():
-        versions = [{"version": gv.version, "resources": _aggregated_resources(gv),
+        versions = [{"version": gv.version, "resources": _aggregated_resources(gv, hidden),
                      "freshness": "Current"} for gv in gvs]
         items.append({"metadata": {"name": name, "creationTimestamp": None},
                       "versions": versions})
@@ -118,10 +124,11 @@ def aggregated(core: bool) -> dict[str, Any]:
             "metadata": {}, "items": items}
 
 
-def _aggregated_resources(gv: paths.GroupVersion) -> list[dict[str, Any]]:
+def _aggregated_resources(gv: paths.GroupVersion, hidden: frozenset[str]
+                          ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     by_name: dict[str, dict[str, Any]] = {}
-    for r in resource_list(gv)["resources"]:
+    for r in resource_list(gv, hidden)["resources"]:
         base, _, sub = r["name"].partition("/")
         kind = {"group": r.get("group", gv.group), "version": r.get("version", gv.version),
                 "kind": r["kind"]}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from controlplane.httpapi import logs, patching, streams, subresources
+from controlplane.httpapi import logs, patching, podproxy, portforward, streams, subresources
 from controlplane.httpapi.routes import Handler
 
 EXTRA: dict[str, dict[str, Handler]] = {
@@ -15,4 +15,7 @@ EXTRA: dict[str, dict[str, Handler]] = {
     "log": {"GET": logs.logs},
     "exec": {"GET": streams.exec_, "POST": streams.exec_},
     "attach": {"GET": streams.attach, "POST": streams.attach},
+    "portforward": {"GET": portforward.portforward, "POST": portforward.portforward},
+    "proxy": {m: podproxy.proxy for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                          "OPTIONS")},
 }

@@ -18,7 +18,9 @@ from proto import kinds
 
 # Subresources by resource ("" = every kind with a status has status). The door
 # serves each of them; a new kind gets status (and scale, when it has replicas) for free.
-POD_SUBRESOURCES = ("log", "exec", "attach", "eviction", "binding")
+POD_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy", "eviction", "binding")
+PROXY = "proxy"              # the one subresource with a path after it (read raw)
+DIALED = frozenset({"portforward", PROXY})   # served only with a PodDialer (House.dial_pod)
 NAMESPACE_SUBRESOURCES = ("status",)
 
 
@@ -124,6 +126,8 @@ def _target(gv: GroupVersion, rest: list[str], watch: bool) -> Target | None:
         return None
     name = rest[1] if len(rest) >= 2 else ""
     sub = rest[2] if len(rest) >= 3 else ""
-    if len(rest) > 3 or (sub and sub not in subresources(k)):
+    if sub and sub not in subresources(k):
+        return None
+    if len(rest) > 3 and sub != PROXY:
         return None
     return Target(k, namespace, name, sub, watch)

@@ -1,6 +1,8 @@
-"""get and list: label and field selectors, limit/continue pages, and Table answers.
+"""get and list: resourceVersion (and resourceVersionMatch), label and field selectors,
+limit/continue pages, and Table answers.
 
-Pages (`limit`, `continue`) are the registry's, as for the gRPC door's List
+What a resourceVersion asks for is the registry's (controlplane/apiserver/readversion.py),
+and so are pages (`limit`, `continue`), as for the gRPC door's List
 (controlplane/apiserver/paging.py): every page is read at the first page's revision.
 """
 
@@ -16,7 +18,8 @@ from controlplane.httpapi.call import Call, dumps, encoded, respond, respond_raw
 
 async def get(call: Call) -> web.StreamResponse:
     t = call.target
-    obj = await call.house.registry.get(t.resource, call.namespace, t.name)
+    obj = await call.house.registry.get(t.resource, call.namespace, t.name,
+                                        call.param("resourceVersion"))
     call.house.access.check("get", t.resource, call.namespace, t.name, obj)
     if call.accepts_table():
         return respond(tables.table([obj], t.resource,
@@ -30,7 +33,10 @@ async def list_(call: Call) -> web.StreamResponse:
     call.house.access.check("list", t.resource, call.namespace, field_selector=field_selector)
     lst = await call.house.registry.list(t.resource, call.namespace, label_selector,
                                          field_selector, limit=call.int_param("limit") or 0,
-                                         continue_token=call.param("continue"))
+                                         continue_token=call.param("continue"),
+                                         resource_version=call.param("resourceVersion"),
+                                         resource_version_match=call.param(
+                                             "resourceVersionMatch"))
     items, rv, token = list(lst.items), lst.resource_version, lst.continue_token
     if call.accepts_table():
         return respond(tables.table(items, t.resource, resource_version=rv,

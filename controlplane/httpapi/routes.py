@@ -57,18 +57,19 @@ def object_handler(call: Call, extra: dict[str, dict[str, Handler]]) -> Handler:
     raise _not_allowed(call)
 
 
-def discovery_answer(path: str, accept: str, server_address: str,
-                     corral_version: str) -> web.Response | None:
-    """/api, /apis, /apis/<group>, /api/v1, /apis/<g>/<v>, /version; None: not one."""
+def discovery_answer(path: str, accept: str, server_address: str, corral_version: str,
+                     hidden: frozenset[str] = frozenset()) -> web.Response | None:
+    """/api, /apis, /apis/<group>, /api/v1, /apis/<g>/<v>, /version; None: not one.
+    `hidden`: subresources not served here, left out of the resource lists."""
     parts = [p for p in path.split("/") if p]
     aggregated = "as=APIGroupDiscoveryList" in accept
     if parts == ["api"]:
         if aggregated:
-            return _aggregated(discovery.aggregated(core=True))
+            return _aggregated(discovery.aggregated(core=True, hidden=hidden))
         return respond(discovery.api_versions(server_address))
     if parts == ["apis"]:
         if aggregated:
-            return _aggregated(discovery.aggregated(core=False))
+            return _aggregated(discovery.aggregated(core=False, hidden=hidden))
         return respond(discovery.group_list())
     if len(parts) == 2 and parts[0] == "apis":
         g = discovery.group(parts[1])
@@ -77,7 +78,7 @@ def discovery_answer(path: str, accept: str, server_address: str,
         return respond(discovery.version_info(corral_version))
     target = paths.parse(path)
     if isinstance(target, paths.GroupVersion):
-        return respond(discovery.resource_list(target))
+        return respond(discovery.resource_list(target, hidden))
     if path.rstrip("/") == discovery.metrics.GV.prefix:
         return respond(discovery.resource_list(discovery.metrics.GV))
     return None

@@ -50,6 +50,9 @@ class KubeApiServer:
         self.ssl_context = ssl_context
         self.corral_version = corral_version
         self.extra = {k: dict(v) for k, v in (extra or {}).items()}
+        # discovery lists only what is served: no handler, or no dialer to reach pods
+        self.hidden = frozenset(s for s in paths.POD_SUBRESOURCES if s not in self.extra) | \
+            (paths.DIALED if house.dial_pod is None else frozenset())
         self.documents = documents
         self.observe = observe
         self.identities = CertIdentities()
@@ -142,7 +145,8 @@ class KubeApiServer:
                 return doc
         if request.method == "GET":
             answer = routes.discovery_answer(path, request.headers.get("Accept", ""),
-                                             self.address, self.corral_version)
+                                             self.address, self.corral_version,
+                                             self.hidden)
             if answer is not None:
                 return answer
         return await metrics.answer(self.house, request)

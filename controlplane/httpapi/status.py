@@ -66,10 +66,15 @@ class Subject:
     resource: str = ""
     group: str = ""
     name: str = ""
+    kind: str = ""             # "Pod": Invalid names the kind, the others the resource
 
     @property
     def qualified(self) -> str:
         return f"{self.resource}.{self.group}" if self.group else self.resource
+
+    @property
+    def qualified_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
 
 
 def status_of(e: BaseException, subject: Subject | None = None) -> tuple[int, dict[str, Any]]:
@@ -94,6 +99,10 @@ def _message(e: errors.ApiError, reason: str, s: Subject) -> str:
         return f'{s.qualified} "{s.name}" not found'
     if s.name and s.resource and reason == "AlreadyExists":
         return f'{s.qualified} "{s.name}" already exists'
+    if s.name and s.kind and isinstance(e, errors.Invalid) and e.errors:
+        found = [str(fe) for fe in e.errors]
+        detail = found[0] if len(found) == 1 else "[" + ", ".join(found) + "]"
+        return f'{s.qualified_kind} "{s.name}" is invalid: {detail}'
     return e.message
 
 
@@ -107,8 +116,9 @@ def failure(code: int, reason: str, message: str, subject: Subject | None = None
             details["name"] = subject.name
         if subject.group:
             details["group"] = subject.group
-        if subject.resource:
-            details["kind"] = subject.resource
+        if subject.resource:       # Invalid names the kind, as Kubernetes' NewInvalid
+            invalid = isinstance(e, errors.Invalid) and subject.kind
+            details["kind"] = subject.kind if invalid else subject.resource
     if isinstance(e, ApplyConflict):
         details["causes"] = [{"reason": "FieldManagerConflict", "field": path,
                               "message": f'conflict with "{manager}" using {av}'}

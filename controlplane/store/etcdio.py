@@ -113,6 +113,12 @@ class Connection:
 
     def translate(self, e: grpc.aio.AioRpcError, what: str) -> errors.ApiError:
         code, detail = e.code(), e.details() or ""
+        if "required revision has been compacted" in detail:
+            return errors.Gone(f"{what}: the resourceVersion is too old: etcd compacted its "
+                               "history past it; read again without one")
+        if "required revision is a future revision" in detail:
+            return errors.Gone(f"{what}: too large resource version: the store has not "
+                               "reached it; read again without one")
         if "too large" in detail or code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return errors.TooLarge(f"{what}: etcd refused the request: {detail}")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,

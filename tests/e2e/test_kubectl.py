@@ -185,6 +185,24 @@ def test_rollout_watched_scaled_undone_restarted(kubectl: Kubectl) -> None:
     assert "DELETED" in events, seen          # the old ReplicaSet's pods went
 
 
+def test_the_tutorials_first_commands(kubectl: Kubectl) -> None:
+    ns = "ka-tutorial"        # kubectl's generators send Kubernetes protobuf
+    for args in (["create", "namespace", ns],
+                 ["create", "configmap", "greeting", "--from-literal=WORD=hello"],
+                 ["create", "deployment", "hello", "--image=demo:latest", "--replicas=2",
+                  "--", "sh", "-c", "echo word=$WORD; exec sleep 3600"],
+                 ["set", "env", "deploy/hello", "--from=configmap/greeting"],
+                 ["scale", "deploy/hello", "--replicas=3"],
+                 ["rollout", "status", "deploy/hello", "--timeout", "90s"]):
+        kubectl("-n", ns, *args)
+    pods = kubectl.json("-n", ns, "get", "pods", "-l", "app=hello")["items"]
+    running = [p["metadata"]["name"] for p in pods if p["status"]["phase"] == "Running"
+               and not p["metadata"].get("deletionTimestamp")]
+    assert len(running) == 3
+    wait_for(lambda: "word=hello" in kubectl("-n", ns, "logs", running[0]), 30, "log")
+    kubectl("delete", "namespace", ns, "--wait=false")
+
+
 def test_describe_logs_follow_and_exec(kubectl: Kubectl) -> None:
     pod = "ka-talk"
     kubectl("run", pod, "--image=demo:latest", "--",

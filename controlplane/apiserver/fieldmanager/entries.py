@@ -10,6 +10,7 @@ as in Kubernetes); fields it removed leave every owner; entries left empty go.
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,16 @@ def track(old: api_pb2.Object | None, new: api_pb2.Object, manager: str,
     client_sent = len(o.meta(new).managed_fields) > 0
     owners = Owners.of(new if client_sent else old)
     owners.track_update(codec.encode(old, precise=True) if old is not None else None,
-                        codec.encode(new, precise=True), manager, k.message.DESCRIPTOR,
-                        k.api_version, subresource)
+                        _as_stored(codec.encode(new, precise=True)), manager,
+                        k.message.DESCRIPTOR, k.api_version, subresource)
     owners.write(new)
+
+
+def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:
+    """A Secret's stringData as the data it becomes (defaults_config.py), as Kubernetes'
+    conversion has it before its field manager looks: the update owns data's keys."""
+    string_data = doc.pop("stringData", None)
+    if string_data:
+        doc["data"] = {**doc.get("data", {}), **{
+            k: base64.b64encode(v.encode()).decode() for k, v in string_data.items()}}
+    return doc

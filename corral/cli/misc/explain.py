@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
 from corral.cli.common import Cli, CliError
 from corral.cli.misc.verbparser import verb_parser
-from proto import kinds
+from proto import descriptions, kinds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -55,11 +56,23 @@ def _is_object(fd: Any) -> bool:
                                                    "corral.v1.IntOrString"))
 
 
-def _fields(cli: Cli, desc: Any, indent: int, recursive: bool, depth: int = 0) -> None:
+def _fields(cli: Cli, desc: Any, indent: int, recursive: bool, depth: int = 0,
+            top: bool = False) -> None:
     for fd in desc.fields:
         cli.print(f"{'  ' * indent}{fd.json_name}\t<{field_type(fd)}>")
+        if not recursive:
+            text = _describe(desc.full_name, fd.name, top)
+            for line in textwrap.wrap(text, 76):
+                cli.print(f"{'  ' * (indent + 1)}{line}")
+            cli.print()
         if recursive and _is_object(fd) and depth < 12:
             _fields(cli, fd.message_type, indent + 1, recursive, depth + 1)
+
+
+def _describe(message: str, field: str, top: bool) -> str:
+    """A field's description (a kind's apiVersion, kind and metadata have common words)."""
+    return (descriptions.of_kind_field if top else descriptions.of)(message, field) or \
+        "<no description>"
 
 
 def run_explain(cli: Cli, args: argparse.Namespace) -> int:
@@ -70,8 +83,10 @@ def run_explain(cli: Cli, args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     desc: Any = kind.message.DESCRIPTOR
     fd: Any | None = None
+    parent: Any = desc
     path = []
     for p in parts[1:]:
+        parent = desc
         by_json = {f.json_name: f for f in desc.fields}
         fd = by_json.get(p)
         if fd is None:
@@ -88,10 +103,14 @@ def run_explain(cli: Cli, args: argparse.Namespace) -> int:
         cli.print(f"FIELD: {fd.json_name} <{field_type(fd)}>")
         cli.print()
     cli.print("DESCRIPTION:")
-    cli.print("    (descriptions are not available; see the Kubernetes API reference for "
-              f"{kind.kind}{'.' + '.'.join(path) if path else ''})")
+    if fd is None:
+        text = descriptions.of(desc.full_name) or "<no description>"
+    else:
+        text = _describe(parent.full_name, fd.name, parent is kind.message.DESCRIPTOR)
+    for line in textwrap.wrap(text, 76):
+        cli.print(f"    {line}")
     cli.print()
     if fd is None or _is_object(fd):
         cli.print("FIELDS:")
-        _fields(cli, desc, 1, args.recursive)
+        _fields(cli, desc, 1, args.recursive, top=fd is None)
     return 0

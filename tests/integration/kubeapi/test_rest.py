@@ -1,9 +1,13 @@
 """The Kubernetes API's REST semantics against a real control plane process: status codes
-and metav1.Status, bad input that writes nothing, identities, patches, paging, delete
-options, Table answers, subresources, and the documents kubectl reads."""
+and metav1.Status, bad input that writes nothing, identities, patches, paging and the
+resourceVersion of reads, delete options, Table answers, subresources, and the documents
+kubectl reads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from tests.integration.kubeapi.conftest import Rest, as_, deployment, pod
@@ -33,6 +37,8 @@ def test_discovery(api: Rest) -> None:
     assert by_name["pods/eviction"]["group"] == "policy"
     assert {"pods/log", "pods/exec", "pods/attach", "pods/status", "nodes/status"} <= \
         set(by_name)
+    # this control plane has no way to a pod's ports (no dialer): not advertised
+    assert not {"pods/portforward", "pods/proxy"} & set(by_name)
     assert "deletecollection" not in by_name["namespaces"]["verbs"]
     apps = {r["name"]: r for r in api.ok("GET", "/apis/apps/v1")["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale"
@@ -64,6 +70,10 @@ def test_create_get_conflict_and_errors_as_kubernetes_has_them(api: Rest) -> Non
     r = api("POST", APPS + "/deployments", bad)
     assert r.status_code == 422 and status_of(r)["reason"] == "Invalid"
     assert [c["field"] for c in r.json()["details"]["causes"]] == ["spec.replicas"]
+    # Invalid names the kind (kubectl prints 'The Deployment "d-invalid" is invalid: ...')
+    assert (r.json()["details"]["kind"], r.json()["details"]["group"]) == ("Deployment", "apps")
+    assert r.json()["message"].startswith('Deployment.apps "d-invalid" is invalid: '
+                                          "spec.replicas: Invalid value")
     assert api("GET", APPS + "/deployments/d-invalid").status_code == 404
 
 
@@ -82,8 +92,7 @@ def test_bad_bodies_are_refused_and_write_nothing(api: Rest) -> None:
         r = api("POST", NS + "/pods", body, content_type=ctype)
         assert r.status_code == 400, (message, r.text)
         assert message in status_of(r)["message"]
-    r = api("POST", NS + "/pods", b"k8s\x00\x0a",
-            content_type="application/vnd.kubernetes.protobuf")
+    r = api("POST", NS + "/pods", b"\xa1", content_type="application/cbor")
     assert r.status_code == 415 and status_of(r)["reason"] == "UnsupportedMediaType"
     assert api("GET", NS + "/pods/p-bad").status_code == 404
 
@@ -106,6 +115,12 @@ def test_identities_meet_the_same_authorization_as_on_grpc(cp, certs, api: Rest)
     assert api.ok("GET", NS + "/pods/p-node2")["status"].get("phase") != "Running"
     r = as_(cp, certs, "nobody")("GET", NS + "/pods")
     assert r.status_code == 403 and 'user "jane"' in r.json()["message"]
+    # a pod's ports (pods/proxy, like exec and port-forward): admins only
+    proxy = NS + "/pods/p-node2:8080/proxy/x"
+    assert as_(cp, certs, None)("GET", proxy).status_code == 401
+    for who in ("node-1", "nobody"):
+        r = as_(cp, certs, who)("GET", proxy)
+        assert r.status_code == 403 and status_of(r)["reason"] == "Forbidden", (who, r.text)
 
 
 def test_patches_of_every_kind(api: Rest) -> None:
@@ -178,6 +193,60 @@ def test_list_pages_selectors_and_deletecollection(api: Rest) -> None:
     assert len(gone["items"]) == 2
     left = api.ok("GET", NS + "/pods", params={"labelSelector": "batch=page"})
     assert len(left["items"]) == 3
+
+
+def _names(lst: dict[str, Any]) -> list[str]:
+    return [i["metadata"]["name"] for i in lst["items"]]
+
+
+def test_resource_versions_of_reads_and_consistent_pages(api: Rest, cp) -> None:
+    sel = {"labelSelector": "batch=rv"}
+    for name in ("rv-a", "rv-b", "rv-c"):
+        api.ok("POST", NS + "/pods", pod(name, {"batch": "rv"}))
+    first = api.ok("GET", NS + "/pods", params={**sel, "limit": "2"})
+    then = first["metadata"]["resourceVersion"]
+    api.ok("POST", NS + "/pods", pod("rv-d", {"batch": "rv"}))
+    api.ok("DELETE", NS + "/pods/rv-a", {"gracePeriodSeconds": 0})
+    # the next page is read at the first page's revision: no rv-d, and rv-a was there
+    rest = api.ok("GET", NS + "/pods", params={**sel, "continue": first["metadata"]["continue"]})
+    assert _names(first) + _names(rest) == ["rv-a", "rv-b", "rv-c"]
+    assert rest["metadata"]["resourceVersion"] == then
+    exact = api.ok("GET", NS + "/pods", params={**sel, "resourceVersion": then,
+                                                "resourceVersionMatch": "Exact"})
+    assert (_names(exact), exact["metadata"]["resourceVersion"]) == \
+        (["rv-a", "rv-b", "rv-c"], then)
+    latest = api.ok("GET", NS + "/pods", params={**sel, "resourceVersion": then,
+                                                 "resourceVersionMatch": "NotOlderThan"})
+    assert _names(latest) == ["rv-b", "rv-c", "rv-d"]
+    assert _names(api.ok("GET", NS + "/pods", params={**sel, "resourceVersion": "0"})) == \
+        ["rv-b", "rv-c", "rv-d"]
+    assert api.ok("GET", NS + "/pods/rv-b", params={"resourceVersion": then})
+    # a version the store never reached, and option pairs Kubernetes refuses
+    future = str(int(latest["metadata"]["resourceVersion"]) + 1000)
+    for path in (NS + "/pods", NS + "/pods/rv-b"):
+        r = api("GET", path, params={"resourceVersion": future})
+        assert r.status_code == 410 and "Too large resource version" in r.json()["message"]
+    for params, field in (({"resourceVersionMatch": "Exact"}, "resourceVersionMatch"),
+                          ({"resourceVersion": "0", "resourceVersionMatch": "Exact"},
+                           "resourceVersionMatch"),
+                          ({"resourceVersion": then, "resourceVersionMatch": "Newest"},
+                           "resourceVersionMatch"),
+                          ({"resourceVersion": "x"}, "resourceVersion"),
+                          ({"resourceVersion": then, "continue": first["metadata"]["continue"]},
+                           "continue")):
+        r = api("GET", NS + "/pods", params=params)
+        assert r.status_code == 422, (params, r.text)
+        assert status_of(r)["details"]["causes"][0]["field"] == field
+    # once etcd compacted that revision, the old page token and Exact answer 410
+    etcdctl = Path(sys.executable).parent / "etcdctl"
+    subprocess.run([str(etcdctl), "--endpoints", f"127.0.0.1:{cp.etcd_ports[0]}", "compact",
+                    latest["metadata"]["resourceVersion"]], check=True, capture_output=True)
+    r = api("GET", NS + "/pods", params={**sel, "continue": first["metadata"]["continue"]})
+    assert r.status_code == 410 and status_of(r)["reason"] == "Expired"
+    assert "continue parameter is too old" in r.json()["message"]
+    r = api("GET", NS + "/pods", params={"resourceVersion": then,
+                                         "resourceVersionMatch": "Exact"})
+    assert r.status_code == 410
 
 
 def test_delete_options(api: Rest) -> None:

@@ -81,3 +81,14 @@ def test_an_update_takes_what_it_changed_from_everyone() -> None:
                           ("f:metadata", "f:labels", "f:b")}}
     assert manager_from("", "kubectl/v1.37.1 (linux/amd64) kubernetes/abc") == "kubectl"
     assert manager_from("mine", "kubectl/v1") == "mine"
+
+
+def test_a_secrets_string_data_is_owned_as_the_data_it_becomes() -> None:
+    from controlplane.apiserver.fieldmanager.entries import track
+    from proto import codec
+
+    obj = codec.decode({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                        "stringData": {"user": "admin"}, "data": {"pw": "eA=="}})
+    track(None, obj, "kubectl-client-side-apply")
+    (entry,) = Owners.of(obj).entries
+    assert entry.paths == {("f:data", "f:user"), ("f:data", "f:pw")}

@@ -102,6 +102,9 @@ def test_explain_and_completion() -> None:
     assert text.startswith("KIND:       Deployment\nVERSION:    apps/v1\n")
     assert "FIELD: strategy <DeploymentStrategy>" in text
     assert "  rollingUpdate\t<RollingUpdateDeployment>" in text
+    # the words come from the comments of proto/apps.proto
+    assert "DESCRIPTION:\n    How a changed template replaces the old pods.\n" in text
+    assert "    The pace of a RollingUpdate.\n" in text
     out = io.StringIO()
     assert run(["explain", "pods.spec.containers.resources"], out=out) == 0
     assert "limits\t<map[string]string>" in out.getvalue()

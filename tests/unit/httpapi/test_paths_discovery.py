@@ -22,6 +22,7 @@ from proto import kinds
                                                           False)),
     ("/api/v1/watch/namespaces/web/pods", ("pods", "web", "", "", True)),
     ("/apis/coordination.k8s.io/v1/namespaces/x/leases/l", ("leases", "x", "l", "", False)),
+    ("/api/v1/namespaces/web/pods/x:8080/proxy/a/b", ("pods", "web", "x:8080", "proxy", False)),
 ])
 def test_paths_name_their_targets(path: str, want: tuple) -> None:
     t = paths.parse(path)
@@ -31,7 +32,7 @@ def test_paths_name_their_targets(path: str, want: tuple) -> None:
 
 @pytest.mark.parametrize("path", [
     "/api/v2/pods", "/apis/apps/v2/deployments", "/api/v1/services",
-    "/api/v1/namespaces/web/nodes", "/api/v1/namespaces/web/pods/x/portforward",
+    "/api/v1/namespaces/web/nodes", "/apis/apps/v1/namespaces/web/deployments/x/proxy/a",
     "/api/v1/nodes/n1/log", "/apis/apps/v1/namespaces/d/pods", "/healthz",
     "/api/v1/namespaces/a/pods/b/c/d",
 ])
@@ -63,6 +64,10 @@ def test_aggregated_discovery_nests_subresources() -> None:
     assert [i["metadata"]["name"] for i in core] == [""]
     pods = next(r for r in core[0]["versions"][0]["resources"] if r["resource"] == "pods")
     assert {s["subresource"] for s in pods["subresources"]} == \
+        {"status", "log", "exec", "attach", "portforward", "proxy", "eviction", "binding"}
+    hidden = discovery.aggregated(core=True, hidden=paths.DIALED)["items"][0]
+    pods_hidden = next(r for r in hidden["versions"][0]["resources"] if r["resource"] == "pods")
+    assert {s["subresource"] for s in pods_hidden["subresources"]} == \
         {"status", "log", "exec", "attach", "eviction", "binding"}
     eviction = next(s for s in pods["subresources"] if s["subresource"] == "eviction")
     assert eviction["responseKind"] == {"group": "policy", "version": "v1", "kind": "Eviction"}
