@@ -34,7 +34,12 @@ import signal
 import sys
 from pathlib import Path
 
-from agent import leanstart, logs_setup, security
+from agent import (
+    leanboot,  # noqa: F401  (first: prometheus_client without its __init__)
+    leanstart,
+    logs_setup,
+    security,
+)
 from agent.adapters import GrpcApi
 from agent.backoff import RetryBackoff
 from agent.config import AgentConfig, parse_args

@@ -32,9 +32,7 @@ import grpc
 from agent.build.cache import BuildCache
 from agent.build.dockerfile import parse
 from agent.build.errors import BaseImageError, BuildError, ContextError, DockerfileError
-from agent.build.executor import Builder, BuildOptions
 from agent.build.ports import BuildBackend
-from agent.build.sources import unpack_context
 from agent.config import DEFAULT_MAX_BUILD_CONTEXT
 from proto import agent_pb2, build_pb2
 
@@ -97,6 +95,8 @@ class BuildCalls:
         ctx = os.path.join(work, "context")
         os.mkdir(ctx, 0o755)
         if got:
+            from agent.build.sources import unpack_context  # the builder: on first use
+
             def unpack() -> None:
                 with open(tar_path, "rb") as f:
                     unpack_context(f, ctx)
@@ -122,6 +122,7 @@ class BuildCalls:
         failure: BuildError | None = None
         try:
             ctx_dir = await self._receive(spec, it, work)
+            from agent.build.executor import Builder, BuildOptions  # the builder: on first use
             df = parse(spec.dockerfile, spec.dockerfile_name or "Dockerfile")
             os_, arch, variant = self.backend.platform
             opts = BuildOptions(list(spec.tags), dict(spec.build_args), spec.target,

@@ -26,9 +26,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+# submodules, not the package: the agent skips prometheus_client's __init__ and its
+# exposition imports until /metrics is scraped (agent/leanstart.py)
+from prometheus_client.metrics import Counter, Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
 
 log = logging.getLogger("corral.agent.metrics")
 

@@ -10,48 +10,63 @@ registry never meet anyone else's cluster on this machine.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from secrets import token_hex
 
+from bench import (
+    api,
+    apiwrite,
+    bring_up,
+    build,
+    container_start,
+    failover,
+    footprint,
+    jobs,
+    kubeapi,
+    pod_startup,
+    scale,
+    scheduling,
+    secrets,
+)
 from bench.common import (
     REPO,
     SYSTEM_REPO,
     BenchResult,
+    child_env,
     loadavg,
     machine_info,
     results_path,
-    system_env,
     table,
     update_readme,
     write_json,
 )
 
-BENCHMARKS = {
-    "container-start": "bench.container_start",
-    "pod-startup": "bench.pod_startup",
-    "scheduling": "bench.scheduling",
-    "bring-up": "bench.bring_up",
-    "failover": "bench.failover",
-    "footprint": "bench.footprint",
-    "api": "bench.api",
-    "kube-api": "bench.kubeapi",
-    "secrets": "bench.secrets",
-    "build": "bench.build",
-    "jobs": "bench.jobs",
+Benchmark = Callable[[bool], BenchResult]
+# name -> the benchmark's run(quick); every module is a plain import (stdlib-only at import
+# time: each imports corral's own code inside run(), from the tree under test)
+BENCHMARKS: dict[str, Benchmark] = {
+    "container-start": container_start.run,
+    "pod-startup": pod_startup.run,
+    "scheduling": scheduling.run,
+    "bring-up": bring_up.run,
+    "failover": failover.run,
+    "footprint": footprint.run,
+    "api": api.run,
+    "api-write": apiwrite.run,
+    "kube-api": kubeapi.run,
+    "secrets": secrets.run,
+    "scale": scale.run,
+    "build": build.run,
+    "jobs": jobs.run,
 }
-
-
-def module(name: str) -> ModuleType:
-    return importlib.import_module(BENCHMARKS[name])
 
 
 def run_here(name: str, quick: bool) -> BenchResult:
@@ -59,7 +74,7 @@ def run_here(name: str, quick: bool) -> BenchResult:
     before = loadavg()
     t0 = time.monotonic()
     try:
-        res: BenchResult = module(name).run(quick=quick)
+        res: BenchResult = BENCHMARKS[name](quick)
     except Exception:
         res = BenchResult(name, error=traceback.format_exc())
     res.seconds = round(time.monotonic() - t0, 2)
@@ -71,17 +86,17 @@ def run_isolated(name: str, quick: bool, timeout: float) -> BenchResult:
     """Run one benchmark as ``python -m bench --child`` in a fresh network namespace."""
     fd, out = tempfile.mkstemp(prefix="corral-bench-", suffix=".json")
     os.close(fd)
-    argv = [sys.executable, "-m", "bench", "--child", name, "--out", out,
+    argv = [sys.executable, "-P", "-m", "bench", "--child", name, "--out", out,
             *(["--quick"] if quick else [])]
     ns = ""
     if os.geteuid() == 0:
-        ns = "corral-bench-" + secrets.token_hex(3)
+        ns = "corral-bench-" + token_hex(3)
         subprocess.run(["ip", "netns", "add", ns], check=True)
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         argv = ["nsenter", f"--net=/var/run/netns/{ns}", "--", *argv]
     try:
-        # cwd and PYTHONPATH: the system under test first (``python -m`` puts cwd first)
-        proc = subprocess.run(argv, cwd=SYSTEM_REPO, env=system_env(), timeout=timeout,
+        # bench/ from here, the rest from the system under test (bench/common/trees.py)
+        proc = subprocess.run(argv, cwd=SYSTEM_REPO, env=child_env(), timeout=timeout,
                               check=False)
         text = Path(out).read_text()
         if not text:

@@ -119,12 +119,12 @@ def run(quick: bool = False) -> BenchResult:
     res.add("control plane RSS idle", idle["cp_rss"], "MiB")
     res.add(f"control plane RSS {n} pods", loaded["cp_rss"], "MiB")
     res.add("embedded etcd RSS idle", idle["etcd_rss"], "MiB")
-    res.add("agent RSS idle (mean of 3)", idle["agent_rss"], "MiB", "<= 60")
+    res.add("agent RSS idle (mean of 3)", idle["agent_rss"], "MiB", "<= 45")
     res.add("agent PSS idle (mean of 3)", idle["agent_pss"], "MiB")
     res.add(f"agent RSS {n} pods (mean of 3)", loaded["agent_rss"], "MiB")
     res.add(f"agent RSS {n} pods (max)", loaded["agent_rss_max"], "MiB")
     s = summary(shim_pss)
-    res.add("shim PSS per container p50", s["p50"], "MiB", "<= 3.0")
+    res.add("shim PSS per container p50", s["p50"], "MiB", "<= 2.0")
     res.add("shim PSS per container max", s["max"], "MiB")
     res.add("shim RSS per container p50", summary(shim_rss)["p50"], "MiB")
     res.add("shim private (clean+dirty) p50", summary(shim_priv)["p50"], "MiB")
@@ -138,7 +138,7 @@ def run(quick: bool = False) -> BenchResult:
     res.add("agent RSS growth per pod", per_pod_agent, "MiB")
     res.add("control plane RSS growth per pod", per_pod_cp, "MiB")
     res.add("overhead per container (shim PSS + agent growth)", s["p50"] + per_pod_agent, "MiB",
-            "<= 3.0")
+            "<= 2.0")
     res.add("overhead per container (shims + zygotes PSS + agent growth)",
             spread + per_pod_agent, "MiB")
     res.notes.append(f"{n} pods on 3 nodes, {len(shims)} shims found ({forked} forked by "

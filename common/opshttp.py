@@ -14,8 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 log = logging.getLogger("corral.ops")
 
@@ -74,6 +73,8 @@ class OpsHttpServer:
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", text, b"only GET\n"
         if path == "/metrics":
+            # imported on the first scrape (http.server, urllib, wsgiref: ~2 MB)
+            from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self.registry)
         if path in ("/healthz", "/livez"):
             return "200 OK", text, b"ok\n"

@@ -34,12 +34,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane import atrest, logs
+from controlplane import atrest, logs, workers
 from controlplane.etcd import EmbeddedEtcd
 from controlplane.security import flags as security_flags
 
@@ -91,7 +92,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s; 0: off)")
     atrest.add_arguments(p)
     security_flags.add_arguments(p)
+    workers.add_arguments(p)
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.api_workers < 1:
+        p.error("--api-workers must be at least 1")
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
@@ -141,6 +146,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     kube: KubeApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
+    api_workers: workers.Workers | None = None
     try:
         registry = Registry(store)
         await _start_registry(registry)
@@ -148,11 +154,18 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         server_kwargs = await server_security(args, store.conn)
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
-        server = ApiServer(registry, args.listen, encryption_keys=keyring, **server_kwargs)
+        server = ApiServer(registry, args.listen, encryption_keys=keyring,
+                           reuse_port=workers.reuse_port(args), **server_kwargs)
         metrics.watch_source(server.service.open_watches)
         await server.start()
         kube = await start_kube_api(args, registry, server.service.access,
                                     server.service.agents, metrics.observe_kube)
+        if args.api_workers > 1 and not args.api_worker_of:
+            api_workers = workers.Workers(workers.worker_argv(
+                args.argv, parent=os.getpid(), etcd=etcd_endpoints, listen=server.bound_listen,
+                kube_listen=kube.bound_listen if kube else "",
+                bootstrap_listen=server.extra_listen(0)), args.api_workers - 1)
+            await api_workers.start()
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
         if not args.no_loops:
@@ -173,6 +186,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         log.info("shutting down")
         return 0
     finally:
+        if api_workers is not None:
+            await api_workers.stop()
         if compactor is not None:
             compactor.cancel()
         if loops_task is not None:
@@ -205,6 +220,8 @@ async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.api_worker_of:
+        workers.die_with_parent(args.api_worker_of)
     logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:

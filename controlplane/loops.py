@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -69,6 +70,7 @@ class Loops:
 
     async def run(self) -> None:
         self.factory.start()
+        freeze = asyncio.create_task(_freeze_when_synced(self.factory))
         tasks = [asyncio.create_task(c.run(), name=n) for n, c in (
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
@@ -80,12 +82,23 @@ class Loops:
             for t in done:
                 t.result()
         finally:
-            await cancel_and_wait(tasks, 5.0, "loop")
+            await cancel_and_wait([*tasks, freeze], 5.0, "loop")
             await self.factory.stop()
             for r in self.recorders:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(r.flush(), 1.0)
                 await r.close()
+
+
+async def _freeze_when_synced(factory: InformerFactory) -> None:
+    """Once the informers hold the cluster, move every object alive into the garbage
+    collector's permanent generation (gc.freeze): a full collection then no longer
+    walks the caches (with 30,000 pods one took ~0.25 s of CPU, stalling the API).
+    Objects are still freed by reference counting; only cycles among them are not."""
+    await factory.wait_synced()
+    gc.freeze()
+    log.info("informers synced: %d objects moved out of the garbage collector's way",
+             gc.get_freeze_count())
 
 
 def build_loops(client: Client, *, identity: str, profile: profiles.Profile,

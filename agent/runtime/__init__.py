@@ -52,57 +52,9 @@ disk emptyDir's sizeLimit, user namespaces, AppArmor/SELinux, /etc/hosts
 and resolv.conf (pass them as bind Mounts), log rotation, an init to reap
 zombies inside the container (as with Docker without --init).
 
-Heavy imports are lazy so that the shim (``python3 -S -m
-agent.runtime.shim``) stays small.
+The package exports nothing itself: import from the module that defines a
+name (``from agent.runtime.runtime import Runtime``, ``agent.runtime.model``,
+``agent.runtime.errors``, ``agent.runtime.exec``), so that the shim
+(``python3 -S -m agent.runtime.shim``) loads only what it uses and every import
+is one the type checker and the import contracts see.
 """
-
-from __future__ import annotations
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the shim 1.5 MB
-if TYPE_CHECKING:
-    from typing import Any
-
-    from agent.runtime.errors import (
-        CgroupError,
-        ContainerExists,
-        ContainerNotFound,
-        ExecError,
-        InvalidConfig,
-        MountError,
-        RuntimeError_,
-        SandboxNotFound,
-        StartError,
-    )
-    from agent.runtime.exec import ExecProcess
-    from agent.runtime.model import (
-        ContainerConfig,
-        ContainerInfo,
-        ContainerStats,
-        Mount,
-        Resources,
-        Sandbox,
-    )
-    from agent.runtime.runtime import Runtime
-
-_EXPORTS = {
-    "Runtime": "runtime", "ExecProcess": "exec",
-    "ContainerConfig": "model", "ContainerInfo": "model", "ContainerStats": "model",
-    "Mount": "model", "Resources": "model", "Sandbox": "model",
-    "RuntimeError_": "errors", "ContainerNotFound": "errors", "ContainerExists": "errors",
-    "InvalidConfig": "errors", "StartError": "errors", "CgroupError": "errors",
-    "MountError": "errors", "ExecError": "errors", "SandboxNotFound": "errors",
-}
-
-__all__ = [
-    "CgroupError", "ContainerConfig", "ContainerExists", "ContainerInfo", "ContainerNotFound",
-    "ContainerStats", "ExecError", "ExecProcess", "InvalidConfig", "Mount", "MountError",
-    "Resources", "Runtime", "RuntimeError_", "Sandbox", "SandboxNotFound", "StartError",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"agent.runtime.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'agent.runtime' has no attribute {name!r}")

@@ -23,14 +23,17 @@ def under(prefix: str) -> list[str]:
     return sorted(set(found), key=lambda m: m.count("/"), reverse=True)
 
 
-def unmount_under(prefix: str, sys_: sc.Syscalls = sc.SYS) -> None:
-    """Detach every mount at or below ``prefix`` (a stack is unmounted to the bottom)."""
+def unmount_under(prefix: str, sys_: sc.Syscalls = sc.SYS) -> list[str]:
+    """Detach every mount at or below ``prefix`` (a stack is unmounted to the bottom).
+    Returns what is still mounted there (empty: nothing; callers need not look again)."""
+    points: list[str] = []
     for _ in range(64):
         points = under(prefix)
         if not points:
-            return
+            return points
         for m in points:
             try:
                 sys_.umount2(m, sc.MNT_DETACH)
             except OSError:
                 pass
+    return under(prefix)

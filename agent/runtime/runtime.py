@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +21,13 @@ import agent.runtime.sandbox as sandbox
 import agent.runtime.state as state
 from agent.runtime.cgroups import CgroupManager
 from agent.runtime.cgroups.manager import DEFAULT_ROOT
-from agent.runtime.errors import ContainerExists, ContainerNotFound, ExecError, RuntimeError_
+from agent.runtime.errors import (
+    ContainerExists,
+    ContainerNotFound,
+    ExecError,
+    MountError,
+    RuntimeError_,
+)
 from agent.runtime.exec import ExecProcess
 from agent.runtime.helpers import check_id, remove_cgroup, wait_pid_exit
 from agent.runtime.model import (
@@ -34,6 +39,7 @@ from agent.runtime.model import (
     Sandbox,
 )
 from agent.runtime.spec import ShimSpec
+from agent.runtime.trash import Trash
 from agent.runtime.zygote_client import ZygoteClient
 
 SHIM_EXIT_TIMEOUT = 10.0
@@ -55,6 +61,10 @@ class Runtime:
         self.cgroups = CgroupManager(cgroup_root_name, cgroup_root, cgroup_driver)
         self.default_pids_limit = default_pids_limit
         self._shims: dict[str, subprocess.Popen[bytes]] = {}
+        self.trash = Trash(self.state_dir)   # removed directories are deleted in the background
+        # meta.json is written once, at create: kept here after the first read (listings
+        # read every container's state; meta need not be read and parsed each time)
+        self._metas: dict[str, dict[str, Any]] = {}
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
@@ -77,10 +87,10 @@ class Runtime:
 
     def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
         for d in sorted(self.containers_dir.iterdir()):
-            meta = state.read_json(d / "meta.json")   # not list(): no status of every container
+            meta = self._metas.get(d.name) or state.read_json(d / "meta.json")
             if meta is not None and meta.get("pod_uid") == pod_uid:
                 self.remove(d.name, grace_seconds)
-        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
 
     # ---- containers ----------------------------------------------------------
     def _dir(self, cid: str) -> Path:
@@ -88,9 +98,15 @@ class Runtime:
         return self.containers_dir / cid
 
     def _meta(self, cid: str) -> dict[str, Any]:
-        meta = state.read_json(self._dir(cid) / "meta.json")
+        cdir = self._dir(cid)
+        known = self._metas.get(cid)
+        if known is not None and cdir.is_dir():
+            return known
+        meta = state.read_json(cdir / "meta.json")
         if meta is None:
+            self._metas.pop(cid, None)
             raise ContainerNotFound(cid)
+        self._metas[cid] = meta
         return meta
 
     def start_container(self, cfg: ContainerConfig) -> ContainerInfo:
@@ -101,6 +117,7 @@ class Runtime:
             cdir.mkdir()
         except FileExistsError:
             raise ContainerExists(cfg.id) from None
+        self._metas.pop(cfg.id, None)    # a new container of an old id: its own meta
         try:
             for sub in ("rootfs", "upper", "work"):
                 (cdir / sub).mkdir()
@@ -216,7 +233,7 @@ class Runtime:
 
     def _destroy(self, cid: str) -> None:
         cdir = self._dir(cid)
-        meta = state.read_json(cdir / "meta.json") or {}
+        meta = self._metas.pop(cid, None) or state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
         if rel:
             remove_cgroup(self.cgroups, rel)
@@ -233,8 +250,9 @@ class Runtime:
         if proc is not None:
             proc.poll()
         if cdir.exists():
-            mountinfo.unmount_under(str(cdir))
-            shutil.rmtree(cdir, ignore_errors=False)
+            if mountinfo.unmount_under(str(cdir)):
+                raise MountError(f"mounts left under {cdir}")
+            self.trash.discard(cdir)
 
     def stats(self, cid: str) -> ContainerStats:
         meta = self._meta(cid)
@@ -280,7 +298,7 @@ class Runtime:
             if pod_uid in pods_with_containers:
                 continue
             if keep_pods is None or pod_uid not in keep_pods:
-                sandbox.destroy(self.pods_dir, self.cgroups, pod_uid)
+                sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
 
     def _orphan(self, cdir: Path) -> None:
         cid = cdir.name

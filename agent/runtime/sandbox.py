@@ -134,13 +134,14 @@ def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
     return path
 
 
-def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str) -> None:
-    """Unmount namespaces and volumes, remove the cgroup and the directory."""
+def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str,
+            discard: Callable[[Path], None] = shutil.rmtree) -> None:
+    """Unmount namespaces and volumes, remove the cgroup and the directory (`discard`:
+    the runtime's trash, trash.py, deletes it in the background)."""
     pod_dir = pods_dir / pod_uid
-    if pod_dir.exists():
-        mountinfo.unmount_under(str(pod_dir))
+    left = mountinfo.unmount_under(str(pod_dir)) if pod_dir.exists() else []
     remove_cgroup(cgroups, cgroups.pod_rel(pod_uid))
     if pod_dir.exists():
-        if mountinfo.under(str(pod_dir)):
+        if left:
             raise MountError(f"mounts left under {pod_dir}")
-        shutil.rmtree(pod_dir)
+        discard(pod_dir)

@@ -25,11 +25,11 @@ from bench.common.report import (
     write_json,
 )
 from bench.common.results import BenchResult, Metric, percentile, summary
-from bench.common.trees import REPO, SYSTEM_REPO, system_env
+from bench.common.trees import REPO, SYSTEM_REPO, child_env, system_env
 
 __all__ = [
     "BEGIN", "END", "README", "REPO", "RESULTS_DIR", "SYSTEM_REPO", "BenchResult",
-    "LocalCluster", "Metric", "PodWatcher", "cgroup_mode", "latest_section", "loadavg",
+    "LocalCluster", "Metric", "PodWatcher", "cgroup_mode", "child_env", "latest_section", "loadavg",
     "local_cluster", "machine_info", "percentile", "pod_doc", "remove_cgroup_dirs",
     "results_path", "rss_kb", "run", "smaps_rollup", "summary", "system_env", "table",
     "tree_pids", "update_readme", "write_json",

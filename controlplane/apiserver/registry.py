@@ -17,6 +17,7 @@ from controlplane.apiserver import batchcreate, binding, builtins, paging, readv
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
 from controlplane.apiserver.updates import merge_update
+from controlplane.apiserver.wirewatch import Encodings
 from controlplane.apiserver.writer import Writer
 from controlplane.store.etcd_store import Store
 from controlplane.store.watch import BOOKMARK
@@ -33,6 +34,7 @@ class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.writer = Writer(store)
+        self.encodings = Encodings()
 
     async def start(self) -> None:
         """Make sure the namespaces that always exist do, and the built-in objects."""
@@ -106,6 +108,27 @@ class Registry:
             out = flt.translate(ev)
             if out is not None:
                 yield out
+
+    async def watch_wire(self, resource: str, namespace: str = "", label_selector: str = "",
+                         field_selector: str = "", resource_version: str = "",
+                         allow_bookmarks: bool = False) -> AsyncGenerator[bytes, None]:
+        """`watch`'s events serialized, for the gRPC Watch: an event an unfiltered
+        watcher gets as it is is serialized once for all of them (wirewatch.py)."""
+        kind = o.kind_named(resource)
+        flt = Filter(kind.resource, label_selector, field_selector)
+        ns = namespace if kind.namespaced else ""
+        async for ev in self.store.watch(kind.resource, ns, resource_version):
+            if ev.type == BOOKMARK:
+                if allow_bookmarks:
+                    yield api_pb2.WatchEvent(type=BOOKMARK, object=ev.object,
+                                             resource_version=str(ev.revision)
+                                             ).SerializeToString()
+            elif flt.everything:
+                yield self.encodings.shared(ev)
+            else:
+                out = flt.translate(ev)
+                if out is not None:
+                    yield out.SerializeToString()
 
     # -- create ---------------------------------------------------------------
 

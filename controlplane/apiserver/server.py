@@ -22,6 +22,7 @@ from controlplane.apiserver.access import Authorize
 from controlplane.apiserver.agents import ChannelFactory
 from controlplane.apiserver.registry import Registry
 from controlplane.apiserver.service import ApiService
+from controlplane.apiserver.wirewatch import WatchWire
 from controlplane.security.tokens import BootstrapTokens
 from controlplane.store.encryption import KeyRing
 from proto import api_pb2, api_pb2_grpc
@@ -38,8 +39,12 @@ OPTIONS = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.so_reuseport", 0),
 ]
+
+
+def with_port(address: str, port: int) -> str:
+    """`address` ("host:port", host possibly [v6]) with its port replaced."""
+    return f"{address.rpartition(':')[0]}:{port}"
 
 
 class ApiServer:
@@ -55,6 +60,8 @@ class ApiServer:
     tokens        the bootstrap token store behind CreateToken/ListTokens/DeleteToken
     encryption_keys  the Secret encryption keys (controlplane/store/encryption.py) behind
                   ListEncryptionKeys/RotateEncryptionKey/RemoveEncryptionKey
+    reuse_port    bind with SO_REUSEPORT: API worker processes share the ports
+                  (controlplane/workers.py); otherwise a port in use is an error
     """
 
     def __init__(self, registry: Registry, listen: str = "127.0.0.1:6445", *,
@@ -64,8 +71,10 @@ class ApiServer:
                  authorize: Authorize | None = None,
                  agent_channel: ChannelFactory | None = None,
                  tokens: BootstrapTokens | None = None,
-                 encryption_keys: KeyRing | None = None) -> None:
+                 encryption_keys: KeyRing | None = None,
+                 reuse_port: bool = False) -> None:
         self.registry = registry
+        self.reuse_port = reuse_port
         self.listen = listen
         self.port = 0
         self.credentials = credentials
@@ -78,7 +87,9 @@ class ApiServer:
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> int:
-        server = grpc.aio.server(options=OPTIONS, interceptors=self.interceptors or None)
+        options = [*OPTIONS, ("grpc.so_reuseport", 1 if self.reuse_port else 0)]
+        # WatchWire innermost: Watch answers with bytes serialized once (wirewatch.py)
+        server = grpc.aio.server(options=options, interceptors=[*self.interceptors, WatchWire()])
         api_pb2_grpc.add_ApiServicer_to_server(self.service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -108,6 +119,17 @@ class ApiServer:
         if host in ("0.0.0.0", "[::]", ""):
             host = "127.0.0.1"
         return f"{host}:{self.port}"
+
+    @property
+    def bound_listen(self) -> str:
+        """--listen with the port bound (what a worker binds beside this server)."""
+        return with_port(self.listen, self.port)
+
+    def extra_listen(self, index: int) -> str:
+        """The `index`th extra port's address with its bound port ("" if none)."""
+        if index >= len(self.extra_bound):
+            return ""
+        return with_port(self.extra_ports[index][0], self.extra_bound[index])
 
     async def stop(self, grace: float = 2.0) -> None:
         if self._server is None:

@@ -135,18 +135,19 @@ class ApiService(api_pb2_grpc.ApiServicer):
                                         continue_token=request.continue_token)
 
     @streaming
-    async def Watch(self, request: api_pb2.WatchRequest,
-                    context: Ctx) -> AsyncIterator[api_pb2.WatchEvent]:
+    async def Watch(self, request: api_pb2.WatchRequest,  # type: ignore[override]
+                    context: Ctx) -> AsyncIterator[bytes]:
+        """Serialized WatchEvents (the method's serializer passes bytes: wirewatch.py)."""
         if self.access.pod_scoped(request.resource):
             await self.access.check_read("watch", request.resource, request.namespace,
                                          field_selector=request.field_selector)
         else:
             self.access.check("watch", request.resource, request.namespace,
                               field_selector=request.field_selector)
-        stream = self.registry.watch(request.resource, request.namespace,
-                                     request.label_selector, request.field_selector,
-                                     request.resource_version,
-                                     allow_bookmarks=request.allow_bookmarks)
+        stream = self.registry.watch_wire(request.resource, request.namespace,
+                                          request.label_selector, request.field_selector,
+                                          request.resource_version,
+                                          allow_bookmarks=request.allow_bookmarks)
         res = request.resource
         self.open_watches[res] = self.open_watches.get(res, 0) + 1
         try:

@@ -79,15 +79,21 @@ class Writer:
     async def cas_loop(self, obj: Object, build: Build, *, dry_run: bool = False) -> Object:
         """Read the current object, build the new one from it, write it with CAS.
 
-        With a resourceVersion in `obj` the read must match it (else Conflict);
-        without, lost races are retried on a fresh read. `build` returning None
-        leaves the object as it is.
+        With a resourceVersion in `obj` the read must match it (else Conflict), and
+        when this process saw that version recently (a status update of an object it
+        just wrote or watched) that copy is used instead of a read: the write's CAS
+        on that revision still fails if the object changed since. Without a
+        resourceVersion, lost races are retried on a fresh read. `build` returning
+        None leaves the object as it is.
         """
         kind, m = o.kind_of(obj), o.meta(obj)
         ns = (m.namespace or "default") if kind.namespaced else ""
         want_rv = m.resource_version
+        use_cache = bool(want_rv) and not dry_run   # only a write proves the copy current
         for _ in range(CONFLICT_RETRIES):
-            old = await self.store.get(kind.resource, ns, m.name)
+            cached = self.store.cached(kind.resource, ns, m.name, want_rv) \
+                if use_cache else None
+            old = cached or await self.store.get(kind.resource, ns, m.name)
             if want_rv and want_rv != o.meta(old).resource_version:
                 raise errors.Conflict(
                     f"Operation cannot be fulfilled on {o.describe(old)}: the object has been "
@@ -96,6 +102,9 @@ class Writer:
                     "latest version and try again")
             new = await build(old)
             if new is None:
+                if cached is not None:   # nothing to write: read to answer the current one
+                    use_cache = False
+                    continue
                 return old
             o.meta(new).resource_version = o.meta(old).resource_version
             if dry_run:

@@ -4,6 +4,10 @@ The cluster CIDR (default 10.244.0.0/16) is cut into subnets of
 ``node_mask`` bits (default /24); a node without a podCIDR gets the lowest
 free one; a deleted node's subnet is free again. A podCIDR already in a Node's
 spec (set when it was created, kubelet ``--pod-cidr`` style) is kept as it is.
+
+Finding the lowest free subnet costs O(nodes) per allocation (the set of CIDRs in
+use), not O(nodes) subnet objects walked from the start: every subnet below
+``_hint`` is known to be in use, so a run of registrations walks one or two.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class NodeIpamController(Controller):
         if node_mask > 30:  # a node needs its bridge address and at least one pod's
             raise ValueError(f"node mask /{node_mask} is too small for pods (/30 at most)")
         self.node_mask = node_mask
+        self._subnets = 1 << (node_mask - self.network.prefixlen)
+        self._host_bits = self.network.max_prefixlen - node_mask
+        self._hint = 0   # every subnet index below it is in use
         self.recorder = recorder or events.EventRecorder(client, "node-ipam-controller")
         self.nodes = factory.informer("nodes")
         self._alloc: dict[str, str] = {}  # node -> cidr (includes in-flight allocations)
@@ -50,8 +57,28 @@ class NodeIpamController(Controller):
         self.enqueue(o.node.metadata.name)
 
     def _deleted(self, o: api_pb2.Object) -> None:
-        self._alloc.pop(o.node.metadata.name, None)
+        self._free(self._alloc.pop(o.node.metadata.name, None))
+        self._free(o.node.spec.pod_cidr)
         self.enqueue(o.node.metadata.name)
+
+    def _index(self, cidr: str) -> int | None:
+        """The subnet index of `cidr` in the cluster CIDR (None: not one of its subnets)."""
+        try:
+            net = ipaddress.ip_network(cidr)
+        except ValueError:
+            return None
+        if net.prefixlen != self.node_mask or not net.subnet_of(self.network):  # type: ignore[arg-type]
+            return None
+        return (int(net.network_address) - int(self.network.network_address)) >> self._host_bits
+
+    def _subnet(self, index: int) -> str:
+        base = int(self.network.network_address) + (index << self._host_bits)
+        return str(ipaddress.ip_network((base, self.node_mask)))
+
+    def _free(self, cidr: str | None) -> None:
+        idx = self._index(cidr) if cidr else None
+        if idx is not None:
+            self._hint = min(self._hint, idx)
 
     def _used(self) -> set[str]:
         used = set(self._alloc.values())
@@ -61,11 +88,14 @@ class NodeIpamController(Controller):
         return used
 
     def next_free(self) -> str | None:
+        """The lowest free subnet (all below self._hint are in use)."""
         used = self._used()
-        for net in self.network.subnets(new_prefix=self.node_mask):
-            s = str(net)
+        for idx in range(self._hint, self._subnets):
+            s = self._subnet(idx)
             if s not in used:
+                self._hint = idx
                 return s
+        self._hint = self._subnets
         return None
 
     async def reconcile(self, key: str) -> Result:
@@ -89,7 +119,7 @@ class NodeIpamController(Controller):
         try:
             await self.client.update(upd)
         except Exception:
-            self._alloc.pop(key, None)
+            self._free(self._alloc.pop(key, None))
             raise
         self.recorder.record(obj, events.NORMAL, "CIDRAssignmentSucceeded",
                              f"Assigned pod CIDR {cidr} to node {key}")

@@ -20,6 +20,7 @@ from controlplane.apiserver.registry import Registry
 from controlplane.httpapi import handlers, openapi, tls
 from controlplane.httpapi.call import House
 from controlplane.httpapi.server import KubeApiServer, Observe
+from controlplane.workers import reuse_port
 
 KUBE_PORT = 6443
 
@@ -58,6 +59,7 @@ async def start(args: argparse.Namespace, registry: Registry, access: Access,
     house = House(registry, access, agents)
     server = KubeApiServer(house, listen, ssl_context=ssl_context,
                            corral_version=_version(), extra=handlers.EXTRA,
-                           documents=openapi.documents, observe=observe)
+                           documents=openapi.documents, observe=observe,
+                           reuse_port=reuse_port(args))
     await server.start()
     return server

@@ -44,8 +44,9 @@ class KubeApiServer:
                  corral_version: str = "0.0.0",
                  extra: Mapping[str, Mapping[str, routes.Handler]] | None = None,
                  documents: routes.Documents | None = None,
-                 observe: Observe | None = None) -> None:
+                 observe: Observe | None = None, reuse_port: bool = False) -> None:
         self.house = house
+        self.reuse_port = reuse_port
         self.listen = listen
         self.ssl_context = ssl_context
         self.corral_version = corral_version
@@ -67,6 +68,11 @@ class KubeApiServer:
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     @property
+    def bound_listen(self) -> str:
+        """The listen address with the port bound (what an API worker binds beside it)."""
+        return f"{self.listen.rpartition(':')[0]}:{self.port}"
+
+    @property
     def url(self) -> str:
         return f"{'https' if self.ssl_context else 'http'}://{self.address}"
 
@@ -77,7 +83,8 @@ class KubeApiServer:
         await runner.setup()
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(runner, host.strip("[]") or None, int(port),
-                           ssl_context=self.ssl_context, shutdown_timeout=1.0)
+                           ssl_context=self.ssl_context, shutdown_timeout=1.0,
+                           reuse_port=self.reuse_port or None)
         await site.start()
         self._runner = runner
         server = site._server

@@ -74,6 +74,7 @@ class Scheduler:
         args = {"handle": Handle(client, factory, self.queue.move_all_to_active_or_backoff)}
         self.filters = [plugins.FILTERS[n](args) for n in filters]
         self.scores = [(plugins.SCORES[n](args), w) for n, w in scores]
+        self._next_start = 0     # where the next search over the nodes starts (placement.py)
         by_name = {f.name: f for f in self.filters}
         self.prebinds = [p if isinstance(p := by_name.get(n), PreBindPlugin)
                          else plugins.PREBINDS[n](args) for n in prebinds]
@@ -190,7 +191,7 @@ class Scheduler:
             log.warning("pod %s: %s", key, e)
             self.queue.add_unschedulable(key)
             return False
-        node, score, detail, reasons = self.find_node(pi)
+        node, score, detail, reasons, _ = self.find_node(pi)
         if node is None:
             self.unschedulable_attempts += 1
             self.queue.add_unschedulable(key)
@@ -204,8 +205,13 @@ class Scheduler:
         return True
 
     def find_node(self, pi: PodInfo) -> Placement:
-        """Filter and score over the cache (placement.py)."""
-        return find_node(self.filters, self.scores, self.cache.nodes.values(), pi)
+        """Filter and score over the cache (placement.py), each search starting where
+        the last one stopped (kube-scheduler's nextStartNodeIndex)."""
+        nodes = list(self.cache.nodes.values())
+        found = find_node(self.filters, self.scores, nodes, pi, self._next_start)
+        if nodes:
+            self._next_start = (self._next_start + found.searched) % len(nodes)
+        return found
 
     # ---- async parts -------------------------------------------------------
     def _spawn(self, coro: Coroutine[object, object, None], holds_sem: bool = False) -> None:

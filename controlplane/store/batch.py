@@ -51,7 +51,7 @@ async def create_all(store: Store, objs: Sequence[api_pb2.Object],
             if not kvs or str(kvs[0].mod_revision) != g[3]:
                 raise GuardChanged(f"{describe(*g[:3])} changed")
         raise errors.AlreadyExists("one of the objects exists already")
-    return [store._decode(d, resp.header.revision, k) for d, k in datas]
+    return [store._decode(d, resp.header.revision, k, remember=True) for d, k in datas]
 
 
 async def update_all(store: Store, objs: Sequence[api_pb2.Object]) -> list[api_pb2.Object]:
@@ -74,4 +74,4 @@ async def update_all(store: Store, objs: Sequence[api_pb2.Object]) -> list[api_p
     resp = await store._txn(f"updating {len(objs)} objects", compare, puts, [])
     if not resp.succeeded:
         raise errors.Conflict("one of the objects has been modified")
-    return [store._decode(d, resp.header.revision, k) for d, k in datas]
+    return [store._decode(d, resp.header.revision, k, remember=True) for d, k in datas]

@@ -13,7 +13,8 @@ metadata.resourceVersion is the etcd mod revision of the key; it is set on
 every object returned and never stored. `transformers` (resource -> ValueTransformer)
 change a resource's values on their way to etcd and back: the control plane
 encrypts Secrets (controlplane/store/encryption.py), and a Store without a
-transformer for a resource of ENCRYPTED_RESOURCES refuses to write it. A watch
+transformer for a resource of ENCRYPTED_RESOURCES (objcodec.py, with the encoding)
+refuses to write it. A watch
 event whose value cannot be decrypted is logged and skipped. Failures are errors.ApiError
 (Unavailable when etcd is down, TooLarge over etcd's request limit).
 """
@@ -23,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from typing import Protocol
 
 from aetcd import rpc
 
@@ -32,17 +32,11 @@ from controlplane.objects import describe
 from controlplane.objects import meta_of as meta
 from controlplane.store import keys
 from controlplane.store.etcdio import Connection
+from controlplane.store.objcodec import ObjectCodec, ValueTransformer
 from controlplane.store.watch import Fanout, StoreEvent
 from proto import api_pb2, kinds
 
 log = logging.getLogger(__name__)
-
-# Resources whose objects never reach etcd unencrypted: a Store without a transformer
-# for them refuses to write them (controlplane/store/encryption.py).
-ENCRYPTED_RESOURCES = frozenset({"secrets"})
-
-# etcd's default --max-request-bytes is 1.5 MiB; keep room for the request envelope.
-MAX_OBJECT_BYTES = 1536 * 1024 - 512
 
 ObjList = list[api_pb2.Object]
 # etcd transaction parts (aetcd ships no type information: mypy cannot check them)
@@ -50,14 +44,6 @@ Compares = list[rpc.Compare]
 Ops = list[rpc.RequestOp]
 # a guard on a write: (resource, namespace, name, resourceVersion) that must still be current
 Guard = tuple[str, str, str, str]
-
-
-class ValueTransformer(Protocol):
-    """What is done to a resource's serialized objects on their way to etcd and back
-    (encryption); `etcd_key` is authenticated with the value."""
-
-    def to_storage(self, etcd_key: bytes, plaintext: bytes) -> bytes: ...
-    def from_storage(self, etcd_key: bytes, stored: bytes) -> bytes: ...
 
 
 class GuardChanged(errors.Conflict):
@@ -74,13 +60,13 @@ def _parse_rv(rv: str, what: str) -> int:
     return value
 
 
-class Store:
+class Store(ObjectCodec):
     def __init__(self, endpoints: str | Sequence[str], *, timeout: float = 5.0,
                  history: int = 1000,
                  transformers: Mapping[str, ValueTransformer] | None = None) -> None:
         self.conn = Connection(endpoints, timeout)
         self.history = history
-        self.transformers: dict[str, ValueTransformer] = dict(transformers or {})
+        super().__init__(transformers)
         self._fanouts: dict[str, Fanout] = {}
 
     async def close(self) -> None:
@@ -88,74 +74,6 @@ class Store:
             await f.close()
         self._fanouts.clear()
         await self.conn.close()
-
-    # -- encoding ---------------------------------------------------------
-
-    def _encode(self, obj: api_pb2.Object, what: str) -> bytes:
-        clean = api_pb2.Object()
-        clean.CopyFrom(obj)
-        meta(clean).resource_version = ""
-        data = clean.SerializeToString()
-        resource = kinds.of(obj).resource
-        transform = self.transformers.get(resource)
-        if transform is not None:
-            data = transform.to_storage(keys.key_of(obj).encode(), data)
-        elif resource in ENCRYPTED_RESOURCES:
-            raise errors.ApiError(f"refusing to store {what} unencrypted: this control plane "
-                                  "has no encryption key for it")
-        if len(data) > MAX_OBJECT_BYTES:
-            raise errors.TooLarge(
-                f"{what} is too large: {len(data)} bytes encoded, over etcd's request "
-                f"limit of {MAX_OBJECT_BYTES} bytes")
-        return data
-
-    def _decode(self, data: bytes, revision: int, key: bytes) -> api_pb2.Object:
-        """The object stored at etcd key `key` (decrypted if its resource is)."""
-        if self.transformers:
-            transform = self.transformers.get(keys.resource_of(key))
-            if transform is not None:
-                data = transform.from_storage(key, data)
-        obj = api_pb2.Object.FromString(data)
-        meta(obj).resource_version = str(revision)
-        return obj
-
-    def _decode_event(self, raw: rpc.Event) -> StoreEvent | None:
-        """A watch event; None (skipped, logged) for a value that cannot be decrypted."""
-        try:
-            return self._decode_raw_event(raw)
-        except errors.Undecryptable as e:
-            log.error("watch: skipping an event at revision %d: %s", raw.kv.mod_revision, e)
-            return None
-
-    def _decode_raw_event(self, raw: rpc.Event) -> StoreEvent:
-        key = raw.kv.key.decode()
-        rev = raw.kv.mod_revision
-        prev = self._decode(raw.prev_kv.value, rev, raw.kv.key) \
-            if raw.HasField("prev_kv") else None
-        if raw.type == rpc.Event.EventType.DELETE:
-            obj = prev if prev is not None else self._stub_from_key(key, rev)
-            return StoreEvent("DELETED", obj, rev, key, prev)
-        obj = self._decode(raw.kv.value, rev, raw.kv.key)
-        kind = "ADDED" if raw.kv.create_revision == rev else "MODIFIED"
-        return StoreEvent(kind, obj, rev, key, prev)
-
-    @staticmethod
-    def _bookmark(resource: str, rev: int) -> api_pb2.Object:
-        obj = api_pb2.Object()
-        getattr(obj, kinds.lookup(resource).field).metadata.resource_version = str(rev)
-        return obj
-
-    @staticmethod
-    def _stub_from_key(key: str, rev: int) -> api_pb2.Object:
-        parts = key[len(keys.ROOT):].split("/")
-        kind = kinds.lookup(parts[0])
-        obj = api_pb2.Object()
-        m = getattr(obj, kind.field).metadata
-        m.name = parts[-1]
-        if kind.namespaced:
-            m.namespace = parts[1]
-        m.resource_version = str(rev)
-        return obj
 
     # -- reads ------------------------------------------------------------
 
@@ -168,7 +86,17 @@ class Store:
         if not resp.kvs:
             raise errors.NotFound(f"{what} not found")
         kv = resp.kvs[0]
-        return self._decode(kv.value, kv.mod_revision, kv.key)
+        return self._decode(kv.value, kv.mod_revision, kv.key, remember=True)
+
+    def cached(self, resource: str, namespace: str, name: str,
+               resource_version: str) -> api_pb2.Object | None:
+        """The object as it was at `resource_version`, if this process saw that version
+        recently (self.recent); None otherwise (read it). Not proof that it is current."""
+        if not resource_version.isdigit():
+            return None
+        key = keys.key(resource, namespace, name).encode()
+        data = self.recent.at(key, int(resource_version))
+        return None if data is None else self._decode(data, int(resource_version), key)
 
     async def list(self, resource: str, namespace: str = "") -> tuple[ObjList, int]:
         """Every object of `resource` (in `namespace`, or all) and the revision of the read."""
@@ -227,7 +155,7 @@ class Store:
                 if not kvs or str(kvs[0].mod_revision) != guard[3]:
                     raise GuardChanged(f"{describe(*guard[:3])} changed while creating {what}")
             raise errors.AlreadyExists(f"{what} already exists")
-        return self._decode(data, resp.header.revision, key)
+        return self._decode(data, resp.header.revision, key, remember=True)
 
     async def update(self, obj: api_pb2.Object) -> api_pb2.Object:
         """Write `obj` if its resourceVersion is still current ("" = just must exist)."""
@@ -247,7 +175,7 @@ class Store:
             [rpc.RequestOp(request_range=rpc.RangeRequest(key=key, keys_only=True))])
         if not resp.succeeded:
             self._precondition_failed(resp, what, m.resource_version)
-        return self._decode(data, resp.header.revision, key)
+        return self._decode(data, resp.header.revision, key, remember=True)
 
     @staticmethod
     def _precondition_failed(resp: rpc.TxnResponse, what: str, rv: str) -> None:

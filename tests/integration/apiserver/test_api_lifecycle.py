@@ -125,6 +125,41 @@ def test_filtered_watch_added_and_deleted_on_label_change(etcd: EtcdProcess) -> 
     with_api(etcd, body)
 
 
+def test_many_watchers_get_one_encoding_and_filtered_ones_their_own(
+        etcd: EtcdProcess) -> None:
+    """Unfiltered watchers of one event all get the same bytes, made once; a watcher
+    with a selector still gets its own translation (ADDED when a label starts to match)."""
+    async def body(api: Api, cp: ControlPlane) -> None:
+        ns = await new_ns(api)
+        lst = await api.List(api_pb2.ListRequest(resource="pods", namespace=ns))
+        plain = [api.Watch(api_pb2.WatchRequest(resource="pods", namespace=ns,
+                                                resource_version=lst.resource_version))
+                 for _ in range(5)]
+        front = api.Watch(api_pb2.WatchRequest(resource="pods", namespace=ns,
+                                               label_selector="tier=front",
+                                               resource_version=lst.resource_version))
+        await api.Create(api_pb2.CreateRequest(object=pod("warm", ns, tier="back")))
+        for w in plain:                 # each watcher is live now (past any catch-up read)
+            assert (await w.read()).object.pod.metadata.name == "warm"
+        assert cp.registry is not None
+        hits = cp.registry.encodings.hits
+        a = await api.Create(api_pb2.CreateRequest(object=pod("a", ns, tier="back")))
+        a.pod.metadata.labels["tier"] = "front"
+        a = await api.Update(api_pb2.UpdateRequest(object=a))
+        for w in plain:
+            got = [await w.read() for _ in range(2)]
+            assert [e.type for e in got] == ["ADDED", "MODIFIED"]
+            assert got[1].object == a and got[1].resource_version == \
+                a.pod.metadata.resource_version
+        assert cp.registry.encodings.hits - hits == 2 * 4     # 2 events, 5 watchers each
+        ev = await front.read()
+        assert (ev.type, ev.object.pod.metadata.labels["tier"]) == ("ADDED", "front")
+        for w in [*plain, front]:
+            w.cancel()
+
+    with_api(etcd, body)
+
+
 def test_gone_is_out_of_range(etcd: EtcdProcess) -> None:
     async def body(api: Api, cp: ControlPlane) -> None:
         ns = await new_ns(api)

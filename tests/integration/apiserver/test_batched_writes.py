@@ -122,3 +122,38 @@ def test_create_all_is_all_or_nothing_and_validates(etcd: EtcdProcess) -> None:
             await a.get("events", ns, "e6")
 
     with_registries(etcd, body)
+
+
+def test_update_from_a_remembered_version_still_conflicts_when_stale(etcd: EtcdProcess) -> None:
+    """A status update that names a version this replica wrote itself skips the read,
+    yet another replica's write in between is still a Conflict, and no write lands."""
+    async def body(a: Registry, b: Registry) -> None:
+        ns = await new_ns(a)
+        created = await a.create(pod("p", ns))       # a remembers this version
+        fresh = a.store.cached("pods", ns, "p", created.pod.metadata.resource_version)
+        assert fresh is not None and fresh.pod.metadata.uid == created.pod.metadata.uid
+        gets = a.store.recent.hits
+        upd = api_pb2.Object()
+        upd.CopyFrom(created)
+        upd.pod.status.phase = "Running"
+        running = await a.update_status(upd)          # from the remembered copy
+        assert a.store.recent.hits == gets + 1
+        assert running.pod.status.phase == "Running"
+        other = api_pb2.Object()
+        other.CopyFrom(running)
+        other.pod.metadata.labels["by"] = "b"
+        moved = await b.update(other)                  # the other replica writes
+        stale = api_pb2.Object()
+        stale.CopyFrom(running)                        # a's copy, now one version behind
+        stale.pod.status.phase = "Failed"
+        with pytest.raises(errors.Conflict):
+            await a.update_status(stale)
+        same = api_pb2.Object()
+        same.CopyFrom(running)                         # a no-op with the stale version
+        with pytest.raises(errors.Conflict):
+            await a.update_status(same)
+        now = await b.get("pods", ns, "p")
+        assert now.pod.status.phase == "Running" and now.pod.metadata.labels["by"] == "b"
+        assert now.pod.metadata.resource_version == moved.pod.metadata.resource_version
+
+    with_registries(etcd, body)

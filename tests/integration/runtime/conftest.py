@@ -19,9 +19,11 @@ from typing import TypeVar
 import pytest
 
 from agent.images.__main__ import build_busybox
-from agent.runtime import ContainerConfig, Runtime, state
+from agent.runtime import state
 from agent.runtime.cgroups import CgroupManager
+from agent.runtime.model import ContainerConfig
 from agent.runtime.mountinfo import under, unmount_under
+from agent.runtime.runtime import Runtime
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from agent.runtime import Runtime
 from agent.runtime import attach_wire as wire
 from agent.runtime.attach_client import resize_frame
 from agent.runtime.errors import AttachError
+from agent.runtime.runtime import Runtime
 from tests.integration.runtime.conftest import SKIP, Env
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]

@@ -59,7 +59,9 @@ def test_cleanup_orphans_after_crash_mid_create(env: Env) -> None:
 CRASHING_AGENT = """
 import os, signal, sys
 from pathlib import Path
-from agent.runtime import ContainerConfig, Runtime, launch
+from agent.runtime import launch
+from agent.runtime.model import ContainerConfig
+from agent.runtime.runtime import Runtime
 
 def crash(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -81,8 +83,8 @@ def test_agent_crash_mid_create_then_cleanup(env: Env, when: str) -> None:
     import subprocess
     import sys
 
-    from agent.runtime import Runtime
     from agent.runtime.helpers import PROJECT_ROOT
+    from agent.runtime.runtime import Runtime
     from tests.integration.runtime.conftest import wait_for
 
     proc = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import ExecError
+from agent.runtime.errors import ExecError
 from tests.integration.runtime.conftest import SKIP, Env
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]

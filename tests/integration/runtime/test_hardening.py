@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from agent.runtime import ContainerConfig, Mount, sealedexe, seccomp
+from agent.runtime import sealedexe, seccomp
+from agent.runtime.model import ContainerConfig, Mount
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]

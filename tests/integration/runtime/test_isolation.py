@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Resources
+from agent.runtime.model import Resources
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]

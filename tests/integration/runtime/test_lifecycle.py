@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Runtime, StartError, state
+from agent.runtime import state
+from agent.runtime.errors import StartError
 from agent.runtime.helpers import PROJECT_ROOT
+from agent.runtime.runtime import Runtime
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]
@@ -106,7 +108,8 @@ def test_stop_graceful(env: Env) -> None:
 AGENT = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from agent.runtime import ContainerConfig, Runtime
+    from agent.runtime.model import ContainerConfig
+    from agent.runtime.runtime import Runtime
     rt = Runtime(Path(sys.argv[1]), sys.argv[2])
     rt.create_pod_sandbox(sys.argv[3], "survivor")
     info = rt.start_container(ContainerConfig(
@@ -151,7 +154,7 @@ def test_shim_detached_from_agent_session(env: Env) -> None:
 
 
 def test_bad_requests_change_nothing(env: Env) -> None:
-    from agent.runtime import ContainerExists, InvalidConfig, SandboxNotFound
+    from agent.runtime.errors import ContainerExists, InvalidConfig, SandboxNotFound
 
     with pytest.raises(SandboxNotFound):
         env.rt.start_container(env.config(["true"]))

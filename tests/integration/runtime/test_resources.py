@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Resources
+from agent.runtime.model import Resources
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(SKIP), reason=SKIP or "")]
@@ -136,8 +136,9 @@ def test_v2_driver_on_the_real_unified_hierarchy(busybox_root: Path) -> None:
     import tempfile
     import uuid
 
-    from agent.runtime import ContainerConfig, Runtime
+    from agent.runtime.model import ContainerConfig
     from agent.runtime.mountinfo import under
+    from agent.runtime.runtime import Runtime
 
     tmp = Path(tempfile.mkdtemp(prefix="corral-v2-"))
     top = f"corral-test-v2-{uuid.uuid4().hex[:6]}"

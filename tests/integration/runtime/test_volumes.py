@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Mount
+from agent.runtime.model import Mount
 from agent.runtime.mountinfo import under
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 

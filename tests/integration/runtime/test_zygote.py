@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Runtime, state
+from agent.runtime import state
 from agent.runtime.helpers import PROJECT_ROOT
+from agent.runtime.runtime import Runtime
 from agent.runtime.zygote_client import ZygoteClient
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 

@@ -105,8 +105,8 @@ def test_cli_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["no-such-bench"])
     assert "unknown benchmark" in capsys.readouterr().err
     assert set(cli.BENCHMARKS) == {"container-start", "pod-startup", "scheduling", "bring-up",
-                                   "failover", "footprint", "api", "kube-api", "secrets", "build",
-                                   "jobs"}
+                                   "failover", "footprint", "api", "api-write", "kube-api",
+                                   "secrets", "scale", "build", "jobs"}
 
 
 def test_readme_block_replaced(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def test_find_node_reasons_per_node():
         make_node("b", memory="1Gi", labels={"zone": "y"}),
         make_node("c", memory="64Gi", labels={"zone": "x"})])
     p = pod_info(make_pod(memory="2Gi", node_selector={"zone": "y"}))
-    node, _, _, reasons = s.find_node(p)
+    node, _, _, reasons, _ = s.find_node(p)
     assert node is None
     # c fails the selector first; a and b fail on memory
     assert reasons == {"Insufficient memory": 2,
@@ -48,7 +48,7 @@ def test_assume_prevents_overcommit():
     placed: dict[str, int] = {}
     for i in range(40):
         pi = pod_info(make_pod(f"p{i}", cpu="100m", memory="100Mi"))
-        node, _, _, _ = s.find_node(pi)
+        node = s.find_node(pi).node
         if node is None:
             continue
         s.cache.assume(pi, node)
@@ -88,7 +88,7 @@ def test_ready_node_only_and_taints():
     assert s.cache.nodes["c"].clean and not s.cache.nodes["d"].clean
     # the node turns NotReady: the fast path must not keep treating it as clean
     s.cache.set_node(make_node("c", ready="False"))
-    node, _, _, reasons = s.find_node(pod_info(make_pod()))
+    node, _, _, reasons, _ = s.find_node(pod_info(make_pod()))
     assert node is None and reasons["node(s) were not ready"] == 2
 
 
@@ -113,3 +113,21 @@ def test_queue_backoff_and_move():
         assert await q.pop() == "b"
 
     asyncio.run(main())
+
+
+def test_large_clusters_search_part_of_the_nodes_in_turn():
+    """kube-scheduler's adaptive percentageOfNodesToScore: 1000 nodes -> 42% (420)
+    searched per pod, the next pod's search starting where the last stopped; a pod
+    that fits nowhere is still checked against every node."""
+    from controlplane.scheduler.placement import nodes_to_find
+
+    assert [nodes_to_find(n) for n in (3, 99, 100, 200, 1000, 5000, 20000)] == \
+        [3, 99, 100, 100, 420, 500, 1000]
+    s = scheduler_with([make_node(f"n{i:04d}") for i in range(1000)])
+    first = s.find_node(pod_info(make_pod("p1")))
+    second = s.find_node(pod_info(make_pod("p2")))
+    assert first.searched == second.searched == 420
+    assert int(first.node[1:]) < 420 <= int(second.node[1:]) < 840
+    none = s.find_node(pod_info(make_pod("big", cpu="64")))
+    assert none.node is None and none.searched == 1000
+    assert sum(none.reasons.values()) == 1000
