@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Resources
 from agent.runtime.cgroups import Limits
 from agent.runtime.cgroups.base import read_keyed, shares_to_weight
 from agent.runtime.cgroups.v2 import devices
+from agent.runtime.model import Resources
 from tests.integration.runtime.conftest import SKIP, Env, wait_for
 from tests.integration.runtime.v2env import host_version
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import Runtime, state
+from agent.runtime import state
 from agent.runtime.cgroups import detect
 from agent.runtime.errors import CgroupError
 from agent.runtime.mountinfo import under, unmount_under
+from agent.runtime.runtime import Runtime
 from tests.integration.runtime.conftest import SKIP, Env
 
 
