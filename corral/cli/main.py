@@ -25,6 +25,7 @@ from corral.cli import (
     diff,
     edit,
     events,
+    expose,
     get,
     images,
     logs_exec,
@@ -32,6 +33,7 @@ from corral.cli import (
     nodes,
     patch,
     plugins,
+    portforward,
     replace,
     rollout,
     scale,
@@ -94,7 +96,8 @@ Register: TypeAlias = (
     "Callable[[argparse._SubParsersAction[Any], list[argparse.ArgumentParser]], None]")
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
-    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale))
+    build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale,
+    expose, portforward))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:
