@@ -47,6 +47,7 @@ from agent.localpath import LocalPathCleaner
 from agent.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from agent.metrics import AgentMetrics
 from agent.node import NodeAgent
+from agent.nodeservices import NodeServices
 from agent.podsync import emptydir
 from agent.podsync.events import EventRecorder
 from agent.podsync.manager import PodManager
@@ -97,7 +98,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
                     api: ApiPort | None = None, stop: asyncio.Event | None = None,
                     metrics_listen: str = "") -> None:
     """Run until `stop`. `metrics_listen` HOST:PORT serves /metrics, /healthz and /readyz
-    ("" or "0": not served)."""
+    ("" or "0": not served). The service proxy and the cluster DNS run as `cfg` says
+    (agent/nodeservices.py)."""
     os.makedirs(cfg.data_dir, exist_ok=True)
     # security: join (first start) or load <data>/pki, then mTLS both ways; --insecure
     # (loopback only, agent/config.py) keeps everything plaintext
@@ -115,9 +117,13 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     p = cfg.profile
     statuses = StatusSender(api, RetryBackoff(p.api_retry_initial, p.api_retry_max))
     events = EventRecorder(api, cfg.node_name, RetryBackoff(p.api_retry_initial, p.api_retry_max))
+    from agent.adapters.servicenet import ServiceNetAdapter, dial_pod
+    node_services = NodeServices(cfg, api,    # proxy and DNS as cfg says; env, resolv.conf
+                                 ServiceNetAdapter() if ports is None else None)
     ctx = SyncContext(runtime=runtime, images=images, network=network, api=api,
                       statuses=statuses, store=PodStateStore(cfg.data_dir), profile=p,
-                      node_name=cfg.node_name, host_ip=cfg.node_ip, events=events)
+                      node_name=cfg.node_name, host_ip=cfg.node_ip, events=events,
+                      services=node_services)
     metrics = AgentMetrics(cfg.node_name)
     ctx.on_container_start = metrics.container_started
     image_service = getattr(images, "svc", None)      # ImagesAdapter's ImageService
@@ -130,7 +136,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     node = NodeAgent(cfg, api, network)
     metrics.pods_source(lambda: [pod_phase(w) for w in list(manager.workers.values())])
     metrics.heartbeat_source(lambda: node.last_heartbeat, node.registered.is_set)
-    service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis)
+    service = AgentService(cfg.node_name, manager, runtime, images, node.facts.cpu_millis,
+                           dial_pod=dial_pod)
     if image_service is not None and ports is None:      # the real node: it builds images
         from agent import adapters
         from agent.buildrpc import BuildCalls
@@ -145,6 +152,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
     ops = await start_ops_server(metrics_listen, metrics.registry,
                                  ready=lambda: agent_ready(node, metrics))
     await node.routes.restore()
+    service_loops = await node_services.start()
+    node_services.observe(metrics)
     log.info("corral-agent %s: node %s, control plane %s, data %s, profile %s",
              runtime.version(), cfg.node_name, cfg.server, cfg.data_dir, p.name)
 
@@ -155,7 +164,8 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
 
     loops = [statuses.run(), events.run(), manager.run_pleg(), manager.run_source(),
              node_loops(),
-             emptydir.run(lambda: list(manager.workers.values()), p.volume_usage_interval)]
+             emptydir.run(lambda: list(manager.workers.values()), p.volume_usage_interval),
+             *service_loops]
     if tls is not None:
         async def renewed(new: NodeCredentials) -> None:
             if grpc_api is not None:
@@ -180,6 +190,7 @@ async def run_agent(cfg: AgentConfig, ports: Ports | None = None,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await manager.stop()
+        node_services.stop()          # DNS stops; the service rules stay (traffic flows on)
         await server.stop(grace=1)
         if ops is not None:
             await ops.stop()

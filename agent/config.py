@@ -30,6 +30,8 @@ class Profile:
     api_retry_initial: float        # reconnecting to the control plane
     api_retry_max: float
     volume_usage_interval: float = 10.0   # emptyDir usage vs sizeLimit (eviction) check
+    drain_timeout: float = 10.0     # a deleted pod waits at most this long to leave the
+                                    # service rules of every node (agent/drain.py)
 
 
 PROFILES: dict[str, Profile] = {
@@ -46,6 +48,7 @@ PROFILES: dict[str, Profile] = {
         crash_backoff_initial=1.0, crash_backoff_max=10.0, crash_backoff_reset=60.0,
         pull_backoff_initial=1.0, pull_backoff_max=10.0,
         api_retry_initial=0.2, api_retry_max=3.0, volume_usage_interval=1.0,
+        drain_timeout=5.0,
     ),
 }
 
@@ -76,6 +79,15 @@ class AgentConfig:
     ca_cert_hash: str = ""          # sha256:<hex> of the cluster CA (pinned)
     bootstrap_server: str = ""      # the control plane's join port (default: --server host:6444)
     insecure: bool = False          # plaintext both ways: loopback only
+    # Services (agent/nodeservices.py): the service proxy and the node-local DNS. Off
+    # unless asked for (the command line's defaults turn both on): a config built in a
+    # test never touches the netfilter rules or links of the namespace it runs in
+    service_proxy: bool = False     # nftables rules for Services in this network namespace
+    cluster_dns: str = ""           # the DNS address pods get and the node serves ("": none)
+    cluster_domain: str = "cluster.local"
+    service_cidr: str = "10.96.0.0/12"
+    cluster_cidr: str = "10.244.0.0/16"
+    dns_upstreams: tuple[str, ...] = ()   # where names outside the cluster go (none: NXDOMAIN)
     local_path_dir: str = ""        # local-path volumes (agent/localpath.py); default
                                     # <data-dir>/local-path
 
@@ -123,6 +135,23 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     p.add_argument("--max-build-context-size", default="1Gi", metavar="SIZE",
                    help="the largest build context (`corral build`) this node takes, as a "
                         "quantity (256Mi, 2Gi); bigger ones are refused before unpacking")
+    sv = p.add_argument_group("services and DNS")
+    sv.add_argument("--service-proxy", default="nftables", choices=("nftables", "none"),
+                    help="program Services into nftables in the agent's network namespace "
+                         "(default %(default)s)")
+    sv.add_argument("--cluster-dns", default="10.96.0.10", metavar="IP",
+                    help="serve cluster DNS on this address (put on a dummy link) and give "
+                         "it to pods as their nameserver; \"\" turns DNS off "
+                         "(default %(default)s)")
+    sv.add_argument("--cluster-domain", default="cluster.local",
+                    help="the cluster's DNS domain (default %(default)s)")
+    sv.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", metavar="CIDR",
+                    help="the control plane's service CIDR (default %(default)s)")
+    sv.add_argument("--cluster-cidr", default="10.244.0.0/16", metavar="CIDR",
+                    help="the pod network of the whole cluster (default %(default)s)")
+    sv.add_argument("--dns-upstream", default="", metavar="IP[,IP]",
+                    help="resolvers for names outside the cluster (default: the node's "
+                         "/etc/resolv.conf; none: answer them NXDOMAIN)")
     g = p.add_argument_group("security")
     g.add_argument("--token", default="", metavar="ID.SECRET",
                    help="bootstrap token to join the cluster with (first start; afterwards "
@@ -136,6 +165,19 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                    help="plaintext to the control plane and an unauthenticated Agent service; "
                         "refused unless the agent listens on a loopback address")
     a = p.parse_args(argv)
+    import ipaddress
+    for flag, value in (("--service-cluster-ip-range", a.service_cluster_ip_range),
+                        ("--cluster-cidr", a.cluster_cidr)):
+        try:
+            ipaddress.IPv4Network(value)
+        except ValueError as e:
+            p.error(f"{flag}: {e}")
+    if a.cluster_dns:
+        try:
+            ipaddress.IPv4Address(a.cluster_dns)
+        except ValueError as e:
+            p.error(f"--cluster-dns: {e}")
+    upstreams = dns_upstreams(a.dns_upstream)
     try:
         cpu_millis(a.reserve_cpu)
     except QuantityError as e:
@@ -183,8 +225,29 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
         token=a.token, ca_cert_hash=a.ca_cert_hash, bootstrap_server=bootstrap,
         insecure=a.insecure, image_gc_high=a.image_gc_high_threshold,
         image_gc_low=a.image_gc_low_threshold, max_build_context=int(max_build_context),
+        service_proxy=a.service_proxy == "nftables", cluster_dns=a.cluster_dns,
+        cluster_domain=a.cluster_domain.strip("."), service_cidr=a.service_cluster_ip_range,
+        cluster_cidr=a.cluster_cidr, dns_upstreams=upstreams,
         local_path_dir=os.path.abspath(a.local_path_dir) if a.local_path_dir else "",
     )
+
+
+def dns_upstreams(flag: str, resolv_conf: str = "/etc/resolv.conf") -> tuple[str, ...]:
+    """--dns-upstream: "none", a list, or (empty) the node's own resolvers."""
+    if flag == "none":
+        return ()
+    if flag:
+        return tuple(x.strip() for x in flag.split(",") if x.strip())
+    out = []
+    try:
+        with open(resolv_conf) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    out.append(parts[1])
+    except OSError:
+        pass
+    return tuple(out)
 
 
 def registries_from_flags(p: argparse.ArgumentParser, path: str, insecure: list[str],

@@ -17,6 +17,9 @@ import controlplane). Metrics (names as exposed):
     corral_agent_image_pull_duration_seconds{node,result} histogram
     corral_agent_registered{node}                         gauge: 1 once the Node is registered
     corral_agent_heartbeat_age_seconds{node}              gauge: since the last lease renewal
+    corral_agent_proxy_sync_duration_seconds{node,kind}   histogram: service proxy syncs
+                                                          (kind full|partial)
+    corral_agent_dns_queries_total{node}                  counter: cluster DNS queries
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable
 # submodules, not the package: the agent skips prometheus_client's __init__ and its
 # exposition imports until /metrics is scraped (agent/leanstart.py)
 from prometheus_client.metrics import Counter, Histogram
-from prometheus_client.metrics_core import GaugeMetricFamily
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 log = logging.getLogger("corral.agent.metrics")
@@ -37,7 +40,7 @@ log = logging.getLogger("corral.agent.metrics")
 DEFAULT_PORT = 10255
 PULL_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
-
+SYNC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class AgentMetrics:
@@ -56,6 +59,10 @@ class AgentMetrics:
         self.pull_duration = Histogram("corral_agent_image_pull_duration_seconds",
                                        "image pull duration", ["node", "result"],
                                        buckets=PULL_BUCKETS, registry=r)
+        self.proxy_sync = Histogram("corral_agent_proxy_sync_duration_seconds",
+                                    "service proxy syncs: rules built and committed",
+                                    ["node", "kind"], buckets=SYNC_BUCKETS, registry=r)
+        self._dns_queries: Callable[[], int] = lambda: 0
         self._pods: Callable[[], Iterable[str]] = lambda: ()
         self._heartbeat: Callable[[], float | None] = lambda: None
         self._registered: Callable[[], bool] = lambda: False
@@ -81,6 +88,13 @@ class AgentMetrics:
         if restart:
             self.restarts.inc()
 
+    def proxy_synced(self, seconds: float, full: bool) -> None:
+        self.proxy_sync.labels(self.node, "full" if full else "partial").observe(seconds)
+
+    def dns_source(self, queries: Callable[[], int]) -> None:
+        """`queries()`: DNS queries answered so far (read at scrape time)."""
+        self._dns_queries = queries
+
     def image_pulled(self, ref: str, nbytes: int, seconds: float, ok: bool) -> None:
         if nbytes:
             self.pull_bytes.inc(nbytes)
@@ -91,7 +105,7 @@ class _Gauges(Collector):
     def __init__(self, m: AgentMetrics) -> None:
         self.m = m
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         pods = GaugeMetricFamily("corral_agent_pods", "pods on this node by phase",
                                  labels=["node", "phase"])
         counts = dict.fromkeys(PHASES, 0)
@@ -112,3 +126,7 @@ class _Gauges(Collector):
         if a is not None:
             age.add_metric([self.m.node], a)
         yield age
+        dns = CounterMetricFamily("corral_agent_dns_queries", "cluster DNS queries answered "
+                                  "by this node", labels=["node"])
+        dns.add_metric([self.m.node], self.m._dns_queries())
+        yield dns

@@ -76,7 +76,10 @@ class NodeRoutes:
             ip = next((a.address for a in n.status.addresses if a.type == "InternalIP"), "")
             if cidr and ip:
                 routes.append((cidr, ip))
-        if routes != self.routes:
+        # nothing to route from until our own pod network is up (no podCIDR yet): the
+        # event that brings our CIDR syncs them, so a peer that got its CIDR first is
+        # not left out
+        if routes != self.routes and self.network.ready():
             await self.network.sync_routes(routes)
             self.routes = routes
 

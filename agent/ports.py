@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from proto import api_pb2
+from proto import api_pb2, core_pb2
 
 # ---- container runtime -------------------------------------------------------
 
@@ -260,6 +260,34 @@ class NetworkPort(Protocol):
     async def teardown_pod(self, pod_uid: str) -> None: ...
     async def sync_routes(self, routes: Iterable[tuple[str, str]]) -> None: ...
     async def cleanup_orphans(self, keep_pod_uids: set[str]) -> None: ...
+
+
+# ---- the node's Services (agent/nodeservices.py) ------------------------------------
+
+
+@dataclass
+class DrainProgress:
+    """Whether a deleted pod may be signalled yet (agent/drain.py)."""
+
+    done: bool
+    why: str = ""                 # what is waited for, when not done
+    services: int = 0             # Services whose endpoints list the pod
+    nodes: int = 0                # nodes whose service rules count
+
+
+class ServicesPort(Protocol):
+    """What a pod gets from the Services of the cluster, as this node sees them."""
+
+    def service_env(self, pod: core_pb2.Pod) -> list[tuple[str, str]] | None:
+        """FOO_SERVICE_HOST and the rest, for the Services that exist now (None: the
+        Services have not been read yet since the agent started)."""
+        ...
+    def resolv_conf(self, pod: core_pb2.Pod) -> str: ...
+    def hosts_file(self, pod: core_pb2.Pod, pod_ip: str) -> str: ...
+    def drain(self, pod: core_pb2.Pod) -> DrainProgress: ...
+    def drain_bound(self, pod: core_pb2.Pod) -> float:
+        """How long the pod may wait for the drain (0: not at all)."""
+        ...
 
 
 # ---- the control plane -----------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from agent import attach, logs
+from agent import attach, logs, portforward
 from agent.buildrpc import BuildCalls
 from agent.imagerpc import ImageCalls, image_status, images_in_use
 from agent.nodestats import NodeStats
@@ -35,8 +35,10 @@ AGENT_SERVICE = agent_pb2.DESCRIPTOR.services_by_name["Agent"].full_name  # corr
 
 class AgentService(agent_pb2_grpc.AgentServicer):
     def __init__(self, node_name: str, manager: PodManager, runtime: ContainerRuntimePort,
-                 images: ImagePort, cpu_capacity_millis: int = 0) -> None:
+                 images: ImagePort, cpu_capacity_millis: int = 0,
+                 dial_pod: portforward.PodDialer | None = None) -> None:
         self.node_name = node_name
+        self.dial_pod = dial_pod      # port-forward: a connection inside a pod's netns
         self.manager = manager
         self.runtime = runtime
         self.images = images
@@ -148,6 +150,15 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def Attach(self, request_iterator: AsyncIterator[agent_pb2.AttachInput],
                      context: grpc.aio.ServicerContext) -> AsyncIterator[agent_pb2.ExecOutput]:
         async for out in attach.attach(self.pods, request_iterator, context):
+            yield out
+
+    # ---- PortForward (agent/portforward.py) ----------------------------------------------
+
+    async def PortForward(self, request_iterator: AsyncIterator[agent_pb2.PortForwardInput],
+                          context: grpc.aio.ServicerContext,
+                          ) -> AsyncIterator[agent_pb2.PortForwardOutput]:
+        async for out in portforward.port_forward(self.pods, self.dial_pod, request_iterator,
+                                                  context):
             yield out
 
     # ---- Stats (agent/nodestats.py) ------------------------------------------------------

@@ -89,6 +89,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cluster-cidr", default="10.244.0.0/16",
                    help="pod network of the cluster, split into per-node pod CIDRs "
                         "(default %(default)s)")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", metavar="CIDR",
+                   help="cluster IPs of Services come from here; the first is the "
+                        "`kubernetes` Service's, the tenth the cluster DNS address "
+                        "(default %(default)s)")
+    p.add_argument("--service-node-port-range", default="30000-32767", metavar="FROM-TO",
+                   help="node ports of NodePort Services (default %(default)s)")
+    p.add_argument("--advertise-address", default="", metavar="IP",
+                   help="this control plane's address: what the `kubernetes` Service's "
+                        "endpoints name, and with --cluster-init/--join what the other "
+                        "members, etcd peers and clients use (default: the Kubernetes API's "
+                        "listen host, or the default route's)")
     p.add_argument("--no-loops", action="store_true",
                    help="serve the API only: no scheduler, no controllers")
     p.add_argument("--log-level", default="info", type=str.lower, choices=logs.LEVELS,
@@ -104,6 +115,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     member_flags.add_arguments(p)
     workers.add_arguments(p)
     args = p.parse_args(argv)
+    from controlplane.apiserver.services.network import NetworkConfigError, ServiceNetwork
+    try:
+        args.service_network = ServiceNetwork.parse(args.service_cluster_ip_range,
+                                                    args.service_node_port_range)
+    except NetworkConfigError as e:
+        p.error(str(e))
+    # the serving certificate names the `kubernetes` Service, as kube-apiserver's does
+    args.tls_san = [*args.tls_san, args.service_network.kubernetes_ip, "kubernetes",
+                    "kubernetes.default", "kubernetes.default.svc"]
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.api_workers < 1:
         p.error("--api-workers must be at least 1")
@@ -138,6 +158,7 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
+    from controlplane.apiserver.services.apiserver import ApiServerEndpoints, advertise_address
     from controlplane.etcdsupervisor import supervise
     from controlplane.httpapi.serve import start as start_kube_api
     from controlplane.leader import LeaderElector
@@ -167,9 +188,10 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     compactor: asyncio.Future[None] | None = None
     electors: list[LeaderElector] = []
     background: list[asyncio.Future[None]] = []   # end the process if they end
+    kubernetes_svc: asyncio.Future[None] | None = None
     api_workers: workers.Workers | None = None
     try:
-        registry = Registry(store)
+        registry = Registry(store, service_network=args.service_network)
         await _start_registry(registry)
         await atrest.check_stored(store, keyring)   # the wrong key file: refuse to start
         members = Members(Path(args.data_dir), store.conn, clustered=args.clustered,
@@ -207,6 +229,15 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
                 etcd_tls=store.conn.tls))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
+        # the `kubernetes` Service and this API server among its endpoints (every replica;
+        # its --api-workers share its address and need no entry of their own): the
+        # Kubernetes API's port, as kube-apiserver's (the gRPC port without it)
+        endpoint = kube.address if kube is not None else server.address
+        if not args.api_worker_of:
+            kubernetes_svc = asyncio.ensure_future(ApiServerEndpoints(
+                registry, args.service_network,
+                advertise_address(endpoint, args.advertise_address),
+                int(endpoint.rpartition(":")[2])).run())
         print(f"corral-controlplane: serving on {server.address}"
               + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
         waiters = [asyncio.ensure_future(_stopped(stop)), *background]
@@ -221,6 +252,10 @@ async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
     finally:
         for task in background:
             task.cancel()
+        if kubernetes_svc is not None:
+            kubernetes_svc.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await kubernetes_svc
         if api_workers is not None:
             await api_workers.stop()
         if compactor is not None:

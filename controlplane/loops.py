@@ -27,6 +27,7 @@ from controlplane.client import Client
 from controlplane.controllers.cronjob import CronJobController
 from controlplane.controllers.daemonset import DaemonSetController
 from controlplane.controllers.deployment import DeploymentController
+from controlplane.controllers.endpoints import EndpointsController
 from controlplane.controllers.gc import GarbageCollector
 from controlplane.controllers.job import JobController
 from controlplane.controllers.nodeipam import NodeIpamController
@@ -54,6 +55,7 @@ class Loops:
     nodes: NodeLifecycleController
     gc: GarbageCollector
     ipam: NodeIpamController
+    endpoints: EndpointsController
     jobs: JobController
     cronjobs: CronJobController
     daemonsets: DaemonSetController
@@ -65,9 +67,10 @@ class Loops:
         """Each loop's work queue by name (the metrics report their depths)."""
         return {"scheduler": self.scheduler.queue, "replicasets": self.replicasets.queue,
                 "deployments": self.deployments.queue, "nodes": self.nodes.queue,
-                "gc": self.gc.queue, "ipam": self.ipam.queue, "jobs": self.jobs.queue,
-                "cronjobs": self.cronjobs.queue, "daemonsets": self.daemonsets.queue,
-                "statefulsets": self.statefulsets.queue, "volumes": self.volumes.queue}
+                "gc": self.gc.queue, "ipam": self.ipam.queue, "endpoints": self.endpoints.queue,
+                "jobs": self.jobs.queue, "cronjobs": self.cronjobs.queue,
+                "daemonsets": self.daemonsets.queue, "statefulsets": self.statefulsets.queue,
+                "volumes": self.volumes.queue}
 
     async def run(self) -> None:
         self.factory.start()
@@ -75,7 +78,8 @@ class Loops:
         tasks = [asyncio.create_task(c.run(), name=n) for n, c in (
             ("scheduler", self.scheduler), ("replicaset", self.replicasets),
             ("deployment", self.deployments), ("nodelifecycle", self.nodes),
-            ("gc", self.gc), ("nodeipam", self.ipam), ("job", self.jobs),
+            ("gc", self.gc), ("nodeipam", self.ipam), ("endpoints", self.endpoints),
+            ("job", self.jobs),
             ("cronjob", self.cronjobs), ("daemonset", self.daemonsets),
             ("statefulset", self.statefulsets), ("volumes", self.volumes))]
         try:
@@ -124,6 +128,7 @@ def build_loops(client: Client, *, identity: str, profile: profiles.Profile,
                             backoff_max=min(profile.workqueue_backoff_max, 5.0)),
         ipam=NodeIpamController(client, factory, cluster_cidr=cluster_cidr,
                                 node_mask=node_cidr_mask, recorder=rec["node-ipam-controller"]),
+        endpoints=EndpointsController(client, factory, profile=profile),
         jobs=JobController(client, factory, profile=profile, recorder=rec["job-controller"]),
         cronjobs=CronJobController(client, factory, recorder=rec["cronjob-controller"],
                                    backoff_initial=profile.workqueue_backoff_initial,

@@ -237,6 +237,13 @@ class Client:
         """Join a running container's stdin and output: `start` first, then `inputs`."""
         return self._bidi_stream(self._stub.Attach, agent_pb2.AttachInput(start=start), inputs)
 
+    def port_forward(self, start: agent_pb2.PortForwardStart,
+                     inputs: Iterable[agent_pb2.PortForwardInput] = (),
+                     ) -> Stream[agent_pb2.PortForwardOutput]:
+        """One TCP connection to a pod's port: `start` first, then the bytes to send."""
+        return self._bidi_stream(self._stub.PortForward,
+                                 agent_pb2.PortForwardInput(start=start), inputs)
+
     def _bidi_stream(self, fn: Callable[..., Any], first: Message,
                      inputs: Iterable[Message]) -> Stream[Any]:
         def requests() -> Iterator[Message]:

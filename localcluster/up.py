@@ -149,6 +149,8 @@ def agent_argv(rec: state.ClusterRecord, node: state.NodeRecord) -> list[str]:
         "--profile", rec.profile,
         "--insecure-registry", rec.registry,
         "--registry-mirror", f"docker.io=http://{rec.registry}",
+        # names outside the cluster are answered NXDOMAIN: nothing leaves the machine
+        "--dns-upstream", "none",
     ]
 
 

@@ -691,6 +691,95 @@ class PruneImagesResponse(_message.Message):
 Global___PruneImagesResponse: _TypeAlias = PruneImagesResponse  # noqa: Y015
 
 @_typing.final
+class PortForwardStart(_message.Message):
+    """Port forwarding: one TCP connection to `port` on the pod's loopback (inside its
+    network namespace), like `kubectl port-forward`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    POD_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    namespace: _builtins.str
+    pod: _builtins.str
+    port: _builtins.int
+    def __init__(
+        self,
+        *,
+        namespace: _builtins.str = ...,
+        pod: _builtins.str = ...,
+        port: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace", b"namespace", "pod", b"pod", "port", b"port"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PortForwardStart: _TypeAlias = PortForwardStart  # noqa: Y015
+
+@_typing.final
+class PortForwardInput(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    CLOSE_WRITE_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    close_write: _builtins.bool
+    """the client will send no more (half-close)"""
+    @_builtins.property
+    def start(self) -> Global___PortForwardStart:
+        """must be the first message"""
+
+    def __init__(
+        self,
+        *,
+        start: Global___PortForwardStart | None = ...,
+        data: _builtins.bytes = ...,
+        close_write: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_write", b"close_write", "data", b"data", "input", b"input", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_write", b"close_write", "data", b"data", "input", b"input", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_input: _TypeAlias = _typing.Literal["start", "data", "close_write"]  # noqa: Y015
+    _WhichOneofArgType_input: _TypeAlias = _typing.Literal["input", b"input"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_input) -> _WhichOneofReturnType_input | None: ...
+
+Global___PortForwardInput: _TypeAlias = PortForwardInput  # noqa: Y015
+
+@_typing.final
+class PortForwardOutput(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    CONNECTED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    connected: _builtins.bool
+    """the agent reached the port (first message)"""
+    error: _builtins.str
+    """the connection failed or ended with an error (last)"""
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+        connected: _builtins.bool = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["connected", b"connected", "data", b"data", "error", b"error", "output", b"output"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected", b"connected", "data", b"data", "error", b"error", "output", b"output"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_output: _TypeAlias = _typing.Literal["data", "connected", "error"]  # noqa: Y015
+    _WhichOneofArgType_output: _TypeAlias = _typing.Literal["output", b"output"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_output) -> _WhichOneofReturnType_output | None: ...
+
+Global___PortForwardOutput: _TypeAlias = PortForwardOutput  # noqa: Y015
+
+@_typing.final
 class TagImageRequest(_message.Message):
     """Another name for an image of the node's store (`docker tag`): NOT_FOUND when the
     store has no `source`.

@@ -80,6 +80,11 @@ class AgentStub:
                 request_serializer=proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
                 response_deserializer=proto_dot_agent__pb2.PruneImagesResponse.FromString,
                 _registered_method=True)
+        self.PortForward = channel.stream_stream(
+                '/corral.v1.Agent/PortForward',
+                request_serializer=proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.PortForwardOutput.FromString,
+                _registered_method=True)
         self.Build = channel.stream_stream(
                 '/corral.v1.Agent/Build',
                 request_serializer=proto_dot_build__pb2.BuildInput.SerializeToString,
@@ -154,6 +159,12 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PortForward(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Build(self, request_iterator, context):
         """docs/build.md
         """
@@ -221,6 +232,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.PruneImages,
                     request_deserializer=proto_dot_agent__pb2.PruneImagesRequest.FromString,
                     response_serializer=proto_dot_agent__pb2.PruneImagesResponse.SerializeToString,
+            ),
+            'PortForward': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForward,
+                    request_deserializer=proto_dot_agent__pb2.PortForwardInput.FromString,
+                    response_serializer=proto_dot_agent__pb2.PortForwardOutput.SerializeToString,
             ),
             'Build': grpc.stream_stream_rpc_method_handler(
                     servicer.Build,
@@ -481,6 +497,33 @@ class Agent:
             '/corral.v1.Agent/PruneImages',
             proto_dot_agent__pb2.PruneImagesRequest.SerializeToString,
             proto_dot_agent__pb2.PruneImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForward(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Agent/PortForward',
+            proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+            proto_dot_agent__pb2.PortForwardOutput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,7 @@ class AgentStub:
     LoadImage: _grpc.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]
     PushImage: _grpc.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]
     PruneImages: _grpc.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]
+    PortForward: _grpc.StreamStreamMultiCallable[_agent_pb2.PortForwardInput, _agent_pb2.PortForwardOutput]
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.BuildInput, _build_pb2.BuildEvent]
     """docs/build.md"""
     SaveImage: _grpc.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]
@@ -61,6 +62,7 @@ class AgentAsyncStub(AgentStub):
     LoadImage: _aio.StreamUnaryMultiCallable[_agent_pb2.LoadImageChunk, _agent_pb2.LoadImageResponse]  # type: ignore[assignment]
     PushImage: _aio.UnaryStreamMultiCallable[_agent_pb2.PushImageRequest, _agent_pb2.PullProgress]  # type: ignore[assignment]
     PruneImages: _aio.UnaryUnaryMultiCallable[_agent_pb2.PruneImagesRequest, _agent_pb2.PruneImagesResponse]  # type: ignore[assignment]
+    PortForward: _aio.StreamStreamMultiCallable[_agent_pb2.PortForwardInput, _agent_pb2.PortForwardOutput]  # type: ignore[assignment]
     Build: _aio.StreamStreamMultiCallable[_build_pb2.BuildInput, _build_pb2.BuildEvent]  # type: ignore[assignment]
     """docs/build.md"""
     SaveImage: _aio.UnaryStreamMultiCallable[_build_pb2.SaveImageRequest, _agent_pb2.LoadImageChunk]  # type: ignore[assignment]
@@ -130,6 +132,13 @@ class AgentServicer(metaclass=_abc_1.ABCMeta):
         request: _agent_pb2.PruneImagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.PruneImagesResponse, _abc.Awaitable[_agent_pb2.PruneImagesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PortForward(
+        self,
+        request_iterator: _MaybeAsyncIterator[_agent_pb2.PortForwardInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.PortForwardOutput], _abc.AsyncIterator[_agent_pb2.PortForwardOutput]]: ...
 
     @_abc_1.abstractmethod
     def Build(

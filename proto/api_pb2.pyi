@@ -17,6 +17,8 @@ from proto import apps_pb2 as _apps_pb2
 from proto import batch_pb2 as _batch_pb2
 from proto import config_pb2 as _config_pb2
 from proto import core_pb2 as _core_pb2
+from proto import discovery_pb2 as _discovery_pb2
+from proto import service_pb2 as _service_pb2
 from proto import storage_pb2 as _storage_pb2
 import builtins as _builtins
 import sys
@@ -40,6 +42,9 @@ class Object(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     DEPLOYMENT_FIELD_NUMBER: _builtins.int
     REPLICA_SET_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    ENDPOINTS_FIELD_NUMBER: _builtins.int
+    ENDPOINT_SLICE_FIELD_NUMBER: _builtins.int
     CONFIG_MAP_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
     JOB_FIELD_NUMBER: _builtins.int
@@ -64,6 +69,14 @@ class Object(_message.Message):
     def deployment(self) -> _apps_pb2.Deployment: ...
     @_builtins.property
     def replica_set(self) -> _apps_pb2.ReplicaSet: ...
+    @_builtins.property
+    def service(self) -> _service_pb2.Service:
+        """Services and DNS (10-19)"""
+
+    @_builtins.property
+    def endpoints(self) -> _service_pb2.Endpoints: ...
+    @_builtins.property
+    def endpoint_slice(self) -> _discovery_pb2.EndpointSlice: ...
     @_builtins.property
     def config_map(self) -> _config_pb2.ConfigMap: ...
     @_builtins.property
@@ -96,6 +109,9 @@ class Object(_message.Message):
         lease: _core_pb2.Lease | None = ...,
         deployment: _apps_pb2.Deployment | None = ...,
         replica_set: _apps_pb2.ReplicaSet | None = ...,
+        service: _service_pb2.Service | None = ...,
+        endpoints: _service_pb2.Endpoints | None = ...,
+        endpoint_slice: _discovery_pb2.EndpointSlice | None = ...,
         config_map: _config_pb2.ConfigMap | None = ...,
         secret: _config_pb2.Secret | None = ...,
         job: _batch_pb2.Job | None = ...,
@@ -107,11 +123,11 @@ class Object(_message.Message):
         persistent_volume_claim: _storage_pb2.PersistentVolumeClaim | None = ...,
         storage_class: _storage_pb2.StorageClass | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "endpoint_slice", b"endpoint_slice", "endpoints", b"endpoints", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "service", b"service", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_map", b"config_map", "controller_revision", b"controller_revision", "cron_job", b"cron_job", "daemon_set", b"daemon_set", "deployment", b"deployment", "endpoint_slice", b"endpoint_slice", "endpoints", b"endpoints", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "persistent_volume", b"persistent_volume", "persistent_volume_claim", b"persistent_volume_claim", "pod", b"pod", "replica_set", b"replica_set", "secret", b"secret", "service", b"service", "stateful_set", b"stateful_set", "storage_class", b"storage_class"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "config_map", "secret", "job", "cron_job", "daemon_set", "stateful_set", "controller_revision", "persistent_volume", "persistent_volume_claim", "storage_class"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["pod", "node", "namespace", "event", "lease", "deployment", "replica_set", "service", "endpoints", "endpoint_slice", "config_map", "secret", "job", "cron_job", "daemon_set", "stateful_set", "controller_revision", "persistent_volume", "persistent_volume_claim", "storage_class"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -162,6 +162,11 @@ class ApiStub:
                 request_serializer=proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.DeleteTokenResponse.FromString,
                 _registered_method=True)
+        self.PortForward = channel.stream_stream(
+                '/corral.v1.Api/PortForward',
+                request_serializer=proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+                response_deserializer=proto_dot_agent__pb2.PortForwardOutput.FromString,
+                _registered_method=True)
         self.Patch = channel.unary_unary(
                 '/corral.v1.Api/Patch',
                 request_serializer=proto_dot_api__pb2.PatchRequest.SerializeToString,
@@ -367,6 +372,14 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PortForward(self, request_iterator, context):
+        """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
+        on the pod, like Exec): the first message is `start`, then data both ways.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Patch(self, request, context):
         """Patch one object (controlplane/apiserver/patching.py, server-side apply).
         """
@@ -555,6 +568,11 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.DeleteToken,
                     request_deserializer=proto_dot_api__pb2.DeleteTokenRequest.FromString,
                     response_serializer=proto_dot_api__pb2.DeleteTokenResponse.SerializeToString,
+            ),
+            'PortForward': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForward,
+                    request_deserializer=proto_dot_agent__pb2.PortForwardInput.FromString,
+                    response_serializer=proto_dot_agent__pb2.PortForwardOutput.SerializeToString,
             ),
             'Patch': grpc.unary_unary_rpc_method_handler(
                     servicer.Patch,
@@ -1277,6 +1295,33 @@ class Api:
             '/corral.v1.Api/DeleteToken',
             proto_dot_api__pb2.DeleteTokenRequest.SerializeToString,
             proto_dot_api__pb2.DeleteTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForward(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/corral.v1.Api/PortForward',
+            proto_dot_agent__pb2.PortForwardInput.SerializeToString,
+            proto_dot_agent__pb2.PortForwardOutput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,10 @@ class ApiStub:
     CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]
     ListTokens: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]
     DeleteToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]
+    PortForward: _grpc.StreamStreamMultiCallable[_agent_pb2.PortForwardInput, _agent_pb2.PortForwardOutput]
+    """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
+    on the pod, like Exec): the first message is `start`, then data both ways.
+    """
     Patch: _grpc.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _grpc.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]
@@ -122,6 +126,10 @@ class ApiAsyncStub(ApiStub):
     CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _api_pb2.BootstrapToken]  # type: ignore[assignment]
     ListTokens: _aio.UnaryUnaryMultiCallable[_api_pb2.ListTokensRequest, _api_pb2.BootstrapTokenList]  # type: ignore[assignment]
     DeleteToken: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteTokenRequest, _api_pb2.DeleteTokenResponse]  # type: ignore[assignment]
+    PortForward: _aio.StreamStreamMultiCallable[_agent_pb2.PortForwardInput, _agent_pb2.PortForwardOutput]  # type: ignore[assignment]
+    """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
+    on the pod, like Exec): the first message is `start`, then data both ways.
+    """
     Patch: _aio.UnaryUnaryMultiCallable[_api_pb2.PatchRequest, _api_pb2.Object]  # type: ignore[assignment]
     """Patch one object (controlplane/apiserver/patching.py, server-side apply)."""
     Build: _aio.StreamStreamMultiCallable[_build_pb2.ImageBuildInput, _build_pb2.NodeBuildEvent]  # type: ignore[assignment]
@@ -322,6 +330,16 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.DeleteTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.DeleteTokenResponse, _abc.Awaitable[_api_pb2.DeleteTokenResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PortForward(
+        self,
+        request_iterator: _MaybeAsyncIterator[_agent_pb2.PortForwardInput],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_agent_pb2.PortForwardOutput], _abc.AsyncIterator[_agent_pb2.PortForwardOutput]]:
+        """A TCP connection to a port of a pod, relayed to the agent of its node (verb `proxy`
+        on the pod, like Exec): the first message is `start`, then data both ways.
+        """
 
     @_abc_1.abstractmethod
     def Patch(

@@ -1233,6 +1233,8 @@ class PodSpec(_message.Message):
     ENABLE_SERVICE_LINKS_FIELD_NUMBER: _builtins.int
     PRIORITY_CLASS_NAME_FIELD_NUMBER: _builtins.int
     PREEMPTION_POLICY_FIELD_NUMBER: _builtins.int
+    DNS_CONFIG_FIELD_NUMBER: _builtins.int
+    HOST_ALIASES_FIELD_NUMBER: _builtins.int
     AFFINITY_FIELD_NUMBER: _builtins.int
     restart_policy: _builtins.str
     """What the node does when a container exits: Always restarts it, OnFailure only when it
@@ -1277,7 +1279,6 @@ class PodSpec(_message.Message):
     preemption_policy: _builtins.str
     """Whether the pod may preempt pods of lower priority: PreemptLowerPriority (default) or
     Never.
-    Workloads (140-159)
     """
     @_builtins.property
     def volumes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Volume]:
@@ -1318,8 +1319,22 @@ class PodSpec(_message.Message):
         """
 
     @_builtins.property
+    def dns_config(self) -> Global___PodDNSConfig:
+        """Services and DNS (100-119)
+
+        DNS parameters of the pod, added to those dnsPolicy makes: nameservers, search
+        domains and resolver options (with dnsPolicy None, all there is).
+        """
+
+    @_builtins.property
+    def host_aliases(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostAlias]:
+        """Entries added to the pod's hosts file (not for hostNetwork pods)."""
+
+    @_builtins.property
     def affinity(self) -> Global___Affinity:
-        """Rules about the nodes the pod may be placed on or prefers (nodeAffinity), beyond
+        """Workloads (140-159)
+
+        Rules about the nodes the pod may be placed on or prefers (nodeAffinity), beyond
         nodeSelector.
         """
 
@@ -1347,11 +1362,13 @@ class PodSpec(_message.Message):
         enable_service_links: _builtins.bool | None = ...,
         priority_class_name: _builtins.str = ...,
         preemption_policy: _builtins.str = ...,
+        dns_config: Global___PodDNSConfig | None = ...,
+        host_aliases: _abc.Iterable[Global___HostAlias] | None = ...,
         affinity: Global___Affinity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "dns_config", b"dns_config", "enable_service_links", b"enable_service_links", "priority", b"priority", "security_context", b"security_context", "termination_grace_period_seconds", b"termination_grace_period_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "containers", b"containers", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds", "_enable_service_links", b"_enable_service_links", "_priority", b"_priority", "_termination_grace_period_seconds", b"_termination_grace_period_seconds", "active_deadline_seconds", b"active_deadline_seconds", "affinity", b"affinity", "containers", b"containers", "dns_config", b"dns_config", "dns_policy", b"dns_policy", "enable_service_links", b"enable_service_links", "host_aliases", b"host_aliases", "host_network", b"host_network", "hostname", b"hostname", "image_pull_secrets", b"image_pull_secrets", "init_containers", b"init_containers", "node_name", b"node_name", "node_selector", b"node_selector", "preemption_policy", b"preemption_policy", "priority", b"priority", "priority_class_name", b"priority_class_name", "restart_policy", b"restart_policy", "scheduler_name", b"scheduler_name", "security_context", b"security_context", "service_account_name", b"service_account_name", "subdomain", b"subdomain", "termination_grace_period_seconds", b"termination_grace_period_seconds", "tolerations", b"tolerations", "volumes", b"volumes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active_deadline_seconds: _TypeAlias = _typing.Literal["active_deadline_seconds"]  # noqa: Y015
     _WhichOneofArgType__active_deadline_seconds: _TypeAlias = _typing.Literal["_active_deadline_seconds", b"_active_deadline_seconds"]  # noqa: Y015
@@ -1371,6 +1388,81 @@ class PodSpec(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__termination_grace_period_seconds) -> _WhichOneofReturnType__termination_grace_period_seconds | None: ...
 
 Global___PodSpec: _TypeAlias = PodSpec  # noqa: Y015
+
+@_typing.final
+class PodDNSConfigOption(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        value: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
+    _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__value) -> _WhichOneofReturnType__value | None: ...
+
+Global___PodDNSConfigOption: _TypeAlias = PodDNSConfigOption  # noqa: Y015
+
+@_typing.final
+class PodDNSConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESERVERS_FIELD_NUMBER: _builtins.int
+    SEARCHES_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def nameservers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def searches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def options(self) -> _containers.RepeatedCompositeFieldContainer[Global___PodDNSConfigOption]: ...
+    def __init__(
+        self,
+        *,
+        nameservers: _abc.Iterable[_builtins.str] | None = ...,
+        searches: _abc.Iterable[_builtins.str] | None = ...,
+        options: _abc.Iterable[Global___PodDNSConfigOption] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nameservers", b"nameservers", "options", b"options", "searches", b"searches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PodDNSConfig: _TypeAlias = PodDNSConfig  # noqa: Y015
+
+@_typing.final
+class HostAlias(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IP_FIELD_NUMBER: _builtins.int
+    HOSTNAMES_FIELD_NUMBER: _builtins.int
+    ip: _builtins.str
+    @_builtins.property
+    def hostnames(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        ip: _builtins.str = ...,
+        hostnames: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostnames", b"hostnames", "ip", b"ip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HostAlias: _TypeAlias = HostAlias  # noqa: Y015
 
 @_typing.final
 class LocalObjectReference(_message.Message):

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from proto import api_pb2, apps_pb2, batch_pb2, config_pb2, core_pb2, storage_pb2
+from proto import (
+    api_pb2,
+    apps_pb2,
+    batch_pb2,
+    config_pb2,
+    core_pb2,
+    discovery_pb2,
+    service_pb2,
+    storage_pb2,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,12 @@ KINDS: tuple[Kind, ...] = (
          apps_pb2.Deployment, ("deploy",)),
     Kind("replicasets", "replicaset", "ReplicaSet", "apps/v1", True, "replica_set",
          apps_pb2.ReplicaSet, ("rs",)),
+    Kind("services", "service", "Service", "v1", True, "service", service_pb2.Service,
+         ("svc",)),
+    Kind("endpoints", "endpoints", "Endpoints", "v1", True, "endpoints",
+         service_pb2.Endpoints, ("ep",)),
+    Kind("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io/v1", True,
+         "endpoint_slice", discovery_pb2.EndpointSlice),
     Kind("configmaps", "configmap", "ConfigMap", "v1", True, "config_map",
          config_pb2.ConfigMap, ("cm",)),
     Kind("secrets", "secret", "Secret", "v1", True, "secret", config_pb2.Secret),

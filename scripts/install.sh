@@ -19,6 +19,7 @@ APT_PACKAGES=(
   runc                                   # benchmark peer
   buildah                                # `corral build`'s peer in tests and bench (offline)
   util-linux procps kmod                 # unshare, ps, modprobe overlay
+  nftables conntrack                     # the agents' service proxy (nft -f, conntrack -D)
   shellcheck                             # lints vagrant/ provisioning scripts
 )
 missing=()

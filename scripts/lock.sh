@@ -10,7 +10,7 @@
 #   scripts/lock.sh --upgrade-package NAME   move one pin (repeatable)
 #
 # An upgrade is a decision: run scripts/install.sh && scripts/test.sh on the
-# new lock, and commit it only when that is green (docs/development.md).
+# new lock, and commit it only when that is green (README.md, Dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=.venv/bin/uv

@@ -7,7 +7,8 @@
 #   CORRAL_WHEELS  a wheelhouse directory: install offline from it (no index)
 set -euo pipefail
 SRC=${CORRAL_SRC:-/opt/corral/src}
-PACKAGES=(python3 python3-venv iproute2 iputils-ping busybox-static util-linux procps kmod ca-certificates)
+PACKAGES=(python3 python3-venv iproute2 iputils-ping busybox-static util-linux procps kmod ca-certificates
+          nftables conntrack)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,8 +31,22 @@ INDEX_HTML = """<!doctype html>
 """
 
 
+# coreutils' printenv, which Debian's busybox-static lacks (the Kubernetes docs' examples
+# run it): the values of the named variables, exit 1 if one is unset; no name: env
+PRINTENV = """#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=0
+for n in "$@"; do
+  eval "set=\\${$n+x}"
+  if [ -n "$set" ]; then eval "printf '%s\\n' \\"\\$$n\\""; else rc=1; fi
+done
+exit $rc
+"""
+
+
 def build_busybox(root: str) -> None:
-    """A minimal rootfs: busybox-static with its applets, /etc/passwd, a web root."""
+    """A minimal rootfs: busybox-static with its applets (and a printenv), /etc/passwd,
+    a web root."""
     if not os.access(BUSYBOX, os.X_OK):
         raise SystemExit(f"{BUSYBOX} not found: apt-get install busybox-static")
     for d in ("bin", "etc", "tmp", "www", "proc", "sys", "dev", "root"):
@@ -45,6 +59,11 @@ def build_busybox(root: str) -> None:
         link = os.path.join(root, "bin", a)
         if a != "busybox" and not os.path.lexists(link):
             os.symlink("busybox", link)
+    printenv = os.path.join(root, "bin", "printenv")
+    if not os.path.lexists(printenv):
+        with open(printenv, "w") as f:
+            f.write(PRINTENV)
+        os.chmod(printenv, 0o755)
     with open(os.path.join(root, "etc", "passwd"), "w") as f:
         f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
     with open(os.path.join(root, "etc", "group"), "w") as f:

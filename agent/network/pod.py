@@ -101,6 +101,7 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
             made_ip = not had_ip
             if not made_veth:
                 _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
+            _hairpin(ipr, veth)
             _configure_pod_side(pod_ipr, ip, gw, cfg.mtu, fresh=made_ns)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
@@ -228,6 +229,19 @@ def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
         ipr.link("set", index=idx, state="up")
     except NetlinkError as e:
         raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
+
+
+def _hairpin(ipr: Any, veth: str) -> None:
+    """Hairpin mode on the pod's bridge port (like the CNI bridge plugin's hairpinMode):
+    a pod reaching itself through a Service gets its packets back out of the port they
+    came in by."""
+    idx = link_index(ipr, veth)
+    if idx is None:
+        raise LinkError(f"veth {veth} is missing")
+    try:
+        ipr.brport("set", index=idx, mode=1)
+    except NetlinkError as e:
+        raise LinkError(f"cannot set hairpin mode on {veth}: {e}") from e
 
 
 def _configure_pod_side(

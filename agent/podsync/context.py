@@ -14,7 +14,7 @@ from agent.podsync.events import EventRecorder
 from agent.podsync.listing import RuntimeListing
 from agent.podsync.state import PodStateStore
 from agent.podsync.statussync import StatusSender
-from agent.ports import ApiPort, ContainerRuntimePort, ImagePort, NetworkPort
+from agent.ports import ApiPort, ContainerRuntimePort, ImagePort, NetworkPort, ServicesPort
 from proto import core_pb2
 
 DEFAULT_GRACE = 30
@@ -33,6 +33,9 @@ class SyncContext:
     host_ip: str
     clock: Callable[[], float] = time.time
     events: EventRecorder | None = None
+    # the cluster's Services as this node sees them: service env, resolv.conf, hosts, the
+    # drain (agent/nodeservices.py); None: none of those (tests of other parts)
+    services: ServicesPort | None = None
     # metrics hook: (pod key, container name, is a restart) after each successful start
     on_container_start: Callable[[str, str, bool], None] | None = None
     crash_backoff: KeyedBackoff = field(init=False)

@@ -44,12 +44,13 @@ seccomp_profile`` ``RuntimeDefault`` or ``Unconfined``; none when
 ``privileged``), also for exec.  Helpers that enter a container run from a
 sealed copy of the interpreter (``sealedexe.py``, runc's CVE-2019-5736).
 
-Not done yet: container stdin/attach (stdin is /dev/null), device filtering
-on cgroup v2 (needs eBPF; v1 uses the devices controller; seccomp refuses
-mknod of devices either way), enforcing a disk emptyDir's sizeLimit, user
-namespaces, AppArmor/SELinux, /etc/hosts and resolv.conf (pass them as bind
-Mounts), log rotation, an init to reap zombies inside the container (as
-with Docker without --init).
+Devices: Docker's default list, by the v1 devices controller or, on v2, an
+eBPF cgroup-device program (``cgroups/v2/devices.py``, ``bpf.py``).
+
+Not done yet: container stdin/attach (stdin is /dev/null), enforcing a
+disk emptyDir's sizeLimit, user namespaces, AppArmor/SELinux, /etc/hosts
+and resolv.conf (pass them as bind Mounts), log rotation, an init to reap
+zombies inside the container (as with Docker without --init).
 
 The package exports nothing itself: import from the module that defines a
 name (``from agent.runtime.runtime import Runtime``, ``agent.runtime.model``,

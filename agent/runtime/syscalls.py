@@ -2,7 +2,7 @@
 
 Everything that Python's ``os`` module does not offer (unshare, setns, mount,
 umount2, pivot_root, sethostname, prctl, capget/capset, close_range, a
-seccomp filter) goes
+seccomp filter, bpf, statfs's filesystem type) goes
 through :class:`Syscalls`.  Code takes a ``Syscalls`` instance (default
 :data:`SYS`) so unit tests can pass a fake that records the calls instead of
 making them.  Failures raise ``OSError`` with the errno and the call named.
@@ -53,9 +53,14 @@ CLOSE_RANGE_CLOEXEC = 0x4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _SYSCALL_NR = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "close_range": 436},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "close_range": 436},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "close_range": 436,
+               "bpf": 321},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "close_range": 436,
+                "bpf": 280},
 }
+
+# statfs f_type of a cgroup v2 mount (linux/magic.h)
+CGROUP2_SUPER_MAGIC = 0x63677270
 
 
 class _SockFprog(ctypes.Structure):
@@ -87,6 +92,7 @@ class Syscalls:
         self._libc.syscall.restype = ctypes.c_long
         self._libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
         self._libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+        self._libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
 
     def _check(self, ret: int, what: str) -> int:
         if ret < 0:
@@ -168,6 +174,21 @@ class Syscalls:
         prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
         ret = self._libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0)
         self._check(ret, "prctl(PR_SET_SECCOMP)")
+
+
+    def bpf(self, cmd: int, attr: bytearray) -> int:
+        """bpf(cmd, &attr, len(attr)): ``attr`` is a union bpf_attr laid out by the
+        caller (agent/runtime/bpf.py); the kernel may write results back into it."""
+        buf = (ctypes.c_char * len(attr)).from_buffer(attr)
+        ret = self._libc.syscall(ctypes.c_long(self._nr["bpf"]), ctypes.c_int(cmd),
+                                 ctypes.byref(buf), ctypes.c_uint(len(attr)))
+        return self._check(ret, f"bpf({cmd})")
+
+    def statfs_type(self, path: str) -> int:
+        """The f_type (filesystem magic) of the filesystem holding ``path``."""
+        buf = ctypes.create_string_buffer(256)   # struct statfs is 120 bytes on 64-bit
+        self._check(self._libc.statfs(_cstr(path), buf), f"statfs({path!r})")
+        return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
 
 
 SYS = Syscalls()

@@ -13,8 +13,22 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from controlplane.apiserver.defaults_config import default_config_volumes, default_secret
+from controlplane.apiserver.defaults_service import (
+    default_endpoint_slice,
+    default_endpoints,
+    default_service,
+)
 from controlplane.apiserver.defaults_workloads import WORKLOAD_TYPES, default_workload
-from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, quantity
+from proto import (
+    api_pb2,
+    apps_pb2,
+    config_pb2,
+    core_pb2,
+    discovery_pb2,
+    kinds,
+    quantity,
+    service_pb2,
+)
 
 __all__ = [
     "apply_defaults",
@@ -44,6 +58,12 @@ def apply_defaults(obj: api_pb2.Object) -> None:
         _default_deployment(msg)
     elif isinstance(msg, apps_pb2.ReplicaSet):
         _default_replicaset(msg)
+    elif isinstance(msg, service_pb2.Service):
+        default_service(msg)
+    elif isinstance(msg, discovery_pb2.EndpointSlice):
+        default_endpoint_slice(msg)
+    elif isinstance(msg, service_pb2.Endpoints):
+        default_endpoints(msg)
     elif isinstance(msg, WORKLOAD_TYPES):
         for template in default_workload(msg):
             _default_template(template)

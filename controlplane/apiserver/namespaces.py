@@ -16,10 +16,11 @@ does it read it again (Kubernetes' admission reads it from an informer).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
-from controlplane.store.etcd_store import GuardChanged, Store
+from controlplane.store.etcd_store import Guard, GuardChanged, Store
 from proto import api_pb2, kinds
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 CONTENT_FINALIZER = "kubernetes"
 _MAX_REMEMBERED = 4096
 _GUARD_RETRIES = 20
+
+CreateFn = Callable[[api_pb2.Object, Guard], Awaitable[api_pb2.Object]]
 
 
 class OpenNamespaces:
@@ -56,12 +59,16 @@ class OpenNamespaces:
     def forget(self, namespace: str) -> None:
         self._rv.pop(namespace, None)
 
-    async def create_in(self, new: api_pb2.Object) -> api_pb2.Object:
-        """Create `new` if its namespace is (still) open: usually one etcd transaction."""
+    async def create_in(self, new: api_pb2.Object, write: CreateFn | None = None,
+                        ) -> api_pb2.Object:
+        """Create `new` if its namespace is (still) open: usually one etcd transaction.
+        `write(obj, guard)` writes it (default: Store.create; Services claim addresses)."""
         ns = o.meta(new).namespace
         for _ in range(_GUARD_RETRIES):
             rv = await self.version(ns)
             try:
+                if write is not None:
+                    return await write(new, ("namespaces", "", ns, rv))
                 return await self.store.create(new, guard=("namespaces", "", ns, rv))
             except GuardChanged:
                 self.forget(ns)

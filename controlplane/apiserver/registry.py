@@ -16,6 +16,7 @@ from controlplane import errors
 from controlplane.apiserver import batchcreate, binding, builtins, paging, readversion
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.selection import Filter
+from controlplane.apiserver.services.network import ServiceNetwork
 from controlplane.apiserver.updates import merge_update
 from controlplane.apiserver.wirewatch import Encodings
 from controlplane.apiserver.writer import Writer
@@ -31,9 +32,10 @@ SYSTEM_NAMESPACES = ("default", "corral-system", "corral-node-lease",
 
 
 class Registry:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, service_network: ServiceNetwork | None = None) -> None:
         self.store = store
-        self.writer = Writer(store)
+        # service_network: where Services' cluster IPs and node ports come from
+        self.writer = Writer(store, service_network)
         self.encodings = Encodings()
 
     async def start(self) -> None:
@@ -136,8 +138,9 @@ class Registry:
         kind, new, generated = self.writer.prepare_create(obj)
         if kind.namespaced and dry_run:
             await self.writer.open_namespaces.check(o.meta(new).namespace)
-        if dry_run:
-            return new
+        if dry_run:       # a Service shows the address it would get, nothing claimed
+            return await self.writer.services.dry_run(new) if kind.resource == "services" \
+                else new
         return await self.writer.create_prepared(kind, new, generated)
 
     async def create_all(self, objs: Sequence[Object]) -> Sequence[Object]:

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from controlplane import errors
-from controlplane.apiserver import attach, build, encryptionkeys, imageload, images, patch_rpc, top
+from controlplane.apiserver import (
+    attach,
+    build,
+    encryptionkeys,
+    imageload,
+    images,
+    patch_rpc,
+    portforward,
+    top,
+)
 from controlplane.apiserver.access import Access, Authorize
 from controlplane.apiserver.agents import (
     AgentError,
@@ -235,6 +244,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
 
     Exec = streaming(attach.exec_)        # controlplane/apiserver/attach.py
     Attach = streaming(attach.attach)     # controlplane/apiserver/attach.py
+    PortForward = streaming(portforward.port_forward)   # controlplane/apiserver/portforward.py
 
     async def _nodes(self, name: str) -> list[str]:
         return await top.node_names(self.registry, name)

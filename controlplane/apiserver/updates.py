@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from controlplane import errors
 from controlplane.apiserver import objects as o
+from controlplane.apiserver.services.allocation import patch_allocated
 from proto import api_pb2
 
 Object = api_pb2.Object
@@ -58,6 +59,8 @@ def merge_update(old: Object, obj: Object, *, keep_missing: bool = False) -> Obj
             m.owner_references.extend(om.owner_references)
         for k, v in om.annotations.items():
             m.annotations.setdefault(k, v)
+    if kind.resource == "services":  # an update that omits them keeps IP and node ports
+        patch_allocated(new.service.spec, old.service.spec)
     o.apply_defaults(new)
     if o.spec_of(new) != o.spec_of(old):
         m.generation = om.generation + 1

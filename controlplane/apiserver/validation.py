@@ -25,7 +25,12 @@ from controlplane.apiserver.validation_config import (
     validate_secret,
     validate_secret_update,
 )
+from controlplane.apiserver.validation_endpoints import (
+    validate_endpoint_slice,
+    validate_endpoints,
+)
 from controlplane.apiserver.validation_pod import TAINT_EFFECTS, validate_pod_spec
+from controlplane.apiserver.validation_service import validate_service, validate_service_update
 from controlplane.apiserver.validation_util import Errors, join, show
 from controlplane.apiserver.validation_workload_kinds import KINDS as WORKLOAD_KINDS
 from controlplane.apiserver.validation_workload_kinds import (
@@ -33,7 +38,17 @@ from controlplane.apiserver.validation_workload_kinds import (
     validate_workload_update,
 )
 from controlplane.errors import FieldError
-from proto import api_pb2, apps_pb2, config_pb2, core_pb2, kinds, labels, meta_pb2
+from proto import (
+    api_pb2,
+    apps_pb2,
+    config_pb2,
+    core_pb2,
+    discovery_pb2,
+    kinds,
+    labels,
+    meta_pb2,
+    service_pb2,
+)
 
 __all__ = ["validate"]
 
@@ -62,6 +77,12 @@ def validate(obj: api_pb2.Object, old: api_pb2.Object | None = None) -> list[Fie
         validate_replicaset(msg, errs)
     elif isinstance(msg, core_pb2.Node):
         _node(msg, errs)
+    elif isinstance(msg, service_pb2.Service):
+        validate_service(msg, errs)
+    elif isinstance(msg, discovery_pb2.EndpointSlice):
+        validate_endpoint_slice(msg, errs)
+    elif isinstance(msg, service_pb2.Endpoints):
+        validate_endpoints(msg, errs)
     elif isinstance(msg, WORKLOAD_KINDS):
         validate_workload(msg, errs)
     elif isinstance(msg, core_pb2.Namespace):
@@ -187,6 +208,8 @@ def _update(msg: Message, old_obj: api_pb2.Object, kind: kinds.Kind, errs: Error
     elif isinstance(msg, apps_pb2.Deployment | apps_pb2.ReplicaSet) and isinstance(
             old, apps_pb2.Deployment | apps_pb2.ReplicaSet):
         validate_apps_update(msg, old, errs)
+    elif isinstance(msg, service_pb2.Service) and isinstance(old, service_pb2.Service):
+        validate_service_update(msg, old, errs)
     elif isinstance(msg, WORKLOAD_KINDS) and isinstance(old, WORKLOAD_KINDS):
         validate_workload_update(msg, old, errs)
     elif isinstance(msg, config_pb2.ConfigMap) and isinstance(old, config_pb2.ConfigMap):

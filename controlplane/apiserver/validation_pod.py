@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from controlplane.apiserver.validation_affinity import validate_affinity
 from controlplane.apiserver.validation_container import validate_container
+from controlplane.apiserver.validation_dns import validate_pod_dns
 from controlplane.apiserver.validation_podconfig import (
     CONFIG_VOLUME_SOURCES,
     validate_config_volume,
@@ -34,6 +35,7 @@ def validate_pod_spec(spec: core_pb2.PodSpec, path: str, errs: Errors) -> None:
                                init=field == "initContainers")
     errs.enum(join(path, "restartPolicy"), spec.restart_policy, RESTART_POLICIES)
     errs.enum(join(path, "dnsPolicy"), spec.dns_policy, DNS_POLICIES)
+    validate_pod_dns(spec, path, errs)
     if spec.HasField("termination_grace_period_seconds"):
         errs.non_negative(join(path, "terminationGracePeriodSeconds"),
                           spec.termination_grace_period_seconds)

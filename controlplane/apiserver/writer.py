@@ -23,6 +23,8 @@ from controlplane import errors
 from controlplane.apiserver import namespaces
 from controlplane.apiserver import objects as o
 from controlplane.apiserver.deletion import plan_delete
+from controlplane.apiserver.services.network import ServiceNetwork
+from controlplane.apiserver.services.storage import ServiceStorage
 from controlplane.store.etcd_store import Store
 from proto import api_pb2, kinds
 
@@ -33,9 +35,11 @@ _GENERATE_NAME_TRIES = 8
 
 
 class Writer:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, service_network: ServiceNetwork | None = None) -> None:
         self.store = store
         self.open_namespaces = namespaces.OpenNamespaces(store)
+        # Services: cluster IPs and node ports claimed with the object (services/storage.py)
+        self.services = ServiceStorage(store, service_network)
 
     # -- create ---------------------------------------------------------------
 
@@ -63,11 +67,13 @@ class Writer:
     async def create_prepared(self, kind: kinds.Kind, new: Object, generated: bool) -> Object:
         """Write what `prepare_create` made; a generated name that is taken is drawn again."""
         m = o.meta(new)
+        services = kind.resource == "services"
         for _ in range(_GENERATE_NAME_TRIES if generated else 1):
             try:
                 if not kind.namespaced:
                     return await self.store.create(new)
-                return await self.open_namespaces.create_in(new)
+                return await self.open_namespaces.create_in(
+                    new, write=self.services.create if services else None)
             except errors.AlreadyExists:
                 if not generated:
                     raise
@@ -110,13 +116,27 @@ class Writer:
             if dry_run:
                 return new
             try:
-                written = await self.store.update(new)
+                written = await self._write(old, new)
             except errors.Conflict:
                 if want_rv:
                     raise
                 continue
             return await self.finalize_if_done(written)
         raise errors.Conflict(f"{o.describe(obj)}: too many concurrent writers; try again")
+
+    async def _write(self, old: Object, new: Object) -> Object:
+        """Store an update (a Service claims or releases its addresses with it)."""
+        if new.WhichOneof("kind") == "service":
+            return await self.services.update(old, new)
+        return await self.store.update(new)
+
+    async def _remove(self, cur: Object) -> Object:
+        """Remove an object at its resourceVersion (a Service releases its addresses)."""
+        if cur.WhichOneof("kind") == "service":
+            return await self.services.delete(cur)
+        kind, m = o.kind_of(cur), o.meta(cur)
+        return await self.store.delete(kind.resource, m.namespace, m.name,
+                                       resource_version=m.resource_version)
 
     async def finalize_if_done(self, obj: Object) -> Object:
         """An object being deleted whose last finalizer went away is removed now."""
@@ -129,8 +149,7 @@ class Writer:
         if kind.resource == "namespaces":
             return await namespaces.reap(self.store, m.name) or obj
         try:
-            removed = await self.store.delete(kind.resource, m.namespace, m.name,
-                                              resource_version=m.resource_version)
+            removed = await self._remove(obj)
         except (errors.NotFound, errors.Conflict):
             return obj
         await namespaces.after_removal(self.store, removed)
@@ -155,8 +174,7 @@ class Writer:
                 return new
             try:
                 if action == "remove":
-                    removed = await self.store.delete(kind.resource, namespace, name,
-                                                      resource_version=rv)
+                    removed = await self._remove(cur)
                     await namespaces.after_removal(self.store, removed)
                     return removed
                 return await self.store.update(new)

@@ -18,6 +18,7 @@ from controlplane.apiserver.access import Access
 from controlplane.apiserver.agents import Agents
 from controlplane.apiserver.registry import Registry
 from controlplane.httpapi import handlers, openapi, tls
+from controlplane.httpapi.agentdial import AgentDialer
 from controlplane.httpapi.call import House
 from controlplane.httpapi.server import KubeApiServer, Observe
 from controlplane.workers import reuse_port
@@ -56,7 +57,7 @@ async def start(args: argparse.Namespace, registry: Registry, access: Access,
         pki = Path(args.data_dir) / "pki"
         ssl_context = tls.server_context(pki / "apiserver.crt", pki / "apiserver.key",
                                          sec.ca.cert_pem)
-    house = House(registry, access, agents)
+    house = House(registry, access, agents, dial_pod=AgentDialer(agents))   # pods' ports
     server = KubeApiServer(house, listen, ssl_context=ssl_context,
                            corral_version=_version(), extra=handlers.EXTRA,
                            documents=openapi.documents, observe=observe,

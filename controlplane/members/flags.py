@@ -30,9 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--member-name", default="", metavar="NAME",
                    help="this member's name in etcd and in `corral controlplane ls` "
                         "(default: the host name)")
-    g.add_argument("--advertise-address", default="", metavar="IP",
-                   help="this member's address for the other members, the etcd peers and "
-                        "the clients (default: the --listen host)")
     g.add_argument("--controlplane-token", default="", metavar="TOKEN",
                    help="make sure this bootstrap token of usage join-controlplane exists "
                         "(what the other members join with)")

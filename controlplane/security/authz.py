@@ -36,6 +36,9 @@ The rules for a node identity (`system:node:<N>`, group `system:nodes`):
            service computes when this first refuses: controlplane/apiserver/access.py);
            list / watch the same, only with field selector metadata.name=<that name> in
            its namespace. Never a write. Like Kubernetes' Node authorizer.
+  services, endpointslices, endpoints   get / list / watch (the node's service proxy and
+           DNS, and the service environment of its pods), like kube-proxy's and the
+           kubelet's read access.
   anything else: Forbidden. Users that are neither admins nor nodes get nothing.
 """
 
@@ -49,6 +52,7 @@ from controlplane.security.authn import Identity
 from proto import api_pb2, kinds, labels
 
 NODE_LEASE_NAMESPACE = "corral-node-lease"
+SERVICE_READ = frozenset({"services", "endpointslices", "endpoints"})
 
 VERBS = frozenset({"get", "list", "watch", "create", "update", "update_status", "apply",
                    "delete", "bind", "proxy", "manage_images", "attach", "version",
@@ -234,6 +238,10 @@ def _authorize_node(ident: Identity, node: str, verb: str, resource: str, namesp
             return
         raise deny()
 
+    if resource in SERVICE_READ:
+        if verb in ("get", "list", "watch"):
+            return
+        raise deny("a node may only read services and their endpoints")
     if resource in ("persistentvolumeclaims", "persistentvolumes"):
         _authorize_node_volumes(node, verb, resource, obj, old, deny)
         return

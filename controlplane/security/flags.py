@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "is a loopback address (tests, local experiments)")
     g.add_argument("--tls-san", action="append", default=[], metavar="HOST",
                    help="another IP or DNS name for the API server certificate (repeatable; "
-                        "the --listen host, 127.0.0.1 and localhost are always in it)")
+                        "the --listen host, 127.0.0.1, localhost and the `kubernetes` "
+                        "Service's IP and names are always in it)")
     g.add_argument("--bootstrap-listen", default="", metavar="HOST:PORT",
                    help="the join port, TLS without client certificates "
                         "(default: the --listen host, port 6444)")

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from corral import applying, errors, manifests
-from corral.cli import createconfig, creategen
+from corral.cli import createconfig, creategen, createservice
 from corral.cli.common import Cli, CliError, meta_of
 from corral.printers.output import Printer, make_printer
 from proto import api_pb2, columns, kinds
@@ -40,6 +40,9 @@ examples:
   corral create namespace demo
   corral create deployment web --image=demo:latest --replicas=3 --port=8080
   corral create deployment web --image=demo --dry-run=client -o yaml > web.yaml
+  # A Service from flags
+  corral create service clusterip web --tcp=80:8080
+  corral create service nodeport web --tcp=80:8080 --node-port=30080
 
   # A ConfigMap or Secret from literals, files, directories or env files
   corral create configmap game-config --from-file=game.properties --from-literal=lives=3
@@ -84,6 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         if verb == "create":
             creategen.register(p, parents)
             createconfig.register(p, parents)
+            createservice.register(p, parents)
 
 
 def run_apply(cli: Cli, args: argparse.Namespace) -> int:

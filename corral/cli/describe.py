@@ -66,6 +66,10 @@ def related(cli: Cli, obj: api_pb2.Object, show_events: bool = True) -> Related:
         elif k.resource in ("replicasets", "jobs", "daemonsets", "statefulsets"):
             pods = cli.client.list("pods", meta.namespace)
             rel.pods = [o.pod for o in _owned(list(pods.items), meta.uid)]
+        elif k.resource == "services":
+            slices = cli.client.list("endpointslices", meta.namespace,
+                                     f"kubernetes.io/service-name={meta.name}")
+            rel.endpoint_slices = [o.endpoint_slice for o in slices.items]
         elif k.resource == "cronjobs":
             jobs = cli.client.list("jobs", meta.namespace)
             rel.jobs = [o.job for o in _owned(list(jobs.items), meta.uid)]

@@ -26,6 +26,7 @@ from corral.cli import (
     diff,
     edit,
     events,
+    expose,
     get,
     images,
     logs_exec,
@@ -33,6 +34,7 @@ from corral.cli import (
     nodes,
     patch,
     plugins,
+    portforward,
     replace,
     rollout,
     scale,
@@ -96,7 +98,7 @@ Register: TypeAlias = (
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
     build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale,
-    controlplanes))
+    expose, portforward, controlplanes))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from localcluster.demo.healing import node_failure, self_healing
 from localcluster.demo.rollout import rolling_update, scaling
 from localcluster.demo.runner import run_demo
 from localcluster.demo.script import Demo
+from localcluster.demo.service import service
 from localcluster.target import pick, require_root
 
 DEMOS: dict[str, Callable[[], Demo]] = {
@@ -21,6 +22,7 @@ DEMOS: dict[str, Callable[[], Demo]] = {
     "rolling-update": rolling_update,
     "oom": oom,
     "crash-loop": crash_loop,
+    "service": service,
 }
 
 

@@ -65,6 +65,16 @@ ALWAYS: dict[str, frozenset[str]] = {
     _P + "ReplicaSetSpec": frozenset({"selector", "template"}),
     _P + "ReplicaSetStatus": frozenset({"replicas"}),
     _P + "ReplicaSetCondition": frozenset({"type", "status", "lastTransitionTime"}),
+    _P + "HostAlias": frozenset({"ip"}),
+    # Services (core/v1 types.go) and EndpointSlices (discovery/v1 types.go)
+    _P + "Service": _OBJECT,
+    _P + "ServiceStatus": frozenset({"loadBalancer"}),      # status: {loadBalancer: {}}
+    _P + "ServicePort": frozenset({"port"}),
+    _P + "Endpoints": frozenset({"metadata"}),
+    _P + "EndpointAddress": frozenset({"ip"}),
+    _P + "EndpointPort": frozenset({"port"}),
+    _P + "EndpointSlice": frozenset({"metadata", "addressType", "endpoints", "ports"}),
+    _P + "Endpoint": frozenset({"addresses", "conditions"}),
     # workloads and volumes
     _P + "Job": _OBJECT,
     _P + "JobSpec": frozenset({"template"}),

@@ -22,6 +22,7 @@ from proto.columns.config import configmap_row, secret_row
 from proto.columns.nodes import node_row, node_wide
 from proto.columns.other_kinds import event_row, generic_row, lease_row, ns_row
 from proto.columns.pods import pod_row, pod_wide
+from proto.columns.services import ep_row, slice_row, svc_row, svc_wide
 from proto.columns.storage import pv_row, pv_wide, pvc_row, pvc_wide, sc_row
 from proto.columns.workloads import deploy_row, deploy_wide, rs_row, rs_wide
 
@@ -39,6 +40,10 @@ TABLES: dict[str, TableDef] = {
     "events": TableDef(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), event_row,
                        status_column=1),
     "leases": TableDef(("NAME", "HOLDER", "AGE"), lease_row),
+    "services": TableDef(("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
+                         svc_row, ("SELECTOR",), svc_wide),
+    "endpoints": TableDef(("NAME", "ENDPOINTS", "AGE"), ep_row),
+    "endpointslices": TableDef(("NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"), slice_row),
     # workloads and volumes
     "jobs": TableDef(("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), job_row,
                      ("CONTAINERS", "IMAGES", "SELECTOR"), job_wide, 1),

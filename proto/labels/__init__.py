@@ -22,6 +22,7 @@ from proto.labels.fields import (
     selected_name,
 )
 from proto.labels.names import (
+    dns1035_label_errors,
     dns1123_label_errors,
     dns1123_subdomain_errors,
     label_value_errors,
@@ -42,6 +43,7 @@ __all__ = [
     "Requirement",
     "Selector",
     "SelectorError",
+    "dns1035_label_errors",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "from_label_selector",

@@ -9,7 +9,9 @@ _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*"
 _QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE = rf"({_QUALIFIED_NAME})?"
+_DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL}$")
+_DNS1035_LABEL_RE = re.compile(f"^{_DNS1035_LABEL}$")
 _DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN}$")
 _QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME}$")
 _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
@@ -28,6 +30,21 @@ def dns1123_label_errors(value: str) -> list[str]:
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
             "or '-', and must start and end with an alphanumeric character (e.g. 'my-name', "
             f"or '123-abc', regex used for validation is '{_DNS1123_LABEL}')"
+        )
+    return errs
+
+
+def dns1035_label_errors(value: str) -> list[str]:
+    """A Service's name: a DNS label that starts with a letter (it becomes a DNS name
+    and environment variable names)."""
+    errs = []
+    if len(value) > 63:
+        errs.append(_max_len(63))
+    if not _DNS1035_LABEL_RE.match(value):
+        errs.append(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+            "start with an alphabetic character, and end with an alphanumeric character "
+            f"(e.g. 'my-name',  or 'abc-123', regex used for validation is '{_DNS1035_LABEL}')"
         )
     return errs
 

@@ -26,6 +26,7 @@ PATCH_META: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
     (_P + "PodSpec", "initContainers"): ("merge", "name", ("name",)),
     (_P + "PodSpec", "containers"): ("merge", "name", ("name",)),
     (_P + "PodSpec", "imagePullSecrets"): ("merge", "name", ("name",)),
+    (_P + "PodSpec", "hostAliases"): ("merge", "ip", ("ip",)),
     (_P + "Container", "ports"): ("merge", "containerPort", ("containerPort", "protocol")),
     (_P + "Container", "env"): ("merge", "name", ("name",)),
     (_P + "Container", "volumeMounts"): ("merge", "mountPath", ("mountPath",)),
@@ -38,6 +39,10 @@ PATCH_META: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
     (_P + "DeploymentSpec", "strategy"): ("retainKeys", "", ()),
     (_P + "DeploymentStatus", "conditions"): ("merge", "type", ("type",)),
     (_P + "ReplicaSetStatus", "conditions"): ("merge", "type", ("type",)),
+    # merged by port alone (kubectl apply), by port and protocol in server-side apply
+    (_P + "ServiceSpec", "ports"): ("merge", "port", ("port", "protocol")),
+    # EndpointSlice endpoints and ports, Endpoints subsets, clusterIPs, dnsConfig's
+    # lists: atomic in Kubernetes too (no row)
 }
 
 # structs that server-side apply treats as one value (Kubernetes' +structType=atomic)

@@ -26,7 +26,7 @@ SUITE=bookworm
 PACKAGES=(
   systemd systemd-sysv dbus udev openssh-server
   python3 python3-venv iproute2 iputils-ping busybox-static util-linux procps kmod
-  ca-certificates linux-image-amd64 initramfs-tools zstd
+  ca-certificates linux-image-amd64 initramfs-tools zstd nftables conntrack
 )
 
 log() { printf 'build-image: %s\n' "$*" >&2; }
@@ -38,7 +38,34 @@ fi
 
 # corral's locked runtime dependencies plus the build backend that installs it offline
 LOCK=$REPO/requirements.lock
-key=$(cat "${BASH_SOURCE[0]}" "$LOCK" | sha256sum | cut -c1-16)
+# the runtime's integration tests run in a guest (tests/vm): pytest and pytest-timeout,
+# with what they need, pinned and hashed as in requirements-dev.lock (its `# via` notes)
+test_lock() {
+  python3 - "$REPO/requirements-dev.lock" <<'PY'
+import re, sys
+blocks, cur = {}, []
+for line in open(sys.argv[1]).read().splitlines():
+    if re.match(r"^[A-Za-z0-9]", line):
+        cur = [line]
+        blocks[re.split(r"[=<>!~ ;\\[]", line, 1)[0].lower()] = cur
+    elif cur:
+        cur.append(line)
+want = {"pytest", "pytest-timeout"}
+while True:
+    more = {n for n, b in blocks.items() if n not in want and any(
+        set(re.split(r",\s*", ln.strip()[len("# via "):])) & want
+        for ln in b if ln.strip().startswith("# via "))}
+    if not more:
+        break
+    want |= more
+missing = sorted(n for n in ("pytest", "pytest-timeout") if n not in blocks)
+if missing:
+    sys.exit(f"requirements-dev.lock has no {missing}")
+print("\n".join("\n".join(blocks[n]) for n in sorted(want)))
+PY
+}
+TEST_LOCK_TEXT=$(test_lock)
+key=$( { cat "${BASH_SOURCE[0]}" "$LOCK"; echo "$TEST_LOCK_TEXT"; } | sha256sum | cut -c1-16)
 OUT=$CACHE_ROOT/$key
 
 if [[ -f $OUT/done ]]; then
@@ -100,9 +127,14 @@ host_py=$REPO/.venv/bin/python
 [[ -x $host_py ]] || host_py=python3
 "$host_py" -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" --require-hashes -r "$LOCK" \
   >>"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
+echo "$TEST_LOCK_TEXT" >"$WORK/requirements-test.lock"
+"$host_py" -m pip wheel -q --disable-pip-version-check -w "$WORK/wheels" --require-hashes \
+  -r "$WORK/requirements-test.lock" \
+  >>"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
 install -d "$ROOT/opt/corral/wheels"
 cp "$WORK/wheels"/*.whl "$ROOT/opt/corral/wheels/"
 cp "$LOCK" "$ROOT/opt/corral/requirements.lock"
+cp "$WORK/requirements-test.lock" "$ROOT/opt/corral/requirements-test.lock"
 
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sys "$ROOT/sys"
@@ -113,6 +145,10 @@ chroot "$ROOT" python3 -m venv /opt/corral/venv
 chroot "$ROOT" /opt/corral/venv/bin/pip install -q --disable-pip-version-check \
   --no-index --find-links /opt/corral/wheels --require-hashes -r /opt/corral/requirements.lock \
   >>"$WORK/build.log" 2>&1 \
+  || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
+chroot "$ROOT" /opt/corral/venv/bin/pip install -q --disable-pip-version-check \
+  --no-index --find-links /opt/corral/wheels --require-hashes \
+  -r /opt/corral/requirements-test.lock >>"$WORK/build.log" 2>&1 \
   || { tail -n 30 "$WORK/build.log" >&2; exit 1; }
 
 log "guest configuration"

@@ -10,7 +10,7 @@ trap 'rm -rf "$root"' EXIT
 install -d "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
 cp /bin/busybox "$root/bin/busybox"
 for app in sh ash cat echo ls sleep true false ps top wc head tail grep sed env id hostname \
-           ip ping wget nc httpd mkdir rm touch date uname free df mount dd yes; do
+           ip ping wget nc httpd mkdir rm touch date uname free df mount dd yes timeout kill; do
   ln -sf busybox "$root/bin/$app"
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -95,6 +96,10 @@ def leftovers(name: str, cdir: Path) -> list[str]:
             out.append(f"cgroup {h / 'corral' / name}")
     if (cdir / name).exists():
         out.append(f"dir {cdir / name}")
+    # the service proxy works in the node namespaces only: never in the host's ruleset
+    if shutil.which("nft"):
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        out += [f"nftables {line}" for line in tables.splitlines() if "corral-proxy" in line]
     return out
 
 

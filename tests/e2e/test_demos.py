@@ -41,6 +41,13 @@ KEY_LINES = {
         "Last State:     Terminated",
         "allocating memory until something stops me",
     ],
+    "service": [
+        "$ corral get svc,endpointslices -n demo-service",
+        "web.demo-service.svc.cluster.local",
+        "requests to http://web/ meanwhile, 0 failed",
+        "deployment web: 3/3 ready, running demo:v2",
+        "Drained",
+    ],
     "crash-loop": [
         "CrashLoopBackOff",
         "back-off grew ",

@@ -116,12 +116,15 @@ def test_statefulset_identity_ordering_and_data_surviving_the_pod(cluster: Clust
     assert web0["metadata"]["creationTimestamp"] <= web1["metadata"]["creationTimestamp"]
     assert (web1["spec"]["hostname"], web1["spec"]["subdomain"]) == ("web-1", "nginx")
     assert cluster.corral("exec", "web-1", "--", "hostname").strip() == "web-1"
+    # as the docs' `nslookup web-0.nginx`: each pod's name under the headless Service
+    _resolves(cluster, "web-1", "web-0.nginx", web0["status"]["podIP"])
     cluster.corral("exec", "web-0", "--", "sh", "-c", "echo precious > /usr/share/nginx/html/x")
     uid = web0["metadata"]["uid"]
     cluster.corral("delete", "pod", "web-0")
     wait_for(lambda: _running_again(cluster, "web-0", uid), 60, "web-0 back")
     assert cluster.corral("exec", "web-0", "--", "cat", "/usr/share/nginx/html/x") == \
         "precious\n"
+    _resolves(cluster, "web-1", "web-0.nginx", get(cluster, "pod", "web-0")["status"]["podIP"])
     claim = get(cluster, "pvc", "www-web-0")
     assert claim["status"]["phase"] == "Bound" and claim["spec"]["storageClassName"] == \
         "local-path"
@@ -137,6 +140,24 @@ def test_statefulset_identity_ordering_and_data_surviving_the_pod(cluster: Clust
     assert _deleted_in_order(cluster)[-2:] == ["web-2", "web-1"]
     assert {"www-web-0", "www-web-1", "www-web-2"} <= {
         p["metadata"]["name"] for p in get(cluster, "pvc")["items"]}
+
+
+def _resolves(c: Cluster, client: str, name: str, ip: str) -> None:
+    """`name`.default.svc.cluster.local resolves to `ip` from pod `client` (this busybox's
+    nslookup uses the search list only for names without a dot, so the full name)."""
+    fqdn = f"{name}.default.svc.cluster.local"
+    want = f"Name:\t{fqdn}\nAddress: {ip}\n"
+    out = [""]
+
+    def answered() -> bool:
+        out[0] = c.corral("exec", client, "--", "nslookup", fqdn, check=False)
+        return want in out[0]
+
+    try:
+        wait_for(answered, 30, f"{name} -> {ip} from {client}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{out[0]}\n{c.corral('get', 'endpointslices', '-o', 'yaml')}"
+                             ) from None
 
 
 def _running_again(c: Cluster, name: str, old_uid: str) -> bool:

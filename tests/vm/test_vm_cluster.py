@@ -1,8 +1,7 @@
-"""The VM lane's smoke test: a 3-VM corral cluster on QEMU (TCG), provisioned with
-vagrant/provision-*.sh, control plane on `cp`, agents on `worker-1` and `worker-2`.
-
-Each step is a test, in order; a step whose prerequisite failed is skipped with
-the reason, so the report says exactly how far the cluster got. Timings of every
+"""The VM lane's cluster: a 3-VM corral cluster on QEMU (TCG), provisioned with
+vagrant/provision-*.sh, control plane on `cp`, agents on `worker-1` and
+`worker-2`, all on pure cgroup v2.  The first steps of the lane (conftest.py
+orders the modules; cluster.py has the shared helpers).  Timings of every
 phase go to $CORRAL_VM_TIMINGS (JSON) when set.
 
 Environment: CORRAL_VM_LANE=1 (else skipped, see conftest.py), CORRAL_VM_IMAGE
@@ -11,20 +10,17 @@ Environment: CORRAL_VM_LANE=1 (else skipped, see conftest.py), CORRAL_VM_IMAGE
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from vmlane import Lane, LaneError, image_dir_default, wait_for
+from vmlane import Lane, LaneError
+
+from tests.vm.cluster import corral, passed, poll, ready_nodes, require, running
 
 pytestmark = pytest.mark.timeout(2400)
 
 NAME = "vmsmoke"
-ADMIN_CONF = "/var/lib/corral/controlplane/admin.conf"
 REPLICAS = 3
 IMAGE = os.environ.get("CORRAL_TEST_IMAGE", "busybox:vm")
 MEM_LIMIT = 48 * 1024 * 1024           # 48Mi
@@ -59,92 +55,12 @@ spec:
             memory: 48Mi
 """
 
-passed: set[str] = set()
-
-
-def require(*steps: str) -> None:
-    missing = [s for s in steps if s not in passed]
-    if missing:
-        pytest.skip(f"needs step(s) that did not pass: {', '.join(missing)}")
-
-
-@pytest.fixture(scope="module")
-def lane() -> Iterator[Lane]:
-    image = image_dir_default()
-    lane = Lane(image)
-    lane.up()
-    passed.add("boot")
-    try:
-        yield lane
-    finally:
-        out = os.environ.get("CORRAL_VM_TIMINGS")
-        if out:
-            Path(out).write_text(json.dumps(lane.state.timings, indent=2) + "\n")
-        t = time.monotonic()
-        lane.down()
-        print(f"\nvmlane timings (s): {lane.state.timings}, teardown {time.monotonic() - t:.1f}")
-
-
-def corral(lane: Lane, args: str, check: bool = True, timeout: float = 120) -> str:
-    # the admin credentials the control plane writes (when it serves TLS)
-    cmd = (f"{{ [ -f {ADMIN_CONF} ] && export CORRAL_CONFIG={ADMIN_CONF}; }}; "
-           f"CORRAL_SERVER={lane.cp.ip}:6445 corral {args}")
-    return lane.run(lane.cp, cmd, check=check, timeout=timeout).stdout
-
-
-def items(text: str) -> list[dict[str, Any]]:
-    data = json.loads(text)
-    if isinstance(data, dict) and "items" in data:
-        return list(data["items"] or [])
-    return [data] if isinstance(data, dict) and data else []
-
-
-def ready_nodes(lane: Lane) -> set[str]:
-    out = set()
-    for n in items(corral(lane, "get nodes -o json")):
-        for c in n.get("status", {}).get("conditions", []):
-            if c.get("type") == "Ready" and c.get("status") == "True":
-                out.add(n["metadata"]["name"])
-    return out
-
-
-def pods(lane: Lane) -> list[dict[str, Any]]:
-    return items(corral(lane, f"get pods -n default -l app={NAME} -o json"))
-
 
 def running_by_node(lane: Lane) -> dict[str, list[str]]:
     by: dict[str, list[str]] = {}
-    for p in pods(lane):
-        if p.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        if p.get("status", {}).get("phase") == "Running":
-            by.setdefault(p["spec"].get("nodeName", ""), []).append(p["metadata"]["name"])
+    for p in running(lane, f"app={NAME}"):
+        by.setdefault(p["spec"].get("nodeName", ""), []).append(p["metadata"]["name"])
     return by
-
-
-def crash_looping(lane: Lane, roles: tuple[str, ...]) -> None:
-    """Fail fast, with the journal, when a corral unit keeps dying (systemd restarts it)."""
-    for v in lane.state.vms:
-        if v.role not in roles or not lane.alive(v):
-            continue  # powered off on purpose
-        unit = "corral-controlplane" if v.role == "controlplane" else "corral-agent"
-        out = lane.run(v, f"systemctl show -p NRestarts --value {unit}", check=False).stdout
-        if out.strip().isdigit() and int(out) >= 3:
-            journal = lane.run(v, f"journalctl -u {unit} --no-pager -n 40", check=False).stdout
-            raise AssertionError(f"{v.name}: {unit} restarted {int(out)} times\n{journal}")
-
-
-def poll(what: str, fn: Any, deadline: float, interval: float = 3.0,
-         lane: Lane | None = None, roles: tuple[str, ...] = ("controlplane", "worker")) -> None:
-    """wait_for, treating a failing CLI call as "not yet"; stops early on a crash loop."""
-    def cond() -> bool:
-        if lane is not None:
-            crash_looping(lane, roles)
-        try:
-            return bool(fn())
-        except (LaneError, ValueError):
-            return False
-    wait_for(what, cond, deadline, interval)
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -218,13 +134,13 @@ def test_deployment_running(lane: Lane) -> None:
     for v in lane.workers:
         listed = lane.run(v, "ls /var/lib/corral/agent/images/images.json", check=False)
         assert listed.returncode == 0, f"{v.name}: no image store: {listed.stderr}"
-    lane.put(lane.cp, DEPLOYMENT, "/root/vmsmoke.yaml")
-    corral(lane, "apply -f /root/vmsmoke.yaml")
+    (lane.run_dir / "vmsmoke.yaml").write_text(DEPLOYMENT)
+    corral(lane, f"apply -f {lane.run_dir / 'vmsmoke.yaml'}")
 
-    def running() -> bool:
+    def all_running() -> bool:
         return sum(len(v) for v in running_by_node(lane).values()) == REPLICAS
     try:
-        poll(f"{REPLICAS} pods Running", running, 600, 5, lane=lane)
+        poll(f"{REPLICAS} pods Running", all_running, 600, 5, lane=lane)
     except LaneError as e:
         raise AssertionError(
             f"{e}\n{corral(lane, 'get pods -o wide', check=False)}\n"
@@ -259,28 +175,3 @@ def test_cgroup_v2_limits_of_pod_containers(lane: Lane) -> None:
         for path, cpu_max in rows:
             assert cpu_max == CPU_MAX, f"{v.name}: {path}/cpu.max is {cpu_max!r}, want {CPU_MAX!r}"
         print(f"{v.name}: {want} containers with memory.max={MEM_LIMIT}, cpu.max={CPU_MAX}")
-
-
-def test_lost_worker_pods_rescheduled(lane: Lane) -> None:
-    """Power off the worker with the most pods (SIGKILL its qemu): they come back on the other."""
-    require("running")
-    by = running_by_node(lane)
-    victim = max(lane.workers, key=lambda v: len(by.get(v.name, [])))
-    survivor = next(v for v in lane.workers if v is not victim)
-    lost = by.get(victim.name, [])
-    t0 = time.monotonic()
-    lane.kill(victim)
-
-    def moved() -> bool:
-        now = running_by_node(lane)
-        return set(now) == {survivor.name} and len(now[survivor.name]) == REPLICAS
-    try:
-        poll(f"pods {lost} of {victim.name} rescheduled to {survivor.name}", moved, 600, 5,
-             lane=lane)
-    except LaneError as e:
-        raise AssertionError(f"{e}\n{corral(lane, 'get nodes', check=False)}\n"
-                             f"{corral(lane, 'get pods -o wide', check=False)}") from e
-    lane.timed("reschedule", t0)
-    assert victim.name not in ready_nodes(lane), f"{victim.name} is still Ready"
-    print(corral(lane, "get nodes"))
-    print(corral(lane, "get pods -o wide"))

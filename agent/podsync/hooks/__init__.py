@@ -11,6 +11,8 @@ from __future__ import annotations
 from agent.podsync.context import SyncContext
 from agent.podsync.hook import Hooks
 from agent.podsync.hooks.configvolumes import ConfigVolumes
+from agent.podsync.hooks.dnsfiles import DnsFilesHook
+from agent.podsync.hooks.drain import DrainHook
 from agent.podsync.hooks.emptydir import EmptyDirVolume
 from agent.podsync.hooks.env import EnvHook
 from agent.podsync.hooks.envfrom import EnvFromHook
@@ -19,6 +21,7 @@ from agent.podsync.hooks.network import PodNetworkHook
 from agent.podsync.hooks.pvc import PersistentVolumeClaimVolume
 from agent.podsync.hooks.sandbox import SandboxHook
 from agent.podsync.hooks.securitycontext import SecurityContextHook
+from agent.podsync.hooks.serviceenv import ServiceEnvHook
 from agent.podsync.hooks.volumemounts import VolumeMountsHook
 
 __all__ = ["build"]
@@ -43,7 +46,12 @@ def build(ctx: SyncContext) -> Hooks:
     hooks.destroy.append(network)
     hooks.destroy.append(config)
     hooks.destroy.append(sandbox)
+    if ctx.services is not None:
+        hooks.prekill.append(DrainHook(ctx.services))   # leave every node's rules first
     # container points: env sources from lowest precedence to highest
+    if ctx.services is not None:
+        hooks.prestart.append(ServiceEnvHook(ctx.services))
+        hooks.prestart.append(DnsFilesHook(ctx.services))
     hooks.prestart.append(EnvFromHook(ctx.config))
     hooks.prestart.append(EnvHook(ctx.host_ip, ctx.config))
     hooks.prestart.append(SecurityContextHook())

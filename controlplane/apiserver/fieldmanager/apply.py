@@ -161,7 +161,7 @@ async def apply(registry: Registry, resource: str, namespace: str, name: str, bo
         owners = Owners.of(cur)
         others = owners.others(manager, "Apply")
         conflicts = [(e, p) for e in others for p in mine & e.paths if p[-1] != "." and
-                     fieldpath.value_at(live, p) != fieldpath.value_at(config, p)]
+                     fieldpath.value_at(live, p, desc) != fieldpath.value_at(config, p, desc)]
         if conflicts and not force:
             raise ApplyConflict([(e.manager, e.api_version, fieldpath.display(p))
                                  for e, p in conflicts])
@@ -171,7 +171,7 @@ async def apply(registry: Registry, resource: str, namespace: str, name: str, bo
         owned_by_others = set().union(*(e.paths for e in others)) if others else set()
         gone = (prev.paths if prev else set()) - mine - owned_by_others
         merged = merge(live, config, desc)
-        fieldpath.remove(merged, gone)
+        fieldpath.remove(merged, gone, desc)
         owners.entry(manager, "Apply", "", k.api_version).paths = set(mine)
         owners.entries = [e for e in owners.entries if e.paths]
         try:

@@ -91,9 +91,9 @@ class Owners:
         after = fieldpath.fields_of(new_doc, desc)
         before = fieldpath.fields_of(old_doc, desc) if old is not None else set()
         changed = {p for p in after if p not in before or
-                   fieldpath.value_at(new_doc, p) != fieldpath.value_at(old_doc, p)}
+                   fieldpath.value_at(new_doc, p, desc) != fieldpath.value_at(old_doc, p, desc)}
         removed = {p for p in before - after
-                   if fieldpath.value_at(new_doc, p) is MISSING}
+                   if fieldpath.value_at(new_doc, p, desc) is MISSING}
         if not changed and not removed:
             return
         for e in self.entries:

@@ -90,41 +90,65 @@ def _walk(doc: dict[str, Any], desc: Any, prefix: Path, out: set[Path]) -> None:
             out.add(p)
 
 
-def value_at(doc: Any, path: Path) -> Any:
-    cur = doc
+def _item(items: list[Any], arg: str, keys: tuple[str, ...]) -> Any:
+    """The list-map item of key element `k:<arg>`: the one whose key (over the list's map
+    keys, when known) is exactly that, as Kubernetes compares keys; without the keys,
+    the first item with those values."""
+    want = json.loads(arg)
+    if keys:
+        exact = "k:" + _json(want)
+        return next((i for i in items if isinstance(i, dict) and item_key(i, keys) == exact),
+                    MISSING)
+    return next((i for i in items if isinstance(i, dict) and
+                 all(i.get(k) == v for k, v in want.items())), MISSING)
+
+
+def _steps(doc: Any, path: Path, desc: Any) -> tuple[Any, tuple[str, ...]]:
+    """The value at `path` and the map keys of the list it is in (for `remove`)."""
+    cur, d, in_map = doc, desc, False
+    keys: tuple[str, ...] = ()
     for el in path:
         if el == ".":
             continue
         kind, _, arg = el.partition(":")
         if kind == "f" and isinstance(cur, dict) and arg in cur:
+            if not in_map:
+                keys, in_map = meta.field_meta(d, arg).map_keys, meta.is_map_field(d, arg)
+                d = meta.child(d, arg)
+            else:
+                in_map = False
             cur = cur[arg]
         elif kind == "k" and isinstance(cur, list):
-            want = json.loads(arg)
-            cur = next((i for i in cur if isinstance(i, dict) and
-                        all(i.get(k) == v for k, v in want.items())), MISSING)
+            cur, keys = _item(cur, arg, keys), ()
         elif kind == "v" and isinstance(cur, list):
             v = json.loads(arg)
             cur = v if v in cur else MISSING
         else:
-            return MISSING
+            return MISSING, ()
         if cur is MISSING:
-            return MISSING
-    return cur
+            return MISSING, ()
+    return cur, keys
 
 
-def remove(doc: dict[str, Any], paths: Iterable[Path]) -> None:
-    """Delete each path from `doc` (in place): fields, list-map items, set values."""
+def value_at(doc: Any, path: Path, desc: Any = None) -> Any:
+    """The value at `path` (MISSING when there is none); with the kind's message
+    descriptor `desc`, list-map items are found by their exact key."""
+    return _steps(doc, path, desc)[0]
+
+
+def remove(doc: dict[str, Any], paths: Iterable[Path], desc: Any = None) -> None:
+    """Delete each path from `doc` (in place): fields, list-map items (by their exact
+    key when `desc` is given), set values."""
     for path in sorted(paths, key=len, reverse=True):
         if path[-1] == ".":
             path = path[:-1]
-        parent = value_at(doc, path[:-1])
+        parent, keys = _steps(doc, path[:-1], desc)
         kind, _, arg = path[-1].partition(":")
         if kind == "f" and isinstance(parent, dict):
             parent.pop(arg, None)
         elif kind == "k" and isinstance(parent, list):
-            want = json.loads(arg)
-            parent[:] = [i for i in parent if not (isinstance(i, dict) and all(
-                i.get(k) == v for k, v in want.items()))]
+            item = _item(parent, arg, keys)
+            parent[:] = [i for i in parent if i is not item]
         elif kind == "v" and isinstance(parent, list):
             v = json.loads(arg)
             parent[:] = [i for i in parent if i != v]

@@ -19,6 +19,11 @@ from corral.printers.describe.cluster import describe_generic, describe_namespac
 from corral.printers.describe.config import describe_configmap, describe_secret
 from corral.printers.describe.pod import describe_pod
 from corral.printers.describe.sections import Related, Writer
+from corral.printers.describe.services import (
+    describe_endpoint_slice,
+    describe_endpoints,
+    describe_service,
+)
 from corral.printers.describe.storage import describe_pv, describe_pvc, describe_storage_class
 from corral.printers.describe.workloads import describe_deployment, describe_replicaset, revision
 from proto import api_pb2, kinds
@@ -31,6 +36,9 @@ RENDERERS = {
     "replicasets": describe_replicaset,
     "nodes": describe_node,
     "namespaces": describe_namespace,
+    "services": describe_service,
+    "endpoints": describe_endpoints,
+    "endpointslices": describe_endpoint_slice,
     "jobs": describe_job,
     "cronjobs": describe_cronjob,
     "daemonsets": describe_daemonset,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.printers import table
-from proto import apps_pb2, batch_pb2, columns, core_pb2, meta_pb2
+from proto import apps_pb2, batch_pb2, columns, core_pb2, discovery_pb2, meta_pb2
 from proto.columns.humanize import human_duration, is_set, seconds_of
 
 
@@ -18,6 +18,7 @@ class Related:
     events: list[core_pb2.Event] = field(default_factory=list)
     replica_sets: list[apps_pb2.ReplicaSet] = field(default_factory=list)   # a deployment's
     pods: list[core_pb2.Pod] = field(default_factory=list)                  # an rs's, a node's
+    endpoint_slices: list[discovery_pb2.EndpointSlice] = field(default_factory=list)  # a svc's
     jobs: list[batch_pb2.Job] = field(default_factory=list)                 # a cronjob's
 
 

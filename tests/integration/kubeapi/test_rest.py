@@ -37,8 +37,8 @@ def test_discovery(api: Rest) -> None:
     assert by_name["pods/eviction"]["group"] == "policy"
     assert {"pods/log", "pods/exec", "pods/attach", "pods/status", "nodes/status"} <= \
         set(by_name)
-    # this control plane has no way to a pod's ports (no dialer): not advertised
-    assert not {"pods/portforward", "pods/proxy"} & set(by_name)
+    # the control plane reaches pods' ports through their agents: advertised
+    assert {"pods/portforward", "pods/proxy"} <= set(by_name)
     assert "deletecollection" not in by_name["namespaces"]["verbs"]
     apps = {r["name"]: r for r in api.ok("GET", "/apis/apps/v1")["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale"

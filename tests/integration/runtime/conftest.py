@@ -114,8 +114,9 @@ class Env:
 
 
 def cgroup_paths(root_name: str) -> list[Path]:
+    """``root_name`` (a glob) in every v1 hierarchy, or in the one v2 tree."""
     base = Path("/sys/fs/cgroup")
-    return [p for p in base.glob(f"*/{root_name}") if p.is_dir()]
+    return [p for p in [*base.glob(root_name), *base.glob(f"*/{root_name}")] if p.is_dir()]
 
 
 @pytest.fixture

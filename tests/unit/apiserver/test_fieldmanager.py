@@ -5,10 +5,11 @@ from __future__ import annotations
 from controlplane.apiserver.fieldmanager import fieldpath
 from controlplane.apiserver.fieldmanager.apply import merge
 from controlplane.apiserver.fieldmanager.entries import Owners, manager_from
-from proto import apps_pb2, core_pb2
+from proto import apps_pb2, core_pb2, service_pb2
 
 POD = core_pb2.Pod.DESCRIPTOR
 DEPLOY = apps_pb2.Deployment.DESCRIPTOR
+SVC = service_pb2.Service.DESCRIPTOR
 
 
 def pod() -> dict:
@@ -50,6 +51,21 @@ def test_remove_takes_fields_items_and_values() -> None:
     assert "command" not in doc["spec"]["containers"][0]
     fieldpath.remove(doc, {(*c, ".")})
     assert doc["spec"]["containers"] == []
+
+
+def test_list_map_keys_match_exactly() -> None:
+    """A key that leaves out one of the list's map keys (kubectl's client-side apply
+    migration writes k:{"port":80} for a Service port) names no item whose key has it:
+    removing that path removes nothing (Kubernetes compares whole keys)."""
+    svc = {"spec": {"ports": [{"port": 80, "protocol": "TCP", "name": "http"}]}}
+    partial = ("f:spec", "f:ports", 'k:{"port":80}')
+    assert fieldpath.value_at(svc, (*partial, "f:name"), SVC) is fieldpath.MISSING
+    fieldpath.remove(svc, {(*partial, "."), (*partial, "f:name"), (*partial, "f:port")}, SVC)
+    assert svc["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "name": "http"}]
+    whole = ("f:spec", "f:ports", 'k:{"protocol":"TCP","port":80}')     # any key order
+    assert fieldpath.value_at(svc, (*whole, "f:name"), SVC) == "http"
+    fieldpath.remove(svc, {(*whole, "f:name")}, SVC)
+    assert svc["spec"]["ports"] == [{"port": 80, "protocol": "TCP"}]
 
 
 def test_merge_by_list_type() -> None:

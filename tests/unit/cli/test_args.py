@@ -22,9 +22,10 @@ def test_parse_targets_forms() -> None:
     assert [(x.kind.resource, x.names) for x in t] == [("pods", ["web"]),
                                                        ("deployments", ["web"])]
     t = parse_targets(["all"])
-    # kubectl's "all": pods, daemonsets, deployments, replicasets, statefulsets, jobs, cronjobs
-    assert [x.kind.resource for x in t] == ["pods", "daemonsets", "deployments", "replicasets",
-                                            "statefulsets", "jobs", "cronjobs"]
+    # kubectl's "all": pods, services, daemonsets, deployments, replicasets, statefulsets,
+    # jobs, cronjobs
+    assert [x.kind.resource for x in t] == ["pods", "services", "daemonsets", "deployments",
+                                            "replicasets", "statefulsets", "jobs", "cronjobs"]
     assert parse_targets(["deployments.apps"])[0].kind.resource == "deployments"
     for short, full in (("no", "nodes"), ("ns", "namespaces"), ("ev", "events"),
                         ("rs", "replicasets"), ("Pod", "pods")):

@@ -31,7 +31,7 @@ def test_paths_name_their_targets(path: str, want: tuple) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "/api/v2/pods", "/apis/apps/v2/deployments", "/api/v1/services",
+    "/api/v2/pods", "/apis/apps/v2/deployments", "/api/v1/replicationcontrollers",
     "/api/v1/namespaces/web/nodes", "/apis/apps/v1/namespaces/web/deployments/x/proxy/a",
     "/api/v1/nodes/n1/log", "/apis/apps/v1/namespaces/d/pods", "/healthz",
     "/api/v1/namespaces/a/pods/b/c/d",

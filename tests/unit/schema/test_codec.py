@@ -194,10 +194,12 @@ def test_json_names():
         ({"kind": "Pod"}, "apiVersion", "Required"),
         ({"apiVersion": "v1"}, "kind", "Required"),
         ({"apiVersion": "v1", "kind": 3}, "kind", "expected string"),
-        ({"apiVersion": "v1", "kind": "Service"}, "kind", 'no kind "Service"'),
+        ({"apiVersion": "v1", "kind": "ReplicationController"}, "kind",
+         'no kind "ReplicationController"'),
         ({"apiVersion": "apps/v2", "kind": "Deployment"}, "apiVersion",
          'Deployment is served as apiVersion "apps/v1"'),
-        ({"apiVersion": "v1", "kind": "Service"}, "kind", "Deployment (apps/v1)"),
+        ({"apiVersion": "v1", "kind": "ReplicationController"}, "kind",
+         "Deployment (apps/v1)"),
     ],
 )
 def test_decode_errors(doc, path, fragment):

@@ -67,6 +67,10 @@ ALLOWED = [
     (A, "update", "events", "default", "x", dict(obj=event("node-a"), old=event("node-a"))),
     (A, "version", "", "", "", {}),
     (ALICE, "discovery", "", "", "", {}),
+    # the node's service proxy and DNS read Services and their endpoints
+    (A, "list", "services", "", "", {}),
+    (A, "watch", "endpointslices", "", "", {}),
+    (A, "get", "endpoints", "default", "web", {}),
 ]
 
 DENIED = [
@@ -115,6 +119,8 @@ DENIED = [
     (A, "get", "deployments", "default", "web", {}, 'may not get deployment "default/web"'),
     (A, "create", "namespaces", "", "evil", {}, "may not create"),
     (A, "delete", "events", "default", "x", {}, "may not delete"),
+    (A, "update", "endpointslices", "default", "web", {}, "may only read services"),
+    (A, "create", "services", "default", "web", {}, "may only read services"),
     (A, "get", "events", "default", "x", dict(obj=event("node-b")), "events it reported"),
     (A, "get", "events", "default", "x", {}, "the event was not found"),
     (A, "update", "events", "default", "x", dict(obj=event("node-a"), old=event("node-b")),

@@ -3,8 +3,9 @@
 Creating ``a/b/c`` enables the controllers we use (cpu, memory, pids) in
 ``cgroup.subtree_control`` of every ancestor, as far as the parent's
 ``cgroup.controllers`` offers them; a controller missing from the host is
-skipped (its limits are not applied).  Kill-all writes ``cgroup.kill``
-(Linux 5.14+), else SIGKILLs ``cgroup.procs`` until it is empty.
+skipped (its limits are not applied).  Device access is not a controller on
+v2: ``devices.py`` attaches an eBPF program to the cgroup.  Kill-all writes
+``cgroup.kill`` (Linux 5.14+), else SIGKILLs ``cgroup.procs`` until it is empty.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from agent.runtime.cgroups.base import (
     rmdir_tree,
     write,
 )
-from agent.runtime.cgroups.v2 import cpu, memory, pids
+from agent.runtime.cgroups.v2 import cpu, devices, memory, pids
 
 CONTROLLERS: tuple[ModuleType, ...] = (cpu, memory, pids)
 
@@ -67,6 +68,7 @@ class V2Driver(Driver):
         path = self._path(rel)
         for c in self._active(rel):
             c.apply(path, limits)
+        devices.apply(path, limits)
 
     def procs_files(self, rel: str) -> list[str]:
         return [str(self._path(rel) / "cgroup.procs")]
