@@ -8,6 +8,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from common.apiendpoints import ServerListError, channel_target, split_servers
 from common.netaddr import is_loopback
 from proto.quantity import QuantityError, cpu_millis, to_bytes
 
@@ -99,7 +100,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     p = argparse.ArgumentParser(
         prog="corral-agent",
         description="corral node agent: registers the node, runs the pods bound to it.")
-    p.add_argument("--server", required=True, help="control plane address HOST:PORT")
+    p.add_argument("--server", required=True, metavar="HOST:PORT[,HOST:PORT...]",
+                   help="the control plane's address; with several members, all of them "
+                        "(the agent balances over them and fails over)")
     p.add_argument("--node-name", default=socket.gethostname(), help="this node's name")
     p.add_argument("--data-dir", required=True, help="state directory (images, containers, pods)")
     p.add_argument("--listen", default="",
@@ -155,8 +158,9 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                         "the certificate in DATA_DIR/pki is used and renewed)")
     g.add_argument("--ca-cert-hash", default="", metavar="sha256:HEX",
                    help="the cluster CA's public key hash (`corral token create` prints it)")
-    g.add_argument("--bootstrap-server", default="", metavar="HOST:PORT",
-                   help="the control plane's join port (default: the --server host, port 6444)")
+    g.add_argument("--bootstrap-server", default="", metavar="HOST:PORT[,...]",
+                   help="the control plane's join port (default: each --server host, port "
+                        "6444, tried in turn)")
     g.add_argument("--insecure", action="store_true",
                    help="plaintext to the control plane and an unauthenticated Agent service; "
                         "refused unless the agent listens on a loopback address")
@@ -193,7 +197,12 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
     if not 0 < a.image_gc_low_threshold <= a.image_gc_high_threshold <= 100:
         p.error("image GC thresholds: need 0 < --image-gc-low-threshold <= "
                 "--image-gc-high-threshold <= 100")
-    node_ip = a.node_ip or detect_node_ip(a.server)
+    try:
+        servers = split_servers(a.server)
+        channel_target(servers)        # a malformed or unresolvable list: say so now
+    except ServerListError as e:
+        p.error(f"--server: {e}")
+    node_ip = a.node_ip or detect_node_ip(servers[0])
     listen = a.listen or f"{node_ip}:10250"
     if ":" not in listen:
         p.error(f"--listen: expected HOST:PORT, got {listen!r}")
@@ -202,13 +211,14 @@ def parse_args(argv: list[str] | None = None) -> AgentConfig:
                 f"allowed when the agent listens on a loopback address, not {listen}")
     if a.insecure and (a.token or a.ca_cert_hash):
         p.error("--insecure excludes --token and --ca-cert-hash")
-    bootstrap = a.bootstrap_server or f"{a.server.rpartition(':')[0]}:6444"
+    bootstrap = a.bootstrap_server or ",".join(f"{s.rpartition(':')[0]}:6444"
+                                               for s in servers)
     registries = registries_from_flags(p, a.registries_config, a.insecure_registry,
                                        a.registry_mirror)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in a.node_name)[:20]
     return AgentConfig(
         netns_prefix=a.netns_prefix or f"corral-{safe}-", registries=registries,
-        server=a.server, node_name=a.node_name, data_dir=a.data_dir, listen=listen,
+        server=",".join(servers), node_name=a.node_name, data_dir=a.data_dir, listen=listen,
         node_ip=node_ip, profile=PROFILES[a.profile], reserve_cpu=a.reserve_cpu,
         reserve_memory=a.reserve_memory, cgroup_root=a.cgroup_root,
         pods_limit=a.pods_limit, log_level=a.log_level.upper(),

@@ -220,23 +220,33 @@ class NodeAgent:
         lease.spec.renew_time.CopyFrom(now)
         await self.api.update(kinds.wrap(lease))
 
+    @property
+    def renew_timeout(self) -> float:
+        """How long one renewal may take before it is given up and tried again: like the
+        kubelet's heartbeat client, shorter than other calls, so that a call stuck on a
+        control-plane member that lost its etcd leader is retried on another member; not
+        so short that a slow but working control plane (just restarted, a loaded
+        machine) has every renewal abandoned."""
+        return min(10.0, max(5.0, 4 * self.cfg.profile.heartbeat_interval))
+
     async def run_heartbeat(self) -> None:
         retry = RetryBackoff(self.cfg.profile.api_retry_initial,
                              self.cfg.profile.heartbeat_interval)
         failed = False
         while True:
             try:
-                await self.renew_lease_once()
+                await asyncio.wait_for(self.renew_lease_once(), self.renew_timeout)
                 self.last_heartbeat = time.monotonic()
                 if failed:
                     self.status_now()     # back after an outage: say Ready at once
                 failed = False
                 retry.reset()
                 delay = self.cfg.profile.heartbeat_interval
-            except (ApiUnavailable, ApiConflict, ApiAlreadyExists) as e:
+            except (ApiUnavailable, ApiConflict, ApiAlreadyExists, TimeoutError) as e:
                 failed = True
                 delay = retry.next()
-                log.info("heartbeat failed (%s); retrying in %.1fs", e, delay)
+                log.info("heartbeat failed (%s); retrying in %.1fs",
+                         e or f"no answer within {self.renew_timeout:.0f} s", delay)
             except Exception:
                 failed = True
                 delay = retry.next()

@@ -4,6 +4,14 @@
     corral-controlplane --etcd 10.0.0.5:2379,10.0.0.6:2379 --listen 0.0.0.0:6445
     corral-controlplane --metrics-listen 0.0.0.0:10251 --log-format json
 
+High availability (controlplane/members/): several members, each with its own
+member of one etcd cluster (mutual TLS between them, certificates from the
+cluster CA), the loops on whichever member holds the leader lease:
+
+    corral-controlplane --cluster-init --listen 10.0.0.5:6445 ...          # the first
+    corral-controlplane --join 10.0.0.5:6444 --token ID.SECRET --ca-cert-hash sha256:... \
+                        --listen 10.0.0.6:6445 ...                          # the others
+
 Two doors to one registry: corral's gRPC API on --listen (default port 6445) and the
 Kubernetes API over HTTPS on --kube-listen (default: the --listen host, port 6443),
 for kubectl and Kubernetes client libraries (controlplane/httpapi/).
@@ -42,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from controlplane import atrest, logs, workers
 from controlplane.etcd import EmbeddedEtcd
+from controlplane.members import flags as member_flags
 from controlplane.security import flags as security_flags
 
 if TYPE_CHECKING:
@@ -87,8 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--service-node-port-range", default="30000-32767", metavar="FROM-TO",
                    help="node ports of NodePort Services (default %(default)s)")
     p.add_argument("--advertise-address", default="", metavar="IP",
-                   help="the address the `kubernetes` Service's endpoints name for this API "
-                        "server (default: the --kube-listen host, or the default route's)")
+                   help="this control plane's address: what the `kubernetes` Service's "
+                        "endpoints name, and with --cluster-init/--join what the other "
+                        "members, etcd peers and clients use (default: the Kubernetes API's "
+                        "listen host, or the default route's)")
     p.add_argument("--no-loops", action="store_true",
                    help="serve the API only: no scheduler, no controllers")
     p.add_argument("--log-level", default="info", type=str.lower, choices=logs.LEVELS,
@@ -101,6 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s; 0: off)")
     atrest.add_arguments(p)
     security_flags.add_arguments(p)
+    member_flags.add_arguments(p)
     workers.add_arguments(p)
     args = p.parse_args(argv)
     from controlplane.apiserver.services.network import NetworkConfigError, ServiceNetwork
@@ -118,6 +130,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.etcd and args.embedded_etcd:
         p.error("--etcd and --embedded-etcd exclude each other")
     args.embedded_etcd = not args.etcd
+    problem = member_flags.check(args)
+    if problem:
+        p.error(problem)
     return args
 
 
@@ -138,13 +153,18 @@ async def _start_registry(registry: Registry, deadline: float = 60.0) -> None:
             await asyncio.sleep(1)
 
 
-async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
+async def run(args: argparse.Namespace, etcd_endpoints: str | list[str],
+              etcd: EmbeddedEtcd | None = None) -> int:
     from common.opshttp import start_ops_server
     from controlplane.apiserver.registry import Registry
     from controlplane.apiserver.server import ApiServer
     from controlplane.apiserver.services.apiserver import ApiServerEndpoints, advertise_address
+    from controlplane.etcdsupervisor import supervise
     from controlplane.httpapi.serve import start as start_kube_api
+    from controlplane.leader import LeaderElector
     from controlplane.loops import run_loops
+    from controlplane.members.rpc import Members, member_handlers
+    from controlplane.members.serving import etcd_tls_of, member_sync
     from controlplane.metrics import ControlPlaneMetrics
     from controlplane.security.serve import server_security
     from controlplane.store.compactor import run_compactor
@@ -156,7 +176,8 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     keyring = getattr(args, "keyring", None) or atrest.open_keyring(args)
-    store = Store(etcd_endpoints, transformers={atrest.RESOURCE: keyring})
+    store = Store(etcd_endpoints, tls=etcd_tls_of(args),
+                  transformers={atrest.RESOURCE: keyring})
     metrics = ControlPlaneMetrics()
     store.conn.observe = metrics.observe_etcd
     metrics.etcd_watch_source(lambda: store.conn.open_watches)
@@ -165,13 +186,17 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
     kube: KubeApiServer | None = None
     loops_task: asyncio.Task[None] | None = None
     compactor: asyncio.Future[None] | None = None
+    electors: list[LeaderElector] = []
+    background: list[asyncio.Future[None]] = []   # end the process if they end
     kubernetes_svc: asyncio.Future[None] | None = None
     api_workers: workers.Workers | None = None
     try:
         registry = Registry(store, service_network=args.service_network)
         await _start_registry(registry)
         await atrest.check_stored(store, keyring)   # the wrong key file: refuse to start
-        server_kwargs = await server_security(args, store.conn)
+        members = Members(Path(args.data_dir), store.conn, clustered=args.clustered,
+                          key_file=atrest.key_file(args))
+        server_kwargs = await server_security(args, store.conn, member_handlers(members))
         server_kwargs["interceptors"] = [metrics.interceptor(),
                                          *server_kwargs.get("interceptors", ())]
         server = ApiServer(registry, args.listen, encryption_keys=keyring,
@@ -181,18 +206,27 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
         kube = await start_kube_api(args, registry, server.service.access,
                                     server.service.agents, metrics.observe_kube)
         if args.api_workers > 1 and not args.api_worker_of:
+            etcd_list = etcd_endpoints if isinstance(etcd_endpoints, str) \
+                else ",".join(etcd_endpoints)     # (not clustered: refused in parse_args)
             api_workers = workers.Workers(workers.worker_argv(
-                args.argv, parent=os.getpid(), etcd=etcd_endpoints, listen=server.bound_listen,
+                args.argv, parent=os.getpid(), etcd=etcd_list, listen=server.bound_listen,
                 kube_listen=kube.bound_listen if kube else "",
                 bootstrap_listen=server.extra_listen(0)), args.api_workers - 1)
             await api_workers.start()
         ops = await start_ops_server(args.metrics_listen, metrics.registry,
                                      ready=lambda: etcd_ready(store))
+        background.append(asyncio.ensure_future(server.track_readiness(
+            lambda: _ready(store))))
+        if etcd is not None:            # restarted when it dies, like systemd would
+            background.append(asyncio.ensure_future(supervise(etcd)))
+        if args.clustered:
+            background.append(asyncio.ensure_future(member_sync(args, store.conn, electors)))
         if not args.no_loops:
             loops_task = asyncio.ensure_future(run_loops(
                 registry, identity=args.identity, profile=args.profile,
                 store_endpoints=etcd_endpoints, cluster_cidr=args.cluster_cidr,
-                on_loops=metrics.attach_loops))
+                on_loops=metrics.attach_loops, elector_out=electors,
+                etcd_tls=store.conn.tls))
         if args.compaction_interval > 0:
             compactor = asyncio.ensure_future(run_compactor(store, args.compaction_interval))
         # the `kubernetes` Service and this API server among its endpoints (every replica;
@@ -206,15 +240,18 @@ async def run(args: argparse.Namespace, etcd_endpoints: str) -> int:
                 int(endpoint.rpartition(":")[2])).run())
         print(f"corral-controlplane: serving on {server.address}"
               + (f", Kubernetes API on {kube.url}" if kube else ""), flush=True)
-        waiters = [asyncio.ensure_future(_stopped(stop))]
+        waiters = [asyncio.ensure_future(_stopped(stop)), *background]
         if loops_task is not None:
             waiters.append(loops_task)
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if loops_task is not None and loops_task.done() and not stop.is_set():
-            loops_task.result()  # the loops ended on their own: surface why
+        for task in [loops_task, *background]:
+            if task is not None and task.done() and not stop.is_set():
+                task.result()  # ended on its own (loops, a removed etcd member): say why
         log.info("shutting down")
         return 0
     finally:
+        for task in background:
+            task.cancel()
         if kubernetes_svc is not None:
             kubernetes_svc.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -240,6 +277,10 @@ async def _stopped(stop: asyncio.Event) -> None:
     await stop.wait()
 
 
+async def _ready(store: Store) -> bool:
+    return (await etcd_ready(store, 1.0))[0]
+
+
 async def etcd_ready(store: Store, timeout: float = 2.0) -> tuple[bool, str]:
     """/readyz: ready while etcd answers a read within `timeout` seconds."""
     from controlplane import errors
@@ -258,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_level, args.log_format)
     etcd: EmbeddedEtcd | None = None
     try:
-        if args.embedded_etcd:
+        if args.clustered:      # a member of a clustered etcd; joins on its first start
+            from controlplane.members.startup import become_voter, plan_member
+            plan = args.member_plan = plan_member(args)
+            etcd = plan.etcd
+            etcd.start(wait=False)
+        elif args.embedded_etcd:
             # started from the main thread: it dies with us even on SIGKILL
             etcd = EmbeddedEtcd(Path(args.data_dir) / "etcd", client_port=args.etcd_port,
                                 peer_port=args.etcd_peer_port, die_with_parent=True)
@@ -268,10 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         args.prepared_security = prepare(args)
         args.keyring = atrest.open_keyring(args)    # Secrets' keys, beside the cluster CA
         import controlplane.apiserver.server  # noqa: F401 (its imports, while etcd starts)
+        endpoints: str | list[str] = args.etcd
+        if args.clustered:
+            asyncio.run(become_voter(plan))     # a learner until it caught up
+            endpoints = plan.endpoints
         if etcd is not None:
             etcd.wait_healthy()
             log.info("embedded etcd running at %s (pid %s)", etcd.endpoint, etcd.pid)
-        return asyncio.run(run(args, etcd.endpoint if etcd else args.etcd))
+            endpoints = endpoints or etcd.endpoint
+        return asyncio.run(run(args, endpoints, etcd))
     except KeyboardInterrupt:
         return 130
     except Exception as e:

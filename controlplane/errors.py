@@ -11,6 +11,8 @@
     +-- Unauthenticated           -> UNAUTHENTICATED
     +-- TooLarge                  -> RESOURCE_EXHAUSTED (over etcd's request limit)
     +-- Unavailable               -> UNAVAILABLE   (etcd or a node agent unreachable; retry)
+        +-- NoLeader              -> UNAVAILABLE   (our etcd member is in a minority: retry
+                                                    on another control-plane member)
     +-- Undecryptable             -> INTERNAL      (a stored Secret this control plane's keys
                                                     cannot decrypt: the wrong key file)
 
@@ -85,6 +87,11 @@ class TooLarge(ApiError):
 
 class Unavailable(ApiError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class NoLeader(Unavailable):
+    """The etcd member answered but has no leader: it is in a minority (a partition, or
+    quorum lost). Nothing was read or written."""
 
 
 class Undecryptable(ApiError):

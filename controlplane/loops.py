@@ -38,6 +38,7 @@ from controlplane.controllers.volumes import VolumeController
 from controlplane.informer import InformerFactory
 from controlplane.leader import DEFAULT_KEY, LeaderElector
 from controlplane.scheduler.scheduler import Scheduler
+from controlplane.store.etcdclient import EtcdTLS
 from controlplane.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -151,13 +152,14 @@ async def run_loops(client: Client, *, identity: str | None = None,
                     leader_election: bool = True, leader_key: str = DEFAULT_KEY,
                     cluster_cidr: str = "10.244.0.0/16", node_cidr_mask: int = 24,
                     on_loops: Callable[[Loops], None] | None = None,
-                    elector_out: list[LeaderElector] | None = None) -> None:
+                    elector_out: list[LeaderElector] | None = None,
+                    etcd_tls: EtcdTLS | None = None) -> None:
     """Run until cancelled: win the election, then the scheduler and controllers.
 
     store_endpoints: etcd's ("h1:p1,h2:p2" or a list), where the leader lease is.
     on_loops is called with each new leader term's Loops (the metrics and tests
     look inside); elector_out receives the LeaderElector (tests use it to wait
-    for/inspect leadership).
+    for/inspect leadership); etcd_tls: the client certificate for https endpoints.
     """
     prof = profiles.get(profile) if isinstance(profile, str) else profile
     me = identity or default_identity()
@@ -176,7 +178,8 @@ async def run_loops(client: Client, *, identity: str | None = None,
     if not leader_election or not endpoints:
         await work()
         return
-    elector = LeaderElector(endpoints, me, key=leader_key, ttl=prof.leader_lease_ttl)
+    elector = LeaderElector(endpoints, me, key=leader_key, ttl=prof.leader_lease_ttl,
+                            tls=etcd_tls)
     if elector_out is not None:
         elector_out.append(elector)
     await elector.run(work)

@@ -9,6 +9,14 @@ from collections.abc import Iterable
 log = logging.getLogger(__name__)
 
 
+def cancelled_from_outside() -> bool:
+    """True when the current task itself is being cancelled; False when a
+    CancelledError came out of a library call that we did not cancel (gRPC raises
+    it from a call whose channel was closed under it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[object]], timeout: float = 5.0,
                           what: str = "task") -> None:
     """Cancel tasks and wait for them, at most `timeout` seconds.

@@ -1,6 +1,7 @@
 """A synchronous Python client for corral's `Api` gRPC service.
 
-    with Client("127.0.0.1:6445") as c:
+    with Client("127.0.0.1:6445") as c:        # or "10.0.0.5:6445,10.0.0.6:6445,...": every
+                                                # control-plane member, balanced, failing over
         pod = c.get("pods", "web", namespace="default")
         for ev in c.watch("pods", namespace="default"):
             ...
@@ -12,9 +13,8 @@ with the server's message.
 from __future__ import annotations
 
 import builtins
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -22,53 +22,13 @@ from google.protobuf.message import Message
 from corral import credentials as credentials_mod
 from corral import errors
 from corral.credentials import Credentials
-from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds
+from corral.streams import Stream
+from proto import agent_pb2, api_pb2, api_pb2_grpc, build_pb2, kinds, membership_pb2
 
 T = TypeVar("T")
 
 DEFAULT_ADDRESS = "127.0.0.1:6445"
 DEFAULT_TIMEOUT = 30.0
-
-
-class Stream(Generic[T]):
-    """An iterator over a server stream that translates errors and can be cancelled.
-
-    Cancelling from another thread ends the iteration quietly.
-    """
-
-    def __init__(self, call: object, address: str) -> None:
-        self._call = call
-        self._address = address
-        self._cancelled = threading.Event()
-
-    def __iter__(self) -> Iterator[T]:
-        return self
-
-    def __next__(self) -> T:
-        try:
-            item: T = next(self._call)  # type: ignore[call-overload]
-            return item
-        except grpc.RpcError as e:
-            if self._cancelled.is_set() or _code(e) == grpc.StatusCode.CANCELLED:
-                raise StopIteration from None
-            raise errors.from_rpc_error(e, self._address) from None
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        cancel = getattr(self._call, "cancel", None)
-        if callable(cancel):
-            cancel()
-
-    def __enter__(self) -> Stream[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
-
-
-def _code(e: grpc.RpcError) -> grpc.StatusCode | None:
-    fn = getattr(e, "code", None)
-    return fn() if callable(fn) else None
 
 
 def resource_name(resource: str) -> str:
@@ -102,6 +62,8 @@ class Client:
             self._channel = credentials_mod.secure_channel(address, credentials, options)
         except credentials_mod.CredentialsError as e:
             raise errors.ClientError(f"bad credentials in the config: {e}") from None
+        except credentials_mod.ServerListError as e:
+            raise errors.ClientError(f"bad server address: {e}") from None
         self._stub = api_pb2_grpc.ApiStub(self._channel)
 
     # -- plumbing --------------------------------------------------------------
@@ -210,10 +172,22 @@ class Client:
     # -- bootstrap tokens (admins only) ---------------------------------------
 
     def create_token(self, ttl_seconds: int = 0, description: str = "",
-                     token: str = "") -> api_pb2.BootstrapToken:
-        """A new bootstrap token; `.token` (id.secret) is only ever in this answer."""
+                     token: str = "", usages: Iterable[str] = ()) -> api_pb2.BootstrapToken:
+        """A new bootstrap token; `.token` (id.secret) is only ever in this answer.
+        usages: ["join"] (the default: nodes) or ["join-controlplane"] (members)."""
         return self._unary(self._stub.CreateToken, api_pb2.CreateTokenRequest(
-            ttl_seconds=ttl_seconds, description=description, token=token))
+            ttl_seconds=ttl_seconds, description=description, token=token,
+            usages=list(usages)))
+
+    # -- control-plane members (admins only) -------------------------------------
+
+    def list_controlplanes(self) -> membership_pb2.ControlPlaneList:
+        return self._unary(self._stub.ListControlPlanes,
+                           membership_pb2.ListControlPlanesRequest())
+
+    def remove_controlplane(self, name: str) -> membership_pb2.RemoveControlPlaneResponse:
+        return self._unary(self._stub.RemoveControlPlane,
+                           membership_pb2.RemoveControlPlaneRequest(name=name))
 
     def list_tokens(self) -> builtins.list[api_pb2.BootstrapToken]:
         return list(self._unary(self._stub.ListTokens, api_pb2.ListTokensRequest()).items)

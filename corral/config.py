@@ -14,7 +14,10 @@ Location: $CORRAL_CONFIG, else ~/.corral/config. YAML:
       tls-server-name: corral
 
 The server address comes from `--server`, then $CORRAL_SERVER, then the
-context, then 127.0.0.1:6445.
+context, then 127.0.0.1:6445. Each may name several servers, the members of a
+highly available control plane: `server: 10.0.0.5:6445,10.0.0.6:6445,10.0.0.7:6445`
+(or a YAML list); the client balances over them and fails over
+(common/apiendpoints.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from common.apiendpoints import split_servers
 from corral.client import DEFAULT_ADDRESS
 from corral.credentials import Credentials
 
@@ -156,6 +160,8 @@ def load(path: str | Path | None = None) -> Config:
         for key, value in item.items():
             if key not in _KEYS:
                 raise ConfigError(f'config file {p}: contexts[{i}]: unknown field "{key}"')
+            if key == "server" and isinstance(value, list):   # several members
+                value = ",".join(str(v) for v in value)
             kwargs[_KEYS[key]] = "" if value is None else str(value)
         ctx = Context(**kwargs)
         cfg.contexts[ctx.name] = ctx
@@ -182,7 +188,5 @@ def resolve(cfg: Config, *, server: str | None = None, namespace: str | None = N
 
 
 def _strip_scheme(address: str) -> str:
-    for prefix in ("grpc://", "http://", "https://", "grpcs://"):
-        if address.startswith(prefix):
-            return address[len(prefix):].rstrip("/")
-    return address
+    """Without schemes; a list of servers stays a comma-separated list."""
+    return ",".join(split_servers(address)) or address

@@ -20,6 +20,11 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from common.apiendpoints import ServerListError, channel_target
+
+__all__ = ["Credentials", "CredentialsError", "ServerListError", "aio_channel",
+           "channel_credentials", "channel_options", "check", "secure_channel"]
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -79,19 +84,28 @@ def channel_options(creds: Credentials | None) -> list[tuple[str, Any]]:
     return []
 
 
+def _target(address: str, creds: Credentials | None,
+            options: Sequence[tuple[str, Any]]) -> tuple[str, list[tuple[str, Any]]]:
+    """`address` may list several servers ("a:6445,b:6445"): one channel balances over
+    them and fails over between them (common/apiendpoints.py)."""
+    target, balancing = channel_target(address)      # ServerListError
+    return target, [*options, *balancing, *channel_options(creds)]
+
+
 def secure_channel(address: str, creds: Credentials | None,
                    options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
-    """A channel to `address`: TLS when `creds` has any TLS material, else plaintext."""
-    opts = [*options, *channel_options(creds)]
+    """A channel to `address` (one server or several): TLS when `creds` has any TLS
+    material, else plaintext."""
+    target, opts = _target(address, creds, options)
     if creds is None or not creds.tls:
-        return grpc.insecure_channel(address, options=opts)
-    return grpc.secure_channel(address, channel_credentials(creds), options=opts)
+        return grpc.insecure_channel(target, options=opts)
+    return grpc.secure_channel(target, channel_credentials(creds), options=opts)
 
 
 def aio_channel(address: str, creds: Credentials | None,
                 options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
     """The grpc.aio twin of secure_channel."""
-    opts = [*options, *channel_options(creds)]
+    target, opts = _target(address, creds, options)
     if creds is None or not creds.tls:
-        return grpc.aio.insecure_channel(address, options=opts)
-    return grpc.aio.secure_channel(address, channel_credentials(creds), options=opts)
+        return grpc.aio.insecure_channel(target, options=opts)
+    return grpc.aio.secure_channel(target, channel_credentials(creds), options=opts)

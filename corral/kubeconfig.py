@@ -8,6 +8,14 @@ certificate as `corral`.
 The Kubernetes API's URL comes from the context's `kubernetes-server` (the control
 plane writes it into admin.conf; `corral cluster up` into its context), else the
 context's gRPC host on port 6443.
+
+Several control-plane members (`kubernetes-server: https://a:6443,https://b:6443`):
+kubectl takes ONE server per cluster entry and does not fail over, so the kubeconfig
+has one cluster and context per member: `name` for the first, `name-2`, `name-3`...
+for the others (same user, same CA). When the first member is down, `kubectl
+--context name-2 ...`; for failover without switching, put a TCP load balancer or a
+DNS name over the members' port 6443 and name it with the control planes'
+`--tls-san` (the members' certificates already carry every member's address).
 """
 
 from __future__ import annotations
@@ -23,15 +31,23 @@ from corral.config import ConfigError, Context
 KUBE_PORT = 6443
 
 
-def server_url(ctx: Context, server: str = "") -> str:
+def server_urls(ctx: Context, server: str = "") -> list[str]:
+    """The Kubernetes API's URL of every member (one for a single control plane)."""
     if server:
-        return server if "://" in server else f"https://{server}"
+        return [u if "://" in u else f"https://{u}" for u in server.split(",") if u.strip()]
     if ctx.kubernetes_server:
-        return ctx.kubernetes_server
-    host = (ctx.server or "127.0.0.1:6445").rpartition(":")[0]
-    for prefix in ("grpc://", "grpcs://", "https://", "http://"):
-        host = host.removeprefix(prefix)
-    return f"https://{host or '127.0.0.1'}:{KUBE_PORT}"
+        return [u.strip() for u in ctx.kubernetes_server.split(",") if u.strip()]
+    out = []
+    for address in (ctx.server or "127.0.0.1:6445").split(","):
+        host = address.strip().rpartition(":")[0]
+        for prefix in ("grpc://", "grpcs://", "https://", "http://"):
+            host = host.removeprefix(prefix)
+        out.append(f"https://{host or '127.0.0.1'}:{KUBE_PORT}")
+    return out
+
+
+def server_url(ctx: Context, server: str = "") -> str:
+    return server_urls(ctx, server)[0]
 
 
 def _b64(data: bytes | None) -> str:
@@ -39,9 +55,21 @@ def _b64(data: bytes | None) -> str:
 
 
 def build(ctx: Context, name: str, server: str = "") -> dict[str, Any]:
-    """A kubeconfig with one cluster, user and context named `name` (material inline)."""
+    """A kubeconfig with a cluster, user and context named `name` (material inline), and
+    with several members a cluster and context `name-2`, `name-3`... for each other one."""
+    urls = server_urls(ctx, server)
+    doc = _build_one(ctx, name, urls[0])
+    for k, url in enumerate(urls[1:], start=2):
+        other = _build_one(ctx, name, url)
+        cname = f"{name}-{k}"
+        doc["clusters"].append({"name": cname, "cluster": other["clusters"][0]["cluster"]})
+        doc["contexts"].append({"name": cname, "context": {**doc["contexts"][0]["context"],
+                                                           "cluster": cname}})
+    return doc
+
+
+def _build_one(ctx: Context, name: str, url: str) -> dict[str, Any]:
     creds = ctx.credentials()
-    url = server_url(ctx, server)
     cluster: dict[str, Any] = {"server": url}
     user: dict[str, Any] = {}
     if creds is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from corral import config
 from corral.cli.common import Cli
-from localcluster import addnode, chaos, down, state, up
+from localcluster import addnode, chaos, controlplanes, down, hachaos, procs, state, up
 from localcluster.target import pick, require_root
 
 DEFAULT_NAME = "corral"
@@ -20,6 +20,9 @@ CLUSTER_HELP = """\
 examples:
   corral cluster up                       # 3 nodes, demo timings
   corral cluster up --name dev --nodes 2 --profile default
+  corral cluster up --name ha --control-planes 3   # highly available: 3 members, 3 etcds
+  corral cluster add-controlplane --name ha        # one more member joins
+  corral cluster remove-controlplane cp-4 --name ha
   corral cluster ls
   corral cluster add-node --name dev      # one more node, Ready when it returns
   corral cluster down --name dev
@@ -32,6 +35,9 @@ examples:
   corral chaos kill-node node-2           # agent and containers
   corral chaos partition node-3 ; corral chaos heal node-3
   corral chaos stop-etcd 10
+  corral chaos kill-controlplane leader   # with --control-planes 3: the loops move
+  corral chaos kill-etcd-member etcd-leader
+  corral chaos partition-controlplane cp-2 ; corral chaos heal-controlplane cp-2
 """
 
 
@@ -48,7 +54,11 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
                    help="timing profile (default demo: failover in seconds)")
     p.add_argument("--timeout", type=float, default=90.0,
                    help="seconds to wait for the nodes to be Ready")
+    p.add_argument("--control-planes", type=int, default=1, metavar="N",
+                   help="control-plane members (1, 3, 5 or 7; default 1): each in its own "
+                        "namespace with its own etcd member, one etcd cluster")
     p.set_defaults(func=cmd_up)
+    controlplanes_verbs(csub, fmt)
     p = csub.add_parser("down", help="delete a local cluster and everything it made",
                         epilog="example:\n  corral cluster down --name dev\n", formatter_class=fmt)
     p.add_argument("--name", default=DEFAULT_NAME)
@@ -94,11 +104,114 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
                    help="restart the agent after this long, like systemd (default 1)")
     p.add_argument("--no-restart", action="store_true", help="leave the agent dead")
     p.set_defaults(func=cmd_chaos, chaos_verb="kill-agent")
+    hachaos_verbs(hsub, parents, fmt)
     p = hsub.add_parser("stop-etcd", help="freeze etcd for SECONDS", parents=parents,
                         formatter_class=fmt, epilog="example:\n  corral chaos stop-etcd 10\n")
     p.add_argument("seconds", type=float)
     p.set_defaults(func=cmd_chaos, chaos_verb="stop-etcd")
     ch.set_defaults(func=lambda cli, args: _usage(ch))
+
+
+def controlplanes_verbs(csub: argparse._SubParsersAction[Any],
+                        fmt: type[argparse.HelpFormatter]) -> None:
+    p = csub.add_parser("add-controlplane", formatter_class=fmt,
+                        help="add a control-plane member to a highly available local cluster",
+                        epilog="example:\n  corral cluster add-controlplane --name ha\n")
+    p.add_argument("--name", default=None, help="the cluster (default: the only one)")
+    p.add_argument("--timeout", type=float, default=90.0,
+                   help="seconds to wait for it to be a voting, serving member")
+    p.set_defaults(func=cmd_add_controlplane)
+    p = csub.add_parser("remove-controlplane", formatter_class=fmt,
+                        help="remove a control-plane member (etcd first, then its process)",
+                        epilog="example:\n  corral cluster remove-controlplane cp-3\n")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--name", default=None, help="the cluster (default: the only one)")
+    p.set_defaults(func=cmd_remove_controlplane)
+
+
+def hachaos_verbs(hsub: argparse._SubParsersAction[Any], parents: list[argparse.ArgumentParser],
+                  fmt: type[argparse.HelpFormatter]) -> None:
+    for verb, what in (
+        ("kill-controlplane", "SIGKILL a member's control plane (its etcd dies with it); "
+                              "restarted after --restart-after s"),
+        ("restart-controlplane", "start a killed member's control plane again"),
+        ("kill-etcd-member", "SIGKILL a member's etcd (its control plane restarts it)"),
+        ("partition-controlplane", "cut a member off from the other members"),
+        ("heal-controlplane", "undo partition-controlplane"),
+    ):
+        p = hsub.add_parser(verb, help=what, parents=parents, formatter_class=fmt,
+                            epilog=f"examples:\n  corral chaos {verb} cp-2\n"
+                                   f"  corral chaos {verb} leader\n")
+        p.add_argument("target", metavar="MEMBER",
+                       help="cp-<k>, <k>, leader (the loops') or etcd-leader")
+        if verb == "kill-controlplane":
+            p.add_argument("--restart-after", type=float, default=1.0, metavar="SECONDS",
+                           help="restart it after this long, like systemd (default 1)")
+            p.add_argument("--no-restart", action="store_true", help="leave it dead")
+        p.set_defaults(func=cmd_hachaos, chaos_verb=verb)
+
+
+def cmd_add_controlplane(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
+    rec = pick(args.name)
+    try:
+        controlplanes.add(rec, up.join_token(rec), cli.print, timeout=args.timeout)
+    except (ValueError, RuntimeError) as e:
+        cli.error(str(e))
+        return 1
+    write_context(rec)
+    return 0
+
+
+def cmd_remove_controlplane(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
+    rec = pick(args.name)
+    try:
+        controlplanes.remove(rec, args.member, cli.print)
+    except ValueError as e:
+        cli.error(str(e))
+        return 1
+    write_context(rec)
+    return 0
+
+
+def cmd_hachaos(cli: Cli, args: argparse.Namespace) -> int:
+    require_root()
+    rec = pick(args.name)
+    verb = args.chaos_verb
+    cli.print(f"chaos {verb} {args.target}")
+    try:
+        m = hachaos.member(rec, args.target)
+        everyone = {x.name for x in rec.controlplanes
+                    if procs.alive(x.pid) or x is m}          # what can be healthy
+        leader = _loops_leader(rec)
+        if verb == "kill-controlplane":
+            restart = None if args.no_restart else args.restart_after
+            took = hachaos.run(
+                rec, lambda: hachaos.kill_controlplane(rec, m, restart, cli.print), cli.print,
+                healthy=everyone if restart is not None else everyone - {m.name},
+                timeout=args.timeout, avoid_leader=m.name if leader == m.name else "",
+                comeback_after=None if restart is None else restart + hachaos.lease_ttl(rec))
+        elif verb == "partition-controlplane":
+            took = hachaos.run(rec, lambda: hachaos.partition(rec, m), cli.print,
+                               healthy=everyone - {m.name}, timeout=args.timeout,
+                               avoid_leader=m.name)
+        else:
+            act = {"restart-controlplane": lambda: hachaos.restart_controlplane(rec, m),
+                   "kill-etcd-member": lambda: hachaos.kill_etcd_member(rec, m),
+                   "heal-controlplane": lambda: hachaos.partition(rec, m, heal=True)}[verb]
+            took = hachaos.run(rec, act, cli.print, healthy=everyone, timeout=args.timeout)
+    except chaos.ChaosError as e:
+        cli.error(str(e))
+        return 1
+    return 0 if took is not None else 1
+
+
+def _loops_leader(rec: state.ClusterRecord) -> str:
+    try:
+        return hachaos.member(rec, "leader").name
+    except chaos.ChaosError:
+        return ""
 
 
 def _usage(p: argparse.ArgumentParser) -> int:
@@ -108,9 +221,13 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     require_root()
-    cli.print(f'Creating cluster "{args.name}" ({args.nodes} nodes, profile {args.profile}) ...')
+    members = f", {args.control_planes} control-plane members" if args.control_planes > 1 \
+        else ""
+    cli.print(f'Creating cluster "{args.name}" ({args.nodes} nodes{members}, profile '
+              f'{args.profile}) ...')
     try:
-        rec = up.up(args.name, args.nodes, args.profile, cli.print, timeout=args.timeout)
+        rec = up.up(args.name, args.nodes, args.profile, cli.print, timeout=args.timeout,
+                    control_planes=args.control_planes)
     except Exception as e:    # whatever failed, undo what was made
         cli.error(str(e) or repr(e))
         if state.load(args.name) is not None and not isinstance(e, ValueError):

@@ -18,10 +18,14 @@ def down(name: str, log: Callable[[str], None]) -> bool:
     cleanup.kill_cgroup_tree(f"corral/{rec.name}")   # shims and containers
     procs.stop(rec.registry_pid, timeout=5.0)
     procs.stop(rec.controlplane_pid, timeout=15.0)   # stops its embedded etcd
+    for m in rec.controlplanes:                      # each stops its etcd member
+        procs.stop(m.pid, timeout=15.0)
     cleanup.unmount_under(rec.dir)
     cleanup.remove_namespaces(f"corral-{rec.name}-")
     for node in rec.nodes:
         netns.delete_link(node.host_veth)
+    for m in rec.controlplanes:
+        netns.delete_link(m.host_veth)
     netns.delete_link(rec.bridge)
     cleanup.kill_cgroup_tree(f"corral/{rec.name}")
     cleanup.remove_if_empty("corral")          # shared parent of every cluster's subtree

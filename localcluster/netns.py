@@ -2,6 +2,8 @@
 
     host:    bridge crl-<name>  10.213.<i>.1/24   (control plane, registry)
     node k:  netns corral-<name>-<node>, eth0 10.213.<i>.<10+k>/24 via a veth
+    member k of a highly available control plane:
+             netns corral-<name>-cp-<k>, eth0 10.213.<i>.<1+k>/24 via veth crl<i>c<k>
 
 Traffic stays on the machine: there is no default route out of a node and no
 NAT; pod CIDRs are routed between node namespaces by the agents (host-gw).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from pyroute2 import IPRoute, NetlinkError, NetNS, netns
@@ -32,7 +35,7 @@ def ensure_bridge(name: str, address: str, prefix: int = 24) -> None:
 
 def indices_in_use() -> set[int]:
     """Cluster indices taken on this host, whatever clusters dir recorded them:
-    an address in 10.213.<i>.0/24 or a node link crl<i>n<k>."""
+    an address in 10.213.<i>.0/24, a node link crl<i>n<k> or a member's crl<i>c<k>."""
     out: set[int] = set()
     with IPRoute() as ipr:
         for a in ipr.get_addr(family=2):
@@ -40,7 +43,7 @@ def indices_in_use() -> set[int]:
             if m:
                 out.add(int(m.group(1)))
         for link in ipr.get_links():
-            m = re.fullmatch(r"crl(\d+)n\d+p?", link.get_attr("IFLA_IFNAME") or "")
+            m = re.fullmatch(r"crl(\d+)[nc]\d+p?", link.get_attr("IFLA_IFNAME") or "")
             if m:
                 out.add(int(m.group(1)))
     return out
@@ -89,6 +92,17 @@ def create_node_ns(ns_name: str, host_veth: str, bridge: str, address: str,
         if address not in have:
             ns.addr("add", index=eidx, address=address, prefixlen=prefix)
         ns.link("set", index=eidx, state="up")
+
+
+def set_blackholes(ns_name: str, addresses: list[str], on: bool) -> None:
+    """Drop everything from the namespace to `addresses` (or stop dropping): a partition
+    of a control-plane member from its peers, its clients still reaching it. With `ip`
+    (no fork of this process: the chaos verbs run gRPC threads meanwhile)."""
+    for ip in addresses:
+        r = subprocess.run(["ip", "-n", ns_name, "route", "add" if on else "del", "blackhole",
+                            f"{ip}/32"], capture_output=True, text=True, check=False)
+        if r.returncode != 0 and not any(x in r.stderr for x in ("File exists", "No such")):
+            raise RuntimeError(f"ip -n {ns_name} route: {r.stderr.strip()}")
 
 
 def set_link_state(ns_name: str, up: bool) -> None:

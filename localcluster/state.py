@@ -3,6 +3,10 @@
 Everything lives under /var/lib/corral/clusters/<name>/ (override with
 $CORRAL_CLUSTERS_DIR): cluster.json (this record), the control plane's data
 dir (etcd inside), one data dir per node, the registry's storage and the logs.
+
+A highly available cluster (`cluster up --control-planes 3`) has one record per
+control-plane member instead: its own network namespace and address on the
+bridge, its data dir (its etcd member inside) and its process.
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ class NodeRecord:
 
 
 @dataclass
+class ControlPlaneRecord:
+    name: str             # cp-<k>: the member's name in etcd and `corral controlplane ls`
+    netns: str            # corral-<cluster>-cp-<k>
+    host_veth: str        # crl<index>c<k>, on the cluster bridge
+    ip: str               # 10.213.<index>.<1 + k>
+    data_dir: str
+    pid: int = 0
+
+
+@dataclass
 class ClusterRecord:
     name: str
     index: int            # picks the cluster's subnet: 10.213.<index>.0/24
@@ -56,13 +70,20 @@ class ClusterRecord:
     controlplane_pid: int = 0
     registry_pid: int = 0
     kube_port: int = 6443         # the Kubernetes API (HTTPS); api_port is corral's gRPC API
+    controlplanes: list[ControlPlaneRecord] = field(default_factory=list)  # HA members
 
     @property
     def server(self) -> str:
+        """corral's API: the control plane, or every member ("a:6445,b:6445,c:6445",
+        which the clients balance over: common/apiendpoints.py)."""
+        if self.controlplanes:
+            return ",".join(f"{cp.ip}:{self.api_port}" for cp in self.controlplanes)
         return f"{self.gateway}:{self.api_port}"
 
     @property
     def kube_server(self) -> str:
+        if self.controlplanes:
+            return ",".join(f"https://{cp.ip}:{self.kube_port}" for cp in self.controlplanes)
         return f"https://{self.gateway}:{self.kube_port}"
 
     @property
@@ -86,7 +107,8 @@ def load(name: str) -> ClusterRecord | None:
         return None
     raw = json.loads(p.read_text())
     nodes = [NodeRecord(**n) for n in raw.pop("nodes", [])]
-    return ClusterRecord(**raw, nodes=nodes)
+    members = [ControlPlaneRecord(**m) for m in raw.pop("controlplanes", [])]
+    return ClusterRecord(**raw, nodes=nodes, controlplanes=members)
 
 
 def all_clusters() -> list[ClusterRecord]:

@@ -25,7 +25,7 @@ import grpc
 from corral import config
 from corral import credentials as cli_credentials
 from corral.credentials import Credentials
-from localcluster import netns, procs, registry, state
+from localcluster import members, netns, procs, registry, state
 from proto import api_pb2, api_pb2_grpc
 
 API_PORT = 6445                 # corral's gRPC API
@@ -42,8 +42,9 @@ def node_names(cluster: str, n: int) -> list[str]:
 
 
 def plan(name: str, nodes: int, profile: str,
-         taken: set[int] | None = None) -> state.ClusterRecord:
+         taken: set[int] | None = None, control_planes: int = 1) -> state.ClusterRecord:
     state.validate_name(name)
+    members.check_count(control_planes)
     if not 1 <= nodes <= 50:
         raise ValueError(f"--nodes must be between 1 and 50, not {nodes}")
     if profile not in ("default", "demo"):
@@ -61,10 +62,19 @@ def plan(name: str, nodes: int, profile: str,
             ip=f"10.213.{idx}.{10 + k}", data_dir=str(d / "nodes" / node),
             cgroup_root=f"corral/{name}/{node}", agent_port=AGENT_PORT,
         ))
+    if control_planes > 1:     # highly available: members in namespaces of their own
+        rec.controlplanes = [members.member_record(rec, k) for k in range(1, control_planes + 1)]
     return rec
 
 
 def controlplane_dir(rec: state.ClusterRecord) -> Path:
+    """The control plane's data dir (admin.conf, pki/): with several members, the first
+    one's that has them (members come and go; they share the CA)."""
+    for m in rec.controlplanes:
+        if (Path(m.data_dir) / "admin.conf").exists():
+            return Path(m.data_dir)
+    if rec.controlplanes:
+        return Path(rec.controlplanes[0].data_dir)
     return Path(rec.dir) / "controlplane"
 
 
@@ -174,7 +184,7 @@ def ready_nodes(server: str, credentials: Credentials | None = None,
 
 
 def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
-       timeout: float = 60.0) -> state.ClusterRecord:
+       timeout: float = 60.0, control_planes: int = 1) -> state.ClusterRecord:
     if state.load(name) is not None:
         raise ValueError(f'cluster "{name}" already exists (corral cluster down --name {name})')
     for tool in ("nsenter", "ip"):
@@ -186,7 +196,8 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK_PATH, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rec = plan(name, nodes, profile, taken=netns.indices_in_use())
+        rec = plan(name, nodes, profile, taken=netns.indices_in_use(),
+                   control_planes=control_planes)
         Path(rec.dir).mkdir(parents=True, exist_ok=True)
         rec.save()   # from here on, `cluster down` can undo whatever follows
         netns.ensure_bridge(rec.bridge, rec.gateway)
@@ -194,14 +205,19 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
         netns.create_node_ns(node.netns, node.host_veth, rec.bridge, node.ip)
     log(f" ✓ network: bridge {rec.bridge} {rec.gateway}/24, {len(rec.nodes)} node namespaces")
 
-    rec.controlplane_pid = procs.start(controlplane_argv(rec),
-                                       Path(rec.dir) / "logs" / "controlplane.log")
     saving = threading.Lock()
 
     def save() -> None:
         with saving:
             rec.save()
 
+    if rec.controlplanes:
+        members.start_all(rec, join_token(rec), timeout, save)
+        log(f" ✓ {len(rec.controlplanes)} control-plane members, each in its own namespace "
+            "with its own etcd member")
+    else:
+        rec.controlplane_pid = procs.start(controlplane_argv(rec),
+                                           Path(rec.dir) / "logs" / "controlplane.log")
     save()
     # the registry and the demo images do not wait for the control plane: one
     # process builds the images while the registry starts, the CA is made and
@@ -223,10 +239,15 @@ def up(name: str, nodes: int, profile: str, log: Callable[[str], None],
 
 def _start_nodes(rec: state.ClusterRecord, timeout: float, save: Callable[[], None]) -> None:
     """Wait for the control plane's CA, start the agents, wait until all nodes are Ready."""
-    def secured() -> bool:   # the CA hash and admin.conf the agents and we need
-        if not procs.alive(rec.controlplane_pid):
+    def running() -> None:
+        if rec.controlplanes:
+            members.alive_check(rec)
+        elif not procs.alive(rec.controlplane_pid):
             raise RuntimeError(
                 f"the control plane exited; see {rec.dir}/logs/controlplane.log")
+
+    def secured() -> bool:   # the CA hash and admin.conf the agents and we need
+        running()
         return bool(ca_hash(rec)) and admin_config_path(rec).exists()
 
     if not procs.wait_for(secured, timeout, interval=0.05):
@@ -241,9 +262,7 @@ def _start_nodes(rec: state.ClusterRecord, timeout: float, save: Callable[[], No
     want = {n.name for n in rec.nodes}
 
     def all_ready() -> bool:
-        if not procs.alive(rec.controlplane_pid):
-            raise RuntimeError(
-                f"the control plane exited; see {rec.dir}/logs/controlplane.log")
+        running()
         return want <= ready_nodes(rec.server, creds, channel)
 
     # one channel for all the polls; it may be made before the API server listens, so
@@ -255,3 +274,8 @@ def _start_nodes(rec: state.ClusterRecord, timeout: float, save: Callable[[], No
         if not procs.wait_for(all_ready, timeout, interval=0.1):
             raise RuntimeError(
                 f"nodes not Ready after {timeout:.0f} s; see the logs in {rec.dir}/logs")
+    names = {m.name for m in rec.controlplanes}
+    if names and not procs.wait_for(lambda: members.healthy(rec.server, creds, names),
+                                    timeout, interval=0.2):
+        raise RuntimeError(f"control-plane members not all healthy after {timeout:.0f} s; "
+                           f"see the logs in {rec.dir}/logs")

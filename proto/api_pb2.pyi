@@ -1161,21 +1161,27 @@ class CreateTokenRequest(_message.Message):
     TTL_SECONDS_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TOKEN_FIELD_NUMBER: _builtins.int
+    USAGES_FIELD_NUMBER: _builtins.int
     ttl_seconds: _builtins.int
     """0: 24 h"""
     description: _builtins.str
     token: _builtins.str
     """optional: create exactly this token"""
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """default ["join"] (nodes); ["join-controlplane"]: members"""
+
     def __init__(
         self,
         *,
         ttl_seconds: _builtins.int = ...,
         description: _builtins.str = ...,
         token: _builtins.str = ...,
+        usages: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "token", b"token", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "token", b"token", "ttl_seconds", b"ttl_seconds", "usages", b"usages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

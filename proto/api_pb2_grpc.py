@@ -6,6 +6,7 @@ import warnings
 from proto import agent_pb2 as proto_dot_agent__pb2
 from proto import api_pb2 as proto_dot_api__pb2
 from proto import build_pb2 as proto_dot_build__pb2
+from proto import membership_pb2 as proto_dot_membership__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -195,6 +196,21 @@ class ApiStub:
                 '/corral.v1.Api/TagImage',
                 request_serializer=proto_dot_api__pb2.ImageTagRequest.SerializeToString,
                 response_deserializer=proto_dot_api__pb2.ImageTagResponse.FromString,
+                _registered_method=True)
+        self.JoinControlPlane = channel.unary_unary(
+                '/corral.v1.Api/JoinControlPlane',
+                request_serializer=proto_dot_membership__pb2.ControlPlaneJoinRequest.SerializeToString,
+                response_deserializer=proto_dot_membership__pb2.ControlPlaneJoinResponse.FromString,
+                _registered_method=True)
+        self.ListControlPlanes = channel.unary_unary(
+                '/corral.v1.Api/ListControlPlanes',
+                request_serializer=proto_dot_membership__pb2.ListControlPlanesRequest.SerializeToString,
+                response_deserializer=proto_dot_membership__pb2.ControlPlaneList.FromString,
+                _registered_method=True)
+        self.RemoveControlPlane = channel.unary_unary(
+                '/corral.v1.Api/RemoveControlPlane',
+                request_serializer=proto_dot_membership__pb2.RemoveControlPlaneRequest.SerializeToString,
+                response_deserializer=proto_dot_membership__pb2.RemoveControlPlaneResponse.FromString,
                 _registered_method=True)
 
 
@@ -405,6 +421,26 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def JoinControlPlane(self, request, context):
+        """control-plane members (controlplane/members/): JoinControlPlane is public on the
+        bootstrap port (a join-controlplane token); listing and removing: admins only
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListControlPlanes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveControlPlane(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -567,6 +603,21 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.TagImage,
                     request_deserializer=proto_dot_api__pb2.ImageTagRequest.FromString,
                     response_serializer=proto_dot_api__pb2.ImageTagResponse.SerializeToString,
+            ),
+            'JoinControlPlane': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinControlPlane,
+                    request_deserializer=proto_dot_membership__pb2.ControlPlaneJoinRequest.FromString,
+                    response_serializer=proto_dot_membership__pb2.ControlPlaneJoinResponse.SerializeToString,
+            ),
+            'ListControlPlanes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListControlPlanes,
+                    request_deserializer=proto_dot_membership__pb2.ListControlPlanesRequest.FromString,
+                    response_serializer=proto_dot_membership__pb2.ControlPlaneList.SerializeToString,
+            ),
+            'RemoveControlPlane': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveControlPlane,
+                    request_deserializer=proto_dot_membership__pb2.RemoveControlPlaneRequest.FromString,
+                    response_serializer=proto_dot_membership__pb2.RemoveControlPlaneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1433,6 +1484,87 @@ class Api:
             '/corral.v1.Api/TagImage',
             proto_dot_api__pb2.ImageTagRequest.SerializeToString,
             proto_dot_api__pb2.ImageTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinControlPlane(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/JoinControlPlane',
+            proto_dot_membership__pb2.ControlPlaneJoinRequest.SerializeToString,
+            proto_dot_membership__pb2.ControlPlaneJoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListControlPlanes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/ListControlPlanes',
+            proto_dot_membership__pb2.ListControlPlanesRequest.SerializeToString,
+            proto_dot_membership__pb2.ControlPlaneList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveControlPlane(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/corral.v1.Api/RemoveControlPlane',
+            proto_dot_membership__pb2.RemoveControlPlaneRequest.SerializeToString,
+            proto_dot_membership__pb2.RemoveControlPlaneResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,6 +12,7 @@ from grpc import aio as _aio
 from proto import agent_pb2 as _agent_pb2
 from proto import api_pb2 as _api_pb2
 from proto import build_pb2 as _build_pb2
+from proto import membership_pb2 as _membership_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -84,6 +85,12 @@ class ApiStub:
     RemoveEncryptionKey: _grpc.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]
     TagImage: _grpc.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]
     """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
+    JoinControlPlane: _grpc.UnaryUnaryMultiCallable[_membership_pb2.ControlPlaneJoinRequest, _membership_pb2.ControlPlaneJoinResponse]
+    """control-plane members (controlplane/members/): JoinControlPlane is public on the
+    bootstrap port (a join-controlplane token); listing and removing: admins only
+    """
+    ListControlPlanes: _grpc.UnaryUnaryMultiCallable[_membership_pb2.ListControlPlanesRequest, _membership_pb2.ControlPlaneList]
+    RemoveControlPlane: _grpc.UnaryUnaryMultiCallable[_membership_pb2.RemoveControlPlaneRequest, _membership_pb2.RemoveControlPlaneResponse]
 
 @_typing.type_check_only
 class ApiAsyncStub(ApiStub):
@@ -135,6 +142,12 @@ class ApiAsyncStub(ApiStub):
     RemoveEncryptionKey: _aio.UnaryUnaryMultiCallable[_api_pb2.RemoveEncryptionKeyRequest, _api_pb2.EncryptionKeyList]  # type: ignore[assignment]
     TagImage: _aio.UnaryUnaryMultiCallable[_api_pb2.ImageTagRequest, _api_pb2.ImageTagResponse]  # type: ignore[assignment]
     """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
+    JoinControlPlane: _aio.UnaryUnaryMultiCallable[_membership_pb2.ControlPlaneJoinRequest, _membership_pb2.ControlPlaneJoinResponse]  # type: ignore[assignment]
+    """control-plane members (controlplane/members/): JoinControlPlane is public on the
+    bootstrap port (a join-controlplane token); listing and removing: admins only
+    """
+    ListControlPlanes: _aio.UnaryUnaryMultiCallable[_membership_pb2.ListControlPlanesRequest, _membership_pb2.ControlPlaneList]  # type: ignore[assignment]
+    RemoveControlPlane: _aio.UnaryUnaryMultiCallable[_membership_pb2.RemoveControlPlaneRequest, _membership_pb2.RemoveControlPlaneResponse]  # type: ignore[assignment]
 
 class ApiServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -375,5 +388,29 @@ class ApiServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.ImageTagResponse, _abc.Awaitable[_api_pb2.ImageTagResponse]]:
         """Another name for an image on the nodes (controlplane/apiserver/images.py)."""
+
+    @_abc_1.abstractmethod
+    def JoinControlPlane(
+        self,
+        request: _membership_pb2.ControlPlaneJoinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_membership_pb2.ControlPlaneJoinResponse, _abc.Awaitable[_membership_pb2.ControlPlaneJoinResponse]]:
+        """control-plane members (controlplane/members/): JoinControlPlane is public on the
+        bootstrap port (a join-controlplane token); listing and removing: admins only
+        """
+
+    @_abc_1.abstractmethod
+    def ListControlPlanes(
+        self,
+        request: _membership_pb2.ListControlPlanesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_membership_pb2.ControlPlaneList, _abc.Awaitable[_membership_pb2.ControlPlaneList]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveControlPlane(
+        self,
+        request: _membership_pb2.RemoveControlPlaneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_membership_pb2.RemoveControlPlaneResponse, _abc.Awaitable[_membership_pb2.RemoveControlPlaneResponse]]: ...
 
 def add_ApiServicer_to_server(servicer: ApiServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

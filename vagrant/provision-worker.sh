@@ -3,11 +3,15 @@
 # first start it joins with the bootstrap token, pinning the cluster CA by its
 # hash; afterwards it uses (and renews) the node certificate in its data dir.
 #
-#   provision-worker.sh CP_IP NODE_IP NODE_NAME [TOKEN CA_HASH]
+#   provision-worker.sh SERVERS NODE_IP NODE_NAME [TOKEN CA_HASH]
+#
+# SERVERS: the control plane's IP, or every member's IP:6445 comma-separated (an HA
+# control plane): the agent balances over them and fails over when one is down.
 set -euo pipefail
 # timing profile (default, or demo for fast failover): CORRAL_PROFILE
 PROFILE=${CORRAL_PROFILE:-default}
-CP_IP=$1
+SERVERS=$1
+[[ $SERVERS == *:* ]] || SERVERS="$SERVERS:6445"
 NODE_IP=$2
 NODE_NAME=$3
 TOKEN=${4:-}
@@ -29,7 +33,7 @@ Wants=network-online.target
 
 [Service]
 EnvironmentFile=/etc/corral/agent.env
-ExecStart=/usr/local/bin/corral-agent --server ${CP_IP}:6445 --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent --profile ${PROFILE} \$CORRAL_JOIN
+ExecStart=/usr/local/bin/corral-agent --server ${SERVERS} --node-name ${NODE_NAME} --node-ip ${NODE_IP} --listen ${NODE_IP}:10250 --data-dir /var/lib/corral/agent --profile ${PROFILE} \$CORRAL_JOIN
 Restart=always
 RestartSec=2
 # The shims keep containers running when the agent stops or restarts.

@@ -14,6 +14,7 @@ from agent.ports import (
     ApiNotFound,
     ApiUnavailable,
 )
+from common.apiendpoints import channel_target
 from proto import api_pb2, api_pb2_grpc
 
 T = TypeVar("T")
@@ -59,9 +60,14 @@ class GrpcApi:
         self.stub = api_pb2_grpc.ApiStub(self.channel)
 
     def _dial(self, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+        """`address` may list every control-plane member ("a:6445,b:6445,c:6445"): the
+        channel balances over them, skips one that is down or cut off from etcd's
+        majority, and retries UNAVAILABLE on another (common/apiendpoints.py)."""
+        target, balancing = channel_target(self.address)
+        options = [*self.OPTIONS, *balancing]
         if credentials is None:
-            return grpc.aio.insecure_channel(self.address, options=self.OPTIONS)
-        return grpc.aio.secure_channel(self.address, credentials, options=self.OPTIONS)
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     async def reconnect(self, credentials: grpc.ChannelCredentials) -> None:
         """Use new credentials (a renewed certificate) from now on; calls in flight on

@@ -22,6 +22,7 @@ from agent.security.der import DERError, read_cert_der
 from agent.security.errors import JOIN_METHOD, CAHashMismatch, JoinError, JoinRefused
 from agent.security.keys import ca_hash, der_to_pem, make_key_and_csr, parse_ca_hash
 from agent.security.store import NodeCredentials
+from common.apiendpoints import channel_target, split_servers
 from proto import api_pb2
 
 log = logging.getLogger("corral.agent.security")
@@ -94,9 +95,12 @@ async def discover_ca(address: str, pinned_hash: str, timeout: float = 10.0) -> 
 async def unary(address: str, creds: grpc.ChannelCredentials, method: str,
                 request: Message, response_type: type[Message], timeout: float,
                 server_name: str | None) -> Any:
-    """One call on a fresh TLS channel; unreachable -> JoinError, refused -> JoinRefused."""
-    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-    async with grpc.aio.secure_channel(address, creds, options=options) as ch:
+    """One call on a fresh TLS channel (`address`: one server or several, balanced);
+    unreachable -> JoinError, refused -> JoinRefused."""
+    target, options = channel_target(address)
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    async with grpc.aio.secure_channel(target, creds, options=options) as ch:
         call = ch.unary_unary(method, request_serializer=type(request).SerializeToString,
                               response_deserializer=response_type.FromString)
         try:
@@ -119,7 +123,23 @@ def accept(resp: Any, key_pem: bytes, ca_pem: bytes, node_name: str) -> NodeCred
 
 async def join(bootstrap: str, token: str, node_name: str, pinned_hash: str, *,
                timeout: float = 30.0, server_name: str | None = None) -> NodeCredentials:
-    """Discover and pin the CA, then trade the token and a CSR for a node certificate."""
+    """Discover and pin the CA, then trade the token and a CSR for a node certificate.
+    `bootstrap` may list several control-plane members: each is tried in turn while it
+    is unreachable (JoinError); a refusal or a CA mismatch is final."""
+    last: JoinError | None = None
+    for address in split_servers(bootstrap):
+        try:
+            return await _join_one(address, token, node_name, pinned_hash, timeout=timeout,
+                                   server_name=server_name)
+        except (CAHashMismatch, JoinRefused):
+            raise
+        except JoinError as e:
+            last = e
+    raise last or JoinError("no bootstrap server given")
+
+
+async def _join_one(bootstrap: str, token: str, node_name: str, pinned_hash: str, *,
+                    timeout: float, server_name: str | None) -> NodeCredentials:
     ca_pem = await discover_ca(bootstrap, pinned_hash, timeout=timeout)
     key_pem, csr_pem = await make_key_and_csr(node_name)
     req = api_pb2.JoinRequest(token=token, csr_pem=csr_pem, node_name=node_name)

@@ -6,13 +6,15 @@
     await server.stop()
 
 Health: service "" and "corral.v1.Api" answer SERVING while the server runs
-and NOT_SERVING during shutdown.
+and NOT_SERVING during shutdown; with `track_readiness`, "corral.v1.Api" is
+NOT_SERVING while etcd does not answer through this server either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -25,6 +27,7 @@ from controlplane.apiserver.service import ApiService
 from controlplane.apiserver.wirewatch import WatchWire
 from controlplane.security.tokens import BootstrapTokens
 from controlplane.store.encryption import KeyRing
+from controlplane.tasks import cancelled_from_outside
 from proto import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -103,6 +106,27 @@ class ApiServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("API server listening on %s (port %d)", self.listen, self.port)
         return self.port
+
+    async def track_readiness(self, ready: Callable[[], Awaitable[bool]],
+                              interval: float = 1.0) -> None:
+        """Forever: service corral.v1.Api SERVING while `ready()` (etcd answers through
+        this server), else NOT_SERVING. Clients that balance over several control planes
+        check it (corral/endpoints.py) and leave one cut off from the etcd majority."""
+        serving = True
+        while True:
+            await asyncio.sleep(interval)       # a timer
+            try:
+                now = await ready()
+            except (Exception, asyncio.CancelledError) as e:   # never end: not ready
+                if isinstance(e, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
+                now = False
+            if now != serving and self._server is not None:
+                serving = now
+                log.warning("API %s: etcd %s", "serving again" if now else "NOT serving",
+                            "answers" if now else "does not answer (or has no leader)")
+                await self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING
+                                      if now else health_pb2.HealthCheckResponse.NOT_SERVING)
 
     @staticmethod
     def _add_port(server: grpc.aio.Server, address: str,

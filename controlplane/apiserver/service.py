@@ -43,7 +43,7 @@ from controlplane.security import authn
 from controlplane.security import join as joining
 from controlplane.security.tokens import DEFAULT_TTL, BootstrapTokens, TokenInfo
 from controlplane.store.encryption import KeyRing
-from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds
+from proto import agent_pb2, api_pb2, api_pb2_grpc, kinds, membership_pb2
 
 if TYPE_CHECKING:
     from proto.agent_pb2_grpc import AgentAsyncStub
@@ -274,6 +274,24 @@ class ApiService(api_pb2_grpc.ApiServicer):
                                context: Ctx) -> api_pb2.JoinResponse:
         raise errors.BadRequest("this control plane runs with --insecure: no certificates")
 
+    # The control-plane member RPCs are answered by controlplane/members/rpc.py through
+    # the same JoinInterceptor; these run only without it (--insecure).
+    @unary
+    async def JoinControlPlane(self, request: membership_pb2.ControlPlaneJoinRequest,
+                               context: Ctx) -> membership_pb2.ControlPlaneJoinResponse:
+        raise errors.BadRequest("this control plane runs with --insecure: members join a "
+                                "cluster that serves TLS (--cluster-init)")
+
+    @unary
+    async def ListControlPlanes(self, request: membership_pb2.ListControlPlanesRequest,
+                                context: Ctx) -> membership_pb2.ControlPlaneList:
+        raise errors.BadRequest("this control plane runs with --insecure: no members")
+
+    @unary
+    async def RemoveControlPlane(self, request: membership_pb2.RemoveControlPlaneRequest,
+                                 context: Ctx) -> membership_pb2.RemoveControlPlaneResponse:
+        raise errors.BadRequest("this control plane runs with --insecure: no members")
+
     def _token_store(self) -> BootstrapTokens:
         if self.tokens is None:
             raise errors.BadRequest("bootstrap tokens need a control plane serving TLS; this "
@@ -287,11 +305,13 @@ class ApiService(api_pb2_grpc.ApiServicer):
             raise errors.BadRequest("ttlSeconds must not be negative")
         ttl = dt.timedelta(seconds=request.ttl_seconds) if request.ttl_seconds \
             else DEFAULT_TTL
+        usages = tuple(request.usages) or ("join",)
         token, expires = await joining.create_token(
             self._token_store(), authn.current_identity(), ttl=ttl,
-            description=request.description, token=request.token)
+            description=request.description, token=request.token, usages=usages)
         out = api_pb2.BootstrapToken(id=token.partition(".")[0], token=token,
-                                     description=request.description, usages=["join"])
+                                     description=request.description,
+                                     usages=sorted(set(usages)))
         out.expires.FromDatetime(expires)
         out.created.FromDatetime(dt.datetime.now(dt.UTC))
         return out

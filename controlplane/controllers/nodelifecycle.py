@@ -21,7 +21,11 @@ period:
 
 Before a node is declared NotReady its Lease is read again from the API, so
 a control plane that fell behind on its watch does not mistake its own delay
-for a lost node.
+for a lost node. And when most nodes look lost at once (more than 55%, as
+Kubernetes' zone disruption for clusters of up to 50 nodes), the control plane
+is the likelier one cut off (an etcd leader change, a new leader of the loops
+whose agents could not write for a while): the nodes are marked, their pods are
+not evicted, and the eviction clocks start again once the disruption is over.
 
 A deleted Node's pods are deleted at once (grace 0), like Kubernetes' PodGC.
 
@@ -50,6 +54,7 @@ from .noexecute import UNREACHABLE, due, taint_id
 log = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = "corral-node-lease"
+DISRUPTION = 0.55        # Kubernetes' --unhealthy-zone-threshold
 
 
 def _stateful(pod: core_pb2.Pod) -> bool:
@@ -189,10 +194,22 @@ class NodeLifecycleController(Controller):
                 obj = await self._mark_unknown(obj, ready)
             obj = await self._taint_unreachable(obj)
             requeue = period
+        if not reachable and self._disrupted(now):
+            if self._taint_seen.pop(key, None) is not None:
+                log.warning("most nodes are unreachable at once: the control plane may be "
+                            "the one cut off; not evicting the pods of %s", key)
+            return Result(requeue_after=period)
         evict_at = await self._evict_for_taints(obj, unreachable=not reachable)
         if evict_at is not None:
             requeue = min(requeue, max(evict_at - time.monotonic(), 0.0) + 0.01)
         return Result(requeue_after=requeue)
+
+    def _disrupted(self, now: float) -> bool:
+        """More than DISRUPTION of the nodes unreachable at once."""
+        names = [o.node.metadata.name for o in self.nodes.list()]
+        grace = self.profile.node_grace_period
+        down = sum(1 for n in names if n in self._seen and now - self._seen[n][1] > grace)
+        return bool(names) and down / len(names) > DISRUPTION
 
     async def _mark_unknown(self, obj: api_pb2.Object,
                             ready: core_pb2.NodeCondition | None) -> api_pb2.Object:

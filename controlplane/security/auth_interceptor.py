@@ -22,7 +22,8 @@ log = logging.getLogger("controlplane.security.authn")
 
 HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 JOIN_METHOD = "/corral.v1.Api/Join"
-PUBLIC_METHODS = HEALTH_METHODS | {JOIN_METHOD}
+JOIN_CONTROLPLANE_METHOD = "/corral.v1.Api/JoinControlPlane"   # its token decides
+PUBLIC_METHODS = HEALTH_METHODS | {JOIN_METHOD, JOIN_CONTROLPLANE_METHOD}
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):

@@ -30,6 +30,9 @@ ADMIN_USER = "admin"
 CONTROLPLANE_USER = "system:controlplane"
 APISERVER_CN = "corral-apiserver"
 NODE_SERVER_DOMAIN = "node.corral.internal"
+# etcd members (peers and servers) and their clients (controlplane/security/etcdcerts.py)
+ETCD_MEMBER_CN = "corral-etcd"                      # etcd --peer-cert-allowed-cn
+ETCD_CLIENT_NAME = "etcd-client.corral.internal"    # etcd --client-cert-allowed-hostname
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=365)

@@ -111,10 +111,12 @@ def _require_admin(identity: Identity | None, what: str) -> None:
 
 async def create_token(tokens: BootstrapTokens, identity: Identity | None, *,
                        ttl: dt.timedelta, description: str = "",
-                       token: str = "") -> tuple[str, dt.datetime]:
+                       token: str = "", usages: tuple[str, ...] = (USAGE_JOIN,),
+                       ) -> tuple[str, dt.datetime]:
     """(the token, its expiry). The token is for the admin's eyes only: do not log it."""
     _require_admin(identity, "create bootstrap tokens")
-    created = await tokens.create(ttl=ttl, description=description, token=token or None)
+    created = await tokens.create(ttl=ttl, description=description, token=token or None,
+                                  usages=usages)
     log.info("%s created bootstrap token %s", identity, created.info.id)
     return created.token, created.info.expires
 

@@ -18,6 +18,8 @@ Who is who (read by controlplane/security/authn.py from a verified client cert):
 | a node's agent      | system:node:<name>      | system:nodes     | clientAuth, serverAuth   |
 | the control plane   | system:controlplane     | system:masters   | clientAuth               |
 | API server (TLS)    | corral-apiserver        | -                | serverAuth               |
+| an etcd member      | corral-etcd             | -                | serverAuth, clientAuth   |
+| etcd's clients      | corral-etcd-client      | -                | clientAuth               |
 
 A node's certificate also names it as a server, DNS SAN `<name>.node.corral.internal`
 (`node_server_name(name)`): the control plane dials an agent at its IP with that
@@ -46,6 +48,8 @@ from controlplane.security.certs import (
     CLIENT_VALIDITY,
     CLOCK_SKEW,
     CONTROLPLANE_USER,
+    ETCD_CLIENT_NAME,
+    ETCD_MEMBER_CN,
     MASTERS_GROUP,
     NODE_SERVER_DOMAIN,
     NODE_USER_PREFIX,
@@ -71,7 +75,8 @@ from controlplane.security.certs import (
 
 __all__ = [
     "ADMIN_USER", "APISERVER_CN", "CA_CERT_FILE", "CA_KEY_FILE", "CA_VALIDITY",
-    "CLIENT_VALIDITY", "CLOCK_SKEW", "CONTROLPLANE_USER", "MASTERS_GROUP",
+    "CLIENT_VALIDITY", "CLOCK_SKEW", "CONTROLPLANE_USER", "ETCD_CLIENT_NAME",
+    "ETCD_MEMBER_CN", "MASTERS_GROUP",
     "NODES_GROUP", "NODE_SERVER_DOMAIN", "NODE_USER_PREFIX", "NODE_VALIDITY",
     "SERVER_VALIDITY", "CSRRejected", "ClusterCA", "KeyPair", "MalformedCSR", "PKIError",
     "ca_hash_of", "cert_to_pem", "generate_key", "hosts_to_sans", "key_to_pem", "locked",
@@ -238,6 +243,23 @@ class ClusterCA:
     def issue_controlplane_client(self, *, validity: dt.timedelta = CLIENT_VALIDITY) -> KeyPair:
         """The control plane's identity when it calls agents (logs, exec, stats, images)."""
         return self.issue_client(CONTROLPLANE_USER, [MASTERS_GROUP], validity=validity)
+
+    def issue_etcd_member(self, hosts: Sequence[str], *,
+                          validity: dt.timedelta = SERVER_VALIDITY) -> KeyPair:
+        """An etcd member's certificate for its client and peer ports (it dials its peers
+        and its own gateway with it too): `hosts` + 127.0.0.1, localhost, and the etcd
+        client name its gateway must present."""
+        sans = [*hosts_to_sans([*hosts, "127.0.0.1", "localhost"]),
+                x509.DNSName(ETCD_CLIENT_NAME)]
+        return self._issue(ETCD_MEMBER_CN, (), sans=sans,
+                           usages=[ExtendedKeyUsageOID.SERVER_AUTH,
+                                   ExtendedKeyUsageOID.CLIENT_AUTH], validity=validity)
+
+    def issue_etcd_client(self, *, validity: dt.timedelta = CLIENT_VALIDITY) -> KeyPair:
+        """What a control plane presents to etcd; etcd admits only certificates that name
+        ETCD_CLIENT_NAME, so a node's certificate from the same CA is refused."""
+        return self._issue("corral-etcd-client", (), sans=[x509.DNSName(ETCD_CLIENT_NAME)],
+                           usages=[ExtendedKeyUsageOID.CLIENT_AUTH], validity=validity)
 
     def issue_node(self, node_name: str, *, validity: dt.timedelta = NODE_VALIDITY) -> KeyPair:
         """A node's key and certificate made here (tests, pre-provisioned nodes)."""

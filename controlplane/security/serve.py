@@ -25,6 +25,7 @@ open API, let alone an open exec endpoint, on a network.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,13 +104,29 @@ def prepare(args: argparse.Namespace) -> setup.ControlPlaneCredentials | None:
         if host_of(kube_addr) in ("0.0.0.0", "::", ""):
             kube_addr = "127.0.0.1:" + kube_addr.rpartition(":")[2]
         kube_server = f"https://{kube_addr}"
-    sec = setup.prepare(data_dir, [listen_host, kube_host, *args.tls_san], server=server,
-                        kubernetes_server=kube_server)
+    # a clustered member's certificate names every member it knows (clients that list
+    # several members verify any of them under one name: corral/endpoints.py)
+    plan = getattr(args, "member_plan", None)
+    members = list(plan.known.addresses) if plan is not None else []
+    sec = setup.prepare(data_dir, [listen_host, kube_host, *members, *args.tls_san],
+                        server=server, kubernetes_server=kube_server)
     write_atomic(data_dir / "pki" / "ca.hash", (sec.ca.ca_hash() + "\n").encode(), mode=0o644)
     return sec
 
 
-async def server_security(args: argparse.Namespace, etcd: Connection) -> ServerOptions:
+async def _ensure_token(store: tokens.BootstrapTokens, token: str, ttl: dt.timedelta,
+                        usage: str, flag: str) -> None:
+    tokens.parse(token)   # MalformedToken before anything else
+    try:
+        await store.create(ttl=ttl, token=token, description=flag, usages=(usage,))
+        log.info("bootstrap token %s (%s) created", token.split(".")[0], usage)
+    except errors.AlreadyExists:
+        pass
+
+
+async def server_security(args: argparse.Namespace, etcd: Connection,
+                          extra_handlers: wire.Handlers | None = None) -> ServerOptions:
+    """`extra_handlers`: more methods the JoinInterceptor serves (the members' RPCs)."""
     if getattr(args, "insecure", False):
         if getattr(args, "tls", False):
             raise InsecureRefused("--tls and --insecure exclude each other")
@@ -124,13 +141,11 @@ async def server_security(args: argparse.Namespace, etcd: Connection) -> ServerO
     listen_host = host_of(args.listen)
     store = tokens.BootstrapTokens(EtcdKeyValue(etcd))
     if args.bootstrap_token:
-        tokens.parse(args.bootstrap_token)   # MalformedToken before anything else
-        try:
-            await store.create(ttl=args.bootstrap_token_ttl, token=args.bootstrap_token,
-                               description="--bootstrap-token")
-            log.info("bootstrap token %s created", args.bootstrap_token.split(".")[0])
-        except errors.AlreadyExists:
-            pass
+        await _ensure_token(store, args.bootstrap_token, args.bootstrap_token_ttl,
+                            tokens.USAGE_JOIN, "--bootstrap-token")
+    if getattr(args, "controlplane_token", ""):
+        await _ensure_token(store, args.controlplane_token, args.bootstrap_token_ttl,
+                            tokens.USAGE_JOIN_CONTROLPLANE, "--controlplane-token")
     bootstrap = args.bootstrap_listen or f"{listen_host or '0.0.0.0'}:6444"
     if ":" in listen_host and not args.bootstrap_listen:
         bootstrap = f"[{listen_host}]:6444"
@@ -138,7 +153,8 @@ async def server_security(args: argparse.Namespace, etcd: Connection) -> ServerO
         "credentials": sec.api_server_credentials(),
         "extra_ports": [(bootstrap, sec.bootstrap_server_credentials())],
         "interceptors": [sec.interceptor(),
-                         wire.JoinInterceptor(wire.join_handlers(sec.ca, store))],
+                         wire.JoinInterceptor({**wire.join_handlers(sec.ca, store),
+                                               **(extra_handlers or {})})],
         "authorize": authorize_current,
         "agent_channel": sec.agent_channel,
         "tokens": store,

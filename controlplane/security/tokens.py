@@ -39,8 +39,9 @@ ID_RE = re.compile(r"^[a-z0-9]{6}$")
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 PREFIX = "/corral-security/bootstrap-tokens/"
 
-USAGE_JOIN = "join"
-USAGES = frozenset({USAGE_JOIN})
+USAGE_JOIN = "join"                            # a node joins (agent --token)
+USAGE_JOIN_CONTROLPLANE = "join-controlplane"  # a control-plane member joins (gets the CA key)
+USAGES = frozenset({USAGE_JOIN, USAGE_JOIN_CONTROLPLANE})
 DEFAULT_TTL = dt.timedelta(hours=24)
 MAX_TTL = dt.timedelta(days=365)
 

@@ -56,9 +56,11 @@ async def _call(context: CallContext, fn: Callable[[], Awaitable[joining.JoinRes
     return response(certificate_pem=r.certificate_pem, ca_pem=r.ca_pem)
 
 
+Handlers = dict[str, "grpc.RpcMethodHandler[Message, Message]"]   # method path -> handler
+
+
 def join_handlers(ca: pki.ClusterCA, tokens: BootstrapTokens, *,
-                  admit: joining.NodeAdmission | None = None,
-                  ) -> dict[str, grpc.RpcMethodHandler[Message, Message]]:
+                  admit: joining.NodeAdmission | None = None) -> Handlers:
     """Method path -> handler for Join and RenewCertificate."""
     m = messages()
 

@@ -9,14 +9,13 @@
     async for ev in store.watch("pods", "default", resource_version=rev): ...
     await store.close()
 
-metadata.resourceVersion is the etcd mod revision of the key; it is set on
-every object returned and never stored. `transformers` (resource -> ValueTransformer)
-change a resource's values on their way to etcd and back: the control plane
-encrypts Secrets (controlplane/store/encryption.py), and a Store without a
-transformer for a resource of ENCRYPTED_RESOURCES (objcodec.py, with the encoding)
-refuses to write it. A watch
-event whose value cannot be decrypted is logged and skipped. Failures are errors.ApiError
-(Unavailable when etcd is down, TooLarge over etcd's request limit).
+metadata.resourceVersion is the etcd mod revision of the key; it is set on every
+object returned and never stored. `transformers` (resource -> ValueTransformer) change a
+resource's values on their way to etcd and back: the control plane encrypts Secrets
+(controlplane/store/encryption.py), and a Store without a transformer for a resource of
+ENCRYPTED_RESOURCES (objcodec.py, with the encoding) refuses to write it. A watch event
+whose value cannot be decrypted is logged and skipped. Failures are errors.ApiError
+(Unavailable: etcd down or leaderless; TooLarge over etcd's request limit).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from controlplane import errors
 from controlplane.objects import describe
 from controlplane.objects import meta_of as meta
 from controlplane.store import keys
+from controlplane.store.etcdclient import EtcdTLS
 from controlplane.store.etcdio import Connection
 from controlplane.store.objcodec import ObjectCodec, ValueTransformer
 from controlplane.store.watch import Fanout, StoreEvent
@@ -62,9 +62,9 @@ def _parse_rv(rv: str, what: str) -> int:
 
 class Store(ObjectCodec):
     def __init__(self, endpoints: str | Sequence[str], *, timeout: float = 5.0,
-                 history: int = 1000,
+                 history: int = 1000, tls: EtcdTLS | None = None,
                  transformers: Mapping[str, ValueTransformer] | None = None) -> None:
-        self.conn = Connection(endpoints, timeout)
+        self.conn = Connection(endpoints, timeout, tls=tls)
         self.history = history
         super().__init__(transformers)
         self._fanouts: dict[str, Fanout] = {}

@@ -1,8 +1,9 @@
 """Low-level etcd access shared by the store and its watch fan-out.
 
-A connection to one of several endpoints (aetcd's client for the channel and
-stubs), the translation of etcd/gRPC failures into `errors.ApiError`s, and a
-raw etcd watch stream over one key prefix.
+A connection to one of several endpoints (controlplane/store/etcdclient.py: aetcd's
+client on a channel with TLS and etcd's require-leader on every call), the
+translation of etcd/gRPC failures into `errors.ApiError`s, and a raw etcd watch
+stream over one key prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import grpc
 from aetcd import rpc
 
 from controlplane import errors
+from controlplane.store.etcdclient import (
+    EtcdClient,
+    EtcdTLS,
+    is_no_leader,
+    parse_endpoint,
+    split_endpoints,
+)
 from controlplane.store.keys import prefix_end
+from controlplane.tasks import cancelled_from_outside
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +42,28 @@ class Compacted(Exception):
         self.compact_revision = compact_revision
 
 
-class Connection:
-    """A client for a list of etcd endpoints ("host:port"); moves on when one is down."""
+CLOSE_GRACE = 10.0
 
-    def __init__(self, endpoints: str | Sequence[str], timeout: float = 5.0) -> None:
-        if isinstance(endpoints, str):
-            endpoints = [e.strip() for e in endpoints.split(",") if e.strip()]
+
+async def _close_later(client: aetcd.Client, delay: float) -> None:
+    await asyncio.sleep(delay)      # a grace period, not synchronisation
+    await client.close()
+
+
+class Connection:
+    """A client for a list of etcd endpoints ("host:port", "https://host:port" with
+    `tls`); moves on to the next when one is down or has no leader."""
+
+    def __init__(self, endpoints: str | Sequence[str], timeout: float = 5.0,
+                 tls: EtcdTLS | None = None) -> None:
+        endpoints = split_endpoints(endpoints if isinstance(endpoints, str)
+                                    else list(endpoints))
         if not endpoints:
             raise ValueError("no etcd endpoint given")
-        self.endpoints = [e.removeprefix("http://") for e in endpoints]
+        self.tls = tls
+        for e in endpoints:
+            parse_endpoint(e, tls)    # EtcdEndpointError before anything connects
+        self.endpoints = list(endpoints)
         self.timeout = timeout
         self._index = 0
         self._client: aetcd.Client | None = None
@@ -53,11 +75,24 @@ class Connection:
     def endpoint(self) -> str:
         return self.endpoints[self._index]
 
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Follow a membership change: the current endpoint stays first if still listed."""
+        new = [e for e in endpoints if e]
+        if not new or new == self.endpoints:
+            return
+        for e in new:
+            parse_endpoint(e, self.tls)
+        current = self.endpoints[self._index]
+        if current in new:
+            self.endpoints, self._index = new, new.index(current)
+        else:
+            self.endpoints, self._index = new, 0
+            self._drop()
+
     async def client(self) -> aetcd.Client:
         if self._client is None:
-            host, _, port = self.endpoint.rpartition(":")
-            self._client = aetcd.Client(
-                host=host or "127.0.0.1", port=int(port), timeout=self.timeout,
+            self._client = EtcdClient(
+                self.endpoint, tls=self.tls, timeout=self.timeout,
                 options={"grpc.max_receive_message_length": MAX_MESSAGE,
                          "grpc.max_send_message_length": MAX_MESSAGE,
                          # come back quickly once etcd is up again
@@ -77,11 +112,16 @@ class Connection:
     def failover(self) -> None:
         """Use the next endpoint for the following calls (the channel is dropped lazily)."""
         if len(self.endpoints) > 1:
-            old, self._client = self._client, None
             self._index = (self._index + 1) % len(self.endpoints)
-            if old is not None:
-                task = asyncio.get_running_loop().create_task(old.close())
-                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._drop()
+
+    def _drop(self) -> None:
+        """Stop using the current client; close it after CLOSE_GRACE seconds, so that the
+        calls still on it end by themselves (a closed channel cancels its calls)."""
+        old, self._client = self._client, None
+        if old is not None:
+            task = asyncio.get_running_loop().create_task(_close_later(old, CLOSE_GRACE))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -98,6 +138,12 @@ class Connection:
             ok = True
         except errors.ApiError:
             raise
+        except asyncio.CancelledError as e:
+            if cancelled_from_outside():
+                raise
+            # gRPC cancels the calls of a channel closed under them (a failover)
+            raise errors.Unavailable(f"etcd call cancelled ({what}): its connection was "
+                                     "replaced; retry") from e
         except grpc.aio.AioRpcError as e:
             raise self.translate(e, what) from e
         except aetcd.exceptions.ClientError as e:
@@ -124,6 +170,12 @@ class Connection:
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                     grpc.StatusCode.CANCELLED):
             endpoint = self.endpoint
+            if is_no_leader(e):
+                # the member answers, it is cut off from its peers: so are we, most likely
+                # (we share its machine); the others are as far away, and it answers fast
+                return errors.NoLeader(
+                    f"etcd at {endpoint} has no leader ({what}): this control plane is cut "
+                    "off from the majority of the etcd members; retry on another member")
             self.failover()
             return errors.Unavailable(
                 f"etcd at {endpoint} is unavailable ({what}): {detail or code.name}; "
@@ -144,7 +196,8 @@ class Connection:
                     ) -> AsyncIterator[tuple[int, Sequence[rpc.Event]]]:
         """One etcd watch on a prefix from `start_revision` (inclusive), with prev_kv.
 
-        Yields (progress revision or 0, events). Raises Compacted, or
+        Yields (progress revision or 0, events); (0, []) first, once etcd created the
+        watch. Raises Compacted, errors.NoLeader when the member lost its leader, or
         grpc.aio.AioRpcError when etcd goes away.
         """
         stop = asyncio.Event()
@@ -164,8 +217,11 @@ class Connection:
                 if resp.compact_revision:
                     raise Compacted(resp.compact_revision)
                 if resp.canceled:
+                    if is_no_leader(Exception(resp.cancel_reason)):
+                        raise errors.NoLeader(f"etcd canceled a watch: {resp.cancel_reason}")
                     raise errors.Unavailable(f"etcd canceled a watch: {resp.cancel_reason}")
                 if resp.created and not resp.events:
+                    yield 0, ()
                     continue
                 progress = 0 if resp.events else resp.header.revision
                 yield progress, resp.events

@@ -11,7 +11,11 @@ The fan-out starts lazily at the current etcd revision and keeps the last
 Each watcher has its own queue; one that falls too far behind is detached
 and transparently resubscribed from the last revision it consumed. If the
 etcd watch breaks (etcd down), the fan-out reopens it from the next revision
-with back-off; watchers see a pause, not an error. etcd's progress
+with back-off; watchers see a pause, not an error. Unless our etcd member has
+no leader (it is cut off from the majority, controlplane/store/etcdclient.py):
+then every watcher ends with errors.NoLeader, and new ones are refused until
+the watch is back, so that clients watch through another control plane
+instead of waiting on silence that looks like "no changes". etcd's progress
 notifications reach watchers as BOOKMARK events (key "": every event up to
 that revision was delivered), so idle watchers keep a fresh resourceVersion.
 
@@ -31,7 +35,9 @@ import grpc
 from aetcd import rpc
 
 from controlplane import errors
+from controlplane.store.etcdclient import is_no_leader
 from controlplane.store.etcdio import Compacted, Connection
+from controlplane.tasks import cancelled_from_outside
 from proto import api_pb2
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,7 @@ class Fanout:
         self.covered_from = 0   # every event after this revision is in buffer (or coming)
         self.last_seen = 0      # highest revision the etcd watch has reported
         self._subs: set[_Sub] = set()
+        self.cut_off: errors.NoLeader | None = None   # set while our member has no leader
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -124,6 +131,7 @@ class Fanout:
                 async for progress, events in self.conn.watch(self.key_prefix,
                                                               self.last_seen + 1):
                     delay = 0.1
+                    self.cut_off = None
                     if progress > self.last_seen:
                         self.last_seen = progress
                         self._progress(progress)
@@ -143,15 +151,32 @@ class Fanout:
                     self.covered_from = self.last_seen = await self.conn.revision()
                 except errors.ApiError:
                     pass
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as e:
+                if cancelled_from_outside():
+                    raise
+                log.warning("etcd watch on %s cancelled under us (%s); reopening from "
+                            "revision %d", self.resource, e, self.last_seen + 1)
             except Exception as e:  # etcd down, or anything else: reopen, never die
+                if is_no_leader(e):
+                    self._refuse(e)
                 log.warning("etcd watch on %s broke (%s); reopening from revision %d",
                             self.resource, e, self.last_seen + 1)
                 if isinstance(e, grpc.aio.AioRpcError | errors.Unavailable):
                     self.conn.failover()
             await asyncio.sleep(delay)  # retry back-off, not synchronisation
             delay = min(delay * 2, 2.0)
+
+    def _refuse(self, e: Exception) -> None:
+        """Our member has no leader: end every watcher (they resume elsewhere)."""
+        if self.cut_off is None:
+            log.warning("etcd has no leader here: ending the %d %s watchers", len(self._subs),
+                        self.resource)
+        self.cut_off = errors.NoLeader(
+            f"watching {self.resource}: this control plane's etcd member has no leader "
+            f"({e}); watch through another control-plane member")
+        for sub in list(self._subs):
+            sub.push(self.cut_off)
+        self._subs.clear()
 
     def _publish(self, ev: StoreEvent) -> None:
         self.last_seen = max(self.last_seen, ev.revision)
@@ -214,6 +239,8 @@ class Fanout:
         last = after
         while True:
             await self._ensure_started()
+            if self.cut_off is not None:
+                raise self.cut_off
             boundary = self.covered_from
             sub = self._subscribe(max(last, boundary))
             try:

@@ -19,6 +19,7 @@ from corral.cli import (
     apply,
     attach,
     build,
+    controlplanes,
     cp,
     delete,
     describe,
@@ -97,7 +98,7 @@ Register: TypeAlias = (
 BUILTIN: tuple[Register, ...] = tuple(m.register for m in (
     apply, get, describe, delete, logs_exec, attach, run_verb, rollout, nodes, misc, images,
     build, tokens, secretkeys, edit, replace, diff, wait, events, cp, taint, patch, scale,
-    expose, portforward))
+    expose, portforward, controlplanes))
 
 
 def build_parser(verbs: Sequence[Register] = ()) -> argparse.ArgumentParser:

@@ -2,6 +2,9 @@
 
     corral token create [--ttl 24h] [--description TEXT] [TOKEN]
         prints the token and the command a new node joins with
+    corral token create --control-plane [--ttl 1h]
+        a token a new control-plane member joins with (it receives the cluster CA's key:
+        keep it short-lived), and that command
     corral token list           id, TTL, expiry, usages, description (never the secret)
     corral token delete ID...   revokes (by id or by the whole token)
 
@@ -24,6 +27,7 @@ HELP = """\
 examples:
   corral token create                       # valid 24 h, prints the join command
   corral token create --ttl 1h --description "rack 3"
+  corral token create --control-plane       # a new control-plane member (valid 1 h)
   corral token list
   corral token delete abcdef
 """
@@ -38,8 +42,11 @@ def register(sub: argparse._SubParsersAction[Any], parents: list[argparse.Argume
                         parents=parents, epilog=HELP, formatter_class=fmt)
     p.add_argument("token", nargs="?", default="",
                    help="the token to create ([a-z0-9]{6}.[a-z0-9]{16}; default: random)")
-    p.add_argument("--ttl", default="24h",
-                   help="how long it can be used, e.g. 30m, 24h, 7d (default 24h)")
+    p.add_argument("--ttl", default="",
+                   help="how long it can be used, e.g. 30m, 24h, 7d (default 24h; 1h "
+                        "with --control-plane)")
+    p.add_argument("--control-plane", action="store_true",
+                   help="for a new control-plane member (usage join-controlplane), not a node")
     p.add_argument("--description", default="", help="a note shown by `corral token list`")
     p.add_argument("--print-join-command", action="store_true",
                    help="print only the join command")
@@ -80,17 +87,29 @@ def join_command(server: str, token: str, ca_pem: bytes | None) -> str:
     return " ".join(parts)
 
 
+def member_join_command(servers: str, token: str, ca_pem: bytes | None) -> str:
+    bootstrap = ",".join(f"{s.strip().rpartition(':')[0]}:6444" for s in servers.split(","))
+    digest = ca_cert_hash(ca_pem) if ca_pem else "sha256:<hash of the cluster CA>"
+    return (f"corral-controlplane --join {bootstrap} --token {token} --ca-cert-hash {digest} "
+            "--member-name <name> --advertise-address <ip> --listen <ip>:6445 "
+            "--data-dir /var/lib/corral/controlplane")
+
+
 def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
-    ttl = ttl_seconds(args.ttl)
+    ttl = ttl_seconds(args.ttl or ("1h" if args.control_plane else "24h"))
+    usages = ["join-controlplane"] if args.control_plane else ["join"]
     t = cli.client.create_token(ttl_seconds=ttl, description=args.description,
-                                token=args.token)
+                                token=args.token, usages=usages)
     creds = cli.settings.credentials
-    cmd = join_command(cli.settings.server, t.token, creds.ca_cert if creds else None)
+    ca = creds.ca_cert if creds else None
+    cmd = member_join_command(cli.settings.server, t.token, ca) if args.control_plane \
+        else join_command(cli.settings.server, t.token, ca)
     if args.print_join_command:
         cli.print(cmd)
         return 0
     cli.print(t.token)
-    cli.print(f"expires {_when(t.expires.ToDatetime(dt.UTC))}; a node joins with:")
+    who = "a control-plane member" if args.control_plane else "a node"
+    cli.print(f"expires {_when(t.expires.ToDatetime(dt.UTC))}; {who} joins with:")
     cli.print(f"  {cmd}")
     return 0
 

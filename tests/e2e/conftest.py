@@ -103,12 +103,13 @@ def leftovers(name: str, cdir: Path) -> list[str]:
     return out
 
 
-def up(name: str, tmp: Path, nodes: int = 3) -> Cluster:
+def up(name: str, tmp: Path, nodes: int = 3, control_planes: int = 1) -> Cluster:
     env = {**os.environ, "CORRAL_CLUSTERS_DIR": str(tmp / "clusters"),
            "CORRAL_CONFIG": str(tmp / "config")}
     env.pop("CORRAL_SERVER", None)
     c = Cluster(name, env, tmp / "clusters")
-    c.corral("cluster", "up", "--name", name, "--nodes", str(nodes), "--profile", "demo")
+    c.corral("cluster", "up", "--name", name, "--nodes", str(nodes), "--profile", "demo",
+             "--control-planes", str(control_planes))
     return c
 
 

@@ -50,12 +50,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @contextmanager
 def cluster_fixture(tmp_path_factory: pytest.TempPathFactory, prefix: str,
-                    nodes: int = 3) -> Iterator[Cluster]:
+                    nodes: int = 3, control_planes: int = 1) -> Iterator[Cluster]:
     """A local cluster for one module; down and checked for leftovers after."""
     name = prefix + secrets.token_hex(2)
     tmp = tmp_path_factory.mktemp("faults-" + prefix)
     try:
-        c = up(name, tmp, nodes=nodes)
+        c = up(name, tmp, nodes=nodes, control_planes=control_planes)
     except BaseException:
         env_dir = tmp / "clusters"
         if (env_dir / name / "cluster.json").exists():   # a half-made cluster: undo it
@@ -74,7 +74,8 @@ def cluster_fixture(tmp_path_factory: pytest.TempPathFactory, prefix: str,
 def record(c: Cluster) -> state.ClusterRecord:
     raw = c.record()
     nodes = [state.NodeRecord(**n) for n in raw.pop("nodes", [])]
-    return state.ClusterRecord(**raw, nodes=nodes)
+    members = [state.ControlPlaneRecord(**m) for m in raw.pop("controlplanes", [])]
+    return state.ClusterRecord(**raw, nodes=nodes, controlplanes=members)
 
 
 def node_of(c: Cluster, name: str) -> state.NodeRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from controlplane import errors
 from proto import api_pb2
 from tests.integration.loops.harness import (
@@ -193,3 +195,44 @@ def test_user_noexecute_taint_evicts_pods_that_do_not_tolerate_it(etcd):
 async def _when(value, pred):
     v = await value
     return v if pred(v) else None
+
+
+def test_most_nodes_lost_at_once_are_marked_not_evicted(etcd):
+    """Two of three nodes silent at once (more than 55%): the control plane is the likelier
+    one cut off (an etcd leader change, a new loops leader): NotReady and tainted, but
+    their pods stay; back, nothing was replaced."""
+    async def main():
+        async with Cluster(etcd.endpoint, nodes=3) as c:
+            reg = c.registry
+            await reg.create(deployment("calm", 6))
+            await eventually(lambda: deployment_done(reg, "calm", 6), timeout=30)
+            before = {p.metadata.name for p in await c.pods() if active(p)}
+            assert c.agent is not None
+            c.agent.stop_node("node-0")
+            c.agent.stop_node("node-1")
+
+            async def both_unknown():
+                out = []
+                for name in ("node-0", "node-1"):
+                    n = (await reg.get("nodes", "", name)).node
+                    ready = next(x for x in n.status.conditions if x.type == "Ready")
+                    out.append(ready.status == "Unknown" and
+                               any(t.key == UNREACHABLE for t in n.spec.taints))
+                return all(out)
+            await eventually(both_unknown, timeout=20, what="both nodes NotReady + tainted")
+            # an absence can only be seen by waiting: well past the eviction timeout
+            await asyncio.sleep(FAST.pod_eviction_timeout + 3 * FAST.node_monitor_period + 1)
+            assert {p.metadata.name for p in await c.pods() if active(p)} == before
+            c.agent.resume_node("node-0")
+            c.agent.resume_node("node-1")
+
+            async def back():
+                for name in ("node-0", "node-1"):
+                    n = (await reg.get("nodes", "", name)).node
+                    if n.spec.taints:
+                        return False
+                return True
+            await eventually(back, timeout=20, what="both nodes Ready again")
+            assert {p.metadata.name for p in await c.pods() if active(p)} == before
+
+    run(main(), timeout=120)

@@ -107,7 +107,7 @@ def test_cli_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(cli.BENCHMARKS) == {"container-start", "pod-startup", "scheduling", "bring-up",
                                    "failover", "footprint", "api", "api-write", "kube-api",
                                    "secrets", "scale", "build", "service-sync", "dns",
-                                   "rollout-drain", "jobs"}
+                                   "rollout-drain", "jobs", "ha"}
 
 
 def test_readme_block_replaced(tmp_path: Path) -> None:
