@@ -139,6 +139,7 @@ class DaemonSetController(Controller):
         ds = obj.daemon_set
         if ds.metadata.HasField("deletion_timestamp"):
             return DONE
+        satisfied = self.expectations.satisfied(key)   # before the cache read (job.py)
         owned = await claim(self.client, "pods", obj, from_label_selector(ds.spec.selector),
                             self.pods.by_index("namespace", ds.metadata.namespace))
         try:
@@ -156,7 +157,7 @@ class DaemonSetController(Controller):
         node_pods = by_node(pods)
         now = self.clock()
         res = DONE
-        if self.expectations.satisfied(key):
+        if satisfied:
             wait = await self._manage(obj, key, nodes, node_pods, hash_, now)
             if ds.spec.update_strategy.type != "OnDelete" and not wait:
                 await self._roll(obj, key, nodes, node_pods, hash_, now)

@@ -148,6 +148,11 @@ class JobController(Controller):
                                                  if tracking.tracked(p.pod)])
             return DONE
         job = obj.job
+        # expectations first, the cache after (Kubernetes' syncJob does the same): once
+        # they are met, every pod this controller created is in the cache read below.
+        # Checked later, a creation observed during this pass's awaits would satisfy
+        # them while `view` still lacks that pod, and _manage would create it again.
+        satisfied = self.expectations.satisfied(key)
         owned = await claim(self.client, "pods", obj, from_label_selector(job.spec.selector),
                             self.pods.by_index("namespace", job.metadata.namespace),
                             adoptable=lambda p: podutil.is_active(p.pod))
@@ -172,10 +177,10 @@ class JobController(Controller):
                 return DONE
             return await self._write(obj, st, DONE if left is None
                                      else Result(requeue_after=left + 0.05))
-        return await self._sync(key, obj, st, view, verdict)
+        return await self._sync(key, obj, st, view, verdict, satisfied)
 
     async def _sync(self, key: str, obj: api_pb2.Object, st: batch_pb2.JobStatus,
-                    view: PodsView, verdict: tracking.Tracking) -> Result:
+                    view: PodsView, verdict: tracking.Tracking, satisfied: bool) -> Result:
         job = obj.job
         now = self.clock()
         res = DONE
@@ -211,7 +216,7 @@ class JobController(Controller):
         if job.spec.HasField("active_deadline_seconds"):
             left = ts_seconds(st.start_time) + job.spec.active_deadline_seconds - now
             res = Result(requeue_after=max(left, 0.0) + 0.05)
-        if self.expectations.satisfied(key):
+        if satisfied:
             wait = await self._manage(obj, key, st, view, now)
             if wait is not None:
                 res = Result(requeue_after=min(wait, res.requeue_after or wait))

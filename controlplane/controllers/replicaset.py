@@ -131,12 +131,13 @@ class ReplicaSetController(Controller):
             return DONE
         rs = obj.replica_set
         deleting = rs.metadata.HasField("deletion_timestamp")
+        satisfied = self.expectations.satisfied(key)   # before the cache read (job.py)
         owned = await claim(self.client, "pods", obj, from_label_selector(rs.spec.selector),
                             self.pods.by_index("namespace", rs.metadata.namespace),
                             adoptable=lambda p: podutil.is_active(p.pod))
         active = [p.pod for p in owned if podutil.is_active(p.pod)]
         want = rs.spec.replicas if rs.spec.HasField("replicas") else 1
-        if self.expectations.satisfied(key) and not deleting:
+        if satisfied and not deleting:
             diff = len(active) - want
             if diff < 0:
                 await self._create(obj, min(-diff, self.burst), key)
