@@ -67,15 +67,22 @@ async def verify(store: Store, resource: str, ring: KeyRing) -> Counter[str]:
     return usage
 
 
-async def reencrypt(store: Store, resource: str, ring: KeyRing) -> int:
-    """Rewrite every stored object of `resource` not encrypted with the primary key."""
+async def reencrypt(store: Store, resource: str, ring: KeyRing, passes: int = 5) -> int:
+    """Rewrite every stored object of `resource` not encrypted with the primary key.
+
+    A create or update that sealed its value just before the rotation can reach etcd
+    after a pass has read past its key, so passes repeat until a read finds nothing
+    under another key (writes begun after the rotation already use the primary)."""
     primary = ring.primary.name
     done = 0
-    for kv in await _values(store, resource):
-        if key_name_of(kv.value) == primary:
-            continue
-        if await _rewrite(store, ring, kv):
-            done += 1
+    for _ in range(passes):
+        stale = [kv for kv in await _values(store, resource)
+                 if key_name_of(kv.value) != primary]
+        if not stale:
+            break
+        for kv in stale:
+            if await _rewrite(store, ring, kv):
+                done += 1
     log.info("re-encrypted %d %s with key %s", done, resource, primary)
     return done
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from aetcd import rpc
 
 from controlplane import errors
 from controlplane.store.encryption import KeyRing, new_key
@@ -172,3 +173,40 @@ def test_the_wrong_key_file_stops_the_control_plane(etcd: EtcdProcess) -> None:
         cp.start()
         with Client(cp.address) as c:
             assert c.get("secrets", "db", ns).secret.data["password"] == PASSWORD.encode()
+
+
+def test_a_write_sealed_with_the_old_key_that_lands_after_the_scan(
+        etcd: EtcdProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update sealed with the old primary just before the rotation reaches etcd after
+    the re-encryption has read past its key: the rotation still leaves nothing under the
+    old key (it reads again until nothing is)."""
+    from controlplane.store import reencrypt as reenc
+
+    ns = uniq()
+    real_rewrite = reenc._rewrite
+    late: list[bytes] = []
+
+    async def rewrite_then_late_write(store: Store, ring: KeyRing, kv: object) -> bool:
+        done = await real_rewrite(store, ring, kv)
+        if not late:   # the in-flight update lands now, with the value the old key sealed
+            late.append(kv.key)  # type: ignore[attr-defined]
+            put = rpc.PutRequest(key=kv.key, value=kv.value)  # type: ignore[attr-defined]
+            await (await store.conn.kv()).Put(put, timeout=store.conn.timeout)
+        return done
+
+    async def main() -> None:
+        async with ControlPlane(etcd.endpoint) as cp:
+            assert cp.registry is not None and cp.store is not None
+            await cp.registry.create(namespace(ns))
+            await cp.registry.create(secret("db", ns))
+            old = cp.keyring.primary.name
+            cp.keyring.rotate()
+            monkeypatch.setattr(reenc, "_rewrite", rewrite_then_late_write)
+            await reenc.reencrypt(cp.store, "secrets", cp.keyring)
+            assert late, "the late write did not happen"
+            usage = await reenc.key_usage(cp.store, "secrets")
+            assert usage.get(old, 0) == 0, f"{usage[old]} Secret(s) left under the old key"
+            got = await cp.registry.get("secrets", ns, "db")
+            assert got.secret.data["password"] == PASSWORD.encode()
+
+    run(main())
