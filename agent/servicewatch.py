@@ -8,8 +8,8 @@ the DNS server, the pods' service environment and the drain before a pod stops.
     watch.services.items(), watch.slices.items(), watch.nodes.items()
     watch.known()                          # synced, or restored from the cache file
 
-The Services and EndpointSlices last seen are kept in `cache_path` (written a
-second after they change, whole, atomically): an agent that restarts while the
+The Services and EndpointSlices last seen are kept in `cache_path` (the first
+list at once, then a second after they change; whole, atomically): an agent that restarts while the
 control plane is away still gives its pods their service variables and still
 answers DNS, from what it knew (the proxy's rules stay in the kernel anyway).
 """
@@ -70,9 +70,12 @@ class ServiceWatch:
         return True
 
     async def _keep_cache(self) -> None:
-        while True:
+        first = True     # the first list is written at once: an agent killed in its first
+        while True:      # second, with the control plane away, still knows the Services
             await self._dirty.wait()
-            await asyncio.sleep(WRITE_DELAY)         # one write for a burst of changes
+            if not first:
+                await asyncio.sleep(WRITE_DELAY)     # one write for a burst of changes
+            first = False
             self._dirty.clear()
             lst = api_pb2.ObjectList(items=[*self.services.items().values(),
                                             *self.slices.items().values()])

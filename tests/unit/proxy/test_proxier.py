@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from agent.backoff import RetryBackoff
 from agent.proxy import NftError
 from agent.proxy.proxier import Proxier, ProxyConfig
@@ -130,5 +132,28 @@ def test_services_cache_survives_an_agent_restart(tmp_path: Path) -> None:
         assert again.restored and again.known() and not again.services.synced.is_set()
         assert list(again.services.items()) == ["ns/web"]
         assert list(again.slices.items()) == ["ns/web-x"]
+
+    run(main(), timeout=30)
+
+
+def test_the_first_list_is_cached_at_once(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent killed just after its first list (the control plane going away meanwhile)
+    must find the Services on disk: the first write does not wait for more changes."""
+    import agent.servicewatch as servicewatch
+    monkeypatch.setattr(servicewatch, "WRITE_DELAY", 3600.0)
+
+    async def main() -> None:
+        path = tmp_path / "services.pb"
+        api = FakeApi()
+        api.put(svc("web"))
+        w = ServiceWatch(api, lambda: RetryBackoff(0.01, 0.05), cache_path=str(path))
+        tasks = w.start()
+        try:
+            await eventually(path.exists, timeout=5, what="the first list on disk")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     run(main(), timeout=30)
