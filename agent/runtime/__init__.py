@@ -47,7 +47,7 @@ sealed copy of the interpreter (``sealedexe.py``, runc's CVE-2019-5736).
 Devices: Docker's default list, by the v1 devices controller or, on v2, an
 eBPF cgroup-device program (``cgroups/v2/devices.py``, ``bpf.py``).
 
-Not done yet: container stdin/attach (stdin is /dev/null), enforcing a
+Not done yet: enforcing a
 disk emptyDir's sizeLimit, user namespaces, AppArmor/SELinux, /etc/hosts
 and resolv.conf (pass them as bind Mounts), log rotation, an init to reap
 zombies inside the container (as with Docker without --init).
