@@ -108,8 +108,12 @@ def up(name: str, tmp: Path, nodes: int = 3, control_planes: int = 1) -> Cluster
            "CORRAL_CONFIG": str(tmp / "config")}
     env.pop("CORRAL_SERVER", None)
     c = Cluster(name, env, tmp / "clusters")
-    c.corral("cluster", "up", "--name", name, "--nodes", str(nodes), "--profile", "demo",
-             "--control-planes", str(control_planes))
+    try:
+        c.corral("cluster", "up", "--name", name, "--nodes", str(nodes), "--profile", "demo",
+                 "--control-planes", str(control_planes))
+    except BaseException:      # failed or interrupted: undo the half-made cluster
+        down(c)
+        raise
     return c
 
 

@@ -54,15 +54,7 @@ def cluster_fixture(tmp_path_factory: pytest.TempPathFactory, prefix: str,
     """A local cluster for one module; down and checked for leftovers after."""
     name = prefix + secrets.token_hex(2)
     tmp = tmp_path_factory.mktemp("faults-" + prefix)
-    try:
-        c = up(name, tmp, nodes=nodes, control_planes=control_planes)
-    except BaseException:
-        env_dir = tmp / "clusters"
-        if (env_dir / name / "cluster.json").exists():   # a half-made cluster: undo it
-            c = Cluster(name, {**os.environ, "CORRAL_CLUSTERS_DIR": str(env_dir),
-                               "CORRAL_CONFIG": str(tmp / "config")}, env_dir)
-            down(c)
-        raise
+    c = up(name, tmp, nodes=nodes, control_planes=control_planes)   # undone if it fails
     try:
         yield c
     finally:
