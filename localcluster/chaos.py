@@ -113,15 +113,10 @@ def partition(rec: state.ClusterRecord, node: str, heal: bool = False) -> str:
 
 def etcd_pid(rec: state.ClusterRecord) -> int:
     """The embedded etcd: the control plane's child running the etcd binary."""
-    for child in Path(f"/proc/{rec.controlplane_pid}/task").glob("*/children"):
-        for pid in child.read_text().split():
-            try:
-                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            except OSError:
-                continue
-            if argv0.endswith(b"etcd"):
-                return int(pid)
-    raise ChaosError("no embedded etcd found under the control plane")
+    pid = procs.child_running(rec.controlplane_pid, b"etcd")
+    if not pid:
+        raise ChaosError("no embedded etcd found under the control plane")
+    return pid
 
 
 def stop_etcd(rec: state.ClusterRecord, seconds: float, log: Callable[[str], None]) -> str:

@@ -34,6 +34,7 @@ from controlplane.etcd import free_port
 from corral import config as cli_config
 from corral import credentials as cli_credentials
 from corral.credentials import Credentials
+from localcluster import procs
 from localcluster.cpprocess import REPO, wait_serving
 
 NODE_TOKEN = "corral.0123456789abcdef"
@@ -104,15 +105,7 @@ class Member:
 
     def etcd_pid(self) -> int:
         """The member's etcd: its child running the etcd binary (0: none)."""
-        if self.pid is None:
-            return 0
-        for children in Path(f"/proc/{self.pid}/task").glob("*/children"):
-            for pid in children.read_text().split():
-                with contextlib.suppress(OSError):
-                    if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] \
-                            .endswith(b"etcd"):
-                        return int(pid)
-        return 0
+        return 0 if self.pid is None else procs.child_running(self.pid, b"etcd")
 
     def kill(self) -> None:
         """SIGKILL (a crash); its etcd follows (PDEATHSIG): wait until it is gone."""

@@ -18,7 +18,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from controlplane import profiles
 from corral import credentials as cli_credentials
@@ -77,15 +76,10 @@ def restart_controlplane(rec: state.ClusterRecord, m: state.ControlPlaneRecord) 
 
 
 def etcd_pid(m: state.ControlPlaneRecord) -> int:
-    for children in Path(f"/proc/{m.pid}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            try:
-                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            except OSError:
-                continue
-            if argv0.endswith(b"etcd"):
-                return int(pid)
-    raise chaos.ChaosError(f"no etcd running under the control plane of {m.name}")
+    pid = procs.child_running(m.pid, b"etcd")
+    if not pid:
+        raise chaos.ChaosError(f"no etcd running under the control plane of {m.name}")
+    return pid
 
 
 def kill_etcd_member(rec: state.ClusterRecord, m: state.ControlPlaneRecord) -> str:

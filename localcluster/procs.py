@@ -65,6 +65,19 @@ def _reap(pid: int) -> None:
         pass
 
 
+def child_running(pid: int, binary: bytes) -> int:
+    """The PID of a child of `pid` whose program (argv[0]) ends with `binary`; 0: none."""
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                argv0 = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue       # gone meanwhile
+            if argv0.endswith(binary):
+                return int(child)
+    return 0
+
+
 def wait_for(cond: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     """Poll `cond` until it is true or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout

@@ -5,12 +5,11 @@ made inside a pod's network namespace for port-forward (agent/network/dial.py)."
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
 from agent.network import servicenet
-from agent.network.dial import dial_pod as _dial_pod
+from agent.network.dial import dial_pod  # re-exported: the agent's PodDialer
 from agent.network.errors import NetworkError
 from agent.proxy.ports import PlumbingError
 
@@ -35,7 +34,4 @@ class ServiceNetAdapter:
         await _plumb(servicenet.ensure_dns_address, dns_ip)
 
 
-async def dial_pod(netns_path: str, port: int, host: str = "127.0.0.1",
-                   timeout: float = 5.0) -> socket.socket:
-    """A connected TCP socket to host:port inside the pod's netns (OSError if refused)."""
-    return await _dial_pod(netns_path, port, host, timeout)
+__all__ = ["ServiceNetAdapter", "dial_pod"]

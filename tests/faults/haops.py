@@ -7,7 +7,6 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -92,9 +91,6 @@ def code_of(fn: Any) -> str:
 
 
 def etcd_pid(m: state.ControlPlaneRecord) -> int:
-    for children in Path(f"/proc/{m.pid}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            if argv0.endswith(b"etcd"):
-                return int(pid)
-    raise AssertionError(f"no etcd under {m.name}")
+    pid = procs.child_running(m.pid, b"etcd")
+    assert pid, f"no etcd under {m.name}"
+    return pid
