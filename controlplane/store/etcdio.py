@@ -50,6 +50,16 @@ async def _close_later(client: aetcd.Client, delay: float) -> None:
     await client.close()
 
 
+# etcd hands back its own context's end untranslated (status UNKNOWN) when our deadline
+# ends inside the server first: a read waiting on a leader that is gone, for one
+SERVER_TIMEOUTS = ("context deadline exceeded", "context canceled")
+
+
+def timed_out_in_etcd(code: grpc.StatusCode, detail: str) -> bool:
+    """Whether etcd answered that the call's time ran out on its side."""
+    return code == grpc.StatusCode.UNKNOWN and any(t in detail for t in SERVER_TIMEOUTS)
+
+
 class Connection:
     """A client for a list of etcd endpoints ("host:port", "https://host:port" with
     `tls`); moves on to the next when one is down or has no leader."""
@@ -168,7 +178,7 @@ class Connection:
         if "too large" in detail or code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return errors.TooLarge(f"{what}: etcd refused the request: {detail}")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                    grpc.StatusCode.CANCELLED):
+                    grpc.StatusCode.CANCELLED) or timed_out_in_etcd(code, detail):
             endpoint = self.endpoint
             if is_no_leader(e):
                 # the member answers, it is cut off from its peers: so are we, most likely
