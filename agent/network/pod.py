@@ -96,12 +96,13 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
             made_ns = True
         path = netns.path_of(ns)
         with pod_iproute(path) as pod_ipr:
-            made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu, bridge_idx)
+            host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
+                                               bridge_idx, fresh=made_ns)
             ip = cfg.ipam.allocate(pod_uid, label)
             made_ip = not had_ip
             if not made_veth:
-                _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
-            _hairpin(ipr, veth)
+                _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
+            _hairpin(ipr, veth, host_idx)
             _configure_pod_side(pod_ipr, ip, gw, cfg.mtu, fresh=made_ns)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
@@ -171,13 +172,14 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
 
 
 def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int,
-                 bridge_idx: int) -> bool:
-    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns). True if created,
-    and then it is already on the bridge and up (one request: master, mtu and state)."""
+                 bridge_idx: int, fresh: bool = False) -> tuple[int, bool]:
+    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns): its index, and
+    True if created (then it is already on the bridge and up: one request sets master,
+    mtu and state). ``fresh``: the pod netns was made just now, so it has no eth0."""
     host_idx = link_index(ipr, veth)
-    pod_idx = link_index(pod_ipr, POD_IFNAME)
+    pod_idx = None if fresh else link_index(pod_ipr, POD_IFNAME)
     if host_idx is not None and pod_idx is not None and _are_peers(ipr, host_idx, pod_ipr, pod_idx):
-        return False
+        return host_idx, False
     # Half-made or mismatched (a crash, a recreated netns): start this pair over.
     if host_idx is not None:
         _delete_link(ipr, veth)
@@ -201,11 +203,14 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
         raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
     finally:
         os.close(fd)
+    idx = link_index(ipr, veth)
+    if idx is None:
+        raise LinkError(f"veth {veth} is missing")
     try:
-        ipr.link("set", ifname=veth, ifalias=ALIAS_PREFIX + uid)
+        ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
     except NetlinkError as e:
         raise LinkError(f"cannot label veth {veth}: {e}") from e
-    return True
+    return idx, True
 
 
 def _are_peers(ipr: Any, host_idx: int, pod_ipr: Any, pod_idx: int) -> bool:
@@ -220,10 +225,7 @@ def _are_peers(ipr: Any, host_idx: int, pod_ipr: Any, pod_idx: int) -> bool:
     )
 
 
-def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
-    idx = link_index(ipr, veth)
-    if idx is None:
-        raise LinkError(f"veth {veth} is missing")
+def _configure_host_end(ipr: Any, veth: str, idx: int, bridge_idx: int, mtu: int) -> None:
     try:
         ipr.link("set", index=idx, master=bridge_idx, mtu=mtu)
         ipr.link("set", index=idx, state="up")
@@ -231,13 +233,10 @@ def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
         raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
 
 
-def _hairpin(ipr: Any, veth: str) -> None:
+def _hairpin(ipr: Any, veth: str, idx: int) -> None:
     """Hairpin mode on the pod's bridge port (like the CNI bridge plugin's hairpinMode):
     a pod reaching itself through a Service gets its packets back out of the port they
     came in by."""
-    idx = link_index(ipr, veth)
-    if idx is None:
-        raise LinkError(f"veth {veth} is missing")
     try:
         ipr.brport("set", index=idx, mode=1)
     except NetlinkError as e:
@@ -251,7 +250,10 @@ def _configure_pod_side(
     """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``fresh``: the netns
     was made just now (so eth0 has no address to check)."""
     try:
-        pod_ipr.link("set", ifname="lo", state="up")
+        lo = link_index(pod_ipr, "lo")
+        if lo is None:
+            raise LinkError("lo is missing in the pod netns")
+        pod_ipr.link("set", index=lo, state="up")
         idx = link_index(pod_ipr, POD_IFNAME)
         if idx is None:
             raise LinkError(f"{POD_IFNAME} is missing in the pod netns")

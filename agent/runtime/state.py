@@ -84,27 +84,27 @@ def read_json(path: StrPath) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def proc_start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (state) on; None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
     except OSError:
         return None
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return int(fields[19])
+    return raw[raw.rfind(b")") + 2 :].split()
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
 
 
 def alive(pid: int | None, start_ticks: int | None) -> bool:
     """True if ``pid`` runs and is the same process (not a zombie, not reused)."""
     if not pid:
         return False
-    ticks = proc_start_ticks(pid)
-    if ticks is None or (start_ticks is not None and ticks != start_ticks):
+    fields = _stat_fields(pid)     # one read: the start time and the state together
+    if fields is None or (start_ticks is not None and int(fields[19]) != start_ticks):
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return False
-    return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"
+    return fields[0] != b"Z"
