@@ -86,10 +86,9 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
     bridge_idx = link_index(ipr, cfg.bridge)
     if bridge_idx is None:
         raise LinkError(f"bridge {cfg.bridge} does not exist; ensure_node() first")
-    had_ip = cfg.ipam.lookup(pod_uid) is not None
-    if not had_ip and cfg.ipam.free_count() == 0:
-        # Fail before making anything (allocate() below re-checks under its lock).
-        cfg.ipam.allocate(pod_uid, label)
+    if cfg.ipam.free_count() == 0 and cfg.ipam.lookup(pod_uid) is None:
+        # Fail before making anything (claim() below re-checks under its lock).
+        cfg.ipam.claim(pod_uid, label)
     try:
         if not netns.exists(ns):
             netns.create(ns, cfg.mount_ns_fd, in_thread=away)
@@ -98,8 +97,7 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
         with pod_iproute(path) as pod_ipr:
             host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
                                                bridge_idx, fresh=made_ns)
-            ip = cfg.ipam.allocate(pod_uid, label)
-            made_ip = not had_ip
+            ip, made_ip = cfg.ipam.claim(pod_uid, label)   # one scan of the records
             if not made_veth:
                 _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
             _hairpin(ipr, veth, host_idx)
