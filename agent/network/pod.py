@@ -30,7 +30,8 @@ import agent.network.netns as netns
 from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
-from agent.network.nlthread import away, pod_iproute
+from agent.network.nlthread import away, pod_iproute, pod_rtnl
+from agent.network.rawnl import RtnlSocket
 
 POD_IFNAME = "eth0"
 ALIAS_PREFIX = "corral:"
@@ -94,14 +95,16 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
             netns.create(ns, cfg.mount_ns_fd, in_thread=away)
             made_ns = True
         path = netns.path_of(ns)
-        with pod_iproute(path) as pod_ipr:
+        # a fresh netns needs no pyroute2 handle in it: the raw socket does its requests
+        with pod_rtnl(path) as pod_nl, \
+                (contextlib.nullcontext() if made_ns else pod_iproute(path)) as pod_ipr:
             host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
                                                bridge_idx, fresh=made_ns)
             ip, made_ip = cfg.ipam.claim(pod_uid, label)   # one scan of the records
             if not made_veth:
                 _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
             _hairpin(ipr, veth, host_idx)
-            _configure_pod_side(pod_ipr, ip, gw, cfg.mtu, fresh=made_ns)
+            _configure_pod_side(pod_nl, pod_ipr, ip, gw, cfg.mtu)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
         with contextlib.suppress(NetworkError):
@@ -242,30 +245,30 @@ def _hairpin(ipr: Any, veth: str, idx: int) -> None:
 
 
 def _configure_pod_side(
-    pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface, mtu: int,
-    fresh: bool = False,
+    pod_nl: RtnlSocket, pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface,
+    mtu: int,
 ) -> None:
-    """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``fresh``: the netns
-    was made just now (so eth0 has no address to check)."""
+    """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``pod_ipr`` is None
+    when the netns was made just now (then eth0 has no address to check)."""
     try:
-        lo = link_index(pod_ipr, "lo")
+        lo = link_index(pod_nl, "lo")
         if lo is None:
             raise LinkError("lo is missing in the pod netns")
-        pod_ipr.link("set", index=lo, state="up")
-        idx = link_index(pod_ipr, POD_IFNAME)
+        pod_nl.link_up(lo)
+        idx = link_index(pod_nl, POD_IFNAME)
         if idx is None:
             raise LinkError(f"{POD_IFNAME} is missing in the pod netns")
         want = (str(ip), gw.network.prefixlen)
-        have = set() if fresh else {
+        have = set() if pod_ipr is None else {
             (a.get("address"), a.get("prefixlen"))
             for a in pod_ipr.get_addr(family=2, index=idx)
         }
         for addr, plen in have - {want}:
             pod_ipr.addr("del", index=idx, address=addr, prefixlen=plen)
         if want not in have:
-            pod_ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
-        pod_ipr.link("set", index=idx, mtu=mtu, state="up")
-        pod_ipr.route("replace", dst="0.0.0.0/0", gateway=str(gw.ip), oif=idx)
+            pod_nl.addr_add(idx, want[0], want[1])
+        pod_nl.link_up(idx, mtu)
+        pod_nl.default_route(str(gw.ip), idx)
     except NetlinkError as e:
         raise LinkError(f"cannot configure {POD_IFNAME} ({ip}) in the pod netns: {e}") from e
 
