@@ -66,6 +66,7 @@ class Runtime:
         # read every container's state; meta need not be read and parsed each time)
         self._metas: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, Path] = {}      # log_path of meta.json, made once
+        self._states = state.RecordCache()    # state.json, parsed again when replaced
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
@@ -121,6 +122,7 @@ class Runtime:
             raise ContainerExists(cfg.id) from None
         self._metas.pop(cfg.id, None)    # a new container of an old id: its own meta
         self._logs.pop(cfg.id, None)
+        self._states.forget(cfg.id)
         try:
             for sub in ("rootfs", "upper", "work"):
                 (cdir / sub).mkdir()
@@ -154,7 +156,7 @@ class Runtime:
         proc = self._shims.get(cid)
         if proc is not None and proc.poll() is not None:
             del self._shims[cid]
-        rec = state.read_json(self._dir(cid) / "state.json") or {}
+        rec = self._states.read(cid, self._dir(cid) / "state.json")
         status = rec.get("status", "created")
         shim_alive = state.alive(rec.get("shim_pid"), rec.get("shim_start"))
         if status == "running" and not shim_alive and \
@@ -243,6 +245,7 @@ class Runtime:
     def _destroy(self, cid: str) -> None:
         cdir = self._dir(cid)
         self._logs.pop(cid, None)
+        self._states.forget(cid)
         meta = self._metas.pop(cid, None) or state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
         if rel:

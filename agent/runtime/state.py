@@ -84,6 +84,35 @@ def read_json(path: StrPath) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+class RecordCache:
+    """Parsed records by key, parsed again only when their file changed. For files only
+    ever replaced whole (written beside and renamed over, as state.json is): a new
+    version is a new inode, allocated while the old one still exists, so its stat
+    differs from the one remembered; a file replaced between the stat and the read is
+    remembered under the old stat, and the next read parses it again."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+
+    def read(self, key: str, path: StrPath) -> dict[str, Any]:
+        """The record at ``path`` (a copy: the caller may change it); {} if unreadable."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._known.pop(key, None)
+            return {}
+        sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        known = self._known.get(key)
+        if known is not None and known[0] == sig:
+            return dict(known[1])
+        rec = read_json(path) or {}
+        self._known[key] = (sig, dict(rec))
+        return rec
+
+    def forget(self, key: str) -> None:
+        self._known.pop(key, None)
+
+
 def _stat_fields(pid: int) -> list[bytes] | None:
     """/proc/<pid>/stat from field 3 (state) on; None if there is no such process."""
     try:
