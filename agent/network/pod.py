@@ -27,6 +27,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 import agent.network.netns as netns
+import agent.network.rawnl as rawnl
 from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
@@ -96,14 +97,15 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
             made_ns = True
         path = netns.path_of(ns)
         # a fresh netns needs no pyroute2 handle in it: the raw socket does its requests
-        with pod_rtnl(path) as pod_nl, \
+        host = rawnl.beside(ipr)    # the node side's simple requests, as for the pod side
+        with pod_rtnl(path) as pod_nl, host or contextlib.nullcontext(), \
                 (contextlib.nullcontext() if made_ns else pod_iproute(path)) as pod_ipr:
             host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
-                                               bridge_idx, fresh=made_ns)
+                                               bridge_idx, fresh=made_ns, host=host)
             ip, made_ip = cfg.ipam.claim(pod_uid, label)   # one scan of the records
             if not made_veth:
                 _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
-            _hairpin(ipr, veth, host_idx)
+            _hairpin(host or ipr, veth, host_idx)
             _configure_pod_side(pod_nl, pod_ipr, ip, gw, cfg.mtu)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
@@ -173,7 +175,8 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
 
 
 def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int,
-                 bridge_idx: int, fresh: bool = False) -> tuple[int, bool]:
+                 bridge_idx: int, fresh: bool = False,
+                 host: RtnlSocket | None = None) -> tuple[int, bool]:
     """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns): its index, and
     True if created (then it is already on the bridge and up: one request sets master,
     mtu and state). ``fresh``: the pod netns was made just now, so it has no eth0."""
@@ -208,7 +211,10 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
     if idx is None:
         raise LinkError(f"veth {veth} is missing")
     try:
-        ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
+        if host is not None:
+            host.set_alias(idx, ALIAS_PREFIX + uid)
+        else:
+            ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
     except NetlinkError as e:
         raise LinkError(f"cannot label veth {veth}: {e}") from e
     return idx, True
@@ -234,12 +240,15 @@ def _configure_host_end(ipr: Any, veth: str, idx: int, bridge_idx: int, mtu: int
         raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
 
 
-def _hairpin(ipr: Any, veth: str, idx: int) -> None:
+def _hairpin(handle: Any, veth: str, idx: int) -> None:
     """Hairpin mode on the pod's bridge port (like the CNI bridge plugin's hairpinMode):
     a pod reaching itself through a Service gets its packets back out of the port they
-    came in by."""
+    came in by. ``handle``: an RtnlSocket, else a pyroute2 handle."""
     try:
-        ipr.brport("set", index=idx, mode=1)
+        if isinstance(handle, RtnlSocket):
+            handle.hairpin(idx)
+        else:
+            handle.brport("set", index=idx, mode=1)
     except NetlinkError as e:
         raise LinkError(f"cannot set hairpin mode on {veth}: {e}") from e
 

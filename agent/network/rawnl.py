@@ -15,10 +15,12 @@ addresses) still goes through pyroute2.
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import os
 import socket
 import struct
+from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -27,7 +29,11 @@ NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
 IFF_UP = 0x1
-IFLA_MTU = 4
+IFLA_MTU, IFLA_LINKINFO, IFLA_IFALIAS = 4, 18, 20
+IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 4, 5
+IFLA_BRPORT_MODE = 4            # hairpin
+NLA_F_NESTED = 0x8000
+SIOCGSKNS = 0x894C              # a socket's network namespace, as a new fd
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 4, 0, 1
@@ -38,6 +44,22 @@ _IFINFO = struct.Struct("=BxHiII")       # ifinfomsg: family, type, index, flags
 _IFADDR = struct.Struct("=BBBBI")        # ifaddrmsg: family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")     # rtmsg: family, dst/src len, tos, table, proto,
                                          #        scope, type, flags
+
+
+def beside(handle: Any) -> RtnlSocket | None:
+    """A socket in the network namespace of ``handle``'s socket (a pyroute2 handle), if
+    this thread is in that namespace too (else None: the caller keeps to ``handle``)."""
+    try:
+        ns = fcntl.ioctl(handle.fileno(), SIOCGSKNS)
+    except (AttributeError, OSError):
+        return None
+    try:
+        theirs, ours = os.fstat(ns), os.stat("/proc/thread-self/ns/net")
+    finally:
+        os.close(ns)
+    if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
+        return None
+    return RtnlSocket(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0))
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
@@ -69,6 +91,20 @@ class RtnlSocket:
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
         if mtu:
             body += _attr(IFLA_MTU, struct.pack("=I", mtu))
+        self._request(RTM_NEWLINK, 0, body)
+
+    def set_alias(self, index: int, alias: str) -> None:
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) \
+            + _attr(IFLA_IFALIAS, alias.encode() + b"\0")
+        self._request(RTM_NEWLINK, 0, body)
+
+    def hairpin(self, index: int) -> None:
+        """``bridge link set dev <index> hairpin on`` (the link is a bridge port)."""
+        data = _attr(IFLA_BRPORT_MODE, b"\1")
+        info = _attr(IFLA_INFO_SLAVE_KIND, b"bridge\0") \
+            + _attr(IFLA_INFO_SLAVE_DATA | NLA_F_NESTED, data)
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) \
+            + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
         self._request(RTM_NEWLINK, 0, body)
 
     def addr_add(self, index: int, address: str, prefixlen: int) -> None:
