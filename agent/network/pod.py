@@ -194,15 +194,11 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
             raise LinkError(f"cannot remove stale {POD_IFNAME} in {netns_path}: {e}") from e
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ipr.link(
-            "add",
-            ifname=veth,
-            kind="veth",
-            mtu=mtu,
-            master=bridge_idx,
-            state="up",
-            peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
-        )
+        if host is not None:
+            host.veth_add(veth, mtu, bridge_idx, POD_IFNAME, fd)
+        else:
+            ipr.link("add", ifname=veth, kind="veth", mtu=mtu, master=bridge_idx, state="up",
+                     peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu})
     except NetlinkError as e:
         raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -63,6 +64,30 @@ def test_requests_configure_what_ip_shows(ns: str) -> None:
     (host,) = ip(ns, "link", "show", "v1")
     assert host["ifalias"] == "corral:uid-1"
     assert host["linkinfo"]["info_slave_data"]["hairpin"] is True
+
+
+def test_veth_pair_on_the_bridge_with_its_peer_in_another_namespace(ns: str, token: str) -> None:
+    other = f"{token}-raw2"
+    subprocess.run(["ip", "netns", "add", other], check=True)
+    try:
+        with pod_rtnl(f"/var/run/netns/{ns}") as nl:
+            br0 = link_index(nl, "br0")
+            assert br0 is not None
+            fd = os.open(f"/var/run/netns/{other}", os.O_RDONLY)
+            try:
+                nl.veth_add("vx1", 1420, br0, "eth0", fd)
+                with pytest.raises(NetlinkError) as e:
+                    nl.veth_add("vx1", 1420, br0, "eth0", fd)
+                assert e.value.code == errno.EEXIST
+            finally:
+                os.close(fd)
+        (host,) = ip(ns, "link", "show", "vx1")
+        assert host["master"] == "br0" and host["mtu"] == 1420 and "UP" in host["flags"]
+        assert host["linkinfo"]["info_kind"] == "veth"
+        (peer,) = ip(other, "link", "show", "eth0")
+        assert peer["mtu"] == 1420 and peer["linkinfo"]["info_kind"] == "veth"
+    finally:
+        subprocess.run(["ip", "netns", "del", other], check=True)
 
 
 def test_beside_only_in_the_handles_own_namespace(ns: str) -> None:
