@@ -16,6 +16,11 @@ from lane_state import Vm
 # where the lane's own scripts are inside a guest (they travel with the working tree)
 HERE_IN_GUEST = "/opt/corral/src/scripts/vm"
 CA_HASH_FILE = "/var/lib/corral/controlplane/pki/ca.hash"
+# etcd's tuning for slow machines (etcd's guide: heartbeat ~ the peers' round trip,
+# election timeout 10x that). Under TCG on shared cores a TLS handshake between members
+# takes seconds; with etcd's defaults (100/1000 ms, so a 2 s peer dial timeout) members
+# drop each other's connections and never keep a leader.
+ETCD_TUNING = {"ETCD_HEARTBEAT_INTERVAL": "500", "ETCD_ELECTION_TIMEOUT": "5000"}
 
 
 def new_token() -> str:
@@ -58,7 +63,7 @@ class Provision(Guests):
         token, cp_token = new_token(), new_token()
         common = script("provision-common.sh", "CORRAL_WHEELS")
         # vagrant/'s scripts take the join token (and CA hash) as arguments
-        cp_script = script("provision-controlplane.sh", "CORRAL_PROFILE")
+        cp_script = script("provision-controlplane.sh", "CORRAL_PROFILE", *ETCD_TUNING)
         worker_script = script("provision-worker.sh", "CORRAL_PROFILE")
 
         def base(v: Vm) -> None:
@@ -75,7 +80,7 @@ class Provision(Guests):
             for f in [ex.submit(base, v) for v in self.state.vms]:
                 f.result()
         # the first member: CP_IP TOKEN MEMBER CP_TOKEN JOIN(empty: init) CA_HASH SERVERS
-        self.run(cp, f"{envs(profile)} bash {cp_script} {cp.ip} {token} {cp.name} "
+        self.run(cp, f"{envs(profile, ETCD_TUNING)} bash {cp_script} {cp.ip} {token} {cp.name} "
                      f"{cp_token} '' '' ''", timeout=600)
         ca_hash = ""
 
@@ -109,10 +114,11 @@ class Provision(Guests):
         else runs there) with vagrant/provision-controlplane.sh's join form, as the
         Vagrantfile provisions cp-2, cp-3...: ``token`` is a join-controlplane token,
         the CA pinned by its hash, joining through cp's bootstrap port."""
-        cp_script = script("provision-controlplane.sh", "CORRAL_PROFILE")
+        cp_script = script("provision-controlplane.sh", "CORRAL_PROFILE", *ETCD_TUNING)
         args = [v.ip, "", v.name, token, f"{self.cp.ip}:6444", self.ca_hash(),
                 ",".join(servers)]
-        self.run(v, f"{envs(profile)} bash {cp_script} {shlex.join(args)}", timeout=600)
+        self.run(v, f"{envs(profile, ETCD_TUNING)} bash {cp_script} {shlex.join(args)}",
+                 timeout=600)
 
     def set_agent_servers(self, v: Vm, servers: list[str], profile: str = "demo") -> None:
         """The agent of ``v`` names every member (vagrant/provision-worker.sh with the
