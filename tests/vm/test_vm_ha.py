@@ -67,9 +67,12 @@ def members(lane: Lane, server: str = "") -> dict[str, dict[str, Any]]:
 
 
 def voters_healthy(lane: Lane, names: set[str]) -> bool:
+    """Every one of ``names`` a healthy voting etcd member that published its API address
+    (a member's control plane does so once it serves, a moment after its etcd joined)."""
     ms = members(lane)
     return names <= set(ms) and all(
-        ms[n].get("healthy") and not ms[n].get("learner") for n in names)
+        ms[n].get("healthy") and not ms[n].get("learner") and ms[n].get("apiAddress")
+        for n in names)
 
 
 def member_diag(lane: Lane, vms: list[Vm]) -> str:
@@ -90,7 +93,7 @@ def test_workers_join_as_controlplane_members(lane: Lane) -> None:
         lane.join_controlplane(v, first, everyone)
         joined.add(v.name)
         try:
-            poll(f"{sorted(joined)} healthy voting etcd members",
+            poll(f"{sorted(joined)} healthy voting etcd members, serving",
                  lambda: voters_healthy(lane, joined), 600, 5, lane=lane)
         except LaneError as e:
             raise AssertionError(f"{e}\n{member_diag(lane, [lane.cp, v])}") from e
