@@ -4,7 +4,8 @@ member and control plane beside its agent), as `vagrant/provision-controlplane.s
 joins cp-2, cp-3 (docs/operations.md, "Adding a member"); the agents then name
 every member. The fault: cp's control plane and etcd member are SIGKILLed and kept
 down; with the workers' two members the API still reads and writes, a new
-Deployment's pods are scheduled and Running, the nodes stay Ready. cp comes back
+Deployment's pods are scheduled and Running, the nodes are Ready (their agents
+renew through the other members). cp comes back
 and the three members are healthy again, so test_vm_failover.py can power off a
 worker that is a member too (2 of 3 left)."""
 
