@@ -253,9 +253,9 @@ def dns_upstreams(flag: str, resolv_conf: str = "/etc/resolv.conf") -> tuple[str
 def registries_from_flags(p: argparse.ArgumentParser, path: str, insecure: list[str],
                           mirrors: list[str]) -> dict[str, object]:
     """The images' registries config as a dict: the file, then the flags on top."""
-    import yaml
     doc: dict[str, object] = {}
     if path:
+        import yaml  # only for a config file (an agent without one never loads it)
         try:
             with open(path) as f:
                 loaded = yaml.safe_load(f) or {}

@@ -1,5 +1,5 @@
 """Process-wide tuning for the agent's own process (`python -m agent`), to keep an
-idle agent small (bench: footprint, target <= 60 MB RSS). Not applied when the
+idle agent small (bench: footprint, target <= 45 MB RSS). Not applied when the
 agent's modules are imported elsewhere (tests, tools), except lean_prometheus_client,
 which agent/leanboot.py applies when agent/__main__.py imports it (before agent.metrics);
 each is transparent:

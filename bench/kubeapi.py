@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bench.common import BenchResult, pod_doc, summary
@@ -97,7 +97,7 @@ async def _grpc_load(address: str, ns: str, clients: int, per_client: int, lists
 
 
 async def _fanout(create: Callable[[str], Awaitable[None]],
-                  watch: Callable[[Callable[[str], None]], Awaitable[None]],
+                  watch: Callable[[Callable[[str], None]], Coroutine[object, object, None]],
                   watchers: int, writes: int) -> tuple[list[float], list[float]]:
     """Times until all (and the median) `watchers` saw each of `writes` creates."""
     seen: dict[str, list[float]] = {}

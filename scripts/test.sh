@@ -14,7 +14,7 @@ PATH="$PWD/.venv/bin:$PATH" scripts/genproto.sh --check
 echo "== ruff"
 $PY -m ruff check .
 echo "== mypy"
-$PY -m mypy proto common controlplane agent corral localcluster scripts/check_imports.py \
+$PY -m mypy proto common controlplane agent corral localcluster bench scripts/check_imports.py \
   scripts/check_sizes.py scripts/protodocs.py
 MYPYPATH=scripts/vm $PY -m mypy scripts/vm/vmlane.py tests/vm
 echo "== shellcheck"

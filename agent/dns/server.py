@@ -22,7 +22,6 @@ import struct
 import threading
 from collections.abc import Sequence
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
@@ -205,6 +204,7 @@ class DnsServer:
                                    f"1 7200 1800 86400 {self.ttl}")
 
     async def _forward(self, q: dns.message.Message, tcp: bool) -> bytes | None:
+        import dns.asyncquery  # the first name outside the cluster loads the client side
         for upstream in self.upstreams:
             host, _, port = upstream.partition(":")     # "IP" or "IP:PORT"
             where = int(port or 53)

@@ -26,6 +26,9 @@ ErrImageNeverPull); the agent turns repeated ErrImagePull into ImagePullBackOff.
 
 from __future__ import annotations
 
+# a layer's uncompressed bytes past which unpacking stops with LayerTooLarge
+DEFAULT_MAX_SIZE = 16 << 30
+
 
 class ImageError(Exception):
     """Base of the tree. `str(err)` is the message to show a person."""

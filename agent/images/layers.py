@@ -36,8 +36,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from agent.images.digest import check_digest
-from agent.images.errors import DigestMismatch, Unsupported
-from agent.images.unpack import DEFAULT_MAX_SIZE, unpack_layer
+from agent.images.errors import DEFAULT_MAX_SIZE, DigestMismatch, Unsupported
 
 DEFAULT_OPTION_BUDGET = 4096 - 768  # leave room for upperdir=, workdir= and the rest
 _SHORT = 20
@@ -105,6 +104,7 @@ class LayerStore:
             try:
                 diff = os.path.join(tmp, "diff")
                 os.mkdir(diff, 0o755)
+                from agent.images.unpack import unpack_layer  # tarfile, zstd: on first use
                 with open_blob() as f:
                     got, size = unpack_layer(f, diff, label or diff_id, self.max_size, on_bytes)
                 if got != diff_id:

@@ -19,10 +19,12 @@ a message that quotes the reference.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from agent.images.errors import InvalidReference
+from agent.images.errors import ImageError, InvalidReference
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
@@ -156,3 +158,24 @@ def parse(ref: str) -> Reference:
 
 def is_digest(value: str) -> bool:
     return bool(_DIGEST.fullmatch(value))
+
+
+def find_record(records: dict[str, dict[str, Any]], ref: str) -> tuple[str, dict[str, Any]] | None:
+    """The stored image record (name, record) that `ref` names: an image id or digest,
+    a name, or repo@digest (any name of that repository with that digest)."""
+    if is_digest(ref):
+        for name, rec in sorted(records.items()):
+            if ref in (rec.get("config"), rec.get("digest"), rec.get("manifest")):
+                return name, rec
+        return None
+    r = parse(ref)
+    if str(r) in records:
+        return str(r), records[str(r)]
+    if r.digest is not None:
+        for name, rec in sorted(records.items()):
+            if r.digest not in (rec.get("digest"), rec.get("manifest")):
+                continue
+            with contextlib.suppress(ImageError):
+                if parse(name).repository == r.repository:
+                    return name, rec
+    return None

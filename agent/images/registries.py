@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from agent.images.errors import ConfigError
 from common.netaddr import is_loopback_host
 
@@ -73,6 +71,7 @@ class RegistriesConfig:
         if source is None:
             return cls()
         if isinstance(source, str):
+            import yaml  # only for a file (the agent passes a dict: no yaml loaded)
             try:
                 with open(source) as f:
                     doc = yaml.safe_load(f) or {}

@@ -9,24 +9,23 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import agent.images.gc as gc
 import agent.images.progress as prog
-import agent.images.pullsecrets as pullsecrets
-from agent.images.archive import load_archive, save_oci
-from agent.images.build import build_image
-from agent.images.client import RegistryClient
-from agent.images.errors import ImageError, ImageNotPresent, Unsupported
+from agent.images.errors import DEFAULT_MAX_SIZE, ImageError, ImageNotPresent, Unsupported
 from agent.images.imageconfig import ContainerDefaults, parse_config
 from agent.images.layers import LayerStore, OverlayLower
 from agent.images.manifest import Descriptor, Index, Manifest, Platform, parse, select_platform
 from agent.images.policy import PullPolicy
-from agent.images.reference import Reference, is_digest
+from agent.images.reference import Reference, find_record
 from agent.images.reference import parse as parse_reference
 from agent.images.registries import RegistriesConfig
 from agent.images.store import ContentStore
-from agent.images.unpack import DEFAULT_MAX_SIZE
+
+if TYPE_CHECKING:   # the registry code (http.client, urllib) is imported on the first pull/push
+    from agent.images.client import RegistryClient
+    from agent.images.pullsecrets import RegistryCredential
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class ImageService:
             self.platform = Platform.parse(str(platform or self.registries.platform))
         else:
             self.platform = Platform.host()
-        self.client = client or RegistryClient(self.registries)
+        self._client = client
         self.gc_high_percent = gc_high_percent
         self.gc_low_percent = gc_low_percent if gc_low_percent is not None else (
             (gc_high_percent - 5) if gc_high_percent is not None else None)
@@ -79,6 +78,14 @@ class ImageService:
         self.in_use = in_use
         self._gc = gc.SharedExclusive()
         self.pins = gc.Pins()      # what running builds hold (agent/images/buildstore.py)
+
+    @property
+    def client(self) -> RegistryClient:
+        """The registry client, made on first use: an idle node never loads it."""
+        if self._client is None:
+            from agent.images.client import RegistryClient
+            self._client = RegistryClient(self.registries)
+        return self._client
 
     # -- lookups -----------------------------------------------------------------
 
@@ -102,23 +109,7 @@ class ImageService:
         )
 
     def _find(self, ref: str) -> tuple[str, dict[str, Any]] | None:
-        records = self.store.records()
-        if is_digest(ref):  # an image id or a digest
-            for name, rec in sorted(records.items()):
-                if ref in (rec.get("config"), rec.get("digest"), rec.get("manifest")):
-                    return name, rec
-            return None
-        r = parse_reference(ref)
-        if str(r) in records:
-            return str(r), records[str(r)]
-        if r.digest is not None:  # repo@digest matches any name of that repo with that digest
-            for name, rec in sorted(records.items()):
-                if r.digest not in (rec.get("digest"), rec.get("manifest")):
-                    continue
-                with contextlib.suppress(ImageError):
-                    if parse_reference(name).repository == r.repository:
-                        return name, rec
-        return None
+        return find_record(self.store.records(), ref)
 
     def get(self, ref: str) -> Image | None:
         found = self._find(ref)
@@ -146,7 +137,7 @@ class ImageService:
         ref: str,
         pull_policy: str | PullPolicy | None = None,
         progress: prog.ProgressFn | None = None,
-        credentials: Sequence[pullsecrets.RegistryCredential] = (),
+        credentials: Sequence[RegistryCredential] = (),
     ) -> Image:
         r = parse_reference(ref)
         policy = PullPolicy.parse(pull_policy, r)
@@ -162,8 +153,9 @@ class ImageService:
         return self.pull(str(r), progress, credentials)
 
     def pull(self, ref: str, progress: prog.ProgressFn | None = None,
-             credentials: Sequence[pullsecrets.RegistryCredential] = ()) -> Image:
+             credentials: Sequence[RegistryCredential] = ()) -> Image:
         """A pod's pull-secret `credentials` for the registry in turn, else the node's."""
+        import agent.images.pullsecrets as pullsecrets
         t0, fetched, ok = time.monotonic(), {"bytes": 0}, False
         clients = pullsecrets.clients_for(self.client, self.registries, ref, credentials)
         try:
@@ -245,6 +237,7 @@ class ImageService:
                                      "config": m.config.digest, "last_used": time.time()})
 
     def load_archive(self, src: str | BinaryIO, label: str = "") -> builtins.list[str]:
+        from agent.images.archive import load_archive  # tarfile: on first use
         names: builtins.list[str] = []
         with self._gc.shared():
             for item in load_archive(self.store, src, self.platform, label):
@@ -255,6 +248,7 @@ class ImageService:
         return names
 
     def save(self, refs: Iterable[str], out: BinaryIO) -> None:
+        from agent.images.archive import save_oci
         images = []
         for ref in refs:
             found = self._find(ref)
@@ -265,6 +259,7 @@ class ImageService:
 
     def import_rootfs(self, root: str, ref: str, defaults: ContainerDefaults | None = None,
                       base: str | None = None) -> Image:
+        from agent.images.build import build_image
         r = parse_reference(ref)
         with self._gc.shared():
             base_manifest = None

@@ -55,9 +55,8 @@ from typing import IO, BinaryIO, cast
 import zstandard
 
 from agent.images.digest import CHUNK, Readable
-from agent.images.errors import LayerTooLarge, UnsafeLayer, Unsupported
+from agent.images.errors import DEFAULT_MAX_SIZE, LayerTooLarge, UnsafeLayer, Unsupported
 
-DEFAULT_MAX_SIZE = 16 << 30
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
 _ALLOWED_XATTR_PREFIXES = ("user.",)

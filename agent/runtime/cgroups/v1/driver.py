@@ -8,6 +8,7 @@ reached through symlinks) are joined once.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -38,6 +39,14 @@ class V1Driver(Driver):
     def _path(self, ctrl: ModuleType, rel: str) -> Path:
         return self.root / ctrl.NAME / rel
 
+    @functools.cached_property
+    def _real_roots(self) -> list[str]:
+        """Each controller's hierarchy directory, symlinks resolved (``cpu`` and
+        ``cpuacct`` -> ``cpu,cpuacct`` when co-mounted). Resolved once: realpath walks
+        every component of a path with lstat, and a cgroup below a hierarchy has no
+        symlinks, so a cgroup's hierarchy is its controller's."""
+        return [os.path.realpath(self.root / c.NAME) for c in self.controllers]
+
     def _is_root_path(self, rel: str) -> bool:
         return rel.strip("/") == ""
 
@@ -53,12 +62,10 @@ class V1Driver(Driver):
     def procs_files(self, rel: str) -> list[str]:
         seen: set[str] = set()
         out: list[str] = []
-        for c in self.controllers:
-            path = self._path(c, rel)
-            real = os.path.realpath(path)
+        for c, real in zip(self.controllers, self._real_roots, strict=True):
             if real not in seen:
                 seen.add(real)
-                out.append(str(path / "cgroup.procs"))
+                out.append(str(self._path(c, rel) / "cgroup.procs"))
         return out
 
     def oom_file(self, rel: str) -> str:
@@ -112,8 +119,8 @@ class V1Driver(Driver):
     def container_mounts(self) -> list[tuple[str, str, str]]:
         """One mount per hierarchy we join (``cpu,cpuacct`` once if co-mounted)."""
         out: list[tuple[str, str, str]] = []
-        for c in self.controllers:
-            real = os.path.basename(os.path.realpath(self.root / c.NAME))
+        for real_root in self._real_roots:
+            real = os.path.basename(real_root)
             if not any(m[1] == real for m in out):
                 out.append(("cgroup", real, real))
         return out
