@@ -28,7 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import SYSTEM_REPO, BenchResult, pod_doc, summary, system_env, tree_pids
+from bench.common import (
+    SYSTEM_REPO,
+    BenchResult,
+    cpu_seconds,
+    pod_doc,
+    summary,
+    system_env,
+    tree_pids,
+)
 
 NAME = "api-write"
 CLIENTS = 50
@@ -123,18 +131,6 @@ def _wait_nodes(address: str, hollow: subprocess.Popen[bytes], log: Path) -> Non
                 raise RuntimeError("hollow nodes not Ready: "
                                    + log.read_text(errors="replace")[-2000:])
             time.sleep(0.2)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of `pids` (and their reaped children), seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in f[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu(cp_pid: int, hollow_pid: int) -> dict[str, float]:

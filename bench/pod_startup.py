@@ -9,15 +9,28 @@ beforehand shows ``status.phase=Running``; the next batch starts when the
 whole batch runs.  Also: create -> bound (spec.nodeName seen on the watch),
 and, before the batches, 10 pods one at a time (latency without queueing).
 Last, a burst: N more pods created at once by 20 threads (not in batches),
-each timed the same way (create -> Running on the watch).
+each timed the same way (create -> Running on the watch).  CPU per pod (what
+compares on a loaded machine): utime + stime of the 3 agent processes, and of
+the control plane and its etcd, over the batches and over the burst, divided
+by the pods started.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
+from typing import Any
 
-from bench.common import BenchResult, LocalCluster, PodWatcher, pod_doc, summary
+from bench.common import (
+    BenchResult,
+    LocalCluster,
+    PodWatcher,
+    cpu_seconds,
+    pod_doc,
+    summary,
+    tree_pids,
+)
 
 NAME = "pod-startup"
 
@@ -55,6 +68,8 @@ def run(quick: bool = False) -> BenchResult:
                         raise RuntimeError(f"pod {name} not Running after 120 s")
                     serial.append(w.running[name] - ts)
                 t0: dict[str, float] = {}
+                rec = c.record()
+                cpu0 = _cpu(rec)
                 for b in range(0, n, batch):
                     names = [f"p{i:04d}" for i in range(b, min(n, b + batch))]
                     for name in names:
@@ -70,9 +85,11 @@ def run(quick: bool = False) -> BenchResult:
                         missing = sorted(want - w.running.keys())
                         raise RuntimeError(f"pods not Running after 120 s: {missing[:5]} "
                                            f"phases {[w.phase.get(m) for m in missing[:5]]}")
+                cpu1 = _cpu(rec)
                 run_lat = [w.running[k] - t0[k] for k in t0]
                 bind_lat = [w.bound[k] - t0[k] for k in t0 if k in w.bound]
                 burst = _burst(cl, w, n)
+                cpu2 = _cpu(rec)
             finally:
                 w.close()
         s, sb = summary(run_lat), summary(bind_lat)
@@ -92,12 +109,32 @@ def run(quick: bool = False) -> BenchResult:
         res.add(f"burst of {n}: create->Running p50", sr["p50"], "s")
         res.add(f"burst of {n}: create->Running p99", sr["p99"], "s", "<= 1.0")
         res.add(f"burst of {n}: create->Running max", sr["max"], "s")
+        for phase, (c0, c1) in (("batches", (cpu0, cpu1)), (f"burst of {n}", (cpu1, cpu2))):
+            for who in c0:
+                res.add(f"{phase}: {who} CPU per pod", (c1[who] - c0[who]) / n * 1000, "ms")
         res.notes.append(f"{n} pods in batches of {batch} (a batch waits for the previous "
                          f"one to run); spread {dict(sorted(per_node.items()))}; image "
                          "pre-pulled by one pinned pod per node")
     finally:
         c.close()
     return res
+
+
+def _cpu(rec: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds so far: the agents (their own processes, not the zygotes and shims),
+    the control plane and etcd."""
+    cp = tree_pids(int(rec["controlplane_pid"]))
+    etcd = [p for p in cp if _comm(p) == "etcd"]
+    return {"agent (3)": cpu_seconds([int(nd["agent_pid"]) for nd in rec["nodes"]]),
+            "control plane": cpu_seconds([p for p in cp if p not in etcd]),
+            "etcd": cpu_seconds(etcd)}
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _burst(cl: object, w: PodWatcher, n: int) -> list[float]:

@@ -10,7 +10,9 @@ namespace, so this only touches the node the agent runs in.
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
+import struct
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -18,6 +20,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from agent.network.errors import InvalidNetworkConfig, LinkError
 
 IFNAMSIZ = 15
+SIOCGIFINDEX = 0x8933
+_IFREQ = struct.Struct("16si20x")     # struct ifreq: the name, then ifr_ifindex (40 bytes)
 
 
 def check_ifname(name: str) -> str:
@@ -29,8 +33,23 @@ def check_ifname(name: str) -> str:
 
 
 def link_index(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """The index of link ``name`` in ``ipr``'s network namespace, None if there is none.
+
+    An SIOCGIFINDEX ioctl on the handle's own netlink socket: the kernel resolves the
+    name in the socket's namespace (a socket stays in the namespace it was made in),
+    and nothing is decoded (``link_lookup`` parses the whole link message in Python:
+    ~0.4 ms, more for a bridge, against a few microseconds; a pod setup asks ~4 times)."""
+    fileno = getattr(ipr, "fileno", None)
+    if fileno is None:       # a handle without a socket of its own
+        found = ipr.link_lookup(ifname=name)
+        return int(found[0]) if found else None
+    try:
+        out = fcntl.ioctl(fileno(), SIOCGIFINDEX, _IFREQ.pack(name.encode(), 0))
+    except OSError as e:
+        if e.errno == errno.ENODEV:
+            return None
+        raise LinkError(f"cannot look up link {name}: {e}") from e
+    return int(_IFREQ.unpack(out)[1])
 
 
 def link_kind(ipr: Any, index: int) -> str | None:

@@ -99,19 +99,23 @@ class IPAM:
         ``label`` (e.g. "default/web-1") only makes records and errors readable.
         Raises IPAMExhausted when every address is taken.
         """
+        return self.claim(key, label)[0]
+
+    def claim(self, key: str, label: str = "") -> tuple[ipaddress.IPv4Address, bool]:
+        """`allocate`, and whether the address is new (False: ``key`` already held it)."""
         if not key or "\n" in key:
             raise InvalidNetworkConfig(f"IPAM key {key!r} must be a non-empty single line")
         with self._locked():
             existing = self.lookup(key)
             if existing is not None:
-                return existing
+                return existing, False
             start = self._start()
             for i in range(self.capacity):
                 n = self._first + (start - self._first + i) % self.capacity
                 ip = ipaddress.IPv4Address(n)
                 if self._claim(ip, key, label):
                     self._write_last(ip)
-                    return ip
+                    return ip, True
         who = label or key
         raise IPAMExhausted(f"no free IP in {self.network} for pod {who}")
 

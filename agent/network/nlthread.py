@@ -32,6 +32,7 @@ from pyroute2 import IPRoute
 
 import agent.network.netns as netns
 from agent.network.errors import NetnsError, NetworkError, ThreadNetnsLost
+from agent.network.rawnl import RtnlSocket
 
 T = TypeVar("T")
 NETLINK_ROUTE = 0
@@ -55,6 +56,15 @@ def away(body: Callable[[], None]) -> None:
 
 def pod_iproute(netns_path: str) -> Any:
     """An IPRoute in the network namespace at ``netns_path``, opened by this thread."""
+    return IPRoute(fileno=_socket_in(netns_path).detach())
+
+
+def pod_rtnl(netns_path: str) -> RtnlSocket:
+    """A plain rtnetlink socket in the network namespace at ``netns_path`` (rawnl.py)."""
+    return RtnlSocket(_socket_in(netns_path))
+
+
+def _socket_in(netns_path: str) -> socket.socket:
     try:
         target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -68,10 +78,12 @@ def pod_iproute(netns_path: str) -> Any:
     try:
         away(there)
     except OSError as e:
+        for sock in made:
+            sock.close()
         raise NetnsError(f"cannot open a netlink socket in {netns_path}: {e}") from e
     finally:
         os.close(target)
-    return IPRoute(fileno=made[0].detach())
+    return made[0]
 
 
 class NetlinkThread:

@@ -27,10 +27,12 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 import agent.network.netns as netns
+import agent.network.rawnl as rawnl
 from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
-from agent.network.nlthread import away, pod_iproute
+from agent.network.nlthread import away, pod_iproute, pod_rtnl
+from agent.network.rawnl import RtnlSocket
 
 POD_IFNAME = "eth0"
 ALIAS_PREFIX = "corral:"
@@ -86,23 +88,25 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
     bridge_idx = link_index(ipr, cfg.bridge)
     if bridge_idx is None:
         raise LinkError(f"bridge {cfg.bridge} does not exist; ensure_node() first")
-    had_ip = cfg.ipam.lookup(pod_uid) is not None
-    if not had_ip and cfg.ipam.free_count() == 0:
-        # Fail before making anything (allocate() below re-checks under its lock).
-        cfg.ipam.allocate(pod_uid, label)
+    if cfg.ipam.free_count() == 0 and cfg.ipam.lookup(pod_uid) is None:
+        # Fail before making anything (claim() below re-checks under its lock).
+        cfg.ipam.claim(pod_uid, label)
     try:
         if not netns.exists(ns):
             netns.create(ns, cfg.mount_ns_fd, in_thread=away)
             made_ns = True
         path = netns.path_of(ns)
-        with pod_iproute(path) as pod_ipr:
-            made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu, bridge_idx)
-            ip = cfg.ipam.allocate(pod_uid, label)
-            made_ip = not had_ip
+        # a fresh netns needs no pyroute2 handle in it: the raw socket does its requests
+        host = rawnl.beside(ipr)    # the node side's simple requests, as for the pod side
+        with pod_rtnl(path) as pod_nl, host or contextlib.nullcontext(), \
+                (contextlib.nullcontext() if made_ns else pod_iproute(path)) as pod_ipr:
+            host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
+                                               bridge_idx, fresh=made_ns, host=host)
+            ip, made_ip = cfg.ipam.claim(pod_uid, label)   # one scan of the records
             if not made_veth:
-                _configure_host_end(ipr, veth, bridge_idx, cfg.mtu)
-            _hairpin(ipr, veth)
-            _configure_pod_side(pod_ipr, ip, gw, cfg.mtu, fresh=made_ns)
+                _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
+            _hairpin(host or ipr, veth, host_idx)
+            _configure_pod_side(pod_nl, pod_ipr, ip, gw, cfg.mtu)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
         with contextlib.suppress(NetworkError):
@@ -171,13 +175,15 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
 
 
 def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int,
-                 bridge_idx: int) -> bool:
-    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns). True if created,
-    and then it is already on the bridge and up (one request: master, mtu and state)."""
+                 bridge_idx: int, fresh: bool = False,
+                 host: RtnlSocket | None = None) -> tuple[int, bool]:
+    """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns): its index, and
+    True if created (then it is already on the bridge and up: one request sets master,
+    mtu and state). ``fresh``: the pod netns was made just now, so it has no eth0."""
     host_idx = link_index(ipr, veth)
-    pod_idx = link_index(pod_ipr, POD_IFNAME)
+    pod_idx = None if fresh else link_index(pod_ipr, POD_IFNAME)
     if host_idx is not None and pod_idx is not None and _are_peers(ipr, host_idx, pod_ipr, pod_idx):
-        return False
+        return host_idx, False
     # Half-made or mismatched (a crash, a recreated netns): start this pair over.
     if host_idx is not None:
         _delete_link(ipr, veth)
@@ -188,24 +194,26 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
             raise LinkError(f"cannot remove stale {POD_IFNAME} in {netns_path}: {e}") from e
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ipr.link(
-            "add",
-            ifname=veth,
-            kind="veth",
-            mtu=mtu,
-            master=bridge_idx,
-            state="up",
-            peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu},
-        )
+        if host is not None:
+            host.veth_add(veth, mtu, bridge_idx, POD_IFNAME, fd)
+        else:
+            ipr.link("add", ifname=veth, kind="veth", mtu=mtu, master=bridge_idx, state="up",
+                     peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu})
     except NetlinkError as e:
         raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
     finally:
         os.close(fd)
+    idx = link_index(ipr, veth)
+    if idx is None:
+        raise LinkError(f"veth {veth} is missing")
     try:
-        ipr.link("set", ifname=veth, ifalias=ALIAS_PREFIX + uid)
+        if host is not None:
+            host.set_alias(idx, ALIAS_PREFIX + uid)
+        else:
+            ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
     except NetlinkError as e:
         raise LinkError(f"cannot label veth {veth}: {e}") from e
-    return True
+    return idx, True
 
 
 def _are_peers(ipr: Any, host_idx: int, pod_ipr: Any, pod_idx: int) -> bool:
@@ -220,10 +228,7 @@ def _are_peers(ipr: Any, host_idx: int, pod_ipr: Any, pod_idx: int) -> bool:
     )
 
 
-def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
-    idx = link_index(ipr, veth)
-    if idx is None:
-        raise LinkError(f"veth {veth} is missing")
+def _configure_host_end(ipr: Any, veth: str, idx: int, bridge_idx: int, mtu: int) -> None:
     try:
         ipr.link("set", index=idx, master=bridge_idx, mtu=mtu)
         ipr.link("set", index=idx, state="up")
@@ -231,41 +236,44 @@ def _configure_host_end(ipr: Any, veth: str, bridge_idx: int, mtu: int) -> None:
         raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
 
 
-def _hairpin(ipr: Any, veth: str) -> None:
+def _hairpin(handle: Any, veth: str, idx: int) -> None:
     """Hairpin mode on the pod's bridge port (like the CNI bridge plugin's hairpinMode):
     a pod reaching itself through a Service gets its packets back out of the port they
-    came in by."""
-    idx = link_index(ipr, veth)
-    if idx is None:
-        raise LinkError(f"veth {veth} is missing")
+    came in by. ``handle``: an RtnlSocket, else a pyroute2 handle."""
     try:
-        ipr.brport("set", index=idx, mode=1)
+        if isinstance(handle, RtnlSocket):
+            handle.hairpin(idx)
+        else:
+            handle.brport("set", index=idx, mode=1)
     except NetlinkError as e:
         raise LinkError(f"cannot set hairpin mode on {veth}: {e}") from e
 
 
 def _configure_pod_side(
-    pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface, mtu: int,
-    fresh: bool = False,
+    pod_nl: RtnlSocket, pod_ipr: Any, ip: ipaddress.IPv4Address, gw: ipaddress.IPv4Interface,
+    mtu: int,
 ) -> None:
-    """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``fresh``: the netns
-    was made just now (so eth0 has no address to check)."""
+    """lo up; eth0 with ``ip``, ``mtu``, up; default route via ``gw``. ``pod_ipr`` is None
+    when the netns was made just now (then eth0 has no address to check)."""
     try:
-        pod_ipr.link("set", ifname="lo", state="up")
-        idx = link_index(pod_ipr, POD_IFNAME)
+        lo = link_index(pod_nl, "lo")
+        if lo is None:
+            raise LinkError("lo is missing in the pod netns")
+        pod_nl.link_up(lo)
+        idx = link_index(pod_nl, POD_IFNAME)
         if idx is None:
             raise LinkError(f"{POD_IFNAME} is missing in the pod netns")
         want = (str(ip), gw.network.prefixlen)
-        have = set() if fresh else {
+        have = set() if pod_ipr is None else {
             (a.get("address"), a.get("prefixlen"))
             for a in pod_ipr.get_addr(family=2, index=idx)
         }
         for addr, plen in have - {want}:
             pod_ipr.addr("del", index=idx, address=addr, prefixlen=plen)
         if want not in have:
-            pod_ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
-        pod_ipr.link("set", index=idx, mtu=mtu, state="up")
-        pod_ipr.route("replace", dst="0.0.0.0/0", gateway=str(gw.ip), oif=idx)
+            pod_nl.addr_add(idx, want[0], want[1])
+        pod_nl.link_up(idx, mtu)
+        pod_nl.default_route(str(gw.ip), idx)
     except NetlinkError as e:
         raise LinkError(f"cannot configure {POD_IFNAME} ({ip}) in the pod netns: {e}") from e
 

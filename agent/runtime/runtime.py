@@ -65,6 +65,8 @@ class Runtime:
         # meta.json is written once, at create: kept here after the first read (listings
         # read every container's state; meta need not be read and parsed each time)
         self._metas: dict[str, dict[str, Any]] = {}
+        self._logs: dict[str, Path] = {}      # log_path of meta.json, made once
+        self._states = state.RecordCache()    # state.json, parsed again when replaced
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
 
@@ -97,10 +99,11 @@ class Runtime:
         check_id("container id", cid)
         return self.containers_dir / cid
 
-    def _meta(self, cid: str) -> dict[str, Any]:
+    def _meta(self, cid: str, listed: bool = False) -> dict[str, Any]:
+        """meta.json (written once: read once); ``listed``: its directory was just listed."""
         cdir = self._dir(cid)
         known = self._metas.get(cid)
-        if known is not None and cdir.is_dir():
+        if known is not None and (listed or cdir.is_dir()):
             return known
         meta = state.read_json(cdir / "meta.json")
         if meta is None:
@@ -118,6 +121,8 @@ class Runtime:
         except FileExistsError:
             raise ContainerExists(cfg.id) from None
         self._metas.pop(cfg.id, None)    # a new container of an old id: its own meta
+        self._logs.pop(cfg.id, None)
+        self._states.forget(cfg.id)
         try:
             for sub in ("rootfs", "upper", "work"):
                 (cdir / sub).mkdir()
@@ -146,12 +151,12 @@ class Runtime:
             raise
         return self.status(cfg.id)
 
-    def status(self, cid: str) -> ContainerInfo:
-        meta = self._meta(cid)
+    def status(self, cid: str, listed: bool = False) -> ContainerInfo:
+        meta = self._meta(cid, listed)
         proc = self._shims.get(cid)
         if proc is not None and proc.poll() is not None:
             del self._shims[cid]
-        rec = state.read_json(self._dir(cid) / "state.json") or {}
+        rec = self._states.read(cid, self._dir(cid) / "state.json")
         status = rec.get("status", "created")
         shim_alive = state.alive(rec.get("shim_pid"), rec.get("shim_start"))
         if status == "running" and not shim_alive and \
@@ -168,15 +173,21 @@ class Runtime:
             started_at=_dt(rec.get("started_at")), finished_at=_dt(rec.get("finished_at")),
             exit_code=rec.get("exit_code"), signal=rec.get("signal"),
             oom_killed=bool(rec.get("oom_killed", False)), reason=rec.get("reason", ""),
-            message=rec.get("message", ""), log_path=Path(meta["log_path"]),
+            message=rec.get("message", ""), log_path=self._log_path(cid, meta),
             labels=dict(meta.get("labels") or {}),
         )
 
+    def _log_path(self, cid: str, meta: dict[str, Any]) -> Path:
+        path = self._logs.get(cid)
+        if path is None:
+            path = self._logs[cid] = Path(meta["log_path"])
+        return path
+
     def list(self) -> list[ContainerInfo]:
         out = []
-        for d in sorted(self.containers_dir.iterdir()):
+        for name in sorted(os.listdir(self.containers_dir)):
             try:
-                out.append(self.status(d.name))
+                out.append(self.status(name, listed=True))
             except ContainerNotFound:
                 continue
         return out
@@ -233,6 +244,8 @@ class Runtime:
 
     def _destroy(self, cid: str) -> None:
         cdir = self._dir(cid)
+        self._logs.pop(cid, None)
+        self._states.forget(cid)
         meta = self._metas.pop(cid, None) or state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
         if rel:

@@ -84,27 +84,56 @@ def read_json(path: StrPath) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def proc_start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+class RecordCache:
+    """Parsed records by key, parsed again only when their file changed. For files only
+    ever replaced whole (written beside and renamed over, as state.json is): a new
+    version is a new inode, allocated while the old one still exists, so its stat
+    differs from the one remembered; a file replaced between the stat and the read is
+    remembered under the old stat, and the next read parses it again."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+
+    def read(self, key: str, path: StrPath) -> dict[str, Any]:
+        """The record at ``path`` (a copy: the caller may change it); {} if unreadable."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._known.pop(key, None)
+            return {}
+        sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        known = self._known.get(key)
+        if known is not None and known[0] == sig:
+            return dict(known[1])
+        rec = read_json(path) or {}
+        self._known[key] = (sig, dict(rec))
+        return rec
+
+    def forget(self, key: str) -> None:
+        self._known.pop(key, None)
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (state) on; None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
     except OSError:
         return None
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return int(fields[19])
+    return raw[raw.rfind(b")") + 2 :].split()
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
 
 
 def alive(pid: int | None, start_ticks: int | None) -> bool:
     """True if ``pid`` runs and is the same process (not a zombie, not reused)."""
     if not pid:
         return False
-    ticks = proc_start_ticks(pid)
-    if ticks is None or (start_ticks is not None and ticks != start_ticks):
+    fields = _stat_fields(pid)     # one read: the start time and the state together
+    if fields is None or (start_ticks is not None and int(fields[19]) != start_ticks):
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return False
-    return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"
+    return fields[0] != b"Z"

@@ -37,6 +37,18 @@ def smaps_rollup(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of `pids` (and their reaped children), seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in f[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def tree_pids(pid: int) -> list[int]:
     """``pid`` and all its descendants (from /proc/*/task/*/children)."""
     out, todo = [], [pid]

@@ -38,14 +38,14 @@ def main() -> int:
                     def crash(self: IPAM, key: str, label: str = "") -> Any:
                         os._exit(17)
 
-                    IPAM.allocate = crash  # type: ignore[method-assign]
+                    IPAM.claim = crash  # type: ignore[method-assign]
                     net.setup_pod(args[0], "default", "crashy")
                     continue
                 if op == "exhaust_allocate":
                     def exhausted(self: IPAM, key: str, label: str = "") -> Any:
                         raise IPAMExhausted(f"no free IP in {self.network} for pod {label}")
 
-                    IPAM.allocate = exhausted  # type: ignore[method-assign]
+                    IPAM.claim = exhausted  # type: ignore[method-assign]
                     continue
                 kwargs: dict[str, Any] = {}
                 if args and isinstance(args[-1], dict):

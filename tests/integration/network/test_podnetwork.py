@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,12 @@ def test_pod_to_pod_same_node_and_across_nodes(cluster: Cluster) -> None:
     pod_links = {x["ifname"]: x for x in links(a["netns_name"])}
     assert pod_links["eth0"]["state"] == "up" and pod_links["eth0"]["mtu"] == 1500
     assert pod_links["lo"]["state"] == "up"
+    # the host end: labelled with the pod uid, hairpin on (a pod reaching itself via a Service)
+    host_end = json.loads(subprocess.run(
+        ["ip", "-n", n1.netns, "-d", "-j", "link", "show", a["host_veth"]],
+        capture_output=True, text=True, check=True).stdout)[0]
+    assert host_end["ifalias"] == "corral:uid-a"
+    assert host_end["linkinfo"]["info_slave_data"]["hairpin"] is True
 
     assert ping(a["netns_name"], b["ip"])  # same node, over the bridge
     assert ping(a["netns_name"], "10.124.1.1")  # the gateway

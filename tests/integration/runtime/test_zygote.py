@@ -103,9 +103,10 @@ def test_zygote_killed_containers_survive_and_it_is_replaced(env: Env) -> None:
     fresh = Runtime(env.rt.state_dir, env.rt.cgroups.root_name)   # the agent restarts too
     info = fresh.status(cid)
     assert (info.state, info.pid) == ("running", pid)
-    cid2, zyg2 = start_forked(env, fresh, ["true"])
+    # a container that lives while its shim's parent is read (a `true` may be gone)
+    cid2, zyg2 = start_forked(env, fresh, ["sleep", "1000"])
     assert zyg2 != zyg
-    env.wait_exited(cid2)
+    assert fresh.stop(cid2, grace_seconds=0).state == "exited"
     stopped = fresh.stop(cid, grace_seconds=0)
     assert stopped.state == "exited" and stopped.exit_code == 137   # recorded by its shim
     assert fresh.zygote is not None
@@ -117,10 +118,10 @@ def test_zygote_without_its_socket_drains_and_a_new_one_serves(env: Env) -> None
     zygote_ready(env.rt)
     cid, old = start_forked(env, env.rt, ["sleep", "1000"])
     (env.rt.state_dir / "zygote.sock").unlink()   # as when a newer zygote took the path
-    cid2, new = start_forked(env, env.rt, ["true"])
+    cid2, new = start_forked(env, env.rt, ["sleep", "1000"])
     assert new != old
     assert state.alive(old, None) and env.rt.status(cid).state == "running"  # still reaping
-    env.wait_exited(cid2)
+    env.rt.stop(cid2, grace_seconds=0)
     env.rt.stop(cid, grace_seconds=0)
     # its last shim gone and not listening any more: the old zygote exits
     wait_for(lambda: not state.alive(old, None), 15, "the old zygote to exit")

@@ -29,6 +29,15 @@ def test_allocate_is_idempotent_per_key(tmp_path: Path) -> None:
     assert ipam.list() == {ip: "pod-a"}
 
 
+def test_claim_tells_a_new_address_from_one_already_held(tmp_path: Path) -> None:
+    ipam = IPAM(tmp_path, "10.244.1.0/24")
+    ip, new = ipam.claim("uid-a", "default/a")
+    assert new and ip == ipaddress.IPv4Address("10.244.1.2")
+    assert ipam.claim("uid-a", "default/a") == (ip, False)
+    assert IPAM(tmp_path, "10.244.1.0/24").claim("uid-a") == (ip, False)  # from disk
+    assert ipam.claim("uid-b") == (ipaddress.IPv4Address("10.244.1.3"), True)
+
+
 def test_record_is_one_file_per_ip_holding_the_key(tmp_path: Path) -> None:
     ipam = IPAM(tmp_path, "10.244.1.0/24")
     ipam.allocate("uid-123", "default/web-1")
