@@ -10,7 +10,9 @@ from proto import api_pb2, core_pb2, kinds
 
 from .conftest import Cluster, wait_for
 
-STATUS = "cat /proc/self/status; (echo x > /f) 2>/dev/null || echo rootfs=ro; exec sleep 100000"
+# the rootfs line comes last: once it is in the log, the whole status is
+STATUS = ("cat /proc/self/status; if (echo x > /f) 2>/dev/null; then echo rootfs=rw; "
+          "else echo rootfs=ro; fi; exec sleep 100000")
 
 
 def _pod(cluster: Cluster, name: str, pod_sc: dict[str, Any] | None = None,
@@ -48,10 +50,11 @@ def _status_lines(cluster: Cluster, name: str) -> dict[str, str] | None:
     if info.log_path is None or not info.log_path.exists():
         return None
     lines = [ln.split(" ", 3)[-1] for ln in info.log_path.read_text().splitlines()]
-    if not any(ln.startswith("rootfs=") or ln.startswith("Seccomp:") for ln in lines):
+    rootfs = [ln.removeprefix("rootfs=") for ln in lines if ln.startswith("rootfs=")]
+    if not rootfs:      # not all printed yet (the log is read while it is written)
         return None
     fields = {k: v.strip() for k, _, v in (ln.partition(":") for ln in lines) if v}
-    fields["rootfs"] = "ro" if "rootfs=ro" in lines else "rw"
+    fields["rootfs"] = rootfs[0]
     return fields
 
 
