@@ -15,6 +15,10 @@
 # token, exists); else it joins the member at JOIN (IP:6444) with CP_TOKEN, pinning the
 # CA by CA_HASH, and receives the CA key and the Secrets' key file over that join.
 # SERVERS (every member's IP:6445) go into this VM's `corral` config.
+#
+# Environment: CORRAL_PROFILE (default or demo); ETCD_HEARTBEAT_INTERVAL and
+# ETCD_ELECTION_TIMEOUT (ms, etcd's defaults 100 and 1000) for a member's etcd on slow
+# machines (the QEMU test lane's emulated CPUs).
 set -euo pipefail
 # timing profile (default, or demo for fast failover): CORRAL_PROFILE
 PROFILE=${CORRAL_PROFILE:-default}
@@ -54,6 +58,13 @@ else                                  # a member: its etcd one of the etcd clust
       "$JOIN" "$CP_TOKEN" "$CA_HASH" > /etc/corral/controlplane.env
   fi
 fi
+# etcd's own tuning for slow or distant machines, in milliseconds (etcd reads ETCD_*
+# variables from its environment, which it inherits from corral-controlplane)
+for var in ETCD_HEARTBEAT_INTERVAL ETCD_ELECTION_TIMEOUT; do
+  if [[ -n "${!var:-}" ]]; then
+    printf '%s=%s\n' "$var" "${!var}" >> /etc/corral/controlplane.env
+  fi
+done
 umask 022
 cat > /etc/systemd/system/corral-controlplane.service <<UNIT
 [Unit]

@@ -23,6 +23,9 @@ ADMIN_CONF = "/var/lib/corral/controlplane/admin.conf"
 AGENT_DATA = "/var/lib/corral/agent"
 
 passed: set[str] = set()
+# the API servers the host's CLI names (CORRAL_SERVER, a list fails over); only cp's
+# until test_vm_ha.py makes the workers control-plane members too
+api_servers: list[str] = []
 
 
 def require(*steps: str) -> None:
@@ -44,7 +47,7 @@ def corral_proc(lane: Lane, args: str, check: bool = False,
             f.write(text)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(lane.run_dir),
            "PYTHONPATH": str(REPO), "CORRAL_CONFIG": str(conf),
-           "CORRAL_SERVER": f"{lane.cp.ip}:6445"}
+           "CORRAL_SERVER": ",".join(api_servers) or f"{lane.cp.ip}:6445"}
     argv = ["ip", "netns", "exec", lane.state.netns, sys.executable, "-m", "corral.cli.main",
             *shlex.split(args)]
     try:

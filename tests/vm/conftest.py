@@ -4,7 +4,9 @@ the default `pytest tests` run, they are skipped.
 
 One run of VMs serves every module (the session's ``lane``), in the order of
 MODULES: the cluster comes up, workloads run on it, the runtime's own tests run
-inside a guest, and last a worker is powered off (nothing after that may need it).
+inside a guest, the workers become control-plane members too and cp's member is
+killed and brought back, and last a worker is powered off (nothing after that may
+need it).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from vmlane import Lane, image_dir_default
 from tests.vm.cluster import passed
 
 MODULES = ("test_vm_cluster.py", "test_vm_workloads.py", "test_vm_runtime.py",
-           "test_vm_failover.py")
+           "test_vm_ha.py", "test_vm_failover.py")
 
 
 def lane_enabled() -> bool:
