@@ -84,7 +84,8 @@ def test_logs_follow_every_replica_through_a_rolling_update(cluster: Cluster,
     try:
         cluster.corral("apply", "-f", str(manifest))
         cluster.corral("rollout", "status", "deploy/ticker", "--timeout", "120s", timeout=150)
-        old = {p["metadata"]["name"] for p in cluster.running("app=ticker", 3)}
+        old = {p["metadata"]["name"] for p in
+               wait_for(lambda: cluster.running("app=ticker", 3), 60, "3 ticker pods")}
         assert len(old) == 3
         follow = Follow(cluster, "deploy/ticker")
         try:
@@ -92,8 +93,10 @@ def test_logs_follow_every_replica_through_a_rolling_update(cluster: Cluster,
             cluster.corral("set", "image", "deploy/ticker", "tick=demo:v2")
             cluster.corral("rollout", "status", "deploy/ticker", "--timeout", "180s",
                            timeout=200)
-            new = {p["metadata"]["name"] for p in cluster.running("app=ticker", 3)}
-            assert not new & old
+            # rolled out; the old pods may still be terminating (their grace is 2 s)
+            new = {p["metadata"]["name"] for p in
+                   wait_for(lambda: cluster.running("app=ticker", 3), 60, "3 new ticker pods")}
+            assert len(new) == 3 and not new & old
             # all six pods, and ten lines of each new one (for the -l read below)
             lines = follow.until(lambda seen: pods_in(seen) >= old | new and all(
                 sum(1 for ln in seen if f"[pod/{n}/" in ln) >= 10 for n in new), 90)
