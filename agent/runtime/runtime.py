@@ -65,7 +65,6 @@ class Runtime:
         # meta.json is written once, at create: kept here after the first read (listings
         # read every container's state; meta need not be read and parsed each time)
         self._metas: dict[str, dict[str, Any]] = {}
-        self._logs: dict[str, Path] = {}      # log_path of meta.json, made once
         self._states = state.RecordCache()    # state.json, parsed again when replaced
         # forks the shims (zygote.py); None: every shim is a new interpreter
         self.zygote = ZygoteClient(self.state_dir) if zygote else None
@@ -121,7 +120,6 @@ class Runtime:
         except FileExistsError:
             raise ContainerExists(cfg.id) from None
         self._metas.pop(cfg.id, None)    # a new container of an old id: its own meta
-        self._logs.pop(cfg.id, None)
         self._states.forget(cfg.id)
         try:
             for sub in ("rootfs", "upper", "work"):
@@ -173,15 +171,9 @@ class Runtime:
             started_at=_dt(rec.get("started_at")), finished_at=_dt(rec.get("finished_at")),
             exit_code=rec.get("exit_code"), signal=rec.get("signal"),
             oom_killed=bool(rec.get("oom_killed", False)), reason=rec.get("reason", ""),
-            message=rec.get("message", ""), log_path=self._log_path(cid, meta),
+            message=rec.get("message", ""), log_path=Path(meta["log_path"]),
             labels=dict(meta.get("labels") or {}),
         )
-
-    def _log_path(self, cid: str, meta: dict[str, Any]) -> Path:
-        path = self._logs.get(cid)
-        if path is None:
-            path = self._logs[cid] = Path(meta["log_path"])
-        return path
 
     def list(self) -> list[ContainerInfo]:
         out = []
@@ -244,7 +236,6 @@ class Runtime:
 
     def _destroy(self, cid: str) -> None:
         cdir = self._dir(cid)
-        self._logs.pop(cid, None)
         self._states.forget(cid)
         meta = self._metas.pop(cid, None) or state.read_json(cdir / "meta.json") or {}
         rel = meta.get("cgroup")
