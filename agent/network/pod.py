@@ -32,6 +32,7 @@ from agent.network.bridge import link_index, link_kind
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
 from agent.network.nlthread import away, pod_iproute, pod_rtnl
+from agent.network.rawlinks import Link, NodeRtnl
 from agent.network.rawnl import RtnlSocket
 
 POD_IFNAME = "eth0"
@@ -135,7 +136,7 @@ def teardown(ipr: Any, cfg: PodNetConfig, pod_uid: str) -> None:
     cfg.ipam.release(pod_uid)
 
 
-def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> list[str]:
+def cleanup_orphans(nl: NodeRtnl, cfg: PodNetConfig, live_pod_uids: set[str]) -> list[str]:
     """Remove netns, veths and addresses of pods not in ``live_pod_uids``.
 
     Returns the names of what was removed (for logs). Only things carrying our
@@ -145,30 +146,44 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
     removed: list[str] = []
     live_ns = {netns_name(cfg.netns_prefix, u) for u in live_pod_uids}
     live_veths = {host_veth_name(u) for u in live_pod_uids}
+    links = nl.links()
     for ns in netns.list_names(cfg.netns_prefix):
         suffix = ns[len(cfg.netns_prefix):]
         if ns in live_ns or len(suffix) != 12 or not _is_hex(suffix):
             continue
         veth = _veth_for_netns(cfg.netns_prefix, ns)
-        if veth not in live_veths and _delete_link(ipr, veth):
+        if veth not in live_veths and _delete_veth(nl, links, veth):
             removed.append(veth)
         netns.remove(ns, cfg.mount_ns_fd)
         removed.append(ns)
-    bridge_idx = link_index(ipr, cfg.bridge)
-    for link in ipr.get_links():
-        name = link.get("ifname") or ""
-        alias = link.get("ifalias") or ""
-        master = link.get("master")
+    bridge_idx = link_index(nl, cfg.bridge)
+    for link in nl.links():
         if (
-            alias.startswith(ALIAS_PREFIX)
-            and link.get(("linkinfo", "kind")) == "veth"
-            and master in (None, bridge_idx)  # not another bridge's pod
-            and name not in live_veths
-            and _delete_link(ipr, name)
+            link.alias.startswith(ALIAS_PREFIX)
+            and link.kind == "veth"
+            and link.master in (None, bridge_idx)  # not another bridge's pod
+            and link.name not in live_veths
+            and _delete_veth(nl, [link], link.name)
         ):
-            removed.append(name)
+            removed.append(link.name)
     removed.extend(str(ip) for ip in cfg.ipam.reconcile(live_pod_uids))
     return removed
+
+
+def _delete_veth(nl: NodeRtnl, links: list[Link], name: str) -> bool:
+    """_delete_link on the raw socket: ``links`` holds the link if it exists."""
+    link = next((lk for lk in links if lk.name == name), None)
+    if link is None:
+        return False
+    if link.kind != "veth":
+        raise LinkError(f"{name} is not a veth; refusing to delete it")
+    try:
+        nl.link_del(link.index)
+    except NetlinkError as e:
+        if e.code == 19:  # ENODEV: gone meanwhile
+            return False
+        raise LinkError(f"cannot delete veth {name}: {e}") from e
+    return True
 
 
 # -- steps -----------------------------------------------------------------------

@@ -10,8 +10,8 @@ microseconds. The messages carry what pyroute2 (and iproute2) sent, checked
 with ``ip -d``: the address as IFA_LOCAL and IFA_ADDRESS without a broadcast,
 the route in the main table, ``proto static``, scope universe.
 Errors are pyroute2's ``NetlinkError`` (code = errno), so the callers handle
-both alike. Anything else (repairing a half-made pod, reading links and
-addresses, teardown) still goes through pyroute2.
+both alike. The node's own links, addresses and routes (dumps included) are
+rawlinks.py; a pod's repair and teardown, and VXLAN, still go through pyroute2.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import ipaddress
 import os
 import socket
 import struct
-from typing import Any
+from typing import Any, Self
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -85,7 +85,7 @@ class RtnlSocket:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> RtnlSocket:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
