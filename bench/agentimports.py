@@ -62,8 +62,8 @@ def _metrics() -> None:
 
 
 def _pyroute2() -> None:
-    # the error class the network code raises and catches; IPRoute (~5 MB) is imported on
-    # the first pod repair or teardown, dnspython on the first name forwarded upstream
+    # the error class the network code raises and catches; IPRoute (~5 MB) is imported to
+    # repair a half-made pod (or for VXLAN), dnspython on the first name forwarded upstream
     from pyroute2.netlink.exceptions import NetlinkError  # noqa: F401
 
 

@@ -197,12 +197,13 @@ class PodNetwork:
         if host_network:
             return PodNetInfo(ip=self.node_ip, netns_name="", netns_path="", gateway="")
         with self._lock:
-            return self._nl.call(pod.setup, self._cfg(), pod_uid, f"{namespace}/{name}")
+            return self._nl.call_raw(pod.setup, self._cfg(), pod_uid, f"{namespace}/{name}",
+                                    self._nl.iproute)
 
     def teardown_pod(self, pod_uid: str) -> None:
         """Remove the pod's veth and netns and free its IP. Idempotent."""
         with self._lock:
-            self._nl.call(pod.teardown, self._cfg(), pod_uid)
+            self._nl.call_raw(pod.teardown, self._cfg(), pod_uid)
 
     def sync_routes(self, nodes: list[tuple[str, str]]) -> SyncResult:
         """``nodes``: (podCIDR, InternalIP) of every node (ours is skipped)."""

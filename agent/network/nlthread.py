@@ -118,11 +118,18 @@ class NetlinkThread:
             pool = self._pool
         return pool.submit(self._run, raw, fn, args).result()
 
+    def iproute(self) -> Any:
+        """The node's IPRoute, opened now if not yet: for a ``call_raw`` job that needs
+        pyroute2 after all (on this thread: only from inside a job)."""
+        if self._ipr is None:
+            self._ipr = self._iproute()
+        return self._ipr
+
     def _run(self, raw: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if raw and self._rtnl is None:
             self._rtnl = NodeRtnl()
-        elif not raw and self._ipr is None:
-            self._ipr = self._iproute()
+        elif not raw:
+            self.iproute()
         try:
             return fn(self._rtnl if raw else self._ipr, *args)
         except ThreadNetnsLost:

@@ -1,11 +1,12 @@
 """The node-side rtnetlink work of an idle agent in hand-written messages (rawnl.py's
 socket): dumps of links, IPv4 addresses and routes, and the requests that keep the
-node's bridge, its host-gw routes and the Services' plumbing as they should be.
+node's bridge, its host-gw routes and the Services' plumbing as they should be, and
+remove a pod's veth.
 
 With these, an agent that only keeps its node in shape never imports pyroute2's
 IPRoute (its imports are ~5 MB of an idle agent's RSS: the message classes, and
 ``unittest.mock`` and ``multiprocessing`` it pulls in); pyroute2 is imported on the
-first job that needs it (repairing or tearing down a pod, VXLAN). The requests carry
+first job that needs it (repairing a half-made pod, VXLAN). The requests carry
 what pyroute2 sent for the same calls (``ip -d`` shows the same links, addresses and
 routes); errors are pyroute2's ``NetlinkError`` (code = errno), as in rawnl.py.
 """
