@@ -1,4 +1,5 @@
-"""The node-local DNS server: UDP and TCP on the cluster DNS address, with dnspython.
+"""The node-local DNS server: UDP and TCP on the cluster DNS address. Its own names are
+answered with agent/dns/wire.py; names forwarded upstream go through dnspython.
 
     server = DnsServer([("10.96.0.10", 53)], upstreams=["192.168.1.1"])
     server.start()                 # its own thread and event loop; returns once bound
@@ -18,29 +19,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import struct
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.opcode
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
-
+from agent.dns import wire as dnswire
 from agent.dns.zone import Records, Zone
 
+if TYPE_CHECKING:
+    import dns.message
+
 log = logging.getLogger("corral.agent.dns")
+T = TypeVar("T")
 
 TTL = 5
 CACHE_SIZE = 10000
 PORT_ZERO_TRIES = 10     # tests listen on port 0: UDP picks, TCP must get the same
 REVERSE = ".in-addr.arpa."
-R = dns.rdatatype
 
 
 class DnsServer:
@@ -123,12 +120,12 @@ class DnsServer:
     async def handle(self, wire: bytes, tcp: bool = False) -> bytes | None:
         """The answer to one query (None: not a DNS message, no answer)."""
         out = self.answer(wire, tcp)
-        if isinstance(out, dns.message.Message):
+        if isinstance(out, Forward):
             return await self._forward(out, tcp)
         return out
 
-    def answer(self, wire: bytes, tcp: bool = False) -> bytes | dns.message.Message | None:
-        """The answer, without waiting; a query to forward comes back as its Message."""
+    def answer(self, wire: bytes, tcp: bool = False) -> bytes | Forward | None:
+        """The answer, without waiting; a query to send upstream comes back as a Forward."""
         self.queries += 1
         zone = self.zone
         if self._cache_zone is not zone or len(self._cache) > CACHE_SIZE:
@@ -139,72 +136,76 @@ class DnsServer:
             self.cache_hits += 1
             return wire[:2] + hit
         try:
-            q = dns.message.from_wire(wire)
-        except dns.exception.DNSException:
+            q = dnswire.parse(wire)
+        except dnswire.BadMessage:
             return None
-        if q.opcode() != dns.opcode.QUERY or len(q.question) != 1:
-            resp = dns.message.make_response(q)
-            resp.set_rcode(dns.rcode.NOTIMP if q.opcode() != dns.opcode.QUERY
-                           else dns.rcode.FORMERR)
-            return resp.to_wire()
-        qname = q.question[0].name.to_text().lower()
+        if q.opcode != dnswire.QUERY or len(q.questions) != 1:
+            return dnswire.Response(q, rcode=dnswire.NOTIMP if q.opcode != dnswire.QUERY
+                                    else dnswire.FORMERR).to_wire()
+        qname = q.name_text().lower()
         if zone.covers(qname) or (qname.endswith(REVERSE) and (
                 zone.lookup(qname) is not None or qname.endswith(self.reverse_nets))):
             resp = self._local(q, zone, qname)
         elif self.upstreams:
-            return q
+            return Forward(q, wire)
         else:
-            resp = dns.message.make_response(q)
-            resp.set_rcode(dns.rcode.NXDOMAIN)
-        out = _wire(resp, q, tcp)
-        self._cache[key] = out[2:]
+            resp = dnswire.Response(q, rcode=dnswire.NXDOMAIN)
+        out = _wire(resp, tcp)
+        if out is not None:
+            self._cache[key] = out[2:]
         return out
 
-    def _local(self, q: dns.message.Message, zone: Zone, qname: str) -> dns.message.Message:
-        resp = dns.message.make_response(q)
-        resp.flags |= dns.flags.AA | dns.flags.RA
-        rdtype = q.question[0].rdtype
-        name = q.question[0].name
+    def _local(self, q: dnswire.Query, zone: Zone, qname: str) -> dnswire.Response:
+        resp = dnswire.Response(q, dnswire.AA | dnswire.RA)
         rec = zone.lookup(qname)
         if rec is None:
             exists = qname == zone.domain or zone.has_subdomain(qname)
             if not exists:
-                resp.set_rcode(dns.rcode.NXDOMAIN)
-            resp.authority.append(self._soa(zone))
+                resp.rcode = dnswire.NXDOMAIN
+            self._soa(resp, zone)
             return resp
-        answers = self._answers(name, rec, rdtype)
-        if not answers:
-            resp.authority.append(self._soa(zone))
-        resp.answer.extend(answers)
-        if rdtype in (R.SRV, R.ANY):
+        if not self._answers(resp, q.labels, rec, q.qtype):
+            self._soa(resp, zone)
+        if q.qtype in (dnswire.SRV, dnswire.ANY):
             for _, _, _, target in rec.srv:
                 t = zone.lookup(target)
                 if t is not None and t.a:
-                    resp.additional.append(dns.rrset.from_text_list(
-                        target, self.ttl, "IN", "A", t.a))
+                    for ip in _rrset(t.a):
+                        resp.add(dnswire.ADDITIONAL, dnswire.text_labels(target), dnswire.A,
+                                 self.ttl, dnswire.a_rdata(ip))
         return resp
 
-    def _answers(self, name: dns.name.Name, rec: Records, rdtype: int) -> list[dns.rrset.RRset]:
-        out = []
-        text = name.to_text()
+    def _answers(self, resp: dnswire.Response, owner: dnswire.Labels, rec: Records,
+                 qtype: int) -> int:
+        """Adds the answers of `rec` to `qtype` (a CNAME whatever the type); how many."""
+        out: list[tuple[int, dnswire.Rdata]] = []
         if rec.cname:
-            return [dns.rrset.from_text(text, self.ttl, "IN", "CNAME", rec.cname)]
-        if rec.a and rdtype in (R.A, R.ANY):
-            out.append(dns.rrset.from_text_list(text, self.ttl, "IN", "A", rec.a))
-        if rec.srv and rdtype in (R.SRV, R.ANY):
-            out.append(dns.rrset.from_text_list(
-                text, self.ttl, "IN", "SRV", [f"{p} {w} {port} {t}" for p, w, port, t in rec.srv]))
-        if rec.ptr and rdtype in (R.PTR, R.ANY):
-            out.append(dns.rrset.from_text(text, self.ttl, "IN", "PTR", rec.ptr))
-        return out
+            out.append((dnswire.CNAME, dnswire.name_rdata(rec.cname)))
+        else:
+            if rec.a and qtype in (dnswire.A, dnswire.ANY):
+                out += [(dnswire.A, dnswire.a_rdata(ip)) for ip in _rrset(rec.a)]
+            if rec.srv and qtype in (dnswire.SRV, dnswire.ANY):
+                out += [(dnswire.SRV, dnswire.srv_rdata(*srv)) for srv in _rrset(rec.srv)]
+            if rec.ptr and qtype in (dnswire.PTR, dnswire.ANY):
+                out.append((dnswire.PTR, dnswire.name_rdata(rec.ptr)))
+        for rtype, rdata in out:
+            resp.add(dnswire.ANSWER, owner, rtype, self.ttl, rdata)
+        return len(out)
 
-    def _soa(self, zone: Zone) -> dns.rrset.RRset:
-        return dns.rrset.from_text(zone.domain, self.ttl, "IN", "SOA",
-                                   f"ns.dns.{zone.domain} hostmaster.{zone.domain} "
-                                   f"1 7200 1800 86400 {self.ttl}")
+    def _soa(self, resp: dnswire.Response, zone: Zone) -> None:
+        resp.add(dnswire.AUTHORITY, dnswire.text_labels(zone.domain), dnswire.SOA, self.ttl,
+                 dnswire.soa_rdata(f"ns.dns.{zone.domain}", f"hostmaster.{zone.domain}",
+                                   1, 7200, 1800, 86400, self.ttl))
 
-    async def _forward(self, q: dns.message.Message, tcp: bool) -> bytes | None:
-        import dns.asyncquery  # the first name outside the cluster loads the client side
+    async def _forward(self, fwd: Forward, tcp: bool) -> bytes | None:
+        # the first name outside the cluster loads dnspython's client side
+        import dns.asyncquery
+        import dns.exception
+        import dns.message
+        try:
+            q = dns.message.from_wire(fwd.wire)
+        except dns.exception.DNSException:
+            return None
         for upstream in self.upstreams:
             host, _, port = upstream.partition(":")     # "IP" or "IP:PORT"
             where = int(port or 53)
@@ -214,12 +215,10 @@ class DnsServer:
                 else:
                     resp = await dns.asyncquery.udp(q, host, timeout=2.0, port=where,
                                                     ignore_trailing=True)
-                return _wire(resp, q, tcp)
+                return _forwarded_wire(resp, q, tcp)
             except (dns.exception.DNSException, OSError) as e:
                 log.debug("forwarding %s to %s: %s", q.question[0].name, upstream, e)
-        resp = dns.message.make_response(q)
-        resp.set_rcode(dns.rcode.SERVFAIL)
-        return resp.to_wire()
+        return dnswire.Response(fwd.query, rcode=dnswire.SERVFAIL).to_wire()
 
     async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -239,7 +238,31 @@ class DnsServer:
                 await writer.wait_closed()
 
 
-def _wire(resp: dns.message.Message, q: dns.message.Message, tcp: bool) -> bytes:
+def _rrset(items: Sequence[T]) -> list[T]:
+    """An RRset's records as dnspython writes one: each once, in a random order."""
+    out = list(dict.fromkeys(items))
+    random.shuffle(out)
+    return out
+
+
+class Forward(NamedTuple):
+    """A query for a name outside the cluster, to send upstream (as it came)."""
+    query: dnswire.Query
+    wire: bytes
+
+
+def _wire(resp: dnswire.Response, tcp: bool) -> bytes | None:
+    q = resp.query
+    out = resp.to_wire(65535 if tcp else max(q.payload if q.edns >= 0 else 512, 512))
+    if out is None:     # too big: the bare response with TC (the client asks over TCP)
+        out = dnswire.Response(q, dnswire.TC | (resp.flags & dnswire.AA)).to_wire()
+    return out
+
+
+def _forwarded_wire(resp: dns.message.Message, q: dns.message.Message, tcp: bool) -> bytes:
+    import dns.exception
+    import dns.flags
+    import dns.message
     limit = 65535 if tcp else max(q.payload if q.edns >= 0 else 512, 512)
     try:
         return resp.to_wire(max_size=limit)
@@ -259,7 +282,7 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         out = self.server.answer(data)
-        if isinstance(out, dns.message.Message):     # to forward: wait off this path
+        if isinstance(out, Forward):     # to forward: wait off this path
             task = asyncio.ensure_future(self.server._forward(out, False))
             task.add_done_callback(lambda t: self._reply(t, addr))
         elif out is not None and self.transport is not None:

@@ -1,4 +1,4 @@
-"""agent/network: pod networking like flannel host-gw, with pyroute2.
+"""agent/network: pod networking like flannel host-gw, in rtnetlink (raw messages, pyroute2).
 
 One bridge per node holding the first address of the node's pod CIDR, one
 network namespace and veth pair per pod, pod IPs from a node-local IPAM
@@ -166,7 +166,7 @@ class PodNetwork:
         if self._mtu is None:
             found = None
             if self.node_ip:
-                found = self._nl.call(bridge.mtu_of_address, self.node_ip)
+                found = self._nl.call_raw(bridge.mtu_of_address, self.node_ip)
             uplink = found or DEFAULT_MTU
             self._mtu = uplink - vxlan.VXLAN_OVERHEAD if self.backend == "vxlan" else uplink
         return self._mtu
@@ -182,16 +182,14 @@ class PodNetwork:
         """Bridge up with the gateway address, ip_forward on, NAT if asked. Idempotent."""
         gw = ipaddress.IPv4Interface(f"{self.ipam.gateway}/{self.pod_cidr.prefixlen}")
         with self._lock:
-            self._nl.call(self._ensure_links, gw, self.mtu)
+            mtu = self.mtu
+            self._nl.call_raw(bridge.ensure_bridge, self.bridge_name, gw, mtu)
+            if self.backend == "vxlan":
+                self._nl.call(vxlan.ensure_vtep, self.vxlan_name, self.node_ip, self.pod_cidr,
+                              mtu, self.vxlan_vni)
             bridge.enable_ip_forward()
             if self.outbound_nat:
                 nat.ensure_masquerade(str(self.pod_cidr), self.cluster_cidr, enabled=True)
-
-    def _ensure_links(self, ipr: Any, gw: ipaddress.IPv4Interface, mtu: int) -> None:
-        bridge.ensure_bridge(ipr, self.bridge_name, gw, mtu)
-        if self.backend == "vxlan":
-            vxlan.ensure_vtep(ipr, self.vxlan_name, self.node_ip, self.pod_cidr, mtu,
-                              self.vxlan_vni)
 
     def setup_pod(self, pod_uid: str, namespace: str, name: str, *,
                   host_network: bool = False) -> PodNetInfo:
@@ -199,24 +197,25 @@ class PodNetwork:
         if host_network:
             return PodNetInfo(ip=self.node_ip, netns_name="", netns_path="", gateway="")
         with self._lock:
-            return self._nl.call(pod.setup, self._cfg(), pod_uid, f"{namespace}/{name}")
+            return self._nl.call_raw(pod.setup, self._cfg(), pod_uid, f"{namespace}/{name}",
+                                    self._nl.iproute)
 
     def teardown_pod(self, pod_uid: str) -> None:
         """Remove the pod's veth and netns and free its IP. Idempotent."""
         with self._lock:
-            self._nl.call(pod.teardown, self._cfg(), pod_uid)
+            self._nl.call_raw(pod.teardown, self._cfg(), pod_uid)
 
     def sync_routes(self, nodes: list[tuple[str, str]]) -> SyncResult:
         """``nodes``: (podCIDR, InternalIP) of every node (ours is skipped)."""
         with self._lock:
             if self.backend == "vxlan":
                 return self._nl.call(vxlan.sync, self.vxlan_name, nodes, self.pod_cidr)
-            return self._nl.call(routes.sync, nodes, self.pod_cidr)
+            return self._nl.call_raw(routes.sync, nodes, self.pod_cidr)
 
     def cleanup_orphans(self, live_pod_uids: set[str] | list[str]) -> list[str]:
         """Remove netns, veths and IPs of pods not alive; return what was removed."""
         with self._lock:
-            return self._nl.call(pod.cleanup_orphans, self._cfg(), set(live_pod_uids))
+            return self._nl.call_raw(pod.cleanup_orphans, self._cfg(), set(live_pod_uids))
 
     def pod_info(self, pod_uid: str) -> PodNetInfo | None:
         """The network of a pod set up earlier (None if it has no address)."""
@@ -236,8 +235,8 @@ class PodNetwork:
     def status(self) -> dict[str, Any]:
         """A summary for logs and debugging."""
         with self._lock:
-            br = self._nl.call(bridge.link_index, self.bridge_name)
-            own = self._nl.call(routes.owned_routes)
+            br = self._nl.call_raw(bridge.link_index, self.bridge_name)
+            own = self._nl.call_raw(routes.owned_routes)
         allocations = self.ipam.list()
         return {
             "podCIDR": str(self.pod_cidr),

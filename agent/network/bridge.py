@@ -18,6 +18,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from agent.network.errors import InvalidNetworkConfig, LinkError
+from agent.network.rawlinks import NodeRtnl
 
 IFNAMSIZ = 15
 SIOCGIFINDEX = 0x8933
@@ -61,7 +62,7 @@ def link_kind(ipr: Any, index: int) -> str | None:
 
 
 def ensure_bridge(
-    ipr: Any,
+    nl: NodeRtnl,
     name: str,
     gateway: ipaddress.IPv4Interface,
     mtu: int | None = None,
@@ -74,27 +75,26 @@ def ensure_bridge(
     """
     check_ifname(name)
     try:
-        idx = link_index(ipr, name)
+        idx = link_index(nl, name)
         if idx is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            idx = link_index(ipr, name)
+            nl.bridge_add(name)
+            idx = link_index(nl, name)
             if idx is None:
                 raise LinkError(f"bridge {name} vanished right after creation")
-        elif link_kind(ipr, idx) != "bridge":
-            raise LinkError(f"{name} exists and is not a bridge; refusing to touch it")
+        else:
+            link = nl.link(idx)
+            if link is None or link.kind != "bridge":
+                raise LinkError(f"{name} exists and is not a bridge; refusing to touch it")
         if mtu is not None:
-            ipr.link("set", index=idx, mtu=mtu)
-        have = {
-            (a.get("address"), a.get("prefixlen"))
-            for a in ipr.get_addr(family=2, index=idx)
-        }
+            nl.set_mtu(idx, mtu)
+        have = {(a.address, a.prefixlen) for a in nl.addrs(idx)}
         want = (str(gateway.ip), gateway.network.prefixlen)
         for addr, plen in have:
             if (addr, plen) != want:
-                ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+                nl.addr_del(idx, addr, plen)
         if want not in have:
-            ipr.addr("add", index=idx, address=want[0], prefixlen=want[1])
-        ipr.link("set", index=idx, state="up")
+            nl.addr_add(idx, want[0], want[1])
+        nl.set_up(idx)
         return idx
     except NetlinkError as e:
         raise LinkError(f"cannot set up bridge {name} with {gateway}: {e}") from e
@@ -118,13 +118,13 @@ def enable_ip_forward() -> None:
         write_sysctl("net.ipv4.ip_forward", "1")
 
 
-def mtu_of_address(ipr: Any, address: str) -> int | None:
+def mtu_of_address(nl: NodeRtnl, address: str) -> int | None:
     """The MTU of the interface holding ``address`` here (the node uplink), or None."""
-    for a in ipr.get_addr(family=2):
-        if a.get("address") == address:
-            links = ipr.get_links(a["index"])
-            if links:
-                return int(links[0].get("mtu"))
+    for a in nl.addrs():
+        if a.address == address:
+            link = nl.link(a.index)
+            if link is not None:
+                return link.mtu
     return None
 
 

@@ -28,10 +28,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pyroute2 import IPRoute
-
 import agent.network.netns as netns
 from agent.network.errors import NetnsError, NetworkError, ThreadNetnsLost
+from agent.network.rawlinks import NodeRtnl
 from agent.network.rawnl import RtnlSocket
 
 T = TypeVar("T")
@@ -56,6 +55,7 @@ def away(body: Callable[[], None]) -> None:
 
 def pod_iproute(netns_path: str) -> Any:
     """An IPRoute in the network namespace at ``netns_path``, opened by this thread."""
+    from pyroute2 import IPRoute
     return IPRoute(fileno=_socket_in(netns_path).detach())
 
 
@@ -86,27 +86,52 @@ def _socket_in(netns_path: str) -> socket.socket:
     return made[0]
 
 
-class NetlinkThread:
-    """Runs ``fn(ipr, *args)`` on its own thread with the node's long-lived IPRoute."""
+def _iproute() -> Any:
+    from pyroute2 import IPRoute
+    return IPRoute()
 
-    def __init__(self, name: str = "netlink") -> None:
+
+class NetlinkThread:
+    """Runs ``fn(ipr, *args)`` on its own thread with the node's long-lived IPRoute
+    (``call``), or ``fn(rtnl, *args)`` with its raw socket (``call_raw``: the node's
+    links, addresses and routes, agent/network/rawlinks.py). The IPRoute is opened, and
+    pyroute2's IPRoute imported, on the first ``call``."""
+
+    def __init__(self, name: str = "netlink", iproute: Callable[[], Any] | None = None) -> None:
         self._name = name
+        self._iproute = iproute or _iproute
         self._pool: ThreadPoolExecutor | None = None
         self._ipr: Any = None
+        self._rtnl: NodeRtnl | None = None
         self._guard = threading.Lock()
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._submit(False, fn, args)
+
+    def call_raw(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._submit(True, fn, args)
+
+    def _submit(self, raw: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._guard:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix=self._name)
             pool = self._pool
-        return pool.submit(self._run, fn, args).result()
+        return pool.submit(self._run, raw, fn, args).result()
 
-    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def iproute(self) -> Any:
+        """The node's IPRoute, opened now if not yet: for a ``call_raw`` job that needs
+        pyroute2 after all (on this thread: only from inside a job)."""
         if self._ipr is None:
-            self._ipr = IPRoute()
+            self._ipr = self._iproute()
+        return self._ipr
+
+    def _run(self, raw: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if raw and self._rtnl is None:
+            self._rtnl = NodeRtnl()
+        elif not raw:
+            self.iproute()
         try:
-            return fn(self._ipr, *args)
+            return fn(self._rtnl if raw else self._ipr, *args)
         except ThreadNetnsLost:
             self._drop_handle()
             with self._guard:   # this thread is unusable now: the next job gets another
@@ -122,6 +147,9 @@ class NetlinkThread:
 
     def _drop_handle(self) -> None:
         ipr, self._ipr = self._ipr, None
+        rtnl, self._rtnl = self._rtnl, None
+        if rtnl is not None:
+            rtnl.close()
         if ipr is not None:
             try:
                 ipr.close()

@@ -21,17 +21,18 @@ import contextlib
 import hashlib
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 import agent.network.netns as netns
-import agent.network.rawnl as rawnl
-from agent.network.bridge import link_index, link_kind
+from agent.network.bridge import link_index
 from agent.network.errors import InvalidNetworkConfig, LinkError, NetworkError
 from agent.network.ipam import IPAM
 from agent.network.nlthread import away, pod_iproute, pod_rtnl
+from agent.network.rawlinks import NodeRtnl
 from agent.network.rawnl import RtnlSocket
 
 POD_IFNAME = "eth0"
@@ -79,13 +80,16 @@ class PodNetConfig:
     mount_ns_fd: int | None = None
 
 
-def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
-    """Create (or reuse/repair) the network of pod ``pod_uid``; see the module doc."""
+def setup(nl: NodeRtnl, cfg: PodNetConfig, pod_uid: str, label: str,
+          iproute: Callable[[], Any]) -> PodNetInfo:
+    """Create (or reuse/repair) the network of pod ``pod_uid``; see the module doc.
+    ``nl``: the node's raw socket; ``iproute()``: the node's pyroute2 handle, opened
+    (and pyroute2's IPRoute imported) only to repair a half-made pod."""
     ns = netns_name(cfg.netns_prefix, pod_uid)
     veth = host_veth_name(pod_uid)
     gw = ipaddress.IPv4Interface(f"{cfg.ipam.gateway}/{cfg.ipam.network.prefixlen}")
     made_ns = made_veth = made_ip = False
-    bridge_idx = link_index(ipr, cfg.bridge)
+    bridge_idx = link_index(nl, cfg.bridge)
     if bridge_idx is None:
         raise LinkError(f"bridge {cfg.bridge} does not exist; ensure_node() first")
     if cfg.ipam.free_count() == 0 and cfg.ipam.lookup(pod_uid) is None:
@@ -97,21 +101,20 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
             made_ns = True
         path = netns.path_of(ns)
         # a fresh netns needs no pyroute2 handle in it: the raw socket does its requests
-        host = rawnl.beside(ipr)    # the node side's simple requests, as for the pod side
-        with pod_rtnl(path) as pod_nl, host or contextlib.nullcontext(), \
+        with pod_rtnl(path) as pod_nl, \
                 (contextlib.nullcontext() if made_ns else pod_iproute(path)) as pod_ipr:
-            host_idx, made_veth = _ensure_veth(ipr, pod_ipr, path, veth, pod_uid, cfg.mtu,
-                                               bridge_idx, fresh=made_ns, host=host)
+            host_idx, made_veth = _ensure_veth(nl, iproute, pod_ipr, path, veth, pod_uid,
+                                               cfg.mtu, bridge_idx, fresh=made_ns)
             ip, made_ip = cfg.ipam.claim(pod_uid, label)   # one scan of the records
             if not made_veth:
-                _configure_host_end(ipr, veth, host_idx, bridge_idx, cfg.mtu)
-            _hairpin(host or ipr, veth, host_idx)
+                _configure_host_end(iproute(), veth, host_idx, bridge_idx, cfg.mtu)
+            _hairpin(nl, veth, host_idx)
             _configure_pod_side(pod_nl, pod_ipr, ip, gw, cfg.mtu)
     except BaseException:
         # roll back what this call made; a rollback error must not hide the cause
         with contextlib.suppress(NetworkError):
             if made_veth or made_ns:
-                _delete_link(ipr, veth)
+                _delete_link(nl, veth)
         if made_ns:
             _quiet_remove_netns(ns, cfg.mount_ns_fd)
         with contextlib.suppress(NetworkError):
@@ -128,14 +131,14 @@ def setup(ipr: Any, cfg: PodNetConfig, pod_uid: str, label: str) -> PodNetInfo:
     )
 
 
-def teardown(ipr: Any, cfg: PodNetConfig, pod_uid: str) -> None:
+def teardown(nl: NodeRtnl, cfg: PodNetConfig, pod_uid: str) -> None:
     """Remove the pod's veth and netns and free its address. Idempotent."""
-    _delete_link(ipr, host_veth_name(pod_uid))
+    _delete_link(nl, host_veth_name(pod_uid))
     netns.remove(netns_name(cfg.netns_prefix, pod_uid), cfg.mount_ns_fd)
     cfg.ipam.release(pod_uid)
 
 
-def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> list[str]:
+def cleanup_orphans(nl: NodeRtnl, cfg: PodNetConfig, live_pod_uids: set[str]) -> list[str]:
     """Remove netns, veths and addresses of pods not in ``live_pod_uids``.
 
     Returns the names of what was removed (for logs). Only things carrying our
@@ -150,23 +153,20 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
         if ns in live_ns or len(suffix) != 12 or not _is_hex(suffix):
             continue
         veth = _veth_for_netns(cfg.netns_prefix, ns)
-        if veth not in live_veths and _delete_link(ipr, veth):
+        if veth not in live_veths and _delete_link(nl, veth):
             removed.append(veth)
         netns.remove(ns, cfg.mount_ns_fd)
         removed.append(ns)
-    bridge_idx = link_index(ipr, cfg.bridge)
-    for link in ipr.get_links():
-        name = link.get("ifname") or ""
-        alias = link.get("ifalias") or ""
-        master = link.get("master")
+    bridge_idx = link_index(nl, cfg.bridge)
+    for link in nl.links():
         if (
-            alias.startswith(ALIAS_PREFIX)
-            and link.get(("linkinfo", "kind")) == "veth"
-            and master in (None, bridge_idx)  # not another bridge's pod
-            and name not in live_veths
-            and _delete_link(ipr, name)
+            link.alias.startswith(ALIAS_PREFIX)
+            and link.kind == "veth"
+            and link.master in (None, bridge_idx)  # not another bridge's pod
+            and link.name not in live_veths
+            and _delete_link(nl, link.name)
         ):
-            removed.append(name)
+            removed.append(link.name)
     removed.extend(str(ip) for ip in cfg.ipam.reconcile(live_pod_uids))
     return removed
 
@@ -174,19 +174,20 @@ def cleanup_orphans(ipr: Any, cfg: PodNetConfig, live_pod_uids: set[str]) -> lis
 # -- steps -----------------------------------------------------------------------
 
 
-def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, mtu: int,
-                 bridge_idx: int, fresh: bool = False,
-                 host: RtnlSocket | None = None) -> tuple[int, bool]:
+def _ensure_veth(nl: NodeRtnl, iproute: Callable[[], Any], pod_ipr: Any, netns_path: str,
+                 veth: str, uid: str, mtu: int, bridge_idx: int,
+                 fresh: bool = False) -> tuple[int, bool]:
     """Make sure ``veth`` (here) pairs with ``eth0`` (in the pod netns): its index, and
     True if created (then it is already on the bridge and up: one request sets master,
     mtu and state). ``fresh``: the pod netns was made just now, so it has no eth0."""
-    host_idx = link_index(ipr, veth)
+    host_idx = link_index(nl, veth)
     pod_idx = None if fresh else link_index(pod_ipr, POD_IFNAME)
-    if host_idx is not None and pod_idx is not None and _are_peers(ipr, host_idx, pod_ipr, pod_idx):
+    if host_idx is not None and pod_idx is not None and \
+            _are_peers(iproute(), host_idx, pod_ipr, pod_idx):
         return host_idx, False
     # Half-made or mismatched (a crash, a recreated netns): start this pair over.
     if host_idx is not None:
-        _delete_link(ipr, veth)
+        _delete_link(nl, veth)
     if pod_idx is not None:
         try:
             pod_ipr.link("del", index=pod_idx)
@@ -194,23 +195,16 @@ def _ensure_veth(ipr: Any, pod_ipr: Any, netns_path: str, veth: str, uid: str, m
             raise LinkError(f"cannot remove stale {POD_IFNAME} in {netns_path}: {e}") from e
     fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if host is not None:
-            host.veth_add(veth, mtu, bridge_idx, POD_IFNAME, fd)
-        else:
-            ipr.link("add", ifname=veth, kind="veth", mtu=mtu, master=bridge_idx, state="up",
-                     peer={"ifname": POD_IFNAME, "net_ns_fd": fd, "mtu": mtu})
+        nl.veth_add(veth, mtu, bridge_idx, POD_IFNAME, fd)
     except NetlinkError as e:
         raise LinkError(f"cannot create veth pair {veth}/{POD_IFNAME} for pod {uid}: {e}") from e
     finally:
         os.close(fd)
-    idx = link_index(ipr, veth)
+    idx = link_index(nl, veth)
     if idx is None:
         raise LinkError(f"veth {veth} is missing")
     try:
-        if host is not None:
-            host.set_alias(idx, ALIAS_PREFIX + uid)
-        else:
-            ipr.link("set", index=idx, ifalias=ALIAS_PREFIX + uid)
+        nl.set_alias(idx, ALIAS_PREFIX + uid)
     except NetlinkError as e:
         raise LinkError(f"cannot label veth {veth}: {e}") from e
     return idx, True
@@ -236,15 +230,12 @@ def _configure_host_end(ipr: Any, veth: str, idx: int, bridge_idx: int, mtu: int
         raise LinkError(f"cannot attach {veth} to the bridge: {e}") from e
 
 
-def _hairpin(handle: Any, veth: str, idx: int) -> None:
+def _hairpin(nl: RtnlSocket, veth: str, idx: int) -> None:
     """Hairpin mode on the pod's bridge port (like the CNI bridge plugin's hairpinMode):
     a pod reaching itself through a Service gets its packets back out of the port they
-    came in by. ``handle``: an RtnlSocket, else a pyroute2 handle."""
+    came in by."""
     try:
-        if isinstance(handle, RtnlSocket):
-            handle.hairpin(idx)
-        else:
-            handle.brport("set", index=idx, mode=1)
+        nl.hairpin(idx)
     except NetlinkError as e:
         raise LinkError(f"cannot set hairpin mode on {veth}: {e}") from e
 
@@ -278,14 +269,17 @@ def _configure_pod_side(
         raise LinkError(f"cannot configure {POD_IFNAME} ({ip}) in the pod netns: {e}") from e
 
 
-def _delete_link(ipr: Any, name: str) -> bool:
-    idx = link_index(ipr, name)
+def _delete_link(nl: NodeRtnl, name: str) -> bool:
+    idx = link_index(nl, name)
     if idx is None:
         return False
-    if link_kind(ipr, idx) != "veth":
+    link = nl.link(idx)
+    if link is None:
+        return False
+    if link.kind != "veth":
         raise LinkError(f"{name} is not a veth; refusing to delete it")
     try:
-        ipr.link("del", index=idx)
+        nl.link_del(idx)
     except NetlinkError as e:
         if e.code == 19:  # ENODEV: gone meanwhile
             return False

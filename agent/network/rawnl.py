@@ -10,19 +10,19 @@ microseconds. The messages carry what pyroute2 (and iproute2) sent, checked
 with ``ip -d``: the address as IFA_LOCAL and IFA_ADDRESS without a broadcast,
 the route in the main table, ``proto static``, scope universe.
 Errors are pyroute2's ``NetlinkError`` (code = errno), so the callers handle
-both alike. Anything else (repairing a half-made pod, reading links and
-addresses, teardown) still goes through pyroute2.
+both alike. The node's own links, addresses and routes (dumps included) are
+rawlinks.py (a pod's teardown too); repairing a half-made pod and VXLAN still go
+through pyroute2.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import ipaddress
 import os
 import socket
 import struct
-from typing import Any
+from typing import Self
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -37,7 +37,6 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 
 VETH_INFO_PEER = 1
 IFLA_BRPORT_MODE = 4            # hairpin
 NLA_F_NESTED = 0x8000
-SIOCGSKNS = 0x894C              # a socket's network namespace, as a new fd
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 4, 0, 1
@@ -48,22 +47,6 @@ _IFINFO = struct.Struct("=BxHiII")       # ifinfomsg: family, type, index, flags
 _IFADDR = struct.Struct("=BBBBI")        # ifaddrmsg: family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")     # rtmsg: family, dst/src len, tos, table, proto,
                                          #        scope, type, flags
-
-
-def beside(handle: Any) -> RtnlSocket | None:
-    """A socket in the network namespace of ``handle``'s socket (a pyroute2 handle), if
-    this thread is in that namespace too (else None: the caller keeps to ``handle``)."""
-    try:
-        ns = fcntl.ioctl(handle.fileno(), SIOCGSKNS)
-    except (AttributeError, OSError):
-        return None
-    try:
-        theirs, ours = os.fstat(ns), os.stat("/proc/thread-self/ns/net")
-    finally:
-        os.close(ns)
-    if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
-        return None
-    return RtnlSocket(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0))
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
@@ -85,7 +68,7 @@ class RtnlSocket:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> RtnlSocket:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

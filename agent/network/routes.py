@@ -12,13 +12,12 @@ as a conflict instead).
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from agent.network.errors import InvalidNetworkConfig, RouteError
+from agent.network.rawlinks import NodeRtnl
 
 RTPROT_CORRAL = 0x43
 MAIN_TABLE = 254
@@ -60,29 +59,17 @@ def parse_nodes(
     return out
 
 
-def _key(route: Any) -> ipaddress.IPv4Network:
-    return ipaddress.IPv4Network(f"{route.get('dst') or '0.0.0.0'}/{route.get('dst_len')}")
-
-
-def owned_routes(ipr: Any) -> dict[ipaddress.IPv4Network, str]:
+def owned_routes(nl: NodeRtnl) -> dict[ipaddress.IPv4Network, str]:
     """Our routes in the main table: destination -> gateway."""
-    out: dict[ipaddress.IPv4Network, str] = {}
-    for r in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE):
-        if r.get("proto") == RTPROT_CORRAL:
-            out[_key(r)] = str(r.get("gateway") or "")
-    return out
+    return {r.dst: r.gateway for r in nl.routes(MAIN_TABLE) if r.proto == RTPROT_CORRAL}
 
 
-def _foreign_routes(ipr: Any) -> set[ipaddress.IPv4Network]:
-    return {
-        _key(r)
-        for r in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE)
-        if r.get("proto") != RTPROT_CORRAL
-    }
+def _foreign_routes(nl: NodeRtnl) -> set[ipaddress.IPv4Network]:
+    return {r.dst for r in nl.routes(MAIN_TABLE) if r.proto != RTPROT_CORRAL}
 
 
 def sync(
-    ipr: Any,
+    nl: NodeRtnl,
     nodes: list[tuple[str, str]],
     own_cidr: ipaddress.IPv4Network | None = None,
 ) -> SyncResult:
@@ -93,8 +80,8 @@ def sync(
     host-gw needs L2).
     """
     want = parse_nodes(nodes, own_cidr)
-    have = owned_routes(ipr)
-    foreign = _foreign_routes(ipr)
+    have = owned_routes(nl)
+    foreign = _foreign_routes(nl)
     res = SyncResult()
     failed: list[str] = []
     for net, gw in sorted(want.items()):
@@ -104,13 +91,7 @@ def sync(
             res.conflicts.append(f"{net}: a route not made by corral exists; left alone")
             continue
         try:
-            ipr.route(
-                "replace",
-                dst=str(net),
-                gateway=str(gw),
-                proto=RTPROT_CORRAL,
-                table=MAIN_TABLE,
-            )
+            nl.route_replace(net, gateway=str(gw), proto=RTPROT_CORRAL, table=MAIN_TABLE)
         except NetlinkError as e:
             # keep going: one unreachable node must not cut the others off
             failed.append(f"cannot add route {net} via {gw}: {e.args[-1]}")
@@ -120,8 +101,7 @@ def sync(
         if net in want:
             continue
         try:
-            ipr.route("del", dst=str(net), gateway=old_gw or None, proto=RTPROT_CORRAL,
-                      table=MAIN_TABLE)
+            nl.route_del(net, gateway=old_gw, proto=RTPROT_CORRAL, table=MAIN_TABLE)
         except NetlinkError as e:
             if e.code != 3:  # ESRCH: already gone
                 failed.append(f"cannot remove route {net} via {old_gw}: {e.args[-1]}")

@@ -18,71 +18,72 @@ All are idempotent; the ensure_* raise NetworkError when the kernel refuses.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from typing import Any
 
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from agent.network.bridge import link_index
 from agent.network.errors import LinkError, RouteError
+from agent.network.rawlinks import NodeRtnl
 
 RTPROT_SERVICES = 0x44
 DNS_LABEL = "lo:corral-dns"
 MAIN_TABLE = 254
+RT_SCOPE_LINK = 253
 
 
-def _route(ipr: Any, cidr: str, bridge: str) -> None:
-    idx = ipr.link_lookup(ifname=bridge)
-    if not idx:
+def _route(nl: NodeRtnl, cidr: str, bridge: str) -> None:
+    idx = link_index(nl, bridge)
+    if idx is None:
         raise RouteError(f"bridge {bridge} does not exist yet (no pod CIDR)")
     net = ipaddress.ip_network(cidr)
     try:
-        ipr.route("replace", dst=str(net.network_address), dst_len=net.prefixlen,
-                  oif=idx[0], proto=RTPROT_SERVICES, table=MAIN_TABLE, scope=253)
+        nl.route_replace(ipaddress.IPv4Network(net), oif=idx, proto=RTPROT_SERVICES,
+                         table=MAIN_TABLE, scope=RT_SCOPE_LINK)
     except NetlinkError as e:
         raise RouteError(f"cannot route the service CIDR {cidr} via {bridge}: "
                          f"{e.args[-1]}") from e
 
 
-def _dns_address(ipr: Any, dns_ip: str) -> None:
+def _dns_address(nl: NodeRtnl, dns_ip: str) -> None:
     try:
-        idx = ipr.link_lookup(ifname="lo")[0]
-        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
-        if dns_ip not in have:
-            ipr.addr("add", index=idx, address=dns_ip, prefixlen=32, label=DNS_LABEL)
-        ipr.link("set", index=idx, state="up")
+        idx = _lo(nl)
+        if dns_ip not in {a.address for a in nl.addrs(idx)}:
+            nl.addr_add_labelled(idx, dns_ip, 32, DNS_LABEL)
+        nl.set_up(idx)
     except NetlinkError as e:
         raise LinkError(f"cannot put the cluster DNS address {dns_ip} on lo: "
                         f"{e.args[-1]}") from e
 
 
+def _lo(nl: NodeRtnl) -> int:
+    idx = link_index(nl, "lo")
+    if idx is None:
+        raise LinkError("this network namespace has no lo")
+    return idx
+
+
 def ensure_route(service_cidr: str, bridge: str) -> None:
-    with IPRoute() as ipr:
-        _route(ipr, service_cidr, bridge)
+    with NodeRtnl() as nl:
+        _route(nl, service_cidr, bridge)
 
 
 def ensure_dns_address(dns_ip: str) -> None:
-    with IPRoute() as ipr:
-        _dns_address(ipr, dns_ip)
+    with NodeRtnl() as nl:
+        _dns_address(nl, dns_ip)
 
 
 def remove_route(service_cidr: str) -> None:
-    net = ipaddress.ip_network(service_cidr)
-    with IPRoute() as ipr:
-        try:
-            ipr.route("del", dst=str(net.network_address), dst_len=net.prefixlen,
-                      proto=RTPROT_SERVICES, table=MAIN_TABLE)
-        except NetlinkError:
-            pass
+    net = ipaddress.IPv4Network(service_cidr)
+    with NodeRtnl() as nl, contextlib.suppress(NetlinkError):
+        nl.route_del(net, proto=RTPROT_SERVICES, table=MAIN_TABLE)
 
 
 def remove_dns_address() -> None:
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname="lo")[0]
-        for a in ipr.get_addr(index=idx, family=2):
-            if a.get_attr("IFA_LABEL") == DNS_LABEL:
-                try:
-                    ipr.addr("del", index=idx, address=a.get_attr("IFA_ADDRESS"),
-                             prefixlen=a["prefixlen"])
-                except NetlinkError:
-                    pass
+    with NodeRtnl() as nl:
+        idx = _lo(nl)
+        for a in nl.addrs(idx):
+            if a.label == DNS_LABEL:
+                with contextlib.suppress(NetlinkError):
+                    nl.addr_del(idx, a.address, a.prefixlen)

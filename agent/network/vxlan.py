@@ -21,16 +21,16 @@ import socket
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import ndmsg
 
 from agent.network.bridge import check_ifname, link_index, link_kind
 from agent.network.errors import LinkError, RouteError
-from agent.network.routes import MAIN_TABLE, RTPROT_CORRAL, SyncResult, owned_routes, parse_nodes
+from agent.network.routes import MAIN_TABLE, RTPROT_CORRAL, SyncResult, parse_nodes
 
 VXLAN_OVERHEAD = 50
 DEFAULT_PORT = 4789
 MAC_PREFIX = "0e:43"
 RTNH_F_ONLINK = 4
+NUD_PERMANENT = 0x80
 
 
 def vtep_mac(node_ip: str | ipaddress.IPv4Address) -> str:
@@ -115,7 +115,7 @@ def sync(
     if idx is None:
         raise RouteError(f"vxlan device {name} does not exist; ensure_node() first")
     want = parse_nodes(nodes, own_cidr)
-    have = owned_routes(ipr)
+    have = _owned_routes(ipr)
     res = SyncResult()
     failed: list[str] = []
     for net, node_ip in sorted(want.items()):
@@ -124,7 +124,7 @@ def sync(
         try:
             _ensure_fdb(ipr, idx, mac, str(node_ip))
             ipr.neigh("replace", dst=gw, lladdr=mac, ifindex=idx,
-                      state=ndmsg.states["permanent"])
+                      state=NUD_PERMANENT)
             if have.get(net) != gw or not _route_on(ipr, net, idx):
                 ipr.route("replace", dst=str(net), gateway=gw, oif=idx, flags=RTNH_F_ONLINK,
                           proto=RTPROT_CORRAL, table=MAIN_TABLE)
@@ -145,6 +145,16 @@ def sync(
     if failed:
         raise RouteError("; ".join(failed))
     return res
+
+
+def _owned_routes(ipr: Any) -> dict[ipaddress.IPv4Network, str]:
+    """Our routes in the main table (through pyroute2, as the rest of this module)."""
+    out: dict[ipaddress.IPv4Network, str] = {}
+    for r in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE):
+        if r.get("proto") == RTPROT_CORRAL:
+            dst = ipaddress.IPv4Network(f"{r.get('dst') or '0.0.0.0'}/{r.get('dst_len')}")
+            out[dst] = str(r.get("gateway") or "")
+    return out
 
 
 def _route_on(ipr: Any, net: ipaddress.IPv4Network, idx: int) -> bool:

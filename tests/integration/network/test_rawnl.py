@@ -10,12 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from agent.network import rawnl
 from agent.network.bridge import link_index
-from agent.network.nlthread import pod_iproute, pod_rtnl
+from agent.network.nlthread import pod_rtnl
 
 pytestmark = [pytest.mark.root]
 
@@ -88,12 +86,3 @@ def test_veth_pair_on_the_bridge_with_its_peer_in_another_namespace(ns: str, tok
         assert peer["mtu"] == 1420 and peer["linkinfo"]["info_kind"] == "veth"
     finally:
         subprocess.run(["ip", "netns", "del", other], check=True)
-
-
-def test_beside_only_in_the_handles_own_namespace(ns: str) -> None:
-    with IPRoute() as here:
-        sock = rawnl.beside(here)
-        assert sock is not None
-        sock.close()
-    with pod_iproute(f"/var/run/netns/{ns}") as there:
-        assert rawnl.beside(there) is None      # this thread is not in that namespace

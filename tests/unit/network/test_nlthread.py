@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agent.network import nlthread
 from agent.network.errors import LinkError, ThreadNetnsLost
 from agent.network.nlthread import NetlinkThread
+from agent.network.rawlinks import NodeRtnl
 
 
 class FakeIPRoute:
@@ -26,10 +26,9 @@ class FakeIPRoute:
 
 
 @pytest.fixture
-def nl(monkeypatch: pytest.MonkeyPatch) -> Any:
+def nl() -> Any:
     FakeIPRoute.made = []
-    monkeypatch.setattr(nlthread, "IPRoute", FakeIPRoute)
-    t = NetlinkThread("test-nl")
+    t = NetlinkThread("test-nl", iproute=FakeIPRoute)
     yield t
     t.close()
 
@@ -102,3 +101,12 @@ def test_close_closes_the_handle_on_its_thread(nl: NetlinkThread) -> None:
     assert FakeIPRoute.made[0].closed_in == FakeIPRoute.made[0].thread
     nl.call(_where)   # usable again: a new thread and handle
     assert len(FakeIPRoute.made) == 2
+
+
+def test_raw_calls_share_the_thread_and_open_no_iproute(nl: NetlinkThread) -> None:
+    def where_raw(rtnl: NodeRtnl) -> tuple[int, bool]:
+        return _where(rtnl)[0], any(link.name == "lo" for link in rtnl.links())
+
+    thread, has_lo = nl.call_raw(where_raw)
+    assert has_lo and not FakeIPRoute.made     # pyroute2's handle only for call()
+    assert nl.call(_where)[0] == thread
