@@ -108,6 +108,7 @@ class Runtime:
         meta = state.read_json(cdir / "meta.json")
         if meta is None:
             self._metas.pop(cid, None)
+            self._infos.pop(cid, None)
             raise ContainerNotFound(cid)
         self._metas[cid] = meta
         return meta
