@@ -15,6 +15,7 @@ value and carries Kubernetes' wording in `.reason`.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -80,6 +81,7 @@ def _split(s: str) -> tuple[Fraction, str, str]:
     raise QuantityError(s, _SUFFIX_MSG)
 
 
+@functools.lru_cache(maxsize=256)   # a few distinct strings, parsed at every container start
 def parse(s: str) -> Fraction:
     """The value of a quantity in base units (cores, bytes, ...), exactly."""
     value, suffix, fmt = _split(s)

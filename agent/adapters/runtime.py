@@ -167,6 +167,7 @@ class RuntimeAdapter:
 
     def __init__(self, runtime: Any) -> None:
         self.rt = runtime
+        self._listed: dict[str, tuple[object, ContainerInfo]] = {}
 
     def version(self) -> str:
         return "corral://0.1.0"
@@ -226,7 +227,17 @@ class RuntimeAdapter:
         return self._info(await run_blocking(self.rt.start_container, cfg))
 
     async def list_containers(self) -> list[ContainerInfo]:
-        return [self._info(c) for c in await run_blocking(self.rt.list)]
+        listed = await run_blocking(self.rt.list)
+        # the runtime answers an unchanged container with the same object: its
+        # conversion is the one made last time (nobody changes a listed ContainerInfo)
+        known, self._listed = self._listed, {}
+        out = []
+        for c in listed:
+            prev = known.get(c.id)
+            info = prev[1] if prev is not None and prev[0] is c else self._info(c)
+            self._listed[c.id] = (c, info)
+            out.append(info)
+        return out
 
     async def stop_container(self, container_id: str, grace_seconds: float,
                              stop_signal: str = "") -> None:

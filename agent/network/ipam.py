@@ -7,13 +7,22 @@ Layout under ``<data_dir>/ipam/<network>_<prefixlen>/``::
                       ("default/web-1") for people
     last_reserved_ip  the address handed out last (allocation goes round-robin
                       from there so a freed address is not reused at once)
-    lock              flock()ed around every change
+    lock              flock()ed around every change; holds the change counter
 
 The address file *is* the allocation: it is created with ``O_CREAT|O_EXCL``
 before the address is returned, so two allocators (threads, processes, an
 agent and its restarted self) can never hand out the same address, and an
 agent crash never loses an allocation. A crash can at worst leak one (an
 empty or stale file); :meth:`IPAM.reconcile` frees those.
+
+The records are read once, not per call: each ``IPAM`` keeps an index of them
+(address -> owner key, and the round-robin hint) and trusts it only while the
+store's stamp is the one it saw last under the lock. The stamp is a change
+counter in the ``lock`` file, which every change bumps under the lock *before*
+it touches a record (so a writer that dies half-way still moves it), together
+with the directory's mtime and inode (which also catch a record removed by
+hand). Any other stamp and the index is rebuilt from the files, which stay the
+truth; the ``O_EXCL`` create still decides every allocation.
 
 Addresses: the first host address of the CIDR (``.1``) is the bridge gateway,
 pods get the rest up to the last host address (the broadcast address is never
@@ -29,6 +38,7 @@ import ipaddress
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.network.errors import InvalidNetworkConfig, IPAMError, IPAMExhausted
@@ -36,6 +46,19 @@ from common.files import write_atomic
 
 _LAST = "last_reserved_ip"
 _LOCK = "lock"
+
+
+@dataclass
+class _Index:
+    """What the record files said when the store had ``stamp``."""
+
+    stamp: tuple[int, int, int]             # change counter, dir mtime_ns, dir inode
+    owners: dict[ipaddress.IPv4Address, str]
+    last: int | None                        # the last address handed out (round-robin)
+
+    def held(self, key: str) -> ipaddress.IPv4Address | None:
+        ips = [ip for ip, owner in self.owners.items() if owner == key]
+        return min(ips) if ips else None
 
 
 def parse_cidr(cidr: str) -> ipaddress.IPv4Network:
@@ -64,6 +87,7 @@ class IPAM:
         self._last = int(self.network.broadcast_address) - 1
         name = f"{self.network.network_address}_{self.network.prefixlen}"
         self.dir = Path(data_dir) / "ipam" / name
+        self._index: _Index | None = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -78,18 +102,17 @@ class IPAM:
 
     def list(self) -> dict[ipaddress.IPv4Address, str]:
         """Every allocation: address -> owner key ("" for a file a crash left empty)."""
-        out: dict[ipaddress.IPv4Address, str] = {}
-        for ip, path in self._files():
-            out[ip] = self._read_key(path)
-        return out
+        with self._locked() as ix:
+            return dict(sorted(ix.owners.items()))
 
     def lookup(self, key: str) -> ipaddress.IPv4Address | None:
         """The address held by ``key``, if any (the lowest one should it hold several)."""
-        held = sorted(ip for ip, owner in self.list().items() if owner == key)
-        return held[0] if held else None
+        with self._locked() as ix:
+            return ix.held(key)
 
     def free_count(self) -> int:
-        return self.capacity - len(self._files())
+        with self._locked() as ix:
+            return self.capacity - len(ix.owners)
 
     # -- changes ---------------------------------------------------------------
 
@@ -105,64 +128,89 @@ class IPAM:
         """`allocate`, and whether the address is new (False: ``key`` already held it)."""
         if not key or "\n" in key:
             raise InvalidNetworkConfig(f"IPAM key {key!r} must be a non-empty single line")
-        with self._locked():
-            existing = self.lookup(key)
+        with self._locked(change=True) as ix:
+            existing = ix.held(key)
             if existing is not None:
                 return existing, False
-            start = self._start()
+            start = ix.last + 1 if ix.last is not None else self._first
+            start = start if self._first <= start <= self._last else self._first
             for i in range(self.capacity):
                 n = self._first + (start - self._first + i) % self.capacity
                 ip = ipaddress.IPv4Address(n)
-                if self._claim(ip, key, label):
+                if ip in ix.owners:
+                    continue
+                if self._claim(ip, key, label):   # O_EXCL: the file decides, not the index
+                    ix.owners[ip] = key
+                    ix.last = n
                     self._write_last(ip)
                     return ip, True
+                ix.owners[ip] = self._read_key(self.dir / str(ip))  # not ours: learn it
         who = label or key
         raise IPAMExhausted(f"no free IP in {self.network} for pod {who}")
 
     def release(self, key: str) -> builtins.list[ipaddress.IPv4Address]:
         """Free every address held by ``key``; return them (empty if none: idempotent)."""
-        freed: builtins.list[ipaddress.IPv4Address] = []
-        with self._locked():
-            for ip, path in self._files():
-                if self._read_key(path) == key:
-                    self._unlink(path)
-                    freed.append(ip)
-        return freed
+        with self._locked(change=True) as ix:
+            return self._free(ix, [ip for ip, owner in ix.owners.items() if owner == key])
 
     def release_ip(self, ip: str | ipaddress.IPv4Address) -> bool:
         """Free one address whoever holds it; True if it was allocated."""
         addr = ipaddress.IPv4Address(ip)
-        with self._locked():
-            path = self.dir / str(addr)
-            if not path.exists():
-                return False
-            self._unlink(path)
-            return True
+        with self._locked(change=True) as ix:
+            return bool(self._free(ix, [addr] if addr in ix.owners else []))
 
     def reconcile(self, live_keys: Iterable[str]) -> builtins.list[ipaddress.IPv4Address]:
         """Free every address whose owner is not in ``live_keys`` (leaks, crash debris)."""
         live = set(live_keys)
-        freed: builtins.list[ipaddress.IPv4Address] = []
-        with self._locked():
-            for ip, path in self._files():
-                if self._read_key(path) not in live:
-                    self._unlink(path)
-                    freed.append(ip)
-        return freed
+        with self._locked(change=True) as ix:
+            return self._free(ix, [ip for ip, owner in ix.owners.items() if owner not in live])
 
     # -- internals -------------------------------------------------------------
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, change: bool = False) -> Iterator[_Index]:
+        """Hold the store's lock; yield the index, valid for the store as it is now.
+
+        ``change``: the caller may change records, so the change counter is bumped
+        first (a writer that dies half-way has still moved it for everyone else).
+        """
         try:
             fd = os.open(self.dir / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise IPAMError(f"cannot open IPAM lock in {self.dir}: {e}") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            try:
+                gen = int.from_bytes(os.pread(fd, 8, 0).ljust(8, b"\0"), "little")
+                if change:
+                    gen = (gen + 1) % (1 << 64)
+                    os.pwrite(fd, gen.to_bytes(8, "little"), 0)
+            except OSError as e:
+                raise IPAMError(f"cannot use the IPAM lock in {self.dir}: {e}") from e
+            ix, self._index = self._index, None     # kept again only if all goes well
+            stamp = self._stamp(gen - change)       # as this index last saw the store
+            if ix is None or ix.stamp != stamp:     # stat before reading: a later change
+                ix = _Index(stamp, {ip: self._read_key(path) for ip, path in self._files()},
+                            self._read_last())      # moves the stamp past this one
+            yield ix
+            ix.stamp = self._stamp(gen) if change else stamp
+            self._index = ix
         finally:
             os.close(fd)
+
+    def _stamp(self, gen: int) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self.dir)
+        except OSError as e:
+            raise IPAMError(f"cannot read IPAM store {self.dir}: {e}") from e
+        return gen, st.st_mtime_ns, st.st_ino
+
+    def _free(self, ix: _Index,
+              ips: builtins.list[ipaddress.IPv4Address]) -> builtins.list[ipaddress.IPv4Address]:
+        for ip in sorted(ips):
+            self._unlink(self.dir / str(ip))
+            del ix.owners[ip]
+        return sorted(ips)
 
     def _files(self) -> builtins.list[tuple[ipaddress.IPv4Address, Path]]:
         out: builtins.list[tuple[ipaddress.IPv4Address, Path]] = []
@@ -209,14 +257,12 @@ class IPAM:
         os.close(fd)
         return True
 
-    def _start(self) -> int:
-        """Where the round-robin scan starts: just after the last handed-out address."""
+    def _read_last(self) -> int | None:
+        """The round-robin hint: the address handed out last, if recorded."""
         try:
-            last = ipaddress.IPv4Address((self.dir / _LAST).read_text().strip())
+            return int(ipaddress.IPv4Address((self.dir / _LAST).read_text().strip()))
         except (OSError, ValueError):
-            return self._first
-        n = int(last) + 1
-        return n if self._first <= n <= self._last else self._first
+            return None
 
     def _write_last(self, ip: ipaddress.IPv4Address) -> None:
         try:

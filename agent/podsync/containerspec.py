@@ -63,18 +63,21 @@ class SpecBuilder:
     async def _write_files(self, container: str, files: dict[str, FileSpec]) -> list[MountSpec]:
         """The hooks' files under the pod's files directory, one tree per container."""
         base = await self.run.ctx.runtime.volume_dir(self.run.uid, FILES_VOLUME, "", 0)
-        out = []
+        out, writes = [], []
         for path, spec in files.items():
             norm = os.path.normpath(path)
             if not norm.startswith("/") or ".." in norm.split("/"):
                 raise ValueError(f"file {path!r}: must be an absolute path in the container")
             host = os.path.join(base, container, norm.lstrip("/"))
-            await asyncio.to_thread(_write, host, spec)
+            writes.append((host, spec))
             out.append(MountSpec(norm, host, spec.read_only))
+        if writes:
+            await asyncio.to_thread(_write, writes)     # one trip to a thread for them all
         return out
 
 
-def _write(host: str, spec: FileSpec) -> None:
-    os.makedirs(os.path.dirname(host), exist_ok=True)
-    # rewritten at every start of the container: no fsync needed
-    write_atomic(host, spec.data, mode=spec.mode, durable=False)
+def _write(writes: list[tuple[str, FileSpec]]) -> None:
+    for host, spec in writes:
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        # rewritten at every start of the container: no fsync needed
+        write_atomic(host, spec.data, mode=spec.mode, durable=False)

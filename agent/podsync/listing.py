@@ -38,6 +38,14 @@ class Snapshot:
         return [c for cs in self.by_pod.values() for c in cs]
 
 
+Signature = tuple[tuple[str, str, int | None], ...]
+
+
+def signature(cs: list[ContainerInfo]) -> Signature:
+    """What the PLEG compares between listings: each instance's id, state, exit code."""
+    return tuple(sorted((c.id, c.state, c.exit_code) for c in cs))
+
+
 class RuntimeListing:
     def __init__(self, runtime: ContainerRuntimePort) -> None:
         self.runtime = runtime

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from agent.backoff import RetryBackoff
 from agent.listwatch import list_watch
+from agent.podsync.listing import Signature, signature
 from agent.podsync.worker import PodWorker, SyncContext
 from agent.ports import ContainerInfo
 from proto import api_pb2, core_pb2
@@ -32,7 +33,7 @@ class PodManager:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.listed = asyncio.Event()         # first successful list done
         self.relists = 0
-        self._signatures: dict[str, tuple[tuple[str, str, int | None], ...]] = {}
+        self._signatures: dict[str, Signature] = {}
         self._cleaned = False
         self.on_change: Callable[[], None] | None = None
 
@@ -133,8 +134,8 @@ class PodManager:
     # ---- runtime events ----------------------------------------------------------------
 
     @staticmethod
-    def _signature(cs: list[ContainerInfo]) -> tuple[tuple[str, str, int | None], ...]:
-        return tuple(sorted((c.id, c.state, c.exit_code) for c in cs))
+    def _signature(cs: list[ContainerInfo]) -> Signature:
+        return signature(cs)
 
     async def poll_runtime_once(self) -> None:
         snap = await self.ctx.listing.fresh()
@@ -144,7 +145,9 @@ class PodManager:
             if self._signatures.get(uid) != sig:
                 self._signatures[uid] = sig
                 w = self.workers.get(uid)
-                if w is not None:
+                # no news to a worker whose last pass ended seeing just this (the
+                # containers it started itself, say): a change since is still news
+                if w is not None and w.seen != sig:
                     w.wake(snap)        # this listing serves the worker's next pass
             if uid not in by_pod:
                 self._signatures.pop(uid, None)

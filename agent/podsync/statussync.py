@@ -128,7 +128,10 @@ class StatusSender:
             self._pause(self.retry.next())
             return
         self.retry.reset()
-        if self._pending.get(uid) is p:
+        now = self._pending.get(uid)
+        # what was queued meanwhile may be this very status (a pass that ran while it
+        # was on its way: the API did not hold it yet): written already, not again
+        if now is p or (now is not None and status_equal(now.pod.status, p.pod.status)):
             del self._pending[uid]
             self._sent[uid] = p.pod.status
 

@@ -28,7 +28,7 @@ from agent.podsync.context import SyncContext
 from agent.podsync.ending import PodEnding
 from agent.podsync.events import WARNING
 from agent.podsync.hook import Hooks, NotReady
-from agent.podsync.listing import Snapshot
+from agent.podsync.listing import Signature, Snapshot, signature
 from agent.podsync.podstatus import StatusReporter
 from agent.podsync.podview import ByName, PodContainers
 from agent.podsync.probing import Prober
@@ -55,6 +55,9 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._adopted = False
         self._held: set[str] = set()     # containers waiting on a prerun hook's NotReady
+        # the containers as the last pass left them, when it ran to its end (the PLEG
+        # wakes the worker for a listing that differs from this)
+        self.seen: Signature | None = None
         self.state.wake = self.wake
 
     # the pod's state, as the manager, the Agent service and the eviction check see it
@@ -157,6 +160,7 @@ class PodWorker:
         """One level-triggered pass; returns seconds until the next one is due."""
         run = self.state
         run.deadline = self.ctx.profile.resync_interval
+        self.seen = None
         if run.removed or run.pod.metadata.HasField("deletion_timestamp"):
             return await self.ending.terminate()
         by_name = await self.view.current()
@@ -193,6 +197,7 @@ class PodWorker:
                 # satisfied (e.g. the pod IP is back) rather than a bogus waiting state
                 return run.deadline
         self.status.report(by_name)
+        self.seen = signature([i for inst in by_name.values() for i in inst])
         return run.deadline
 
     async def _prerun(self, by_name: ByName) -> NotReady | None:

@@ -96,18 +96,24 @@ class RecordCache:
 
     def read(self, key: str, path: StrPath) -> dict[str, Any]:
         """The record at ``path`` (a copy: the caller may change it); {} if unreadable."""
+        return self.read_signed(key, path)[1]
+
+    def read_signed(self, key: str,
+                    path: StrPath) -> tuple[tuple[int, int, int, int] | None, dict[str, Any]]:
+        """`read`, and the file's signature (None: no file): the same signature, the
+        same record."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
             self._known.pop(key, None)
-            return {}
+            return None, {}
         sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         known = self._known.get(key)
         if known is not None and known[0] == sig:
-            return dict(known[1])
+            return sig, dict(known[1])
         rec = read_json(path) or {}
         self._known[key] = (sig, dict(rec))
-        return rec
+        return sig, rec
 
     def forget(self, key: str) -> None:
         self._known.pop(key, None)

@@ -187,3 +187,25 @@ def test_shim_killed_container_still_stoppable(env: Env) -> None:
     assert info.pid and not state.alive(info.pid, None)  # (init reaps the orphan)
     again = env.rt.stop(cfg.id, grace_seconds=0)  # stopping twice is fine
     assert again.exit_code == 137
+
+
+def test_listing_answers_an_unchanged_container_once_and_sees_a_silent_death(env: Env) -> None:
+    import json
+
+    env.sandbox()
+    cfg = env.config(["sleep", "1000"])
+    env.rt.start_container(cfg)
+    wait_for(lambda: env.rt.status(cfg.id).state == "running", what="the container to run")
+    first = next(c for c in env.rt.list() if c.id == cfg.id)
+    assert first.state == "running"
+    assert next(c for c in env.rt.list() if c.id == cfg.id) is first  # nothing re-made
+    rec = json.loads((env.rt.containers_dir / cfg.id / "state.json").read_text())
+    os.kill(rec["shim_pid"], signal.SIGKILL)  # processes this test started
+    wait_for(lambda: not state.alive(rec["shim_pid"], None), what="the shim to die")
+    os.kill(rec["pid"], signal.SIGKILL)       # no shim left to record the exit
+    gone = wait_for(lambda: next(c for c in env.rt.list() if c.id == cfg.id).state == "exited"
+                    or None, what="the listing to see the container gone")
+    assert gone
+    last = next(c for c in env.rt.list() if c.id == cfg.id)
+    assert (last.reason, last.exit_code) == ("Unknown", 255)
+    env.rt.remove(cfg.id)

@@ -1,6 +1,7 @@
 """Shared runtime listings (every caller sees a listing begun after it asked; callers
 that ask together share one) and status updates (one round trip when the pod's
-resourceVersion is known, several pods in flight, replaced pods left alone)."""
+resourceVersion is known, several pods in flight, replaced pods left alone, a status
+queued again while it is on its way written once)."""
 
 from __future__ import annotations
 
@@ -123,6 +124,49 @@ def test_several_pods_in_flight_at_once(loop: asyncio.AbstractEventLoop) -> None
                                core_pb2.PodStatus(phase="Running"))
             await until(lambda: sender.pending() == 0)
             assert len(api.statuses) == 6 and api.peak == 4
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    loop.run_until_complete(body())
+
+
+def test_a_status_queued_again_while_on_its_way_is_written_once(
+        loop: asyncio.AbstractEventLoop) -> None:
+    class SlowApi(FakeApi):
+        def __init__(self) -> None:
+            super().__init__()
+            self.go = asyncio.Event()
+            self.inflight = 0
+
+        async def update_status(self, obj):  # type: ignore[no-untyped-def]
+            self.inflight += 1
+            await self.go.wait()
+            self.inflight -= 1
+            return await super().update_status(obj)
+
+    api = SlowApi()
+    api.put(kinds.wrap(make_pod()))
+    sender = StatusSender(api, RetryBackoff(0.01, 0.02))
+
+    async def body() -> None:
+        task = asyncio.ensure_future(sender.run())
+        try:
+            pod = api.objects[("pods", "default", "web")].pod
+            cases = [   # on its way, queued meanwhile -> what the API gets
+                ("Running", ["Running"], ["Running"]),           # a repeat: written once
+                ("Failed", ["Running", "Failed"], ["Failed"]),   # back to it: once
+                ("Running", ["Failed"], ["Running", "Failed"]),  # a new one: after it
+            ]
+            for first, then, written in cases:
+                api.go.clear()
+                n = len(api.statuses)
+                sender.enqueue(pod, core_pb2.PodStatus(phase=first))
+                await until(lambda: api.inflight == 1)
+                for phase in then:
+                    sender.enqueue(pod, core_pb2.PodStatus(phase=phase))
+                api.go.set()
+                await until(lambda: sender.pending() == 0 and api.inflight == 0)
+                assert [s.status.phase for s in api.statuses[n:]] == written
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,7 @@ def test_random_sequences_match_a_model(tmp_path_factory: pytest.TempPathFactory
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    ops = st.lists(st.tuples(st.sampled_from(["alloc", "release", "crash"]),
+    ops = st.lists(st.tuples(st.sampled_from(["alloc", "release", "crash", "other"]),
                              st.integers(0, 7)), max_size=40)
 
     @settings(max_examples=60, deadline=None)
@@ -162,6 +163,7 @@ def test_random_sequences_match_a_model(tmp_path_factory: pytest.TempPathFactory
     def run(seq: list[tuple[str, int]]) -> None:
         d = tmp_path_factory.mktemp("ipam")
         ipam = IPAM(d, "10.0.0.0/29")  # 5 addresses for 8 possible keys
+        other = IPAM(d, "10.0.0.0/29")  # a second allocator on the same store, kept
         model: dict[str, ipaddress.IPv4Address] = {}
         for op, k in seq:
             key = f"k{k}"
@@ -174,9 +176,64 @@ def test_random_sequences_match_a_model(tmp_path_factory: pytest.TempPathFactory
             elif op == "release":
                 ipam.release(key)
                 model.pop(key, None)
+            elif op == "other":
+                ipam, other = other, ipam
             else:
                 ipam = IPAM(d, "10.0.0.0/29")
             assert len(set(model.values())) == len(model)
             assert {ip: key for key, ip in model.items()} == ipam.list()
 
     run()
+
+
+def test_threads_on_one_and_two_allocators_never_share_an_address(tmp_path: Path) -> None:
+    one, two = IPAM(tmp_path, "10.0.0.0/24"), IPAM(tmp_path, "10.0.0.0/24")
+    got: list[str] = []
+
+    def claim(ipam: IPAM, t: int) -> None:
+        for i in range(25):
+            got.append(str(ipam.allocate(f"t{t}-{i}")))
+            if i % 5 == 4:
+                ipam.release(f"t{t}-{i - 1}")
+
+    threads = [threading.Thread(target=claim, args=(ipam, t))
+               for t, ipam in enumerate([one, one, two, two])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = one.list()
+    assert len(held) == 80 and held == two.list()
+    assert len(set(held.values())) == 80
+    assert all(one.lookup(key) == ip for ip, key in held.items())
+
+
+def test_sees_a_change_made_by_another_allocator_or_by_hand(tmp_path: Path) -> None:
+    one, two = IPAM(tmp_path, "10.0.0.0/24"), IPAM(tmp_path, "10.0.0.0/24")
+    a = one.allocate("a")
+    b = two.allocate("b")                       # one's index predates this
+    assert one.lookup("b") == b and one.allocate("c") not in (a, b)
+    assert two.release("a") == [a]
+    assert one.lookup("a") is None and one.free_count() == one.capacity - 2
+    st = os.stat(one.dir)
+    d = two.allocate("d")
+    os.utime(one.dir, ns=(st.st_atime_ns, st.st_mtime_ns))  # a clock too coarse to move
+    assert one.lookup("d") == d                 # the lock file's change counter moved
+    assert two.release("d") == [d]
+    os.unlink(one.dir / str(b))                 # an operator removes a record
+    assert one.lookup("b") is None and two.list() == {one.lookup("c"): "c"}
+
+
+def test_a_claim_reads_no_record_once_indexed(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    ipam = IPAM(tmp_path, "10.0.0.0/24")
+    for i in range(50):
+        ipam.allocate(f"pod-{i}")
+    reads: list[Path] = []
+    real = IPAM._read_key
+    monkeypatch.setattr(IPAM, "_read_key", staticmethod(lambda p: reads.append(p) or real(p)))
+    ipam.allocate("new")
+    ipam.release("pod-3")
+    assert ipam.free_count() == ipam.capacity - 50 and reads == []
+    assert IPAM(tmp_path, "10.0.0.0/24").lookup("new") == ipam.lookup("new")  # cold: reads all
+    assert len(reads) == 50
