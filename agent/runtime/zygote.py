@@ -14,9 +14,11 @@ agent's mounts): the client sends ``shim <path>`` of a ``spec.marshal``
 under ``STATE_DIR/containers/`` with the write end of its sync pipe attached
 (SCM_RIGHTS); the zygote answers ``ok <shim pid>`` or ``error <why>`` and
 closes.  ``ns ipc=<file>[\\nnet=<file>]`` (files under ``STATE_DIR/pods/``)
-has a short-lived child make a pod's namespaces and bind-mount them there,
-the loopback up (what util-linux ``unshare`` and ``ip`` do otherwise, two
-execs); the answer is ``ok`` once they are mounted.  A forked shim talks
+has the zygote make a pod's namespaces itself (unshare, the loopback up,
+bind-mount them there, setns back into its own: no fork; what util-linux
+``unshare`` and ``ip`` do otherwise, two execs); the answer is ``ok`` once
+they are mounted.  A zygote that cannot get back into its own namespaces
+exits.  A forked shim talks
 to the client on the sync pipe exactly as a spawned shim does
 (``agent.runtime.shim``).  Anything else -- no socket, a refusal, a dead
 zygote -- makes the client spawn the shim itself.
@@ -75,8 +77,10 @@ class Zygote:
         self.children: set[int] = set()
         self.sock: _socket.socket | None = None
         self.inode = 0
+        self.lost_home = False
         self.stamp = code_stamp()
         self.prime_path = own_cgroup_procs()
+        self.home_ns = zygote_child.open_home_namespaces()
 
     # ---- listening -------------------------------------------------------------
     def listen(self) -> None:
@@ -128,6 +132,8 @@ class Zygote:
                             for i in range(0, len(data) - len(data) % 4, 4)]
             reply = self.handle(msg.decode(errors="replace"), fds, *peer(conn))
             conn.sendall(reply.encode())
+            if self.lost_home:   # in a pod's namespaces: never fork a shim from there
+                os._exit(70)
             if reply.startswith("ok ") and self.prime_path:
                 self.prime()
         except OSError:
@@ -185,7 +191,9 @@ class Zygote:
                     not os.path.isfile(real):
                 return f"error bad namespace request {arg!r}"
             kinds[kind] = real
-        return zygote_child.fork_namespace_holder(kinds)
+        answer, home = zygote_child.make_namespaces(kinds, self.home_ns)
+        self.lost_home = not home
+        return answer
 
     # ---- the loop ----------------------------------------------------------------
     def reap(self) -> None:

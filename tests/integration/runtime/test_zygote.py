@@ -80,11 +80,14 @@ def test_shim_is_forked_clean_and_runs_the_container(env: Env) -> None:
 
 
 def test_pod_namespaces_made_by_the_zygote(env: Env) -> None:
-    zygote_ready(env.rt)
+    zyg = zygote_ready(env.rt)
     env.sandbox()
     box = env.rt.pod_sandbox(env.pod_uid)
     for kind, path in (("ipc", box.ipc_ns), ("net", box.net_ns)):
         assert os.stat(path).st_ino != os.stat(f"/proc/self/ns/{kind}").st_ino
+        # the zygote made them itself and went back into its own (the node's)
+        assert os.stat(f"/proc/{zyg}/ns/{kind}").st_ino == \
+            os.stat(f"/proc/self/ns/{kind}").st_ino
     cfg = env.config(["ip", "-o", "addr", "show", "dev", "lo"])
     env.rt.start_container(cfg)
     env.wait_exited(cfg.id)
