@@ -113,8 +113,11 @@ def setup(spec: InitSpec, sys_: sc.Syscalls = sc.SYS, console_fd: int = -1) -> s
     """Everything but the exec; returns the resolved executable path."""
     pid = str(os.getpid()).encode()
     for procs in spec.cgroup_procs:
-        with open(procs, "wb") as f:
-            f.write(pid)
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, pid)
+        finally:
+            os.close(fd)
     join_namespaces(spec, sys_)
     sys_.sethostname(spec.hostname)
     rootfs.build(spec, sys_)

@@ -13,7 +13,12 @@ _ESCAPE = re.compile(r"\\([0-7]{3})")
 def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
     with open(mountinfo) as f:
         lines = f.read().splitlines()
-    return [_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), ln.split()[4]) for ln in lines]
+    points = [ln.split(" ", 5)[4] for ln in lines]
+    return [_ESCAPE.sub(_unescape, p) if "\\" in p else p for p in points]
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 8))
 
 
 def under(prefix: str) -> list[str]:
