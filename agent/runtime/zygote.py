@@ -48,7 +48,9 @@ import os
 import select
 import sys
 
+import agent.runtime.caps as caps
 import agent.runtime.container as _container  # noqa: F401  (preloaded for the inits)
+import agent.runtime.seccomp as seccomp
 import agent.runtime.shim as shim
 import agent.runtime.syscalls as sc
 import agent.runtime.zygote_child as zygote_child
@@ -63,6 +65,7 @@ from agent.runtime.zygote_proto import (
 
 _signal = shim._signal
 HOUSEKEEPING_MS = 1000
+SPARE_IDLE_MS = 20   # a spare shim is forked once no request came for this long
 MAX_REQUEST = 4096
 SIGCHLD = 17
 
@@ -78,9 +81,13 @@ class Zygote:
         self.sock: _socket.socket | None = None
         self.inode = 0
         self.lost_home = False
+        # a forked child waiting to become the next shim (zygote_child.become_spare):
+        # (its pid, our end of the socket it waits on); forked while idle
+        self.spare: tuple[int, _socket.socket] | None = None
         self.stamp = code_stamp()
         self.prime_path = own_cgroup_procs()
         self.home_ns = zygote_child.open_home_namespaces()
+        _warm_caches()
 
     # ---- listening -------------------------------------------------------------
     def listen(self) -> None:
@@ -113,6 +120,7 @@ class Zygote:
                 pass
         self.sock.close()   # connections still queued are reset: their clients fall back
         self.sock = None
+        self.drop_spare()
 
     # ---- requests --------------------------------------------------------------
     def serve_one(self) -> None:
@@ -176,11 +184,46 @@ class Zygote:
         real = os.path.realpath(spec_path)
         if not real.startswith(self.containers) or not os.path.isfile(real):
             return "error spec is not under this runtime's containers dir"
+        if self.spare is not None:   # hand the request to the spare: no fork now
+            pid, conn = self.spare
+            self.spare = None
+            try:
+                conn.sendmsg([os.fsencode(real)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                                    fds[0].to_bytes(4, sys.byteorder))])
+                return f"ok {pid}"
+            except OSError:
+                pass   # the spare is gone (it exits on the closed socket): fork
+            finally:
+                conn.close()
         pid = os.fork()
         if pid == 0:
             zygote_child.become_shim(real, fds[0])
         self.children.add(pid)
         return f"ok {pid}"
+
+    def fork_spare(self) -> None:
+        """Fork the child that becomes the next shim, while nothing else is asked: the
+        fork, its copy-on-write faults and the child's clean-up are then off the path
+        of the next container start."""
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX,
+                                          _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            zygote_child.become_spare(theirs.fileno())
+        theirs.close()
+        self.children.add(pid)
+        self.spare = (pid, ours)
+
+    def drop_spare(self) -> None:
+        """Close the spare's socket: it exits unused (and is reaped)."""
+        if self.spare is not None:
+            self.spare[1].close()
+            self.spare = None
 
     def hold_namespaces(self, args: list[str]) -> str:
         kinds: dict[str, str] = {}
@@ -207,7 +250,10 @@ class Zygote:
             self.children.discard(pid)
 
     def done(self) -> bool:
-        return (self.sock is None or os.getppid() != self.parent) and not self.children
+        if self.sock is None or os.getppid() != self.parent:
+            self.drop_spare()
+            return not self.children
+        return False
 
     def run(self) -> int:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -223,7 +269,11 @@ class Zygote:
         gc.collect()
         gc.freeze()   # from here the heap stays shared with the shims we fork
         while not self.done():
-            for fd, _ev in poller.poll(HOUSEKEEPING_MS):
+            want_spare = self.sock is not None and self.spare is None
+            events = poller.poll(SPARE_IDLE_MS if want_spare else HOUSEKEEPING_MS)
+            if not events and want_spare:
+                self.fork_spare()
+            for fd, _ev in events:
                 if fd == wake_r:
                     while _read_nonblock(wake_r):
                         pass
@@ -237,6 +287,15 @@ class Zygote:
                 listen_fd = -1
         self.stop_listening()
         return 0
+
+
+def _warm_caches() -> None:
+    """What every container init computes the same: done once here, inherited by forks."""
+    caps.last_cap()
+    try:
+        seccomp.program()
+    except ValueError:
+        pass   # no table for this arch: the init reports it for the containers that ask
 
 
 def _read_nonblock(fd: int) -> bytes:

@@ -10,7 +10,7 @@ reseeded if loaded.  It never returns into the zygote's loop: it ends with
 
 from __future__ import annotations
 
-import _socket  # noqa: F401  (preloaded for sc.loopback_up in make_namespaces)
+import _socket
 import fcntl  # noqa: F401
 import os
 import sys
@@ -54,6 +54,37 @@ def become_shim(spec_path: str, sync_fd: int) -> NoReturn:
     except BaseException as e:
         try:
             os.write(2, f"shim (forked): {e!r}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def become_spare(sock_fd: int) -> NoReturn:
+    """A new session and a clean process now; later, on ``sock_fd``, a spec path and
+    the sync pipe (SCM_RIGHTS) from the zygote: then the shim, as ``become_shim``.
+    EOF instead (the zygote stopped, or went away): exit unused."""
+    code = 1
+    try:
+        os.setsid()
+        fd = clean_process(None, sock_fd)
+        sock = _socket.socket(fileno=fd)
+        msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
+        sock.close()
+        sync = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in anc
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= 4]
+        if msg and len(sync) == 1:
+            spec_path = os.fsdecode(msg)
+            err = os.open(os.path.join(os.path.dirname(spec_path), "shim.log"),
+                          os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            os.dup2(err, 2)
+            os.close(err)
+            code = shim.main(["shim", spec_path, str(sync[0])])
+        else:
+            code = 0   # not used
+    except BaseException as e:
+        try:
+            os.write(2, f"shim (spare): {e!r}\n".encode())
         except OSError:
             pass
     finally:
