@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
 import agent.runtime.syscalls as sc
 
@@ -21,11 +22,15 @@ def _unescape(m: re.Match[str]) -> str:
     return chr(int(m.group(1), 8))
 
 
+def below(prefix: str, points: Sequence[str]) -> list[str]:
+    """The entries of ``points`` (``mount_points()``, repeats kept) at or below ``prefix``."""
+    prefix = os.path.realpath(prefix).rstrip("/")
+    return [m for m in points if m == prefix or m.startswith(prefix + "/")]
+
+
 def under(prefix: str) -> list[str]:
     """Mount points at or below ``prefix``, deepest first."""
-    prefix = os.path.realpath(prefix).rstrip("/")
-    found = [m for m in mount_points() if m == prefix or m.startswith(prefix + "/")]
-    return sorted(set(found), key=lambda m: m.count("/"), reverse=True)
+    return sorted(set(below(prefix, mount_points())), key=lambda m: m.count("/"), reverse=True)
 
 
 def unmount_under(prefix: str, sys_: sc.Syscalls = sc.SYS) -> list[str]:

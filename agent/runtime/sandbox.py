@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import agent.runtime.mountinfo as mountinfo
@@ -136,19 +136,25 @@ def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
 
 
 def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str,
-            discard: Callable[[Path], None] = shutil.rmtree) -> None:
+            discard: Callable[[Path], None] = shutil.rmtree,
+            mounts: Sequence[str] | None = None) -> None:
     """Unmount namespaces and volumes, remove the cgroup and the directory (`discard`:
-    the runtime's trash, trash.py, deletes it in the background)."""
+    the runtime's trash, trash.py, deletes it in the background).  ``mounts``: the
+    mount table (``mountinfo.mount_points()``) as the caller read it just before;
+    when it shows nothing below the pod but its namespace files, it is not read again."""
     pod_dir = pods_dir / pod_uid
     left: list[str] = []
     if pod_dir.exists():
-        for kind in ("ipc", "net"):   # what create mounted: detached without a lookup
+        ns_files = [str(pod_dir / "ns" / kind) for kind in ("ipc", "net")]
+        for path in ns_files:   # what create mounted: detached without a lookup
             try:
-                sc.SYS.umount2(str(pod_dir / "ns" / kind), sc.MNT_DETACH)
+                sc.SYS.umount2(path, sc.MNT_DETACH)
             except OSError:
                 pass   # not mounted (a failed create), or no such file
-        # one read of the mount table (it costs ~5 us per host mount) for anything else
-        left = mountinfo.unmount_under(str(pod_dir))
+        seen = None if mounts is None else mountinfo.below(str(pod_dir), mounts)
+        if seen is None or len(seen) != len(set(seen)) or set(seen) - set(ns_files):
+            # anything else (volumes, a namespace mounted twice): the mount table again
+            left = mountinfo.unmount_under(str(pod_dir))
     remove_cgroup(cgroups, cgroups.pod_rel(pod_uid))
     if pod_dir.exists():
         if left:
