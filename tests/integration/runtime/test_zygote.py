@@ -108,6 +108,17 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def test_container_starts_with_default_signal_dispositions(env: Env) -> None:
+    env.sandbox()
+    zygote_ready(env.rt)
+    cfg = env.config(["cat", "/proc/self/status"])   # exec keeps what is ignored
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    status = env.output(cfg.id)
+    assert "SigIgn:\t0000000000000000" in status, status   # not the shim's SIGPIPE & co
+    assert "SigBlk:\t0000000000000000" in status, status
+
+
 def test_spare_forked_while_idle_becomes_the_next_shim_clean(env: Env) -> None:
     env.sandbox()
     zyg = zygote_ready(env.rt)
