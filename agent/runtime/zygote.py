@@ -27,7 +27,8 @@ The forked shim starts a new session and is made a clean process
 (zygote_child.py: signal dispositions and mask reset, the zygote's fds
 closed, fresh stdio, ``random`` reseeded); its container init joins the
 container's cgroups as before.  Having answered, the zygote starts the RCU
-grace period that join waits for (``prime``, zygote_proto.own_cgroup_procs).
+grace period that join waits for (``prime``, zygote_proto.own_cgroup_procs; on
+cgroup v2 hosts: a v1 init joins through ``tasks``, which waits for none).
 It reaps its shims (and, as a child subreaper, any init orphaned by a
 killed shim): no zombie is left per container.  Shims outlive it: after a
 ``kill -9`` of the zygote they run on and still record their exit.
@@ -85,7 +86,10 @@ class Zygote:
         # (its pid, our end of the socket it waits on); forked while idle
         self.spare: tuple[int, _socket.socket] | None = None
         self.stamp = code_stamp()
-        self.prime_path = own_cgroup_procs()
+        # cgroup v1 inits join through ``tasks`` (container.join_cgroups), which needs no
+        # grace period: priming would only hold the cgroup mutex, that long, for nothing
+        self.prime_path = own_cgroup_procs() if os.path.exists(
+            "/sys/fs/cgroup/cgroup.controllers") else ""
         self.home_ns = zygote_child.open_home_namespaces()
         _warm_caches()
 
