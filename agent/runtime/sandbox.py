@@ -4,10 +4,10 @@ A ``/proc/<pid|self>/ns/net`` network namespace (hostNetwork pods: the agent's
 own, which is the node's) is bind-mounted into ``pods/<uid>/ns/net`` too, but
 never created or owned: removing the sandbox only drops that bind.
 The IPC namespace (and the network namespace when the caller gives none) is
-created by a throwaway process and kept alive by bind-mounting its ns file
-into ``pods/<uid>/ns/``; every container of the pod setns()es into them.
-That process is a child forked by the runtime's zygote (zygote_child.py,
-~1-2 ms), else util-linux ``unshare --ipc=FILE [--net=FILE]`` running
+created and kept alive by bind-mounting its ns file into ``pods/<uid>/ns/``;
+every container of the pod setns()es into them.  The runtime's zygote makes
+them itself and setns()es back (zygote_child.make_namespaces, no fork: ~0.5 ms),
+else a throwaway util-linux ``unshare --ipc=FILE [--net=FILE]`` running
 ``true`` (or ``ip link set lo up`` for a new netns): ~5-10 ms, else our
 Python ``nsholder`` helper (~60-140 ms, bench/README.md).
 emptyDir volumes live in ``pods/<uid>/volumes/<name>``: a plain directory, or
