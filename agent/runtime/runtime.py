@@ -88,10 +88,8 @@ class Runtime:
         return sandbox.empty_dir(self.pods_dir, pod_uid, name, medium, size_limit_bytes)
 
     def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
-        # one read of the mount table for the pod and its containers (it costs ~5 us per
-        # mount on the host): a directory it shows a mount below is unmounted and read
-        # again as before; nothing mounts there meanwhile (the containers' own mounts
-        # are in their mount namespaces)
+        # one read of the mount table (~5 us per host mount) for the pod and its containers,
+        # again only where it shows a mount (theirs are in their own mount namespaces)
         mounts = mountinfo.mount_points()
         for d in sorted(self.containers_dir.iterdir()):
             meta = self._metas.get(d.name) or state.read_json(d / "meta.json")
