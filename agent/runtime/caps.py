@@ -32,12 +32,17 @@ DOCKER_DEFAULT = (
 )
 
 
+_LAST_CAP: list[int] = []   # read once per process (the kernel's; the zygote warms it)
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
+    if not _LAST_CAP:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _LAST_CAP.append(int(f.read()))
+        except OSError:
+            return len(NAMES) - 1
+    return _LAST_CAP[0]
 
 
 def number(name: str) -> int:

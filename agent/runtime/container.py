@@ -109,12 +109,34 @@ def attach_console(console_fd: int, uid: int, gid: int) -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def join_cgroups(procs_files: list[str]) -> None:
+    """Move this process into the container's cgroups (one ``cgroup.procs`` per hierarchy).
+
+    The init is its process's only thread (forked from the single-threaded shim),
+    so on cgroup v1 it moves itself through the hierarchy's ``tasks`` file with
+    "0" (the calling thread): the same move, which the kernel makes without its
+    global threadgroup lock, so without first waiting out an RCU grace period
+    (~10 ms after an idle moment; a pid written to ``cgroup.procs`` waits).
+    cgroup v2 has no ``tasks`` file: our pid to ``cgroup.procs``, as before."""
+    pid = str(os.getpid()).encode()
+    for procs in procs_files:
+        fd, data = -1, b"0"
+        if procs.endswith("/cgroup.procs"):
+            try:
+                fd = os.open(procs[:-len("cgroup.procs")] + "tasks", os.O_WRONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                fd = -1
+        if fd < 0:
+            fd, data = os.open(procs, os.O_WRONLY | os.O_CLOEXEC), pid
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
 def setup(spec: InitSpec, sys_: sc.Syscalls = sc.SYS, console_fd: int = -1) -> str:
     """Everything but the exec; returns the resolved executable path."""
-    pid = str(os.getpid()).encode()
-    for procs in spec.cgroup_procs:
-        with open(procs, "wb") as f:
-            f.write(pid)
+    join_cgroups(spec.cgroup_procs)
     join_namespaces(spec, sys_)
     sys_.sethostname(spec.hostname)
     rootfs.build(spec, sys_)

@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import agent.runtime.caps as caps
 import agent.runtime.sealedexe as sealedexe
@@ -100,7 +101,8 @@ def spawn_shim(cid: str, cdir: Path, spec: ShimSpec,
     zygote reaps it); if it does not take the request, spawn a new
     interpreter (the Popen is returned for the caller to reap)."""
     spec_path = cdir / "spec.marshal"
-    write_atomic(spec_path, spec.to_marshal(), durable=False)   # 0600: env may hold Secrets
+    d = spec.to_dict()
+    write_atomic(spec_path, spec.to_marshal(d), durable=False)   # 0600: env may hold Secrets
     if zygote is not None:
         r, w = os.pipe()
         try:
@@ -110,7 +112,7 @@ def spawn_shim(cid: str, cdir: Path, spec: ShimSpec,
             os.close(w)
             raise
         if shim_pid is not None:
-            answer = _answer(cid, r, w, lambda: _write_spec_json(cdir, spec))
+            answer = _answer(cid, r, w, lambda: _write_spec_json(cdir, spec, d))
             if answer or shim_pid != MAYBE:   # a shim was forked: its answer stands
                 _check_answer(cid, cdir, answer)
                 return None
@@ -129,15 +131,15 @@ def spawn_shim(cid: str, cdir: Path, spec: ShimSpec,
         os.close(r)
         os.close(w)
         raise
-    _check_answer(cid, cdir, _answer(cid, r, w, lambda: _write_spec_json(cdir, spec)))
+    _check_answer(cid, cdir, _answer(cid, r, w, lambda: _write_spec_json(cdir, spec, d)))
     return proc
 
 
-def _write_spec_json(cdir: Path, spec: ShimSpec) -> None:
+def _write_spec_json(cdir: Path, spec: ShimSpec, d: dict[str, Any]) -> None:
     """``spec.json`` for people and exec (the shim reads ``spec.marshal``)."""
     path = cdir / "spec.json"
     if not path.exists():
-        write_atomic(path, spec.to_json().encode(), durable=False)
+        write_atomic(path, spec.to_json(d).encode(), durable=False)
 
 
 

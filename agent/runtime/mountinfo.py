@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
 import agent.runtime.syscalls as sc
 
@@ -13,14 +14,23 @@ _ESCAPE = re.compile(r"\\([0-7]{3})")
 def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
     with open(mountinfo) as f:
         lines = f.read().splitlines()
-    return [_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), ln.split()[4]) for ln in lines]
+    points = [ln.split(" ", 5)[4] for ln in lines]
+    return [_ESCAPE.sub(_unescape, p) if "\\" in p else p for p in points]
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 8))
+
+
+def below(prefix: str, points: Sequence[str]) -> list[str]:
+    """The entries of ``points`` (``mount_points()``, repeats kept) at or below ``prefix``."""
+    prefix = os.path.realpath(prefix).rstrip("/")
+    return [m for m in points if m == prefix or m.startswith(prefix + "/")]
 
 
 def under(prefix: str) -> list[str]:
     """Mount points at or below ``prefix``, deepest first."""
-    prefix = os.path.realpath(prefix).rstrip("/")
-    found = [m for m in mount_points() if m == prefix or m.startswith(prefix + "/")]
-    return sorted(set(found), key=lambda m: m.count("/"), reverse=True)
+    return sorted(set(below(prefix, mount_points())), key=lambda m: m.count("/"), reverse=True)
 
 
 def unmount_under(prefix: str, sys_: sc.Syscalls = sc.SYS) -> list[str]:

@@ -157,7 +157,11 @@ def harden(spec: InitSpec, sys_: sc.Syscalls = sc.SYS) -> None:
     if not spec.privileged:
         for path in spec.masked_paths:
             try:
-                if os.path.isdir(path):
+                is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+            except FileNotFoundError:
+                continue   # nothing to mask
+            try:
+                if is_dir:
                     sys_.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, "size=0")
                 else:
                     sys_.mount("/dev/null", path, None, sc.MS_BIND)

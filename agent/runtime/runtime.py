@@ -88,11 +88,14 @@ class Runtime:
         return sandbox.empty_dir(self.pods_dir, pod_uid, name, medium, size_limit_bytes)
 
     def remove_pod_sandbox(self, pod_uid: str, grace_seconds: float = 0) -> None:
+        # one read of the mount table (~5 us per host mount) for the pod and its containers,
+        # again only where it shows a mount (theirs are in their own mount namespaces)
+        mounts = mountinfo.mount_points()
         for d in sorted(self.containers_dir.iterdir()):
             meta = self._metas.get(d.name) or state.read_json(d / "meta.json")
             if meta is not None and meta.get("pod_uid") == pod_uid:
-                self.remove(d.name, grace_seconds)
-        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard)
+                self.remove(d.name, grace_seconds, mounts)
+        sandbox.destroy(self.pods_dir, self.cgroups, pod_uid, self.trash.discard, mounts)
 
     # ---- containers ----------------------------------------------------------
     def _dir(self, cid: str) -> Path:
@@ -238,14 +241,16 @@ class Runtime:
                          reason=final.get("reason") or "Error", finished_at=now)
             state.write_json_atomic(self._dir(cid) / "state.json", final)
 
-    def remove(self, cid: str, grace_seconds: float = 0) -> None:
-        """Stop if needed, then remove the cgroup, any mount left and the state."""
+    def remove(self, cid: str, grace_seconds: float = 0,
+               mounts: Sequence[str] | None = None) -> None:
+        """Stop if needed, then remove the cgroup, any mount left and the state.
+        ``mounts``: ``mountinfo.mount_points()`` read by the caller just before."""
         self._meta(cid)
         if self.status(cid).state != "exited":
             self.stop(cid, grace_seconds)
-        self._destroy(cid)
+        self._destroy(cid, mounts)
 
-    def _destroy(self, cid: str) -> None:
+    def _destroy(self, cid: str, mounts: Sequence[str] | None = None) -> None:
         cdir = self._dir(cid)
         self._states.forget(cid)
         self._infos.pop(cid, None)
@@ -266,7 +271,8 @@ class Runtime:
         if proc is not None:
             proc.poll()
         if cdir.exists():
-            if mountinfo.unmount_under(str(cdir)):
+            if (mounts is None or mountinfo.below(str(cdir), mounts)) and \
+                    mountinfo.unmount_under(str(cdir)):
                 raise MountError(f"mounts left under {cdir}")
             self.trash.discard(cdir)
 

@@ -4,10 +4,10 @@ A ``/proc/<pid|self>/ns/net`` network namespace (hostNetwork pods: the agent's
 own, which is the node's) is bind-mounted into ``pods/<uid>/ns/net`` too, but
 never created or owned: removing the sandbox only drops that bind.
 The IPC namespace (and the network namespace when the caller gives none) is
-created by a throwaway process and kept alive by bind-mounting its ns file
-into ``pods/<uid>/ns/``; every container of the pod setns()es into them.
-That process is a child forked by the runtime's zygote (zygote_child.py,
-~1-2 ms), else util-linux ``unshare --ipc=FILE [--net=FILE]`` running
+created and kept alive by bind-mounting its ns file into ``pods/<uid>/ns/``;
+every container of the pod setns()es into them.  The runtime's zygote makes
+them itself and setns()es back (zygote_child.make_namespaces, no fork: ~0.5 ms),
+else a throwaway util-linux ``unshare --ipc=FILE [--net=FILE]`` running
 ``true`` (or ``ip link set lo up`` for a new netns): ~5-10 ms, else our
 Python ``nsholder`` helper (~60-140 ms, bench/README.md).
 emptyDir volumes live in ``pods/<uid>/volumes/<name>``: a plain directory, or
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import agent.runtime.mountinfo as mountinfo
@@ -72,7 +71,9 @@ def create(pods_dir: Path, cgroups: CgroupManager, pod_uid: str, pod_name: str,
         box = Sandbox(pod_uid=pod_uid, pod_name=pod_name, dir=pod_dir, ipc_ns=kinds["ipc"],
                       net_ns=netns_path or kinds["net"], owns_netns=netns_path is None,
                       cgroup=cgroups.pod_rel(pod_uid))
-        rec = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(box).items()}
+        rec = {"pod_uid": pod_uid, "pod_name": pod_name, "dir": str(pod_dir),
+               "ipc_ns": str(box.ipc_ns), "net_ns": str(box.net_ns),
+               "owns_netns": box.owns_netns, "cgroup": box.cgroup}
         state.write_json_atomic(pod_dir / "sandbox.json", rec)
         return box
     except BaseException:
@@ -135,11 +136,25 @@ def empty_dir(pods_dir: Path, pod_uid: str, name: str, medium: str = "",
 
 
 def destroy(pods_dir: Path, cgroups: CgroupManager, pod_uid: str,
-            discard: Callable[[Path], None] = shutil.rmtree) -> None:
+            discard: Callable[[Path], None] = shutil.rmtree,
+            mounts: Sequence[str] | None = None) -> None:
     """Unmount namespaces and volumes, remove the cgroup and the directory (`discard`:
-    the runtime's trash, trash.py, deletes it in the background)."""
+    the runtime's trash, trash.py, deletes it in the background).  ``mounts``: the
+    mount table (``mountinfo.mount_points()``) as the caller read it just before;
+    when it shows nothing below the pod but its namespace files, it is not read again."""
     pod_dir = pods_dir / pod_uid
-    left = mountinfo.unmount_under(str(pod_dir)) if pod_dir.exists() else []
+    left: list[str] = []
+    if pod_dir.exists():
+        ns_files = [str(pod_dir / "ns" / kind) for kind in ("ipc", "net")]
+        for path in ns_files:   # what create mounted: detached without a lookup
+            try:
+                sc.SYS.umount2(path, sc.MNT_DETACH)
+            except OSError:
+                pass   # not mounted (a failed create), or no such file
+        seen = None if mounts is None else mountinfo.below(str(pod_dir), mounts)
+        if seen is None or len(seen) != len(set(seen)) or set(seen) - set(ns_files):
+            # anything else (volumes, a namespace mounted twice): the mount table again
+            left = mountinfo.unmount_under(str(pod_dir))
     remove_cgroup(cgroups, cgroups.pod_rel(pod_uid))
     if pod_dir.exists():
         if left:

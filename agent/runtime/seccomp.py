@@ -143,11 +143,20 @@ def _mode_check(nr: int, arg: int) -> list[Insn | str]:
             (_JEQ_K, "eperm", 0, S_IFCHR), (_JEQ_K, "eperm", "allow", S_IFBLK)]
 
 
+_PROGRAMS: dict[str, bytes] = {}   # assembled once per process (the zygote warms it)
+
+
 def program(arch: str | None = None) -> bytes:
     """The default profile for ``arch`` (default: this machine's) as a sock_filter array."""
     arch = arch or native_arch()
     if arch not in NUMBERS:
         raise ValueError(f"no seccomp syscall table for {arch}")
+    if arch not in _PROGRAMS:
+        _PROGRAMS[arch] = _program(arch)
+    return _PROGRAMS[arch]
+
+
+def _program(arch: str) -> bytes:
     nrs = NUMBERS[arch]
     denied = sorted({nrs[name] for name in DENIED if name in nrs})
     mknods = [(nrs[name], arg) for name, arg in (("mknod", 1), ("mknodat", 2)) if name in nrs]

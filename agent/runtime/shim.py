@@ -72,11 +72,14 @@ def oom_count(path: str) -> int:
 
 
 def reset_signals() -> None:
-    """Every signal disposition back to the default."""
+    """Every signal disposition back to the default.  One Python knows to be the
+    default already is skipped (it reads every disposition at start-up and makes
+    every change itself): in a forked child, most are, and each is a syscall."""
     for sig in range(1, _signal.NSIG):
         if sig not in (SIGKILL, SIGSTOP):
             try:
-                _signal.signal(sig, _signal.SIG_DFL)
+                if _signal.getsignal(sig) != _signal.SIG_DFL:
+                    _signal.signal(sig, _signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
 

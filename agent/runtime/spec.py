@@ -73,11 +73,15 @@ class ShimSpec:
     stdin: bool = False             # a stdin the shim holds, fed by attach clients
     stdin_once: bool = False        # closed when the first client that sent stdin detaches
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1)
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
-    def to_marshal(self) -> bytes:
-        return marshal.dumps(dataclasses.asdict(self))
+    def to_json(self, d: dict[str, Any] | None = None) -> str:
+        """JSON of ``d`` (this spec's ``to_dict()``, made once for both encodings)."""
+        return json.dumps(self.to_dict() if d is None else d, indent=1)
+
+    def to_marshal(self, d: dict[str, Any] | None = None) -> bytes:
+        return marshal.dumps(self.to_dict() if d is None else d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ShimSpec:

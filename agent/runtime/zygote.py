@@ -14,9 +14,11 @@ agent's mounts): the client sends ``shim <path>`` of a ``spec.marshal``
 under ``STATE_DIR/containers/`` with the write end of its sync pipe attached
 (SCM_RIGHTS); the zygote answers ``ok <shim pid>`` or ``error <why>`` and
 closes.  ``ns ipc=<file>[\\nnet=<file>]`` (files under ``STATE_DIR/pods/``)
-has a short-lived child make a pod's namespaces and bind-mount them there,
-the loopback up (what util-linux ``unshare`` and ``ip`` do otherwise, two
-execs); the answer is ``ok`` once they are mounted.  A forked shim talks
+has the zygote make a pod's namespaces itself (unshare, the loopback up,
+bind-mount them there, setns back into its own: no fork; what util-linux
+``unshare`` and ``ip`` do otherwise, two execs); the answer is ``ok`` once
+they are mounted.  A zygote that cannot get back into its own namespaces
+exits.  A forked shim talks
 to the client on the sync pipe exactly as a spawned shim does
 (``agent.runtime.shim``).  Anything else -- no socket, a refusal, a dead
 zygote -- makes the client spawn the shim itself.
@@ -25,7 +27,8 @@ The forked shim starts a new session and is made a clean process
 (zygote_child.py: signal dispositions and mask reset, the zygote's fds
 closed, fresh stdio, ``random`` reseeded); its container init joins the
 container's cgroups as before.  Having answered, the zygote starts the RCU
-grace period that join waits for (``prime``, zygote_proto.own_cgroup_procs).
+grace period that join waits for (``prime``, zygote_proto.own_cgroup_procs; on
+cgroup v2 hosts: a v1 init joins through ``tasks``, which waits for none).
 It reaps its shims (and, as a child subreaper, any init orphaned by a
 killed shim): no zombie is left per container.  Shims outlive it: after a
 ``kill -9`` of the zygote they run on and still record their exit.
@@ -46,7 +49,9 @@ import os
 import select
 import sys
 
+import agent.runtime.caps as caps
 import agent.runtime.container as _container  # noqa: F401  (preloaded for the inits)
+import agent.runtime.seccomp as seccomp
 import agent.runtime.shim as shim
 import agent.runtime.syscalls as sc
 import agent.runtime.zygote_child as zygote_child
@@ -61,6 +66,7 @@ from agent.runtime.zygote_proto import (
 
 _signal = shim._signal
 HOUSEKEEPING_MS = 1000
+SPARE_IDLE_MS = 20   # a spare shim is forked once no request came for this long
 MAX_REQUEST = 4096
 SIGCHLD = 17
 
@@ -75,8 +81,17 @@ class Zygote:
         self.children: set[int] = set()
         self.sock: _socket.socket | None = None
         self.inode = 0
+        self.lost_home = False
+        # a forked child waiting to become the next shim (zygote_child.become_spare):
+        # (its pid, our end of the socket it waits on); forked while idle
+        self.spare: tuple[int, _socket.socket] | None = None
         self.stamp = code_stamp()
-        self.prime_path = own_cgroup_procs()
+        # cgroup v1 inits join through ``tasks`` (container.join_cgroups), which needs no
+        # grace period: priming would only hold the cgroup mutex, that long, for nothing
+        self.prime_path = own_cgroup_procs() if os.path.exists(
+            "/sys/fs/cgroup/cgroup.controllers") else ""
+        self.home_ns = zygote_child.open_home_namespaces()
+        _warm_caches()
 
     # ---- listening -------------------------------------------------------------
     def listen(self) -> None:
@@ -109,6 +124,7 @@ class Zygote:
                 pass
         self.sock.close()   # connections still queued are reset: their clients fall back
         self.sock = None
+        self.drop_spare()
 
     # ---- requests --------------------------------------------------------------
     def serve_one(self) -> None:
@@ -128,6 +144,8 @@ class Zygote:
                             for i in range(0, len(data) - len(data) % 4, 4)]
             reply = self.handle(msg.decode(errors="replace"), fds, *peer(conn))
             conn.sendall(reply.encode())
+            if self.lost_home:   # in a pod's namespaces: never fork a shim from there
+                os._exit(70)
             if reply.startswith("ok ") and self.prime_path:
                 self.prime()
         except OSError:
@@ -170,11 +188,46 @@ class Zygote:
         real = os.path.realpath(spec_path)
         if not real.startswith(self.containers) or not os.path.isfile(real):
             return "error spec is not under this runtime's containers dir"
+        if self.spare is not None:   # hand the request to the spare: no fork now
+            pid, conn = self.spare
+            self.spare = None
+            try:
+                conn.sendmsg([os.fsencode(real)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                                    fds[0].to_bytes(4, sys.byteorder))])
+                return f"ok {pid}"
+            except OSError:
+                pass   # the spare is gone (it exits on the closed socket): fork
+            finally:
+                conn.close()
         pid = os.fork()
         if pid == 0:
             zygote_child.become_shim(real, fds[0])
         self.children.add(pid)
         return f"ok {pid}"
+
+    def fork_spare(self) -> None:
+        """Fork the child that becomes the next shim, while nothing else is asked: the
+        fork, its copy-on-write faults and the child's clean-up are then off the path
+        of the next container start."""
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX,
+                                          _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            zygote_child.become_spare(theirs.fileno())
+        theirs.close()
+        self.children.add(pid)
+        self.spare = (pid, ours)
+
+    def drop_spare(self) -> None:
+        """Close the spare's socket: it exits unused (and is reaped)."""
+        if self.spare is not None:
+            self.spare[1].close()
+            self.spare = None
 
     def hold_namespaces(self, args: list[str]) -> str:
         kinds: dict[str, str] = {}
@@ -185,7 +238,9 @@ class Zygote:
                     not os.path.isfile(real):
                 return f"error bad namespace request {arg!r}"
             kinds[kind] = real
-        return zygote_child.fork_namespace_holder(kinds)
+        answer, home = zygote_child.make_namespaces(kinds, self.home_ns)
+        self.lost_home = not home
+        return answer
 
     # ---- the loop ----------------------------------------------------------------
     def reap(self) -> None:
@@ -199,7 +254,10 @@ class Zygote:
             self.children.discard(pid)
 
     def done(self) -> bool:
-        return (self.sock is None or os.getppid() != self.parent) and not self.children
+        if self.sock is None or os.getppid() != self.parent:
+            self.drop_spare()
+            return not self.children
+        return False
 
     def run(self) -> int:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -215,7 +273,11 @@ class Zygote:
         gc.collect()
         gc.freeze()   # from here the heap stays shared with the shims we fork
         while not self.done():
-            for fd, _ev in poller.poll(HOUSEKEEPING_MS):
+            want_spare = self.sock is not None and self.spare is None
+            events = poller.poll(SPARE_IDLE_MS if want_spare else HOUSEKEEPING_MS)
+            if not events and want_spare:
+                self.fork_spare()
+            for fd, _ev in events:
                 if fd == wake_r:
                     while _read_nonblock(wake_r):
                         pass
@@ -229,6 +291,15 @@ class Zygote:
                 listen_fd = -1
         self.stop_listening()
         return 0
+
+
+def _warm_caches() -> None:
+    """What every container init computes the same: done once here, inherited by forks."""
+    caps.last_cap()
+    try:
+        seccomp.program()
+    except ValueError:
+        pass   # no table for this arch: the init reports it for the containers that ask
 
 
 def _read_nonblock(fd: int) -> bytes:

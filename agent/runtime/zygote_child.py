@@ -1,5 +1,5 @@
-"""What the zygote's forked children do (zygote.py): become a shim, or hold a
-pod's new namespaces (forked and awaited by ``fork_namespace_holder``).
+"""What the zygote's forked children do (zygote.py): become a shim; and how the
+zygote makes a pod's new namespaces without a child (``make_namespaces``).
 
 A child first becomes a clean process: every signal disposition back to
 default, no blocked signal, no wakeup fd, stdio on /dev/null (stderr on a
@@ -10,7 +10,7 @@ reseeded if loaded.  It never returns into the zygote's loop: it ends with
 
 from __future__ import annotations
 
-import _socket  # noqa: F401  (preloaded for sc.loopback_up in the forked children)
+import _socket
 import fcntl  # noqa: F401
 import os
 import sys
@@ -60,45 +60,65 @@ def become_shim(spec_path: str, sync_fd: int) -> NoReturn:
         os._exit(code)
 
 
-def fork_namespace_holder(kinds: dict[str, str]) -> str:
-    """In the zygote: fork ``hold_namespaces``, wait for it; the answer to send."""
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    try:
-        pid = os.fork()
-        if pid == 0:
-            hold_namespaces(kinds, err_w)
-        os.close(err_w)
-        err_w = -1
-        _, status = os.waitpid(pid, 0)
-        failure = b""
-        while chunk := os.read(err_r, 4096):
-            failure += chunk
-    finally:
-        os.close(err_r)
-        if err_w >= 0:
-            os.close(err_w)
-    if status == 0:
-        return "ok"
-    return f"error {failure.decode(errors='replace') or 'namespace holder failed'}"
-
-
-def hold_namespaces(kinds: dict[str, str], err_fd: int) -> NoReturn:
-    """New namespaces of ``kinds`` ("ipc", "net") bind-mounted on their files, the
-    new network namespace's loopback up; failures are written to ``err_fd``."""
+def become_spare(sock_fd: int) -> NoReturn:
+    """A new session and a clean process now; later, on ``sock_fd``, a spec path and
+    the sync pipe (SCM_RIGHTS) from the zygote: then the shim, as ``become_shim``.
+    EOF instead (the zygote stopped, or went away): exit unused."""
     code = 1
     try:
-        fd = clean_process(None, err_fd)
+        os.setsid()
+        fd = clean_process(None, sock_fd)
+        sock = _socket.socket(fileno=fd)
+        msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4))
+        sock.close()
+        sync = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in anc
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= 4]
+        if msg and len(sync) == 1:
+            spec_path = os.fsdecode(msg)
+            err = os.open(os.path.join(os.path.dirname(spec_path), "shim.log"),
+                          os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            os.dup2(err, 2)
+            os.close(err)
+            code = shim.main(["shim", spec_path, str(sync[0])])
+        else:
+            code = 0   # not used
+    except BaseException as e:
         try:
-            flags = 0
-            for kind in kinds:
-                flags |= NS_FLAGS[kind]
-            sc.SYS.unshare(flags)
-            if "net" in kinds:
-                sc.loopback_up()
-            for kind, target in kinds.items():
-                sc.SYS.mount(f"/proc/self/ns/{kind}", target, None, sc.MS_BIND)
-            code = 0
-        except BaseException as e:
-            os.write(fd, f"{e}".encode() or b"failed")
+            os.write(2, f"shim (spare): {e!r}\n".encode())
+        except OSError:
+            pass
     finally:
         os._exit(code)
+
+
+def open_home_namespaces() -> dict[str, int]:
+    """In the zygote: fds of its own namespaces of every kind ``make_namespaces`` makes,
+    to come back to (close-on-exec; a forked child closes them in ``clean_process``)."""
+    return {kind: os.open(f"/proc/thread-self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            for kind in NS_FLAGS}
+
+
+def make_namespaces(kinds: dict[str, str], home: dict[str, int]) -> tuple[str, bool]:
+    """In the zygote itself (no fork): new namespaces of ``kinds`` ("ipc", "net"), the
+    new network namespace's loopback up, each bind-mounted on its file; then back into
+    the zygote's own namespaces (``home``).  Returns the answer to send, and False if
+    the way back failed: the zygote must not serve anything more from a pod's
+    namespaces (it exits)."""
+    flags = 0
+    for kind in kinds:
+        flags |= NS_FLAGS[kind]
+    answer = "ok"
+    try:
+        sc.SYS.unshare(flags)
+        if "net" in kinds:
+            sc.loopback_up()
+        for kind, target in kinds.items():
+            sc.SYS.mount(f"/proc/thread-self/ns/{kind}", target, None, sc.MS_BIND)
+    except BaseException as e:
+        answer = f"error {e}" if str(e) else "error namespace holder failed"
+    try:
+        for kind in kinds:
+            sc.SYS.setns(home[kind], NS_FLAGS[kind])
+    except BaseException:
+        return "error cannot return to the zygote's own namespaces", False
+    return answer, True

@@ -66,9 +66,12 @@ def write(path: Path, value: str | int, optional: bool = False) -> None:
     """Write one value to a cgroup file; ``optional`` skips files this kernel lacks."""
     if optional and not path.exists():
         return
-    try:
-        with open(path, "w") as f:
-            f.write(str(value))
+    try:   # one open and one write (no buffered text file: its fstat, ioctl and seek)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
     except OSError as e:
         raise CgroupError(f"write {value!r} to {path}: {e.strerror or e}") from e
 

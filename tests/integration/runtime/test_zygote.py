@@ -80,17 +80,65 @@ def test_shim_is_forked_clean_and_runs_the_container(env: Env) -> None:
 
 
 def test_pod_namespaces_made_by_the_zygote(env: Env) -> None:
-    zygote_ready(env.rt)
+    zyg = zygote_ready(env.rt)
     env.sandbox()
     box = env.rt.pod_sandbox(env.pod_uid)
     for kind, path in (("ipc", box.ipc_ns), ("net", box.net_ns)):
         assert os.stat(path).st_ino != os.stat(f"/proc/self/ns/{kind}").st_ino
+        # the zygote made them itself and went back into its own (the node's)
+        assert os.stat(f"/proc/{zyg}/ns/{kind}").st_ino == \
+            os.stat(f"/proc/self/ns/{kind}").st_ino
     cfg = env.config(["ip", "-o", "addr", "show", "dev", "lo"])
     env.rt.start_container(cfg)
     env.wait_exited(cfg.id)
     assert "127.0.0.1" in env.output(cfg.id)   # the loopback is up
     info = env.rt.status(cfg.id)
     assert info.exit_code == 0, env.output(cfg.id)
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if ppid(int(name)) == pid:
+                    out.append(int(name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return out
+
+
+def test_container_starts_with_default_signal_dispositions(env: Env) -> None:
+    env.sandbox()
+    zygote_ready(env.rt)
+    cfg = env.config(["cat", "/proc/self/status"])   # exec keeps what is ignored
+    env.rt.start_container(cfg)
+    env.wait_exited(cfg.id)
+    status = env.output(cfg.id)
+    assert "SigIgn:\t0000000000000000" in status, status   # not the shim's SIGPIPE & co
+    assert "SigBlk:\t0000000000000000" in status, status
+
+
+def test_spare_forked_while_idle_becomes_the_next_shim_clean(env: Env) -> None:
+    env.sandbox()
+    zyg = zygote_ready(env.rt)
+    spare = wait_for(lambda: children_of(zyg) or None, 10, "the zygote's spare child")[0]
+    assert os.getsid(spare) == spare and signal_mask(spare, "SigCgt") == 0
+    cfg = env.config(["sh", "-c", "echo from the spare; sleep 1000"])
+    assert env.rt.start_container(cfg).state == "running"
+    shim = shim_pid(env.rt, cfg.id)
+    assert shim == spare                       # no fork on the request's path
+    fds = [os.readlink(f"/proc/{shim}/fd/{n}") for n in os.listdir(f"/proc/{shim}/fd")]
+    assert not [f for f in fds if f.startswith("socket:") or "zygote" in f], fds
+    assert os.readlink(f"/proc/{shim}/fd/2").endswith("/shim.log")
+    wait_for(lambda: "from the spare" in env.output(cfg.id), what="the log line")
+    env.rt.stop(cfg.id, grace_seconds=0)
+    # the zygote stops: its next spare exits unused, and so does the zygote
+    next_spare = wait_for(lambda: [p for p in children_of(zyg) if p != shim] or None, 10,
+                          "a new spare")[0]
+    assert env.rt.zygote is not None
+    env.rt.zygote.stop()
+    wait_for(lambda: not os.path.exists(f"/proc/{next_spare}"), what="the spare to exit")
 
 
 def test_zygote_killed_containers_survive_and_it_is_replaced(env: Env) -> None:

@@ -120,6 +120,23 @@ def test_v1_driver_writes_limits(tmp_path: Path) -> None:
     assert (tmp_path / "pids" / rel / "pids.max").read_text() == "max"
 
 
+def test_v1_create_skips_kernel_defaults_only_in_a_new_cgroup(tmp_path: Path) -> None:
+    make_cgroup1(tmp_path, [])
+    m = CgroupManager("corral/node1", tmp_path)
+    m.create_pod("abc", Limits())
+    rel = m.pod_rel("abc")
+    # made just now: it holds the kernel's defaults, nothing is written to say so again
+    for ctrl, name in (("cpu", "cpu.cfs_quota_us"), ("memory", "memory.limit_in_bytes"),
+                       ("pids", "pids.max")):
+        assert not (tmp_path / ctrl / rel / name).exists()
+    m.driver.apply(rel, Limits(cpu_quota_us=5_000, memory_bytes=1 << 20, pids_max=10))
+    # an existing cgroup (a pod created again, an agent restart) gets every value written
+    m.create_pod("abc", Limits())
+    assert (tmp_path / "cpu" / rel / "cpu.cfs_quota_us").read_text() == "-1"
+    assert (tmp_path / "memory" / rel / "memory.limit_in_bytes").read_text() == "-1"
+    assert (tmp_path / "pids" / rel / "pids.max").read_text() == "max"
+
+
 def test_v1_comounted_cpu_cpuacct_joined_once(tmp_path: Path) -> None:
     make_cgroup1(tmp_path, [CTR], hybrid=False)
     import shutil

@@ -9,7 +9,7 @@ from agent.runtime.cgroups.base import Limits, read_int
 NAME = "cpuacct"
 
 
-def apply(path: Path, limits: Limits) -> None:
+def apply(path: Path, limits: Limits, fresh: bool = False) -> None:
     """cpuacct only accounts; nothing to limit."""
 
 

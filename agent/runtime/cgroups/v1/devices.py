@@ -13,7 +13,8 @@ NAME = "devices"
 ALLOW = tuple(r.v1() for r in devrules.DEFAULT)
 
 
-def apply(path: Path, limits: Limits) -> None:
+def apply(path: Path, limits: Limits, fresh: bool = False) -> None:
+    """A new v1 devices cgroup copies its parent's list: ``fresh`` changes nothing."""
     if limits.devices == "all":
         write(path / "devices.allow", "a")
     elif limits.devices == "default":

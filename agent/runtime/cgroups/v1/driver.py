@@ -51,9 +51,24 @@ class V1Driver(Driver):
         return rel.strip("/") == ""
 
     def create(self, rel: str, limits: Limits) -> None:
+        """Make ``rel`` in every hierarchy and apply ``limits``; in a cgroup made just
+        now, a value equal to the kernel's default for a new cgroup is not written
+        (the controllers' ``fresh``): the same limits, fewer writes."""
         for c in self.controllers:
-            self._path(c, rel).mkdir(parents=True, exist_ok=True)
-        self.apply(rel, limits)
+            path = self._path(c, rel)
+            try:
+                os.mkdir(path)
+                fresh = True
+            except FileExistsError:
+                fresh = False
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.mkdir(path)
+                    fresh = True
+                except FileExistsError:
+                    fresh = False
+            c.apply(path, limits, fresh)
 
     def apply(self, rel: str, limits: Limits) -> None:
         for c in self.controllers:

@@ -10,7 +10,7 @@ from agent.runtime.cgroups.base import Limits, read, write
 NAME = "freezer"
 
 
-def apply(path: Path, limits: Limits) -> None:
+def apply(path: Path, limits: Limits, fresh: bool = False) -> None:
     """The freezer limits nothing."""
 
 

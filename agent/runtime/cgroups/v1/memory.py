@@ -11,7 +11,10 @@ NAME = "memory"
 UNLIMITED = -1
 
 
-def apply(path: Path, limits: Limits) -> None:
+def apply(path: Path, limits: Limits, fresh: bool = False) -> None:
+    """``fresh``: ``path`` was just made (unlimited): no limit is not written again."""
+    if fresh and limits.memory_bytes is None:
+        return
     value = UNLIMITED if limits.memory_bytes is None else limits.memory_bytes
     memsw = path / "memory.memsw.limit_in_bytes"
     # memsw must stay >= limit: lowering goes limit first, raising memsw first.

@@ -9,7 +9,10 @@ from agent.runtime.cgroups.base import Limits, read_int, write
 NAME = "pids"
 
 
-def apply(path: Path, limits: Limits) -> None:
+def apply(path: Path, limits: Limits, fresh: bool = False) -> None:
+    """``fresh``: ``path`` was just made (pids.max is "max"): no limit is not written."""
+    if fresh and limits.pids_max is None:
+        return
     write(path / "pids.max", "max" if limits.pids_max is None else limits.pids_max)
 
 
