@@ -115,12 +115,19 @@ class Hub:
         if self.stdin_fd >= 0 and self.stdin_fd != self.tty_fd:
             os.close(self.stdin_fd)
         self.stdin_fd = -1
+        self.stop_listening()
+
+    def stop_listening(self) -> None:
+        """Remove the socket (no new client can attach) and close it; idempotent."""
+        if self.dirfd < 0:
+            return
         try:
             os.unlink(self.path)
         except OSError:
             pass
         self.listener.close()
         os.close(self.dirfd)
+        self.dirfd = -1
 
     # ---- clients -------------------------------------------------------------------------
     def _accept(self) -> None:

@@ -160,6 +160,8 @@ class Shim:
                   started_at=time.time_ns())
         notify(sync_fd, f"ok {pid}")
         status = shim_io.pump(self.spec.log_path, pid, streams, poller, hub)
+        if hub is not None:   # gone before the exit is on record: no attach after it
+            hub.stop_listening()
         code = self.finish(status, oom_count(self.spec.oom_file) > oom_before)
         if hub is not None:
             hub.close(code)
