@@ -115,6 +115,8 @@ def run(quick: bool = False) -> BenchResult:
     runc_t: list[float] = []
     unshare_t: list[float] = []
     fork_t: list[float] = []
+    runc_alone: list[float] = []
+    corral_alone: list[float] = []
     try:
         for i in range(n + 2):   # the first two rounds warm caches and are dropped
             if i == 2 and rt.zygote is not None:   # the zygote starts with the first round
@@ -137,6 +139,14 @@ def run(quick: bool = False) -> BenchResult:
             runc_t.append(r)
             unshare_t.append(u)
             fork_t.append(f)
+        # each alone, back to back: what one pays without the other's cgroup writes
+        # just before it (the kernel's cgroup lock is cheap right after another write)
+        for i in range(n // 5):
+            runc_alone.append(_timed(["runc", "--root", str(runc_root), "run", "--bundle",
+                                      str(bundle), f"bench-alone-{i}"]))
+        for _ in range(n // 5):
+            t0, *_, t4 = _cycle(rt, rootfs, wait_pid_exit)
+            corral_alone.append(t4 - t0)
     finally:
         try:
             rt.cleanup_orphans(set(), set())
@@ -155,7 +165,8 @@ def run(quick: bool = False) -> BenchResult:
     ms = 1000.0
     rows = [("corral to exit", corral_exit, ""), ("corral cycle", corral_cycle, ""),
             ("corral cycle, no zygote", spawn_cycle, ""),
-            ("runc run", runc_t, ""), ("unshare", unshare_t, ""), ("fork+exec true", fork_t, "")]
+            ("runc run", runc_t, ""), ("unshare", unshare_t, ""), ("fork+exec true", fork_t, ""),
+            ("corral cycle, alone", corral_alone, ""), ("runc run, alone", runc_alone, "")]
     stats = {name: summary(v) for name, v, _ in rows}
     for name, _v, _t in rows:
         s = stats[name]
@@ -171,9 +182,13 @@ def run(quick: bool = False) -> BenchResult:
     res.add("ratio corral cycle, no zygote / runc (p50)",
             stats["corral cycle, no zygote"]["p50"] / runc_p50, "x")
     res.add("ratio runc / unshare (p50)", runc_p50 / stats["unshare"]["p50"], "x")
+    res.add("ratio corral cycle / runc, each alone (p50)",
+            stats["corral cycle, alone"]["p50"] / stats["runc run, alone"]["p50"], "x")
     forked = (rt.zygote.forked - forked_before) if rt.zygote is not None else 0
     res.notes.append(f"{forked} of the {n} measured corral shims were forked by the zygote")
     res.notes.append(f"{n} iterations each, interleaved; 2 warm-up rounds dropped; "
                      "runc uses the rootfs directly (no overlay), corral mounts an overlay "
-                     "per container and creates a pod sandbox each time")
+                     "per container and creates a pod sandbox each time; then "
+                     f"{n // 5} runc runs back to back and {n // 5} corral cycles back to back "
+                     "(\"alone\")")
     return res
