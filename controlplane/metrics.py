@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from controlplane.rpc import CallContext, Req, Resp, wrap
+from controlplane.rpc import Around, CallContext, Req, Resp, Wrapped, wrap
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, observe: Callable[[str, str, float], None]) -> None:
         self.observe = observe
+        self.wrapped = Wrapped()
 
     async def intercept_service(
             self, continuation: Callable[[grpc.HandlerCallDetails],
@@ -206,7 +207,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = str(details.method).rsplit("/", 1)[-1]
+        full = str(details.method)
+        return self.wrapped.get(full, handler, lambda h: wrap(h, self._timer(full)))
+
+    def _timer(self, full_method: str) -> Around:
+        method = full_method.rsplit("/", 1)[-1]
         observe = self.observe
 
         @contextlib.asynccontextmanager
@@ -220,7 +225,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 observe(method, _code(context, exc), time.monotonic() - t0)
 
-        return wrap(handler, timed)
+        return timed
 
 
 # -- the HTTP endpoint ---------------------------------------------------------------------
