@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -49,7 +50,17 @@ class StoreEvent:
     object: api_pb2.Object             # for DELETED: the last state, at the deletion revision
     revision: int
     key: str
-    prev: api_pb2.Object | None = None  # the state before (MODIFIED, DELETED)
+    given_prev: api_pb2.Object | None = None
+    # or the state before decoded when first asked for: only watchers with selectors
+    # look at it, so most events never pay for a second decode
+    load_prev: Callable[[], api_pb2.Object] | None = None
+
+    @functools.cached_property
+    def prev(self) -> api_pb2.Object | None:
+        """The state before (MODIFIED, DELETED), if etcd sent it."""
+        if self.given_prev is None and self.load_prev is not None:
+            return self.load_prev()
+        return self.given_prev
 
 
 Decoder = Callable[[rpc.Event], StoreEvent | None]   # None: an event to skip (logged)
