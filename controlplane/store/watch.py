@@ -246,20 +246,30 @@ class Fanout:
             raise self.conn.translate(e, f"watching {self.resource}") from e
 
     async def stream(self, after: int) -> AsyncIterator[StoreEvent]:
-        """Every event of the resource with revision > `after`, forever."""
-        last = after
+        """Every event of the resource with revision > `after`, forever.
+
+        One etcd transaction can write several objects (batched binds, events):
+        their events share its revision. A watcher resubscribed in the middle of
+        one resumes inside it (`at_last` of its events were yielded), not after it.
+        """
+        last, at_last = after, 0
         while True:
             await self._ensure_started()
             if self.cut_off is not None:
                 raise self.cut_off
             boundary = self.covered_from
-            sub = self._subscribe(max(last, boundary))
+            resume, skip = (last - 1, at_last) if at_last else (last, 0)
+            sub = self._subscribe(max(resume, boundary))
             try:
-                if last < boundary:
-                    async for ev in self._catch_up(last, boundary):
-                        last = ev.revision
+                if resume < boundary:
+                    async for ev in self._catch_up(resume, boundary):
+                        if skip and ev.revision == last and ev.type != BOOKMARK:
+                            skip -= 1
+                            continue
+                        last, at_last = ev.revision, at_last + 1 if ev.revision == last else 1
                         yield ev
-                    last = max(last, boundary)
+                    if boundary > last:
+                        last, at_last = boundary, 0
                 while True:
                     item = await sub.queue.get()
                     if isinstance(item, _Overflow):
@@ -268,7 +278,13 @@ class Fanout:
                         break
                     if isinstance(item, errors.ApiError):
                         raise item
-                    last = item.revision
+                    if skip and item.revision == last and item.type != BOOKMARK:
+                        skip -= 1
+                        continue
+                    if item.type == BOOKMARK:
+                        last, at_last = item.revision, 0   # everything up to it delivered
+                    else:
+                        last, at_last = item.revision, at_last + 1 if item.revision == last else 1
                     yield item
             finally:
                 self._subs.discard(sub)
