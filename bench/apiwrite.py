@@ -13,7 +13,9 @@ create sent .. last pod seen bound on the watch), and the time from the last
 create until all are bound and all are Running; and the CPU time per pod of
 the control plane (all its processes), etcd, the hollow agent and the load
 client over the run (seconds of CPU do not depend on how busy the machine is
-the way wall times do: the figure to compare under load).  The pair of runs -- one API
+the way wall times do: the figure to compare under load); and etcd's
+transactions per pod (its own count of Txn calls served, from its /metrics: a
+count, not a time; batching makes it fall as writes queue up).  The pair of runs -- one API
 process, then N workers -- is measured one after the other in the same run,
 so the machine's load hits both alike.
 """
@@ -141,6 +143,31 @@ def _cpu(cp_pid: int, hollow_pid: int) -> dict[str, float]:
             "load client": cpu_seconds([os.getpid()])}
 
 
+def _etcd_calls(cp_pid: int) -> dict[str, float]:
+    """etcd's count of the gRPC calls it served, by method (Txn, Range, ...), read from
+    its /metrics on the client URL of the control plane's embedded etcd."""
+    import re
+    import urllib.request
+
+    for pid in tree_pids(cp_pid):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "etcd" \
+                or "--listen-client-urls" not in argv:
+            continue
+        url = argv[argv.index("--listen-client-urls") + 1].split(",")[0]
+        try:
+            with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+        except OSError:     # e.g. etcd with TLS: the figure is left out
+            return {}
+        out: dict[str, float] = {}
+        for m in re.finditer(r'^grpc_server_handled_total\{[^}]*grpc_method="(\w+)"[^}]*\} (\S+)$',
+                             text, re.M):
+            out[m.group(1)] = out.get(m.group(1), 0.0) + float(m.group(2))
+        return out
+    return {}
+
+
 def workers_flag() -> bool:
     """Does the tree under test have ``--api-workers``?"""
     out = subprocess.run([sys.executable, "-m", "controlplane", "--help"], cwd=SYSTEM_REPO,
@@ -163,10 +190,13 @@ def one_run(workers: int, per_client: int) -> dict[str, Any]:
                 cl.create(codec.decode({"apiVersion": "v1", "kind": "Namespace",
                                         "metadata": {"name": "load"}}))
             assert cp.pid is not None
+            calls = _etcd_calls(cp.pid)
             before = _cpu(cp.pid, hollow.pid)
             out = asyncio.run(_drive(cp.address, CLIENTS, per_client))
             after = _cpu(cp.pid, hollow.pid)
             out["cpu"] = {k: after[k] - before[k] for k in before}
+            calls_after = _etcd_calls(cp.pid)
+            out["etcd_txns"] = calls_after.get("Txn", 0.0) - calls.get("Txn", 0.0)
             return out
         finally:
             hollow.terminate()
@@ -190,6 +220,8 @@ def report(res: BenchResult, label: str, d: dict[str, Any], target: bool) -> Non
     res.add(f"{label}: last create -> all Running", d["last_running"] - d["t_created"], "s")
     for who, sec in d["cpu"].items():
         res.add(f"{label}: CPU per pod, {who}", sec * 1000 / total, "ms")
+    if d.get("etcd_txns"):
+        res.add(f"{label}: etcd transactions per pod", d["etcd_txns"] / total, "")
 
 
 def run(quick: bool = False) -> BenchResult:

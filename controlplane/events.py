@@ -10,7 +10,10 @@ Events queued together are written together: a worker takes what is queued
 (up to _BATCH) and creates the new ones in one etcd transaction
 (``Client.create_all``), so a scheduler binding hundreds of pods a second
 does not pay an etcd round trip per "Scheduled" event; repeats (count
-updates) and anything the batch could not write go one at a time.
+updates) and anything the batch could not write go one at a time. Two workers
+by default (Kubernetes' event sink writes from one goroutine): with more, each
+idle worker took the next event as it came and wrote it alone, so under a steady
+stream almost every event cost a transaction of its own.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ Item = tuple[meta_pb2.ObjectReference, str, str, str]   # (ref, type, reason, me
 
 class EventRecorder:
     def __init__(self, client: Client, component: str, host: str = "",
-                 *, concurrency: int = 8, repeat_interval: float = 2.0) -> None:
+                 *, concurrency: int = 2, repeat_interval: float = 2.0) -> None:
         self.client = client
         self.component = component
         self.host = host

@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from controlplane.rpc import CallContext, Req, Resp, wrap
+from controlplane.rpc import Around, CallContext, Req, Resp, Wrapped, wrap
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ class ControlPlaneMetrics:
         self._etcd_watch_sources: list[Callable[[], int]] = []
         self._queues: dict[str, Callable[[], int]] = {}
         self._loops: LoopsView | None = None   # the current leader term's (attach_loops)
+        # the metric of each label set seen, by its labels (observed on every call)
+        self._request_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._etcd_children: dict[tuple[str, str], Histogram] = {}
         r.register(_Gauges(self))
 
     def observe_kube(self, method: str, resource: str, code: int, seconds: float) -> None:
@@ -121,8 +124,11 @@ class ControlPlaneMetrics:
 
     def observe_etcd(self, what: str, seconds: float, ok: bool) -> None:
         """etcdio.Connection.observe: `what` is the guarded action ("reading pods/...")."""
-        op = what.split(" ", 1)[0] or "other"
-        self.etcd_latency.labels(op, "ok" if ok else "error").observe(seconds)
+        key = (what.split(" ", 1)[0] or "other", "ok" if ok else "error")
+        child = self._etcd_children.get(key)
+        if child is None:   # labels() validates and locks: once per label set
+            child = self._etcd_children[key] = self.etcd_latency.labels(*key)
+        child.observe(seconds)
 
     def observe_schedule(self, seconds: float) -> None:
         """The scheduler: one scheduling cycle (filter, score, assume) took `seconds`."""
@@ -136,8 +142,12 @@ class ControlPlaneMetrics:
         self._queues = {name: q.__len__ for name, q in loops.queues().items()}
 
     def observe_request(self, method: str, code: str, seconds: float) -> None:
-        self.api_requests.labels(method, code).inc()
-        self.api_latency.labels(method, code).observe(seconds)
+        children = self._request_children.get((method, code))
+        if children is None:
+            children = self._request_children[(method, code)] = (
+                self.api_requests.labels(method, code), self.api_latency.labels(method, code))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def interceptor(self) -> grpc.aio.ServerInterceptor:
         return MetricsInterceptor(self.observe_request)
@@ -198,6 +208,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, observe: Callable[[str, str, float], None]) -> None:
         self.observe = observe
+        self.wrapped = Wrapped()
 
     async def intercept_service(
             self, continuation: Callable[[grpc.HandlerCallDetails],
@@ -206,7 +217,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = str(details.method).rsplit("/", 1)[-1]
+        full = str(details.method)
+        return self.wrapped.get(full, handler, lambda h: wrap(h, self._timer(full)))
+
+    def _timer(self, full_method: str) -> Around:
+        method = full_method.rsplit("/", 1)[-1]
         observe = self.observe
 
         @contextlib.asynccontextmanager
@@ -220,7 +235,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 observe(method, _code(context, exc), time.monotonic() - t0)
 
-        return wrap(handler, timed)
+        return timed
 
 
 # -- the HTTP endpoint ---------------------------------------------------------------------

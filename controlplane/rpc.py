@@ -92,3 +92,29 @@ def wrap(handler: grpc.RpcMethodHandler[Req, Resp],
         ss = cast(Streaming[AsyncIterator[Req], Resp], handler.stream_stream)
         return grpc.stream_stream_rpc_method_handler(_streaming(ss, around), de, ser)
     return handler
+
+
+class Wrapped:
+    """What an interceptor made of a method's handler, made once per method.
+
+    grpc.aio asks every server interceptor for the handler of each call; the handler
+    it passes on for a method is the same object call after call, so what was
+    built around it (`wrap` above, a new serializer) is kept and handed out again:
+
+        handler = await continuation(details)
+        return self.wrapped.get(details.method, handler, lambda h: wrap(h, around))
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[str, tuple[object, object]] = {}
+
+    def get(self, method: str, handler: grpc.RpcMethodHandler[Req, Resp],
+            make: Callable[[grpc.RpcMethodHandler[Req, Resp]],
+                           grpc.RpcMethodHandler[Req, Resp]],
+            ) -> grpc.RpcMethodHandler[Req, Resp]:
+        got = self._done.get(method)
+        if got is not None and got[0] is handler:
+            return cast("grpc.RpcMethodHandler[Req, Resp]", got[1])
+        out = make(handler)
+        self._done[method] = (handler, out)
+        return out

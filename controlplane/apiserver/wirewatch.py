@@ -19,6 +19,7 @@ from typing import TypeVar, cast
 
 import grpc
 
+from controlplane.rpc import Wrapped
 from controlplane.store.watch import StoreEvent
 from proto import api_pb2
 
@@ -58,6 +59,9 @@ class WatchWire(grpc.aio.ServerInterceptor):
     """The innermost interceptor: the Watch method's handler with `pass_bytes` as its
     response serializer (the generated one only takes WatchEvent messages)."""
 
+    def __init__(self) -> None:
+        self.wrapped = Wrapped()
+
     async def intercept_service(
             self, continuation: Callable[[grpc.HandlerCallDetails],
                                          Awaitable[grpc.RpcMethodHandler[Req, Resp] | None]],
@@ -65,5 +69,10 @@ class WatchWire(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if details.method != WATCH_METHOD or handler is None or handler.unary_stream is None:
             return handler
-        return cast("grpc.RpcMethodHandler[Req, Resp]", grpc.unary_stream_rpc_method_handler(
-            handler.unary_stream, handler.request_deserializer, pass_bytes))
+        return self.wrapped.get(WATCH_METHOD, handler, _passing_bytes)
+
+
+def _passing_bytes(handler: grpc.RpcMethodHandler[Req, Resp]) -> grpc.RpcMethodHandler[Req, Resp]:
+    assert handler.unary_stream is not None
+    return cast("grpc.RpcMethodHandler[Req, Resp]", grpc.unary_stream_rpc_method_handler(
+        handler.unary_stream, handler.request_deserializer, pass_bytes))

@@ -89,6 +89,20 @@ def _feasible(filters: Sequence[FilterPlugin], nodes: Sequence[NodeInfo], pi: Po
     return feasible, seen
 
 
+def _raw_scores(plugin: ScorePlugin, state: CycleState, pi: PodInfo,
+                feasible: Sequence[NodeInfo]) -> list[int]:
+    """One scorer's raw score of each feasible node (0 where it fails)."""
+    score = plugin.score
+    raw: list[int] = []
+    for ni in feasible:
+        try:
+            sc, st = score(state, pi, ni)
+        except Exception:
+            sc, st = 0, Status.error("score failed")
+        raw.append(sc if st is SUCCESS or st.code == Code.SUCCESS else 0)
+    return raw
+
+
 def find_node(filters: Sequence[FilterPlugin], scores: Sequence[tuple[ScorePlugin, int]],
               nodes: Iterable[NodeInfo], pi: PodInfo, start: int = 0) -> Placement:
     """Filter and score `nodes` for the pod `pi`, searching from index `start` for
@@ -107,18 +121,10 @@ def find_node(filters: Sequence[FilterPlugin], scores: Sequence[tuple[ScorePlugi
     for plugin, weight in scores:
         if not plugin.relevant(pi):
             continue
-        raw: list[int] = []
-        for ni in feasible:
-            try:
-                sc, st = plugin.score(state, pi, ni)
-            except Exception:
-                sc, st = 0, Status.error("score failed")
-            raw.append(sc if st is SUCCESS or st.code == Code.SUCCESS else 0)
-        norm = plugin.normalize(raw)
+        norm = plugin.normalize(_raw_scores(plugin, state, pi, feasible))
         parts.append((plugin.description, norm))
         weight_sum += weight
-        for i, sc in enumerate(norm):
-            totals[i] += sc * weight
+        totals = [t + sc * weight for t, sc in zip(totals, norm, strict=True)]
     best = max(totals)
     best_i = random.choice([i for i, t in enumerate(totals) if t == best])
     detail = ", ".join(f"{d} {norm[best_i]}" for d, norm in parts)

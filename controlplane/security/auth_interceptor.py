@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 import grpc
 
 from controlplane import errors
-from controlplane.rpc import CallContext, Req, Resp, wrap
+from controlplane.rpc import Around, CallContext, Req, Resp, Wrapped, wrap
 from controlplane.security.identity import (
     Authenticator,
     Identity,
@@ -41,6 +41,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.authenticator = authenticator or default_authenticator
         self.public = frozenset(public)
         self.authorize = authorize
+        self.wrapped = Wrapped()
 
     def _check(self, method: str, context: CallContext) -> Identity | None:
         if method in self.public:
@@ -61,7 +62,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if method in self.public:
             return handler
+        return self.wrapped.get(method, handler, lambda h: wrap(h, self._guard(method)))
 
+    def _guard(self, method: str) -> Around:
         @contextlib.asynccontextmanager
         async def authenticated(context: CallContext) -> AsyncIterator[None]:
             try:
@@ -72,4 +75,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             current_identity_var.set(ident)
             yield
 
-        return wrap(handler, authenticated)
+        return authenticated

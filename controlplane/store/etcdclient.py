@@ -21,7 +21,7 @@ to another member) rather than serving what it last saw.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from typing import Any
 import aetcd
 import grpc
 from aetcd import rpc, watcher
+
+from controlplane.store.leaderchannel import LeaderChannel
 
 REQUIRE_LEADER = (("hasleader", "true"),)
 NO_LEADER = "etcdserver: no leader"
@@ -97,43 +99,16 @@ def split_endpoints(endpoints: str | list[str] | tuple[str, ...]) -> list[str]:
     return [e.strip() for e in endpoints if e.strip()]
 
 
-class _RequireLeader(grpc.aio.UnaryUnaryClientInterceptor,
-                     grpc.aio.UnaryStreamClientInterceptor,
-                     grpc.aio.StreamStreamClientInterceptor):
-    """Adds `hasleader: true` to every call (see the module docstring)."""
-
-    @staticmethod
-    def _details(d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = grpc.aio.Metadata(*(d.metadata or ()), *REQUIRE_LEADER)
-        return grpc.aio.ClientCallDetails(d.method, d.timeout, metadata, d.credentials,
-                                          d.wait_for_ready)
-
-    async def intercept_unary_unary(self, continuation: Callable[..., Awaitable[Any]],
-                                    client_call_details: grpc.aio.ClientCallDetails,
-                                    request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
-
-    async def intercept_unary_stream(self, continuation: Callable[..., Awaitable[Any]],
-                                     client_call_details: grpc.aio.ClientCallDetails,
-                                     request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
-
-    async def intercept_stream_stream(self, continuation: Callable[..., Awaitable[Any]],
-                                      client_call_details: grpc.aio.ClientCallDetails,
-                                      request_iterator: AsyncIterable[Any] | Iterable[Any]) -> Any:
-        return await continuation(self._details(client_call_details), request_iterator)
-
-
 def open_channel(endpoint: Endpoint, tls: EtcdTLS | None,
                  options: Mapping[str, Any] | None = None) -> grpc.aio.Channel:
-    """A channel to one member, every call requiring a leader."""
+    """A channel to one member, every call requiring a leader (leaderchannel.py)."""
     opts = list((options or {}).items())
-    interceptors = [_RequireLeader()]
     if endpoint.secure:
         assert tls is not None
-        return grpc.aio.secure_channel(endpoint.target, tls.credentials(), options=opts,
-                                       interceptors=interceptors)
-    return grpc.aio.insecure_channel(endpoint.target, options=opts, interceptors=interceptors)
+        return LeaderChannel(grpc.aio.secure_channel(endpoint.target, tls.credentials(),
+                                                     options=opts), REQUIRE_LEADER)
+    return LeaderChannel(grpc.aio.insecure_channel(endpoint.target, options=opts),
+                         REQUIRE_LEADER)
 
 
 class EtcdClient(aetcd.Client):

@@ -86,14 +86,22 @@ class ObjectCodec:
     def _decode_raw_event(self, raw: rpc.Event) -> StoreEvent:
         key = raw.kv.key.decode()
         rev = raw.kv.mod_revision
-        prev = self._decode(raw.prev_kv.value, rev, raw.kv.key) \
-            if raw.HasField("prev_kv") else None
+        has_prev = raw.HasField("prev_kv")
         if raw.type == rpc.Event.EventType.DELETE:
+            prev = self._decode(raw.prev_kv.value, rev, raw.kv.key) if has_prev else None
             obj = prev if prev is not None else self._stub_from_key(key, rev)
             return StoreEvent("DELETED", obj, rev, key, prev)
         obj = self._decode(raw.kv.value, rev, raw.kv.key, remember=True)
         kind = "ADDED" if raw.kv.create_revision == rev else "MODIFIED"
-        return StoreEvent(kind, obj, rev, key, prev)
+        if not has_prev:
+            return StoreEvent(kind, obj, rev, key)
+        if self.transformers and keys.resource_of(raw.kv.key) in self.transformers:
+            # decrypted now: a value that cannot be is skipped here, not in a watcher
+            return StoreEvent(kind, obj, rev, key, self._decode(raw.prev_kv.value, rev,
+                                                                raw.kv.key))
+        value, etcd_key = raw.prev_kv.value, raw.kv.key
+        return StoreEvent(kind, obj, rev, key,
+                          load_prev=lambda: self._decode(value, rev, etcd_key))
 
     @staticmethod
     def _bookmark(resource: str, rev: int) -> api_pb2.Object:

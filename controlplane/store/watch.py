@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -49,7 +50,17 @@ class StoreEvent:
     object: api_pb2.Object             # for DELETED: the last state, at the deletion revision
     revision: int
     key: str
-    prev: api_pb2.Object | None = None  # the state before (MODIFIED, DELETED)
+    given_prev: api_pb2.Object | None = None
+    # or the state before decoded when first asked for: only watchers with selectors
+    # look at it, so most events never pay for a second decode
+    load_prev: Callable[[], api_pb2.Object] | None = None
+
+    @functools.cached_property
+    def prev(self) -> api_pb2.Object | None:
+        """The state before (MODIFIED, DELETED), if etcd sent it."""
+        if self.given_prev is None and self.load_prev is not None:
+            return self.load_prev()
+        return self.given_prev
 
 
 Decoder = Callable[[rpc.Event], StoreEvent | None]   # None: an event to skip (logged)
@@ -235,20 +246,30 @@ class Fanout:
             raise self.conn.translate(e, f"watching {self.resource}") from e
 
     async def stream(self, after: int) -> AsyncIterator[StoreEvent]:
-        """Every event of the resource with revision > `after`, forever."""
-        last = after
+        """Every event of the resource with revision > `after`, forever.
+
+        One etcd transaction can write several objects (batched binds, events):
+        their events share its revision. A watcher resubscribed in the middle of
+        one resumes inside it (`at_last` of its events were yielded), not after it.
+        """
+        last, at_last = after, 0
         while True:
             await self._ensure_started()
             if self.cut_off is not None:
                 raise self.cut_off
             boundary = self.covered_from
-            sub = self._subscribe(max(last, boundary))
+            resume, skip = (last - 1, at_last) if at_last else (last, 0)
+            sub = self._subscribe(max(resume, boundary))
             try:
-                if last < boundary:
-                    async for ev in self._catch_up(last, boundary):
-                        last = ev.revision
+                if resume < boundary:
+                    async for ev in self._catch_up(resume, boundary):
+                        if skip and ev.revision == last and ev.type != BOOKMARK:
+                            skip -= 1
+                            continue
+                        last, at_last = ev.revision, at_last + 1 if ev.revision == last else 1
                         yield ev
-                    last = max(last, boundary)
+                    if boundary > last:
+                        last, at_last = boundary, 0
                 while True:
                     item = await sub.queue.get()
                     if isinstance(item, _Overflow):
@@ -257,7 +278,13 @@ class Fanout:
                         break
                     if isinstance(item, errors.ApiError):
                         raise item
-                    last = item.revision
+                    if skip and item.revision == last and item.type != BOOKMARK:
+                        skip -= 1
+                        continue
+                    if item.type == BOOKMARK:
+                        last, at_last = item.revision, 0   # everything up to it delivered
+                    else:
+                        last, at_last = item.revision, at_last + 1 if item.revision == last else 1
                     yield item
             finally:
                 self._subs.discard(sub)

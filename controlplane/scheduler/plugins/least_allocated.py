@@ -10,12 +10,6 @@ from ..framework import MAX_NODE_SCORE, SUCCESS, CycleState, NodeInfo, PluginArg
 NAME = "LeastAllocated"
 
 
-def _free(requested: int, capacity: int) -> int:
-    if capacity <= 0 or requested > capacity:
-        return 0
-    return (capacity - requested) * MAX_NODE_SCORE // capacity
-
-
 class LeastAllocated:
     name = NAME
     description = "least allocated"
@@ -25,10 +19,12 @@ class LeastAllocated:
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]:
-        a = node_info.allocatable
-        r = node_info.nonzero_requested
-        cpu = _free(r.milli_cpu + pod.nonzero.milli_cpu, a.milli_cpu)
-        mem = _free(r.memory + pod.nonzero.memory, a.memory)
+        # cpu, then memory, written out: this runs for every node of every pod
+        a, r, p = node_info.allocatable, node_info.nonzero_requested, pod.nonzero
+        cap, req = a.milli_cpu, r.milli_cpu + p.milli_cpu
+        cpu = (cap - req) * MAX_NODE_SCORE // cap if cap > 0 and req <= cap else 0
+        cap, req = a.memory, r.memory + p.memory
+        mem = (cap - req) * MAX_NODE_SCORE // cap if cap > 0 and req <= cap else 0
         return (cpu + mem) // 2, SUCCESS
 
     def normalize(self, scores: list[int]) -> list[int]:

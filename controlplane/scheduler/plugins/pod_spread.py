@@ -15,7 +15,9 @@ class PodSpread:
     description = "spread"
 
     def relevant(self, pod: PodInfo) -> bool:
-        return True
+        # a pod without an owner has nothing to spread from: every node would score the
+        # same (kube-scheduler's spreading plugins skip such a pod in PreScore)
+        return bool(pod.owner_uid)
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo
               ) -> tuple[int, Status]:
