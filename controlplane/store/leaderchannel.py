@@ -12,14 +12,13 @@ Everything else is the wrapped channel's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import grpc
 
 Pairs = tuple[tuple[str, str], ...]
 MetadataType = grpc.aio.Metadata | Sequence[tuple[str, str | bytes]]
-Requests = AsyncIterator[Any] | Iterator[Any] | None
 
 
 def _with(extra: Pairs, metadata: MetadataType | None) -> MetadataType:
@@ -28,65 +27,21 @@ def _with(extra: Pairs, metadata: MetadataType | None) -> MetadataType:
     return (*tuple(metadata), *extra)
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
-    def __init__(self, inner: grpc.aio.UnaryUnaryMultiCallable[Any, Any], extra: Pairs) -> None:
+class _Callable:
+    """A multi-callable of any of the four kinds, `extra` added to each call's metadata.
+    Its first argument is the request (unary) or the request iterator (streaming)."""
+
+    def __init__(self, inner: Any, extra: Pairs) -> None:
         self._inner, self._extra = inner, extra
 
-    def __call__(self, request: Any, *, timeout: float | None = None,
+    def __call__(self, request: Any = None, timeout: float | None = None,
                  metadata: MetadataType | None = None,
                  credentials: grpc.CallCredentials | None = None,
                  wait_for_ready: bool | None = None,
-                 compression: grpc.Compression | None = None,
-                 ) -> grpc.aio.UnaryUnaryCall[Any, Any]:
+                 compression: grpc.Compression | None = None) -> Any:
         return self._inner(request, timeout=timeout, metadata=_with(self._extra, metadata),
                            credentials=credentials, wait_for_ready=wait_for_ready,
                            compression=compression)
-
-
-class _UnaryStream(grpc.aio.UnaryStreamMultiCallable[Any, Any]):
-    def __init__(self, inner: grpc.aio.UnaryStreamMultiCallable[Any, Any], extra: Pairs) -> None:
-        self._inner, self._extra = inner, extra
-
-    def __call__(self, request: Any, *, timeout: float | None = None,
-                 metadata: MetadataType | None = None,
-                 credentials: grpc.CallCredentials | None = None,
-                 wait_for_ready: bool | None = None,
-                 compression: grpc.Compression | None = None,
-                 ) -> grpc.aio.UnaryStreamCall[Any, Any]:
-        return self._inner(request, timeout=timeout, metadata=_with(self._extra, metadata),
-                           credentials=credentials, wait_for_ready=wait_for_ready,
-                           compression=compression)
-
-
-class _StreamUnary(grpc.aio.StreamUnaryMultiCallable[Any, Any]):
-    def __init__(self, inner: grpc.aio.StreamUnaryMultiCallable[Any, Any], extra: Pairs) -> None:
-        self._inner, self._extra = inner, extra
-
-    def __call__(self, request_iterator: Requests = None,
-                 timeout: float | None = None, metadata: MetadataType | None = None,
-                 credentials: grpc.CallCredentials | None = None,
-                 wait_for_ready: bool | None = None,
-                 compression: grpc.Compression | None = None,
-                 ) -> grpc.aio.StreamUnaryCall[Any, Any]:
-        return self._inner(request_iterator, timeout=timeout,
-                           metadata=_with(self._extra, metadata), credentials=credentials,
-                           wait_for_ready=wait_for_ready, compression=compression)
-
-
-class _StreamStream(grpc.aio.StreamStreamMultiCallable[Any, Any]):
-    def __init__(self, inner: grpc.aio.StreamStreamMultiCallable[Any, Any],
-                 extra: Pairs) -> None:
-        self._inner, self._extra = inner, extra
-
-    def __call__(self, request_iterator: Requests = None,
-                 timeout: float | None = None, metadata: MetadataType | None = None,
-                 credentials: grpc.CallCredentials | None = None,
-                 wait_for_ready: bool | None = None,
-                 compression: grpc.Compression | None = None,
-                 ) -> grpc.aio.StreamStreamCall[Any, Any]:
-        return self._inner(request_iterator, timeout=timeout,
-                           metadata=_with(self._extra, metadata), credentials=credentials,
-                           wait_for_ready=wait_for_ready, compression=compression)
 
 
 class LeaderChannel(grpc.aio.Channel):
@@ -123,30 +78,30 @@ class LeaderChannel(grpc.aio.Channel):
                     response_deserializer: Any = None,
                     _registered_method: bool | None = False,
                     ) -> grpc.aio.UnaryUnaryMultiCallable[Any, Any]:
-        return _UnaryUnary(self.inner.unary_unary(
-            method, request_serializer, response_deserializer,
-            _registered_method), self.extra)  # type: ignore[call-arg]  # (a)
+        inner = self.inner.unary_unary(method, request_serializer, response_deserializer,
+            _registered_method)  # type: ignore[call-arg]  # (a)
+        return cast(grpc.aio.UnaryUnaryMultiCallable[Any, Any], _Callable(inner, self.extra))
 
     def unary_stream(self, method: str, request_serializer: Any = None,
                      response_deserializer: Any = None,
                      _registered_method: bool | None = False,
                      ) -> grpc.aio.UnaryStreamMultiCallable[Any, Any]:
-        return _UnaryStream(self.inner.unary_stream(
-            method, request_serializer, response_deserializer,
-            _registered_method), self.extra)  # type: ignore[call-arg]  # (a)
+        inner = self.inner.unary_stream(method, request_serializer, response_deserializer,
+            _registered_method)  # type: ignore[call-arg]  # (a)
+        return cast(grpc.aio.UnaryStreamMultiCallable[Any, Any], _Callable(inner, self.extra))
 
     def stream_unary(self, method: str, request_serializer: Any = None,
                      response_deserializer: Any = None,
                      _registered_method: bool | None = False,
                      ) -> grpc.aio.StreamUnaryMultiCallable[Any, Any]:
-        return _StreamUnary(self.inner.stream_unary(
-            method, request_serializer, response_deserializer,
-            _registered_method), self.extra)  # type: ignore[call-arg]  # (a)
+        inner = self.inner.stream_unary(method, request_serializer, response_deserializer,
+            _registered_method)  # type: ignore[call-arg]  # (a)
+        return cast(grpc.aio.StreamUnaryMultiCallable[Any, Any], _Callable(inner, self.extra))
 
     def stream_stream(self, method: str, request_serializer: Any = None,
                       response_deserializer: Any = None,
                       _registered_method: bool | None = False,
                       ) -> grpc.aio.StreamStreamMultiCallable[Any, Any]:
-        return _StreamStream(self.inner.stream_stream(
-            method, request_serializer, response_deserializer,
-            _registered_method), self.extra)  # type: ignore[call-arg]  # (a)
+        inner = self.inner.stream_stream(method, request_serializer, response_deserializer,
+            _registered_method)  # type: ignore[call-arg]  # (a)
+        return cast(grpc.aio.StreamStreamMultiCallable[Any, Any], _Callable(inner, self.extra))
