@@ -22,17 +22,18 @@ async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def fast(env: Env) -> None:
+def fast(env: Env, resync_interval: float = 0.2) -> None:
     env.ctx.profile = dataclasses.replace(env.ctx.profile, api_retry_initial=0.01,
-                                          api_retry_max=0.05, resync_interval=0.2)
+                                          api_retry_max=0.05, resync_interval=resync_interval)
     env.ctx.statuses.retry.initial = env.ctx.statuses.retry.maximum = 0.02
 
 
-def run_manager(env: Env, body: Callable[[PodManager], Awaitable[None]]) -> None:
-    fast(env)
+def run_manager(env: Env, body: Callable[[PodManager], Awaitable[None]], *,
+                pleg_interval: float = 0.02, resync_interval: float = 0.2) -> None:
+    fast(env, resync_interval)
 
     async def go() -> None:
-        m = PodManager(env.ctx, pleg_interval=0.02)
+        m = PodManager(env.ctx, pleg_interval=pleg_interval)
         tasks = [asyncio.ensure_future(x) for x in
                  (m.run_source(), m.run_pleg(), env.ctx.statuses.run())]
         try:
@@ -222,35 +223,24 @@ def test_cached_pod_with_nothing_running_starts_nothing_until_confirmed(env: Env
 
 
 def test_pleg_wakes_a_worker_only_for_what_its_last_pass_did_not_see(env: Env) -> None:
-    fast(env)
-    env.ctx.profile = dataclasses.replace(env.ctx.profile, resync_interval=3600)
+    async def body(m: PodManager) -> None:   # the PLEG relists only when the test asks
+        await until(lambda: m.listed.is_set() and bool(env.api.watchers))
+        env.api.put(kinds.wrap(make_pod()))
+        await until(lambda: bool(env.runtime.running()) and bool(m.workers))
+        w = next(iter(m.workers.values()))
+        await until(lambda: w.seen is not None and bool(env.api.statuses))
+        woken: list[object] = []
+        real_wake = w.wake
+        w.wake = lambda snap=None: (woken.append(snap), real_wake(snap))  # type: ignore
+        await m.poll_runtime_once()     # the container it started, as it left it
+        assert woken == []
+        env.runtime.exit(env.runtime.running()[0].id, 3)
+        await m.poll_runtime_once()     # news: the worker runs a pass and reports it
+        assert len(woken) == 1
+        def exit_reported() -> bool:
+            cs = last_status(env).container_statuses[0]
+            return any(x.HasField("terminated") and x.terminated.exit_code == 3
+                       for x in (cs.state, cs.last_state))
+        await until(exit_reported)
 
-    async def go() -> None:
-        m = PodManager(env.ctx, pleg_interval=3600)     # relists only when the test asks
-        tasks = [asyncio.ensure_future(x) for x in
-                 (m.run_source(), m.run_pleg(), env.ctx.statuses.run())]
-        try:
-            await until(lambda: m.listed.is_set() and bool(env.api.watchers))
-            env.api.put(kinds.wrap(make_pod()))
-            await until(lambda: bool(env.runtime.running()) and bool(m.workers))
-            w = next(iter(m.workers.values()))
-            await until(lambda: w.seen is not None and bool(env.api.statuses))
-            woken: list[object] = []
-            real_wake = w.wake
-            w.wake = lambda snap=None: (woken.append(snap), real_wake(snap))  # type: ignore
-            await m.poll_runtime_once()     # the container it started, as it left it
-            assert woken == []
-            env.runtime.exit(env.runtime.running()[0].id, 3)
-            await m.poll_runtime_once()     # news: the worker runs a pass and reports it
-            assert len(woken) == 1
-            def exit_reported() -> bool:
-                cs = last_status(env).container_statuses[0]
-                return any(x.HasField("terminated") and x.terminated.exit_code == 3
-                           for x in (cs.state, cs.last_state))
-            await until(exit_reported)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await m.stop()
-    asyncio.get_event_loop().run_until_complete(go())
+    run_manager(env, body, pleg_interval=3600, resync_interval=3600)
