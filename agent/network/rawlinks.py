@@ -79,6 +79,16 @@ def _u32(raw: bytes | None) -> int | None:
     return struct.unpack("=I", raw[:4])[0] if raw and len(raw) >= 4 else None
 
 
+def _link(data: bytes, off: int, end: int) -> Link:
+    _fam, _type, index, _flags, _change = _IFINFO.unpack_from(data, off)
+    a = _attrs(data, off + _IFINFO.size, end)
+    info = a.get(rawnl.IFLA_LINKINFO)
+    kind = _attrs(info, 0, len(info)).get(rawnl.IFLA_INFO_KIND) if info else None
+    return Link(index, _text(a.get(rawnl.IFLA_IFNAME)), _u32(a.get(rawnl.IFLA_MTU)) or 0,
+                _u32(a.get(rawnl.IFLA_MASTER)), _text(a.get(rawnl.IFLA_IFALIAS)),
+                _text(kind) if kind is not None else None)
+
+
 class NodeRtnl(RtnlSocket):
     """A NETLINK_ROUTE socket in the calling thread's network namespace, with dumps."""
 
@@ -89,10 +99,15 @@ class NodeRtnl(RtnlSocket):
 
     def _dump(self, mtype: int, body: bytes) -> list[tuple[bytes, int, int]]:
         """(message, start of its body, its end) of every part of the kernel's answer."""
+        return self._ask(mtype, NLM_F_DUMP, body)
+
+    def _ask(self, mtype: int, flags: int, body: bytes) -> list[tuple[bytes, int, int]]:
+        """Send a request; collect its answer: up to NLMSG_DONE for a dump, else the one
+        message the kernel sends back."""
         self.seq += 1
         seq = self.seq
         self.sock.send(_HDR.pack(_HDR.size + len(body), mtype,
-                                 NLM_F_DUMP | rawnl.NLM_F_REQUEST, seq, 0) + body)
+                                 flags | rawnl.NLM_F_REQUEST, seq, 0) + body)
         out: list[tuple[bytes, int, int]] = []
         while True:
             data = self.sock.recv(1 << 20)
@@ -108,23 +123,23 @@ class NodeRtnl(RtnlSocket):
                         (code,) = struct.unpack_from("=i", data, off + _HDR.size)
                         raise NetlinkError(-code, os.strerror(-code))
                     out.append((data, off + _HDR.size, off + length))
+                    if not flags & NLM_F_DUMP:
+                        return out
                 off += (length + 3) & ~3
 
     def links(self) -> list[Link]:
-        out = []
-        for data, off, end in self._dump(RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
-            _fam, _type, index, _flags, _change = _IFINFO.unpack_from(data, off)
-            a = _attrs(data, off + _IFINFO.size, end)
-            info = a.get(rawnl.IFLA_LINKINFO)
-            kind = _attrs(info, 0, len(info)).get(rawnl.IFLA_INFO_KIND) if info else None
-            out.append(Link(index, _text(a.get(rawnl.IFLA_IFNAME)),
-                            _u32(a.get(rawnl.IFLA_MTU)) or 0, _u32(a.get(rawnl.IFLA_MASTER)),
-                            _text(a.get(rawnl.IFLA_IFALIAS)),
-                            _text(kind) if kind is not None else None))
-        return out
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        return [_link(*part) for part in self._dump(RTM_GETLINK, body)]
 
     def link(self, index: int) -> Link | None:
-        return next((lk for lk in self.links() if lk.index == index), None)
+        """Link `index` alone (one request, not a dump of every link), or None if gone."""
+        try:
+            (part,) = self._ask(RTM_GETLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0))
+        except NetlinkError as e:
+            if e.code == errno.ENODEV:
+                return None
+            raise
+        return _link(*part)
 
     def addrs(self, index: int | None = None) -> list[Addr]:
         """The IPv4 addresses (of link `index`, or all)."""
