@@ -79,11 +79,11 @@ class KubeApiServer:
     async def start(self) -> int:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(runner, host.strip("[]") or None, int(port),
-                           ssl_context=self.ssl_context, shutdown_timeout=1.0,
+                           ssl_context=self.ssl_context,
                            reuse_port=self.reuse_port or None)
         await site.start()
         self._runner = runner
