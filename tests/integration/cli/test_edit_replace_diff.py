@@ -143,6 +143,9 @@ def test_edit_cancelled_or_failed_changes_nothing(corral: Corral, client: Client
     assert (code, out) == (0, "Edit cancelled, no changes made.\n")
     code, out, err, _ = edit(corral, tmp_path, ["fail"], "deploy/web", "-n", ns)
     assert code == 1 and "there was a problem with the editor" in err
+    kept = re.search(r'A copy of your changes has been stored to "([^"]+)"', err)
+    assert kept, err                      # kept for the user, as kubectl does; ours to remove
+    Path(kept.group(1)).unlink()
     code, out, err, _ = edit(corral, tmp_path, [[]], "deploy/nope", "-n", ns)
     assert (code, err) == (1, 'Error from server (NotFound): deployments.apps "nope" not '
                               "found\n")
