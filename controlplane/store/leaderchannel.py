@@ -12,7 +12,7 @@ Everything else is the wrapped channel's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import grpc
@@ -31,7 +31,7 @@ class _Callable:
     """A multi-callable of any of the four kinds, `extra` added to each call's metadata.
     Its first argument is the request (unary) or the request iterator (streaming)."""
 
-    def __init__(self, inner: Any, extra: Pairs) -> None:
+    def __init__(self, inner: Callable[..., Any], extra: Pairs) -> None:
         self._inner, self._extra = inner, extra
 
     def __call__(self, request: Any = None, timeout: float | None = None,
